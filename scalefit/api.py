@@ -1,0 +1,222 @@
+"""``scalefit.fit``: table -> sweeps -> optima (with resamples) -> laws -> FitResult."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .bootstrap import BootSweeps, bootstrap_sweeps, percentile_ci
+from .errors import ScalefitInputError
+from .io import load_runs
+from .laws import Law, collinear, loss_law, power_law
+from .optimum import DEFAULT_WINDOW, STATUS_NAMES, fit_sweeps
+from .result import FitResult
+from .sweeps import Sweeps, build_sweeps
+
+
+def fit(
+    table: str | Path | pd.DataFrame,
+    scale: str | None = None,
+    horizon: str | None = None,
+    lr: str | None = None,
+    loss: str | None = None,
+    by: tuple[str, ...] | list[str] | str = (),
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    window: int = DEFAULT_WINDOW,
+    include: tuple[str, ...] = ("ok",),
+    reference: str | None = None,
+    status: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> FitResult:
+    """Fit optimal LRs per sweep and power laws of the optimum, with bootstrap intervals.
+
+    table: path (CSV / Parquet / JSON Lines) or DataFrame, one row per run.
+    scale, horizon, lr, loss: source column names overriding alias matching.
+    by: extra columns that split runs into groups (e.g. parameterization).
+    n_boot: bootstrap resamples (0 for none); ci: interval level; seed: resampling seed.
+    window: half-width in grid steps of the quadratic fit around the best LR.
+    include: sweep statuses whose optima enter the laws (default only ``ok``).
+    reference: with ``by``, the label of the reference group for transfer measures.
+    progress: optional ``progress(done, total)`` callback during the bootstrap.
+    """
+    if not 0 < ci < 1:
+        raise ScalefitInputError(f"ci must be between 0 and 1 (got {ci}); e.g. 0.95")
+    if n_boot < 0:
+        raise ScalefitInputError(f"n_boot must be >= 0 (got {n_boot})")
+    if window < 1:
+        raise ScalefitInputError(f"window must be >= 1 grid step (got {window})")
+    bad = set(include) - set(STATUS_NAMES)
+    if bad:
+        raise ScalefitInputError(f"unknown status in include: {sorted(bad)}; use {STATUS_NAMES}")
+
+    runs = load_runs(table, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status)
+    sw = build_sweeps(runs)
+    n, s, q = sw.level_sums()
+    point = fit_sweeps(sw.x, n, s, q, window=window)
+    boot = bootstrap_sweeps(sw, n_boot, seed, window, progress) if n_boot > 0 else None
+    optima = _optima_table(sw, point, boot, ci)
+    notes = list(runs.notes)
+    laws = _fit_laws(optima, boot, runs.by, include, ci, notes)
+    result = FitResult(
+        optima=optima,
+        laws=laws,
+        input={
+            "source": runs.source,
+            "rows": runs.n_rows,
+            "columns": runs.columns,
+            "by": list(runs.by),
+            "diverged": runs.n_diverged,
+            "groups": sw.n_groups,
+        },
+        settings={"n_boot": n_boot, "ci": ci, "seed": seed, "window": window,
+                  "include": list(include)},
+        notes=notes,
+        boot=boot,
+    )
+    if runs.by:
+        from .transfer import transfer_quality
+
+        result.transfer = transfer_quality(result, reference=reference)
+    return result
+
+
+def _optima_table(sw: Sweeps, point, boot: BootSweeps | None, ci: float) -> pd.DataFrame:
+    """One row per sweep: keys, optimum, curvature and their intervals, status, counts."""
+    df = sw.groups.copy()
+    ok = point.status == 0
+    df["lr_opt"] = np.where(ok, np.exp(point.x_opt), np.nan)
+    df["loss_opt"] = np.where(ok, point.loss_opt, np.nan)
+    df["curvature"] = np.where(ok, point.curvature, np.nan)
+    nan2 = np.full((2, sw.n_groups), np.nan)
+    if boot is not None:
+        x_ci = percentile_ci(boot.x_opt, ci)
+        k_ci = percentile_ci(boot.curvature, ci)
+        l_ci = percentile_ci(boot.loss_opt, ci)
+        valid = np.isfinite(boot.x_opt).mean(0)
+    else:
+        x_ci = k_ci = l_ci = nan2
+        valid = np.full(sw.n_groups, np.nan)
+    x_ci = np.where(ok, x_ci, np.nan)
+    df["lr_opt_lo"], df["lr_opt_hi"] = np.exp(x_ci[0]), np.exp(x_ci[1])
+    df["loss_opt_lo"], df["loss_opt_hi"] = np.where(ok, l_ci, np.nan)
+    df["curvature_lo"], df["curvature_hi"] = np.where(ok, k_ci, np.nan)
+    df["lr_best"] = np.exp(point.x_best)
+    df["status"] = [STATUS_NAMES[c] for c in point.status]
+    df["n_window"] = point.n_window.astype(int)
+    df["n_lrs"] = np.isfinite(sw.x).sum(1)
+    df["fit_rmse"] = point.rmse
+    df["boot_valid"] = valid
+    df["_g"] = np.arange(sw.n_groups)  # column of the group in the bootstrap arrays
+    return df
+
+
+def _by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
+    if not by:
+        yield {}, optima
+        return
+    for key, sub in optima.groupby(list(by), sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        yield dict(zip(by, key)), sub
+
+
+def _fit_laws(
+    optima: pd.DataFrame, boot: BootSweeps | None, by: tuple[str, ...], include, ci: float,
+    notes: list[str],
+) -> list[Law]:
+    """Every law the data supports, per ``by`` group: see docs/math.md for the rules."""
+    laws: list[Law] = []
+    has_s, has_d = "scale" in optima, "horizon" in optima
+    if not (has_s or has_d):
+        return laws
+    for group, sub in _by_groups(optima, by):
+        label = _label(group)
+        pts = sub[sub["status"].isin(include)]
+        if "ok" not in include:  # non-ok sweeps carry no lr_opt; use the best observed LR
+            pts = pts.assign(lr_opt=pts["lr_opt"].fillna(pts["lr_best"]))
+        pts = pts[np.isfinite(pts["lr_opt"])]
+        if len(pts) < 3:
+            if has_s or has_d:
+                notes.append(f"{label}{len(pts)} sweep(s) with an optimum: too few for a law "
+                             "(need 3)")
+            continue
+        s = pts["scale"].to_numpy(float) if has_s else None
+        d = pts["horizon"].to_numpy(float) if has_d else None
+        vary_s = has_s and np.unique(s).size >= 2
+        vary_d = has_d and np.unique(d).size >= 2
+        variables: tuple[str, ...] = ()
+        fixed_ratio = False
+        if vary_s and vary_d:
+            if collinear(np.log(s), np.log(d)):
+                fixed_ratio = True
+                variables = ("scale",)
+                notes.append(
+                    f"{label}horizon is proportional to scale (fixed tokens per parameter): the "
+                    "joint law is not identifiable; fitting lr_opt vs scale"
+                )
+            else:
+                variables = ("scale", "horizon")
+        elif vary_s:
+            variables = ("scale",)
+        elif vary_d:
+            variables = ("horizon",)
+        if not variables:
+            continue
+        need = len(variables) + 2
+        if len(pts) >= need:
+            laws += _power_laws(pts, boot, variables, group, ci, primary=True)
+        else:
+            notes.append(f"{label}{len(pts)} optima: too few for a law in {' and '.join(variables)}"
+                         f" (need {need})")
+        # Conditional laws: vs scale at each horizon, vs horizon at each scale.
+        if len(variables) == 2:
+            for var, other in (("scale", "horizon"), ("horizon", "scale")):
+                for val, part in pts.groupby(other, sort=True):
+                    if part[var].nunique() >= 3:
+                        laws += _power_laws(part, boot, (var,), {**group, other: float(val)}, ci,
+                                            primary=False, targets=("lr_opt",))
+        # Loss laws vs scale: per horizon, or over all points at a fixed ratio / no horizon.
+        if vary_s:
+            parts = ([(None, pts)] if (fixed_ratio or not has_d)
+                     else list(pts.groupby("horizon", sort=True)))
+            for val, part in parts:
+                if part["scale"].nunique() >= 4:
+                    g = group if val is None else {**group, "horizon": float(val)}
+                    laws.append(_loss_law(part, boot, g, ci))
+    return laws
+
+
+def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "curvature")):
+    out = []
+    cols = pts["_g"].to_numpy()
+    values = {v: pts[v].to_numpy(float) for v in variables}
+    curv = pts["curvature"].to_numpy(float)
+    for target in targets:
+        y = pts[target].to_numpy(float)
+        if target == "curvature" and not np.all(y > 0):
+            continue
+        yb = None
+        if boot is not None:
+            yb = np.exp(boot.x_opt[:, cols]) if target == "lr_opt" else boot.curvature[:, cols]
+            if target == "curvature":
+                yb = np.where(yb > 0, yb, np.nan)
+        law = power_law(target, values, y, yb, variables, dict(group), ci,
+                        curvature=curv if target == "lr_opt" else None)
+        law.primary = primary
+        out.append(law)
+    return out
+
+
+def _loss_law(pts, boot, group, ci) -> Law:
+    cols = pts["_g"].to_numpy()
+    yb = boot.loss_opt[:, cols] if boot is not None else None
+    return loss_law(pts["scale"].to_numpy(float), pts["loss_opt"].to_numpy(float), yb,
+                    dict(group), ci)
+
+
+def _label(group: dict) -> str:
+    return ("[" + ", ".join(f"{k}={v}" for k, v in group.items()) + "] ") if group else ""

@@ -1,0 +1,109 @@
+"""The seeded resampling plan shared by every estimator.
+
+Runs are resampled with replacement *within each group* (seeds and LR points alike).
+Resample ``b`` of a group of ``n_g`` finite runs draws ``n_g`` uniforms ``u`` and takes
+runs ``floor(u * n_g)`` in the group's canonical order (see ``sweeps.Sweeps``), so the
+plan depends only on the seed and on the canonical content of the table. Draws are
+made in blocks of resamples; the blocks concatenate to the same stream as one draw.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .optimum import EDGE, OK, SweepFit, fit_sweeps
+from .sweeps import Sweeps
+
+# Upper bound on resample x run draws held in memory at once.
+_BLOCK_DRAWS = 2_000_000
+
+
+@dataclass(frozen=True)
+class BootSweeps:
+    """Sweep estimates on every resample: arrays of shape (B, G).
+
+    ``x_opt``, ``loss_opt``, ``curvature`` are NaN where that resample has no convex
+    fit with 3 levels (an ``edge`` resample of a bracketed group still counts: its
+    parabola is used, so wide intervals are not hidden).
+    """
+
+    x_opt: np.ndarray
+    loss_opt: np.ndarray
+    curvature: np.ndarray
+
+    @property
+    def n_boot(self) -> int:
+        return self.x_opt.shape[0]
+
+
+def level_sum_blocks(
+    sw: Sweeps, n_boot: int, seed: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield (n, s, q) per-level sums of blocks of resamples, each (b, G, J)."""
+    rng = np.random.default_rng(seed)
+    G, J = sw.x.shape
+    R = len(sw.run_group)
+    if R == 0:
+        for _ in range(n_boot):
+            z = np.zeros((1, G, J))
+            yield z, z, z
+        return
+    # Position p in the canonical array belongs to group run_group[p]; its draw picks a
+    # run of the same group.
+    start = sw.group_start[sw.run_group]
+    size = sw.group_size[sw.run_group]
+    key = sw.run_group * J + sw.run_level
+    block = max(1, min(n_boot, _BLOCK_DRAWS // R))
+    done = 0
+    while done < n_boot:
+        b = min(block, n_boot - done)
+        u = rng.random((b, R))
+        idx = start + (u * size).astype(np.int64)  # (b, R) resampled run positions
+        flat = (np.arange(b)[:, None] * (G * J) + key[idx]).ravel()
+        loss = sw.run_loss[idx].ravel()
+        n = np.bincount(flat, minlength=b * G * J).reshape(b, G, J).astype(float)
+        s = np.bincount(flat, weights=loss, minlength=b * G * J).reshape(b, G, J)
+        q = np.bincount(flat, weights=loss * loss, minlength=b * G * J).reshape(b, G, J)
+        yield n, s, q
+        done += b
+
+
+def bootstrap_sweeps(
+    sw: Sweeps, n_boot: int, seed: int, window: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> BootSweeps:
+    """Re-estimate every sweep on ``n_boot`` resamples."""
+    xs, ls, ks = [], [], []
+    done = 0
+    for n, s, _q in level_sum_blocks(sw, n_boot, seed):
+        f: SweepFit = fit_sweeps(sw.x, n, s, None, window=window)
+        valid = (f.status == OK) | ((f.status == EDGE) & np.isfinite(f.x_opt))
+        xs.append(np.where(valid, f.x_opt, np.nan))
+        ls.append(np.where(valid, f.loss_opt, np.nan))
+        ks.append(np.where(valid, f.curvature, np.nan))
+        done += n.shape[0]
+        if progress is not None:
+            progress(done, n_boot)
+    G = sw.n_groups
+    cat = (lambda a: np.concatenate(a, 0)) if xs else (lambda a: np.empty((0, G)))
+    return BootSweeps(x_opt=cat(xs), loss_opt=cat(ls), curvature=cat(ks))
+
+
+def percentile_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> np.ndarray:
+    """Percentile interval of ``samples`` along ``axis`` ignoring NaN: shape (2, ...)."""
+    samples = np.asarray(samples, dtype=float)
+    alpha = (1.0 - level) / 2.0
+    finite = np.isfinite(samples).sum(axis=axis)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo_hi = np.nanquantile(np.where(np.isfinite(samples), samples, np.nan),
+                               [alpha, 1.0 - alpha], axis=axis) if samples.size else None
+    if lo_hi is None:
+        shape = list(samples.shape)
+        del shape[axis]
+        return np.full([2, *shape], np.nan)
+    return np.where(finite >= 2, lo_hi, np.nan)

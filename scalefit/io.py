@@ -1,0 +1,324 @@
+"""Read a table of training runs and validate it at the boundary.
+
+Accepts CSV / TSV, Parquet, JSON Lines, JSON records, standard input (``"-"``, CSV)
+or a pandas DataFrame. Columns are matched to the four roles ``scale``, ``horizon``,
+``lr`` and ``loss`` by canonical name, then by known aliases, unless the caller names
+them. Everything past this module trusts its input: every problem is reported here
+as one ``ScalefitInputError`` line naming the file, the column and the first bad row.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import ScalefitInputError
+
+ROLES = ("scale", "horizon", "lr", "loss")
+
+# Aliases per role, in tiers: a column in an earlier tier wins over later tiers; two
+# columns in the same (winning) tier are ambiguous and must be chosen explicitly.
+# Names are compared after normalization (lower case, runs of non-alphanumerics -> "_").
+ALIASES: dict[str, list[list[str]]] = {
+    "scale": [
+        ["scale"],
+        ["n", "params", "n_params", "num_params", "nparams", "n_parameters", "parameters",
+         "param_count", "model_size", "non_embedding_params", "n_params_non_embedding"],
+        ["width", "d_model", "hidden_size", "n_embd", "model_width"],
+    ],
+    "horizon": [
+        ["horizon"],
+        ["d", "tokens", "horizon_tokens", "n_tokens", "num_tokens", "tokens_seen",
+         "training_tokens", "total_tokens", "data_size", "dataset_size"],
+        ["train_tokens"],
+    ],
+    "lr": [
+        ["lr"],
+        ["learning_rate", "peak_lr", "max_lr", "base_lr", "lr_peak", "lr_max", "learningrate",
+         "peak_learning_rate"],
+    ],
+    "loss": [
+        ["loss"],
+        ["val_loss", "final_loss", "validation_loss", "eval_loss", "valid_loss", "test_loss",
+         "final_val_loss", "val_loss_final", "loss_final"],
+        ["train_loss", "final_train_loss"],
+    ],
+}
+
+STATUS_COLUMNS = ("status", "state", "run_status")
+DIVERGED_STATUSES = frozenset(
+    {"diverged", "divergent", "diverge", "nan", "inf", "failed", "fail", "crashed", "crash",
+     "error", "exploded", "unstable"}
+)
+
+_SUFFIXES = {
+    ".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
+}
+
+
+def normalize_name(name: object) -> str:
+    """Lower-case a column name and fold runs of non-alphanumerics into ``_``."""
+    return re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class RunTable:
+    """A validated table of runs.
+
+    ``data`` has one row per run with float columns ``lr`` (> 0) and ``loss`` (NaN for
+    a diverged run), float ``scale`` / ``horizon`` (> 0) when present, a bool
+    ``diverged`` column, and the ``by`` columns with their original labels.
+    ``columns`` maps each role to the source column it came from (``None`` if absent).
+    """
+
+    data: pd.DataFrame
+    columns: dict[str, str | None]
+    by: tuple[str, ...] = ()
+    source: str = "<DataFrame>"
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.data)
+
+    @property
+    def n_diverged(self) -> int:
+        return int(self.data["diverged"].sum())
+
+    @property
+    def has_scale(self) -> bool:
+        return self.columns.get("scale") is not None
+
+    @property
+    def has_horizon(self) -> bool:
+        return self.columns.get("horizon") is not None
+
+
+def read_table(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
+    """Read a file into a DataFrame by its extension (``fmt`` overrides); ``"-"`` is stdin."""
+    src = str(path)
+    if src == "-":
+        text = sys.stdin.read()
+        if not text.strip():
+            raise ScalefitInputError("<stdin>: the input is empty; pipe a CSV table of runs")
+        return _read_csv(_io.StringIO(text), "<stdin>", ",")
+    p = Path(path)
+    if not p.exists():
+        raise ScalefitInputError(f"{src}: no such file")
+    if p.is_dir():
+        raise ScalefitInputError(f"{src}: is a directory; give a CSV, Parquet or JSON Lines file")
+    kind = fmt or _SUFFIXES.get(p.suffix.lower(), "csv")
+    if p.stat().st_size == 0:
+        raise ScalefitInputError(f"{src}: the file is empty; it needs a header and one row per run")
+    try:
+        if kind in ("csv", "tsv"):
+            head = p.read_bytes()[:4096]
+            if b"\x00" in head:
+                raise ScalefitInputError(
+                    f"{src}: looks like a binary file, not a CSV table; give CSV, Parquet "
+                    "(.parquet) or JSON Lines (.jsonl)"
+                )
+            sep = "\t" if kind == "tsv" else ","
+            return _read_csv(p, src, sep)
+        if kind == "parquet":
+            try:
+                return pd.read_parquet(p)
+            except ImportError as e:
+                raise ScalefitInputError(
+                    f"{src}: reading Parquet needs pyarrow: pip install 'scalefit[parquet]'"
+                ) from e
+        if kind == "jsonl":
+            return pd.read_json(p, lines=True)
+        if kind == "json":
+            return pd.read_json(p)
+    except ScalefitInputError:
+        raise
+    except (ValueError, OSError, UnicodeDecodeError) as e:
+        raise ScalefitInputError(f"{src}: cannot read as {kind}: {_first_line(e)}") from e
+    raise ScalefitInputError(f"{src}: unknown format {kind!r}")
+
+
+def _read_csv(source, src: str, sep: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(source, sep=sep, skipinitialspace=True)
+    except pd.errors.EmptyDataError as e:
+        raise ScalefitInputError(
+            f"{src}: the file is empty; it needs a header and one row per run"
+        ) from e
+    except pd.errors.ParserError as e:
+        msg = _first_line(e)
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
+        if m:
+            msg = f"line {m.group(2)} has {m.group(3)} fields but the header has {m.group(1)}"
+        raise ScalefitInputError(f"{src}: malformed CSV: {msg}") from e
+    except UnicodeDecodeError as e:
+        raise ScalefitInputError(f"{src}: not a text file (cannot decode as UTF-8); give CSV, "
+                                 "Parquet (.parquet) or JSON Lines (.jsonl)") from e
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def resolve_columns(
+    columns: list[str], explicit: dict[str, str | None], src: str
+) -> dict[str, str | None]:
+    """Map each role to one column: explicit choice, canonical name, then alias tiers."""
+    by_norm: dict[str, list[str]] = {}
+    for c in columns:
+        by_norm.setdefault(normalize_name(c), []).append(c)
+    out: dict[str, str | None] = {}
+    for role in ROLES:
+        chosen = explicit.get(role)
+        if chosen:
+            if chosen not in columns:
+                raise ScalefitInputError(
+                    f"{src}: column {chosen!r} (given for {role}) not found; columns are: "
+                    f"{', '.join(map(str, columns))}"
+                )
+            out[role] = chosen
+            continue
+        out[role] = None
+        for tier in ALIASES[role]:
+            hits = [c for alias in tier for c in by_norm.get(alias, [])]
+            hits = [c for c in hits if c not in out.values()]
+            if len(hits) > 1:
+                flag = "--" + role
+                raise ScalefitInputError(
+                    f"{src}: columns {', '.join(repr(h) for h in hits)} all look like the {role}; "
+                    f"choose one with {flag} COL (or {role}=... in Python)"
+                )
+            if hits:
+                out[role] = hits[0]
+                break
+    for role in ("lr", "loss"):
+        if out[role] is None:
+            names = ", ".join(a for tier in ALIASES[role] for a in tier)
+            raise ScalefitInputError(
+                f"{src}: no {role} column found (looked for {names}); name it with --{role} COL"
+            )
+    return out
+
+
+def _duplicate_headers(df: pd.DataFrame, src: str) -> None:
+    cols = [str(c) for c in df.columns]
+    seen = set(cols)
+    for c in cols:
+        m = re.fullmatch(r"(.+)\.(\d+)", c)
+        if m and m.group(1) in seen:
+            raise ScalefitInputError(
+                f"{src}: column {m.group(1)!r} appears more than once in the header; rename one"
+            )
+    if len(set(cols)) != len(cols):
+        dup = next(c for c in cols if cols.count(c) > 1)
+        raise ScalefitInputError(f"{src}: column {dup!r} appears more than once; rename one")
+
+
+def _numeric(df: pd.DataFrame, col: str, src: str, role: str) -> np.ndarray:
+    raw = df[col]
+    if pd.api.types.is_bool_dtype(raw):
+        raise ScalefitInputError(f"{src}: column {col!r} ({role}) holds booleans, not numbers")
+    vals = pd.to_numeric(raw, errors="coerce")
+    bad = vals.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ScalefitInputError(
+            f"{src}: column {col!r} ({role}), row {i + 1}: {str(raw.iloc[i])!r} is not a number"
+        )
+    return vals.to_numpy(dtype=float)
+
+
+def _positive(values: np.ndarray, col: str, src: str, role: str) -> None:
+    bad = ~(np.isfinite(values) & (values > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        what = "missing" if np.isnan(values[i]) else f"{values[i]:g}"
+        raise ScalefitInputError(
+            f"{src}: column {col!r} ({role}), row {i + 1}: {what}; every {role} must be a "
+            "finite number > 0"
+        )
+
+
+def load_runs(
+    table: str | Path | pd.DataFrame,
+    *,
+    scale: str | None = None,
+    horizon: str | None = None,
+    lr: str | None = None,
+    loss: str | None = None,
+    by: tuple[str, ...] | list[str] | str = (),
+    status: str | None = None,
+    fmt: str | None = None,
+) -> RunTable:
+    """Load and validate a table of runs.
+
+    ``table``: a path (CSV / Parquet / JSON Lines by extension, ``"-"`` for stdin) or a
+    DataFrame. ``scale``, ``horizon``, ``lr``, ``loss`` name source columns and override
+    alias matching. ``by`` names extra columns whose values split runs into groups.
+    ``status`` names a status column (default: ``status``/``state`` if present); runs
+    whose status says diverged/failed/crashed count as diverged, as do runs whose loss
+    is NaN, inf or blank. Raises ``ScalefitInputError`` on bad input.
+    """
+    if isinstance(table, pd.DataFrame):
+        src, df = "<DataFrame>", table.copy()
+    else:
+        src, df = str(table), read_table(table, fmt)
+    if isinstance(by, str):
+        by = (by,)
+    by = tuple(by)
+    _duplicate_headers(df, src)
+    df.columns = [str(c).strip() for c in df.columns]
+    if len(df.columns) == 0:
+        raise ScalefitInputError(f"{src}: no columns; it needs a header and one row per run")
+    cols = resolve_columns(list(df.columns), {"scale": scale, "horizon": horizon, "lr": lr,
+                                              "loss": loss}, src)
+    if len(df) == 0:
+        raise ScalefitInputError(f"{src}: the table has a header but no rows")
+    for b in by:
+        if b not in df.columns:
+            raise ScalefitInputError(
+                f"{src}: group column {b!r} (--by) not found; columns are: {', '.join(df.columns)}"
+            )
+        if b in cols.values():
+            role = next(r for r, c in cols.items() if c == b)
+            raise ScalefitInputError(
+                f"{src}: column {b!r} is already the {role}; it cannot also be a --by column"
+            )
+
+    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    out["lr"] = _numeric(df, cols["lr"], src, "lr")
+    _positive(out["lr"].to_numpy(), cols["lr"], src, "lr")
+    loss_vals = _numeric(df, cols["loss"], src, "loss")
+    for role in ("scale", "horizon"):
+        if cols[role] is not None:
+            vals = _numeric(df, cols[role], src, role)
+            _positive(vals, cols[role], src, role)
+            out[role] = vals
+
+    notes: list[str] = []
+    diverged = ~np.isfinite(loss_vals)
+    status_col = status or next(
+        (c for c in df.columns if normalize_name(c) in STATUS_COLUMNS), None
+    )
+    if status is not None and status not in df.columns:
+        raise ScalefitInputError(f"{src}: status column {status!r} not found")
+    if status_col is not None:
+        st = df[status_col].astype(str).str.strip().str.lower()
+        diverged |= st.isin(DIVERGED_STATUSES).to_numpy()
+    out["loss"] = np.where(diverged, np.nan, loss_vals)
+    out["diverged"] = diverged
+    for b in by:
+        col = df[b]
+        out[b] = col.where(col.notna(), "<missing>") if col.isna().any() else col
+    if diverged.all():
+        notes.append("every run diverged: no optimum can be estimated")
+    return RunTable(data=out, columns={**cols, "status": status_col}, by=by, source=src,
+                    notes=tuple(notes))

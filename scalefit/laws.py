@@ -1,0 +1,403 @@
+"""Power laws in log space and loss laws with an asymptote, vectorized over resamples.
+
+* ``loglinear``: ``ln y = ln C + sum_i a_i ln v_i`` by (weighted) least squares, solved
+  for every resample at once as a stack of small normal-equation systems.
+* ``loss_law``: ``y = L_inf + A * s^alpha`` (alpha < 0, A > 0). For fixed alpha the
+  model is linear in (L_inf, A), so the sum of squares is profiled over a fine grid of
+  alpha for all resamples at once and refined by parabolic interpolation; the point
+  estimate is polished with lmfit.
+
+Inputs are plain arrays; NaN in a target marks a point that is absent from that
+resample (it gets weight zero).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .bootstrap import percentile_ci
+
+
+@dataclass
+class Law:
+    """One fitted law.
+
+    ``target``: ``"lr_opt"``, ``"curvature"`` or ``"loss_opt"``; ``variables``: names of
+    the regressors (``"scale"``, ``"horizon"``); ``params`` / ``ci``: name -> value /
+    [lo, hi]; ``r2_log`` and ``rmse_log`` are in log space for power laws (natural log)
+    and in loss units for loss laws (then named ``r2`` / ``rmse`` in ``to_dict``).
+    ``boot`` holds the parameter draws (B, k) in ``param_names`` order; not serialized.
+    """
+
+    target: str
+    form: str
+    variables: tuple[str, ...]
+    group: dict
+    params: dict
+    ci: dict
+    r2_log: float | None
+    rmse_log: float | None
+    n_points: int
+    param_names: tuple[str, ...] = ()
+    primary: bool = False
+    extrapolation: dict | None = None
+    notes: list[str] = field(default_factory=list)
+    boot: np.ndarray | None = field(default=None, repr=False)
+    points: dict | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        d = {
+            "group": _jsonable(self.group),
+            "target": self.target,
+            "form": self.form,
+            "params": _jsonable(self.params),
+            "ci": _jsonable(self.ci),
+            "r2_log": _num(self.r2_log),
+            "rmse_log": _num(self.rmse_log),
+            "n_points": int(self.n_points),
+            "primary": bool(self.primary),
+            "extrapolation": _jsonable(self.extrapolation),
+            "notes": list(self.notes),
+        }
+        if self.target == "loss_opt":  # residuals of a loss law are in loss units
+            d["r2"] = d.pop("r2_log")
+            d["rmse"] = d.pop("rmse_log")
+        return d
+
+    def predict_log(self, values: dict) -> tuple[float, np.ndarray | None]:
+        """ln(target) at ``values`` (variable -> value) for a power law, with its draws (B,)."""
+        if self.target == "loss_opt":
+            raise ValueError("predict_log applies to power laws")
+        z = np.array([1.0] + [np.log(values[v]) for v in self.variables])
+        coef = np.array([np.log(self.params["C"])] + [self.params[p] for p in self.param_names[1:]])
+        draws = None
+        if self.boot is not None and len(self.boot):
+            draws = self.boot @ z
+        return float(coef @ z), draws
+
+
+def _num(v):
+    if v is None:
+        return None
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def _jsonable(obj):
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return _num(obj)
+    return obj if isinstance(obj, str) else str(obj)
+
+
+# ---------------------------------------------------------------- log-linear laws
+
+
+def loglinear(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> np.ndarray:
+    """Weighted least squares of Y on X for a stack of targets.
+
+    X: (P, k) design (first column ones); Y: (..., P) targets, NaN = absent;
+    W: (..., P) or (P,) non-negative weights (default 1). Returns coef (..., k), NaN
+    where the points present do not determine the fit.
+    """
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    present = np.isfinite(Y)
+    w = present.astype(float) if W is None else np.where(present, W, 0.0)
+    y = np.where(present, Y, 0.0)
+    A = np.einsum("...p,pi,pj->...ij", w, X, X)
+    b = np.einsum("...p,pi,...p->...i", w, X, y)
+    k = X.shape[1]
+    n_eff = (w > 0).sum(-1)
+    # A relative condition test: singular or nearly so -> NaN.
+    scale = np.sqrt(np.einsum("...ii->...i", A)) + 1e-300
+    An = A / scale[..., :, None] / scale[..., None, :]
+    ok = (n_eff >= k) & (np.abs(np.linalg.det(An)) > 1e-10)
+    Asafe = np.where(ok[..., None, None], A, np.eye(k))
+    coef = np.linalg.solve(Asafe, np.where(ok[..., None], b, 0.0)[..., None])[..., 0]
+    return np.where(ok[..., None], coef, np.nan)
+
+
+def fit_stats(X: np.ndarray, y: np.ndarray, coef: np.ndarray) -> tuple[float, float]:
+    """R^2 and RMSE (sqrt of mean squared residual) of a single fit."""
+    resid = y - X @ coef
+    ss_res = float(resid @ resid)
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else np.nan
+    return r2, float(np.sqrt(ss_res / len(y)))
+
+
+def design(logs: dict[str, np.ndarray], variables: tuple[str, ...]) -> np.ndarray:
+    """Design matrix [1, ln v1, ln v2, ...] from a dict of log-variables: (P, 1 + len(vars))."""
+    P = len(next(iter(logs.values())))
+    return np.column_stack([np.ones(P)] + [logs[v] for v in variables])
+
+
+def collinear(a: np.ndarray, b: np.ndarray, tol: float = 0.99) -> bool:
+    """True when both vary and ``b`` is (nearly) a linear function of ``a``.
+
+    With two distinct points any two variables are collinear; otherwise the test is the
+    squared correlation above ``tol`` (e.g. horizon proportional to scale).
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return False
+    if len({(x, y) for x, y in zip(a.tolist(), b.tolist())}) <= 2:
+        return True
+    r = np.corrcoef(a, b)[0, 1]
+    return bool(r * r > tol)
+
+
+def power_law(
+    target: str,
+    values: dict[str, np.ndarray],
+    y: np.ndarray,
+    y_boot: np.ndarray | None,
+    variables: tuple[str, ...],
+    group: dict,
+    ci_level: float,
+    curvature: np.ndarray | None = None,
+) -> Law:
+    """Fit ``target = C * prod v^a_v`` in log space, with bootstrap intervals.
+
+    values: variable -> (P,) positive values; y: (P,) positive target (point estimate);
+    y_boot: (B, P) resampled targets (NaN = absent in that resample) or None;
+    curvature: (P,) loss curvature at each point, for the cost of extrapolation errors.
+    """
+    logs = {v: np.log(values[v]) for v in variables}
+    X = design(logs, variables)
+    ly = np.log(y)
+    coef = loglinear(X, ly[None, :])[0]
+    exps = {"scale": "a", "horizon": "b"}
+    names = ("C",) + tuple(exps[v] for v in variables)
+    form = f"{target} = C * " + " * ".join(f"{v}^{exps[v]}" for v in variables)
+    r2, rmse = fit_stats(X, ly, coef) if np.all(np.isfinite(coef)) else (np.nan, np.nan)
+    params = {"C": float(np.exp(coef[0]))} | {n: float(c) for n, c in zip(names[1:], coef[1:])}
+    boot = None
+    ci = {n: None for n in names}
+    if y_boot is not None and len(y_boot):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            boot = loglinear(X, np.log(y_boot))
+        lo_hi = percentile_ci(boot, ci_level)
+        ci = {n: [float(lo_hi[0, i]), float(lo_hi[1, i])] for i, n in enumerate(names)}
+        ci["C"] = [float(np.exp(lo_hi[0, 0])), float(np.exp(lo_hi[1, 0]))]
+    law = Law(
+        target=target, form=form, variables=variables, group=group, params=params, ci=ci,
+        r2_log=r2, rmse_log=rmse, n_points=len(y), param_names=names, boot=boot,
+        points={**{v: values[v] for v in variables}, target: y},
+    )
+    law.extrapolation = leave_largest_out(X, ly, variables, values, y_boot, curvature, ci_level)
+    return law
+
+
+def leave_largest_out(
+    X: np.ndarray, ly: np.ndarray, variables: tuple[str, ...], values: dict,
+    y_boot: np.ndarray | None, curvature: np.ndarray | None, ci_level: float,
+) -> dict | None:
+    """Fit without the largest scale (or, with no scale, the longest horizon) and predict it.
+
+    Returns the mean signed error in ln(target) at the left-out points, their RMSE, and
+    (with curvature) the mean loss cost ``k * error^2`` there; None when too few points.
+    """
+    var = "scale" if "scale" in variables else variables[0]
+    v = values[var]
+    held = v == v.max()
+    k = X.shape[1]
+    if (~held).sum() < k + 1 or not held.any():
+        return None
+    coef = loglinear(X[~held], ly[~held][None, :])[0]
+    if not np.all(np.isfinite(coef)):
+        return None
+    err = X[held] @ coef - ly[held]
+    out = {
+        "left_out": var,
+        "value": float(v.max()),
+        "n_left_out": int(held.sum()),
+        "error_log": float(err.mean()),
+        "rmse_log": float(np.sqrt((err**2).mean())),
+        "loss_cost": None,
+        "error_log_ci": None,
+    }
+    if curvature is not None:
+        kk = curvature[held]
+        if np.all(np.isfinite(kk)):
+            out["loss_cost"] = float((kk * err**2).mean())
+    if y_boot is not None and len(y_boot):
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lb = np.log(y_boot)
+            cb = loglinear(X[~held], lb[:, ~held])
+            eb = np.nanmean(np.einsum("pk,bk->bp", X[held], cb) - lb[:, held], axis=1)
+        lo_hi = percentile_ci(eb, ci_level)
+        out["error_log_ci"] = [float(lo_hi[0]), float(lo_hi[1])]
+    return out
+
+
+# ---------------------------------------------------------------- loss laws
+
+ALPHA_GRID = -np.geomspace(4.0, 0.005, 64)  # coarse exponent grid, ascending -4 .. -0.005
+FINE_POINTS = 33  # points of the per-resample fine grid between coarse neighbours
+
+
+def _profile_sse(z: np.ndarray, y: np.ndarray, w: np.ndarray, positive: bool = True):
+    """Profiled least squares of ``y = L + A z`` for every alpha column of z.
+
+    z: (P, M) or (B, P, M) values ``s^alpha``; y, w: (B, P) targets and weights.
+    Returns (L, A, sse), each (B, M); sse is inf where the fit is singular, or where
+    A <= 0 when ``positive``.
+    """
+    Sw = w.sum(-1)[:, None]
+    Sy = (w * y).sum(-1)[:, None]
+    Syy = (w * y * y).sum(-1)[:, None]
+    if z.ndim == 2:
+        Sz, Szz, Szy = w @ z, w @ (z * z), (w * y) @ z
+    else:
+        Sz = np.einsum("bp,bpm->bm", w, z)
+        Szz = np.einsum("bp,bpm->bm", w, z * z)
+        Szy = np.einsum("bp,bpm->bm", w * y, z)
+    den = Sw * Szz - Sz * Sz
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        A = (Sw * Szy - Sz * Sy) / den
+        L = (Sy - A * Sz) / Sw
+        sse = Syy - L * Sy - A * Szy
+    singular = den <= 1e-14 * np.maximum(Sw * Szz, 1e-300)
+    bad = ~np.isfinite(sse) | ((A <= 0) if positive else False) | singular
+    return L, A, np.where(bad, np.inf, np.maximum(sse, 0.0))
+
+
+def loss_law_profile(
+    s: np.ndarray, Y: np.ndarray, grid: np.ndarray = ALPHA_GRID, positive: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Least-squares ``y = L_inf + A s^alpha`` for every row of Y (B, P); NaN = absent.
+
+    ``positive`` constrains A > 0 (a law that falls with s); otherwise A takes any sign.
+    alpha is profiled on a coarse grid, then on a fine grid between the neighbours of
+    each row's best coarse point, then refined by parabolic interpolation.
+    Returns (L_inf, A, alpha, at_bound), each (B,); ``at_bound`` marks fits whose alpha
+    sits at an end of the search range (not identified). NaN where no fit exists.
+    """
+    s = np.asarray(s, dtype=float)
+    Y = np.atleast_2d(np.asarray(Y, dtype=float))
+    s_ref = np.exp(np.log(s).mean())
+    u = np.log(s / s_ref)
+    w = np.isfinite(Y).astype(float)
+    y = np.where(w > 0, Y, 0.0)
+    M = len(grid)
+    _, _, sse = _profile_sse(np.exp(u[:, None] * grid[None, :]), y, w, positive)
+    m = np.argmin(sse, axis=1)
+    coarse_ok = np.isfinite(np.take_along_axis(sse, m[:, None], 1)[:, 0])
+    at_bound = (m == 0) | (m == M - 1)
+    lo, hi = grid[np.clip(m - 1, 0, M - 1)], grid[np.clip(m + 1, 0, M - 1)]
+    fine = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, FINE_POINTS)[None, :]
+    z = np.exp(u[None, :, None] * fine[:, None, :])  # (B, P, F)
+    _, _, sse_f = _profile_sse(z, y, w, positive)
+    f = np.argmin(sse_f, axis=1)
+    fi = np.clip(f, 1, FINE_POINTS - 2)
+    f0, f1, f2 = (np.take_along_axis(sse_f, (fi + d)[:, None], 1)[:, 0] for d in (-1, 0, 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den = f0 - 2 * f1 + f2
+        shift = np.where(np.isfinite(den) & (den > 0), 0.5 * (f0 - f2) / den, 0.0)
+    interior = (f > 0) & (f < FINE_POINTS - 1)
+    pos = np.where(interior, fi + np.clip(shift, -1.0, 1.0), f)
+    step = (hi - lo) / (FINE_POINTS - 1)
+    alpha = lo + pos * step
+    za = np.exp(u[None, :] * alpha[:, None])  # (B, P)
+    L, A = _linear_given_alpha(za, y, w)
+    ok = coarse_ok & np.isfinite(A) & ((A > 0) | (not positive))
+    with np.errstate(over="ignore"):
+        A_orig = A * s_ref ** (-alpha)
+    nan = np.full_like(alpha, np.nan)
+    return (np.where(ok, L, nan), np.where(ok, A_orig, nan), np.where(ok, alpha, nan),
+            at_bound & ok)
+
+
+def _linear_given_alpha(z: np.ndarray, y: np.ndarray, w: np.ndarray):
+    """Row-wise weighted LS of y on [1, z]: z, y, w all (B, P)."""
+    Sw, Sz, Szz = w.sum(-1), (w * z).sum(-1), (w * z * z).sum(-1)
+    Sy, Szy = (w * y).sum(-1), (w * z * y).sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        A = (Sw * Szy - Sz * Sy) / (Sw * Szz - Sz * Sz)
+        L = (Sy - A * Sz) / Sw
+    return L, A
+
+
+def loss_law(
+    s: np.ndarray, y: np.ndarray, y_boot: np.ndarray | None, group: dict, ci_level: float,
+    variable: str = "scale",
+) -> Law:
+    """Fit ``loss_opt = L_inf + A * s^alpha`` with lmfit, bootstrap intervals by profiling."""
+    s = np.asarray(s, dtype=float)
+    y = np.asarray(y, dtype=float)
+    L0, A0, a0, at_bound = (v[0] for v in loss_law_profile(s, y[None, :]))
+    params = {"L_inf": float(L0), "A": float(A0), "alpha": float(a0)}
+    notes = []
+    if np.isfinite(a0):
+        params = _polish_lmfit(s, y, params)
+        if at_bound:
+            notes.append(f"alpha at the end of its search range ({a0:.3g}); the asymptote is "
+                         "not identified by these points")
+    else:
+        notes.append("no decreasing law fits these points (loss does not fall with "
+                     f"{variable})")
+    pred = params["L_inf"] + params["A"] * s ** params["alpha"]
+    if np.all(np.isfinite(pred)):
+        resid = y - pred
+        ss_tot = float(((y - y.mean()) ** 2).sum())
+        r2 = 1 - float(resid @ resid) / ss_tot if ss_tot > 0 else np.nan
+        rmse = float(np.sqrt((resid**2).mean()))
+    else:
+        r2 = rmse = np.nan
+    names = ("L_inf", "A", "alpha")
+    ci = {n: None for n in names}
+    boot = None
+    if y_boot is not None and len(y_boot):
+        Lb, Ab, ab, _ = loss_law_profile(s, y_boot)
+        boot = np.column_stack([Lb, Ab, ab])
+        lo_hi = percentile_ci(boot, ci_level)
+        ci = {n: [float(lo_hi[0, i]), float(lo_hi[1, i])] for i, n in enumerate(names)}
+    return Law(
+        target="loss_opt", form=f"loss_opt = L_inf + A * {variable}^alpha",
+        variables=(variable,), group=group, params=params, ci=ci, r2_log=r2, rmse_log=rmse,
+        n_points=len(y), param_names=names, notes=notes, boot=boot,
+        points={variable: s, "loss_opt": y},
+    )
+
+
+def _polish_lmfit(s: np.ndarray, y: np.ndarray, start: dict) -> dict:
+    """Refine a profiled start with lmfit (bounded: A > 0, alpha < 0); keep the better one."""
+    import lmfit
+
+    s_ref = float(np.exp(np.log(s).mean()))
+    u = s / s_ref
+    p = lmfit.Parameters()
+    p.add("L_inf", value=start["L_inf"])
+    p.add("A_n", value=start["A"] * s_ref ** start["alpha"], min=0)
+    p.add("alpha", value=start["alpha"], max=0)
+
+    def resid(par):
+        return par["L_inf"].value + par["A_n"].value * u ** par["alpha"].value - y
+
+    def sse(d):
+        return float(((d["L_inf"] + d["A"] * s ** d["alpha"] - y) ** 2).sum())
+
+    try:
+        out = lmfit.minimize(resid, p, method="least_squares")
+    except (ValueError, RuntimeError):
+        return start
+    v = out.params.valuesdict()
+    cand = {"L_inf": v["L_inf"], "A": v["A_n"] * s_ref ** (-v["alpha"]), "alpha": v["alpha"]}
+    if all(np.isfinite(list(cand.values()))) and sse(cand) <= sse(start):
+        return {k: float(val) for k, val in cand.items()}
+    return start

@@ -1,0 +1,153 @@
+"""Split a RunTable into sweeps (groups) and LR levels: the array view every estimator uses.
+
+A group is the set of runs sharing every ``by`` column, the scale and the horizon. Within
+a group, runs are indexed by *level*: the rank of their LR among the group's distinct
+LRs that produced a finite loss. Diverged runs are counted per group but carry no level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .io import RunTable
+
+
+@dataclass(frozen=True)
+class Sweeps:
+    """Groups and levels of a run table.
+
+    groups: DataFrame (G rows) with the ``by`` columns, ``scale`` / ``horizon`` (when
+        present), ``n_runs`` and ``n_diverged``; rows in display order.
+    x: (G, J) ln lr of each level, ascending, NaN-padded.
+    run_group, run_level, run_loss: (R,) finite runs in *canonical order* (see below).
+    group_start, group_size: (G,) slice of each group in the canonical run arrays.
+    rng_order: (G,) group indices in the order their random draws are made.
+
+    Canonical order makes resampling independent of row order, of the LR unit, of the
+    presence of diverged rows and of group labels: groups draw in the order of
+    (scale, horizon, sorted finite losses), runs within a group are sorted by (level,
+    loss).
+    """
+
+    groups: pd.DataFrame
+    key_columns: tuple[str, ...]
+    x: np.ndarray
+    run_group: np.ndarray
+    run_level: np.ndarray
+    run_loss: np.ndarray
+    group_start: np.ndarray
+    group_size: np.ndarray
+    rng_order: np.ndarray
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.groups)
+
+    @property
+    def n_levels(self) -> int:
+        return self.x.shape[1]
+
+    def level_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-level run count, loss sum and squared-loss sum of the data itself: (G, J) each."""
+        G, J = self.x.shape
+        key = self.run_group * J + self.run_level
+        n = np.bincount(key, minlength=G * J).reshape(G, J).astype(float)
+        s = np.bincount(key, weights=self.run_loss, minlength=G * J).reshape(G, J)
+        q = np.bincount(key, weights=self.run_loss**2, minlength=G * J).reshape(G, J)
+        return n, s, q
+
+
+def build_sweeps(runs: RunTable) -> Sweeps:
+    """Index the runs of ``runs`` by group and LR level."""
+    df = runs.data
+    keys = list(runs.by) + [r for r in ("scale", "horizon") if r in df.columns]
+    if keys:
+        # Stable, label-sorted display order; `sort=True` sorts by the key values.
+        gid, uniques = _factorize(df, keys)
+        groups = uniques.reset_index(drop=True)
+    else:
+        gid = np.zeros(len(df), dtype=np.int64)
+        groups = pd.DataFrame(index=pd.RangeIndex(1))
+    G = len(groups)
+    groups["n_runs"] = np.bincount(gid, minlength=G)
+    groups["n_diverged"] = np.bincount(gid, weights=df["diverged"].to_numpy(), minlength=G).astype(
+        int
+    )
+
+    finite = ~df["diverged"].to_numpy()
+    g = gid[finite]
+    lr = df["lr"].to_numpy()[finite]
+    loss = df["loss"].to_numpy()[finite]
+    x_run = np.log(lr)
+
+    # Levels: rank of each run's LR among its group's distinct finite LRs.
+    order = np.lexsort((x_run, g))
+    gs, xs = g[order], x_run[order]
+    new_level = np.ones(len(gs), dtype=bool)
+    new_level[1:] = (gs[1:] != gs[:-1]) | (xs[1:] != xs[:-1])
+    level_id = np.cumsum(new_level) - 1  # global level index
+    first_level_of_group = np.full(G, 0)
+    starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]]) if len(gs) else np.array([], int)
+    first_level_of_group[gs[starts]] = level_id[starts]
+    level_in_group = level_id - first_level_of_group[gs]
+    levels_per_group = np.bincount(gs[new_level], minlength=G)
+    J = int(levels_per_group.max()) if G and len(gs) else 1
+    J = max(J, 1)
+    x = np.full((G, J), np.nan)
+    x[gs[new_level], level_in_group[new_level]] = xs[new_level]
+    run_level = np.empty(len(g), dtype=np.int64)
+    run_level[order] = level_in_group
+
+    # Canonical draw order of groups: by scale, horizon, then their sorted finite losses.
+    fingerprints = []
+    for k in range(G):
+        sel = np.sort(loss[g == k])
+        fingerprints.append(
+            (
+                float(groups["scale"].iat[k]) if "scale" in groups else 0.0,
+                float(groups["horizon"].iat[k]) if "horizon" in groups else 0.0,
+                len(sel),
+                tuple(sel.round(12)),
+            )
+        )
+    rng_order = np.array(sorted(range(G), key=lambda k: fingerprints[k]), dtype=np.int64)
+    rank = np.empty(G, dtype=np.int64)
+    rank[rng_order] = np.arange(G)
+
+    # Canonical run order: by draw rank of the group, then level, then loss.
+    corder = np.lexsort((loss, run_level, rank[g]))
+    run_group, run_level_c, run_loss = g[corder], run_level[corder], loss[corder]
+    group_size = np.bincount(run_group, minlength=G)
+    # In canonical order groups are contiguous, ordered by rank.
+    start_by_rank = np.r_[0, np.cumsum(group_size[rng_order])[:-1]]
+    group_start = np.empty(G, dtype=np.int64)
+    group_start[rng_order] = start_by_rank
+
+    return Sweeps(
+        groups=groups,
+        key_columns=tuple(keys),
+        x=x,
+        run_group=run_group.astype(np.int64),
+        run_level=run_level_c.astype(np.int64),
+        run_loss=run_loss,
+        group_start=group_start,
+        group_size=group_size,
+        rng_order=rng_order,
+    )
+
+
+def _factorize(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group ids in sorted key order and the table of unique keys."""
+    sub = df[keys]
+    uniques = sub.drop_duplicates()
+    try:
+        uniques = uniques.sort_values(keys, kind="mergesort")
+    except TypeError:  # mixed label types in a by column: sort by their text
+        uniques = uniques.sort_values(keys, key=lambda c: c.astype(str), kind="mergesort")
+    uniques = uniques.reset_index(drop=True)
+    index = pd.MultiIndex.from_frame(uniques.astype(object))
+    gid = index.get_indexer(pd.MultiIndex.from_frame(sub.astype(object)))
+    return gid.astype(np.int64), uniques

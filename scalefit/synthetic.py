@@ -1,0 +1,81 @@
+"""Synthetic LR sweeps from known laws: ground truth for tests, benchmarks and examples.
+
+Each run's loss is ``L*(s, d) + k(s) * (ln lr - ln lr*(s, d))^2 + noise`` with
+``lr* = C * s^a * d^b``, ``k(s) = k0 * (s / s0)^kappa`` and
+``L*(s, d) = L_inf + A * s^alpha_s + B * d^alpha_d``. Runs more than
+``diverge_above`` (in ln lr) above the optimum diverge (loss NaN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class TrueLaw:
+    """Parameters of a synthetic parameterization (exponents signed as in the formulas)."""
+
+    C: float = 0.02
+    a: float = -0.3
+    b: float = -0.2
+    k0: float = 0.05
+    kappa: float = 0.0
+    s0: float = 1e8
+    L_inf: float = 2.0
+    A: float = 40.0
+    alpha_s: float = -0.3
+    B: float = 0.0
+    alpha_d: float = -0.3
+
+    def lr_opt(self, s, d):
+        return self.C * np.asarray(s, float) ** self.a * np.asarray(d, float) ** self.b
+
+    def curvature(self, s):
+        return self.k0 * (np.asarray(s, float) / self.s0) ** self.kappa
+
+    def loss_opt(self, s, d):
+        s, d = np.asarray(s, float), np.asarray(d, float)
+        return self.L_inf + self.A * s**self.alpha_s + self.B * d**self.alpha_d
+
+
+def make_sweeps(
+    scales=(1e7, 3e7, 1e8, 3e8, 1e9),
+    horizons=(1e9, 4e9, 1.6e10),
+    n_lrs: int = 9,
+    lr_step: float = 2.0,
+    seeds: int = 2,
+    noise: float = 0.005,
+    law: TrueLaw | None = None,
+    groups: dict[str, TrueLaw] | None = None,
+    group_column: str = "parameterization",
+    diverge_above: float = np.inf,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """A table with columns scale, horizon, lr, loss, seed (and ``group_column``).
+
+    The LR grid of each sweep is ``n_lrs`` points spaced by ``lr_step`` whose centre is
+    the true optimum times a random offset of at most half a step, so the optimum is
+    bracketed but never exactly on a grid point. ``noise`` is the loss noise s.d.
+    """
+    rng = np.random.default_rng(seed)
+    groups = groups or {None: law or TrueLaw()}
+    frames = []
+    for label, tl in groups.items():
+        for s in scales:
+            for d in horizons:
+                x_star = np.log(tl.lr_opt(s, d))
+                centre = x_star + rng.uniform(-0.5, 0.5) * np.log(lr_step)
+                x = centre + (np.arange(n_lrs) - (n_lrs - 1) / 2) * np.log(lr_step)
+                xs = np.repeat(x, seeds)
+                loss = (tl.loss_opt(s, d) + tl.curvature(s) * (xs - x_star) ** 2
+                        + rng.normal(0.0, noise, xs.size))
+                loss[xs - x_star > diverge_above] = np.nan
+                frame = pd.DataFrame({"scale": s, "horizon": d, "lr": np.exp(xs), "loss": loss,
+                                      "seed": np.tile(np.arange(seeds), n_lrs)})
+                if label is not None:
+                    frame.insert(0, group_column, label)
+                frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
