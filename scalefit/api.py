@@ -58,9 +58,17 @@ def fit(
     sw = build_sweeps(runs)
     n, s, q = sw.level_sums()
     point = fit_sweeps(sw.x, n, s, q, window=window)
-    boot = bootstrap_sweeps(sw, n_boot, seed, window, progress) if n_boot > 0 else None
-    optima = _optima_table(sw, point, boot, ci)
     notes = list(runs.notes)
+    noise_sd = _parametric_noise(point, notes) if n_boot > 0 else None
+    boot = (bootstrap_sweeps(sw, n_boot, seed, window, progress, noise_sd)
+            if n_boot > 0 else None)
+    optima = _optima_table(sw, point, boot, ci)
+    if noise_sd is not None:
+        optima["boot_kind"] = np.where(np.isfinite(noise_sd) & (noise_sd > 0), "parametric",
+                                       "runs")
+        no_info = (point.n_window == 3) & ~(np.isfinite(noise_sd) & (noise_sd > 0))
+        for col in ("lr_opt", "loss_opt", "curvature"):
+            optima.loc[no_info, [col + "_lo", col + "_hi"]] = np.nan
     laws = _fit_laws(optima, boot, runs.by, include, ci, notes)
     result = FitResult(
         optima=optima,
@@ -83,6 +91,30 @@ def fit(
 
         result.transfer = transfer_quality(result, reference=reference)
     return result
+
+
+def _parametric_noise(point, notes: list[str]) -> np.ndarray:
+    """Per-group s.d. for parametric resamples of sweeps with no residual degrees of freedom."""
+    from .bootstrap import pooled_noise_sd
+
+    exact = (point.n_window == 3) & (point.status == 0)
+    sd = np.full(point.n_window.shape, np.nan)
+    if not exact.any():
+        return sd
+    pooled = pooled_noise_sd(point)
+    if np.isfinite(pooled) and pooled > 0:
+        sd[exact] = pooled
+        notes.append(
+            f"{int(exact.sum())} sweep(s) have exactly 3 runs in their fit (no replicate to "
+            f"resample): their resamples add normal noise of s.d. {pooled:.3g}, the pooled "
+            "residual s.d. of the other sweeps"
+        )
+    else:
+        notes.append(
+            f"{int(exact.sum())} sweep(s) have exactly 3 runs in their fit and no sweep has "
+            "replicates to estimate the noise: their intervals are unknown (add seeds or LRs)"
+        )
+    return sd
 
 
 def _optima_table(sw: Sweeps, point, boot: BootSweeps | None, ci: float) -> pd.DataFrame:

@@ -5,6 +5,12 @@ Resample ``b`` of a group of ``n_g`` finite runs draws ``n_g`` uniforms ``u`` an
 runs ``floor(u * n_g)`` in the group's canonical order (see ``sweeps.Sweeps``), so the
 plan depends only on the seed and on the canonical content of the table. Draws are
 made in blocks of resamples; the blocks concatenate to the same stream as one draw.
+
+A sweep whose quadratic fit has no residual degrees of freedom (exactly 3 runs in its
+window, e.g. one run at each of 3 LRs) carries no information about its own noise:
+every complete resample reproduces it exactly. Such groups get a parametric resample
+instead: each run keeps its LR and its loss is perturbed by normal noise of the pooled
+residual s.d. of the sweeps that do have replicates (``noise_sd``).
 """
 
 from __future__ import annotations
@@ -41,9 +47,12 @@ class BootSweeps:
 
 
 def level_sum_blocks(
-    sw: Sweeps, n_boot: int, seed: int
+    sw: Sweeps, n_boot: int, seed: int, noise_sd: np.ndarray | None = None
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield (n, s, q) per-level sums of blocks of resamples, each (b, G, J)."""
+    """Yield (n, s, q) per-level sums of blocks of resamples, each (b, G, J).
+
+    noise_sd: (G,) s.d. of the parametric resample of each group; NaN or 0 = resample runs.
+    """
     rng = np.random.default_rng(seed)
     G, J = sw.x.shape
     R = len(sw.run_group)
@@ -57,14 +66,22 @@ def level_sum_blocks(
     start = sw.group_start[sw.run_group]
     size = sw.group_size[sw.run_group]
     key = sw.run_group * J + sw.run_level
+    sd = np.zeros(G) if noise_sd is None else np.nan_to_num(np.asarray(noise_sd, float))
+    run_sd = sd[sw.run_group]
+    parametric = run_sd > 0
     block = max(1, min(n_boot, _BLOCK_DRAWS // R))
     done = 0
     while done < n_boot:
         b = min(block, n_boot - done)
         u = rng.random((b, R))
         idx = start + (u * size).astype(np.int64)  # (b, R) resampled run positions
+        if parametric.any():
+            z = rng.standard_normal((b, R))
+            idx = np.where(parametric, np.arange(R), idx)
+            loss = (sw.run_loss[idx] + z * run_sd).ravel()
+        else:
+            loss = sw.run_loss[idx].ravel()
         flat = (np.arange(b)[:, None] * (G * J) + key[idx]).ravel()
-        loss = sw.run_loss[idx].ravel()
         n = np.bincount(flat, minlength=b * G * J).reshape(b, G, J).astype(float)
         s = np.bincount(flat, weights=loss, minlength=b * G * J).reshape(b, G, J)
         q = np.bincount(flat, weights=loss * loss, minlength=b * G * J).reshape(b, G, J)
@@ -72,14 +89,25 @@ def level_sum_blocks(
         done += b
 
 
+def pooled_noise_sd(fit: SweepFit) -> float:
+    """Pooled residual s.d. of the quadratic fits with residual degrees of freedom (NaN if none)."""
+    df = fit.n_window - 3
+    use = (df > 0) & np.isfinite(fit.rmse)
+    if not use.any():
+        return float("nan")
+    sse = (fit.rmse[use] ** 2 * fit.n_window[use]).sum()
+    return float(np.sqrt(sse / df[use].sum()))
+
+
 def bootstrap_sweeps(
     sw: Sweeps, n_boot: int, seed: int, window: int,
     progress: Callable[[int, int], None] | None = None,
+    noise_sd: np.ndarray | None = None,
 ) -> BootSweeps:
-    """Re-estimate every sweep on ``n_boot`` resamples."""
+    """Re-estimate every sweep on ``n_boot`` resamples (``noise_sd``: see level_sum_blocks)."""
     xs, ls, ks = [], [], []
     done = 0
-    for n, s, _q in level_sum_blocks(sw, n_boot, seed):
+    for n, s, _q in level_sum_blocks(sw, n_boot, seed, noise_sd):
         f: SweepFit = fit_sweeps(sw.x, n, s, None, window=window)
         valid = (f.status == OK) | ((f.status == EDGE) & np.isfinite(f.x_opt))
         xs.append(np.where(valid, f.x_opt, np.nan))

@@ -275,6 +275,7 @@ def load_runs(
         by = (by,)
     by = tuple(by)
     _duplicate_headers(df, src)
+    df = df.reset_index(drop=True)
     df.columns = [str(c).strip() for c in df.columns]
     if len(df.columns) == 0:
         raise ScalefitInputError(f"{src}: no columns; it needs a header and one row per run")

@@ -1,0 +1,173 @@
+"""The JSON result schema (DESIGN section 4) and a small validator for it.
+
+``SCHEMA`` is written in a subset of JSON Schema (``type`` with lists for nullable
+values, ``properties``, ``required``, ``items``, ``enum``, ``minItems``/``maxItems``,
+``additionalProperties``), so any JSON Schema tool can also read it. ``validate``
+checks that subset with no extra dependency. docs/json-schema.md describes each key.
+"""
+
+from __future__ import annotations
+
+NUM = {"type": "number"}
+NUM_OR_NULL = {"type": ["number", "null"]}
+PAIR_OR_NULL = {"type": ["array", "null"], "items": NUM_OR_NULL, "minItems": 2, "maxItems": 2}
+GROUP = {"type": "object"}
+STATUS = {"enum": ["ok", "edge", "too_few", "not_convex", "all_diverged"]}
+
+OPTIMUM = {
+    "type": "object",
+    "required": ["group", "scale", "horizon", "lr_opt", "lr_opt_ci", "loss_opt", "curvature",
+                 "curvature_ci", "status", "n_runs", "n_diverged"],
+    "properties": {
+        "group": GROUP,
+        "scale": NUM_OR_NULL,
+        "horizon": NUM_OR_NULL,
+        "lr_opt": NUM_OR_NULL,
+        "lr_opt_ci": PAIR_OR_NULL,
+        "loss_opt": NUM_OR_NULL,
+        "loss_opt_ci": PAIR_OR_NULL,
+        "curvature": NUM_OR_NULL,
+        "curvature_ci": PAIR_OR_NULL,
+        "status": STATUS,
+        "n_runs": {"type": "integer"},
+        "n_diverged": {"type": "integer"},
+        "lr_best": NUM_OR_NULL,
+        "n_lrs": {"type": "integer"},
+        "n_window": {"type": "integer"},
+        "fit_rmse": NUM_OR_NULL,
+    },
+}
+
+EXTRAPOLATION = {
+    "type": ["object", "null"],
+    "required": ["left_out", "value", "error_log", "rmse_log", "loss_cost"],
+    "properties": {
+        "left_out": {"enum": ["scale", "horizon"]},
+        "value": NUM,
+        "n_left_out": {"type": "integer"},
+        "error_log": NUM,
+        "error_log_ci": PAIR_OR_NULL,
+        "rmse_log": NUM,
+        "loss_cost": NUM_OR_NULL,
+    },
+}
+
+LAW = {
+    "type": "object",
+    "required": ["group", "target", "form", "params", "ci", "n_points"],
+    "properties": {
+        "group": GROUP,
+        "target": {"enum": ["lr_opt", "curvature", "loss_opt"]},
+        "form": {"type": "string"},
+        "params": {"type": "object", "additionalProperties": NUM_OR_NULL},
+        "ci": {"type": "object", "additionalProperties": PAIR_OR_NULL},
+        "r2_log": NUM_OR_NULL,
+        "rmse_log": NUM_OR_NULL,
+        "r2": NUM_OR_NULL,
+        "rmse": NUM_OR_NULL,
+        "n_points": {"type": "integer"},
+        "primary": {"type": "boolean"},
+        "extrapolation": EXTRAPOLATION,
+        "notes": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+TRANSFER_GROUP = {
+    "type": "object",
+    "required": ["group", "E", "E_ci", "extrapolation_error", "kappa", "kappa_ci", "R_inf",
+                 "R_inf_ci", "delta_L_inf", "delta_L_inf_ci"],
+    "properties": {
+        "group": GROUP,
+        **{k: NUM_OR_NULL for k in ("E", "extrapolation_error", "extrapolation_loss_cost",
+                                    "kappa", "R_inf", "R_largest", "delta_L_inf", "L_inf",
+                                    "lr_exponent")},
+        **{k: PAIR_OR_NULL for k in ("E_ci", "extrapolation_error_ci", "kappa_ci", "R_inf_ci",
+                                     "R_largest_ci", "delta_L_inf_ci", "lr_exponent_ci")},
+        "n_scales": {"type": "integer"},
+    },
+}
+
+TRANSFER = {
+    "type": ["object", "null"],
+    "required": ["by", "reference", "groups", "notes"],
+    "properties": {
+        "by": {"type": "array", "items": {"type": "string"}},
+        "horizon": NUM_OR_NULL,
+        "groups": {"type": "array", "items": TRANSFER_GROUP},
+        "notes": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+SCHEMA = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "scalefit fit result",
+    "type": "object",
+    "required": ["version", "input", "optima", "laws", "transfer"],
+    "properties": {
+        "version": {"type": "string"},
+        "input": {
+            "type": "object",
+            "required": ["rows", "columns", "diverged"],
+            "properties": {
+                "source": {"type": "string"},
+                "rows": {"type": "integer"},
+                "columns": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
+                "by": {"type": "array", "items": {"type": "string"}},
+                "diverged": {"type": "integer"},
+                "groups": {"type": "integer"},
+            },
+        },
+        "settings": {"type": "object"},
+        "optima": {"type": "array", "items": OPTIMUM},
+        "laws": {"type": "array", "items": LAW},
+        "transfer": TRANSFER,
+        "notes": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+_TYPES = {
+    "object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
+}
+
+
+def _is_type(value, name: str) -> bool:
+    if name == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if name == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, _TYPES[name])
+
+
+def validate(obj, schema: dict | None = None, path: str = "$") -> list[str]:
+    """Problems of ``obj`` against ``schema`` (default: the fit result); empty when valid."""
+    schema = SCHEMA if schema is None else schema
+    errors: list[str] = []
+    if "enum" in schema and obj not in schema["enum"]:
+        return [f"{path}: {obj!r} is not one of {schema['enum']}"]
+    types = schema.get("type")
+    if types is not None:
+        types = [types] if isinstance(types, str) else types
+        if not any(_is_type(obj, t) for t in types):
+            return [f"{path}: expected {' or '.join(types)}, got {type(obj).__name__}"]
+    if isinstance(obj, float) and obj != obj:
+        errors.append(f"{path}: NaN is not valid JSON (use null)")
+    if isinstance(obj, dict):
+        for key in schema.get("required", []):
+            if key not in obj:
+                errors.append(f"{path}: missing key {key!r}")
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, value in obj.items():
+            if key in props:
+                errors += validate(value, props[key], f"{path}.{key}")
+            elif isinstance(extra, dict):
+                errors += validate(value, extra, f"{path}.{key}")
+    if isinstance(obj, list):
+        if "minItems" in schema and len(obj) < schema["minItems"]:
+            errors.append(f"{path}: fewer than {schema['minItems']} items")
+        if "maxItems" in schema and len(obj) > schema["maxItems"]:
+            errors.append(f"{path}: more than {schema['maxItems']} items")
+        if "items" in schema:
+            for i, value in enumerate(obj):
+                errors += validate(value, schema["items"], f"{path}[{i}]")
+    return errors

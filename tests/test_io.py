@@ -1,0 +1,103 @@
+"""Loading and validating run tables: aliases, formats, diverged runs, and bad input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalefit import ScalefitInputError
+from scalefit.io import load_runs
+
+
+def write(tmp_path, text, name="runs.csv"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_aliases_and_string_numbers(tmp_path):
+    p = write(tmp_path, "N,D,learning_rate,val_loss\n1e6,1e9,3e-4,2.5\n1e6,1e9,\"1e-3\",2.4\n")
+    runs = load_runs(p)
+    assert runs.columns["scale"] == "N" and runs.columns["horizon"] == "D"
+    assert runs.columns["lr"] == "learning_rate" and runs.columns["loss"] == "val_loss"
+    np.testing.assert_allclose(runs.data["lr"], [3e-4, 1e-3])
+
+
+def test_parameter_count_preferred_over_width_and_canonical_over_alias():
+    df = pd.DataFrame({"width": [64, 128], "n_params": [1e6, 4e6], "lr": [1e-3, 1e-3],
+                       "val_loss": [3.0, 2.9], "train_loss": [2.9, 2.8], "loss": [3.1, 3.0]})
+    runs = load_runs(df)
+    assert runs.columns["scale"] == "n_params"
+    assert runs.columns["loss"] == "loss"
+
+
+def test_explicit_columns_override(tmp_path):
+    p = write(tmp_path, "N,params,lr,loss\n1,2,0.1,3\n")
+    runs = load_runs(p, scale="params")
+    assert runs.columns["scale"] == "params"
+    assert runs.data["scale"].iloc[0] == 2
+
+
+def test_diverged_from_nan_inf_blank_and_status(tmp_path):
+    p = write(tmp_path, "lr,loss,status\n1e-3,2.5,ok\n2e-3,nan,ok\n4e-3,inf,ok\n8e-3,,ok\n"
+                        "1.6e-2,2.9,diverged\n3.2e-2,3.0,FAILED\n")
+    runs = load_runs(p)
+    assert runs.data["diverged"].tolist() == [False, True, True, True, True, True]
+    assert runs.n_diverged == 5 and runs.n_rows == 6
+    assert runs.data["loss"].isna().sum() == 5
+
+
+def test_formats_parquet_jsonl(tmp_path):
+    df = pd.DataFrame({"scale": [1e6, 1e6, 1e6], "lr": [1e-3, 2e-3, 4e-3], "loss": [3.0, 2.9, 3.1]})
+    df.to_parquet(tmp_path / "r.parquet")
+    df.to_json(tmp_path / "r.jsonl", orient="records", lines=True)
+    for name in ("r.parquet", "r.jsonl"):
+        runs = load_runs(tmp_path / name)
+        np.testing.assert_allclose(runs.data["loss"], df["loss"])
+
+
+@pytest.mark.parametrize(
+    "text, kwargs, must_contain",
+    [
+        ("N,D,loss\n1,2,3\n", {}, ["no lr column", "--lr"]),
+        ("N,D,lr\n1,2,0.1\n", {}, ["no loss column", "--loss"]),
+        ("lr,loss\n0.1,2.0\nabc,2.1\n", {}, ["'lr'", "row 2", "'abc'"]),
+        ("lr,loss\n0.1,2.0\n0.2,oops\n", {}, ["'loss'", "row 2", "'oops'"]),
+        ("lr,loss\n0.1,2.0\n-0.2,2.1\n", {}, ["'lr'", "row 2", "-0.2", "> 0"]),
+        ("lr,loss\n0.1,2.0\n0,2.1\n", {}, ["'lr'", "row 2", "> 0"]),
+        ("N,lr,loss\n1,0.1,2.0\n0,0.2,2.1\n", {}, ["'N'", "scale", "row 2"]),
+        ("N,D,lr,loss\n1,2,0.1,2.0\n1,-5,0.2,2.1\n", {}, ["'D'", "horizon", "row 2"]),
+        ("lr,loss\n0.1,2.0\n1e400,2.1\n", {}, ["'lr'", "row 2", "inf"]),
+        ("N,params,lr,loss\n1,1,0.1,2\n", {}, ["'N'", "'params'", "--scale"]),
+        ("lr,loss\n", {}, ["no rows"]),
+        ("lr,loss\n0.1,2\n", {"by": ["arch"]}, ["'arch'", "not found"]),
+        ("lr,loss\n0.1,2\n", {"scale": "width"}, ["'width'", "not found"]),
+        ("lr,lr,loss\n0.1,0.2,2\n", {}, ["'lr'", "more than once"]),
+        ("lr,loss\n0.1,2\n0.2,2,7\n", {}, ["line 3", "fields"]),
+    ],
+)
+def test_bad_input_names_file_column_and_row(tmp_path, text, kwargs, must_contain):
+    p = write(tmp_path, text)
+    with pytest.raises(ScalefitInputError) as e:
+        load_runs(p, **kwargs)
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert str(p) in msg
+    for part in must_contain:
+        assert part in msg, (part, msg)
+
+
+def test_empty_and_binary_files(tmp_path):
+    empty = write(tmp_path, "", "empty.csv")
+    with pytest.raises(ScalefitInputError, match="empty"):
+        load_runs(empty)
+    binary = tmp_path / "b.csv"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00" * 20)
+    with pytest.raises(ScalefitInputError, match="binary"):
+        load_runs(binary)
+    with pytest.raises(ScalefitInputError, match="no such file"):
+        load_runs(tmp_path / "missing.csv")
+
+
+def test_dataframe_source_is_named():
+    with pytest.raises(ScalefitInputError, match="<DataFrame>.*'lr'.*row 1"):
+        load_runs(pd.DataFrame({"lr": [-1.0], "loss": [2.0]}))

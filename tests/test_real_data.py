@@ -1,0 +1,35 @@
+"""Public sweep tables (../shared/datasets): every group gets a status and the result serializes."""
+
+import json
+
+import numpy as np
+
+import scalefit
+from scalefit.schema import validate
+
+
+def test_misfitting_last_checkpoint(datasets):
+    path = datasets / "misfitting-scaling_laws" / "scaling_results_last_ckpt_only.csv"
+    r = scalefit.fit(path, scale="N", horizon="D", lr="peak_lr", n_boot=200)
+    o = r.optima
+    assert len(o) > 10
+    assert o["status"].isin(["ok", "edge", "too_few", "not_convex", "all_diverged"]).all()
+    assert o["n_runs"].sum() == r.input["rows"] == 261
+    d = r.to_dict()
+    assert validate(d) == []
+    json.dumps(d, allow_nan=False)
+    ok = o[o["status"] == "ok"]
+    # ok optima lie inside the LR range that was swept
+    assert (ok["lr_opt"] > 0).all() and np.isfinite(ok["lr_opt_lo"]).all()
+
+
+def test_steplaw_dense_grouped_by_batch_size(datasets):
+    path = datasets / "steplaw" / "dense_lr_bs_loss.csv"
+    r = scalefit.fit(path, by=["bs"], n_boot=100)
+    assert r.input["columns"]["scale"] == "N" and r.input["columns"]["horizon"] == "D"
+    o = r.optima
+    assert (o["status"] == "ok").sum() >= 20
+    assert validate(r.to_dict()) == []
+    # the steplaw grids are 12 LRs over ~2 decades: optima are well inside
+    ok = o[o["status"] == "ok"]
+    assert ((ok["lr_opt"] > 2.4e-4) & (ok["lr_opt"] < 2.3e-2)).all()
