@@ -20,6 +20,7 @@ L-BFGS-B for any resample it does not converge on.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections.abc import Callable
@@ -171,6 +172,20 @@ def _uncenter(theta, mean_ln_n, mean_ln_d):
     t[..., 0] += t[..., 3] * mean_ln_n
     t[..., 1] += t[..., 4] * mean_ln_d
     return t
+
+
+def _single_thread_blas():
+    """Limit BLAS to one thread while the tiny L-BFGS-B problems run, if threadpoolctl is there.
+
+    SciPy >= 1.15's L-BFGS-B calls BLAS/LAPACK on 5-dimensional data; with multithreaded
+    OpenBLAS on a busy machine each call can cost milliseconds instead of microseconds
+    (scipy/scipy#22438). Without threadpoolctl, set OPENBLAS_NUM_THREADS=1 to get the same.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _lbfgsb(theta0, ln_n, ln_d, ln_loss, delta, weights=None, maxiter=2000):
@@ -464,12 +479,13 @@ def fit_chinchilla(
 
     # 2. Refine the best few with L-BFGS-B (analytic gradient).
     cand = []
-    for j, i in enumerate(order):
-        res = _lbfgsb(grid[i], ln_n, ln_d, ln_loss, delta)
-        if np.isfinite(res.fun) and np.all(np.isfinite(res.x)):
-            cand.append(np.asarray(res.x, dtype=float))
-        if progress is not None:
-            progress(j + 1, total)
+    with _single_thread_blas():
+        for j, i in enumerate(order):
+            res = _lbfgsb(grid[i], ln_n, ln_d, ln_loss, delta)
+            if np.isfinite(res.fun) and np.all(np.isfinite(res.x)):
+                cand.append(np.asarray(res.x, dtype=float))
+            if progress is not None:
+                progress(j + 1, total)
     if not cand:
         raise ScalefitFitError(
             "L-BFGS-B found no finite optimum from any start; check that losses are "
@@ -532,7 +548,8 @@ def fit_chinchilla(
         # Fallback: scipy L-BFGS-B per unconverged resample, keep the lower objective.
         for i in np.flatnonzero(~conv):
             n_fallback += 1
-            res = _lbfgsb(thetas[i], xn, xd, ln_loss, delta, counts[i])
+            with _single_thread_blas():
+                res = _lbfgsb(thetas[i], xn, xd, ln_loss, delta, counts[i])
             f_old = float(objective(thetas[i], xn, xd, ln_loss, delta, counts[i]))
             if np.isfinite(res.fun) and res.fun <= f_old:
                 thetas[i] = res.x
