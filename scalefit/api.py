@@ -121,7 +121,7 @@ def _optima_table(sw: Sweeps, point, boot: BootSweeps | None, ci: float) -> pd.D
     """One row per sweep: keys, optimum, curvature and their intervals, status, counts."""
     df = sw.groups.copy()
     ok = point.status == 0
-    df["lr_opt"] = np.where(ok, np.exp(point.x_opt), np.nan)
+    df["lr_opt"] = np.exp(np.where(ok, point.x_opt, np.nan))
     df["loss_opt"] = np.where(ok, point.loss_opt, np.nan)
     df["curvature"] = np.where(ok, point.curvature, np.nan)
     nan2 = np.full((2, sw.n_groups), np.nan)

@@ -15,7 +15,6 @@ residual s.d. of the sweeps that do have replicates (``noise_sd``).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from .optimum import EDGE, OK, SweepFit, fit_sweeps
 from .sweeps import Sweeps
 
 # Upper bound on resample x run draws held in memory at once.
-_BLOCK_DRAWS = 2_000_000
+_BLOCK_DRAWS = 500_000
 
 
 @dataclass(frozen=True)
@@ -47,11 +46,13 @@ class BootSweeps:
 
 
 def level_sum_blocks(
-    sw: Sweeps, n_boot: int, seed: int, noise_sd: np.ndarray | None = None
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    sw: Sweeps, n_boot: int, seed: int, noise_sd: np.ndarray | None = None,
+    squares: bool = True,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
     """Yield (n, s, q) per-level sums of blocks of resamples, each (b, G, J).
 
     noise_sd: (G,) s.d. of the parametric resample of each group; NaN or 0 = resample runs.
+    squares: also sum squared losses (``q``; None otherwise).
     """
     rng = np.random.default_rng(seed)
     G, J = sw.x.shape
@@ -84,7 +85,8 @@ def level_sum_blocks(
         flat = (np.arange(b)[:, None] * (G * J) + key[idx]).ravel()
         n = np.bincount(flat, minlength=b * G * J).reshape(b, G, J).astype(float)
         s = np.bincount(flat, weights=loss, minlength=b * G * J).reshape(b, G, J)
-        q = np.bincount(flat, weights=loss * loss, minlength=b * G * J).reshape(b, G, J)
+        q = (np.bincount(flat, weights=loss * loss, minlength=b * G * J).reshape(b, G, J)
+             if squares else None)
         yield n, s, q
         done += b
 
@@ -107,7 +109,7 @@ def bootstrap_sweeps(
     """Re-estimate every sweep on ``n_boot`` resamples (``noise_sd``: see level_sum_blocks)."""
     xs, ls, ks = [], [], []
     done = 0
-    for n, s, _q in level_sum_blocks(sw, n_boot, seed, noise_sd):
+    for n, s, _ in level_sum_blocks(sw, n_boot, seed, noise_sd, squares=False):
         f: SweepFit = fit_sweeps(sw.x, n, s, None, window=window)
         valid = (f.status == OK) | ((f.status == EDGE) & np.isfinite(f.x_opt))
         xs.append(np.where(valid, f.x_opt, np.nan))
@@ -122,16 +124,25 @@ def bootstrap_sweeps(
 
 
 def percentile_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> np.ndarray:
-    """Percentile interval of ``samples`` along ``axis`` ignoring NaN: shape (2, ...)."""
-    samples = np.asarray(samples, dtype=float)
+    """Percentile interval of ``samples`` along ``axis`` ignoring NaN/inf: shape (2, ...).
+
+    Linear interpolation between order statistics (numpy's default method); NaN where
+    fewer than 2 finite samples exist.
+    """
+    a = np.moveaxis(np.asarray(samples, dtype=float), axis, 0)
+    a = np.where(np.isfinite(a), a, np.nan)
+    srt = np.sort(a, axis=0)  # NaN sorts last
+    n = np.isfinite(srt).sum(0)
+    out = np.full((2, *a.shape[1:]), np.nan)
+    if a.shape[0] == 0:
+        return out
     alpha = (1.0 - level) / 2.0
-    finite = np.isfinite(samples).sum(axis=axis)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        lo_hi = np.nanquantile(np.where(np.isfinite(samples), samples, np.nan),
-                               [alpha, 1.0 - alpha], axis=axis) if samples.size else None
-    if lo_hi is None:
-        shape = list(samples.shape)
-        del shape[axis]
-        return np.full([2, *shape], np.nan)
-    return np.where(finite >= 2, lo_hi, np.nan)
+    for i, q in enumerate((alpha, 1.0 - alpha)):
+        pos = q * np.maximum(n - 1, 0)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+        frac = pos - lo
+        vlo = np.take_along_axis(srt, lo[None], 0)[0]
+        vhi = np.take_along_axis(srt, hi[None], 0)[0]
+        out[i] = np.where(n >= 2, vlo + frac * (vhi - vlo), np.nan)
+    return out

@@ -117,9 +117,10 @@ def loglinear(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> np.n
     present = np.isfinite(Y)
     w = present.astype(float) if W is None else np.where(present, W, 0.0)
     y = np.where(present, Y, 0.0)
-    A = np.einsum("...p,pi,pj->...ij", w, X, X)
-    b = np.einsum("...p,pi,...p->...i", w, X, y)
     k = X.shape[1]
+    P = X.shape[0]
+    A = (w @ (X[:, :, None] * X[:, None, :]).reshape(P, k * k)).reshape(*w.shape[:-1], k, k)
+    b = (w * y) @ X
     n_eff = (w > 0).sum(-1)
     # A relative condition test: singular or nearly so -> NaN.
     scale = np.sqrt(np.einsum("...ii->...i", A)) + 1e-300
@@ -286,7 +287,8 @@ def loss_law_profile(
     alpha is profiled on a coarse grid, then on a fine grid between the neighbours of
     each row's best coarse point, then refined by parabolic interpolation.
     Returns (L_inf, A, alpha, at_bound), each (B,); ``at_bound`` marks fits whose alpha
-    sits at an end of the search range (not identified). NaN where no fit exists.
+    sits at the flat end of the search range (alpha -> 0: no decay, so L_inf and A are
+    not separately identified). NaN where no fit exists.
     """
     s = np.asarray(s, dtype=float)
     Y = np.atleast_2d(np.asarray(Y, dtype=float))
@@ -298,7 +300,7 @@ def loss_law_profile(
     _, _, sse = _profile_sse(np.exp(u[:, None] * grid[None, :]), y, w, positive)
     m = np.argmin(sse, axis=1)
     coarse_ok = np.isfinite(np.take_along_axis(sse, m[:, None], 1)[:, 0])
-    at_bound = (m == 0) | (m == M - 1)
+    at_bound = m == M - 1
     lo, hi = grid[np.clip(m - 1, 0, M - 1)], grid[np.clip(m + 1, 0, M - 1)]
     fine = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, FINE_POINTS)[None, :]
     z = np.exp(u[None, :, None] * fine[:, None, :])  # (B, P, F)

@@ -82,20 +82,23 @@ def fit_sweeps(
     sw = np.where(inwin, s, 0.0)
 
     t = np.where(inwin, x - x_best[..., None], 0.0)  # centred ln lr
-    t2 = t * t
-    S = [w.sum(-1), (w * t).sum(-1), (w * t2).sum(-1), (w * t2 * t).sum(-1), (w * t2 * t2).sum(-1)]
-    T = [sw.sum(-1), (sw * t).sum(-1), (sw * t2).sum(-1)]
-    M = np.stack([np.stack(S[0:3], -1), np.stack(S[1:4], -1), np.stack(S[2:5], -1)], -2)
-    rhs = np.stack(T, -1)
+    wt = w * t
+    wt2 = wt * t
+    S0, S1, S2 = w.sum(-1), wt.sum(-1), wt2.sum(-1)
+    S3, S4 = (wt2 * t).sum(-1), (wt2 * t * t).sum(-1)
+    r0, r1, r2 = sw.sum(-1), (sw * t).sum(-1), (sw * t * t).sum(-1)
 
+    # Normal equations [[S0,S1,S2],[S1,S2,S3],[S2,S3,S4]] c = r, solved by cofactors.
+    C00, C01, C02 = S2 * S4 - S3 * S3, S2 * S3 - S1 * S4, S1 * S3 - S2 * S2
+    C11, C12, C22 = S0 * S4 - S2 * S2, S1 * S2 - S0 * S3, S0 * S2 - S1 * S1
+    det = S0 * C00 + S1 * C01 + S2 * C02
     levels_window = inwin.sum(-1)
-    solvable = levels_window >= 3
-    # Scale rows for conditioning; replace unsolvable systems by the identity.
-    det = np.linalg.det(np.where(solvable[..., None, None], M, np.eye(3)))
-    solvable &= np.abs(det) > 1e-300
-    Ms = np.where(solvable[..., None, None], M, np.eye(3))
-    c = np.linalg.solve(Ms, np.where(solvable[..., None], rhs, 0.0)[..., None])[..., 0]
-    c0, c1, c2 = c[..., 0], c[..., 1], c[..., 2]
+    solvable = (levels_window >= 3) & (np.abs(det) > 1e-12 * np.abs(S0 * S2 * S4))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(solvable, 1.0 / np.where(solvable, det, 1.0), np.nan)
+        c0 = (C00 * r0 + C01 * r1 + C02 * r2) * inv
+        c1 = (C01 * r0 + C11 * r1 + C12 * r2) * inv
+        c2 = (C02 * r0 + C12 * r1 + C22 * r2) * inv
 
     convex = solvable & (c2 > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -106,10 +109,9 @@ def fit_sweeps(
     rmse = np.full(n.shape[:-1], np.nan)
     if q is not None:
         qw = np.where(inwin, np.asarray(q, dtype=float), 0.0).sum(-1)
-        sse = qw - 2 * (c * rhs).sum(-1) + np.einsum("...i,...ij,...j->...", c, M, c)
-        nw = w.sum(-1)
+        sse = qw - (c0 * r0 + c1 * r1 + c2 * r2)  # at the solution c'Mc = c'r
         with np.errstate(divide="ignore", invalid="ignore"):
-            rmse = np.where(solvable & (nw > 0), np.sqrt(np.maximum(sse, 0.0) / nw), np.nan)
+            rmse = np.where(solvable & (S0 > 0), np.sqrt(np.maximum(sse, 0.0) / S0), np.nan)
 
     status = np.full(n.shape[:-1], OK, dtype=np.int8)
     status[~convex] = NOT_CONVEX
@@ -124,7 +126,7 @@ def fit_sweeps(
         curvature=curvature,
         x_best=x_best,
         status=status,
-        n_window=w.sum(-1),
+        n_window=S0,
         levels_window=levels_window,
         rmse=rmse,
     )

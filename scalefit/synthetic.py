@@ -2,7 +2,10 @@
 
 Each run's loss is ``L*(s, d) + k(s) * (ln lr - ln lr*(s, d))^2 + noise`` with
 ``lr* = C * s^a * d^b``, ``k(s) = k0 * (s / s0)^kappa`` and
-``L*(s, d) = L_inf + A * s^alpha_s + B * d^alpha_d``. Runs more than
+``L*(s, d) = (L_inf + A * s^alpha_s + B * d^alpha_d) * (1 + R_inf + R_r * (s / s0)^R_rho)``
+(the last factor, 1 by default, makes a known loss ratio to another parameterization).
+Each sweep's optimum can be scattered around its law by ``lr_scatter`` (s.d. in ln lr;
+the true optimum is written in column ``lr_true``). Runs more than
 ``diverge_above`` (in ln lr) above the optimum diverge (loss NaN).
 """
 
@@ -29,6 +32,9 @@ class TrueLaw:
     alpha_s: float = -0.3
     B: float = 0.0
     alpha_d: float = -0.3
+    R_inf: float = 0.0
+    R_r: float = 0.0
+    R_rho: float = -0.5
 
     def lr_opt(self, s, d):
         return self.C * np.asarray(s, float) ** self.a * np.asarray(d, float) ** self.b
@@ -38,7 +44,8 @@ class TrueLaw:
 
     def loss_opt(self, s, d):
         s, d = np.asarray(s, float), np.asarray(d, float)
-        return self.L_inf + self.A * s**self.alpha_s + self.B * d**self.alpha_d
+        base = self.L_inf + self.A * s**self.alpha_s + self.B * d**self.alpha_d
+        return base * (1 + self.R_inf + self.R_r * (s / self.s0) ** self.R_rho)
 
 
 def make_sweeps(
@@ -52,6 +59,8 @@ def make_sweeps(
     groups: dict[str, TrueLaw] | None = None,
     group_column: str = "parameterization",
     diverge_above: float = np.inf,
+    tokens_per_param: float | None = None,
+    lr_scatter: float = 0.0,
     seed: int = 0,
 ) -> pd.DataFrame:
     """A table with columns scale, horizon, lr, loss, seed (and ``group_column``).
@@ -59,14 +68,16 @@ def make_sweeps(
     The LR grid of each sweep is ``n_lrs`` points spaced by ``lr_step`` whose centre is
     the true optimum times a random offset of at most half a step, so the optimum is
     bracketed but never exactly on a grid point. ``noise`` is the loss noise s.d.
+    With ``tokens_per_param`` the horizon of each scale is that multiple of the scale
+    (``horizons`` is ignored).
     """
     rng = np.random.default_rng(seed)
     groups = groups or {None: law or TrueLaw()}
     frames = []
     for label, tl in groups.items():
         for s in scales:
-            for d in horizons:
-                x_star = np.log(tl.lr_opt(s, d))
+            for d in ([tokens_per_param * s] if tokens_per_param else horizons):
+                x_star = np.log(tl.lr_opt(s, d)) + rng.normal(0.0, lr_scatter)
                 centre = x_star + rng.uniform(-0.5, 0.5) * np.log(lr_step)
                 x = centre + (np.arange(n_lrs) - (n_lrs - 1) / 2) * np.log(lr_step)
                 xs = np.repeat(x, seeds)
@@ -74,7 +85,8 @@ def make_sweeps(
                         + rng.normal(0.0, noise, xs.size))
                 loss[xs - x_star > diverge_above] = np.nan
                 frame = pd.DataFrame({"scale": s, "horizon": d, "lr": np.exp(xs), "loss": loss,
-                                      "seed": np.tile(np.arange(seeds), n_lrs)})
+                                      "seed": np.tile(np.arange(seeds), n_lrs),
+                                      "lr_true": np.exp(x_star)})
                 if label is not None:
                     frame.insert(0, group_column, label)
                 frames.append(frame)

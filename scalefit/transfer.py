@@ -257,16 +257,40 @@ def _ratio_measures(s, ref, boot, ci, notes, lab, is_ref) -> dict:
         notes.append(f"{lab}: {len(m)} scales shared with the reference: R_inf needs 4")
         return out
     sc = m["scale"].to_numpy()
-    L, _, _, at_bound = loss_law_profile(sc, R[None], positive=False)
-    if at_bound[0] or not np.isfinite(L[0]):
-        notes.append(f"{lab}: R(s) shows no power-law decay over these scales: R_inf not "
-                     "identified (see R_largest)")
+    R_inf, power, pval = ratio_asymptote(sc, R[None])
+    out["R_model"] = "power" if power[0] else "constant"
+    if not np.isfinite(R_inf[0]):
+        notes.append(f"{lab}: R(s) could not be fitted: R_inf unknown (see R_largest)")
         return out
-    out["R_inf"] = float(L[0])
+    if not power[0]:
+        notes.append(f"{lab}: R(s) shows no significant power-law trend over these scales "
+                     f"(F-test p = {pval[0]:.2g}): R_inf is the mean ratio")
+    out["R_inf"] = float(R_inf[0])
     if Rb is not None:
-        Lb = loss_law_profile(sc, Rb, positive=False)[0]
-        out["R_inf_ci"] = percentile_ci(Lb, ci).tolist()
+        out["R_inf_ci"] = percentile_ci(ratio_asymptote(sc, Rb)[0], ci).tolist()
     return out
+
+
+def ratio_asymptote(s: np.ndarray, R: np.ndarray, level: float = 0.05):
+    """Asymptote of ``R(s) = R_inf + r s^rho`` (rho < 0) for every row of R (B, P).
+
+    The power form is kept only where it beats a constant by an F-test at ``level`` and
+    its exponent is not at the flat end of the search; otherwise R_inf is the mean of R.
+    Returns (R_inf, used_power, p_value), each (B,).
+    """
+    from scipy.stats import f as f_dist
+
+    L, A, alpha, flat = loss_law_profile(s, R, positive=False)
+    n = np.isfinite(R).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        mean = np.nanmean(np.where(np.isfinite(R), R, np.nan), axis=1)
+        pred = L[:, None] + A[:, None] * s[None, :] ** alpha[:, None]
+        sse1 = np.nansum((R - pred) ** 2, axis=1)
+        sse0 = np.nansum((R - mean[:, None]) ** 2, axis=1)
+        F = ((sse0 - sse1) / 2) / (sse1 / np.maximum(n - 3, 1))
+        pval = np.where(n > 3, f_dist.sf(F, 2, np.maximum(n - 3, 1)), 1.0)
+    power = np.isfinite(L) & ~flat & (pval < level)
+    return np.where(power, L, mean), power, pval
 
 
 def _delta(p, ref, ci):
