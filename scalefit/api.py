@@ -233,7 +233,9 @@ def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "cu
             continue
         yb = None
         if boot is not None:
-            yb = np.exp(boot.x_opt[:, cols]) if target == "lr_opt" else boot.curvature[:, cols]
+            with np.errstate(over="ignore"):
+                yb = (np.exp(boot.x_opt[:, cols]) if target == "lr_opt"
+                      else boot.curvature[:, cols])
             if target == "curvature":
                 yb = np.where(yb > 0, yb, np.nan)
         law = power_law(target, values, y, yb, variables, dict(group), ci,

@@ -410,7 +410,8 @@ def predict(fit, scale=None, horizon=None, group=None) -> dict:
     """Predicted optimal LR with its interval from a FitResult's primary lr law.
 
     Returns a dict: ``lr``, ``lr_ci`` (interval of the law's mean), ``lr_pi`` (adds the
-    scatter of optima around the law, ``rmse_log``), ``law``, ``extrapolation`` notes.
+    scatter of optima around the law, ``rmse_log``), ``sigma_log`` (robust s.d. of ln lr
+    behind ``lr_pi``: half the 16-84% range), ``law``, ``extrapolation`` notes.
     """
     law = fit.law("lr_opt", group)
     if law is None:
@@ -423,12 +424,12 @@ def predict(fit, scale=None, horizon=None, group=None) -> dict:
            "extrapolation": _extrapolation(law, vals)}
     if draws is not None:
         out["lr_ci"] = np.exp(percentile_ci(draws, level)).tolist()
-        sigma = float(np.sqrt(np.nanvar(draws) + (law.rmse_log or 0.0) ** 2))
-        out["sigma_log"] = sigma
-        from scipy.stats import norm
-
-        z = norm.ppf(0.5 + level / 2)
-        out["lr_pi"] = [float(np.exp(ly - z * sigma)), float(np.exp(ly + z * sigma))]
+        # Prediction interval: law draws plus the scatter of optima around the law.
+        rng = np.random.default_rng(fit.settings.get("seed", 0))
+        total = draws + rng.normal(0.0, law.rmse_log or 0.0, draws.shape)
+        out["lr_pi"] = np.exp(percentile_ci(total, level)).tolist()
+        q16, q84 = percentile_ci(total, 0.6827)
+        out["sigma_log"] = float((q84 - q16) / 2)  # robust s.d. of ln lr at the target
     return _jsonable(out)
 
 
