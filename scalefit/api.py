@@ -168,8 +168,8 @@ def _fit_laws(
     for group, sub in _by_groups(optima, by):
         label = _label(group)
         pts = sub[sub["status"].isin(include)]
-        if "ok" not in include:  # non-ok sweeps carry no lr_opt; use the best observed LR
-            pts = pts.assign(lr_opt=pts["lr_opt"].fillna(pts["lr_best"]))
+        # Included non-ok sweeps carry no fitted optimum: their best observed LR stands in.
+        pts = pts.assign(lr_opt=pts["lr_opt"].fillna(pts["lr_best"]))
         pts = pts[np.isfinite(pts["lr_opt"])]
         if len(pts) < 3:
             if has_s or has_d:
@@ -216,7 +216,7 @@ def _fit_laws(
             parts = ([(None, pts)] if (fixed_ratio or not has_d)
                      else list(pts.groupby("horizon", sort=True)))
             for val, part in parts:
-                if part["scale"].nunique() >= 4:
+                if part.loc[np.isfinite(part["loss_opt"]), "scale"].nunique() >= 4:
                     g = group if val is None else {**group, "horizon": float(val)}
                     laws.append(_loss_law(part, boot, g, ci))
     return laws
@@ -227,25 +227,31 @@ def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "cu
     cols = pts["_g"].to_numpy()
     values = {v: pts[v].to_numpy(float) for v in variables}
     curv = pts["curvature"].to_numpy(float)
+    fitted = (pts["status"] == "ok").to_numpy()
     for target in targets:
-        y = pts[target].to_numpy(float)
+        keep = np.ones(len(pts), bool) if target == "lr_opt" else fitted
+        if keep.sum() < len(variables) + 2:
+            continue
+        y = pts[target].to_numpy(float)[keep]
         if target == "curvature" and not np.all(y > 0):
             continue
         yb = None
         if boot is not None:
             with np.errstate(over="ignore"):
-                yb = (np.exp(boot.x_opt[:, cols]) if target == "lr_opt"
-                      else boot.curvature[:, cols])
-            if target == "curvature":
-                yb = np.where(yb > 0, yb, np.nan)
-        law = power_law(target, values, y, yb, variables, dict(group), ci,
-                        curvature=curv if target == "lr_opt" else None)
+                if target == "lr_opt":  # best observed LR of each resample for non-ok sweeps
+                    yb = np.exp(np.where(fitted, boot.x_opt[:, cols], boot.x_best[:, cols]))
+                else:
+                    yb = boot.curvature[:, cols[keep]]
+                    yb = np.where(yb > 0, yb, np.nan)
+        law = power_law(target, {v: a[keep] for v, a in values.items()}, y, yb, variables,
+                        dict(group), ci, curvature=curv if target == "lr_opt" else None)
         law.primary = primary
         out.append(law)
     return out
 
 
 def _loss_law(pts, boot, group, ci) -> Law:
+    pts = pts[np.isfinite(pts["loss_opt"])]
     cols = pts["_g"].to_numpy()
     yb = boot.loss_opt[:, cols] if boot is not None else None
     return loss_law(pts["scale"].to_numpy(float), pts["loss_opt"].to_numpy(float), yb,

@@ -39,6 +39,7 @@ class BootSweeps:
     x_opt: np.ndarray
     loss_opt: np.ndarray
     curvature: np.ndarray
+    x_best: np.ndarray
 
     @property
     def n_boot(self) -> int:
@@ -107,7 +108,7 @@ def bootstrap_sweeps(
     noise_sd: np.ndarray | None = None,
 ) -> BootSweeps:
     """Re-estimate every sweep on ``n_boot`` resamples (``noise_sd``: see level_sum_blocks)."""
-    xs, ls, ks = [], [], []
+    xs, ls, ks, bs = [], [], [], []
     done = 0
     for n, s, _ in level_sum_blocks(sw, n_boot, seed, noise_sd, squares=False):
         f: SweepFit = fit_sweeps(sw.x, n, s, None, window=window)
@@ -115,12 +116,13 @@ def bootstrap_sweeps(
         xs.append(np.where(valid, f.x_opt, np.nan))
         ls.append(np.where(valid, f.loss_opt, np.nan))
         ks.append(np.where(valid, f.curvature, np.nan))
+        bs.append(f.x_best)
         done += n.shape[0]
         if progress is not None:
             progress(done, n_boot)
     G = sw.n_groups
     cat = (lambda a: np.concatenate(a, 0)) if xs else (lambda a: np.empty((0, G)))
-    return BootSweeps(x_opt=cat(xs), loss_opt=cat(ls), curvature=cat(ks))
+    return BootSweeps(x_opt=cat(xs), loss_opt=cat(ls), curvature=cat(ks), x_best=cat(bs))
 
 
 def percentile_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> np.ndarray:

@@ -94,3 +94,19 @@ def test_window_widens_to_bracket_the_best():
     # the nearest level above the best is 6, so the radius grows to 3: levels 0, 1, 2, 3, 6
     assert f.levels_window[0] == 5
     assert f.x_opt[0] == pytest.approx(3.4)
+
+
+def test_include_edge_sweeps_uses_their_best_observed_lr():
+    frames = []
+    for i, s in enumerate([1e6, 4e6, 1.6e7, 6.4e7]):
+        lrs = 2.0 ** np.arange(-12, -4)
+        loss = 3 + 0.05 * (np.log(lrs) - np.log(2.0**-8 * 2.0 ** (-0.5 * i))) ** 2
+        if i == 3:
+            loss = 3 - 0.1 * np.log(lrs)  # best at the largest LR: edge
+        frames.append(sweep(lrs, loss, scale=s))
+    df = pd.concat(frames)
+    ok_only = scalefit.fit(df, n_boot=30).law()
+    with_edge = scalefit.fit(df, n_boot=30, include=("ok", "edge")).law()
+    assert ok_only.n_points == 3 and with_edge.n_points == 4
+    assert with_edge.points["lr_opt"][-1] == 2.0**-5  # the best observed LR stands in
+    assert all(np.isfinite(with_edge.ci["a"]))
