@@ -31,6 +31,7 @@ def fit(
     include: tuple[str, ...] = ("ok",),
     reference: str | None = None,
     status: str | None = None,
+    diverged_above: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> FitResult:
     """Fit optimal LRs per sweep and power laws of the optimum, with bootstrap intervals.
@@ -42,6 +43,9 @@ def fit(
     window: half-width in grid steps of the quadratic fit around the best LR.
     include: sweep statuses whose optima enter the laws (default only ``ok``).
     reference: with ``by``, the label of the reference group for transfer measures.
+    status: name of a status column (default: ``status``/``state`` when present).
+    diverged_above: a run whose loss exceeds this multiple of its sweep's best loss counts
+        as diverged (for tables that record exploded runs with a finite loss).
     progress: optional ``progress(done, total)`` callback during the bootstrap.
     """
     if not 0 < ci < 1:
@@ -55,6 +59,8 @@ def fit(
         raise ScalefitInputError(f"unknown status in include: {sorted(bad)}; use {STATUS_NAMES}")
 
     runs = load_runs(table, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status)
+    if diverged_above is not None:
+        runs = _mark_exploded(runs, diverged_above)
     sw = build_sweeps(runs)
     n, s, q = sw.level_sums()
     point = fit_sweeps(sw.x, n, s, q, window=window)
@@ -91,6 +97,23 @@ def fit(
 
         result.transfer = transfer_quality(result, reference=reference)
     return result
+
+
+def _mark_exploded(runs, factor: float):
+    """Count runs whose loss exceeds ``factor`` x their sweep's best loss as diverged."""
+    import dataclasses
+
+    if not (np.isfinite(factor) and factor > 1):
+        raise ScalefitInputError(f"diverged_above must be a number > 1 (got {factor})")
+    df = runs.data.copy()
+    keys = list(runs.by) + [r for r in ("scale", "horizon") if r in df.columns]
+    best = df.groupby(keys, dropna=False)["loss"].transform("min") if keys else df["loss"].min()
+    exploded = (df["loss"] > factor * best).to_numpy()
+    df.loc[exploded, "loss"] = np.nan
+    df["diverged"] = df["diverged"].to_numpy() | exploded
+    note = (f"{int(exploded.sum())} run(s) with a loss above {factor:g} x their sweep's best "
+            "counted as diverged")
+    return dataclasses.replace(runs, data=df, notes=(*runs.notes, note))
 
 
 def _parametric_noise(point, notes: list[str]) -> np.ndarray:

@@ -347,9 +347,13 @@ def loss_law(
     notes = []
     if np.isfinite(a0):
         params = _polish_lmfit(s, y, params)
-        if at_bound:
-            notes.append(f"alpha at the end of its search range ({a0:.3g}); the asymptote is "
-                         "not identified by these points")
+        a1 = params["alpha"]
+        if at_bound or a1 >= ALPHA_GRID[-1] * 1.001:
+            notes.append(f"alpha at the flat end of its range ({a1:.3g}): no decay, so the "
+                         "asymptote is not identified by these points")
+        elif a1 <= ALPHA_GRID[0] * 0.999:
+            notes.append(f"alpha at the steep end of its range ({a1:.3g}): the asymptote "
+                         "rests on the largest scales alone")
     else:
         notes.append("no decreasing law fits these points (loss does not fall with "
                      f"{variable})")
@@ -386,7 +390,7 @@ def _polish_lmfit(s: np.ndarray, y: np.ndarray, start: dict) -> dict:
     p = lmfit.Parameters()
     p.add("L_inf", value=start["L_inf"])
     p.add("A_n", value=start["A"] * s_ref ** start["alpha"], min=0)
-    p.add("alpha", value=start["alpha"], max=0)
+    p.add("alpha", value=start["alpha"], min=float(ALPHA_GRID[0]), max=float(ALPHA_GRID[-1]))
 
     def resid(par):
         return par["L_inf"].value + par["A_n"].value * u ** par["alpha"].value - y

@@ -193,7 +193,7 @@ def _table(header: list[str], rows: list[list[str]], indent: str = "  ") -> list
 
 def _law_lines(law: Law) -> list[str]:
     grp = ", ".join(f"{k}={fmt(v) if isinstance(v, float) else v}" for k, v in law.group.items())
-    tag = "" if law.primary else "  (conditional)"
+    tag = "" if (law.primary or law.target == "loss_opt") else "  (conditional)"
     head = f"  {law.form}" + (f"   [{grp}]" if grp else "") + tag
     parts = []
     for name in law.param_names:

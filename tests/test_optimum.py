@@ -110,3 +110,17 @@ def test_include_edge_sweeps_uses_their_best_observed_lr():
     assert ok_only.n_points == 3 and with_edge.n_points == 4
     assert with_edge.points["lr_opt"][-1] == 2.0**-5  # the best observed LR stands in
     assert all(np.isfinite(with_edge.ci["a"]))
+
+
+def test_diverged_above_marks_exploded_finite_losses():
+    lrs = 2.0 ** np.arange(-12, -4)
+    loss = 3 + 0.05 * (np.log(lrs) - np.log(2.0**-9)) ** 2
+    loss[-2:] = [12.0, 59.0]  # exploded runs recorded with a finite loss
+    plain = scalefit.fit(sweep(lrs, loss), n_boot=0)
+    marked = scalefit.fit(sweep(lrs, loss), n_boot=0, diverged_above=2.0)
+    assert plain.optima["n_diverged"].iloc[0] == 0
+    assert marked.optima["n_diverged"].iloc[0] == 2 and marked.input["diverged"] == 2
+    assert marked.optima["lr_opt"].iloc[0] == pytest.approx(2.0**-9, rel=1e-9)
+    assert any("above 2 x" in n for n in marked.notes)
+    with pytest.raises(scalefit.ScalefitInputError):
+        scalefit.fit(sweep(lrs, loss), n_boot=0, diverged_above=0.5)
