@@ -1,0 +1,109 @@
+"""A small progress bar on standard error, for work that takes more than about a second.
+
+No dependency: one line redrawn with ``\\r``. The bar appears only when the stream is a
+terminal, only after ``delay`` seconds (quick work prints nothing), and it is erased
+when the work ends, so standard error holds nothing but messages and errors.
+
+    with ProgressBar("bootstrap") as bar:
+        fit(..., progress=bar)            # the library calls bar(done, total)
+
+A background thread redraws the line a few times a second, so the elapsed time moves
+even when the library reports progress in a few large steps.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+WIDTH = 28
+
+
+class ProgressBar:
+    """Callable ``bar(done, total)``; a context manager that erases the line on exit."""
+
+    def __init__(self, label: str, enabled: bool | None = None, stream=None,
+                 delay: float = 1.0, interval: float = 0.2):
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        if enabled is None:
+            enabled = _is_terminal(self.stream)
+        self.enabled = bool(enabled)
+        self.delay = delay
+        self.interval = interval
+        self.done = 0
+        self.total = 0
+        self._start = time.monotonic()
+        self._drawn = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ protocol
+    def __call__(self, done: int, total: int) -> None:
+        self.done, self.total = int(done), int(total)
+        if self.enabled and time.monotonic() - self._start >= self.delay:
+            self._draw()
+
+    def __enter__(self) -> ProgressBar:
+        self._start = time.monotonic()
+        if self.enabled:
+            self._thread = threading.Thread(target=self._tick, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop redrawing and erase the line (if one was drawn)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+            self._thread = None
+        with self._lock:
+            if self._drawn:
+                self._write("\r" + " " * (WIDTH + len(self.label) + 40) + "\r")
+                self._drawn = False
+
+    # ------------------------------------------------------------------ drawing
+    def line(self) -> str:
+        """The text of the bar as it would be drawn now."""
+        elapsed = time.monotonic() - self._start
+        if self.total > 0:
+            frac = min(max(self.done / self.total, 0.0), 1.0)
+            full = int(round(frac * WIDTH))
+            bar = "#" * full + "-" * (WIDTH - full)
+            return (f"{self.label} [{bar}] {self.done}/{self.total} "
+                    f"{frac * 100:3.0f}% {elapsed:5.1f}s")
+        spin = "|/-\\"[int(elapsed / self.interval) % 4]
+        return f"{self.label} {spin} {elapsed:5.1f}s"
+
+    def _draw(self) -> None:
+        with self._lock:
+            if self._stop.is_set():
+                return
+            self._write("\r" + self.line())
+            self._drawn = True
+
+    def _tick(self) -> None:
+        if self._stop.wait(self.delay):
+            return
+        while not self._stop.is_set():
+            self._draw()
+            self._stop.wait(self.interval)
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # closed or broken stream: progress is optional
+            self.enabled = False
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
