@@ -188,11 +188,13 @@ def _single_thread_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _lbfgsb(theta0, ln_n, ln_d, ln_loss, delta, weights=None, maxiter=1000):
-    """One scipy L-BFGS-B run with the analytic gradient (default tolerances).
+def _lbfgsb(theta0, ln_n, ln_d, ln_loss, delta, weights=None, tight=False):
+    """One scipy L-BFGS-B run with the analytic gradient.
 
-    The caller polishes the result with :func:`_newton_batch`, so the L-BFGS-B tolerances
-    only need to land in the basin of the optimum.
+    Default tolerances when the result is polished by :func:`_newton_batch` afterwards (it
+    only needs to land in the basin of the optimum); ``tight`` ones when it is final: with
+    the defaults, L-BFGS-B stops early on this nearly piecewise-linear objective (the
+    premature termination Besiroglu et al. point out).
     """
 
     def fun(t):
@@ -204,7 +206,7 @@ def _lbfgsb(theta0, ln_n, ln_d, ln_loss, delta, weights=None, maxiter=1000):
         theta0,
         jac=True,
         method="L-BFGS-B",
-        options={"maxiter": maxiter},
+        options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-12} if tight else {"maxiter": 1000},
     )
 
 
@@ -263,6 +265,58 @@ def _newton_batch(
     return theta, f, converged
 
 
+def _bootstrap(start, ln_n, ln_d, ln_loss, delta, n_boot, rng, report):
+    """Refit ``n_boot`` resamples of the points, all started at ``start`` (5,).
+
+    Resample i draws ``rng.integers(0, n, n)`` point indices (row by row, in order) and is
+    represented by point multiplicities. Resamples go to :func:`_newton_batch` in batches
+    (bounded memory); any it does not converge on is refitted by L-BFGS-B from where Newton
+    stopped, keeping the lower objective, then re-checked by the Newton test (unconverged:
+    neither L-BFGS-B reported success nor the test passed). ``report(done)`` gets the count of finished
+    resamples. Returns theta (n_boot, 5), n_fallback, n_unconverged.
+    """
+    npts = ln_n.size
+    thetas = np.empty((n_boot, 5))
+    batch = max(1, min(n_boot, _CHUNK_PAIRS // npts))
+    done = n_fallback = n_unconv = 0
+    for lo in range(0, n_boot, batch):
+        b = min(batch, n_boot - lo)
+        idx = rng.integers(0, npts, size=(b, npts))  # resampled point indices
+        flat = (np.arange(b)[:, None] * npts + idx).ravel()
+        counts = np.bincount(flat, minlength=b * npts).reshape(b, npts).astype(float)
+        t, _, conv = _newton_batch(
+            np.repeat(start[None], b, axis=0),
+            ln_n,
+            ln_d,
+            ln_loss,
+            delta,
+            counts,
+            progress=lambda k, base=done: report(base + k),
+        )
+        done += int(conv.sum())
+        redo = np.flatnonzero(~conv)
+        ok = np.zeros(redo.size, dtype=bool)
+        for j, i in enumerate(redo):
+            with _single_thread_blas():
+                res = _lbfgsb(t[i], ln_n, ln_d, ln_loss, delta, counts[i], tight=True)
+            f_old = float(objective(t[i], ln_n, ln_d, ln_loss, delta, counts[i]))
+            if np.isfinite(res.fun) and res.fun <= f_old:
+                t[i] = res.x
+            ok[j] = res.success
+            done += 1
+            report(done)
+        if redo.size:
+            # Certify the L-BFGS-B results with the Newton test (and polish them).
+            t2, f2, c2 = _newton_batch(t[redo], ln_n, ln_d, ln_loss, delta, counts[redo])
+            f1 = objective(t[redo], ln_n, ln_d, ln_loss, delta, counts[redo])
+            better = np.isfinite(f2) & (f2 <= f1)
+            t[redo[better]] = t2[better]
+            n_fallback += redo.size
+            n_unconv += int(np.sum(~(ok | c2)))
+        thetas[lo : lo + b] = t
+    return thetas, n_fallback, n_unconv
+
+
 # --------------------------------------------------------------------------------------
 # Result
 # --------------------------------------------------------------------------------------
@@ -290,7 +344,8 @@ class ChinchillaResult:
     ``n_points``, ``n_starts``, ``n_boot``, ``huber_delta``, ``ci_level``, ``seed``,
     ``boot_params`` ((n_boot, 5) array, columns E, A, B, alpha, beta; None without
     bootstrap), ``n_boot_fallback`` / ``n_boot_unconverged`` (resamples refitted by
-    scipy after the batched Newton, and resamples that neither converged on) and
+    scipy after the batched Newton, and those of them that neither scipy nor the Newton
+    test called converged) and
     ``converged`` (the full-data optimum passed the Newton stationarity test).
     """
 
@@ -302,7 +357,7 @@ class ChinchillaResult:
     n_boot: int
     huber_delta: float
     ci_level: float
-    seed: int
+    seed: int | None
     boot_params: np.ndarray | None = None
     n_boot_fallback: int = 0
     n_boot_unconverged: int = 0
@@ -366,6 +421,8 @@ class ChinchillaResult:
             else:
                 lo, hi = f"{lo_hi[0]:.5g}", f"{lo_hi[1]:.5g}"
             lines.append(f"  {k:<6} {self.params[k]:>12.5g} {lo:>12} {hi:>12}")
+        if not self.converged:
+            lines.append("  note: the optimum did not pass the Newton stationarity test")
         if self.n_boot and self.n_boot_unconverged:
             lines.append(f"  note: {self.n_boot_unconverged} resamples did not fully converge")
         return "\n".join(lines)
@@ -429,7 +486,7 @@ def fit_chinchilla(
     loss,
     huber_delta: float = 1e-3,
     n_boot: int = 0,
-    seed: int = 0,
+    seed: int | None = 0,
     ci: float = 0.95,
     progress: Callable[[int, int], None] | None = None,
     *,
@@ -441,17 +498,22 @@ def fit_chinchilla(
     n: parameters per run (N), d: training tokens per run (D), loss: final loss; 1-D
     arrays of equal length >= 5, finite and positive. ``huber_delta``: Huber threshold
     on ``ln L_pred - ln L``. ``n_boot``: bootstrap resamples over points (0 = none),
-    drawn from ``numpy.random.default_rng(seed)``; ``ci``: interval level.
+    drawn from ``numpy.random.default_rng(seed)`` (None: fresh entropy, not reproducible);
+    ``ci``: interval level.
     ``progress(done, total)`` is called as starts are refined and resamples converge.
     ``n_refine``: how many of the best grid starts are refined by L-BFGS-B;
     ``starts``: (k, 5) theta rows (a, b, e, alpha, beta), default :func:`epoch_grid`.
     Raises ScalefitInputError on bad input and ScalefitFitError if the optimizer fails.
     """
     n_arr, d_arr, loss_arr = _validate(n, d, loss)
-    if not (isinstance(huber_delta, (int, float)) and huber_delta > 0):
+    if not (
+        isinstance(huber_delta, (int, float)) and math.isfinite(huber_delta) and huber_delta > 0
+    ):
         raise ScalefitInputError(f"huber_delta must be a positive number; got {huber_delta!r}")
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
         raise ScalefitInputError(f"n_boot must be a non-negative integer; got {n_boot!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ScalefitInputError(f"seed must be an integer (or None); got {seed!r}")
     if n_boot == 1:
         raise ScalefitInputError("n_boot must be 0 (no intervals) or at least 2; try 1000")
     if not (isinstance(ci, (int, float)) and 0 < ci < 1):
@@ -520,47 +582,15 @@ def fit_chinchilla(
     n_fallback = n_unconv = 0
     if n_boot:
         rng = np.random.default_rng(seed)
-        idx = rng.integers(0, npts, size=(n_boot, npts))  # resampled point indices
-        counts = np.zeros((n_boot, npts))
-        np.add.at(counts, (np.repeat(np.arange(n_boot), npts), idx.ravel()), 1.0)
         start = _center(best_theta, mean_n, mean_d)
-        thetas = np.empty((n_boot, 5))
-        conv = np.empty(n_boot, dtype=bool)
-        # Batches bound memory: (batch, n, 5) work arrays.
-        batch = max(1, min(n_boot, _CHUNK_PAIRS // npts))
-        done_before = 0
-        for lo in range(0, n_boot, batch):
-            hi = min(lo + batch, n_boot)
-            cb = None
-            if progress is not None:
 
-                def cb(k, base=done_before):
-                    progress(n_refine + base + k, total)
-
-            t, _, c = _newton_batch(
-                np.repeat(start[None], hi - lo, axis=0),
-                xn,
-                xd,
-                ln_loss,
-                delta,
-                counts[lo:hi],
-                progress=cb,
-            )
-            thetas[lo:hi], conv[lo:hi] = t, c
-            done_before += int(c.sum())
-        # Fallback: scipy L-BFGS-B per unconverged resample, keep the lower objective.
-        for i in np.flatnonzero(~conv):
-            n_fallback += 1
-            with _single_thread_blas():
-                res = _lbfgsb(thetas[i], xn, xd, ln_loss, delta, counts[i])
-            f_old = float(objective(thetas[i], xn, xd, ln_loss, delta, counts[i]))
-            if np.isfinite(res.fun) and res.fun <= f_old:
-                thetas[i] = res.x
-            if not res.success:
-                n_unconv += 1
-            done_before += 1
+        def report(k):
             if progress is not None:
-                progress(n_refine + done_before, total)
+                progress(n_refine + k, total)
+
+        thetas, n_fallback, n_unconv = _bootstrap(
+            start, xn, xd, ln_loss, delta, int(n_boot), rng, report
+        )
         boot = _thetas_to_param_array(_uncenter(thetas, mean_n, mean_d))
         q = 100.0 * np.array([(1.0 - ci) / 2.0, (1.0 + ci) / 2.0])
         lo_hi = np.percentile(boot, q, axis=0)  # (2, 5)
@@ -577,7 +607,7 @@ def fit_chinchilla(
         n_boot=int(n_boot),
         huber_delta=delta,
         ci_level=float(ci),
-        seed=int(seed),
+        seed=None if seed is None else int(seed),
         boot_params=boot,
         n_boot_fallback=n_fallback,
         n_boot_unconverged=n_unconv,

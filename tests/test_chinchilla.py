@@ -295,6 +295,7 @@ def test_lazy_export_and_no_torch():
         ({"ci": 1.0}, "ci"),
         ({"huber_delta": 0.0}, "huber_delta"),
         ({"progress": 3}, "progress"),
+        ({"seed": 1.5}, "seed"),
     ],
 )
 def test_input_errors(kwargs, match):
@@ -317,3 +318,20 @@ def test_optimizer_failure_raises_fit_error(monkeypatch):
     monkeypatch.setattr(ch, "_lbfgsb", lambda *a, **k: Bad())
     with pytest.raises(ScalefitFitError):
         ch.fit_chinchilla(*synthetic(0.01))
+
+
+def test_fallback_refits_resamples_newton_leaves(monkeypatch):
+    """Resamples the batched Newton does not converge on are refitted by L-BFGS-B."""
+    data = synthetic(0.01, seed=4)
+    ref = ch.fit_chinchilla(*data, n_boot=10, seed=2, n_refine=3)
+    real = ch._newton_batch
+
+    def one_step(*args, **kwargs):
+        kwargs["max_iter"] = 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ch, "_newton_batch", one_step)
+    r = ch.fit_chinchilla(*data, n_boot=10, seed=2, n_refine=3)
+    assert r.n_boot_fallback == 10
+    # Tight L-BFGS-B reaches the Newton optimum of each resample.
+    np.testing.assert_allclose(r.boot_params[:, 3:], ref.boot_params[:, 3:], atol=1e-5)
