@@ -272,8 +272,8 @@ def _bootstrap(start, ln_n, ln_d, ln_loss, delta, n_boot, rng, report):
     represented by point multiplicities. Resamples go to :func:`_newton_batch` in batches
     (bounded memory); any it does not converge on is refitted by L-BFGS-B from where Newton
     stopped, keeping the lower objective, then re-checked by the Newton test (unconverged:
-    neither L-BFGS-B reported success nor the test passed). ``report(done)`` gets the count of finished
-    resamples. Returns theta (n_boot, 5), n_fallback, n_unconverged.
+    neither L-BFGS-B reported success nor the test passed). ``report(done)`` gets the
+    count of finished resamples. Returns theta (n_boot, 5), n_fallback, n_unconverged.
     """
     npts = ln_n.size
     thetas = np.empty((n_boot, 5))
