@@ -102,8 +102,12 @@ class FitResult:
             "fit_rmse": r["fit_rmse"],
         }
 
-    def summary(self) -> str:
-        """A readable multi-line report of the optima, laws and transfer measures."""
+    def summary(self, conditional: bool = False) -> str:
+        """A readable multi-line report of the optima, laws and transfer measures.
+
+        Conditional laws (at one fixed horizon or scale) are counted but listed only with
+        ``conditional=True``; all of them are always in ``to_dict()``.
+        """
         lvl = f"{self.settings['ci'] * 100:g}%"
         inp = self.input
         cols = "  ".join(f"{k}={v}" for k, v in inp["columns"].items() if v is not None)
@@ -121,9 +125,14 @@ class FitResult:
         ]
         lines += _optima_lines(self.optima, self.by)
         if self.laws:
+            shown = [law for law in self.laws if conditional or set(law.group) <= set(self.by)]
             lines += ["", f"Laws ({lvl} CI; exponents signed as in the formula)"]
-            for law in self.laws:
+            for law in shown:
                 lines += _law_lines(law)
+            hidden = len(self.laws) - len(shown)
+            if hidden:
+                lines.append(f"  ... and {hidden} conditional laws at a fixed horizon or scale "
+                             "(in --json; listed with --all-laws / summary(conditional=True))")
         if self.transfer is not None:
             lines += ["", *self.transfer.summary_lines()]
         if self.notes:
