@@ -85,7 +85,7 @@ def test_reproduces_epoch_bootstrap_intervals(epoch_fit):
 
 
 def test_recovers_exact_parameters_without_noise():
-    r = ch.fit_chinchilla(*synthetic(0.0))
+    r = ch.fit_chinchilla(*synthetic(0.0), n_refine=5)
     for k, v in TRUTH.items():
         assert r.params[k] == pytest.approx(v, rel=1e-6), k
 
