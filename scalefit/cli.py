@@ -66,10 +66,11 @@ def _level(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number; e.g. 0.95 or 95") from None
-    if 1 < v < 100:
+    if 50 <= v < 100:  # a percentage
         v /= 100
     if not 0 < v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: the level must be in (0, 1), e.g. 0.95")
+        raise argparse.ArgumentTypeError(f"{text!r}: give the level as a fraction in (0, 1) "
+                                         "or a percentage in [50, 100), e.g. 0.95 or 95")
     return v
 
 
@@ -364,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input, 1 fit failed)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    # Every matrix here is small: one BLAS thread is faster, and multithreaded OpenBLAS
+    # makes scipy's L-BFGS-B (the Chinchilla fit) several times slower on a busy machine.
+    # Set before numpy is first imported; an explicit setting by the user wins.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     try:
         parser = build_parser()
         if not argv:
@@ -632,7 +638,21 @@ def _command_line() -> str:
 # ---------------------------------------------------------------- commands
 
 
+def _check_outputs(args) -> None:
+    """Fail before the (slow) fit when an output cannot be written."""
+    for flag, path in (("--json", getattr(args, "json", None)),
+                       ("--report", getattr(args, "report", None))):
+        if path and path != "-":
+            parent = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(parent):
+                raise ScalefitInputError(f"{path}: cannot write ({flag}): the folder {parent} "
+                                         "does not exist")
+            if flag == "--json" and os.path.isdir(path):
+                raise ScalefitInputError(f"{path}: is a directory; --json needs a file name")
+
+
 def cmd_fit(args) -> int:
+    _check_outputs(args)
     result, df = run_fit(args)
     if args.json:
         _write_json(args, result.to_dict())
@@ -644,6 +664,7 @@ def cmd_fit(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    _check_outputs(args)
     result, df = run_fit(args)
     if args.json:
         _write_json(args, result.to_dict())

@@ -216,6 +216,13 @@ def _law_text(law) -> str:
     return ", ".join(parts)
 
 
+def axis_label(result, role: str) -> str:
+    """'scale (n_params)': the role and, when it differs, the source column."""
+    base = ROLE_LABEL.get(role, role)
+    col = (result.input.get("columns") or {}).get(role)
+    return base if col in (None, role) else f"{base}: {col}"
+
+
 def _message_figure(text: str) -> Figure:
     fig = new_figure(6, 2.2)
     ax = fig.add_subplot()
@@ -246,10 +253,14 @@ def sweeps_figure(result, runs, max_panels: int = MAX_PANELS) -> Figure:
     panels = panels[:max_panels]
     ncols = min(5, max(1, math.ceil(math.sqrt(len(panels)))))
     nrows = math.ceil(len(panels) / ncols)
-    width, height = 2.9 * ncols + 0.5, 2.35 * nrows + 1.25
+    n_handles = (len(keys) if by else 0) + 4
+    width = max(7.5, 2.9 * ncols + 0.5)
+    leg_cols = min(n_handles, max(2, int(width / 2.1)))
+    leg_rows = math.ceil(n_handles / leg_cols)
+    height = 2.35 * nrows + 0.85 + 0.22 * leg_rows
     fig = new_figure(width, height, layout=None)  # constrained layout is slow for many panels
     fig.subplots_adjust(left=0.55 / width, right=1 - 0.15 / width, top=1 - 0.7 / height,
-                        bottom=0.8 / height, wspace=0.28, hspace=0.45)
+                        bottom=(0.5 + 0.22 * leg_rows) / height, wspace=0.28, hspace=0.45)
     level = result.settings.get("ci", 0.95)
     window = int(result.settings.get("window", 2))
     sweep_cols = by + roles
@@ -326,9 +337,11 @@ def sweeps_figure(result, runs, max_panels: int = MAX_PANELS) -> Figure:
                label="run above the axis"),
         Line2D([], [], ls="none", marker="x", ms=5, color="0.4", label="diverged run"),
     ]
-    fig.legend(handles=handles, loc="lower center", ncols=min(len(handles), 7),
-               fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.0))
-    head = "Loss vs learning rate per sweep, with the parabola in ln lr fitted around the best LR"
+    fig.legend(handles=handles, loc="lower center", ncols=leg_cols, fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    head = "Loss vs learning rate per sweep; the parabola in ln lr is fitted around the best LR"
+    if width < 10:
+        head = "Loss vs learning rate per sweep\n(parabola in ln lr fitted around the best LR)"
     if n_all > len(panels):
         head += f" (first {len(panels)} of {n_all} panels)"
     fig.suptitle(head, fontsize=11, y=1 - 0.12 / height, va="top")
@@ -445,7 +458,7 @@ def law_figure(result, target: str = "lr_opt", variables=("scale", "horizon")) -
         tidy_log(ax, "y")
         ax.grid(True, which="both", alpha=0.2)
         ax.tick_params(labelsize=8)
-        ax.set_xlabel(ROLE_LABEL.get(var, var), fontsize=9)
+        ax.set_xlabel(axis_label(result, var), fontsize=9)
         if i % ncols == 0:
             ax.set_ylabel(ylabel, fontsize=9)
         title = _group_label(key, by) if by else ""
@@ -512,7 +525,7 @@ def compare_figure(result) -> Figure:
     log_axes(ax1, x=True, y=True)
     tidy_log(ax1, "x", counts=True)
     tidy_log(ax1, "y")
-    ax1.set_xlabel("scale", fontsize=9)
+    ax1.set_xlabel(axis_label(result, "scale"), fontsize=9)
     ax1.set_ylabel("optimal learning rate", fontsize=9)
     ax1.grid(True, which="both", alpha=0.2)
     ax1.legend(fontsize=8, frameon=False)
@@ -548,7 +561,7 @@ def compare_figure(result) -> Figure:
                 ax2.axhline(rinf, color=c, ls="--", lw=1, alpha=0.8)
     log_axes(ax2)
     tidy_log(ax2, "x", counts=True)
-    ax2.set_xlabel("scale", fontsize=9)
+    ax2.set_xlabel(axis_label(result, "scale"), fontsize=9)
     ax2.set_ylabel("loss_opt / loss_opt(reference) - 1", fontsize=9)
     ax2.grid(True, which="both", alpha=0.2)
     if len(keys) > 1:

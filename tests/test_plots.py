@@ -1,0 +1,177 @@
+"""Figures and reports: every file exists, is a valid PNG / SVG, and is not blank."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from scalefit import fit
+from scalefit.io import load_runs
+from scalefit.synthetic import TrueLaw, make_sweeps
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def small_table(groups=True, horizons=(1e9, 4e9), diverge_above=1.5, seed=1):
+    laws = {"mup": TrueLaw(C=0.5, a=-0.05, b=-0.3), "sp": TrueLaw(C=50, a=-0.35, b=-0.3,
+                                                                   kappa=0.2, L_inf=2.05)}
+    return make_sweeps(scales=(1e7, 1e8, 1e9), horizons=horizons, n_lrs=7, seeds=1,
+                       groups=laws if groups else None, law=None if groups else laws["mup"],
+                       diverge_above=diverge_above, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def grouped():
+    df = small_table()
+    result = fit(df, by="parameterization", n_boot=40)
+    return result, load_runs(df, by="parameterization")
+
+
+def check_png(path, min_std=0.02):
+    from matplotlib.image import imread
+
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
+    img = imread(path)
+    assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
+    assert float(np.std(img[..., :3])) > min_std, f"{path} looks blank"
+
+
+def check_svg(path):
+    root = ET.parse(path).getroot()
+    assert root.tag.endswith("svg")
+    assert sum(1 for _ in root.iter()) > 50, f"{path} has almost no elements"
+
+
+def save_and_check(fig, stem):
+    from scalefit.plots import save_figure
+
+    paths = save_figure(fig, stem)
+    assert [p.suffix for p in paths] == [".png", ".svg"]
+    check_png(paths[0])
+    check_svg(paths[1])
+    return paths
+
+
+def test_every_figure_of_a_grouped_fit(grouped, tmp_path):
+    from scalefit.plots import fit_figures
+
+    result, runs = grouped
+    figs = fit_figures(result, runs)
+    assert set(figs) == {"sweeps", "lr_law", "curvature", "compare"}
+    for name, fig in figs.items():
+        save_and_check(fig, tmp_path / name)
+
+
+def test_sweeps_figure_marks_diverged_runs_and_draws_parabolas(grouped):
+    from scalefit.plots import sweeps_figure
+
+    result, runs = grouped
+    assert runs.n_diverged > 0
+    fig = sweeps_figure(result, runs)
+    axes = fig.get_axes()
+    assert len(axes) == 6  # 3 scales x 2 horizons
+    for ax in axes:
+        assert ax.get_xscale() == "log"
+        markers = [line.get_marker() for line in ax.get_lines()]
+        assert "x" in markers  # diverged runs at the top edge
+        assert "*" in markers  # fitted optima
+        top = ax.get_ylim()[1]
+        crosses = [line for line in ax.get_lines() if line.get_marker() == "x"]
+        assert all(np.allclose(line.get_ydata(), top) for line in crosses)
+
+
+def test_parabola_is_the_fitted_quadratic(grouped):
+    from scalefit.plots import sweeps_figure
+
+    result, runs = grouped
+    fig = sweeps_figure(result, runs)
+    ax = fig.get_axes()[0]
+    opt = result.optima
+    first = opt[(opt["scale"] == opt["scale"].min()) & (opt["horizon"] == opt["horizon"].min())]
+    curves = [line for line in ax.get_lines() if line.get_linestyle() == "-"
+              and line.get_marker() in ("None", None, "") and len(line.get_xdata()) > 10]
+    assert curves
+    for line in curves:
+        x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        ok = False
+        for _, o in first.iterrows():
+            pred = o["loss_opt"] + o["curvature"] * (np.log(x) - np.log(o["lr_opt"])) ** 2
+            ok |= bool(np.allclose(pred, y, rtol=1e-9))
+        assert ok
+
+
+def test_law_band_contains_the_line(grouped):
+    from scalefit.plots import law_curve, primary_law
+
+    result, _ = grouped
+    law = primary_law(result, "lr_opt", ["parameterization"], ("mup",))
+    xs = np.geomspace(1e7, 1e9, 20)
+    y, band = law_curve(law, {"scale": xs, "horizon": np.full_like(xs, 1e9)}, 0.95)
+    assert band is not None and band.shape == (2, 20)
+    assert np.all(band[0] <= y * 1.0001) and np.all(y <= band[1] * 1.0001)
+    want = law.params["C"] * xs ** law.params["a"] * 1e9 ** law.params["b"]
+    assert np.allclose(y, want)
+
+
+def test_figures_without_groups_horizon_or_bootstrap(tmp_path):
+    from scalefit.plots import fit_figures
+
+    df = small_table(groups=False, horizons=(2e9,))
+    result = fit(df, n_boot=0)
+    figs = fit_figures(result, load_runs(df))
+    assert set(figs) == {"sweeps", "lr_law", "curvature"}
+    for name, fig in figs.items():
+        save_and_check(fig, tmp_path / name)
+
+
+def test_figures_with_no_optimum_still_render(tmp_path):
+    from scalefit.plots import fit_figures
+
+    df = small_table(groups=False, horizons=(2e9,))
+    df = df[df["lr"] < df.groupby("scale")["lr"].transform("median")]  # optimum off the grid
+    result = fit(df, n_boot=0)
+    assert not (result.optima["status"] == "ok").any()
+    figs = fit_figures(result, load_runs(df))
+    assert set(figs) == {"sweeps"}
+    save_and_check(figs["sweeps"], tmp_path / "sweeps")
+
+
+def test_report_files(grouped, tmp_path):
+    from scalefit.report import write_report
+
+    result, runs = grouped
+    paths = write_report(result, runs, tmp_path / "rep", command="scalefit fit runs.csv")
+    html = paths["report.html"].read_text()
+    md = paths["report.md"].read_text()
+    assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
+    assert html.count("<img ") == 4 and html.count("data:image/png;base64,") == 4
+    assert "scalefit fit runs.csv" in html and "Transfer quality" in html
+    assert md.startswith("# scalefit report")
+    assert "![sweeps](figures/sweeps.png)" in md
+    for key in ("sweeps.png", "sweeps.svg", "compare.png", "compare.svg"):
+        assert paths[key].exists()
+
+
+def test_plots_do_not_touch_pyplot():
+    code = ("import sys\n"
+            "from scalefit import fit\nfrom scalefit.io import load_runs\n"
+            "from scalefit.synthetic import make_sweeps\nfrom scalefit.plots import fit_figures\n"
+            "df = make_sweeps(scales=(1e7, 1e8, 1e9), horizons=(1e9,), n_lrs=7, seeds=1)\n"
+            "figs = fit_figures(fit(df, n_boot=0), load_runs(df))\n"
+            "print('matplotlib.pyplot' in sys.modules, len(figs))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "3"]
+
+
+def test_tick_labels():
+    from scalefit.plots import sci, si
+
+    assert si(2e7) == "20M" and si(2.5e9) == "2.5B" and si(256) == "256" and si(1.4e12) == "1.4T"
+    assert sci(3e-4) == "3e-4" and sci(0.05) == "0.05" and sci(2.5e-5) == "2.5e-5"
