@@ -1,0 +1,295 @@
+"""`reference-trainer`: train one configuration, run a sweep, check a parameterization.
+
+Every RunConfig field is a flag (``--width``, ``--lr``, ``--wd-mode`` ...) and a key of
+a TOML/YAML file (``--config FILE``; flags override the file). In ``sweep`` every
+flag takes a comma-separated list (a grid axis) or a geometric range
+``START:STOP:xFACTOR``; ``--widths``, ``--lrs``, ``--seeds``, ``--params``,
+``--depths`` are spelled in the plural too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from .config import RunConfig, config_fields, parse_value
+
+PLURAL = {"width": "widths", "lr": "lrs", "seed": "seeds", "param": "params", "depth": "depths"}
+SWEEP_OPTIONS = ("out", "workers", "ckpt_dir")
+
+TRAIN_EXAMPLES = """\
+examples:
+  reference-trainer train --param mup --width 256 --depth 4 --lr 3e-3 --tokens 4194304
+  reference-trainer train --param sp_emb --width 512 --base-width 128 --out runs.csv
+  reference-trainer train --config run.toml --ckpt run.pt --ckpt-every 200   # resumable
+  torchrun --nproc_per_node 8 -m reference_trainer train --width 1024 --batch-size 256
+
+The results row is printed as JSON on stdout; progress goes to stderr."""
+
+SWEEP_EXAMPLES = """\
+examples:
+  reference-trainer sweep --param sp,mup --widths 64,128,256 --depth 4 \\
+      --lrs 1e-3:3.2e-2:x2 --tokens 4194304 --seeds 0,1 --out runs.csv
+  reference-trainer sweep --config grid.toml --device cuda        # every visible GPU
+  reference-trainer sweep --config grid.yaml --device cpu --workers 2 --dry-run
+  scalefit fit runs.csv
+
+grid.toml: any field, a list is an axis:
+  param = ["sp", "sp_emb", "mup"]
+  widths = [128, 256, 512]
+  lrs = [1e-3, 2e-3, 4e-3, 8e-3]
+  depth = 4
+  tokens = 8388608
+  out = "runs.csv"
+
+Kill it at any moment and run the same command again: finished runs are skipped."""
+
+COORD_EXAMPLES = """\
+examples:
+  reference-trainer coord                          # sp and mup, widths 64..512
+  reference-trainer coord --param mup-attn --widths 128,256,512,1024 --lr 3e-2"""
+
+TABLE_EXAMPLES = """\
+examples:
+  reference-trainer table --param mup --width 1024 --base-width 128
+  reference-trainer table --param sp+hidden_lr --width 512"""
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def load_file(path) -> dict:
+    """A TOML (.toml) or YAML (.yaml/.yml) file -> {field: value}, plurals mapped."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config file {path} does not exist")
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise ValueError(f"{path}: reading YAML needs PyYAML (pip install pyyaml); "
+                             "or write the grid as TOML") from None
+        spec = yaml.safe_load(path.read_text()) or {}
+    else:
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            import tomli as tomllib
+        spec = tomllib.loads(path.read_text())
+    if not isinstance(spec, dict):
+        raise ValueError(f"{path}: expected a table of settings")
+    singular = {v: k for k, v in PLURAL.items()}
+    return {singular.get(k, k).replace("-", "_"): v for k, v in spec.items()}
+
+
+def parse_list(f, text: str) -> list:
+    """'1e-3,3e-3' -> [0.001, 0.003]; '1e-3:8e-3:x2' -> [0.001, 0.002, 0.004, 0.008]."""
+    out = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        bits = part.split(":")
+        numeric = f.type in ("int", "float", int, float)
+        if numeric and len(bits) == 3 and bits[2].startswith("x"):
+            lo, hi, factor = float(bits[0]), float(bits[1]), float(bits[2][1:])
+            if not (lo > 0 and hi >= lo and factor > 1):
+                raise ValueError(f"{_flag(f.name)} {part}: need 0 < START <= STOP and x > 1")
+            n = int(math.floor(math.log(hi / lo) / math.log(factor) + 1e-9))
+            out += [parse_value(f, float(f"{lo * factor ** k:.6g}")) for k in range(n + 1)]
+        else:
+            out.append(parse_value(f, part))
+    if not out:
+        raise ValueError(f"{_flag(f.name)}: empty list")
+    return out
+
+
+def _add_config_flags(p: argparse.ArgumentParser, lists: bool) -> None:
+    g = p.add_argument_group("run settings" + (" (comma-separated lists)" if lists else ""))
+    for f in config_fields():
+        names = [_flag(f.name)]
+        if lists and f.name in PLURAL:
+            names.insert(0, _flag(PLURAL[f.name]))
+        help_ = f"{f.metadata['help']} (default {f.default})"
+        if f.name == "device" and lists:
+            help_ = ("auto (every visible GPU, else cpu) | cpu | cuda | cuda:0,cuda:2; "
+                     "one worker per device")
+        if lists or f.type not in ("bool", bool):
+            g.add_argument(*names, dest=f.name, default=None, metavar="V" if not lists else
+                           "LIST", help=help_)
+        else:
+            g.add_argument(*names, dest=f.name, default=None,
+                           action=argparse.BooleanOptionalAction, help=help_)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="reference-trainer", description=__doc__,
+                                formatter_class=fmt,
+                                epilog="commands: train, sweep, coord, table; "
+                                "each has --help with examples")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train one configuration", epilog=TRAIN_EXAMPLES,
+                       formatter_class=fmt, description="Train one configuration to its "
+                       "token horizon, evaluate, print the results row.")
+    t.add_argument("--config", help="TOML or YAML file of settings")
+    t.add_argument("--out", help="also append the row to this CSV")
+    t.add_argument("--ckpt", help="checkpoint file: resume from it, save every --ckpt-every")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    _add_config_flags(t, lists=False)
+
+    s = sub.add_parser("sweep", help="train a grid of runs into a CSV", epilog=SWEEP_EXAMPLES,
+                       formatter_class=fmt, description="Train every grid point not yet in "
+                       "--out, one row each, resumable.")
+    s.add_argument("--config", help="TOML or YAML grid file (lists are axes)")
+    s.add_argument("--out", help="results CSV (required, here or in the file)")
+    s.add_argument("--workers", type=int, help="CPU worker processes (default 1)")
+    s.add_argument("--ckpt-dir", help="checkpoint runs here (with --ckpt-every) so a killed "
+                   "sweep resumes runs mid-way")
+    s.add_argument("--dry-run", action="store_true", help="list the runs and exit")
+    s.add_argument("-v", "--verbose", action="store_true", help="log every run's steps")
+    _add_config_flags(s, lists=True)
+
+    c = sub.add_parser("coord", help="coordinate check of parameterizations",
+                       epilog=COORD_EXAMPLES, formatter_class=fmt,
+                       description="Activation scale per layer after a few steps at a high "
+                       "LR, per width, and its slope in log2(width).")
+    c.add_argument("--param", default="sp,mup", help="comma-separated (default sp,mup)")
+    c.add_argument("--widths", default="64,128,256,512")
+    c.add_argument("--steps", type=int, default=4)
+    c.add_argument("--lr", type=float, default=1e-2)
+    c.add_argument("--seeds", default="0,1,2")
+    c.add_argument("--depth", type=int, default=2)
+    c.add_argument("--head-dim", type=int, default=32)
+
+    tb = sub.add_parser("table", help="print a parameterization at a width",
+                        epilog=TABLE_EXAMPLES, formatter_class=fmt,
+                        description="Forward multiplier, init std and LR multiplier per "
+                        "tensor type.")
+    tb.add_argument("--param", default="mup")
+    tb.add_argument("--width", type=int, default=512)
+    tb.add_argument("--base-width", type=int, default=128)
+    tb.add_argument("--head-dim", type=int, default=32)
+    tb.add_argument("--init-std", type=float, default=0.02)
+    return p
+
+
+def _settings(args, lists: bool) -> dict:
+    spec = load_file(args.config) if args.config else {}
+    extra = {k: spec.pop(k) for k in list(spec) if k in SWEEP_OPTIONS}
+    fields = {f.name: f for f in config_fields()}
+    for k, v in list(spec.items()):
+        if k not in fields:
+            raise ValueError(f"{args.config}: unknown setting {k!r}")
+        if lists:
+            vals = v if isinstance(v, list) else [v]
+            spec[k] = [y for x in vals for y in (parse_list(fields[k], x) if isinstance(x, str)
+                                                 else [parse_value(fields[k], x)])]
+        else:
+            if isinstance(v, list):
+                raise ValueError(f"{args.config}: {k} is a list; lists are for `sweep`")
+            spec[k] = parse_value(fields[k], v)
+    for name, f in fields.items():
+        v = getattr(args, name)
+        if v is not None:
+            spec[name] = parse_list(f, v) if lists else parse_value(f, v)
+    return spec | {"_extra": extra}
+
+
+def cmd_train(args) -> int:
+    spec = _settings(args, lists=False)
+    spec.pop("_extra")
+    cfg = RunConfig(**spec)
+    from .train import train
+
+    row = train(cfg, ckpt_path=args.ckpt, quiet=args.quiet)
+    import os
+
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    if args.out:
+        from .results import ResultsFile
+
+        if not ResultsFile(args.out).append(row):
+            print(f"run {row['run_id']} already in {args.out}; not appended", file=sys.stderr)
+    print(json.dumps(row))
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from . import sweep
+
+    spec = _settings(args, lists=True)
+    extra = spec.pop("_extra")
+    out = args.out or extra.get("out")
+    if not out:
+        raise ValueError("--out is required (the results CSV)")
+    devices_spec = spec.pop("device", ["auto"])
+    device = ",".join(devices_spec)
+    workers = args.workers or int(extra.get("workers", 1))
+    runs = sweep.expand(spec)
+    if args.dry_run:
+        from .results import ResultsFile
+
+        have = ResultsFile(out).run_ids()
+        for cfg in runs:
+            print(f"{cfg.run_id}  {'done' if cfg.run_id in have else 'todo'}  "
+                  f"{sweep.describe(cfg)}")
+        return 0
+    devices = sweep.resolve_devices(device, workers)
+    counts = sweep.run(runs, out, devices, ckpt_dir=args.ckpt_dir or extra.get("ckpt_dir"),
+                       verbose=args.verbose)
+    print(f"sweep: {counts['ok']} ok, {counts['diverged']} diverged, {counts['failed']} failed,"
+          f" {counts['skipped']} skipped; results in {out}", file=sys.stderr)
+    return 1 if counts["failed"] else 0
+
+
+def cmd_coord(args) -> int:
+    from .coord import coord_check
+
+    widths = [int(w) for w in args.widths.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for name in args.param.split(","):
+        res = coord_check(name.strip(), widths=widths, steps=args.steps, lr=args.lr,
+                          seeds=seeds, depth=args.depth, head_dim=args.head_dim)
+        print(f"# {name}: mean |activation| after {args.steps} steps at lr {args.lr:g}")
+        print(res.summary())
+        print()
+    return 0
+
+
+def cmd_table(args) -> int:
+    from . import param
+
+    tbl = param.table(args.param, args.width, args.base_width, args.init_std)
+    print(f"{tbl.name} at width {args.width} (m = {tbl.m:g})")
+    print(f"{'tensor':<10}{'forward mult':>14}{'init std':>12}{'lr mult':>10}")
+    for t, r in tbl.rules.items():
+        std = "1 / 0" if t == "norm" else f"{r.init_std:.4g}"
+        print(f"{t:<10}{r.mult:>14.4g}{std:>12}{r.lr_mult:>10.4g}")
+    print(f"attention scale {tbl.attn_rule} = {tbl.attn_scale(args.head_dim):.4g} "
+          f"(d_head {args.head_dim})")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return {"train": cmd_train, "sweep": cmd_sweep, "coord": cmd_coord,
+                "table": cmd_table}[args.command](args)
+    except ValueError as e:
+        print(f"reference-trainer {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

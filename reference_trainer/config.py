@@ -1,0 +1,180 @@
+"""One run's configuration: a flat dataclass, its stable hash, and its derived sizes.
+
+Every field can be set from the command line (``--field-name``) and from a TOML or
+YAML file (``field_name = ...``). Fields marked ``identity=False`` do not change the
+result of a run (where it runs, how often it logs) and are left out of `run_id`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+
+def _f(default, help: str, identity: bool = True):
+    return field(default=default, metadata={"help": help, "identity": identity})
+
+
+@dataclass
+class RunConfig:
+    # model
+    width: int = _f(128, "model width d_model")
+    depth: int = _f(4, "number of transformer blocks")
+    head_dim: int = _f(32, "size of one attention head; heads = width / head_dim")
+    n_heads: int = _f(0, "fix the number of heads instead (head_dim = width / n_heads); 0: off")
+    seq_len: int = _f(128, "context length in tokens")
+    norm: str = _f("rms", "rms | layer")
+    pos: str = _f("learned", "learned | rope")
+    bias: bool = _f(False, "biases in linear layers and LayerNorm")
+    vocab_size: int = _f(0, "0: from the data (256 for bytes)")
+    # parameterization
+    param: str = _f("mup", "sp | mup | sp_emb, then +switch / -switch (see docs/trainer.md)")
+    base_width: int = _f(128, "width where m = width/base_width = 1")
+    init_std: float = _f(0.02, "base init std sigma of embedding, hidden and readout matrices")
+    readout_zero_init: bool = _f(False, "initialise the readout matrix at zero")
+    lr_factor_emb: float = _f(1.0, "constant LR factor on the embedding (times m^c)")
+    lr_factor_hidden: float = _f(1.0, "constant LR factor on hidden matrices")
+    lr_factor_readout: float = _f(1.0, "constant LR factor on the readout")
+    lr_factor_norm: float = _f(1.0, "constant LR factor on norm gains and biases")
+    mult_emb: float = _f(1.0, "constant forward multiplier on the embedding output")
+    mult_readout: float = _f(1.0, "constant forward multiplier on the logits")
+    # optimizer and schedule
+    lr: float = _f(3e-3, "peak base learning rate eta")
+    weight_decay: float = _f(0.0, "coupled: torch AdamW coefficient; independent: per-step rate")
+    wd_mode: str = _f("coupled", "coupled (decay lr*wd) | independent (decay wd*schedule)")
+    beta1: float = _f(0.9, "Adam beta1")
+    beta2: float = _f(0.95, "Adam beta2")
+    eps: float = _f(1e-8, "Adam epsilon")
+    grad_clip: float = _f(1.0, "clip the global gradient norm; 0: off")
+    schedule: str = _f("cosine", "cosine | linear | constant (after warmup)")
+    warmup_frac: float = _f(0.1, "warmup as a fraction of the horizon")
+    warmup_tokens: int = _f(0, "warmup in tokens; overrides warmup_frac when > 0")
+    min_lr_frac: float = _f(0.1, "final LR as a fraction of the peak")
+    # data and horizon
+    data: str = _f("stdlib", "stdlib | nanoGPT .bin file | dir with train.bin, val.bin | text file")
+    val_frac: float = _f(0.05, "held-out fraction when the data has no separate val split")
+    tokens: int = _f(2**20, "token horizon: the run trains on this many tokens")
+    batch_size: int = _f(32, "sequences per optimizer step (global, over all processes)")
+    micro_batch_size: int = _f(0, "sequences per forward pass per process; 0: no accumulation",
+                               identity=False)
+    eval_tokens: int = _f(2**17, "validation tokens for the final loss")
+    seed: int = _f(0, "seeds the init and the data order")
+    diverge_factor: float = _f(3.0, "stop as diverged when loss > factor * initial loss")
+    # execution (not part of the run identity)
+    device: str = _f("auto", "auto | cpu | cuda | cuda:N", identity=False)
+    dtype: str = _f("auto", "auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16",
+                    identity=False)
+    compile: bool = _f(False, "torch.compile the model (CUDA)", identity=False)
+    eval_every: int = _f(0, "also evaluate every N steps (logged only); 0: at the end",
+                         identity=False)
+    log_every: int = _f(0, "log every N steps; 0: about 10 lines per run", identity=False)
+    ckpt_every: int = _f(0, "checkpoint every N steps when a checkpoint path is given",
+                         identity=False)
+
+    def __post_init__(self):
+        self.validate()
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def heads(self) -> int:
+        return self.n_heads if self.n_heads > 0 else self.width // self.head_dim
+
+    @property
+    def d_head(self) -> int:
+        return self.width // self.heads
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.batch_size * self.seq_len
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps: the horizon rounded to whole batches (at least one)."""
+        return max(1, round(self.tokens / self.tokens_per_step))
+
+    @property
+    def warmup_steps(self) -> int:
+        if self.warmup_tokens > 0:
+            w = round(self.warmup_tokens / self.tokens_per_step)
+        else:
+            w = round(self.warmup_frac * self.steps)
+        return min(w, self.steps)
+
+    def validate(self) -> None:
+        """Raise ValueError with a message that says what to change."""
+        from . import param  # late import: param does not depend on config
+
+        def need(ok, msg):
+            if not ok:
+                raise ValueError(msg)
+
+        for name in ("width", "depth", "seq_len", "batch_size", "tokens", "base_width",
+                     "head_dim", "eval_tokens"):
+            need(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
+        need(self.width % (self.n_heads or self.head_dim) == 0,
+             f"width {self.width} is not a multiple of "
+             + (f"n_heads {self.n_heads}" if self.n_heads else f"head_dim {self.head_dim}"))
+        need(self.norm in ("rms", "layer"), f"norm must be rms or layer, got {self.norm!r}")
+        need(self.pos in ("learned", "rope"), f"pos must be learned or rope, got {self.pos!r}")
+        need(self.pos != "rope" or self.d_head % 2 == 0, "RoPE needs an even head size")
+        need(self.wd_mode in ("coupled", "independent"),
+             f"wd_mode must be coupled or independent, got {self.wd_mode!r}")
+        need(self.schedule in ("cosine", "linear", "constant"),
+             f"schedule must be cosine, linear or constant, got {self.schedule!r}")
+        need(self.lr > 0, f"lr must be positive, got {self.lr}")
+        need(0 <= self.min_lr_frac <= 1, "min_lr_frac must lie in [0, 1]")
+        need(0 <= self.warmup_frac <= 1, "warmup_frac must lie in [0, 1]")
+        need(0 < self.val_frac < 1, "val_frac must lie in (0, 1)")
+        need(self.diverge_factor > 1, "diverge_factor must be > 1")
+        need(self.micro_batch_size >= 0, "micro_batch_size must be >= 0")
+        self.param = param.canonical_name(self.param)  # raises on unknown switches
+
+    # ----------------------------------------------------------------- identity
+    def identity(self) -> dict:
+        """The fields that define the experiment (not where or how verbosely it runs)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.metadata.get("identity", True)}
+
+    @property
+    def run_id(self) -> str:
+        """Stable 12-hex hash of `identity()`; equal configs give equal ids on any machine."""
+        blob = json.dumps({"v": 1, **self.identity()}, sort_keys=True, default=repr)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def replace(self, **changes) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def config_fields() -> list[dataclasses.Field]:
+    return list(dataclasses.fields(RunConfig))
+
+
+def parse_value(f: dataclasses.Field, text) -> object:
+    """Parse one value of field `f` from a string (CLI) or a TOML/YAML scalar."""
+    typ = f.type if isinstance(f.type, str) else f.type.__name__
+    if typ == "bool":
+        if isinstance(text, bool):
+            return text
+        s = str(text).strip().lower()
+        if s in ("1", "true", "yes", "on"):
+            return True
+        if s in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"--{f.name.replace('_', '-')}: expected true or false, got {text!r}")
+    try:
+        if typ == "int":
+            if isinstance(text, float) and text.is_integer():
+                return int(text)
+            v = float(text) if isinstance(text, str) and ("e" in text.lower()) else text
+            if isinstance(v, float):
+                if not v.is_integer():
+                    raise ValueError
+                v = int(v)
+            return int(v)
+        if typ == "float":
+            return float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"--{f.name.replace('_', '-')}: expected a {typ}, got {text!r}") from None
+    return str(text)

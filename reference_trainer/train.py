@@ -1,0 +1,258 @@
+"""Train one configuration and return its results row.
+
+On CUDA: bf16 autocast, TF32 matmuls, fused AdamW, optional torch.compile. On CPU:
+plain fp32, bit-for-bit reproducible from the seed. Under torchrun every process
+trains one DDP replica on its slice of each global batch (gloo on CPU, NCCL on CUDA).
+
+Divergence: the run stops as soon as the training loss is NaN/inf or exceeds
+``diverge_factor`` times the loss of the first step; the row says ``diverged``. The
+loss of step i is read while step i+1 is already queued, so the GPU never waits on
+the check (a diverged run does one extra step).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from . import data, optim, param, results, schedule
+from .config import RunConfig
+from .model import GPT, GPTConfig
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------- devices, processes
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available")
+    return dev
+
+
+def setup(device: str) -> Dist:
+    """Single process, or one DDP rank when launched by torchrun (WORLD_SIZE > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    dev = resolve_device(device)
+    if world == 1:
+        if dev.type == "cuda" and dev.index is not None:
+            torch.cuda.set_device(dev)
+        return Dist(0, 1, dev)
+    import torch.distributed as dist
+
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if dev.type == "cuda":
+        dev = torch.device("cuda", local)
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return Dist(rank, world, dev)
+
+
+def autocast(dev: torch.device, dtype: str):
+    """bf16 autocast on CUDA (dtype auto/bf16) or on request; otherwise fp32."""
+    if dtype == "bf16" or (dtype == "auto" and dev.type == "cuda"):
+        return torch.autocast(dev.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _all_mean(x: torch.Tensor, d: Dist) -> torch.Tensor:
+    if d.world > 1:
+        import torch.distributed as dist
+
+        dist.all_reduce(x, op=dist.ReduceOp.SUM)  # gloo has no AVG
+        x /= d.world
+    return x
+
+
+# ----------------------------------------------------------------------- building
+def build_model(cfg: RunConfig, vocab_size: int) -> tuple[GPT, param.Table]:
+    """The initialised GPT (on CPU, fp32) and its parameterization table."""
+    tbl = param.table_for(cfg)
+    r = tbl.rules
+    mcfg = GPTConfig(vocab_size=vocab_size, seq_len=cfg.seq_len, width=cfg.width,
+                     depth=cfg.depth, heads=cfg.heads, norm=cfg.norm, pos=cfg.pos,
+                     bias=cfg.bias, emb_mult=r["emb"].mult, hidden_mult=r["hidden"].mult,
+                     readout_mult=r["readout"].mult, norm_mult=r["norm"].mult,
+                     attn_scale=tbl.attn_scale(cfg.d_head))
+    model = GPT(mcfg)
+    param.init_(model, tbl, cfg.seed)
+    return model, tbl
+
+
+@torch.no_grad()
+def evaluate(model: GPT, tokens, cfg: RunConfig, d: Dist, batch_size: int) -> float:
+    """Mean cross-entropy (nats/token) over the first `eval_tokens` held-out tokens.
+    Under DDP the windows are shared out and the sums reduced."""
+    was_training = model.training
+    model.eval()
+    total = torch.zeros(2, dtype=torch.float64, device=d.device)  # (sum loss, count)
+    for i, (x, y) in enumerate(data.eval_batches(tokens, cfg.seq_len, cfg.eval_tokens,
+                                                 batch_size)):
+        if i % d.world != d.rank:
+            continue
+        x, y = x.to(d.device), y.to(d.device)
+        with autocast(d.device, cfg.dtype):
+            logits, _ = model(x)  # (B, T, V)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum")
+        total += torch.stack([loss.double(), torch.tensor(y.numel(), device=d.device)])
+    if d.world > 1:
+        import torch.distributed as dist
+
+        dist.all_reduce(total)
+    model.train(was_training)
+    return (total[0] / total[1]).item()
+
+
+# -------------------------------------------------------------------------- training
+def _save(path, state) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False) -> dict:
+    """Train `cfg` to its token horizon (or divergence), evaluate, return the results row.
+
+    With `ckpt_path`, resumes from it when it holds this run (same run_id) and saves
+    every `cfg.ckpt_every` steps; resuming gives the same losses as an unbroken run.
+    """
+    t0 = time.perf_counter()
+    d = setup(cfg.device)
+    say = (lambda m: None) if (quiet or not d.main) else log
+    cuda = d.device.type == "cuda"
+    if cuda:
+        torch.set_float32_matmul_precision("high")  # TF32 for any fp32 matmul
+        torch.backends.cudnn.allow_tf32 = True
+
+    ds = data.load(cfg.data, cfg.val_frac)
+    vocab = cfg.vocab_size or ds.vocab_size
+    raw, tbl = build_model(cfg, vocab)
+    raw.to(d.device)
+    n_params, n_params_total = raw.n_params()
+    opt = optim.build(raw, tbl, cfg, fused=cuda)
+    model = torch.compile(raw) if cfg.compile else raw
+    if d.world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        model = DDP(model, device_ids=[d.device.index] if cuda else None)
+
+    per_rank = cfg.batch_size // d.world
+    micro = min(cfg.micro_batch_size or per_rank, per_rank)
+    if per_rank % micro:
+        raise ValueError(f"batch_size/processes = {per_rank} is not a multiple of "
+                         f"micro_batch_size {micro}")
+    accum = per_rank // micro
+    batches = data.Batches(ds.train, cfg.seq_len, cfg.batch_size, seed=cfg.seed + 1,
+                           rank=d.rank, world=d.world)
+    n_steps, warmup = cfg.steps, cfg.warmup_steps
+    if cfg.steps * cfg.tokens_per_step != cfg.tokens:
+        say(f"note: horizon {cfg.tokens} tokens rounded to {n_steps} steps x "
+            f"{cfg.tokens_per_step} = {n_steps * cfg.tokens_per_step} tokens")
+
+    step, losses, init_loss, elapsed_s = 0, [], None, 0.0
+    if ckpt_path and os.path.exists(ckpt_path):
+        st = torch.load(ckpt_path, map_location=d.device, weights_only=False)
+        if st["run_id"] == cfg.run_id:
+            raw.load_state_dict(st["model"])
+            opt.load_state_dict(st["opt"])
+            batches.load_state_dict(st["batches"])
+            step, losses, init_loss, elapsed_s = (st["step"], st["losses"], st["init_loss"],
+                                                  st["elapsed_s"])
+            say(f"resumed {cfg.run_id} at step {step}/{n_steps}")
+
+    start_step = step
+    log_every = cfg.log_every or max(1, n_steps // 10)
+    status, pending = "ok", None  # pending: (step, loss tensor) not yet checked
+    t_train = time.perf_counter()
+    model.train()
+
+    def check(i: int, loss: torch.Tensor) -> bool:
+        """Record the loss of step i; True if the run has diverged."""
+        nonlocal init_loss
+        v = loss.item()
+        losses.append(v)
+        if init_loss is None:
+            init_loss = v
+        if i % log_every == 0 or i == n_steps - 1:
+            say(f"step {i + 1}/{n_steps} loss {v:.4f}")
+        return not math.isfinite(v) or v > cfg.diverge_factor * init_loss
+
+    while step < n_steps:
+        x, y = batches.next()  # (B/world, T) each
+        x, y = x.to(d.device, non_blocking=True), y.to(d.device, non_blocking=True)
+        loss_sum = torch.zeros((), device=d.device)
+        for k in range(accum):
+            xs, ys = x[k * micro:(k + 1) * micro], y[k * micro:(k + 1) * micro]
+            sync = d.world == 1 or k == accum - 1
+            with (contextlib.nullcontext() if sync else model.no_sync()), \
+                    autocast(d.device, cfg.dtype):
+                _, loss = model(xs, ys)
+            (loss / accum).backward()
+            loss_sum += loss.detach() / accum
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(raw.parameters(), cfg.grad_clip)
+        optim.apply_schedule(opt, schedule.lr_factor(step, n_steps, warmup, cfg.schedule,
+                                                     cfg.min_lr_frac), cfg.wd_mode)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        if pending is not None and check(*pending):
+            status = "diverged"
+            break
+        pending = (step - 1, _all_mean(loss_sum, d))
+        if ckpt_path and cfg.ckpt_every and step % cfg.ckpt_every == 0 and step < n_steps:
+            if check(*pending):
+                status = "diverged"
+                break
+            pending = None
+            if d.main:
+                _save(ckpt_path, {"run_id": cfg.run_id, "step": step, "model": raw.state_dict(),
+                                  "opt": opt.state_dict(), "batches": batches.state_dict(),
+                                  "losses": losses, "init_loss": init_loss,
+                                  "elapsed_s": elapsed_s + time.perf_counter() - t0})
+    if status == "ok" and pending is not None and check(*pending):
+        status = "diverged"
+    if cuda:
+        torch.cuda.synchronize()
+    train_s = time.perf_counter() - t_train
+    trained_tokens = (step - start_step) * cfg.tokens_per_step  # in this process
+
+    val_loss = None
+    if status == "ok":
+        val_loss = evaluate(raw, ds.val, cfg, d, micro)
+        if not math.isfinite(val_loss):
+            status = "diverged"
+        say(f"val_loss {val_loss:.4f} after {n_steps} steps")
+    else:
+        say(f"diverged at step {len(losses)} (loss {losses[-1]:.4g}, first {init_loss:.4g})")
+    tail = [v for v in losses[-10:] if math.isfinite(v)]
+    wall_s = elapsed_s + time.perf_counter() - t0
+    return results.make_row(
+        cfg, tbl, n_params=n_params, n_params_total=n_params_total, val_loss=val_loss,
+        train_loss=sum(tail) / len(tail) if tail else None, status=status, steps=len(losses),
+        wall_time_s=wall_s, tokens_per_s=trained_tokens / max(train_s, 1e-9),
+        device=str(d.device) + (f" x{d.world}" if d.world > 1 else ""),
+        data_name=ds.name)
