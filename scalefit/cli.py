@@ -543,10 +543,10 @@ def _fix_source(e: ScalefitInputError, src: str) -> ScalefitInputError:
     return ScalefitInputError(msg.replace("<DataFrame>", src))
 
 
-def _progress(args, label: str):
+def _progress(args, label: str, after: str | None = None):
     from .progress import ProgressBar
 
-    return ProgressBar(label, enabled=False if args.quiet else None)
+    return ProgressBar(label, enabled=False if args.quiet else None, after=after)
 
 
 def run_fit(args, settings: dict | None = None):
@@ -557,7 +557,7 @@ def run_fit(args, settings: dict | None = None):
     by = list(dict.fromkeys(args.by))
     if args.reference is not None and not by:
         raise UsageError("--reference needs --by (the groups it refers to)")
-    with _progress(args, "bootstrap") as bar:
+    with _progress(args, "bootstrap", after="fitting laws") as bar:
         try:
             result = fit(df, scale=args.scale, horizon=args.horizon, lr=args.lr, loss=args.loss,
                          by=by, n_boot=args.boot, ci=args.ci, seed=args.seed, window=args.window,
@@ -793,7 +793,8 @@ def _refit(d: dict, runs_path: str, args):
         quiet = bool(getattr(args, "quiet", False))
         from .progress import ProgressBar
 
-        with ProgressBar("refit for intervals", enabled=False if quiet else None) as bar:
+        with ProgressBar("refit for intervals", enabled=False if quiet else None,
+                         after="fitting laws") as bar:
             result = fit(df, scale=cols.get("scale"), horizon=cols.get("horizon"),
                          lr=cols.get("lr"), loss=cols.get("loss"), by=inp.get("by", []),
                          n_boot=n_boot, ci=s.get("ci", 0.95), seed=s.get("seed", 0),
@@ -1031,6 +1032,8 @@ def cmd_transfer(args) -> int:
     for g, t in items:
         who = f"{_label(g)}: " if g else ""
         src = "given" if t.b_source == "given" else "fitted"
+        if t.b_source == "given" and args.beta is not None:
+            src = f"given as beta = {fmt(args.beta)}"
         lines.append(f"  {who}lr {fmt(t.lr)} {fmt_ci(t.lr_ci)}".rstrip()
                      + f"   (from {fmt(args.lr)}; b = {fmt(t.b)} {fmt_ci(t.b_ci)}".rstrip()
                      + f", {src})")

@@ -24,8 +24,9 @@ class ProgressBar:
     """Callable ``bar(done, total)``; a context manager that erases the line on exit."""
 
     def __init__(self, label: str, enabled: bool | None = None, stream=None,
-                 delay: float = 1.0, interval: float = 0.2):
+                 delay: float = 1.0, interval: float = 0.2, after: str | None = None):
         self.label = label
+        self.after = after  # what runs once done == total (shown with a spinner)
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
             enabled = _is_terminal(self.stream)
@@ -36,6 +37,7 @@ class ProgressBar:
         self.total = 0
         self._start = time.monotonic()
         self._drawn = False
+        self._width = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -64,27 +66,31 @@ class ProgressBar:
             self._thread = None
         with self._lock:
             if self._drawn:
-                self._write("\r" + " " * (WIDTH + len(self.label) + 40) + "\r")
+                self._write("\r" + " " * self._width + "\r")
                 self._drawn = False
 
     # ------------------------------------------------------------------ drawing
     def line(self) -> str:
         """The text of the bar as it would be drawn now."""
         elapsed = time.monotonic() - self._start
+        spin = "|/-\\"[int(elapsed / self.interval) % 4]
+        if self.after and self.total > 0 and self.done >= self.total:
+            return f"{self.label} done, {self.after} {spin} {elapsed:5.1f}s"
         if self.total > 0:
             frac = min(max(self.done / self.total, 0.0), 1.0)
             full = int(round(frac * WIDTH))
             bar = "#" * full + "-" * (WIDTH - full)
             return (f"{self.label} [{bar}] {self.done}/{self.total} "
                     f"{frac * 100:3.0f}% {elapsed:5.1f}s")
-        spin = "|/-\\"[int(elapsed / self.interval) % 4]
         return f"{self.label} {spin} {elapsed:5.1f}s"
 
     def _draw(self) -> None:
         with self._lock:
             if self._stop.is_set():
                 return
-            self._write("\r" + self.line())
+            text = self.line()
+            self._width = max(self._width, len(text))
+            self._write("\r" + text.ljust(self._width))
             self._drawn = True
 
     def _tick(self) -> None:
