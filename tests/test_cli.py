@@ -186,7 +186,7 @@ def test_fit_report_is_self_contained(tmp_path):
     # A small slice of the example keeps the figures quick to draw.
     df = pd.read_csv(EXAMPLE)
     small = df[df["parameterization"].isin(["mup", "sp"]) & (df["tokens"] <= 5e9)
-               & (df["n_params"] <= 6e8)]
+               & (df["n_params"] <= 2e8)]
     runs = tmp_path / "small.csv"
     small.to_csv(runs, index=False)
     rep = tmp_path / "report"
