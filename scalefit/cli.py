@@ -274,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     columns(p)
     fit_options(p)
     outputs(p)
+    p.add_argument("--all-laws", action="store_true",
+                   help="also list the conditional laws (at one fixed horizon or scale) in "
+                        "the summary; they are always in --json")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("compare", parents=[common], formatter_class=_fmt_class,
@@ -657,7 +660,7 @@ def cmd_fit(args) -> int:
     if args.json:
         _write_json(args, result.to_dict())
     if args.json != "-":
-        _print(result.summary())
+        _print(result.summary(conditional=args.all_laws))
     if args.report:
         _write_report(args, result, df, _command_line())
     return EXIT_OK

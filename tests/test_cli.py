@@ -219,6 +219,16 @@ def test_fit_reads_parquet_and_jsonl(tmp_path, fmt, capsys):
     assert "60 sweeps (60 ok)" in out
 
 
+def test_fit_all_laws_and_format_flag(tmp_path, capsys):
+    runs = tmp_path / "runs.dat"  # unknown extension: --format says what it is
+    runs.write_text(EXAMPLE.read_text())
+    rc, out, err = run_main(capsys, "fit", runs, "--format", "csv", "--boot", 0)
+    assert rc == 0, err
+    assert "(conditional)" not in out
+    rc, out, err = run_main(capsys, "fit", runs, "--format", "csv", "--boot", 0, "--all-laws")
+    assert rc == 0 and out.count("(conditional)") >= 8
+
+
 def test_fit_ci_as_percentage_and_seed(tmp_path, capsys):
     out = tmp_path / "f.json"
     assert run_main(capsys, "fit", EXAMPLE, "--boot", 20, "--ci", 90, "--seed", 3, "--json",
