@@ -643,15 +643,22 @@ def _command_line() -> str:
 
 def _check_outputs(args) -> None:
     """Fail before the (slow) fit when an output cannot be written."""
-    for flag, path in (("--json", getattr(args, "json", None)),
-                       ("--report", getattr(args, "report", None))):
-        if path and path != "-":
-            parent = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(parent):
-                raise ScalefitInputError(f"{path}: cannot write ({flag}): the folder {parent} "
-                                         "does not exist")
-            if flag == "--json" and os.path.isdir(path):
-                raise ScalefitInputError(f"{path}: is a directory; --json needs a file name")
+    path = getattr(args, "json", None)
+    if path and path != "-":
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise ScalefitInputError(f"{path}: cannot write the JSON: the folder {parent} "
+                                     "does not exist")
+        if os.path.isdir(path):
+            raise ScalefitInputError(f"{path}: is a directory; --json needs a file name")
+    report = getattr(args, "report", None)
+    if report and os.path.exists(report) and not os.path.isdir(report):
+        raise ScalefitInputError(f"{report}: exists and is not a folder; --report needs a "
+                                 "folder (it is created if missing)")
+    if (report and not os.path.isdir(report)
+            and os.path.splitext(report)[1].lower() in (".html", ".htm", ".md", ".pdf")):
+        raise ScalefitInputError(f"{report}: --report takes a folder (it writes report.html, "
+                                 "report.md and figures/ into it), not a file name")
 
 
 def cmd_fit(args) -> int:

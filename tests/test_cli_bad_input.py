@@ -125,6 +125,8 @@ def fit_json(tmp_path_factory):
     (["fit", EXAMPLE, "--window", "0"], ["argument --window", ">= 1"]),
     (["fit", EXAMPLE, "--reference", "mup"], ["--reference needs --by"]),
     (["fit", EXAMPLE, "--json", "{tmp}/no/such/dir/fit.json"], ["does not exist"]),
+    (["fit", EXAMPLE, "--report", "{tmp}/report.html"], ["--report takes a folder"]),
+    (["fit", EXAMPLE, "--report", "{json}"], ["exists and is not a folder"]),
     (["fit"], ["give the table of runs"]),
     (["fitt", EXAMPLE], ["invalid choice: 'fitt'"]),
     (["compare", EXAMPLE], ["--by"]),
