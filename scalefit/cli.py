@@ -415,6 +415,8 @@ def _run(args) -> int:
         warnings.simplefilter("always")
         status = args.func(args)
     sys.stdout.flush()
+    for message in getattr(args, "_late_warnings", []):
+        _warn(message)
     for message in getattr(args, "_messages", []):
         sys.stderr.write(f"{PROG}: {message}\n")
     shown = getattr(args, "_shown_warnings", set())
@@ -574,7 +576,45 @@ def run_fit(args, settings: dict | None = None):
     if args.format:
         result.input["format"] = args.format
     _check_optimum(result, src, args.include_status)
+    for hint in pooling_hints(df, result):
+        _later_warning(args, hint)
     return result, df
+
+
+def pooling_hints(df, result) -> list[str]:
+    """Text columns that vary within a sweep but are not --by columns (likely a forgotten --by).
+
+    Runs that differ in such a column (e.g. parameterization) are pooled into one sweep.
+    Columns with a value per run (run names) and the status column are ignored.
+    """
+    import pandas as pd
+
+    used = {c for c in result.input["columns"].values() if c} | set(result.by)
+    keys = [result.input["columns"][r] for r in ("scale", "horizon")
+            if result.input["columns"].get(r)] + list(result.by)
+    hints = []
+    for col in df.columns:
+        if col in used or str(col).startswith("_"):
+            continue
+        values = df[col]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            continue
+        n = values.nunique(dropna=True)
+        if not 2 <= n <= 20 or n > len(df) / 2:
+            continue
+        varies = (values.nunique() > 1 if not keys
+                  else bool((df.groupby(keys, dropna=False)[col].nunique() > 1).any()))
+        if varies:
+            shown = ", ".join(map(str, sorted(values.dropna().unique(), key=str)[:5]))
+            hints.append(f"column {col!r} ({n} values: {shown}{', ...' if n > 5 else ''}) "
+                         f"varies within sweeps but is not a --by column, so its runs are "
+                         f"pooled; add --by {col} if they are different sweeps")
+    return hints
+
+
+def _later_warning(args, message: str) -> None:
+    """A warning for stderr, shown after the command's output (also with --quiet)."""
+    args._late_warnings = getattr(args, "_late_warnings", []) + [message]
 
 
 def _check_optimum(result, src: str, include) -> None:

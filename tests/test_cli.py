@@ -229,6 +229,14 @@ def test_fit_all_laws_and_format_flag(tmp_path, capsys):
     assert rc == 0 and out.count("(conditional)") >= 8
 
 
+def test_fit_warns_about_a_forgotten_by(capsys):
+    rc, out, err = run_main(capsys, "fit", EXAMPLE, "--boot", 0, "-q")
+    assert rc == 0
+    assert err.startswith("scalefit: warning: column 'parameterization' (3 values: mup, sp, "
+                          "sp_emb) varies within sweeps")
+    assert "add --by parameterization" in err and err.count("\n") == 1
+
+
 def test_fit_ci_as_percentage_and_seed(tmp_path, capsys):
     out = tmp_path / "f.json"
     assert run_main(capsys, "fit", EXAMPLE, "--boot", 20, "--ci", 90, "--seed", 3, "--json",
