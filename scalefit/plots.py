@@ -144,7 +144,30 @@ def _select(df, by: list[str], key: tuple):
 
 
 def _colour_of(keys: list[tuple]) -> dict:
-    return {k: GROUP_COLOURS[i % len(GROUP_COLOURS)] for i, k in enumerate(keys)}
+    """Colours of the groups: ordered (viridis) for one numeric column, else categorical."""
+    from matplotlib import colormaps
+
+    if keys and all(len(k) == 1 and _is_number(k[0]) for k in keys) and len(keys) > 3:
+        vals = np.array([float(k[0]) for k in keys])
+        t = np.log(vals) if np.all(vals > 0) else vals
+        t = (t - t.min()) / (np.ptp(t) or 1.0)
+        cmap = colormaps["viridis"]
+        return {k: cmap(0.05 + 0.85 * ti) for k, ti in zip(keys, t)}
+    if len(keys) <= len(GROUP_COLOURS):
+        return {k: GROUP_COLOURS[i] for i, k in enumerate(keys)}
+    cmap = colormaps["tab20"]
+    return {k: cmap(i % 20) for i, k in enumerate(keys)}
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) \
+        and bool(np.isfinite(v))
+
+
+def _legend(ax, **kw) -> None:
+    """A legend only when something carries a label (no matplotlib warning otherwise)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
 
 
 def _values_colours(values, cmap_name: str = "viridis") -> dict:
@@ -444,6 +467,9 @@ def law_figure(result, target: str = "lr_opt", variables=("scale", "horizon")) -
         if law is not None and var in law.variables:
             xs = _grid(pts[var].to_numpy(float))
             levels = sorted(pts[other].unique()) if len(law.variables) == 2 else [None]
+            if len(levels) > 5:  # a readable few lines: spread over the range
+                levels = [levels[i] for i in np.unique(np.linspace(0, len(levels) - 1, 5)
+                                                       .round().astype(int))]
             alpha = 0.16 if len(levels) <= 2 else 0.09
             for val in levels:
                 vals = {var: xs} if val is None else {var: xs, other: np.full_like(xs, val)}
@@ -466,7 +492,7 @@ def law_figure(result, target: str = "lr_opt", variables=("scale", "horizon")) -
             title = (title + ": " if title else "") + _law_text(law)
         ax.set_title(title, fontsize=8.5 if len(title) <= 52 else 7.5)
         if other and pts[other].nunique() <= 8:
-            ax.legend(fontsize=7, frameon=False)
+            _legend(ax, fontsize=7, frameon=False)
     what = "Optimal learning rate" if target == "lr_opt" else "Curvature of the loss valley"
     form = next((law.form for law in result.laws if law.target == target and law.primary), "")
     fig.suptitle(f"{what}" + (f":  {form}" if form else "")
@@ -528,7 +554,7 @@ def compare_figure(result) -> Figure:
     ax1.set_xlabel(axis_label(result, "scale"), fontsize=9)
     ax1.set_ylabel("optimal learning rate", fontsize=9)
     ax1.grid(True, which="both", alpha=0.2)
-    ax1.legend(fontsize=8, frameon=False)
+    _legend(ax1, fontsize=8, frameon=False, ncols=1 if len(keys) <= 8 else 2)
     at = f" at D = {si(H)}" if H is not None else ""
     ax1.set_title(f"Optimal LR vs scale{at}", fontsize=10)
 
@@ -559,15 +585,23 @@ def compare_figure(result) -> Figure:
                         None)
             if rinf is not None and np.isfinite(rinf):
                 ax2.axhline(rinf, color=c, ls="--", lw=1, alpha=0.8)
-    log_axes(ax2)
-    tidy_log(ax2, "x", counts=True)
-    ax2.set_xlabel(axis_label(result, "scale"), fontsize=9)
-    ax2.set_ylabel("loss_opt / loss_opt(reference) - 1", fontsize=9)
-    ax2.grid(True, which="both", alpha=0.2)
-    if len(keys) > 1:
-        ax2.legend(fontsize=8, frameon=False)
     ref_name = _group_label(ref_key, by) if ref_key is not None else str(ref)
-    ax2.set_title(f"Optimal loss relative to {ref_name} (dashed: R_inf)", fontsize=10)
+    if not ax2.containers:  # no group shares a scale with the reference
+        ax2.clear()
+        ax2.set_axis_off()
+        where = f" at D = {si(H)}" if H is not None else ""
+        ax2.text(0.5, 0.5, f"No group shares a scale with the reference ({ref_name}){where}\n"
+                 "with an ok optimum: no loss ratio to show.", ha="center", va="center",
+                 fontsize=9, color="0.3", transform=ax2.transAxes)
+    else:
+        log_axes(ax2)
+        tidy_log(ax2, "x", counts=True)
+        ax2.set_xlabel(axis_label(result, "scale"), fontsize=9)
+        ax2.set_ylabel("loss_opt / loss_opt(reference) - 1", fontsize=9)
+        ax2.grid(True, which="both", alpha=0.2)
+        if len(keys) > 1:
+            _legend(ax2, fontsize=8, frameon=False, ncols=1 if len(keys) <= 8 else 2)
+        ax2.set_title(f"Optimal loss relative to {ref_name} (dashed: R_inf)", fontsize=10)
     fig.suptitle(f"Comparison of the {', '.join(by)} groups ({level * 100:g}% bootstrap "
                  "intervals)", fontsize=11)
     return fig
