@@ -208,10 +208,13 @@ def cmd_train(args) -> int:
     from .train import train
 
     row = train(cfg, ckpt_path=args.ckpt, quiet=args.quiet)
-    import os
+    import torch.distributed as dist
 
-    if int(os.environ.get("RANK", "0")) != 0:
-        return 0
+    if dist.is_available() and dist.is_initialized():  # under torchrun
+        rank = dist.get_rank()
+        dist.destroy_process_group()
+        if rank != 0:
+            return 0
     if args.out:
         from .results import ResultsFile
 

@@ -127,6 +127,33 @@ def evaluate(model: GPT, tokens, cfg: RunConfig, d: Dist, batch_size: int) -> fl
 
 
 # -------------------------------------------------------------------------- training
+def train_step(model, raw: GPT, opt, x, y, micro: int, cfg: RunConfig, d: Dist,
+               factor: float) -> torch.Tensor:
+    """One optimizer step on this process's share x, y (B/world, T) of the global batch:
+    forward/backward in micro-batches of `micro` rows (DDP syncs gradients on the last),
+    clip, scale the LRs by the schedule `factor`, AdamW. Returns the mean loss (0-dim,
+    detached, still on the device: reading it is the caller's choice of sync point)."""
+    if d.device.type == "cuda":
+        x, y = x.pin_memory(), y.pin_memory()
+    x, y = x.to(d.device, non_blocking=True), y.to(d.device, non_blocking=True)
+    accum = x.size(0) // micro
+    loss_sum = torch.zeros((), device=d.device)
+    for k in range(accum):
+        xs, ys = x[k * micro:(k + 1) * micro], y[k * micro:(k + 1) * micro]
+        sync = d.world == 1 or k == accum - 1
+        with (contextlib.nullcontext() if sync else model.no_sync()), \
+                autocast(d.device, cfg.dtype):
+            _, loss = model(xs, ys)
+        (loss / accum).backward()
+        loss_sum += loss.detach() / accum
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(raw.parameters(), cfg.grad_clip)
+    optim.apply_schedule(opt, factor, cfg.wd_mode)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return loss_sum
+
+
 def _save(path, state) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     torch.save(state, tmp)
@@ -153,6 +180,8 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False) -> 
     raw.to(d.device)
     n_params, n_params_total = raw.n_params()
     opt = optim.build(raw, tbl, cfg, fused=cuda)
+    if cfg.compile:
+        torch._dynamo.reset()  # a sweep compiles many shapes: do not hit the cache limit
     model = torch.compile(raw) if cfg.compile else raw
     if d.world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -164,7 +193,6 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False) -> 
     if per_rank % micro:
         raise ValueError(f"batch_size/processes = {per_rank} is not a multiple of "
                          f"micro_batch_size {micro}")
-    accum = per_rank // micro
     batches = data.Batches(ds.train, cfg.seq_len, cfg.batch_size, seed=cfg.seed + 1,
                            rank=d.rank, world=d.world)
     n_steps, warmup = cfg.steps, cfg.warmup_steps
@@ -202,27 +230,13 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False) -> 
 
     while step < n_steps:
         x, y = batches.next()  # (B/world, T) each
-        x, y = x.to(d.device, non_blocking=True), y.to(d.device, non_blocking=True)
-        loss_sum = torch.zeros((), device=d.device)
-        for k in range(accum):
-            xs, ys = x[k * micro:(k + 1) * micro], y[k * micro:(k + 1) * micro]
-            sync = d.world == 1 or k == accum - 1
-            with (contextlib.nullcontext() if sync else model.no_sync()), \
-                    autocast(d.device, cfg.dtype):
-                _, loss = model(xs, ys)
-            (loss / accum).backward()
-            loss_sum += loss.detach() / accum
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(raw.parameters(), cfg.grad_clip)
-        optim.apply_schedule(opt, schedule.lr_factor(step, n_steps, warmup, cfg.schedule,
-                                                     cfg.min_lr_frac), cfg.wd_mode)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        factor = schedule.lr_factor(step, n_steps, warmup, cfg.schedule, cfg.min_lr_frac)
+        loss = train_step(model, raw, opt, x, y, micro, cfg, d, factor)
         step += 1
         if pending is not None and check(*pending):
             status = "diverged"
             break
-        pending = (step - 1, _all_mean(loss_sum, d))
+        pending = (step - 1, _all_mean(loss, d))
         if ckpt_path and cfg.ckpt_every and step % cfg.ckpt_every == 0 and step < n_steps:
             if check(*pending):
                 status = "diverged"
