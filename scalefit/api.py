@@ -33,6 +33,7 @@ def fit(
     status: str | None = None,
     diverged_above: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    source: str | None = None,
 ) -> FitResult:
     """Fit optimal LRs per sweep and power laws of the optimum, with bootstrap intervals.
 
@@ -47,6 +48,8 @@ def fit(
     diverged_above: a run whose loss exceeds this multiple of its sweep's best loss counts
         as diverged (for tables that record exploded runs with a finite loss).
     progress: optional ``progress(done, total)`` callback during the bootstrap.
+    source: the name of the input in messages and in the result (e.g. the file a
+        DataFrame came from).
     """
     if not 0 < ci < 1:
         raise ScalefitInputError(f"ci must be between 0 and 1 (got {ci}); e.g. 0.95")
@@ -58,7 +61,8 @@ def fit(
     if bad:
         raise ScalefitInputError(f"unknown status in include: {sorted(bad)}; use {STATUS_NAMES}")
 
-    runs = load_runs(table, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status)
+    runs = load_runs(table, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
+                     source=source)
     if diverged_above is not None:
         runs = _mark_exploded(runs, diverged_above)
     sw = build_sweeps(runs)

@@ -25,6 +25,8 @@ from .sweeps import Sweeps
 
 # Upper bound on resample x run draws held in memory at once.
 _BLOCK_DRAWS = 500_000
+# ... and at most this many resamples per block, so progress reports move.
+_BLOCK_RESAMPLES = 100
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def level_sum_blocks(
     sd = np.zeros(G) if noise_sd is None else np.nan_to_num(np.asarray(noise_sd, float))
     run_sd = sd[sw.run_group]
     parametric = run_sd > 0
-    block = max(1, min(n_boot, _BLOCK_DRAWS // R))
+    block = max(1, min(n_boot, _BLOCK_RESAMPLES, _BLOCK_DRAWS // R))
     done = 0
     while done < n_boot:
         b = min(block, n_boot - done)

@@ -169,9 +169,13 @@ def _first_line(e: BaseException) -> str:
 
 
 def resolve_columns(
-    columns: list[str], explicit: dict[str, str | None], src: str
+    columns: list[str], explicit: dict[str, str | None], src: str,
+    required: tuple[str, ...] = ("lr", "loss"),
 ) -> dict[str, str | None]:
-    """Map each role to one column: explicit choice, canonical name, then alias tiers."""
+    """Map each role to one column: explicit choice, canonical name, then alias tiers.
+
+    Raises ``ScalefitInputError`` when a ``required`` role has no column.
+    """
     by_norm: dict[str, list[str]] = {}
     for c in columns:
         by_norm.setdefault(normalize_name(c), []).append(c)
@@ -199,11 +203,13 @@ def resolve_columns(
             if hits:
                 out[role] = hits[0]
                 break
-    for role in ("lr", "loss"):
+    for role in required:
         if out[role] is None:
             names = ", ".join(a for tier in ALIASES[role] for a in tier)
+            have = ", ".join(map(str, columns))
             raise ScalefitInputError(
-                f"{src}: no {role} column found (looked for {names}); name it with --{role} COL"
+                f"{src}: no {role} column found (looked for {names}; the columns are {have}); "
+                f"name it with --{role} COL"
             )
     return out
 
@@ -257,6 +263,8 @@ def load_runs(
     by: tuple[str, ...] | list[str] | str = (),
     status: str | None = None,
     fmt: str | None = None,
+    source: str | None = None,
+    required: tuple[str, ...] = ("lr", "loss"),
 ) -> RunTable:
     """Load and validate a table of runs.
 
@@ -265,12 +273,14 @@ def load_runs(
     alias matching. ``by`` names extra columns whose values split runs into groups.
     ``status`` names a status column (default: ``status``/``state`` if present); runs
     whose status says diverged/failed/crashed count as diverged, as do runs whose loss
-    is NaN, inf or blank. Raises ``ScalefitInputError`` on bad input.
+    is NaN, inf or blank. ``source`` names the input in messages (default: the path, or
+    ``<DataFrame>``). ``required``: roles that must have a column (``lr`` and ``loss``;
+    a loss-law table needs only ``loss``). Raises ``ScalefitInputError`` on bad input.
     """
     if isinstance(table, pd.DataFrame):
-        src, df = "<DataFrame>", table.copy()
+        src, df = source or "<DataFrame>", table.copy()
     else:
-        src, df = str(table), read_table(table, fmt)
+        src, df = source or str(table), read_table(table, fmt)
     if isinstance(by, str):
         by = (by,)
     by = tuple(by)
@@ -280,7 +290,7 @@ def load_runs(
     if len(df.columns) == 0:
         raise ScalefitInputError(f"{src}: no columns; it needs a header and one row per run")
     cols = resolve_columns(list(df.columns), {"scale": scale, "horizon": horizon, "lr": lr,
-                                              "loss": loss}, src)
+                                              "loss": loss}, src, required)
     if len(df) == 0:
         raise ScalefitInputError(f"{src}: the table has a header but no rows")
     for b in by:
@@ -295,8 +305,9 @@ def load_runs(
             )
 
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
-    out["lr"] = _numeric(df, cols["lr"], src, "lr")
-    _positive(out["lr"].to_numpy(), cols["lr"], src, "lr")
+    if cols["lr"] is not None:
+        out["lr"] = _numeric(df, cols["lr"], src, "lr")
+        _positive(out["lr"].to_numpy(), cols["lr"], src, "lr")
     loss_vals = _numeric(df, cols["loss"], src, "loss")
     for role in ("scale", "horizon"):
         if cols[role] is not None:

@@ -67,6 +67,22 @@ class Law:
             d["rmse"] = d.pop("rmse_log")
         return d
 
+    def lmfit_result(self):
+        """A loss law refitted with lmfit from this estimate (``lmfit.MinimizerResult``)."""
+        if self.target != "loss_opt":
+            raise ValueError("lmfit_result applies to loss laws; see statsmodels_result")
+        (var,) = self.variables
+        return lmfit_loss_law(self.points[var], self.points["loss_opt"], self.params)
+
+    def statsmodels_result(self):
+        """A power law refitted as statsmodels OLS in log space (classical errors, tests)."""
+        if self.target == "loss_opt":
+            raise ValueError("statsmodels_result applies to power laws; see lmfit_result")
+        import statsmodels.api as sm
+
+        X = design({v: np.log(self.points[v]) for v in self.variables}, self.variables)
+        return sm.OLS(np.log(self.points[self.target]), X).fit()
+
     def predict_log(self, values: dict) -> tuple[float, np.ndarray | None]:
         """ln(target) at ``values`` (variable -> value) for a power law, with its draws (B,)."""
         if self.target == "loss_opt":
@@ -314,7 +330,7 @@ def loss_law_profile(
     interior = (f > 0) & (f < FINE_POINTS - 1)
     pos = np.where(interior, fi + np.clip(shift, -1.0, 1.0), f)
     step = (hi - lo) / (FINE_POINTS - 1)
-    alpha = lo + pos * step
+    alpha = _golden(u, y, w, positive, lo + pos * step, step, float(grid[0]), float(grid[-1]))
     za = np.exp(u[None, :] * alpha[:, None])  # (B, P)
     L, A = _linear_given_alpha(za, y, w)
     ok = coarse_ok & np.isfinite(A) & ((A > 0) | (not positive))
@@ -323,6 +339,38 @@ def loss_law_profile(
     nan = np.full_like(alpha, np.nan)
     return (np.where(ok, L, nan), np.where(ok, A_orig, nan), np.where(ok, alpha, nan),
             at_bound & ok)
+
+
+def _sse_at(alpha, u, y, w, positive):
+    """Profiled SSE at one alpha per row: alpha (B,), u (P,), y, w (B, P) -> (B,)."""
+    z = np.exp(u[None, :] * alpha[:, None])
+    L, A = _linear_given_alpha(z, y, w)
+    with np.errstate(invalid="ignore", over="ignore"):
+        sse = (w * (y - L[:, None] - A[:, None] * z) ** 2).sum(-1)
+    bad = ~np.isfinite(sse) | ((A <= 0) if positive else False)
+    return np.where(bad, np.inf, sse)
+
+
+def _golden(u, y, w, positive, alpha, step, lo_bound, hi_bound, iters: int = 30):
+    """Golden-section search of the profiled SSE in [alpha - step, alpha + step], per row."""
+    a = np.clip(alpha - step, lo_bound, hi_bound)
+    b = np.clip(alpha + step, lo_bound, hi_bound)
+    g = (np.sqrt(5.0) - 1) / 2
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = _sse_at(c, u, y, w, positive), _sse_at(d, u, y, w, positive)
+    for _ in range(iters):
+        left = fc <= fd
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        c_new = b - g * (b - a)
+        d_new = a + g * (b - a)
+        c, d = np.where(left, c_new, d), np.where(left, c, d_new)
+        fc_new = _sse_at(np.where(left, c_new, d_new), u, y, w, positive)
+        fc, fd = np.where(left, fc_new, fd), np.where(left, fc, fc_new)
+    best = (a + b) / 2
+    f0 = _sse_at(alpha, u, y, w, positive)
+    fb = _sse_at(best, u, y, w, positive)
+    return np.where(fb <= f0, best, alpha)  # never worse than the start
 
 
 def _linear_given_alpha(z: np.ndarray, y: np.ndarray, w: np.ndarray):
@@ -339,14 +387,17 @@ def loss_law(
     s: np.ndarray, y: np.ndarray, y_boot: np.ndarray | None, group: dict, ci_level: float,
     variable: str = "scale",
 ) -> Law:
-    """Fit ``loss_opt = L_inf + A * s^alpha`` with lmfit, bootstrap intervals by profiling."""
+    """Fit ``loss_opt = L_inf + A * s^alpha`` by profiled least squares, with bootstrap draws.
+
+    ``Law.lmfit_result()`` refits the same model with lmfit, for its standard errors
+    and correlations.
+    """
     s = np.asarray(s, dtype=float)
     y = np.asarray(y, dtype=float)
     L0, A0, a0, at_bound = (v[0] for v in loss_law_profile(s, y[None, :]))
     params = {"L_inf": float(L0), "A": float(A0), "alpha": float(a0)}
     notes = []
     if np.isfinite(a0):
-        params = _polish_lmfit(s, y, params)
         a1 = params["alpha"]
         if at_bound or a1 >= ALPHA_GRID[-1] * 1.001:
             notes.append(f"alpha at the flat end of its range ({a1:.3g}): no decay, so the "
@@ -381,29 +432,20 @@ def loss_law(
     )
 
 
-def _polish_lmfit(s: np.ndarray, y: np.ndarray, start: dict) -> dict:
-    """Refine a profiled start with lmfit (bounded: A > 0, alpha < 0); keep the better one."""
+def lmfit_loss_law(s: np.ndarray, y: np.ndarray, start: dict):
+    """lmfit fit of ``y = L_inf + A s^alpha`` (A > 0, alpha in the search range) from ``start``.
+
+    Returns the ``lmfit.MinimizerResult`` (``params`` with ``A`` in original units,
+    ``stderr``, ``correl``, ``fit_report``) for users who want classical errors.
+    """
     import lmfit
 
-    s_ref = float(np.exp(np.log(s).mean()))
-    u = s / s_ref
     p = lmfit.Parameters()
     p.add("L_inf", value=start["L_inf"])
-    p.add("A_n", value=start["A"] * s_ref ** start["alpha"], min=0)
+    p.add("A", value=start["A"], min=0)
     p.add("alpha", value=start["alpha"], min=float(ALPHA_GRID[0]), max=float(ALPHA_GRID[-1]))
 
     def resid(par):
-        return par["L_inf"].value + par["A_n"].value * u ** par["alpha"].value - y
+        return par["L_inf"].value + par["A"].value * s ** par["alpha"].value - y
 
-    def sse(d):
-        return float(((d["L_inf"] + d["A"] * s ** d["alpha"] - y) ** 2).sum())
-
-    try:
-        out = lmfit.minimize(resid, p, method="least_squares")
-    except (ValueError, RuntimeError):
-        return start
-    v = out.params.valuesdict()
-    cand = {"L_inf": v["L_inf"], "A": v["A_n"] * s_ref ** (-v["alpha"]), "alpha": v["alpha"]}
-    if all(np.isfinite(list(cand.values()))) and sse(cand) <= sse(start):
-        return {k: float(val) for k, val in cand.items()}
-    return start
+    return lmfit.minimize(resid, p, method="least_squares")

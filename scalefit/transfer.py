@@ -109,7 +109,8 @@ def transfer_quality(result, reference=None) -> TransferQuality:
 
     # Loss asymptote per group: needed to choose a default reference.
     L_inf = {lab: _loss_asymptote(s, boot) for lab, s in series.items()}
-    ref = _choose_reference(reference, labels, L_inf, notes)
+    n_ok = {lab: len(s) for lab, s in series.items()}
+    ref = _choose_reference(reference, labels, L_inf, notes, n_ok)
 
     groups = []
     for lab, key in labels.items():
@@ -167,7 +168,7 @@ def _loss_asymptote(s: pd.DataFrame, boot) -> tuple[float, np.ndarray | None]:
     return (float(L[0]) if not at_bound[0] else np.nan), draws
 
 
-def _choose_reference(reference, labels: dict, L_inf: dict, notes: list[str]):
+def _choose_reference(reference, labels: dict, L_inf: dict, notes: list[str], n_ok: dict):
     if reference is not None:
         for lab in labels:
             if str(lab) == str(reference) or lab == reference:
@@ -181,8 +182,9 @@ def _choose_reference(reference, labels: dict, L_inf: dict, notes: list[str]):
         ref = min(finite, key=finite.get)
         notes.append(f"reference {ref}: the group with the lowest fitted asymptotic loss")
         return ref
-    ref = next(iter(labels))
-    notes.append(f"reference {ref}: no group has a loss asymptote (need 4 scales), so the first")
+    ref = max(labels, key=lambda k: n_ok.get(k, 0))
+    notes.append(f"reference {ref}: no group has a loss asymptote (need 4 scales), so the group "
+                 "with the most usable optima")
     return ref
 
 
@@ -278,7 +280,7 @@ def ratio_asymptote(s: np.ndarray, R: np.ndarray, level: float = 0.05):
     its exponent is not at the flat end of the search; otherwise R_inf is the mean of R.
     Returns (R_inf, used_power, p_value), each (B,).
     """
-    from scipy.stats import f as f_dist
+    from scipy.special import fdtrc
 
     L, A, alpha, flat = loss_law_profile(s, R, positive=False)
     n = np.isfinite(R).sum(1)
@@ -287,8 +289,8 @@ def ratio_asymptote(s: np.ndarray, R: np.ndarray, level: float = 0.05):
         pred = L[:, None] + A[:, None] * s[None, :] ** alpha[:, None]
         sse1 = np.nansum((R - pred) ** 2, axis=1)
         sse0 = np.nansum((R - mean[:, None]) ** 2, axis=1)
-        F = ((sse0 - sse1) / 2) / (sse1 / np.maximum(n - 3, 1))
-        pval = np.where(n > 3, f_dist.sf(F, 2, np.maximum(n - 3, 1)), 1.0)
+        F = np.maximum(((sse0 - sse1) / 2) / (sse1 / np.maximum(n - 3, 1)), 0.0)
+        pval = np.where(n > 3, fdtrc(2, np.maximum(n - 3, 1), F), 1.0)
     power = np.isfinite(L) & ~flat & (pval < level)
     return np.where(power, L, mean), power, pval
 

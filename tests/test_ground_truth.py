@@ -73,3 +73,19 @@ def test_single_variable_laws_and_loss_law():
     ex = law.extrapolation
     assert ex["left_out"] == "scale" and ex["value"] == 3e8
     assert abs(ex["error_log"]) < 0.1
+
+
+def test_classical_refits_agree_with_the_profile_estimates():
+    tl = TrueLaw(C=0.05, a=-0.5, b=0.0, k0=0.05, L_inf=2.0, A=300.0, alpha_s=-0.4)
+    df = make_sweeps(scales=(1e6, 3e6, 1e7, 3e7, 1e8, 3e8), horizons=(1e9,), n_lrs=9, seeds=3,
+                     noise=0.002, law=tl, seed=5)
+    r = scalefit.fit(df, n_boot=50, source="sweeps.csv")
+    assert r.input["source"] == "sweeps.csv"
+    ll = r.law("loss_opt", primary=False)
+    res = ll.lmfit_result()  # lmfit from the profiled estimate lands on the same optimum
+    for name in ("L_inf", "alpha"):
+        assert res.params[name].value == pytest.approx(ll.params[name], rel=1e-3, abs=1e-4)
+    assert res.params["alpha"].stderr > 0
+    ols = r.law().statsmodels_result()
+    np.testing.assert_allclose(ols.params[1], r.law().params["a"], rtol=1e-10)
+    assert ols.bse[1] > 0
