@@ -92,7 +92,7 @@ def fit(
             "groups": sw.n_groups,
         },
         settings={"n_boot": n_boot, "ci": ci, "seed": seed, "window": window,
-                  "include": list(include)},
+                  "include": list(include), "diverged_above": diverged_above},
         notes=notes,
         boot=boot,
     )

@@ -251,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--include-status", metavar="STATUS", nargs="+", choices=STATUS_NAMES,
                        default=["ok"],
                        help="sweep statuses whose optima enter the laws (default: ok)")
+        g.add_argument("--diverged-above", metavar="X", type=float, default=None,
+                       help="count a run whose loss exceeds X times its sweep's best loss as "
+                            "diverged (for exports that log exploded runs with a finite loss)")
 
     def outputs(p, report=True):
         g = p.add_argument_group("output")
@@ -567,7 +570,8 @@ def run_fit(args, settings: dict | None = None):
             result = fit(df, scale=args.scale, horizon=args.horizon, lr=args.lr, loss=args.loss,
                          by=by, n_boot=args.boot, ci=args.ci, seed=args.seed, window=args.window,
                          include=tuple(args.include_status), reference=args.reference,
-                         status=args.status, progress=bar)
+                         status=args.status, progress=bar,
+                         diverged_above=args.diverged_above, source=src)
         except ScalefitInputError as e:
             raise _fix_source(e, src) from e
     result.input["source"] = src
@@ -850,7 +854,8 @@ def _refit(d: dict, runs_path: str, args):
                          n_boot=n_boot, ci=s.get("ci", 0.95), seed=s.get("seed", 0),
                          window=s.get("window", 2), include=tuple(s.get("include", ["ok"])),
                          reference=ref if not isinstance(ref, dict) else None,
-                         status=cols.get("status"), progress=bar)
+                         status=cols.get("status"), progress=bar,
+                         diverged_above=s.get("diverged_above"))
     except (ScalefitInputError, ScalefitFitError):
         return None
     result.input["source"] = inp.get("source")

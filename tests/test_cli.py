@@ -488,3 +488,17 @@ def test_progress_bar_silent_off_a_terminal():
         bar(1, 2)
         bar(2, 2)
     assert buf.getvalue() == ""
+
+
+def test_fit_diverged_above_flag(tmp_path):
+    lrs = 2.0 ** np.arange(-12, -4)
+    loss = 3 + 0.05 * (np.log(lrs) - np.log(2.0**-9)) ** 2
+    loss[-2:] = [12.0, 59.0]
+    p = tmp_path / "runs.csv"
+    pd.DataFrame({"lr": lrs, "loss": loss}).to_csv(p, index=False)
+    out = subprocess.run([sys.executable, "-m", "scalefit", "fit", str(p), "--boot", "20",
+                          "--diverged-above", "2", "--json", "-"], capture_output=True,
+                         text=True, check=True)
+    d = json.loads(out.stdout)
+    assert d["input"]["diverged"] == 2 and d["settings"]["diverged_above"] == 2.0
+    assert d["optima"][0]["n_diverged"] == 2
