@@ -259,7 +259,8 @@ def cmd_coord(args) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     for name in args.param.split(","):
         res = coord_check(name.strip(), widths=widths, steps=args.steps, lr=args.lr,
-                          seeds=seeds, depth=args.depth, head_dim=args.head_dim)
+                          seeds=seeds, depth=args.depth, head_dim=args.head_dim,
+                          progress=True)
         print(f"# {name}: mean |activation| after {args.steps} steps at lr {args.lr:g}")
         print(res.summary())
         print()

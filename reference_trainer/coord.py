@@ -10,6 +10,7 @@ log2(scale) against log2(width) summarises each layer: ~1 for SP after a few ste
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,12 +80,14 @@ def measure(cfg: RunConfig, steps: int) -> dict:
 
 
 def coord_check(param: str, widths=(64, 128, 256, 512), steps: int = 4, lr: float = 1e-2,
-                seeds=(0,), **cfg_fields) -> CoordResult:
+                seeds=(0,), progress: bool = False, **cfg_fields) -> CoordResult:
     """Run `measure` for every width (base width = the smallest) and average over seeds."""
     fields = dict(depth=2, head_dim=16, seq_len=64, batch_size=8, grad_clip=0.0,
                   base_width=min(widths)) | cfg_fields
     res = CoordResult(widths=list(widths))
     for w in widths:
+        if progress:
+            print(f"coord {param}: width {w}", file=sys.stderr, flush=True)
         per_seed = [measure(RunConfig(param=param, width=w, lr=lr, seed=s, **fields), steps)
                     for s in seeds]
         for k in per_seed[0]:

@@ -86,9 +86,11 @@ def test_kill_and_resume_every_run_exactly_once(tmp_path):
 
 def test_diverged_run_is_recorded_and_sweep_goes_on(tmp_path):
     out = tmp_path / "runs.csv"
+    ckpts = tmp_path / "ckpt"
     p = run_cli("sweep", *tiny_flags(tokens=32 * 8 * 20), "--lrs", "1000,1e-2", "--out", out,
-                "--device", "cpu")
+                "--device", "cpu", "--ckpt-dir", ckpts, "--ckpt-every", "4")
     assert "1 ok, 1 diverged" in p.stderr
+    assert ckpts.is_dir() and not list(ckpts.iterdir())  # checkpoints go once rows are in
     rows = {float(r["lr"]): r for r in read(out)}
     bad, good = rows[1000.0], rows[0.01]
     assert bad["status"] == "diverged" and bad["val_loss"] == "" and int(bad["steps"]) < 20
