@@ -237,6 +237,9 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False) -> 
             status = "diverged"
             break
         pending = (step - 1, _all_mean(loss, d))
+        if cfg.eval_every and step % cfg.eval_every == 0 and step < n_steps:
+            say(f"step {step}/{n_steps} val_loss "
+                f"{evaluate(raw, ds.val, cfg, d, micro):.4f}")
         if ckpt_path and cfg.ckpt_every and step % cfg.ckpt_every == 0 and step < n_steps:
             if check(*pending):
                 status = "diverged"

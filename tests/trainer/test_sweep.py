@@ -38,10 +38,6 @@ def test_tiny_sweep_end_to_end_read_by_scalefit(tmp_path):
     for alias in ("N", "params", "D", "learning_rate", "peak_lr", "loss", "final_loss",
                   "horizon", "scale"):
         assert alias not in rows[0]
-    try:
-        import scalefit.api  # noqa: F401
-    except ImportError:
-        pytest.skip("scalefit core not importable yet")
     import scalefit
 
     res = scalefit.fit(out, n_boot=50)

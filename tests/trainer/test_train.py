@@ -51,6 +51,14 @@ def test_checkpoint_of_another_run_is_ignored(tiny, tmp_path):
     assert other["val_loss"] == fresh["val_loss"]
 
 
+def test_evaluation_during_training_is_logged_and_changes_nothing(tiny, capsys):
+    plain = train(tiny(lr=1e-2), quiet=True)
+    logged = train(tiny(lr=1e-2, eval_every=3))
+    assert logged["val_loss"] == plain["val_loss"]
+    err = capsys.readouterr().err
+    assert "step 3/8 val_loss" in err and "step 6/8 val_loss" in err
+
+
 def test_gradient_accumulation_matches_full_batch(tiny):
     a = train(tiny(lr=1e-2), quiet=True)
     b = train(tiny(lr=1e-2, micro_batch_size=2), quiet=True)
