@@ -6,8 +6,8 @@ trains one DDP replica on its slice of each global batch (gloo on CPU, NCCL on C
 
 Divergence: the run stops as soon as the training loss is NaN/inf or exceeds
 ``diverge_factor`` times the loss of the first step; the row says ``diverged``. The
-loss of step i is read while step i+1 is already queued, so the GPU never waits on
-the check (a diverged run does one extra step).
+loss of step i is copied to the host asynchronously and read once step i+1 is queued,
+so the GPU never idles for the check (a diverged run does one extra step).
 """
 
 from __future__ import annotations
@@ -127,6 +127,26 @@ def evaluate(model: GPT, tokens, cfg: RunConfig, d: Dist, batch_size: int) -> fl
 
 
 # -------------------------------------------------------------------------- training
+class HostScalar:
+    """A 0-dim device tensor copied to the host without blocking; `get` waits only for
+    that copy, not for the work queued after it (on CPU it is just the tensor)."""
+
+    def __init__(self, t: torch.Tensor):
+        self.event = None
+        if t.device.type == "cuda":
+            self.buf = torch.empty((), dtype=t.dtype, pin_memory=True)
+            self.buf.copy_(t, non_blocking=True)
+            self.event = torch.cuda.Event()
+            self.event.record()
+        else:
+            self.buf = t
+
+    def get(self) -> float:
+        if self.event is not None:
+            self.event.synchronize()
+        return self.buf.item()
+
+
 def train_step(model, raw: GPT, opt, x, y, micro: int, cfg: RunConfig, d: Dist,
                factor: float) -> torch.Tensor:
     """One optimizer step on this process's share x, y (B/world, T) of the global batch:
@@ -217,10 +237,10 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False) -> 
     t_train = time.perf_counter()
     model.train()
 
-    def check(i: int, loss: torch.Tensor) -> bool:
+    def check(i: int, loss: HostScalar) -> bool:
         """Record the loss of step i; True if the run has diverged."""
         nonlocal init_loss
-        v = loss.item()
+        v = loss.get()
         losses.append(v)
         if init_loss is None:
             init_loss = v
@@ -236,7 +256,7 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False) -> 
         if pending is not None and check(*pending):
             status = "diverged"
             break
-        pending = (step - 1, _all_mean(loss, d))
+        pending = (step - 1, HostScalar(_all_mean(loss, d)))
         if cfg.eval_every and step % cfg.eval_every == 0 and step < n_steps:
             say(f"step {step}/{n_steps} val_loss "
                 f"{evaluate(raw, ds.val, cfg, d, micro):.4f}")
