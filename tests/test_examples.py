@@ -24,3 +24,11 @@ def test_llama_audit_script(datasets):
     out = run("examples/llama_audit.py", "--data",
               datasets / "steplaw" / "dense_lr_bs_loss.csv", "--bs", "1024", "--boot", "50")
     assert "predicted optimum" in out and "extrapolation: scale 7e+09" in out
+
+
+def test_parameterization_script_on_bundled_example(tmp_path):
+    run("examples/parameterization.py", "examples/data/synthetic_sweeps.csv", "--boot", "50",
+        "--out", tmp_path)
+    md = (tmp_path / "parameterization.md").read_text()
+    # the synthetic laws were built with all three findings true
+    assert md.count("| agrees |") == 3, md
