@@ -192,6 +192,7 @@ def _fit_laws(
     has_s, has_d = "scale" in optima, "horizon" in optima
     if not (has_s or has_d):
         return laws
+    fixed_ratio_groups: list[str] = []
     for group, sub in _by_groups(optima, by):
         label = _label(group)
         pts = sub[sub["status"].isin(include)]
@@ -213,10 +214,7 @@ def _fit_laws(
             if collinear(np.log(s), np.log(d)):
                 fixed_ratio = True
                 variables = ("scale",)
-                notes.append(
-                    f"{label}horizon is proportional to scale (fixed tokens per parameter): the "
-                    "joint law is not identifiable; fitting lr_opt vs scale"
-                )
+                fixed_ratio_groups.append(label.strip(" []") or "all runs")
             else:
                 variables = ("scale", "horizon")
         elif vary_s:
@@ -246,6 +244,10 @@ def _fit_laws(
                 if part.loc[np.isfinite(part["loss_opt"]), "scale"].nunique() >= 4:
                     g = group if val is None else {**group, "horizon": float(val)}
                     laws.append(_loss_law(part, boot, g, ci))
+    if fixed_ratio_groups:
+        where = "" if fixed_ratio_groups == ["all runs"] else f" ({'; '.join(fixed_ratio_groups)})"
+        notes.append(f"horizon is proportional to scale (fixed tokens per parameter){where}: "
+                     "the joint law is not identifiable; fitting lr_opt vs scale")
     return laws
 
 
