@@ -709,7 +709,7 @@ def cmd_fit(args) -> int:
     _check_outputs(args)
     result, df = run_fit(args)
     if args.json:
-        _write_json(args, result.to_dict())
+        _write_json(args, result.to_dict(draws=True))
     if args.json != "-":
         _print(result.summary(conditional=args.all_laws))
     if args.report:
@@ -721,7 +721,7 @@ def cmd_compare(args) -> int:
     _check_outputs(args)
     result, df = run_fit(args)
     if args.json:
-        _write_json(args, result.to_dict())
+        _write_json(args, result.to_dict(draws=True))
     if args.json != "-":
         _print(compare_text(result))
     if args.report:
@@ -768,11 +768,12 @@ def compare_text(result) -> str:
 def load_fit(path: str, args=None, need_draws: bool = True):
     """A FitResult for predict/audit/transfer from a saved ``scalefit fit --json`` file.
 
-    FIT.json holds the laws' parameters and intervals but not the bootstrap draws that a
-    joint interval of a prediction needs. So: when ``input.source`` names a runs file
-    that still exists, the fit is redone with the saved settings (bootstrap included)
-    and checked against the saved parameters; otherwise the laws are rebuilt from the
-    JSON without draws (point estimates only). Returns ``(result, note)``, where
+    ``scalefit fit --json`` saves the bootstrap draws of the primary laws, which is all a
+    joint interval of a prediction needs: the laws are rebuilt from the JSON. An older
+    or hand-made FIT.json without draws falls back to a refit: when ``input.source``
+    names a runs file that still exists, the fit is redone with the saved settings
+    (bootstrap included) and checked against the saved parameters; otherwise the laws
+    are rebuilt without draws (point estimates only). Returns ``(result, note)``, where
     ``note`` says where the intervals come from. ``need_draws=False`` skips the refit
     (for intervals that the saved marginal intervals give exactly). Swap this function
     out once the JSON carries what is needed (a ``FitResult.from_dict`` or compact draws).
@@ -780,6 +781,11 @@ def load_fit(path: str, args=None, need_draws: bool = True):
     d = _read_fit_json(path)
     if not need_draws:
         return _rebuild(d), f"intervals from the saved interval of b in {path}"
+    primary = [ld for ld in d["laws"] if ld.get("primary") and ld["target"] != "loss_opt"]
+    if primary and all(ld.get("draws") for ld in primary):
+        s = d["settings"]
+        return _rebuild(d), (f"intervals: the bootstrap draws saved in {path} "
+                             f"({s.get('n_boot')} resamples, seed {s.get('seed')})")
     src = d["input"].get("source")
     runs_path = _find_runs(src, path)
     if runs_path is not None:
@@ -914,8 +920,13 @@ def _rebuild(d: dict):
         for k, v in ld["group"].items():
             if k in pts:
                 pts = pts[pts[k] == v] if k in by else pts[np.isclose(pts[k].astype(float), v)]
-        points = {v: (pts[v].to_numpy(float) if v in pts and len(pts) else np.array([np.nan]))
-                  for v in variables}
+        if ld.get("range"):  # the law's own data range, saved with it
+            points = {v: np.array(ld["range"][v], float) for v in variables}
+        else:
+            points = {v: (pts[v].to_numpy(float) if v in pts and len(pts)
+                          else np.array([np.nan])) for v in variables}
+        draws = ld.get("draws")
+        boot = np.array(draws, float) if draws else None
         laws.append(Law(
             target=ld["target"], form=ld["form"], variables=variables, group=dict(ld["group"]),
             params={k: (np.nan if v is None else v) for k, v in params.items()},
@@ -923,7 +934,7 @@ def _rebuild(d: dict):
             rmse_log=ld.get("rmse_log", ld.get("rmse")), n_points=ld["n_points"],
             param_names=tuple(params), primary=bool(ld.get("primary")),
             extrapolation=ld.get("extrapolation"), notes=list(ld.get("notes", [])),
-            boot=None, points=points))
+            boot=boot, points=points))
     return FitResult(optima=optima, laws=laws, input=dict(d["input"]),
                      settings=dict(d["settings"]), notes=list(d.get("notes", [])))
 

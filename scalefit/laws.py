@@ -48,7 +48,8 @@ class Law:
     boot: np.ndarray | None = field(default=None, repr=False)
     points: dict | None = field(default=None, repr=False)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, draws: bool = False) -> dict:
+        """JSON-ready dict; ``draws`` adds the bootstrap parameter draws of a power law."""
         d = {
             "group": _jsonable(self.group),
             "target": self.target,
@@ -65,6 +66,13 @@ class Law:
         if self.target == "loss_opt":  # residuals of a loss law are in loss units
             d["r2"] = d.pop("r2_log")
             d["rmse"] = d.pop("rmse_log")
+        if self.points is not None:
+            d["range"] = {v: [float(np.nanmin(self.points[v])), float(np.nanmax(self.points[v]))]
+                          for v in self.variables}
+        if draws and self.boot is not None and self.target != "loss_opt":
+            # (B, k): ln C then the exponents, 7 significant digits; NaN rows dropped
+            ok = np.all(np.isfinite(self.boot), axis=1)
+            d["draws"] = [[float(f"{x:.7g}") for x in row] for row in self.boot[ok]]
         return d
 
     def lmfit_result(self):

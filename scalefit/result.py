@@ -65,8 +65,12 @@ class FitResult:
         return audit(self, lr_used, scale=scale, horizon=horizon, group=group)
 
     # ------------------------------------------------------------------ output
-    def to_dict(self) -> dict:
-        """The JSON contract of DESIGN section 4 (see docs/json-schema.md)."""
+    def to_dict(self, draws: bool = False) -> dict:
+        """The JSON contract of DESIGN section 4 (see docs/json-schema.md).
+
+        ``draws=True`` adds each primary power law's bootstrap draws (key ``draws``), so
+        that predictions and audits from the JSON alone carry intervals.
+        """
         inp = dict(self.input)
         inp["columns"] = {k: v for k, v in inp["columns"].items()}
         return _jsonable({
@@ -74,7 +78,7 @@ class FitResult:
             "input": inp,
             "settings": self.settings,
             "optima": [self._optimum_dict(r) for _, r in self.optima.iterrows()],
-            "laws": [law.to_dict() for law in self.laws],
+            "laws": [law.to_dict(draws=draws and law.primary) for law in self.laws],
             "transfer": self.transfer.to_dict() if self.transfer is not None else None,
             "notes": list(self.notes),
         })

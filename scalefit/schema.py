@@ -69,6 +69,8 @@ LAW = {
         "primary": {"type": "boolean"},
         "extrapolation": EXTRAPOLATION,
         "notes": {"type": "array", "items": {"type": "string"}},
+        "range": {"type": "object", "additionalProperties": PAIR_OR_NULL},
+        "draws": {"type": "array", "items": {"type": "array", "items": NUM}},
     },
 }
 

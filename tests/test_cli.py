@@ -266,8 +266,41 @@ def test_compare_prints_transfer_quality(tmp_path):
 # ---------------------------------------------------------------- predict / audit / transfer
 
 
-def test_predict_with_intervals_from_refit(fitted, capsys):
+def _without_draws(out, tmp_path, source=None):
+    d = json.loads(out.read_text())
+    for law in d["laws"]:
+        law.pop("draws", None)
+    if source is not None:
+        d["input"]["source"] = source
+    p = tmp_path / "fit_nodraws.json"
+    p.write_text(json.dumps(d))
+    return p
+
+
+def test_predict_from_saved_draws_anywhere(fitted, tmp_path):
+    """fit --json saves the primary laws' draws: intervals need neither runs file nor refit."""
+    from scalefit import fit
+
     out, _ = fitted
+    d = json.loads(out.read_text())
+    assert all(law.get("draws") for law in d["laws"]
+               if law["primary"] and law["target"] != "loss_opt")
+    d["input"]["source"] = "moved_away.csv"
+    lonely = tmp_path / "fit.json"
+    lonely.write_text(json.dumps(d))
+    proc = ok(scalefit("predict", lonely, "--scale", "7B", "--horizon", "1T", "--json", "-"))
+    res = json.loads(proc.stdout)
+    assert "bootstrap draws saved" in res["interval_source"]
+    s = d["settings"]
+    ref = fit(EXAMPLE, by="parameterization", n_boot=s["n_boot"], seed=s["seed"])
+    for p in res["predictions"]:
+        want = ref.predict(scale=7e9, horizon=1e12, group=p["group"])
+        np.testing.assert_allclose(p["lr_ci"], want["lr_ci"], rtol=1e-5)
+
+
+def test_predict_with_intervals_from_refit(fitted, capsys, tmp_path):
+    out, _ = fitted
+    out = _without_draws(out, tmp_path, source=str(EXAMPLE))
     proc = ok(scalefit("predict", out, "--scale", "7B", "--horizon", "1T", "--json", "-"))
     d = json.loads(proc.stdout)
     assert "bootstrap refit" in d["interval_source"]
@@ -289,10 +322,7 @@ def test_predict_without_the_runs_file_gives_point_estimate(fitted, tmp_path):
     from scalefit import fit
 
     out, _ = fitted
-    d = json.loads(out.read_text())
-    d["input"]["source"] = "moved_away.csv"
-    lonely = tmp_path / "fit.json"
-    lonely.write_text(json.dumps(d))
+    lonely = _without_draws(out, tmp_path, source="moved_away.csv")
     proc = ok(scalefit("predict", lonely, "--scale", "1e9", "--horizon", "1e10", "--json", "-"))
     res = json.loads(proc.stdout)
     assert "point estimates only" in res["interval_source"]
@@ -393,10 +423,19 @@ def test_real_gemstone_wandb_export_with_extract(tmp_path, capsys):
     assert d["input"]["extract"] == [GEM_EXTRACT]
     assert sorted(o["scale"] for o in d["optima"]) == [256, 768, 1536, 3072]
 
-    # predict from that JSON refits through the same --extract (in process: faster)
+    # predict from that JSON uses its saved draws; without them it refits through the
+    # same --extract (in process: faster)
     rc, text, err = run_main(capsys, "predict", out, "--scale", "6144", "--json", "-")
     assert rc == 0, err
-    assert "bootstrap refit" in json.loads(text)["interval_source"]
+    saved = json.loads(text)
+    assert "bootstrap draws saved" in saved["interval_source"]
+    rc, text, err = run_main(capsys, "predict", _without_draws(out, tmp_path), "--scale",
+                             "6144", "--json", "-")
+    assert rc == 0, err
+    refit = json.loads(text)
+    assert "bootstrap refit" in refit["interval_source"]
+    assert refit["predictions"][0]["lr_ci"] == pytest.approx(saved["predictions"][0]["lr_ci"],
+                                                             rel=1e-5)
 
 
 def test_real_gemstone_extract_mismatch_names_the_row(tmp_path):
