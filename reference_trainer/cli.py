@@ -18,7 +18,7 @@ from pathlib import Path
 from .config import RunConfig, config_fields, parse_value
 
 PLURAL = {"width": "widths", "lr": "lrs", "seed": "seeds", "param": "params", "depth": "depths"}
-SWEEP_OPTIONS = ("out", "workers", "ckpt_dir")
+SWEEP_OPTIONS = ("out", "workers", "ckpt_dir", "batch", "max_batch")
 
 TRAIN_EXAMPLES = """\
 examples:
@@ -35,6 +35,7 @@ examples:
       --lrs 1e-3:3.2e-2:x2 --tokens 4194304 --seeds 0,1 --out runs.csv
   reference-trainer sweep --config grid.toml --device cuda        # every visible GPU
   reference-trainer sweep --config grid.yaml --device cpu --workers 2 --dry-run
+  reference-trainer sweep --config grid.toml --max-batch 8       # or --no-batch
   scalefit fit runs.csv
 
 grid.toml: any field, a list is an axis:
@@ -45,6 +46,8 @@ grid.toml: any field, a list is an axis:
   tokens = 8388608
   out = "runs.csv"
 
+Runs of one shape (LRs, seeds, parameterizations, horizons may differ) train together,
+up to --max-batch models at once on a device, each still writing its own row.
 Kill it at any moment and run the same command again: finished runs are skipped."""
 
 COORD_EXAMPLES = """\
@@ -151,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, help="CPU worker processes (default 1)")
     s.add_argument("--ckpt-dir", help="checkpoint runs here (with --ckpt-every) so a killed "
                    "sweep resumes runs mid-way")
+    s.add_argument("--batch", action=argparse.BooleanOptionalAction, default=None,
+                   help="train runs of one shape together on a device, K models at once "
+                   "(default: on; --no-batch trains them one by one)")
+    s.add_argument("--max-batch", type=int, metavar="K",
+                   help="at most K models in one batch (default 16)")
     s.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     s.add_argument("-v", "--verbose", action="store_true", help="log every run's steps")
     _add_config_flags(s, lists=True)
@@ -224,6 +232,17 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _bool(v) -> bool:
+    if isinstance(v, bool):
+        return v
+    s = str(v).strip().lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"batch: expected true or false, got {v!r}")
+
+
 def cmd_sweep(args) -> int:
     from . import sweep
 
@@ -244,9 +263,13 @@ def cmd_sweep(args) -> int:
             print(f"{cfg.run_id}  {'done' if cfg.run_id in have else 'todo'}  "
                   f"{sweep.describe(cfg)}")
         return 0
+    batch = args.batch if args.batch is not None else _bool(extra.get("batch", True))
+    max_batch = args.max_batch or int(extra.get("max_batch", 16))
+    if max_batch < 1:
+        raise ValueError(f"--max-batch must be at least 1, got {max_batch}")
     devices = sweep.resolve_devices(device, workers)
     counts = sweep.run(runs, out, devices, ckpt_dir=args.ckpt_dir or extra.get("ckpt_dir"),
-                       verbose=args.verbose)
+                       verbose=args.verbose, batch=batch, max_batch=max_batch)
     print(f"sweep: {counts['ok']} ok, {counts['diverged']} diverged, {counts['failed']} failed,"
           f" {counts['skipped']} skipped; results in {out}", file=sys.stderr)
     return 1 if counts["failed"] else 0

@@ -4,7 +4,13 @@ Resumable by construction: a run is identified by `RunConfig.run_id`; runs whose
 is already in the CSV are skipped, rows are appended atomically (`results`), so a
 sweep can be killed at any instant and restarted with the same command, losing at
 most the runs in progress (and with ``--ckpt-dir``, not even those). Several devices
-(all visible GPUs by default) each get a worker process that pulls runs from a queue.
+(all visible GPUs by default) each get a worker process that pulls work from a queue.
+
+Batching (default): the runs still to train that share a shape (`batched.batch_key`:
+width, depth, data, batch size, ...; LRs, seeds, parameterizations and horizons may
+differ) are trained together, up to `max_batch` at a time, by `batched_train`; each
+still gets its own row, appended as soon as it finishes. ``batch=False`` trains them
+one by one (`train.train`).
 """
 
 from __future__ import annotations
@@ -81,6 +87,79 @@ def _outcome(row: dict) -> str:
     return f"diverged at step {row['steps']} ({row['wall_time_s']:.1f} s)"
 
 
+def plan(todo: list[RunConfig], max_batch: int, n_devices: int = 1) -> list[list[int]]:
+    """Indices of `todo` in batches: runs of one `batch_key`, in grid order, at most
+    `max_batch` each (1: every run alone); batches are split further while there are
+    fewer than `n_devices`, so every device has work."""
+    from .batched import batch_key
+
+    groups: dict = {}
+    for i, cfg in enumerate(todo):
+        groups.setdefault(batch_key(cfg), []).append(i)
+    size = max(1, max_batch)
+    batches = [g[j:j + size] for g in groups.values() for j in range(0, len(g), size)]
+    while len(batches) < n_devices:
+        big = max(range(len(batches)), key=lambda b: len(batches[b]), default=None)
+        if big is None or len(batches[big]) < 2:
+            break
+        b = batches.pop(big)
+        batches[big:big] = [b[:len(b) // 2], b[len(b) // 2:]]
+    return batches
+
+
+def _is_oom(e: BaseException) -> bool:
+    import torch
+
+    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
+
+
+def _run_batch(items: list, out: ResultsFile, ckpt_dir, verbose: bool, done) -> None:
+    """Train the runs `items` = [(index, cfg)] together (one alone: `_run_one`); call
+    `done(index, row, error)` for each. Out of memory: the unfinished runs are split in
+    two and retried."""
+    if len(items) == 1:
+        i, cfg = items[0]
+        try:
+            row, err = _run_one(cfg, out, ckpt_dir, verbose), None
+        except Exception:  # noqa: BLE001 - reported, the sweep goes on
+            row, err = None, traceback.format_exc()
+        done(i, row, err)
+        return
+    from .batched_train import remove_finished_checkpoints, train_batch
+
+    finished = set()
+
+    def on_row(k, row):
+        out.append(row)
+        finished.add(k)
+        done(items[k][0], row, None)
+
+    try:
+        train_batch([c for _, c in items], ckpt_dir=ckpt_dir, quiet=not verbose,
+                    on_row=on_row)
+    except Exception as e:  # noqa: BLE001
+        rest = [it for k, it in enumerate(items) if k not in finished]
+        if _is_oom(e) and len(rest) > 1:
+            import gc
+
+            import torch
+
+            del e
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            log(f"batch of {len(items)} ran out of memory: retrying its {len(rest)} "
+                f"unfinished runs in two batches (set --max-batch lower)")
+            for half in (rest[:len(rest) // 2], rest[len(rest) // 2:]):
+                _run_batch(half, out, ckpt_dir, verbose, done)
+            return
+        err = traceback.format_exc()
+        for i, _ in rest:
+            done(i, None, err)
+    if ckpt_dir:
+        remove_finished_checkpoints(ckpt_dir, out.run_ids())
+
+
 def _run_one(cfg: RunConfig, out: ResultsFile, ckpt_dir, verbose: bool) -> dict:
     from .train import train
 
@@ -112,33 +191,39 @@ def _worker(device: str, threads: int, todo, done, out_path, ckpt_dir, verbose) 
     if device == "cpu":
         torch.set_num_threads(threads)
     out = ResultsFile(out_path)
-    while (item := todo.get()) is not None:  # None: no runs left
-        i, fields = item
-        cfg = RunConfig(**fields).replace(device=device)
-        try:
-            row = _run_one(cfg, out, ckpt_dir, verbose)
-            done.put((i, device, row, None))
-        except Exception:  # noqa: BLE001 - reported to the parent, sweep goes on
-            done.put((i, device, None, traceback.format_exc()))
+    while (batch := todo.get()) is not None:  # None: no work left
+        items = [(i, RunConfig(**fields).replace(device=device)) for i, fields in batch]
+        _run_batch(items, out, ckpt_dir, verbose,
+                   lambda i, row, err: done.put((i, device, row, err)))
 
 
 def run(runs: list[RunConfig], out_path, devices: list[str], ckpt_dir=None,
-        verbose: bool = False) -> dict:
-    """Train every run of `runs` not yet in `out_path`. Returns counts
+        verbose: bool = False, batch: bool = True, max_batch: int = 16) -> dict:
+    """Train every run of `runs` not yet in `out_path`, runs of one shape together in
+    batches of up to `max_batch` unless `batch` is False. Returns counts
     {"total", "skipped", "ok", "diverged", "failed"}; progress goes to stderr."""
     out = ResultsFile(out_path)
     have = out.run_ids()
     todo = [c for c in runs if c.run_id not in have]
     counts = {"total": len(runs), "skipped": len(runs) - len(todo), "ok": 0, "diverged": 0,
               "failed": 0}
+    batches = plan(todo, max_batch if batch else 1, len(devices))
     where = ", ".join(f"{n}x {d}" for d, n in _count(devices).items())
+    how = ""
+    if batch and len(batches) < len(todo):
+        how = (f" in {len(batches)} batch{'es' if len(batches) > 1 else ''} of up to "
+               f"{max(map(len, batches))}")
     log(f"sweep: {len(runs)} runs, {counts['skipped']} already in {out_path}, "
-        f"{len(todo)} to train on {where}")
+        f"{len(todo)} to train on {where}{how}")
     t0 = time.perf_counter()
+    got = 0
 
-    def report(k, cfg, row, err, device):
-        eta = (time.perf_counter() - t0) / k * (len(todo) - k)
-        tag = f"[{k}/{len(todo)} {device}]"
+    def report(i, device, row, err):
+        nonlocal got
+        got += 1
+        cfg = todo[i]
+        eta = (time.perf_counter() - t0) / got * (len(todo) - got)
+        tag = f"[{got}/{len(todo)} {device}]"
         if err is not None:
             counts["failed"] += 1
             log(f"{tag} {describe(cfg)} FAILED (no row written; retried on resume):\n{err}")
@@ -146,20 +231,17 @@ def run(runs: list[RunConfig], out_path, devices: list[str], ckpt_dir=None,
             counts[row["status"]] += 1
             log(f"{tag} {describe(cfg)} -> {_outcome(row)}  eta {eta:.0f} s")
 
-    if len(devices) == 1 or len(todo) <= 1:
-        for k, cfg in enumerate(todo, 1):
-            cfg = cfg.replace(device=devices[0])
-            try:
-                row, err = _run_one(cfg, out, ckpt_dir, verbose), None
-            except Exception:  # noqa: BLE001
-                row, err = None, traceback.format_exc()
-            report(k, cfg, row, err, devices[0])
+    if len(devices) == 1 or len(batches) <= 1:
+        dev = devices[0]
+        for b in batches:
+            _run_batch([(i, todo[i].replace(device=dev)) for i in b], out, ckpt_dir, verbose,
+                       lambda i, row, err: report(i, dev, row, err))
         return counts
 
     ctx = mp.get_context("spawn")
     q_todo, q_done = ctx.Queue(), ctx.Queue()
-    for i, cfg in enumerate(todo):
-        q_todo.put((i, dataclasses.asdict(cfg)))
+    for b in batches:
+        q_todo.put([(i, dataclasses.asdict(todo[i])) for i in b])
     for _ in devices:
         q_todo.put(None)
     threads = max(1, (os.cpu_count() or 1) // sum(d == "cpu" for d in devices) or 1)
@@ -168,17 +250,15 @@ def run(runs: list[RunConfig], out_path, devices: list[str], ckpt_dir=None,
              for d in devices]
     for p in procs:
         p.start()
-    got = 0
     try:
         while got < len(todo):
             try:
                 i, device, row, err = q_done.get(timeout=1.0)
             except queue_mod.Empty:
                 if not any(p.is_alive() for p in procs):
-                    break  # a worker died hard (e.g. out of memory): its run is not written
+                    break  # a worker died hard (e.g. out of memory): its runs are not written
                 continue
-            got += 1
-            report(got, todo[i], row, err, device)
+            report(i, device, row, err)
     finally:
         for p in procs:
             if p.is_alive():

@@ -128,23 +128,30 @@ def evaluate(model: GPT, tokens, cfg: RunConfig, d: Dist, batch_size: int) -> fl
 
 # -------------------------------------------------------------------------- training
 class HostScalar:
-    """A 0-dim device tensor copied to the host without blocking; `get` waits only for
-    that copy, not for the work queued after it (on CPU it is just the tensor)."""
+    """A device tensor (0-dim, or the K losses of a batch) copied to the host without
+    blocking; `get` / `tolist` wait only for that copy, not for the work queued after
+    it (on CPU it is just the tensor)."""
 
     def __init__(self, t: torch.Tensor):
         self.event = None
         if t.device.type == "cuda":
-            self.buf = torch.empty((), dtype=t.dtype, pin_memory=True)
+            self.buf = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
             self.buf.copy_(t, non_blocking=True)
             self.event = torch.cuda.Event()
             self.event.record()
         else:
             self.buf = t
 
-    def get(self) -> float:
+    def _wait(self) -> torch.Tensor:
         if self.event is not None:
             self.event.synchronize()
-        return self.buf.item()
+        return self.buf
+
+    def get(self) -> float:
+        return self._wait().item()
+
+    def tolist(self) -> list:
+        return self._wait().tolist()
 
 
 def train_step(model, raw: GPT, opt, x, y, micro: int, cfg: RunConfig, d: Dist,
@@ -180,11 +187,14 @@ def _save(path, state) -> None:
     os.replace(tmp, path)
 
 
-def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False) -> dict:
+def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
+          losses_out: dict | None = None) -> dict:
     """Train `cfg` to its token horizon (or divergence), evaluate, return the results row.
 
     With `ckpt_path`, resumes from it when it holds this run (same run_id) and saves
     every `cfg.ckpt_every` steps; resuming gives the same losses as an unbroken run.
+    With `losses_out` (a dict), the training loss of every step is stored there under
+    the run_id.
     """
     t0 = time.perf_counter()
     d = setup(cfg.device)
@@ -285,6 +295,8 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False) -> 
         say(f"val_loss {val_loss:.4f} after {n_steps} steps")
     else:
         say(f"diverged at step {len(losses)} (loss {losses[-1]:.4g}, first {init_loss:.4g})")
+    if losses_out is not None:
+        losses_out[cfg.run_id] = list(losses)
     tail = [v for v in losses[-10:] if math.isfinite(v)]
     wall_s = elapsed_s + time.perf_counter() - t0
     return results.make_row(

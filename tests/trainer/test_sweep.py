@@ -48,11 +48,12 @@ def test_tiny_sweep_end_to_end_read_by_scalefit(tmp_path):
     assert "6 already in" in again.stderr and len(read(out)) == 6
 
 
-def test_kill_and_resume_every_run_exactly_once(tmp_path):
+@pytest.mark.parametrize("mode", [["--no-batch"], ["--max-batch", "2"]])
+def test_kill_and_resume_every_run_exactly_once(tmp_path, mode):
     out = tmp_path / "runs.csv"
     args = [sys.executable, "-m", "reference_trainer", "sweep",
             *tiny_flags(tokens=32 * 8 * 30), "--widths", "32,64", "--lrs", "3e-3,1e-2,3e-2",
-            "--seeds", "0,1", "--device", "cpu", "--out", str(out)]
+            "--seeds", "0,1", "--device", "cpu", "--out", str(out), *mode]
     expected = run_cli(*args[3:], "--dry-run").stdout.split()[::8]
     assert len(expected) == 12
     kills = 0
@@ -78,6 +79,35 @@ def test_kill_and_resume_every_run_exactly_once(tmp_path):
     run_cli(*args[3:])
     ids = [r["run_id"] for r in read(out)]
     assert sorted(ids) == sorted(expected)
+
+
+def test_batched_sweep_writes_the_rows_of_the_sequential_sweep(tmp_path):
+    grid = [*tiny_flags(), "--param", "sp,mup", "--lrs", "1e-2,3e-2,1e3", "--seeds", "0,1",
+            "--device", "cpu"]
+    a, b = tmp_path / "batched.csv", tmp_path / "sequential.csv"
+    pa = run_cli("sweep", *grid, "--out", a)
+    pb = run_cli("sweep", *grid, "--out", b, "--no-batch")
+    assert "in 1 batch of up to 12" in pa.stderr and "to train on 1x cpu\n" in pb.stderr
+    assert "8 ok, 4 diverged" in pa.stderr and "8 ok, 4 diverged" in pb.stderr
+    ra, rb = ({r["run_id"]: r for r in read(f)} for f in (a, b))
+    assert len(ra) == 12 and set(ra) == set(rb)
+    assert list(read(a)[0]) == list(read(b)[0])  # the same columns, in the same order
+    for rid, x in ra.items():
+        y = rb[rid]
+        assert x["device"] == "cpu batch12" and y["device"] == "cpu"
+        for col in ("status", "steps", "tokens", "lr", "n_params", "parameterization"):
+            assert x[col] == y[col], col
+        if y["status"] == "ok":
+            assert float(x["val_loss"]) == pytest.approx(float(y["val_loss"]), rel=1e-4)
+        else:
+            assert x["val_loss"] == y["val_loss"] == ""
+    import scalefit
+
+    fa, fb = (scalefit.fit(f, by=["parameterization"], n_boot=0) for f in (a, b))
+    assert len(fa.optima) == len(fb.optima) == 2  # one LR sweep per parameterization
+    for oa, ob in zip(fa.optima.itertuples(), fb.optima.itertuples(), strict=True):
+        assert oa.n_runs == ob.n_runs and oa.n_diverged == ob.n_diverged
+        assert oa.lr_best == ob.lr_best
 
 
 def test_diverged_run_is_recorded_and_sweep_goes_on(tmp_path):

@@ -1,0 +1,298 @@
+"""Train K runs of one shape at once (`BatchedGPT`) and return one results row each.
+
+Each model gets exactly what its single run (`train.train`) would get: its own init
+(seed), its own data stream (the batches its single run draws, stacked along K), its
+own LR, parameterization, schedule and horizon, weight decay, gradient clipping and
+divergence test. The batch runs until its longest horizon; a model is taken out of the
+batch as soon as it is finished, i.e.
+
+* diverged (loss NaN/inf or above `diverge_factor` times its first loss): its row says
+  ``diverged``, the others go on untouched (no operation mixes models);
+* at its own horizon: it is evaluated there and its row is written then.
+
+Rows are handed to `on_row` as each model finishes (the sweep appends them to the
+results file at once), and are the rows the single runs would give (same run_id and
+columns; losses equal to float tolerance), except that ``device`` says
+``<device> batchK`` and ``wall_time_s`` / ``tokens_per_s`` are measured on the batch:
+time from the batch's start to this model's row, this model's tokens over the
+training time until its end.
+
+Checkpoints (``ckpt_dir`` and ``ckpt_every``): the batch saves the state of the
+models still training to ``ckpt_dir/batch-<hash>.pt``; a later batch whose runs are
+all in such a file (the same batch, or part of it when some runs have finished since)
+resumes from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import data, results, schedule
+from .batched import BatchedGPT, quiet_layout_note
+from .batched_optim import BatchedAdamW
+from .config import RunConfig
+from .train import HostScalar, _save, autocast, log, resolve_device
+
+
+def train_step(model: BatchedGPT, opt: BatchedAdamW, forward, x, y, micro: int,
+               dev: torch.device, dtype: str, factor: torch.Tensor) -> torch.Tensor:
+    """One optimizer step of every model on its own batch x[k], y[k] (K, B, T): forward
+    and backward in micro-batches of `micro` rows per model, per-model clipping, AdamW
+    at each model's schedule `factor` (K,). Returns the K mean losses (on the device)."""
+    if dev.type == "cuda":
+        x, y = x.pin_memory(), y.pin_memory()
+    x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+    accum = x.size(1) // micro
+    model.zero_grad()
+    loss_sum = torch.zeros(x.size(0), device=dev)
+    for a in range(accum):
+        sl = slice(a * micro, (a + 1) * micro)
+        with autocast(dev, dtype):
+            _, loss = forward(x[:, sl], y[:, sl])  # (K,)
+        with quiet_layout_note():  # the models share no weights: each gets its own grads
+            (loss.sum() / accum).backward()
+        loss_sum += loss.detach() / accum
+    opt.clip_grads()
+    opt.step(factor)
+    return loss_sum
+
+
+@torch.no_grad()
+def evaluate(model: BatchedGPT, forward, tokens, cfg: RunConfig, dev, batch_size: int
+             ) -> list[float]:
+    """Every model's mean cross-entropy over the first `eval_tokens` held-out tokens
+    (the windows of `train.evaluate`, shown to all K models at once)."""
+    K = model.K
+    total = torch.zeros(K, dtype=torch.float64, device=dev)
+    count = 0
+    for x, y in data.eval_batches(tokens, cfg.seq_len, cfg.eval_tokens, batch_size):
+        x, y = x.to(dev), y.to(dev)
+        with autocast(dev, cfg.dtype):
+            logits, _ = forward(x.expand(K, *x.shape))  # (K, B, T, V)
+        ce = F.cross_entropy(logits.float().flatten(0, 2), y.expand(K, *y.shape).flatten(),
+                             reduction="none")
+        total += ce.view(K, -1).sum(1).double()
+        count += y.numel()
+    return (total / count).tolist()
+
+
+# ------------------------------------------------------------------------ checkpoints
+def ckpt_file(ckpt_dir, run_ids) -> Path:
+    h = hashlib.sha256(",".join(sorted(run_ids)).encode()).hexdigest()[:12]
+    return Path(ckpt_dir) / f"batch-{h}.pt"
+
+
+def _load(path: Path) -> dict | None:
+    try:  # mmap: reading the run ids does not read the weights
+        return torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception:  # noqa: BLE001 - unreadable: not ours to resume from
+        return None
+
+
+def find_checkpoint(ckpt_dir, run_ids) -> tuple[Path, dict] | None:
+    """The furthest batch checkpoint in `ckpt_dir` that holds all of `run_ids`."""
+    best = None
+    for f in sorted(Path(ckpt_dir).glob("batch-*.pt")):
+        st = _load(f)
+        if st and set(run_ids) <= set(st["run_ids"]):
+            if best is None or st["step"] > best[1]["step"]:
+                best = (f, st)
+    return best
+
+
+def remove_finished_checkpoints(ckpt_dir, done_ids: set) -> None:
+    """Delete checkpoints (batch and single-run) whose runs all have rows."""
+    d = Path(ckpt_dir)
+    if not d.is_dir():
+        return
+    for f in d.glob("batch-*.pt"):
+        st = _load(f)
+        if st and set(st["run_ids"]) <= done_ids:
+            f.unlink(missing_ok=True)
+    for f in d.glob("*.pt"):
+        if f.stem in done_ids:  # a single run's checkpoint, `sweep._run_one`
+            f.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------- training
+def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
+                on_row: Callable[[int, dict], None] | None = None,
+                losses_out: dict | None = None) -> list[dict]:
+    """Train the runs `cfgs` (one shape: `batched.batch_key`) together; return their
+    rows in order. `on_row(k, row)` is called as soon as run k is finished; with
+    `losses_out` (a dict) every run's training losses per step are stored there under
+    its run_id, as `train.train` does."""
+    t0 = time.perf_counter()
+    say = (lambda m: None) if quiet else log
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError("batched training runs in one process; use `train` under torchrun")
+    c0 = cfgs[0]
+    dev = resolve_device(c0.device)
+    cuda = dev.type == "cuda"
+    if cuda:
+        if dev.index is not None:
+            torch.cuda.set_device(dev)
+        torch.set_float32_matmul_precision("high")
+        torch.backends.cudnn.allow_tf32 = True
+    ds = data.load(c0.data, c0.val_frac)
+    model = BatchedGPT(cfgs, c0.vocab_size or ds.vocab_size, dev)
+    opt = BatchedAdamW(model)
+    K0 = len(cfgs)
+    n_params, n_params_total = model.n_params
+    micro = min(c0.micro_batch_size or c0.batch_size, c0.batch_size)
+    if c0.batch_size % micro:
+        raise ValueError(f"batch_size {c0.batch_size} is not a multiple of "
+                         f"micro_batch_size {micro}")
+    # one data stream per seed: the batches each model's single run would draw
+    streams = {c.seed: data.Batches(ds.train, c.seq_len, c.batch_size, seed=c.seed + 1)
+               for c in cfgs}
+    n_steps = [c.steps for c in cfgs]
+    factors = torch.tensor([[schedule.lr_factor(s, c.steps, c.warmup_steps, c.schedule,
+                                                c.min_lr_frac) for s in range(max(n_steps))]
+                            for c in cfgs], dtype=torch.float32).to(dev)  # (K, steps)
+    ids = list(range(K0))  # run index of each model still in the batch
+    losses: list[list[float]] = [[] for _ in cfgs]
+    init_loss: list[float | None] = [None] * K0
+    rows: list[dict | None] = [None] * K0
+    step, elapsed_s, start_step = 0, 0.0, 0
+
+    ckpt_every = c0.ckpt_every if ckpt_dir else 0
+    ckpt_path = ckpt_file(ckpt_dir, [c.run_id for c in cfgs]) if ckpt_every else None
+    if ckpt_every:
+        Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
+        found = find_checkpoint(ckpt_dir, [c.run_id for c in cfgs])
+        if found:
+            st = found[1]
+            rows_of = [st["run_ids"].index(c.run_id) for c in cfgs]
+            model.flat.copy_(st["flat"][rows_of])
+            opt.load_state_dict({"m": st["m"][rows_of], "v": st["v"][rows_of], "t": st["t"]})
+            for seed, gen_state in st["streams"].items():
+                if seed in streams:
+                    streams[seed].load_state_dict(gen_state)
+            step = start_step = st["step"]
+            for k, r in enumerate(rows_of):
+                losses[k], init_loss[k] = list(st["losses"][r]), st["init_loss"][r]
+            elapsed_s = st["elapsed_s"]
+            say(f"batch of {K0}: resumed at step {step} from {found[0].name}")
+
+    compile_ = c0.compile
+    if compile_:
+        torch._dynamo.reset()
+
+    def compiled(m: BatchedGPT):
+        return torch.compile(m.forward) if compile_ else m.forward
+
+    forward = compiled(model)
+    t_train = time.perf_counter()
+
+    def record(vals: list[float], at: list[int], i_step: int) -> set:
+        """Record the losses of step i_step for runs `at`; the runs that diverged."""
+        bad = set()
+        for v, i in zip(vals, at, strict=True):
+            if rows[i] is not None:
+                continue
+            losses[i].append(v)
+            if init_loss[i] is None:
+                init_loss[i] = v
+            every = cfgs[i].log_every or max(1, n_steps[i] // 10)
+            if i_step % every == 0 or i_step == n_steps[i] - 1:
+                say(f"{cfgs[i].run_id} step {i_step + 1}/{n_steps[i]} loss {v:.4f}")
+            if not math.isfinite(v) or v > cfgs[i].diverge_factor * init_loss[i]:
+                bad.add(i)
+        return bad
+
+    def finish(i: int, val_loss: float | None) -> None:
+        c = cfgs[i]
+        ok = val_loss is not None and math.isfinite(val_loss)
+        if ok:
+            say(f"{c.run_id} val_loss {val_loss:.4f} after {n_steps[i]} steps")
+        else:
+            say(f"{c.run_id} diverged at step {len(losses[i])} (loss {losses[i][-1]:.4g}, "
+                f"first {init_loss[i]:.4g})")
+        tail = [v for v in losses[i][-10:] if math.isfinite(v)]
+        train_s = time.perf_counter() - t_train
+        row = results.make_row(
+            c, model_tables[i], n_params=n_params, n_params_total=n_params_total,
+            val_loss=val_loss, train_loss=sum(tail) / len(tail) if tail else None,
+            status="ok" if ok else "diverged", steps=len(losses[i]),
+            wall_time_s=elapsed_s + time.perf_counter() - t0,
+            tokens_per_s=(len(losses[i]) - start_step) * c.tokens_per_step / max(train_s, 1e-9),
+            device=f"{dev} batch{K0}", data_name=ds.name)
+        rows[i] = row
+        if losses_out is not None:
+            losses_out[c.run_id] = list(losses[i])
+        if on_row is not None:
+            on_row(i, row)
+
+    model_tables = list(model.tables)
+    pending = None  # (losses of the last step on the device, runs, step) not yet read
+    while ids:
+        x, y = _next_batches(streams, [cfgs[i].seed for i in ids])
+        loss = train_step(model, opt, forward, x, y, micro, dev, c0.dtype,
+                          factors[:, step])
+        step += 1
+        out = set()  # runs leaving the batch now: diverged, or at their horizon
+        if pending is not None:
+            diverged = record(pending[0].tolist(), pending[1], pending[2])
+            for i in diverged:
+                finish(i, None)
+            out |= diverged
+        pending = (HostScalar(loss), list(ids), step - 1)
+        at_end = [i for i in ids if n_steps[i] == step and i not in out]
+        save_now = ckpt_every and step % ckpt_every == 0 and any(n_steps[i] > step
+                                                                for i in ids)
+        if at_end or save_now:  # read this step's losses now
+            diverged = record(pending[0].tolist(), pending[1], pending[2])
+            pending = None
+            for i in diverged:
+                finish(i, None)
+            out |= diverged
+            at_end = [i for i in at_end if i not in diverged]
+        if c0.eval_every and step % c0.eval_every == 0:
+            vals = evaluate(model, forward, ds.val, c0, dev, micro)
+            for i, v in zip(ids, vals, strict=True):
+                if i not in out and step < n_steps[i]:
+                    say(f"{cfgs[i].run_id} step {step}/{n_steps[i]} val_loss {v:.4f}")
+        if at_end:
+            pos = [ids.index(i) for i in at_end]
+            sub = model if len(pos) == model.K else model.select(pos)
+            vals = evaluate(sub, forward if sub is model else sub.forward, ds.val, c0, dev,
+                            micro)
+            for i, v in zip(at_end, vals, strict=True):
+                finish(i, v)
+            out |= set(at_end)
+        if out:
+            keep = [r for r, i in enumerate(ids) if i not in out]
+            ids = [ids[r] for r in keep]
+            if not ids:
+                break
+            model = model.select(keep)
+            opt.select(keep, model)
+            factors = factors[torch.tensor(keep, device=dev)]
+            forward = compiled(model)
+        if save_now and ids:
+            _save(ckpt_path, {
+                "run_ids": [cfgs[i].run_id for i in ids], "step": step,
+                "flat": model.flat.cpu(), "m": opt.m.cpu(), "v": opt.v.cpu(), "t": opt.t,
+                "streams": {s: b.state_dict() for s, b in streams.items()},
+                "losses": [losses[i] for i in ids], "init_loss": [init_loss[i] for i in ids],
+                "elapsed_s": elapsed_s + time.perf_counter() - t0})
+    if ckpt_path is not None and ckpt_path.exists():
+        ckpt_path.unlink(missing_ok=True)
+    return rows
+
+
+def _next_batches(streams: dict, seeds: list[int]):
+    """The next batch of each seed's stream, stacked for the given models: x, y (K, B, T)."""
+    drawn = {s: streams[s].next() for s in dict.fromkeys(seeds)}
+    x = torch.stack([drawn[s][0] for s in seeds])
+    y = torch.stack([drawn[s][1] for s in seeds])
+    return x, y

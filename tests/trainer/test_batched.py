@@ -1,0 +1,166 @@
+"""Batched training (K models of one shape at once) against single runs: the same
+losses step by step, per-model LRs, schedules, horizons, decay, clipping, divergence,
+checkpoints, and the sweep's batching plan."""
+
+import pytest
+import torch
+
+from reference_trainer import batched_train as bt
+from reference_trainer.batched import BatchedGPT, batch_key
+from reference_trainer.batched_optim import BatchedAdamW
+from reference_trainer.sweep import plan
+from reference_trainer.train import train
+
+STEPS = 20
+SAME = ("run_id", "parameterization", "width", "depth", "heads", "head_dim", "n_params",
+        "n_params_total", "tokens", "lr", "lr_mult_emb", "lr_mult_hidden", "lr_mult_readout",
+        "lr_mult_norm", "emb_mult", "readout_mult", "attn_scale", "init_std_emb",
+        "init_std_hidden", "init_std_readout", "weight_decay", "wd_mode", "schedule",
+        "warmup_tokens", "min_lr_frac", "grad_clip", "batch_size", "seq_len", "seed",
+        "status", "steps", "config")
+
+
+def steps(n):
+    return 32 * 8 * n  # tokens of n steps of the tiny shape
+
+
+def run_both(cfgs):
+    """(batched rows, curves), (sequential rows, curves)."""
+    bc, sc = {}, {}
+    rows = bt.train_batch(cfgs, quiet=True, losses_out=bc)
+    seq = [train(c, quiet=True, losses_out=sc) for c in cfgs]
+    return (rows, bc), (seq, sc)
+
+
+def assert_same(b, s, rtol=1e-4):
+    (rows, bc), (seq, sc) = b, s
+    for a, r in zip(rows, seq, strict=True):
+        for col in SAME:
+            assert a[col] == r[col], (col, a[col], r[col])
+        assert bc[a["run_id"]] == pytest.approx(sc[r["run_id"]], rel=rtol)
+        if r["status"] == "ok":
+            assert a["val_loss"] == pytest.approx(r["val_loss"], rel=rtol)
+        else:
+            assert a["val_loss"] is None
+        assert a["train_loss"] == pytest.approx(r["train_loss"], rel=rtol)
+        assert a["device"] == f"cpu batch{len(rows)}"
+
+
+CASES = {
+    # name: (shared settings, per-model settings)
+    "sp": (dict(param="sp"), [dict(lr=1e-2, seed=0), dict(lr=3e-3, seed=0),
+                              dict(lr=3e-2, seed=1), dict(lr=1e-3, seed=2)]),
+    "mup_horizons": (dict(param="mup"), [dict(lr=1e-2, seed=0, tokens=steps(STEPS)),
+                                         dict(lr=3e-2, seed=1, tokens=steps(12)),
+                                         dict(lr=3e-3, seed=0, tokens=steps(16)),
+                                         dict(lr=1e-1, seed=3, tokens=steps(7))]),
+    "sp_emb": (dict(param="sp_emb"), [dict(lr=1e-2, seed=0), dict(lr=3e-3, seed=1),
+                                      dict(lr=3e-2, seed=2, schedule="linear"),
+                                      dict(lr=1e-3, seed=0, warmup_frac=0.3)]),
+    # parameterizations mixed in one batch (per-model multipliers and attention scale),
+    # per-model weight decay, clipping, schedules; RoPE, LayerNorm with biases
+    "mixed": (dict(wd_mode="independent", pos="rope", norm="layer", bias=True),
+              [dict(param="sp", lr=1e-2, weight_decay=1e-2, grad_clip=0.5),
+               dict(param="mup", lr=3e-2, weight_decay=0.0, grad_clip=0.0),
+               dict(param="sp_emb", lr=3e-3, weight_decay=1e-3, schedule="constant"),
+               dict(param="mup-attn+emb_lr", lr=1e-2, weight_decay=5e-3, min_lr_frac=0.0,
+                    tokens=steps(11), mult_readout=2.0, lr_factor_hidden=0.5)]),
+    "coupled_decay": (dict(param="mup", wd_mode="coupled", micro_batch_size=4),
+                      [dict(lr=1e-2, weight_decay=0.1), dict(lr=3e-2, weight_decay=0.0),
+                       dict(lr=3e-3, weight_decay=0.3, seed=5),
+                       dict(lr=1e-2, weight_decay=0.1, readout_zero_init=True)]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_batch_of_four_equals_four_single_runs(tiny, case):
+    shared, per = CASES[case]
+    cfgs = [tiny(**(dict(width=64, tokens=steps(STEPS)) | shared | p)) for p in per]
+    assert len({batch_key(c) for c in cfgs}) == 1
+    b, s = run_both(cfgs)
+    assert_same(b, s)
+    assert all(r["status"] == "ok" for r in b[0])
+    assert [r["steps"] for r in b[0]] == [c.steps for c in cfgs]
+
+
+def test_diverging_model_is_frozen_and_leaves_the_others_unchanged(tiny):
+    good = [tiny(width=64, param="mup", lr=lr, seed=s, tokens=steps(STEPS))
+            for lr, s in ((1e-2, 0), (3e-2, 1), (3e-3, 2))]
+    bad = tiny(width=64, param="mup", lr=1e3, seed=0, tokens=steps(STEPS))
+    with_bad, curves = {}, {}
+    rows = bt.train_batch([good[0], bad, good[1], good[2]], quiet=True, losses_out=with_bad)
+    alone = bt.train_batch(good, quiet=True, losses_out=curves)
+    for r, a in zip([rows[0], rows[2], rows[3]], alone, strict=True):
+        assert r["status"] == "ok" and r["val_loss"] == pytest.approx(a["val_loss"], rel=1e-6)
+        assert with_bad[r["run_id"]] == pytest.approx(curves[r["run_id"]], rel=1e-6)
+    row = rows[1]
+    assert row["status"] == "diverged" and row["val_loss"] is None
+    assert row["steps"] < STEPS
+    single = train(bad, quiet=True)
+    assert single["status"] == "diverged" and single["steps"] == row["steps"]
+
+
+def test_per_model_gradient_clipping():
+    from reference_trainer.config import RunConfig
+
+    cfgs = [RunConfig(width=32, depth=1, head_dim=16, seq_len=16, grad_clip=c, lr=1e-3)
+            for c in (1.0, 1.0, 0.0, 0.5)]
+    model = BatchedGPT(cfgs, 64)
+    opt = BatchedAdamW(model)
+    g = torch.randn(model.K, model.N)
+    g *= torch.tensor([10.0, 0.5, 10.0, 2.0])[:, None] / g.norm(dim=1, keepdim=True)
+    model.grad.copy_(g)
+    before = opt.clip_grads()
+    assert before.tolist() == pytest.approx([10.0, 0.5, 10.0, 2.0], rel=1e-5)
+    assert model.grad.norm(dim=1).tolist() == pytest.approx([1.0, 0.5, 10.0, 0.5], rel=1e-5)
+
+
+def test_batch_checkpoint_resumes_after_a_kill_with_the_same_losses(tiny, tmp_path,
+                                                                    monkeypatch):
+    cfgs = [tiny(width=64, lr=lr, seed=s, tokens=steps(n), ckpt_every=4)
+            for lr, s, n in ((1e-2, 0, 14), (3e-2, 1, 6), (3e-3, 0, 14))]
+    ref_curves = {}
+    ref = bt.train_batch(cfgs, quiet=True, losses_out=ref_curves)
+    calls = {"n": 0}
+    real = bt.BatchedAdamW.step
+
+    def dies_at_step_11(self, factor):
+        calls["n"] += 1
+        if calls["n"] == 11:
+            raise KeyboardInterrupt  # after the checkpoint at step 8; run 1 has its row
+        return real(self, factor)
+
+    written = {}
+    monkeypatch.setattr(bt.BatchedAdamW, "step", dies_at_step_11)
+    with pytest.raises(KeyboardInterrupt):
+        bt.train_batch(cfgs, ckpt_dir=tmp_path, quiet=True,
+                       on_row=lambda k, row: written.setdefault(k, row))
+    monkeypatch.setattr(bt.BatchedAdamW, "step", real)
+    assert list(written) == [1] and len(list(tmp_path.glob("batch-*.pt"))) == 1
+    # the sweep resumes with the runs that have no row yet: part of the saved batch
+    rest = [cfgs[0], cfgs[2]]
+    curves, taken = {}, []
+    monkeypatch.setattr(bt.BatchedAdamW, "step",
+                        lambda self, f: (taken.append(self.t), real(self, f)))
+    resumed = bt.train_batch(rest, ckpt_dir=tmp_path, quiet=True, losses_out=curves)
+    assert taken == list(range(8, 14))  # from the checkpoint at step 8, not from scratch
+    for r, want in zip(resumed, [ref[0], ref[2]], strict=True):
+        assert r["val_loss"] == pytest.approx(want["val_loss"], rel=1e-6)
+        assert curves[r["run_id"]] == pytest.approx(ref_curves[r["run_id"]], rel=1e-6)
+    assert written[1]["val_loss"] == pytest.approx(ref[1]["val_loss"], rel=1e-6)
+    bt.remove_finished_checkpoints(tmp_path, {c.run_id for c in cfgs})
+    assert not list(tmp_path.iterdir())
+
+
+def test_plan_groups_by_shape_caps_k_and_feeds_every_device(tiny):
+    runs = [tiny(width=w, lr=lr, tokens=t) for w in (32, 64) for t in (2048, 4096)
+            for lr in (1e-3, 3e-3, 1e-2)]
+    batches = plan(runs, max_batch=4)
+    assert sorted(i for b in batches for i in b) == list(range(12))
+    assert [len(b) for b in batches] == [4, 2, 4, 2]  # horizons share a batch, widths not
+    for b in batches:
+        assert len({runs[i].width for i in b}) == 1
+    assert all(len(b) == 1 for b in plan(runs, max_batch=1))
+    assert len(plan(runs[:6], max_batch=16, n_devices=4)) == 4
+    assert batch_key(tiny(lr=1.0, seed=3, param="sp")) == batch_key(tiny(param="mup"))
+    assert batch_key(tiny(batch_size=4)) != batch_key(tiny())
