@@ -128,9 +128,10 @@ class BatchedGPT:
             p.grad = self.grad[:, o:o + size].view(self.K, *shape)  # autograd adds into it
             self.params[n] = p
         # a multiplier equal to 1 for every model is skipped, as the single run skips it
+        # (read here once: reading a device tensor in the forward would wait for the GPU)
         self.uniform = {n: bool(torch.all(v == v[0])) for n, v in mults.items()}
-        self.mult_is_one = {n: self.uniform[n] and float(v[0]) == 1.0 for n, v in mults.items()}
-        self.attn_scale0 = float(mults["attn_scale"][0])
+        self.first = {n: float(v[0]) for n, v in mults.items()}
+        self.mult_is_one = {n: self.uniform[n] and self.first[n] == 1.0 for n in mults}
 
     def select(self, idx: list[int]) -> BatchedGPT:
         """A new batch of models `idx` of this one (weights copied)."""
@@ -172,7 +173,7 @@ class BatchedGPT:
             return y
         m = self.mults[name]
         if self.uniform[name]:
-            return y * float(m[0])
+            return y * self.first[name]
         return y * m.view(-1, *([1] * (y.dim() - 1))).to(y.dtype)
 
     def linear(self, x, name, mult="hidden_mult"):
@@ -204,7 +205,7 @@ class BatchedGPT:
         if self.rope is not None:
             q, k = apply_rope(q, *self.rope), apply_rope(k, *self.rope)
         if self.uniform["attn_scale"]:
-            scale = self.attn_scale0
+            scale = self.first["attn_scale"]
         else:  # per-model scale folded into the queries
             s = self.mults["attn_scale"].to(q.dtype).repeat_interleave(B)
             q, scale = q * s.view(-1, 1, 1, 1), 1.0
@@ -215,10 +216,8 @@ class BatchedGPT:
     def embed(self, idx):
         """(K, B, T) ids -> (K, B, T, C): each model looks up its own table."""
         K, B, T = idx.shape
-        wte = self.params["wte.weight"]  # (K, V, C)
-        V = wte.shape[1]
-        offs = (torch.arange(K, device=idx.device) * V).view(K, 1, 1)
-        x = self._mult("emb_mult", F.embedding(idx + offs, wte.reshape(K * V, -1)))
+        models = torch.arange(K, device=idx.device).view(K, 1, 1)
+        x = self._mult("emb_mult", self.params["wte.weight"][models, idx])  # rows of (K, V, C)
         if "wpe.weight" in self.params:
             x = x + self._mult("emb_mult", self.params["wpe.weight"][:, :T])[:, None]
         return x

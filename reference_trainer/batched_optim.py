@@ -84,7 +84,7 @@ class BatchedAdamW:
         v.mul_(self.beta2).addcmul_(g, g, value=1.0 - self.beta2)
         bc1 = 1.0 - self.beta1 ** self.t
         bc2_sqrt = (1.0 - self.beta2 ** self.t) ** 0.5
-        denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
+        denom = v.sqrt().div_(bc2_sqrt).add_(self.eps)
         w.sub_(lr.div_(bc1).mul_(m).div_(denom))
 
     def state_dict(self) -> dict:
