@@ -163,7 +163,7 @@ class BatchedGPT:
     def gpt(self, k: int) -> GPT:
         """Model k as a single-run `model.GPT` (weights copied, on this device)."""
         m = GPT(self.gpt_cfgs[k])
-        m.load_state_dict(self.state_dict_of(k), strict=False)
+        m.load_state_dict(self.state_dict_of(k))
         return m.to(self.device)
 
     # ------------------------------------------------------------------ forward

@@ -100,6 +100,46 @@ def test_diverging_model_is_frozen_and_leaves_the_others_unchanged(tiny):
     assert single["status"] == "diverged" and single["steps"] == row["steps"]
 
 
+def test_each_model_starts_from_its_single_run_init(tiny):
+    from reference_trainer.train import build_model
+
+    cfgs = [tiny(param=p, seed=s, width=64) for p, s in (("sp", 0), ("mup", 1), ("mup", 0))]
+    model = BatchedGPT(cfgs, 256)
+    for k, c in enumerate(cfgs):
+        single, _ = build_model(c, 256)
+        mine = model.gpt(k)
+        assert mine.cfg == single.cfg  # forward multipliers and attention scale
+        for (n, a), (_, b) in zip(single.named_parameters(), mine.named_parameters(),
+                                  strict=True):
+            assert torch.equal(a, b), n
+
+
+def test_sweep_splits_a_batch_that_runs_out_of_memory(tiny, tmp_path, monkeypatch):
+    from reference_trainer import sweep
+
+    sizes = []
+    real = bt.train_batch
+
+    def small_gpu(cfgs, **kw):
+        sizes.append(len(cfgs))
+        if len(cfgs) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(cfgs, **kw)
+
+    monkeypatch.setattr(bt, "train_batch", small_gpu)
+    runs = [tiny(lr=lr) for lr in (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)]
+    counts = sweep.run(runs, tmp_path / "runs.csv", ["cpu"], max_batch=8)
+    assert counts["ok"] == 5 and counts["failed"] == 0
+    assert sizes == [5, 2, 3, 2]  # halves, then halves of the 3 (a run alone: train.train)
+
+    def broken(cfgs, **kw):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bt, "train_batch", broken)
+    counts = sweep.run([tiny(lr=lr) for lr in (2e-3, 4e-3)], tmp_path / "runs.csv", ["cpu"])
+    assert counts["failed"] == 2 and len(sweep.ResultsFile(tmp_path / "runs.csv").rows()) == 5
+
+
 def test_per_model_gradient_clipping():
     from reference_trainer.config import RunConfig
 
