@@ -122,6 +122,7 @@ class BatchedGPT:
         self.mults = mults
         self.K = flat.shape[0]
         self.params = {}
+        self.grads_checked = False
         for n, (o, shape) in self.layout.items():
             size = math.prod(shape)
             p = torch.nn.Parameter(flat[:, o:o + size].view(self.K, *shape))  # shares storage
@@ -155,6 +156,7 @@ class BatchedGPT:
             if p.grad is None or p.grad.untyped_storage().data_ptr() != \
                     self.grad.untyped_storage().data_ptr():
                 raise RuntimeError("gradient no longer a view of the flat gradient buffer")
+        self.grads_checked = True
 
     def state_dict_of(self, k: int) -> dict:
         """Model k's weights as a `model.GPT` state dict (CPU tensors)."""

@@ -60,6 +60,8 @@ def train_step(model: BatchedGPT, opt: BatchedAdamW, forward, x, y, micro: int,
         with quiet_layout_note():  # the models share no weights: each gets its own grads
             (loss.sum() / accum).backward()
         loss_sum += loss.detach() / accum
+    if not model.grads_checked:  # once per model object: host-side pointer checks
+        model.check_grads()
     opt.clip_grads()
     opt.step(factor)
     return loss_sum
