@@ -264,7 +264,7 @@ def cmd_sweep(args) -> int:
                   f"{sweep.describe(cfg)}")
         return 0
     batch = args.batch if args.batch is not None else _bool(extra.get("batch", True))
-    max_batch = args.max_batch or int(extra.get("max_batch", 16))
+    max_batch = args.max_batch if args.max_batch is not None else int(extra.get("max_batch", 16))
     if max_batch < 1:
         raise ValueError(f"--max-batch must be at least 1, got {max_batch}")
     devices = sweep.resolve_devices(device, workers)
