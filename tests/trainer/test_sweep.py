@@ -67,15 +67,17 @@ def test_kill_and_resume_every_run_exactly_once(tmp_path, mode):
                 time.sleep(delay)
                 break
             time.sleep(0.02)
-        if proc.poll() is None:
+        killed = proc.poll() is None
+        if killed:
             proc.send_signal(signal.SIGKILL)
-            kills += 1
         proc.wait()
         rows = read(out)  # parses after every kill, no duplicates
         assert len(rows) == len({r["run_id"] for r in rows})
         assert all(r["status"] == "ok" and math.isfinite(float(r["val_loss"])) for r in rows)
+        kills += killed and len(rows) < 12  # a kill that left the sweep unfinished
+    # At least one kill landed mid-sweep. (A later try may finish before its kill on a
+    # fast machine: batched rows land together, so that is no failure.)
     assert kills >= 1
-    assert len(read(out)) < 12
     run_cli(*args[3:])
     ids = [r["run_id"] for r in read(out)]
     assert sorted(ids) == sorted(expected)
