@@ -1,0 +1,31 @@
+"""Bundled tables: each has a sidecar, and scalefit finds ok optima in >= 80% of sweeps."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import scalefit
+
+DATA = Path(__file__).resolve().parents[1] / "examples" / "data"
+TABLES = sorted(DATA.glob("*.csv"))
+
+
+@pytest.mark.parametrize("table", TABLES, ids=[t.name for t in TABLES])
+def test_bundled_table(table):
+    sidecar = table.with_suffix(".md")
+    assert sidecar.exists(), f"{table.name} needs a sidecar {sidecar.name}"
+    text = sidecar.read_text().lower()
+    df = pd.read_csv(table)
+    if "run_id" in df:  # produced by the reference trainer: provenance is recorded
+        for item in ("command", "git revision", "device", "torch", "wall time",
+                     "total tokens"):
+            assert item in text, (sidecar.name, item)
+        assert f"{df['tokens'].sum():,}" in sidecar.read_text()
+        assert ("cpu" in text) == (df["device"].str.startswith("cpu").any())
+    else:
+        assert "synthetic" in text
+    multi = "parameterization" in df and df["parameterization"].nunique() > 1
+    by = ["parameterization"] if multi else []
+    res = scalefit.fit(table, by=by, n_boot=50)
+    assert (res.optima["status"] == "ok").mean() >= 0.8
