@@ -101,23 +101,22 @@ def _amount(text: str) -> float:
     return v
 
 
-def _positive(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (v > 0 and v != float("inf")):
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number > 0")
-    return v
-
-
 def _real(text: str) -> float:
+    """A finite number."""
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if v != v or v in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"{text!r}: must be finite")
+    return v
+
+
+def _positive(text: str) -> float:
+    """A finite number > 0."""
+    v = _real(text)
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number > 0")
     return v
 
 
