@@ -18,7 +18,7 @@ from pathlib import Path
 from .config import RunConfig, config_fields, parse_value
 
 PLURAL = {"width": "widths", "lr": "lrs", "seed": "seeds", "param": "params", "depth": "depths"}
-SWEEP_OPTIONS = ("out", "workers", "ckpt_dir", "batch", "max_batch")
+SWEEP_OPTIONS = ("out", "workers", "ckpt_dir", "batch", "max_batch", "tokens_per_param")
 
 TRAIN_EXAMPLES = """\
 examples:
@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: on; --no-batch trains them one by one)")
     s.add_argument("--max-batch", type=int, metavar="K",
                    help="at most K models in one batch (default 16)")
+    s.add_argument("--tokens-per-param", metavar="LIST",
+                   help="instead of --tokens: each run's horizon is this many tokens per "
+                   "non-embedding parameter of its model (e.g. 20), in whole steps")
     s.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     s.add_argument("-v", "--verbose", action="store_true", help="log every run's steps")
     _add_config_flags(s, lists=True)
@@ -254,6 +257,14 @@ def cmd_sweep(args) -> int:
     devices_spec = spec.pop("device", ["auto"])
     device = ",".join(devices_spec)
     workers = args.workers or int(extra.get("workers", 1))
+    tpp = args.tokens_per_param if args.tokens_per_param is not None else \
+        extra.get("tokens_per_param")
+    if tpp is not None:
+        vals = tpp if isinstance(tpp, list) else str(tpp).split(",")
+        try:
+            spec["tokens_per_param"] = [float(v) for v in vals]
+        except ValueError:
+            raise ValueError(f"--tokens-per-param: expected numbers, got {tpp!r}") from None
     runs = sweep.expand(spec)
     if args.dry_run:
         from .results import ResultsFile

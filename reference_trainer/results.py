@@ -36,18 +36,20 @@ COLUMNS = [
 
 @functools.lru_cache(maxsize=1)
 def git_rev() -> str:
-    """Short commit of the trainer's source tree (+dirty), or 'unknown'."""
+    """Short commit of the trainer's source tree (+dirty); for a copy of the tree without
+    git, the environment variable REFERENCE_TRAINER_GIT_REV; else 'unknown'."""
     here = Path(__file__).resolve().parent
+    fallback = os.environ.get("REFERENCE_TRAINER_GIT_REV", "").strip() or "unknown"
     try:
         rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here,
                              capture_output=True, text=True, timeout=10).stdout.strip()
         if not rev:
-            return "unknown"
+            return fallback
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                cwd=here, capture_output=True, text=True, timeout=10).stdout
         return rev + ("+dirty" if dirty.strip() else "")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return fallback
 
 
 def make_row(cfg, tbl, *, n_params: int, n_params_total: int, val_loss: float,

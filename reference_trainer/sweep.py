@@ -39,7 +39,30 @@ def log(msg: str) -> None:
 
 
 def expand(spec: dict) -> list[RunConfig]:
-    """{field: value or list of values} -> one RunConfig per grid point (deduplicated)."""
+    """{field: value or list of values} -> one RunConfig per grid point (deduplicated).
+
+    ``tokens_per_param`` (value or list; instead of ``tokens``) sets each run's horizon
+    to that many tokens per non-embedding parameter of its model, rounded to whole
+    optimizer steps: a fixed tokens-per-parameter study across widths."""
+    spec = dict(spec)
+    tpp = spec.pop("tokens_per_param", None)
+    if tpp is not None:
+        if "tokens" in spec:
+            raise ValueError("give tokens or tokens_per_param, not both")
+        tpps = tpp if isinstance(tpp, list | tuple) else [tpp]
+        if not all(isinstance(t, int | float) and t > 0 for t in tpps):
+            raise ValueError(f"tokens_per_param must be positive numbers, got {tpp!r}")
+        from .train import non_embedding_params
+
+        runs, seen = [], set()
+        for t in tpps:
+            for cfg in expand(spec):
+                steps = max(1, round(t * non_embedding_params(cfg) / cfg.tokens_per_step))
+                cfg = cfg.replace(tokens=steps * cfg.tokens_per_step)
+                if cfg.run_id not in seen:
+                    seen.add(cfg.run_id)
+                    runs.append(cfg)
+        return runs
     names = [f.name for f in config_fields()]
     unknown = [k for k in spec if k not in names]
     if unknown:
