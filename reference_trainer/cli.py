@@ -47,7 +47,9 @@ grid.toml: any field, a list is an axis:
   out = "runs.csv"
 
 Runs of one shape (LRs, seeds, parameterizations, horizons may differ) train together,
-up to --max-batch models at once on a device, each still writing its own row.
+up to --max-batch models at once on a device, each still writing its own row (on a CPU
+only up to width 64, where it pays; --batch forces it, --no-batch turns it off).
+--tokens-per-param 20 instead of --tokens: each width gets 20 tokens per parameter.
 Kill it at any moment and run the same command again: finished runs are skipped."""
 
 COORD_EXAMPLES = """\
@@ -155,8 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ckpt-dir", help="checkpoint runs here (with --ckpt-every) so a killed "
                    "sweep resumes runs mid-way")
     s.add_argument("--batch", action=argparse.BooleanOptionalAction, default=None,
-                   help="train runs of one shape together on a device, K models at once "
-                   "(default: on; --no-batch trains them one by one)")
+                   help="train runs of one shape together on a device, K models at once; "
+                   "--no-batch trains them one by one (default: where it pays: always on "
+                   "a GPU, on a CPU up to width 64)")
     s.add_argument("--max-batch", type=int, metavar="K",
                    help="at most K models in one batch (default 16)")
     s.add_argument("--tokens-per-param", metavar="LIST",
@@ -274,7 +277,8 @@ def cmd_sweep(args) -> int:
             print(f"{cfg.run_id}  {'done' if cfg.run_id in have else 'todo'}  "
                   f"{sweep.describe(cfg)}")
         return 0
-    batch = args.batch if args.batch is not None else _bool(extra.get("batch", True))
+    batch = args.batch if args.batch is not None else (
+        _bool(extra["batch"]) if "batch" in extra else None)
     max_batch = args.max_batch if args.max_batch is not None else int(extra.get("max_batch", 16))
     if max_batch < 1:
         raise ValueError(f"--max-batch must be at least 1, got {max_batch}")

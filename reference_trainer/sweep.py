@@ -6,7 +6,8 @@ sweep can be killed at any instant and restarted with the same command, losing a
 most the runs in progress (and with ``--ckpt-dir``, not even those). Several devices
 (all visible GPUs by default) each get a worker process that pulls work from a queue.
 
-Batching (default): the runs still to train that share a shape (`batched.batch_key`:
+Batching (default where it pays: always on GPUs, up to `CPU_BATCH_MAX_WIDTH` on CPUs):
+the runs still to train that share a shape (`batched.batch_key`:
 width, depth, data, batch size, ...; LRs, seeds, parameterizations and horizons may
 differ) are trained together, up to `max_batch` at a time, by `batched_train`; each
 still gets its own row, appended as soon as it finishes. ``batch=False`` trains them
@@ -110,17 +111,28 @@ def _outcome(row: dict) -> str:
     return f"diverged at step {row['steps']} ({row['wall_time_s']:.1f} s)"
 
 
-def plan(todo: list[RunConfig], max_batch: int, n_devices: int = 1) -> list[list[int]]:
+# On a CPU a batch pays only for tiny models (benchmarks/README.md, "Batched sweeps":
+# 1.7x at width 32, 1.2x at width 64, 0.83 to 0.99x at width 128), so by default a
+# CPU sweep batches runs of width <= CPU_BATCH_MAX_WIDTH and trains wider ones one by one.
+CPU_BATCH_MAX_WIDTH = 64
+
+
+def plan(todo: list[RunConfig], max_batch: int, n_devices: int = 1,
+         max_width: int | None = None) -> list[list[int]]:
     """Indices of `todo` in batches: runs of one `batch_key`, in grid order, at most
-    `max_batch` each (1: every run alone); batches are split further while there are
-    fewer than `n_devices`, so every device has work."""
+    `max_batch` each (1: every run alone; so are runs wider than `max_width` when it is
+    given); batches are split further while there are fewer than `n_devices`, so every
+    device has work."""
     from .batched import batch_key
 
     groups: dict = {}
     for i, cfg in enumerate(todo):
         groups.setdefault(batch_key(cfg), []).append(i)
-    size = max(1, max_batch)
-    batches = [g[j:j + size] for g in groups.values() for j in range(0, len(g), size)]
+    batches = []
+    for g in groups.values():
+        wide = max_width is not None and todo[g[0]].width > max_width
+        size = 1 if wide else max(1, max_batch)
+        batches += [g[j:j + size] for j in range(0, len(g), size)]
     while len(batches) < n_devices:
         big = max(range(len(batches)), key=lambda b: len(batches[b]), default=None)
         if big is None or len(batches[big]) < 2:
@@ -221,19 +233,23 @@ def _worker(device: str, threads: int, todo, done, out_path, ckpt_dir, verbose) 
 
 
 def run(runs: list[RunConfig], out_path, devices: list[str], ckpt_dir=None,
-        verbose: bool = False, batch: bool = True, max_batch: int = 16) -> dict:
+        verbose: bool = False, batch: bool | None = None, max_batch: int = 16) -> dict:
     """Train every run of `runs` not yet in `out_path`, runs of one shape together in
-    batches of up to `max_batch` unless `batch` is False. Returns counts
-    {"total", "skipped", "ok", "diverged", "failed"}; progress goes to stderr."""
+    batches of up to `max_batch`: always with `batch` True, never with False, and with
+    None (default) where it pays: on GPUs always, on CPUs up to width
+    `CPU_BATCH_MAX_WIDTH`. Returns counts {"total", "skipped", "ok", "diverged",
+    "failed"}; progress goes to stderr."""
     out = ResultsFile(out_path)
     have = out.run_ids()
     todo = [c for c in runs if c.run_id not in have]
     counts = {"total": len(runs), "skipped": len(runs) - len(todo), "ok": 0, "diverged": 0,
               "failed": 0}
-    batches = plan(todo, max_batch if batch else 1, len(devices))
+    cpu_only = all(d == "cpu" for d in devices)
+    max_width = CPU_BATCH_MAX_WIDTH if batch is None and cpu_only else None
+    batches = plan(todo, max_batch if batch is not False else 1, len(devices), max_width)
     where = ", ".join(f"{n}x {d}" for d, n in _count(devices).items())
     how = ""
-    if batch and len(batches) < len(todo):
+    if batch is not False and len(batches) < len(todo):
         how = (f" in {len(batches)} batch{'es' if len(batches) > 1 else ''} of up to "
                f"{max(map(len, batches))}")
     log(f"sweep: {len(runs)} runs, {counts['skipped']} already in {out_path}, "

@@ -202,5 +202,7 @@ def test_plan_groups_by_shape_caps_k_and_feeds_every_device(tiny):
         assert len({runs[i].width for i in b}) == 1
     assert all(len(b) == 1 for b in plan(runs, max_batch=1))
     assert len(plan(runs[:6], max_batch=16, n_devices=4)) == 4
+    wide = plan(runs, max_batch=4, max_width=32)  # width 64 > 32: one by one
+    assert [len(b) for b in wide] == [4, 2] + [1] * 6
     assert batch_key(tiny(lr=1.0, seed=3, param="sp")) == batch_key(tiny(param="mup"))
     assert batch_key(tiny(batch_size=4)) != batch_key(tiny())

@@ -75,3 +75,19 @@ def test_concurrent_writers_lose_nothing(tmp_path):
 
 def test_git_rev_is_a_string():
     assert isinstance(results.git_rev(), str) and results.git_rev()
+
+
+def test_git_rev_falls_back_to_the_environment(monkeypatch):
+    def no_git(*a, **k):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(results.subprocess, "run", no_git)
+    monkeypatch.setenv("REFERENCE_TRAINER_GIT_REV", "abc123def456")
+    results.git_rev.cache_clear()
+    try:
+        assert results.git_rev() == "abc123def456"
+        monkeypatch.delenv("REFERENCE_TRAINER_GIT_REV")
+        results.git_rev.cache_clear()
+        assert results.git_rev() == "unknown"
+    finally:
+        results.git_rev.cache_clear()

@@ -170,9 +170,46 @@ def test_help_has_examples(cmd):
     (["sweep", "--param", "mup+nope", "--out", "x.csv", "--dry-run"], "unknown switch"),
     (["sweep", "--widths", "64"], "--out is required"),
     (["train", "--width", "60", "--head-dim", "16"], "not a multiple"),
+    (["sweep", "--widths", "64", "--tokens", "4096", "--tokens-per-param", "20", "--out",
+      "x.csv"], "not both"),
+    (["sweep", "--widths", "64", "--tokens-per-param", "twenty", "--out", "x.csv"],
+     "expected numbers"),
 ])
 def test_bad_input_one_line_no_traceback(tmp_path, args, msg):
     p = run_cli(*args, check=False, cwd=tmp_path)
     assert p.returncode == 2
     assert msg in p.stderr and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_tokens_per_param_sets_each_widths_horizon(tmp_path, tiny):
+    from reference_trainer.sweep import expand
+    from reference_trainer.train import build_model, non_embedding_params
+
+    runs = expand({"width": [32, 64], "depth": 1, "head_dim": 16, "seq_len": 32,
+                   "batch_size": 8, "tokens_per_param": [2, 4], "lr": [1e-3, 3e-3]})
+    assert len(runs) == 8
+    for cfg in runs:
+        n = build_model(cfg, 256)[0].n_params()[0]  # what the results row will say
+        assert non_embedding_params(cfg) == n
+        assert cfg.tokens % cfg.tokens_per_step == 0
+        ratio = cfg.tokens / n
+        assert abs(ratio - round(ratio)) * n <= cfg.tokens_per_step / 2 + 1e-6  # whole steps
+    assert {round(c.tokens / non_embedding_params(c)) for c in runs} == {2, 4}
+    p = run_cli("sweep", "--widths", "32,64", "--depth", "1", "--head-dim", "16",
+                "--seq-len", "32", "--batch-size", "8", "--tokens-per-param", "2",
+                "--out", tmp_path / "r.csv", "--dry-run")
+    tokens = [int(line.split("tokens=")[1].split()[0]) for line in p.stdout.splitlines()]
+    assert tokens == [c.tokens for c in runs if c.lr == 1e-3 and round(
+        c.tokens / non_embedding_params(c)) == 2]
+
+
+def test_cpu_sweep_batches_only_where_it_pays(tmp_path):
+    """Default on a CPU: widths <= 64 in batches, wider runs one by one; --batch forces."""
+    grid = [*tiny_flags(), "--widths", "64,128", "--lrs", "1e-2,3e-2", "--device", "cpu"]
+    p = run_cli("sweep", *grid, "--out", tmp_path / "a.csv")
+    rows = read(tmp_path / "a.csv")
+    assert {r["width"]: r["device"] for r in rows} == {"64": "cpu batch2", "128": "cpu"}
+    assert "in 3 batches of up to 2" in p.stderr
+    run_cli("sweep", *grid, "--out", tmp_path / "b.csv", "--batch")
+    assert {r["device"] for r in read(tmp_path / "b.csv")} == {"cpu batch2"}
