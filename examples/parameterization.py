@@ -6,6 +6,9 @@ findings: SP's optimal LR falls with width while muP's stays; SP with the width-
 embedding LR (sp_emb) closes most of the gap to muP.
 
     python examples/parameterization.py RUNS.csv [--by parameterization] [--reference mup]
+
+A table with several weight-decay values (column weight_decay) is studied once per value,
+each against its own reference (figures in OUT/wd<value>/).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 from pathlib import Path
 
 import scalefit
+from scalefit.io import read_table
 from scalefit.result import fmt, fmt_ci
 
 
@@ -22,27 +26,21 @@ def finding(name: str, holds: bool | None, detail: str) -> str:
     return f"| {name} | {mark} | {detail} |"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("runs")
-    ap.add_argument("--by", default="parameterization")
-    ap.add_argument("--reference", default="mup")
-    ap.add_argument("--out", default="out/parameterization")
-    ap.add_argument("--boot", type=int, default=1000)
-    args = ap.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    res = scalefit.fit(args.runs, by=[args.by], reference=args.reference, n_boot=args.boot)
+def study(runs, args, out: Path, title: str) -> list[str]:
+    """Fit one table (a path or a DataFrame), write its report into `out`, and return the
+    markdown lines: the transfer table and the papers' findings checked against it."""
+    res = scalefit.fit(runs, by=[args.by], reference=args.reference, n_boot=args.boot)
     from scalefit.report import write_report
 
-    write_report(res, scalefit.load_runs(args.runs, by=[args.by]), out,
+    out.mkdir(parents=True, exist_ok=True)
+    write_report(res, scalefit.load_runs(runs, by=[args.by]), out,
                  command=f"python examples/parameterization.py {args.runs}")
     tq = {g["group"][args.by]: g for g in res.transfer.groups}
-    lines = [f"# Parameterization study: {args.runs}", "",
+    lines = [f"# {title}", "",
              f"{res.input['rows']} runs, {len(res.optima)} sweeps; reference "
              f"{res.transfer.reference}; 95% bootstrap intervals ({args.boot} resamples).", "",
-             *res.transfer.summary_lines(), "", "| finding | this data | numbers |",
-             "|---|---|---|"]
+             "```", *res.transfer.summary_lines(), "```", "",
+             "| finding | this data | numbers |", "|---|---|---|"]
 
     def exponent(label):
         g = tq.get(label)
@@ -64,6 +62,28 @@ def main() -> None:
         lines.append(finding("sp_emb closes most of SP's loss gap to muP", closes or None,
                              f"loss ratio - 1 at the largest scale: sp {fmt(r_sp)}, "
                              f"sp_emb {fmt(r_emb)}"))
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs")
+    ap.add_argument("--by", default="parameterization")
+    ap.add_argument("--reference", default="mup")
+    ap.add_argument("--out", default="out/parameterization")
+    ap.add_argument("--boot", type=int, default=1000)
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = read_table(args.runs)
+    wds = sorted(table["weight_decay"].dropna().unique()) if "weight_decay" in table else []
+    if len(wds) > 1:  # one study per weight decay, each against its own reference
+        lines = []
+        for wd in wds:
+            lines += study(table[table["weight_decay"] == wd], args, out / f"wd{wd:g}",
+                           f"Parameterization study: {args.runs}, weight decay {wd:g}") + [""]
+    else:
+        lines = study(args.runs, args, out, f"Parameterization study: {args.runs}")
     (out / "parameterization.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

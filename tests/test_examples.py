@@ -32,3 +32,18 @@ def test_parameterization_script_on_bundled_example(tmp_path):
     md = (tmp_path / "parameterization.md").read_text()
     # the synthetic laws were built with all three findings true
     assert md.count("| agrees |") == 3, md
+
+
+def test_parameterization_script_studies_each_weight_decay(tmp_path):
+    import pandas as pd
+
+    d = pd.read_csv(ROOT / "examples" / "data" / "synthetic_sweeps.csv")
+    both = pd.concat([d.assign(weight_decay=0.0),
+                      d.assign(weight_decay=0.1, loss=d["loss"] + 0.01)])
+    both.to_csv(tmp_path / "wd.csv", index=False)
+    run("examples/parameterization.py", tmp_path / "wd.csv", "--boot", "30", "--out",
+        tmp_path / "out")
+    md = (tmp_path / "out" / "parameterization.md").read_text()
+    assert "weight decay 0\n" in md and "weight decay 0.1\n" in md
+    assert md.count("| agrees |") == 6, md  # the same three findings within each decay
+    assert (tmp_path / "out" / "wd0.1" / "report.html").exists()
