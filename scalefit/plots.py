@@ -304,6 +304,10 @@ def sweeps_figure(result, runs, max_panels: int = MAX_PANELS) -> Figure:
         finite = np.concatenate([r.loc[~r["diverged"], "loss"].to_numpy() for _, r in sweeps
                                  if r is not None] or [np.array([])])
         top, bottom = _loss_limits(finite, opt["loss_opt"].to_numpy()[rows])
+        # x range: the LRs tried, one octave beyond; wider CIs are cut with an arrow
+        tried = np.concatenate([r["lr"].to_numpy() for _, r in sweeps if r is not None]
+                               or [np.array([])])
+        xlim = (tried.min() / 2, tried.max() * 2) if tried.size else None
         notes = []
         for o, r in sweeps:
             key = tuple(o[b] for b in by)
@@ -327,14 +331,15 @@ def sweeps_figure(result, runs, max_panels: int = MAX_PANELS) -> Figure:
                 _parabola(ax, o, np.unique(lr), window, top, bottom, c)
                 lo, hi = o["lr_opt_lo"], o["lr_opt_hi"]
                 if np.isfinite(lo) and np.isfinite(hi):
-                    ax.plot([lo, hi], [o["loss_opt"]] * 2, color=c, lw=1.6, marker="|", ms=6,
-                            mew=1.6, zorder=5)
+                    _ci_bar(ax, lo, hi, o["loss_opt"], xlim, c)
                 ax.plot([o["lr_opt"]], [o["loss_opt"]], ls="none", marker="*", ms=10, color=c,
                         mec="k", mew=0.5, zorder=6)
             elif o["status"] != "ok":
                 notes.append((_group_label(key, by) + ": " if by else "") + str(o["status"]))
         log_axes(ax)
         ax.set_ylim(bottom, top)
+        if xlim is not None:
+            ax.set_xlim(*xlim)
         tidy_log(ax, "x")
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
         ax.grid(True, which="major", alpha=0.25)
@@ -369,6 +374,16 @@ def sweeps_figure(result, runs, max_panels: int = MAX_PANELS) -> Figure:
         head += f" (first {len(panels)} of {n_all} panels)"
     fig.suptitle(head, fontsize=11, y=1 - 0.12 / height, va="top")
     return fig
+
+
+def _ci_bar(ax, lo: float, hi: float, y: float, xlim, c) -> None:
+    """A horizontal interval [lo, hi] at height y; an end beyond `xlim` is cut there and
+    drawn as an arrow pointing on."""
+    a, b = (lo, hi) if xlim is None else (max(lo, xlim[0]), min(hi, xlim[1]))
+    ax.plot([a, b], [y, y], color=c, lw=1.6, zorder=5)
+    for x, cut, mark in ((a, a > lo, "<"), (b, b < hi, ">")):
+        ax.plot([x], [y], ls="none", marker=mark if cut else "|", ms=5 if cut else 6,
+                mew=1.6, color=c, zorder=5, clip_on=False)
 
 
 def _lookup(run_sets: dict, key: tuple):

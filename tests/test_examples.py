@@ -31,7 +31,7 @@ def test_parameterization_script_on_bundled_example(tmp_path):
         "--out", tmp_path)
     md = (tmp_path / "parameterization.md").read_text()
     # the synthetic laws were built with all three findings true
-    assert md.count("| agrees |") == 3, md
+    assert md.count("| agrees |") == 4, md
 
 
 def test_parameterization_script_studies_each_weight_decay(tmp_path):
@@ -45,5 +45,5 @@ def test_parameterization_script_studies_each_weight_decay(tmp_path):
         tmp_path / "out")
     md = (tmp_path / "out" / "parameterization.md").read_text()
     assert "weight decay 0\n" in md and "weight decay 0.1\n" in md
-    assert md.count("| agrees |") == 6, md  # the same three findings within each decay
+    assert md.count("| agrees |") == 8, md  # the same four findings within each decay
     assert (tmp_path / "out" / "wd0.1" / "report.html").exists()

@@ -1,14 +1,17 @@
-"""The README shows real output: its set-up command 1 is run and every line of the output
-it prints (except the lines it shortens with '...') must appear, in order, in what the
+"""The README shows real output: each command whose output it quotes is run, and every
+quoted line (except the lines it shortens with '...') must appear, in order, in what the
 command prints today."""
 
 import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 from scalefit.cli import main
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
 
 
 def command_one() -> list[str]:
@@ -17,21 +20,30 @@ def command_one() -> list[str]:
     return shlex.split(line.split("&&", 1)[1].strip())
 
 
-def shown_output() -> list[str]:
-    """The lines of the first code block after 'Command 1 prints'."""
-    after = README.split("Command 1 prints", 1)[1]
+def quoted_after(marker: str) -> list[str]:
+    """The lines of the first code block after `marker`."""
+    words = r"\s+".join(map(re.escape, marker.split()))  # the marker may wrap lines
+    after = README[re.search(words, README).end():]
     block = re.search(r"```\n(.*?)```", after, re.S).group(1)
     return [x for x in block.splitlines() if x.strip() and "..." not in x]
 
 
-def test_readme_command_one_prints_what_the_readme_shows(capsys, monkeypatch):
-    argv = command_one()
-    assert argv[0] == "scalefit" and argv[1] == "fit"
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+CASES = {
+    "command 1": ("Command 1 prints", command_one()),
+    "synthetic": ("Known ground truth", ["scalefit", "fit", "examples/data/synthetic_sweeps.csv",
+                                         "--by", "parameterization"]),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_readme_output_is_what_the_command_prints(case, capsys, monkeypatch):
+    marker, argv = CASES[case]
+    assert argv[:2] == ["scalefit", "fit"]
+    monkeypatch.chdir(ROOT)
     assert main(argv[1:]) == 0
     printed = [x.rstrip() for x in capsys.readouterr().out.splitlines()]
-    shown = shown_output()
-    assert len(shown) >= 10
+    shown = quoted_after(marker)
+    assert len(shown) >= 4
     at = 0
     for line in shown:
         assert line.rstrip() in printed[at:], f"README line not printed (in order): {line!r}"
