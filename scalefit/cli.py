@@ -584,6 +584,12 @@ def run_fit(args, settings: dict | None = None):
     return result, df
 
 
+# Where-and-with-what columns of the reference trainer's rows: they may differ within a
+# sweep (a sweep extended later, on another machine) without being experimental factors.
+PROVENANCE = {"git_rev": "code revisions", "torch_version": "torch versions",
+              "device": "devices"}
+
+
 def pooling_hints(df, result) -> list[str]:
     """Text columns that vary within a sweep but are not --by columns (likely a forgotten --by).
 
@@ -609,9 +615,14 @@ def pooling_hints(df, result) -> list[str]:
                   else bool((df.groupby(keys, dropna=False)[col].nunique() > 1).any()))
         if varies:
             shown = ", ".join(map(str, sorted(values.dropna().unique(), key=str)[:5]))
-            hints.append(f"column {col!r} ({n} values: {shown}{', ...' if n > 5 else ''}) "
-                         f"varies within sweeps but is not a --by column, so its runs are "
-                         f"pooled; add --by {col} if they are different sweeps")
+            what = f"column {col!r} ({n} values: {shown}{', ...' if n > 5 else ''})"
+            if col in PROVENANCE:
+                hints.append(f"{what} differs within sweeps: runs from different "
+                             f"{PROVENANCE[col]} are pooled (as when a sweep was extended "
+                             "later); check that nothing that changes results differs")
+            else:
+                hints.append(f"{what} varies within sweeps but is not a --by column, so its "
+                             f"runs are pooled; add --by {col} if they are different sweeps")
     return hints
 
 

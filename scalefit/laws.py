@@ -413,6 +413,9 @@ def loss_law(
         elif a1 <= ALPHA_GRID[0] * 0.999:
             notes.append(f"alpha at the steep end of its range ({a1:.3g}): the asymptote "
                          "rests on the largest scales alone")
+        if params["L_inf"] < 0 and min(y[np.isfinite(y)], default=0) > 0:
+            notes.append(f"L_inf below 0 ({params['L_inf']:.3g}) for a positive loss: the "
+                         "points show no flattening, so the asymptote is not identified")
     else:
         notes.append("no decreasing law fits these points (loss does not fall with "
                      f"{variable})")

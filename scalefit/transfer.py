@@ -165,7 +165,10 @@ def _loss_asymptote(s: pd.DataFrame, boot) -> tuple[float, np.ndarray | None]:
     draws = None
     if boot is not None:
         draws = loss_law_profile(s["scale"].to_numpy(), boot.loss_opt[:, s["_g"].to_numpy()])[0]
-    return (float(L[0]) if not at_bound[0] else np.nan), draws
+    # Not identified: alpha at its flat end, or an asymptote below 0 for a positive loss
+    # (the points fall without flattening); such a fit cannot pick the reference.
+    bad = at_bound[0] or (L[0] < 0 and (s["loss_opt"] > 0).all())
+    return (float(L[0]) if not bad else np.nan), draws
 
 
 def _choose_reference(reference, labels: dict, L_inf: dict, notes: list[str], n_ok: dict):
@@ -183,8 +186,8 @@ def _choose_reference(reference, labels: dict, L_inf: dict, notes: list[str], n_
         notes.append(f"reference {ref}: the group with the lowest fitted asymptotic loss")
         return ref
     ref = max(labels, key=lambda k: n_ok.get(k, 0))
-    notes.append(f"reference {ref}: no group has a loss asymptote (need 4 scales), so the group "
-                 "with the most usable optima")
+    notes.append(f"reference {ref}: no group has an identified loss asymptote (needs 4 scales "
+                 "and a law that flattens), so the group with the most usable optima")
     return ref
 
 

@@ -541,3 +541,14 @@ def test_fit_diverged_above_flag(tmp_path):
     d = json.loads(out.stdout)
     assert d["input"]["diverged"] == 2 and d["settings"]["diverged_above"] == 2.0
     assert d["optima"][0]["n_diverged"] == 2
+
+
+def test_fit_notes_runs_from_different_code_revisions(tmp_path, capsys):
+    df = pd.read_csv(EXAMPLE)
+    df["git_rev"] = np.where(df["seed"] == 0, "aaaa1111", "bbbb2222")  # seed 1 run later
+    df.to_csv(tmp_path / "runs.csv", index=False)
+    rc, out, err = run_main(capsys, "fit", tmp_path / "runs.csv", "--by", "parameterization",
+                            "--boot", 0, "-q")
+    assert rc == 0
+    assert "column 'git_rev' (2 values: aaaa1111, bbbb2222) differs within sweeps" in err
+    assert "different code revisions are pooled" in err and "--by git_rev" not in err

@@ -157,3 +157,20 @@ def test_regimes_are_groups_like_any_other():
     assert {g["group"]["weight_decay"] for g in r.transfer.groups} == {"wd0", "wd0.1"}
     assert r.law(group={"weight_decay": "wd0.1"}).params["a"] == pytest.approx(-0.25, abs=0.03)
     assert isinstance(r.transfer.table(), pd.DataFrame)
+
+
+def test_a_loss_law_without_flattening_does_not_pick_the_reference():
+    """Optimal loss falling with no sign of flattening over 4 scales (generated as
+    -5 + 10 s^-0.03, positive on the data): the fitted asymptote is negative, which a
+    positive loss cannot reach; it must not make its group the reference."""
+    rows = []
+    for g, shift in (("a", 0.0), ("b", 0.05)):
+        for s in (1e6, 4e6, 1.6e7, 6.4e7):
+            for lr in np.geomspace(1e-3, 1.6e-2, 5):
+                loss = -5.0 + 10.0 * s ** -0.03 + shift + 0.05 * np.log(lr / 4e-3) ** 2
+                rows.append(dict(g=g, scale=s, horizon=20 * s, lr=lr, loss=loss))
+    res = scalefit.fit(pd.DataFrame(rows), by=["g"], n_boot=0)
+    law = res.law("loss_opt", {"g": "a"}, primary=False)
+    assert law.params["L_inf"] < 0 and law.params["alpha"] < -0.01  # not at the flat end
+    assert any("L_inf below 0" in n for n in law.notes)
+    assert any("no group has an identified loss asymptote" in n for n in res.transfer.notes)
