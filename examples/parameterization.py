@@ -52,8 +52,13 @@ def study(runs, args, out: Path, title: str) -> list[str]:
         verdict = True if ci_sp[1] < 0 else False if ci_sp[0] > 0 else None
         lines.append(finding("SP's optimal LR falls with scale", verdict,
                              f"a_sp = {fmt(a_sp)} {fmt_ci(ci_sp)}"))
-    if ci_sp is not None and ci_mup is not None:  # muP's exponent above SP's, intervals apart
-        verdict = True if ci_mup[0] > ci_sp[1] else False if ci_mup[1] < ci_sp[0] else None
+    if ci_sp is not None and ci_mup is not None:  # |a| smaller for muP, intervals apart
+        def dist(ci):  # the closest and farthest |a| inside an interval
+            near = 0.0 if ci[0] <= 0 <= ci[1] else min(abs(ci[0]), abs(ci[1]))
+            return near, max(abs(ci[0]), abs(ci[1]))
+
+        (mup_near, mup_far), (sp_near, sp_far) = dist(ci_mup), dist(ci_sp)
+        verdict = True if mup_far < sp_near else False if mup_near > sp_far else None
         lines.append(finding("muP's optimal LR is flatter in scale than SP's", verdict,
                              f"a_mup = {fmt(a_mup)} {fmt_ci(ci_mup)}"))
     sp = tq.get("sp", {})

@@ -41,7 +41,8 @@ def test_readme_output_is_what_the_command_prints(case, capsys, monkeypatch):
     assert argv[:2] == ["scalefit", "fit"]
     monkeypatch.chdir(ROOT)
     assert main(argv[1:]) == 0
-    printed = [x.rstrip() for x in capsys.readouterr().out.splitlines()]
+    cap = capsys.readouterr()  # output, then warnings on stderr as a terminal shows them
+    printed = [x.rstrip() for x in (cap.out + cap.err).splitlines()]
     shown = quoted_after(marker)
     assert len(shown) >= 4
     at = 0
