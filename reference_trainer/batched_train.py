@@ -133,6 +133,7 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
     `losses_out` (a dict) every run's training losses per step are stored there under
     its run_id, as `train.train` does."""
     t0 = time.perf_counter()
+    results.git_rev()  # cached now: rows name the code this batch started with
     say = (lambda m: None) if quiet else log
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ValueError("batched training runs in one process; use `train` under torchrun")

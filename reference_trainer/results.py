@@ -34,10 +34,22 @@ COLUMNS = [
 ]
 
 
+_PINNED: list[str] = []  # set by `pin_git_rev` in a sweep's worker processes
+
+
+def pin_git_rev(rev: str) -> None:
+    """Make `git_rev` return `rev` in this process (a sweep worker reports the revision
+    its sweep started with, not the tree's state when the worker gets to a row)."""
+    _PINNED[:] = [rev]
+    git_rev.cache_clear()
+
+
 @functools.lru_cache(maxsize=1)
 def git_rev() -> str:
     """Short commit of the trainer's source tree (+dirty); for a copy of the tree without
     git, the environment variable REFERENCE_TRAINER_GIT_REV; else 'unknown'."""
+    if _PINNED:
+        return _PINNED[0]
     here = Path(__file__).resolve().parent
     fallback = os.environ.get("REFERENCE_TRAINER_GIT_REV", "").strip() or "unknown"
     try:

@@ -219,10 +219,14 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker(device: str, threads: int, todo, done, out_path, ckpt_dir, verbose) -> None:
+def _worker(device: str, threads: int, todo, done, out_path, ckpt_dir, verbose,
+            rev: str) -> None:
     _die_with_parent()
     import torch
 
+    from .results import pin_git_rev
+
+    pin_git_rev(rev)  # rows name the code the sweep started with
     if device == "cpu":
         torch.set_num_threads(threads)
     out = ResultsFile(out_path)
@@ -239,6 +243,9 @@ def run(runs: list[RunConfig], out_path, devices: list[str], ckpt_dir=None,
     None (default) where it pays: on GPUs always, on CPUs up to width
     `CPU_BATCH_MAX_WIDTH`. Returns counts {"total", "skipped", "ok", "diverged",
     "failed"}; progress goes to stderr."""
+    from .results import git_rev
+
+    rev = git_rev()  # cached: rows name the code that started, even if the tree changes
     out = ResultsFile(out_path)
     have = out.run_ids()
     todo = [c for c in runs if c.run_id not in have]
@@ -285,7 +292,7 @@ def run(runs: list[RunConfig], out_path, devices: list[str], ckpt_dir=None,
         q_todo.put(None)
     threads = max(1, (os.cpu_count() or 1) // sum(d == "cpu" for d in devices) or 1)
     procs = [ctx.Process(target=_worker, args=(d, threads, q_todo, q_done, str(out_path),
-                                               ckpt_dir, verbose), daemon=True)
+                                               ckpt_dir, verbose, rev), daemon=True)
              for d in devices]
     for p in procs:
         p.start()

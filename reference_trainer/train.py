@@ -209,6 +209,7 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
     the run_id.
     """
     t0 = time.perf_counter()
+    results.git_rev()  # cached now: the row names the code this run started with
     d = setup(cfg.device)
     say = (lambda m: None) if (quiet or not d.main) else log
     cuda = d.device.type == "cuda"

@@ -91,3 +91,15 @@ def test_git_rev_falls_back_to_the_environment(monkeypatch):
         assert results.git_rev() == "unknown"
     finally:
         results.git_rev.cache_clear()
+
+
+def test_a_pinned_revision_wins_over_the_tree():
+    """Sweep workers report the revision their sweep started with."""
+    try:
+        results.git_rev()  # cached from the tree first
+        results.pin_git_rev("0123456789ab")
+        assert results.git_rev() == "0123456789ab"
+    finally:
+        results._PINNED.clear()
+        results.git_rev.cache_clear()
+    assert results.git_rev() != "0123456789ab"
