@@ -15,7 +15,7 @@ import math
 import sys
 from pathlib import Path
 
-from .config import RunConfig, config_fields, parse_value
+from .config import RunConfig, config_fields, parse_bool, parse_value
 
 PLURAL = {"width": "widths", "lr": "lrs", "seed": "seeds", "param": "params", "depth": "depths"}
 SWEEP_OPTIONS = ("out", "workers", "ckpt_dir", "batch", "max_batch", "tokens_per_param")
@@ -238,17 +238,6 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _bool(v) -> bool:
-    if isinstance(v, bool):
-        return v
-    s = str(v).strip().lower()
-    if s in ("1", "true", "yes", "on"):
-        return True
-    if s in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"batch: expected true or false, got {v!r}")
-
-
 def cmd_sweep(args) -> int:
     from . import sweep
 
@@ -278,7 +267,7 @@ def cmd_sweep(args) -> int:
                   f"{sweep.describe(cfg)}")
         return 0
     batch = args.batch if args.batch is not None else (
-        _bool(extra["batch"]) if "batch" in extra else None)
+        parse_bool(extra["batch"], "batch") if "batch" in extra else None)
     max_batch = args.max_batch if args.max_batch is not None else int(extra.get("max_batch", 16))
     if max_batch < 1:
         raise ValueError(f"--max-batch must be at least 1, got {max_batch}")

@@ -151,18 +151,24 @@ def config_fields() -> list[dataclasses.Field]:
     return list(dataclasses.fields(RunConfig))
 
 
+def parse_bool(text, label: str) -> bool:
+    """A bool from a bool or from 1/true/yes/on or 0/false/no/off; `label` names it in
+    the error."""
+    if isinstance(text, bool):
+        return text
+    s = str(text).strip().lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{label}: expected true or false, got {text!r}")
+
+
 def parse_value(f: dataclasses.Field, text) -> object:
     """Parse one value of field `f` from a string (CLI) or a TOML/YAML scalar."""
     typ = f.type if isinstance(f.type, str) else f.type.__name__
     if typ == "bool":
-        if isinstance(text, bool):
-            return text
-        s = str(text).strip().lower()
-        if s in ("1", "true", "yes", "on"):
-            return True
-        if s in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"--{f.name.replace('_', '-')}: expected true or false, got {text!r}")
+        return parse_bool(text, f"--{f.name.replace('_', '-')}")
     try:
         if typ == "int":
             if isinstance(text, float) and text.is_integer():
