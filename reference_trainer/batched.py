@@ -36,7 +36,8 @@ from .train import build_model
 # Settings that may differ between the models of one batch; every other field must be
 # equal (shape, data, batch size, optimizer constants, execution).
 PER_MODEL = frozenset({
-    "param", "base_width", "init_std", "readout_zero_init", "lr_factor_emb",
+    "param", "base_width", "init_std", "init_rel", "init_factor_emb", "init_factor_hidden",
+    "init_factor_readout", "attn_norm", "wd_transfer", "readout_zero_init", "lr_factor_emb",
     "lr_factor_hidden", "lr_factor_readout", "lr_factor_norm", "mult_emb", "mult_readout",
     "lr", "weight_decay", "grad_clip", "schedule", "warmup_frac", "warmup_tokens",
     "min_lr_frac", "tokens", "seed", "diverge_factor", "log_every",

@@ -7,14 +7,15 @@ the tensor type, per model), and each model its own schedule factor per step, so
 step is a handful of whole-buffer operations:
 
     clip      g_k *= min(1, clip_k / (|g_k| + 1e-6))        (global norm of model k only)
-    decay     w *= 1 - lr(t) * wd_k        (coupled, torch AdamW)
-              w *= 1 - wd_k * schedule_k(t)          (independent; the rate follows the
+    decay     w *= 1 - lr(t) * wd_k,t      (coupled, torch AdamW)
+              w *= 1 - wd_k,t * schedule_k(t)        (independent; the rate follows the
                                                       schedule, not the peak LR)
     Adam      m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
               w -= lr(t) / (1 - beta1^t) * m / (sqrt(v / (1 - beta2^t)) + eps)
 
 with ``lr(t) = lr_scale * schedule_k(t)``; decay acts on the emb, hidden and readout
-matrices, never on norms and biases (`optim.DECAYED`).
+matrices, never on norms and biases (`optim.DECAYED`), with model k's coefficient for
+tensor type t ``wd_k,t = weight_decay_k * wd_mult_k(t)`` (as in `optim.param_groups`).
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ class BatchedAdamW:
             self.lr_scale[:, sl] = torch.tensor(
                 [c.lr * tbl.rules[t].lr_mult for c, tbl in zip(cfgs, model.tables)],
                 device=dev)[:, None]
-        # decayed coordinates: the emb, hidden and readout types come first in the layout
-        self.n_decayed = max((sl.stop for t, sl in model.type_slices.items()
-                              if t in optim.DECAYED), default=0)
-        self.wd = torch.tensor([c.weight_decay for c in cfgs], device=dev)[:, None]
+        # decay per model and decayed tensor type: {slice: (K, 1) coefficients}
+        self.wd = {t: torch.tensor([c.weight_decay * tbl.rules[t].wd_mult
+                                    for c, tbl in zip(cfgs, model.tables)], device=dev)[:, None]
+                   for t in optim.DECAYED if t in model.type_slices}
         self.any_wd = any(c.weight_decay > 0 for c in cfgs)
         self.clip = torch.tensor([c.grad_clip for c in cfgs], device=dev)[:, None]
         self.any_clip = any(c.grad_clip > 0 for c in cfgs)
@@ -52,8 +53,9 @@ class BatchedAdamW:
     def select(self, idx: list[int], model: BatchedGPT) -> None:
         """Keep the state of models `idx` only (`model` is the matching selection)."""
         rows = torch.tensor(idx, device=self.m.device)
-        for name in ("lr_scale", "wd", "clip", "m", "v"):
+        for name in ("lr_scale", "clip", "m", "v"):
             setattr(self, name, getattr(self, name).index_select(0, rows))
+        self.wd = {t: wd.index_select(0, rows) for t, wd in self.wd.items()}
         self.model = model
 
     @torch.no_grad()
@@ -75,11 +77,12 @@ class BatchedAdamW:
         lr = self.lr_scale * factor  # (K, N)
         self.t += 1
         if self.any_wd:
-            d = slice(0, self.n_decayed)
-            if self.wd_mode == "coupled":
-                w[:, d].mul_(1.0 - lr[:, d] * self.wd)
-            else:
-                w[:, d].mul_(1.0 - self.wd * factor)
+            for t, wd in self.wd.items():
+                d = self.model.type_slices[t]
+                if self.wd_mode == "coupled":
+                    w[:, d].mul_(1.0 - lr[:, d] * wd)
+                else:
+                    w[:, d].mul_(1.0 - wd * factor)
         m.lerp_(g, 1.0 - self.beta1)
         v.mul_(self.beta2).addcmul_(g, g, value=1.0 - self.beta2)
         bc1 = 1.0 - self.beta1 ** self.t

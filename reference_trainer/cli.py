@@ -55,7 +55,16 @@ Kill it at any moment and run the same command again: finished runs are skipped.
 COORD_EXAMPLES = """\
 examples:
   reference-trainer coord                          # sp and mup, widths 64..512
-  reference-trainer coord --param mup-attn --widths 128,256,512,1024 --lr 3e-2"""
+  reference-trainer coord --param mup-attn --widths 128,256,512,1024 --lr 3e-2
+  reference-trainer coord --param mup --widths 16,32,64,128 --depth 1 --head-dim 16 \\
+      --as-trained --steps 20 --set tokens=524288 --set warmup_tokens=32768 \\
+      --set init_rel=0.5 --set attn_norm=base --expect-flat
+
+The last line of each table is the verdict per tensor type (emb, hidden, readout): flat
+when the mean slope of log2 activation vs log2 width is below 0.25 in absolute value.
+--as-trained runs the first steps as a training run of that configuration does
+(warmup and schedule over its horizon, clipping, decay); --expect-flat exits 1 unless
+every tensor type of every parameterization is flat."""
 
 TABLE_EXAMPLES = """\
 examples:
@@ -180,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seeds", default="0,1,2")
     c.add_argument("--depth", type=int, default=2)
     c.add_argument("--head-dim", type=int, default=32)
+    c.add_argument("--as-trained", action="store_true",
+                   help="the steps of a training run: its warmup/schedule over its horizon, "
+                   "clipping and decay (default: constant LR, no clipping, no decay)")
+    c.add_argument("--set", metavar="FIELD=VALUE", action="append", default=[],
+                   help="any other run setting, e.g. --set init_rel=0.5 (repeatable)")
+    c.add_argument("--expect-flat", action="store_true",
+                   help="exit 1 unless every tensor type is flat (a muP check)")
 
     tb = sub.add_parser("table", help="print a parameterization at a width",
                         epilog=TABLE_EXAMPLES, formatter_class=fmt,
@@ -284,14 +300,26 @@ def cmd_coord(args) -> int:
 
     widths = [int(w) for w in args.widths.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
+    fields = {f.name: f for f in config_fields()}
+    extra = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in fields:
+            raise ValueError(f"--set {item!r}: expected FIELD=VALUE with a run setting, "
+                             "e.g. init_rel=0.5")
+        extra[key] = parse_value(fields[key], value.strip())
+    flat = True
     for name in args.param.split(","):
         res = coord_check(name.strip(), widths=widths, steps=args.steps, lr=args.lr,
                           seeds=seeds, depth=args.depth, head_dim=args.head_dim,
-                          progress=True)
-        print(f"# {name}: mean |activation| after {args.steps} steps at lr {args.lr:g}")
+                          progress=True, as_trained=args.as_trained, **extra)
+        how = "as trained" if args.as_trained else f"at constant lr {args.lr:g}"
+        print(f"# {name}: mean |activation| after {args.steps} steps {how}")
         print(res.summary())
         print()
-    return 0
+        flat &= all(v == "flat" for _, v in res.verdicts().values())
+    return 1 if args.expect_flat and not flat else 0
 
 
 def cmd_table(args) -> int:

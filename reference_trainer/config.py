@@ -33,6 +33,13 @@ class RunConfig:
     param: str = _f("mup", "sp | mup | sp_emb, then +switch / -switch (see docs/trainer.md)")
     base_width: int = _f(128, "width where m = width/base_width = 1")
     init_std: float = _f(0.02, "base init std sigma of embedding, hidden and readout matrices")
+    init_rel: float = _f(0.0, "base init relative to the base width: sigma = init_rel / "
+                         "sqrt(base_width) (e.g. 0.5); overrides init_std when > 0")
+    init_factor_emb: float = _f(1.0, "constant factor on the embedding init std")
+    init_factor_hidden: float = _f(1.0, "constant factor on the hidden matrices' init std")
+    init_factor_readout: float = _f(1.0, "constant factor on the readout init std")
+    attn_norm: str = _f("none", "none: attention logits times d_head^-e (e = 1/2 SP, 1 muP); "
+                        "base: times d_head^-e * d_base^(e-1/2), equal to SP at the base width")
     readout_zero_init: bool = _f(False, "initialise the readout matrix at zero")
     lr_factor_emb: float = _f(1.0, "constant LR factor on the embedding (times m^c)")
     lr_factor_hidden: float = _f(1.0, "constant LR factor on hidden matrices")
@@ -44,6 +51,9 @@ class RunConfig:
     lr: float = _f(3e-3, "peak base learning rate eta")
     weight_decay: float = _f(0.0, "coupled: torch AdamW coefficient; independent: per-step rate")
     wd_mode: str = _f("coupled", "coupled (decay lr*wd) | independent (decay wd*schedule)")
+    wd_transfer: bool = _f(False, "scale each tensor type's decay by m^-c (c: its LR exponent) "
+                           "so lr*wd per type is constant in width (transfers coupled decay "
+                           "under muP)")
     beta1: float = _f(0.9, "Adam beta1")
     beta2: float = _f(0.95, "Adam beta2")
     eps: float = _f(1e-8, "Adam epsilon")
@@ -119,6 +129,13 @@ class RunConfig:
         need(self.norm in ("rms", "layer"), f"norm must be rms or layer, got {self.norm!r}")
         need(self.pos in ("learned", "rope"), f"pos must be learned or rope, got {self.pos!r}")
         need(self.pos != "rope" or self.d_head % 2 == 0, "RoPE needs an even head size")
+        need(self.attn_norm in ("none", "base"),
+             f"attn_norm must be none or base, got {self.attn_norm!r}")
+        need(self.init_rel >= 0, f"init_rel must be >= 0, got {self.init_rel}")
+        for t in ("emb", "hidden", "readout"):
+            need(getattr(self, f"init_factor_{t}") >= 0, f"init_factor_{t} must be >= 0")
+        need(self.attn_norm == "none" or self.n_heads == 0 or self.base_width % self.n_heads == 0,
+             f"attn_norm base with n_heads {self.n_heads} needs base_width divisible by it")
         need(self.wd_mode in ("coupled", "independent"),
              f"wd_mode must be coupled or independent, got {self.wd_mode!r}")
         need(self.schedule in ("cosine", "linear", "constant"),
@@ -139,8 +156,12 @@ class RunConfig:
 
     @property
     def run_id(self) -> str:
-        """Stable 12-hex hash of `identity()`; equal configs give equal ids on any machine."""
-        blob = json.dumps({"v": 1, **self.identity()}, sort_keys=True, default=repr)
+        """Stable 12-hex hash of the identity fields that differ from their defaults; equal
+        configs give equal ids on any machine, and adding a new setting (with a default
+        that keeps today's behaviour) leaves every existing id as it is."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        changed = {k: v for k, v in self.identity().items() if v != defaults[k]}
+        blob = json.dumps({"v": 2, **changed}, sort_keys=True, default=repr)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def replace(self, **changes) -> RunConfig:

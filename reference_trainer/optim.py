@@ -2,7 +2,9 @@
 
 A group's LR is never set absolutely: each step it is ``lr_scale * schedule(t)`` with
 ``lr_scale = lr * lr_mult`` (peak base LR times the parameterization's multiplier).
-Weight decay applies to the emb, hidden and readout matrices, never to norms/biases:
+Weight decay applies to the emb, hidden and readout matrices, never to norms/biases,
+with each type's coefficient ``weight_decay * wd_mult`` (``wd_mult`` from the
+parameterization: 1, or m^-c with ``wd_transfer``):
 
 * coupled (torch AdamW): ``p -= lr_group(t) * weight_decay * p``
 * independent: ``p -= weight_decay * schedule(t) * p``, whatever the LR; the rate
@@ -27,10 +29,11 @@ def param_groups(model, tbl: param.Table, lr: float, weight_decay: float) -> lis
     for t, params in by_type.items():
         if not params:
             continue
-        lr_mult = tbl.rules[t].lr_mult
-        groups.append({"params": params, "tensor_type": t, "lr_mult": lr_mult,
-                       "lr_scale": lr * lr_mult, "lr": lr * lr_mult,
-                       "wd": weight_decay if t in DECAYED else 0.0, "weight_decay": 0.0})
+        rule = tbl.rules[t]
+        groups.append({"params": params, "tensor_type": t, "lr_mult": rule.lr_mult,
+                       "lr_scale": lr * rule.lr_mult, "lr": lr * rule.lr_mult,
+                       "wd": weight_decay * rule.wd_mult if t in DECAYED else 0.0,
+                       "weight_decay": 0.0})
     return groups
 
 

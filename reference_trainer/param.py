@@ -10,7 +10,22 @@ Each tensor type gets three numbers, all powers of the width multiplier
 Tensor types: ``emb`` (token and learned position embeddings), ``hidden`` (every
 matrix inside the blocks), ``readout`` (the untied output matrix), ``norm`` (norm
 gains and biases: init 1 and 0, multiplier 1). Attention logits are scaled by
-``d_head^-e``, e = 1/2 (SP) or 1 (muP).
+``d_head^-e``, e = 1/2 (SP) or 1 (muP); with ``attn_norm="base"`` by
+``d_head^-e * d_base^(e - 1/2)`` (``d_base``: the head size at the base width), so that
+muP's 1/d_head equals SP's 1/sqrt(d_head) at m = 1 and differs only as the head grows.
+
+The base init ``sigma`` is one number for every matrix type (``init_std``), or
+relative to the base width, ``sigma = init_rel / sqrt(base_width)`` (about
+``init_rel / sqrt(fan_in)`` at the base, the scale of a standard init); each type's std
+is also multiplied by its own constant ``init_factors[type]``.
+
+Weight decay: a tensor type's decay coefficient is multiplied by ``wd_mult``, 1 unless
+``wd_transfer`` is on, then ``m^-c`` (c the type's LR exponent), so that the product
+LR x decay of every type stays what it is at the base width. Under muP with coupled
+(torch AdamW) decay that keeps the decay timescale ``1 / (lr * wd)`` of the hidden and
+readout matrices constant in width, which is what makes a decay tuned at the base
+transfer (Wang & Aitchison 2024, "How to set AdamW's weight decay as you scale model and
+dataset size"); without it their decay shrinks as 1/m.
 
 SP has every exponent 0. Each *switch* changes one thing from SP towards muP:
 
@@ -61,6 +76,7 @@ class Rule:
     mult: float  # forward multiplier
     init_std: float  # std of the normal init (norm type: gains 1, biases 0)
     lr_mult: float  # Adam LR = lr * lr_mult * schedule(t)
+    wd_mult: float = 1.0  # decay coefficient = weight_decay * wd_mult
 
 
 def parse(name: str) -> frozenset:
@@ -116,42 +132,67 @@ class Table:
     name: str
     m: float
     rules: dict  # tensor type -> Rule
-    attn_exp: float  # attention logits scaled by d_head ** -attn_exp
+    attn_exp: float  # attention logits scaled by d_head ** -attn_exp ...
+    attn_base: float | None = None  # ... times attn_base ** (attn_exp - 1/2) when set
 
     def attn_scale(self, d_head: int) -> float:
-        return d_head ** -self.attn_exp
+        s = d_head ** -self.attn_exp
+        if self.attn_base is not None:
+            s *= self.attn_base ** (self.attn_exp - 0.5)
+        return s
 
     @property
     def attn_rule(self) -> str:
-        return "1/d_head" if self.attn_exp == 1.0 else f"d_head^-{self.attn_exp:g}"
+        rule = "1/d_head" if self.attn_exp == 1.0 else f"d_head^-{self.attn_exp:g}"
+        if self.attn_base is not None and self.attn_exp != 0.5:
+            rule += f" * {self.attn_base:g}^{self.attn_exp - 0.5:g}"
+        return rule
 
 
 def table(name: str, width: int, base_width: int, init_std: float = 0.02, *,
           lr_factors: dict | None = None, mult_factors: dict | None = None,
-          readout_zero_init: bool = False) -> Table:
-    """Evaluate parameterization `name` at `width`. Factors are constants per tensor type."""
+          init_factors: dict | None = None, readout_zero_init: bool = False,
+          wd_transfer: bool = False, attn_base: float | None = None) -> Table:
+    """Evaluate parameterization `name` at `width`. Factors are constants per tensor type;
+    `attn_base`: the head size at the base width, to normalise the attention scale there
+    (None: today's plain ``d_head^-e``)."""
     m = width / base_width
     lr_factors = {t: 1.0 for t in TENSOR_TYPES} | (lr_factors or {})
     mult_factors = {t: 1.0 for t in TENSOR_TYPES} | (mult_factors or {})
+    init_factors = {t: 1.0 for t in TENSOR_TYPES} | (init_factors or {})
     exps, attn = exponents(name)
     rules = {}
     for t in TENSOR_TYPES:
         e = exps[t]
-        std = 0.0 if t == "norm" else init_std * m ** e.init
+        std = 0.0 if t == "norm" else init_std * init_factors[t] * m ** e.init
         if t == "readout" and readout_zero_init:
             std = 0.0
         rules[t] = Rule(mult=mult_factors[t] * m ** e.mult, init_std=std,
-                        lr_mult=lr_factors[t] * m ** e.lr)
-    return Table(name=canonical_name(name), m=m, rules=rules, attn_exp=attn)
+                        lr_mult=lr_factors[t] * m ** e.lr,
+                        wd_mult=m ** -e.lr if wd_transfer else 1.0)
+    return Table(name=canonical_name(name), m=m, rules=rules, attn_exp=attn,
+                 attn_base=attn_base)
+
+
+def base_init_std(cfg) -> float:
+    """The base init sigma of a RunConfig: ``init_rel / sqrt(base_width)`` when init_rel > 0,
+    else ``init_std``."""
+    return cfg.init_rel / math.sqrt(cfg.base_width) if cfg.init_rel > 0 else cfg.init_std
 
 
 def table_for(cfg) -> Table:
     """`table` from a RunConfig."""
-    return table(cfg.param, cfg.width, cfg.base_width, cfg.init_std,
+    attn_base = None
+    if cfg.attn_norm == "base":  # head size at the base width
+        attn_base = cfg.base_width / cfg.n_heads if cfg.n_heads > 0 else cfg.head_dim
+    return table(cfg.param, cfg.width, cfg.base_width, base_init_std(cfg),
                  lr_factors={"emb": cfg.lr_factor_emb, "hidden": cfg.lr_factor_hidden,
                              "readout": cfg.lr_factor_readout, "norm": cfg.lr_factor_norm},
                  mult_factors={"emb": cfg.mult_emb, "readout": cfg.mult_readout},
-                 readout_zero_init=cfg.readout_zero_init)
+                 init_factors={"emb": cfg.init_factor_emb, "hidden": cfg.init_factor_hidden,
+                               "readout": cfg.init_factor_readout},
+                 readout_zero_init=cfg.readout_zero_init, wd_transfer=cfg.wd_transfer,
+                 attn_base=attn_base)
 
 
 # ----------------------------------------------------------------- tensors of a model

@@ -69,6 +69,16 @@ CASES = {
                       [dict(lr=1e-2, weight_decay=0.1), dict(lr=3e-2, weight_decay=0.0),
                        dict(lr=3e-3, weight_decay=0.3, seed=5),
                        dict(lr=1e-2, weight_decay=0.1, readout_zero_init=True)]),
+    # the study settings: base init relative to the base width with per-type factors,
+    # attention normalised at the base width, decay scaled to transfer, fixed warmup
+    "study_options": (dict(base_width=32, wd_mode="coupled", warmup_tokens=steps(3)),
+                      [dict(param="mup", lr=1e-2, init_rel=0.5, attn_norm="base",
+                            weight_decay=0.1, wd_transfer=True),
+                       dict(param="sp", lr=3e-3, init_rel=0.8, init_factor_readout=0.0),
+                       dict(param="mup-attn", lr=2e-2, init_factor_hidden=2.0,
+                            weight_decay=0.2, wd_transfer=True, seed=1),
+                       dict(param="sp_emb", lr=1e-2, attn_norm="base", weight_decay=0.1,
+                            wd_transfer=True, tokens=steps(13))]),
 }
 
 

@@ -33,3 +33,28 @@ def test_mup_activations_flat_across_width(slopes):
 
 def test_embedding_flat_under_sp_too(slopes):
     assert abs(slopes["sp"].slopes["emb"]) < 0.25
+
+
+def test_verdicts_per_tensor_type():
+    from reference_trainer.coord import CoordResult
+
+    widths = [16, 32, 64]
+    res = CoordResult(widths=widths, scales={
+        "emb": [1.0, 1.0, 1.0], "attn.0": [1.0, 2.0, 4.0], "mlp.0": [1.0, 1.9, 4.1],
+        "logits": [1.0, 0.5, 0.25]})
+    v = res.verdicts()
+    assert v["emb"][1] == "flat" and v["hidden"][1] == "grows" and v["readout"][1] == "shrinks"
+    assert v["hidden"][0] == pytest.approx(1.0, abs=0.05)
+    assert "hidden grows" in res.summary()
+
+
+def test_check_in_the_training_configuration():
+    """As trained (warmup, schedule over the horizon, clipping): the hidden layers still
+    grow with width under SP and stay flat under muP."""
+    kw = dict(widths=(32, 64, 128), steps=8, lr=3e-2, depth=1, head_dim=16, as_trained=True,
+              tokens=64 * 8 * 256, warmup_tokens=64 * 8 * 4, init_rel=0.5, attn_norm="base",
+              grad_clip=1.0)
+    sp, mup = coord_check("sp", **kw), coord_check("mup", **kw)
+    assert sp.verdicts()["hidden"][1] == "grows", sp.summary()
+    assert mup.verdicts()["hidden"][1] == "flat", mup.summary()
+    assert mup.verdicts()["emb"][1] == "flat"

@@ -118,3 +118,59 @@ def test_run_id_stable_and_ignores_execution_fields():
     assert a.run_id == b.run_id
     assert a.run_id != RunConfig(param="sp_emb", lr=2e-3).run_id
     assert len(a.run_id) == 12
+
+
+def test_run_id_hashes_only_settings_that_differ_from_their_defaults():
+    """A new setting added with a default that keeps today's behaviour leaves every
+    existing id unchanged: defaults are not hashed."""
+    import dataclasses
+
+    base = RunConfig(param="sp", lr=1e-3)
+    explicit = RunConfig(param="sp", lr=1e-3, init_rel=0.0, attn_norm="none",
+                         wd_transfer=False, init_factor_hidden=1.0)
+    assert base.run_id == explicit.run_id
+    for change in (dict(init_rel=0.5), dict(attn_norm="base"), dict(wd_transfer=True),
+                   dict(init_factor_emb=2.0)):
+        assert dataclasses.replace(base, **change).run_id != base.run_id, change
+
+
+def test_init_relative_to_base_width_and_per_type_factors():
+    rel, base = 0.6, 64
+    cfg, model, tbl = build("mup", init_rel=rel, init_factor_emb=2.0, init_factor_readout=0.5)
+    sigma = rel / math.sqrt(base)  # overrides init_std
+    want = {"emb": 2.0 * sigma, "hidden": sigma / math.sqrt(M), "readout": 0.5 * sigma}
+    assert {t: tbl.rules[t].init_std for t in want} == pytest.approx(want, rel=1e-12)
+    got = model.blocks[0].mlp.c_fc.weight.detach().std().item()
+    assert got == pytest.approx(want["hidden"], rel=0.03)
+    assert model.wte.weight.detach().std().item() == pytest.approx(want["emb"], rel=0.03)
+
+
+@pytest.mark.parametrize("name", ["mup", "sp", "sp+attn"])
+def test_attention_normalised_at_the_base_width(name):
+    """attn_norm=base: d_head^-e * d_base^(e - 1/2), so every preset has SP's scale at
+    m = 1 and muP's 1/d_head only departs from it as the head grows."""
+    e = 1.0 if name in ("mup", "sp+attn") else 0.5
+    for n_heads, width in ((4, 64), (4, 512)):  # fixed head count: the head grows with width
+        cfg = RunConfig(param=name, width=width, base_width=64, n_heads=n_heads,
+                        attn_norm="base", depth=1, seq_len=32)
+        d, d_base = width / n_heads, 64 / n_heads
+        model, tbl = build_model(cfg, vocab_size=256)
+        assert model.blocks[0].attn.scale == pytest.approx(d ** -e * d_base ** (e - 0.5))
+    at_base = RunConfig(param=name, width=64, base_width=64, head_dim=16, attn_norm="base")
+    assert param.table_for(at_base).attn_scale(16) == pytest.approx(16 ** -0.5)
+
+
+def test_wd_transfer_keeps_lr_times_decay_per_type_constant_in_width():
+    wd = 0.1
+    products = []
+    for width in (64, 512):
+        cfg = RunConfig(param="mup", width=width, base_width=64, head_dim=32, depth=1,
+                        seq_len=32, lr=LR, weight_decay=wd, wd_transfer=True)
+        model, tbl = build_model(cfg, vocab_size=256)
+        groups = {g["tensor_type"]: g for g in optim.build(model, tbl, cfg).param_groups}
+        products.append({t: g["lr"] * g["wd"] for t, g in groups.items() if t != "norm"})
+        assert groups["norm"]["wd"] == 0.0
+    assert products[0] == pytest.approx(products[1], rel=1e-12)
+    assert products[0]["hidden"] == pytest.approx(LR * wd)
+    plain = RunConfig(param="mup", width=512, base_width=64, weight_decay=wd)
+    assert param.table_for(plain).rules["hidden"].wd_mult == 1.0  # off: decay shrinks as 1/m
