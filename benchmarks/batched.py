@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from reference_trainer import batched_train as bt  # noqa: E402
-from reference_trainer import data, optim, train  # noqa: E402
+from reference_trainer import build, data, optim, runtime, train  # noqa: E402
 from reference_trainer.batched import BatchedGPT  # noqa: E402
 from reference_trainer.batched_optim import BatchedAdamW  # noqa: E402
 from reference_trainer.config import RunConfig  # noqa: E402
@@ -57,7 +57,7 @@ def configs(a, width: int, k: int) -> list[RunConfig]:
 def time_batched(cfgs: list[RunConfig], a) -> float:
     """tokens/s of the K models trained as one batch."""
     c0 = cfgs[0]
-    dev = train.resolve_device(c0.device)
+    dev = runtime.resolve_device(c0.device)
     ds = data.load(c0.data, c0.val_frac)
     model = BatchedGPT(cfgs, ds.vocab_size, dev)
     opt = BatchedAdamW(model)
@@ -79,7 +79,7 @@ def time_batched(cfgs: list[RunConfig], a) -> float:
         loss = bt.train_step(model, opt, forward, x, y, c0.batch_size, dev, c0.dtype, factor)
         if pending is not None:
             pending.tolist()
-        pending = train.HostScalar(loss)
+        pending = runtime.HostScalar(loss)
     pending.tolist()
     sync(dev)
     dt = time.perf_counter() - t0
@@ -90,9 +90,9 @@ def time_sequential(cfgs: list[RunConfig], a) -> float:
     """tokens/s of the same runs trained one after another (single-run code path)."""
     total_s = 0.0
     for cfg in cfgs:
-        d = train.setup(cfg.device)
+        d = runtime.setup(cfg.device)
         ds = data.load(cfg.data, cfg.val_frac)
-        raw, tbl = train.build_model(cfg, ds.vocab_size)
+        raw, tbl = build.build_model(cfg, ds.vocab_size)
         raw.to(d.device)
         cuda = d.device.type == "cuda"
         opt = optim.build(raw, tbl, cfg, fused=cuda)
@@ -111,7 +111,7 @@ def time_sequential(cfgs: list[RunConfig], a) -> float:
             loss = train.train_step(model, raw, opt, x, y, cfg.batch_size, cfg, d, 1.0)
             if pending is not None:
                 pending.get()
-            pending = train.HostScalar(loss)
+            pending = runtime.HostScalar(loss)
         pending.get()
         sync(d.device)
         total_s += time.perf_counter() - t0
@@ -150,7 +150,7 @@ def main(argv=None) -> list[dict]:
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
-    dev = train.resolve_device(a.device)
+    dev = runtime.resolve_device(a.device)
     cuda = dev.type == "cuda"
     if cuda:
         torch.set_float32_matmul_precision("high")

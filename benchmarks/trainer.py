@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from reference_trainer import data, optim, train  # noqa: E402
+from reference_trainer import build, data, optim, runtime, train  # noqa: E402
 from reference_trainer.config import RunConfig  # noqa: E402
 
 # dense bf16 tensor-core peak, FLOP/s (vendor datasheets, without sparsity)
@@ -79,12 +79,12 @@ def main(argv=None) -> dict:
                     device=a.device, dtype=a.dtype,
                     compile=cuda if a.compile is None else a.compile)
 
-    d = train.setup(cfg.device)
+    d = runtime.setup(cfg.device)
     if cuda:
         torch.set_float32_matmul_precision("high")
         torch.backends.cudnn.allow_tf32 = True
     ds = data.load(cfg.data, cfg.val_frac)
-    raw, tbl = train.build_model(cfg, ds.vocab_size)
+    raw, tbl = build.build_model(cfg, ds.vocab_size)
     raw.to(d.device)
     opt = optim.build(raw, tbl, cfg, fused=cuda)
     model = torch.compile(raw) if cfg.compile else raw

@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 
 from . import param
+from .build import build_model
 from .config import RunConfig
 from .model import GPT, apply_rope, rope_tables
-from .train import build_model
 
 # Settings that may differ between the models of one batch; every other field must be
 # equal (shape, data, batch size, optimizer constants, execution).

@@ -26,8 +26,6 @@ resumes from it.
 from __future__ import annotations
 
 import hashlib
-import math
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,11 +33,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import data, results, schedule
+from . import data, loop, schedule
 from .batched import BatchedGPT, quiet_layout_note
 from .batched_optim import BatchedAdamW
 from .config import RunConfig
-from .train import HostScalar, _save, autocast, log, resolve_device
+from .runtime import HostScalar, autocast, log, save_atomic
 
 
 def train_step(model: BatchedGPT, opt: BatchedAdamW, forward, x, y, micro: int,
@@ -133,19 +131,10 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
     `losses_out` (a dict) every run's training losses per step are stored there under
     its run_id, as `train.train` does."""
     t0 = time.perf_counter()
-    results.git_rev()  # cached now: rows name the code this batch started with
     say = (lambda m: None) if quiet else log
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ValueError("batched training runs in one process; use `train` under torchrun")
     c0 = cfgs[0]
-    dev = resolve_device(c0.device)
-    cuda = dev.type == "cuda"
-    if cuda:
-        if dev.index is not None:
-            torch.cuda.set_device(dev)
-        torch.set_float32_matmul_precision("high")
-        torch.backends.cudnn.allow_tf32 = True
-    ds = data.load(c0.data, c0.val_frac)
+    d, ds = loop.start(c0, batched=True)
+    dev = d.device
     model = BatchedGPT(cfgs, c0.vocab_size or ds.vocab_size, dev)
     opt = BatchedAdamW(model)
     K0 = len(cfgs)
@@ -205,28 +194,23 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
             losses[i].append(v)
             if init_loss[i] is None:
                 init_loss[i] = v
-            every = cfgs[i].log_every or max(1, n_steps[i] // 10)
-            if i_step % every == 0 or i_step == n_steps[i] - 1:
+            if i_step % loop.log_every(cfgs[i], n_steps[i]) == 0 or i_step == n_steps[i] - 1:
                 say(f"{cfgs[i].run_id} step {i_step + 1}/{n_steps[i]} loss {v:.4f}")
-            if not math.isfinite(v) or v > cfgs[i].diverge_factor * init_loss[i]:
+            if loop.diverged(v, init_loss[i], cfgs[i].diverge_factor):
                 bad.add(i)
         return bad
 
     def finish(i: int, val_loss: float | None) -> None:
         c = cfgs[i]
-        ok = val_loss is not None and math.isfinite(val_loss)
-        if ok:
+        if val_loss is not None:
             say(f"{c.run_id} val_loss {val_loss:.4f} after {n_steps[i]} steps")
         else:
             say(f"{c.run_id} diverged at step {len(losses[i])} (loss {losses[i][-1]:.4g}, "
                 f"first {init_loss[i]:.4g})")
-        tail = [v for v in losses[i][-10:] if math.isfinite(v)]
         train_s = time.perf_counter() - t_train
-        row = results.make_row(
-            c, model_tables[i], n_params=n_params, n_params_total=n_params_total,
-            val_loss=val_loss, train_loss=sum(tail) / len(tail) if tail else None,
-            status="ok" if ok else "diverged", steps=len(losses[i]),
-            wall_time_s=elapsed_s + time.perf_counter() - t0,
+        row = loop.finished_row(
+            c, model_tables[i], losses[i], val_loss, n_params=n_params,
+            n_params_total=n_params_total, wall_time_s=elapsed_s + time.perf_counter() - t0,
             tokens_per_s=(len(losses[i]) - start_step) * c.tokens_per_step / max(train_s, 1e-9),
             device=f"{dev} batch{K0}", data_name=ds.name)
         rows[i] = row
@@ -282,7 +266,7 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
             factors = factors[torch.tensor(keep, device=dev)]
             forward = compiled(model)
         if save_now and ids:
-            _save(ckpt_path, {
+            save_atomic(ckpt_path, {
                 "run_ids": [cfgs[i].run_id for i in ids], "step": step,
                 "flat": model.flat.cpu(), "m": opt.m.cpu(), "v": opt.v.cpu(), "t": opt.t,
                 "streams": {s: b.state_dict() for s, b in streams.items()},

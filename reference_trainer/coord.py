@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from . import data, optim, schedule
+from .build import build_model
 from .config import RunConfig
-from .train import build_model
 
 FLAT = 0.25  # |slope| of log2 scale per log2 width below which a layer is flat
 

@@ -53,7 +53,7 @@ def expand(spec: dict) -> list[RunConfig]:
         tpps = tpp if isinstance(tpp, list | tuple) else [tpp]
         if not all(isinstance(t, int | float) and t > 0 for t in tpps):
             raise ValueError(f"tokens_per_param must be positive numbers, got {tpp!r}")
-        from .train import non_embedding_params
+        from .build import non_embedding_params
 
         runs, seen = [], set()
         for t in tpps:

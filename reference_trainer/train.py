@@ -13,105 +13,17 @@ so the GPU never idles for the check (a diverged run does one extra step).
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-import sys
 import time
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from . import data, optim, param, results, schedule
+from . import data, loop, optim, schedule
+from .build import build_model
 from .config import RunConfig
-from .model import GPT, GPTConfig
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-# ----------------------------------------------------------------- devices, processes
-@dataclass
-class Dist:
-    rank: int = 0
-    world: int = 1
-    device: torch.device = torch.device("cpu")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available")
-    return dev
-
-
-def setup(device: str) -> Dist:
-    """Single process, or one DDP rank when launched by torchrun (WORLD_SIZE > 1)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    dev = resolve_device(device)
-    if world == 1:
-        if dev.type == "cuda" and dev.index is not None:
-            torch.cuda.set_device(dev)
-        return Dist(0, 1, dev)
-    import torch.distributed as dist
-
-    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    if dev.type == "cuda":
-        dev = torch.device("cuda", local)
-        torch.cuda.set_device(dev)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    return Dist(rank, world, dev)
-
-
-def autocast(dev: torch.device, dtype: str):
-    """bf16 autocast on CUDA (dtype auto/bf16) or on request; otherwise fp32."""
-    if dtype == "bf16" or (dtype == "auto" and dev.type == "cuda"):
-        return torch.autocast(dev.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def _all_mean(x: torch.Tensor, d: Dist) -> torch.Tensor:
-    if d.world > 1:
-        import torch.distributed as dist
-
-        dist.all_reduce(x, op=dist.ReduceOp.SUM)  # gloo has no AVG
-        x /= d.world
-    return x
-
-
-# ----------------------------------------------------------------------- building
-def build_model(cfg: RunConfig, vocab_size: int) -> tuple[GPT, param.Table]:
-    """The initialised GPT (on CPU, fp32) and its parameterization table."""
-    tbl = param.table_for(cfg)
-    model = GPT(model_config(cfg, vocab_size, tbl))
-    param.init_(model, tbl, cfg.seed)
-    return model, tbl
-
-
-def model_config(cfg: RunConfig, vocab_size: int, tbl: param.Table | None = None) -> GPTConfig:
-    """The GPT shape and forward multipliers of `cfg`."""
-    tbl = tbl or param.table_for(cfg)
-    r = tbl.rules
-    return GPTConfig(vocab_size=vocab_size, seq_len=cfg.seq_len, width=cfg.width,
-                     depth=cfg.depth, heads=cfg.heads, norm=cfg.norm, pos=cfg.pos,
-                     bias=cfg.bias, emb_mult=r["emb"].mult, hidden_mult=r["hidden"].mult,
-                     readout_mult=r["readout"].mult, norm_mult=r["norm"].mult,
-                     attn_scale=tbl.attn_scale(cfg.d_head))
-
-
-def non_embedding_params(cfg: RunConfig) -> int:
-    """The non-embedding parameter count of `cfg`'s model (the results row's n_params),
-    counted on the meta device: nothing is allocated or initialised."""
-    with torch.device("meta"):
-        return GPT(model_config(cfg, data.BYTE_VOCAB)).n_params()[0]
+from .model import GPT
+from .runtime import Dist, HostScalar, all_mean, autocast, log, save_atomic
 
 
 @torch.no_grad()
@@ -139,33 +51,6 @@ def evaluate(model: GPT, tokens, cfg: RunConfig, d: Dist, batch_size: int) -> fl
 
 
 # -------------------------------------------------------------------------- training
-class HostScalar:
-    """A device tensor (0-dim, or the K losses of a batch) copied to the host without
-    blocking; `get` / `tolist` wait only for that copy, not for the work queued after
-    it (on CPU it is just the tensor)."""
-
-    def __init__(self, t: torch.Tensor):
-        self.event = None
-        if t.device.type == "cuda":
-            self.buf = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
-            self.buf.copy_(t, non_blocking=True)
-            self.event = torch.cuda.Event()
-            self.event.record()
-        else:
-            self.buf = t
-
-    def _wait(self) -> torch.Tensor:
-        if self.event is not None:
-            self.event.synchronize()
-        return self.buf
-
-    def get(self) -> float:
-        return self._wait().item()
-
-    def tolist(self) -> list:
-        return self._wait().tolist()
-
-
 def train_step(model, raw: GPT, opt, x, y, micro: int, cfg: RunConfig, d: Dist,
                factor: float) -> torch.Tensor:
     """One optimizer step on this process's share x, y (B/world, T) of the global batch:
@@ -193,12 +78,6 @@ def train_step(model, raw: GPT, opt, x, y, micro: int, cfg: RunConfig, d: Dist,
     return loss_sum
 
 
-def _save(path, state) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
           losses_out: dict | None = None) -> dict:
     """Train `cfg` to its token horizon (or divergence), evaluate, return the results row.
@@ -209,15 +88,9 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
     the run_id.
     """
     t0 = time.perf_counter()
-    results.git_rev()  # cached now: the row names the code this run started with
-    d = setup(cfg.device)
+    d, ds = loop.start(cfg)
     say = (lambda m: None) if (quiet or not d.main) else log
     cuda = d.device.type == "cuda"
-    if cuda:
-        torch.set_float32_matmul_precision("high")  # TF32 for any fp32 matmul
-        torch.backends.cudnn.allow_tf32 = True
-
-    ds = data.load(cfg.data, cfg.val_frac)
     vocab = cfg.vocab_size or ds.vocab_size
     raw, tbl = build_model(cfg, vocab)
     raw.to(d.device)
@@ -255,7 +128,7 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
             say(f"resumed {cfg.run_id} at step {step}/{n_steps}")
 
     start_step = step
-    log_every = cfg.log_every or max(1, n_steps // 10)
+    log_every = loop.log_every(cfg, n_steps)
     status, pending = "ok", None  # pending: (step, loss tensor) not yet checked
     t_train = time.perf_counter()
     model.train()
@@ -269,7 +142,7 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
             init_loss = v
         if i % log_every == 0 or i == n_steps - 1:
             say(f"step {i + 1}/{n_steps} loss {v:.4f}")
-        return not math.isfinite(v) or v > cfg.diverge_factor * init_loss
+        return loop.diverged(v, init_loss, cfg.diverge_factor)
 
     while step < n_steps:
         x, y = batches.next()  # (B/world, T) each
@@ -279,7 +152,7 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
         if pending is not None and check(*pending):
             status = "diverged"
             break
-        pending = (step - 1, HostScalar(_all_mean(loss, d)))
+        pending = (step - 1, HostScalar(all_mean(loss, d)))
         if cfg.eval_every and step % cfg.eval_every == 0 and step < n_steps:
             say(f"step {step}/{n_steps} val_loss "
                 f"{evaluate(raw, ds.val, cfg, d, micro):.4f}")
@@ -289,10 +162,11 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
                 break
             pending = None
             if d.main:
-                _save(ckpt_path, {"run_id": cfg.run_id, "step": step, "model": raw.state_dict(),
-                                  "opt": opt.state_dict(), "batches": batches.state_dict(),
-                                  "losses": losses, "init_loss": init_loss,
-                                  "elapsed_s": elapsed_s + time.perf_counter() - t0})
+                save_atomic(ckpt_path, {"run_id": cfg.run_id, "step": step,
+                                        "model": raw.state_dict(), "opt": opt.state_dict(),
+                                        "batches": batches.state_dict(),
+                                        "losses": losses, "init_loss": init_loss,
+                                        "elapsed_s": elapsed_s + time.perf_counter() - t0})
     if status == "ok" and pending is not None and check(*pending):
         status = "diverged"
     if cuda:
@@ -303,18 +177,13 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
     val_loss = None
     if status == "ok":
         val_loss = evaluate(raw, ds.val, cfg, d, micro)
-        if not math.isfinite(val_loss):
-            status = "diverged"
         say(f"val_loss {val_loss:.4f} after {n_steps} steps")
     else:
         say(f"diverged at step {len(losses)} (loss {losses[-1]:.4g}, first {init_loss:.4g})")
     if losses_out is not None:
         losses_out[cfg.run_id] = list(losses)
-    tail = [v for v in losses[-10:] if math.isfinite(v)]
-    wall_s = elapsed_s + time.perf_counter() - t0
-    return results.make_row(
-        cfg, tbl, n_params=n_params, n_params_total=n_params_total, val_loss=val_loss,
-        train_loss=sum(tail) / len(tail) if tail else None, status=status, steps=len(losses),
-        wall_time_s=wall_s, tokens_per_s=trained_tokens / max(train_s, 1e-9),
-        device=str(d.device) + (f" x{d.world}" if d.world > 1 else ""),
-        data_name=ds.name)
+    return loop.finished_row(
+        cfg, tbl, losses, val_loss, n_params=n_params, n_params_total=n_params_total,
+        wall_time_s=elapsed_s + time.perf_counter() - t0,
+        tokens_per_s=trained_tokens / max(train_s, 1e-9),
+        device=str(d.device) + (f" x{d.world}" if d.world > 1 else ""), data_name=ds.name)

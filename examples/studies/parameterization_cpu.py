@@ -59,7 +59,7 @@ def centre(arm: str, width: int) -> float:
 
 
 def tpp_tokens(cfg: RunConfig, tpp: float) -> int:
-    from reference_trainer.train import non_embedding_params
+    from reference_trainer.build import non_embedding_params
 
     steps = max(1, round(tpp * non_embedding_params(cfg) / cfg.tokens_per_step))
     return steps * cfg.tokens_per_step

@@ -111,7 +111,7 @@ def test_diverging_model_is_frozen_and_leaves_the_others_unchanged(tiny):
 
 
 def test_each_model_starts_from_its_single_run_init(tiny):
-    from reference_trainer.train import build_model
+    from reference_trainer.build import build_model
 
     cfgs = [tiny(param=p, seed=s, width=64) for p, s in (("sp", 0), ("mup", 1), ("mup", 0))]
     model = BatchedGPT(cfgs, 256)

@@ -58,3 +58,16 @@ def test_check_in_the_training_configuration():
     assert sp.verdicts()["hidden"][1] == "grows", sp.summary()
     assert mup.verdicts()["hidden"][1] == "flat", mup.summary()
     assert mup.verdicts()["emb"][1] == "flat"
+
+
+def test_coord_command_prints_verdicts_and_expect_flat_sets_the_exit_status(capsys):
+    from reference_trainer.cli import main
+
+    argv = ["coord", "--widths", "32,64,128", "--depth", "1", "--head-dim", "16",
+            "--steps", "6", "--lr", "3e-2", "--seeds", "0", "--as-trained",
+            "--set", "tokens=131072", "--set", "warmup_tokens=2048", "--set", "init_rel=0.5"]
+    assert main(argv + ["--param", "sp", "--expect-flat"]) == 1  # SP's hidden layers grow
+    out = capsys.readouterr().out
+    assert "as trained" in out and "hidden grows" in out
+    assert main(argv + ["--param", "sp"]) == 0  # without --expect-flat: a report only
+    assert main(argv + ["--param", "sp", "--set", "nonsense=1"]) == 2

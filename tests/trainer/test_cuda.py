@@ -15,7 +15,7 @@ import torch
 from trainer_helpers import cli_env, run_cli
 
 from reference_trainer import batched_train as bt
-from reference_trainer import optim, train
+from reference_trainer import build, optim, train
 from reference_trainer.config import RunConfig
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -38,7 +38,7 @@ def test_bf16_run_trains_with_fused_adamw_and_tf32():
     assert first == pytest.approx(5.55, abs=0.3)  # ln 256: a uniform guess over bytes
     assert last < first - 1.0 and row["val_loss"] < first - 1.0
     cfg = small()
-    model, tbl = train.build_model(cfg, 256)
+    model, tbl = build.build_model(cfg, 256)
     opt = optim.build(model.cuda(), tbl, cfg, fused=True)
     assert all(g["fused"] for g in opt.param_groups)
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from reference_trainer import optim, param
+from reference_trainer.build import build_model
 from reference_trainer.config import RunConfig
-from reference_trainer.train import build_model
 
 # The documented table, as powers of m (independent of param.py's own tables):
 # (lr emb, lr hidden, lr readout, lr norm, init hidden, init readout, mult readout, attn exp)

@@ -183,8 +183,8 @@ def test_bad_input_one_line_no_traceback(tmp_path, args, msg):
 
 
 def test_tokens_per_param_sets_each_widths_horizon(tmp_path, tiny):
+    from reference_trainer.build import build_model, non_embedding_params
     from reference_trainer.sweep import expand
-    from reference_trainer.train import build_model, non_embedding_params
 
     runs = expand({"width": [32, 64], "depth": 1, "head_dim": 16, "seq_len": 32,
                    "batch_size": 8, "tokens_per_param": [2, 4], "lr": [1e-3, 3e-3]})

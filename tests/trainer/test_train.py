@@ -7,7 +7,8 @@ import torch
 
 from reference_trainer import optim, schedule
 from reference_trainer import train as train_mod
-from reference_trainer.train import build_model, train
+from reference_trainer.build import build_model
+from reference_trainer.train import train
 
 
 def test_same_seed_same_loss_to_the_last_bit(tiny):
