@@ -1,0 +1,30 @@
+"""Read-only views for values held by immutable results: mappings, tuples, arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import numpy as np
+
+
+def freeze(value):
+    """A read-only copy: dicts become mapping proxies, lists tuples, arrays read-only copies."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, np.ndarray):
+        a = np.array(value, copy=True)
+        a.flags.writeable = False
+        return a
+    return value
+
+
+def thaw(value):
+    """The plain-Python twin of ``freeze``: mappings become dicts, tuples lists."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(v) for v in value]
+    return value
