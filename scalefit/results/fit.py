@@ -19,8 +19,8 @@ from .._version import __version__
 from ..core import decisions as dec
 from ..core.frozen import freeze, thaw
 from ..errors import ExtrapolationWarning, ScalefitInputError
+from ..render import fit_text
 from ..render.format import group_label, group_text
-from . import fit_text
 from .base import draws_from_json, jsonable, level_or_stored
 from .decisions import Audit, HorizonTransfer, Prediction, transfer_row
 from .law import Law

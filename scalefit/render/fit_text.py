@@ -1,10 +1,14 @@
-"""The documents a ``FitResult`` prints: the fit summary, the compare view, report tables."""
+"""The documents a ``FitResult`` prints: the fit summary, the compare view, report tables.
+
+Each function reads a result (its optima, laws and transfer quality) and returns a
+Table or Document; nothing is computed here but text.
+"""
 
 from __future__ import annotations
 
 from .._version import __version__
-from ..render.format import fmt, fmt_ci, fmt_with_ci, group_label, group_text
-from ..render.tables import Document, Table, Text
+from .format import fmt, fmt_ci, fmt_with_ci, group_label, group_text
+from .tables import Document, Table, Text
 
 ROLE_KEYS = ("scale", "horizon")
 MAX_SUMMARY_ROWS = 60
