@@ -230,10 +230,15 @@ class FitResult:
         ``lr_law``, ``curvature``, ``compare``, those that apply); ``which``: some names."""
         from ..render.figures import fit_figures
 
-        figs = fit_figures(self, which)
-        return figs
+        return fit_figures(self, which)
 
     # ------------------------------------------------------------------ JSON
+    def save(self, path, draws: bool = True):
+        """Write ``to_dict()`` as JSON to ``path`` atomically (``scalefit.load_fit`` reads it)."""
+        from ..files import write_json
+
+        return write_json(path, self.to_dict(draws=draws))
+
     def to_dict(self, draws: bool = True) -> dict:
         """The JSON contract of DESIGN section 4 (see docs/json-schema.md).
 
