@@ -135,19 +135,6 @@ Hyperparameter transfer for LLM training: optimal learning rates per sweep, powe
 laws of the optimum across scale and token horizon, transfer quality, with bootstrap
 intervals, from any table of runs (CSV, Parquet, JSON Lines; '-' for stdin)."""
 
-MAIN_EPILOG = """examples:
-  scalefit fit examples/data/synthetic_sweeps.csv --by parameterization
-  scalefit fit runs.csv --json fit.json --report report/
-  scalefit predict fit.json --scale 7B --horizon 1T
-  scalefit audit fit.json --lr 3e-4 --scale 7B --horizon 1T
-  scalefit transfer --lr 3e-3 --from 10B --to 1T --b -0.32
-  scalefit compare runs.csv --by parameterization --reference mup
-  scalefit chinchilla runs.csv --boot 200
-
-exit status: 0 success, 2 bad input or usage, 1 the fit failed.
-'scalefit COMMAND --help' shows every option, with examples.
-"""
-
 DESCRIPTIONS = {
     "fit": "Fit the optimal learning rate of every LR sweep (a quadratic in ln lr), power laws "
            "of the optimum in scale and horizon, and the transfer measures of --by groups.",
@@ -169,6 +156,15 @@ HELPS = {"fit": "optimal LR per sweep, power laws and transfer quality",
          "audit": "loss cost of training at a given LR",
          "transfer": "carry an LR to another token horizon",
          "chinchilla": "fit the Chinchilla loss law L(N, D)"}
+# The main help's examples: two of fit's, then the first of each other command.
+MAIN_EPILOG = "examples:\n" + "\n".join(
+    EPILOGS[n].splitlines()[i] for n, i in (("fit", 2), ("fit", 3), ("predict", 2),
+                                            ("audit", 1), ("transfer", 1), ("compare", 1),
+                                            ("chinchilla", 1))) + """
+
+exit status: 0 success, 2 bad input or usage, 1 the fit failed.
+'scalefit COMMAND --help' shows every option, with examples.
+"""
 USAGES = {"fit": "%(prog)s RUNS [options]", "compare": "%(prog)s RUNS --by COL [COL ...] [options]",
           "chinchilla": "%(prog)s RUNS [options]"}
 

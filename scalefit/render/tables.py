@@ -18,8 +18,21 @@ def _md_escape(text: str) -> str:
     return safe_text(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
 
 
+class Rendered:
+    """Printing and notebook display of anything with to_text / to_markdown / to_html."""
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __contains__(self, text: str) -> bool:
+        return text in self.to_text()
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+
 @dataclass(frozen=True)
-class Table:
+class Table(Rendered):
     """A titled table. ``title``: the line above it; ``notes``: lines below it;
     ``align``: 'l' or 'r' per column (default left); ``min_widths``: per column;
     ``sep``/``indent``: of the text rendering."""
@@ -78,15 +91,6 @@ class Table:
             out += "<ul>" + "".join(f"<li>{esc(n.strip())}</li>" for n in self.notes) + "</ul>"
         return out
 
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def __contains__(self, text: str) -> bool:
-        return text in self.to_text()
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
 
 @dataclass(frozen=True)
 class Text:
@@ -131,7 +135,7 @@ class Heading:
 
 
 @dataclass(frozen=True)
-class Document:
+class Document(Rendered):
     """Tables, text and headings in order; printed as text, rendered as Markdown or HTML."""
 
     blocks: tuple = field(default=())
@@ -154,15 +158,3 @@ class Document:
     def __add__(self, other: Document) -> Document:
         return Document(self.blocks + other.blocks)
 
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def __contains__(self, text: str) -> bool:
-        return text in self.to_text()
-
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
-
-
-def lines(*text: str, pre: bool = False) -> Text:
-    return Text(text, pre)
