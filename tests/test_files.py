@@ -87,3 +87,16 @@ def test_check_outputs_accepts_new_files(tmp_path):
     runs.write_text(SMALL)
     check_outputs(str(tmp_path / "fit.json"), str(tmp_path / "report"), [str(runs)])
     check_outputs("-", None, ["-"])
+
+
+def test_python_save_and_report_refuse_the_input(tmp_path):
+    import scalefit
+
+    runs = tmp_path / "runs.csv"
+    runs.write_text(SMALL)
+    res = scalefit.fit(runs, n_boot=0)
+    with pytest.raises(ScalefitInputError, match="is the input file"):
+        res.save(runs)
+    assert runs.read_text() == SMALL
+    res.save(tmp_path / "fit.json")
+    assert scalefit.load_fit(tmp_path / "fit.json").input["source"] == str(runs)

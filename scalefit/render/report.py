@@ -22,10 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .._version import __version__
-from ..core.frozen import thaw
 from ..files import atomic_write
 from . import fit_text
-from .format import fmt
 from .tables import Document, Heading, Text
 
 CAPTIONS = {
@@ -88,12 +86,8 @@ def report_document(result, pngs: dict, command: str | None = None) -> Document:
     if laws.rows:
         blocks += [Heading("Laws"), laws]
     q = result.quality
-    if q is not None and q.groups:
-        where = f", compared at horizon {fmt(q.horizon)}" if q.horizon else ""
-        blocks += [Heading("Transfer quality"),
-                   Text([f"Groups by {', '.join(q.by)}; reference `{thaw(q.reference)}`"
-                         f"{where}."]),
-                   q.summary()]
+    if q is not None and q.groups:  # the table's title names the groups and the reference
+        blocks += [Heading("Transfer quality"), q.summary()]
     for name, png in pngs.items():
         blocks += [Heading(TITLES.get(name, name)), FigureBlock(name, png)]
     blocks += [Heading("Optimum of every sweep"), fit_text.optima_table(result, limit=None)]

@@ -221,6 +221,7 @@ class FitResult:
         from ..progress import resolve
         from ..render.report import write_report
 
+        self._check_output(None, directory)
         _, bar = resolve(progress, "report")
         with bar:
             return write_report(self, directory, command=command)
@@ -237,7 +238,18 @@ class FitResult:
         """Write ``to_dict()`` as JSON to ``path`` atomically (``scalefit.load_fit`` reads it)."""
         from ..files import write_json
 
+        self._check_output(path, None)
         return write_json(path, self.to_dict(draws=draws))
+
+    def _check_output(self, path, directory) -> None:
+        """Refuse to write over the table this fit read (a fit made here, not a loaded one:
+        the path in a saved fit's JSON is never looked at)."""
+        from ..files import check_outputs
+
+        source = self.input.get("source") if self.origin is None else None
+        check_outputs(None if path is None else str(path),
+                      None if directory is None else str(directory),
+                      [source] if source and not str(source).startswith("<") else [])
 
     def to_dict(self, draws: bool = True) -> dict:
         """The JSON contract of DESIGN section 4 (see docs/json-schema.md).
