@@ -1,9 +1,6 @@
-"""``scalefit``'s entry point: parse, run one command, exit 0 / 1 / 2 with one-line errors.
-
-Exit status: 0 success; 2 bad input or usage (one line on stderr naming the file, the
-column and the row); 1 a fit that failed, or an internal error. Tracebacks only with
-``--debug``. Warnings (pooling hints, extrapolation) go to stderr after the output.
-"""
+"""``scalefit``'s entry point. Exit status: 0 success; 2 bad input or usage (one line on
+stderr naming the file, the column and the row); 1 a fit that failed, or an internal
+error. Tracebacks only with ``--debug``. Warnings go to stderr after the output."""
 
 from __future__ import annotations
 
@@ -88,13 +85,14 @@ def _fail(message: str, code: int, debug: bool) -> int:
         import traceback
 
         traceback.print_exc()
-    sys.stderr.write(f"{PROG}: error: {safe_text(' '.join(str(message).split()))}\n")
+    _warn(message, "error")
     sys.stderr.flush()
     return code
 
 
-def _warn(message: str) -> None:
-    sys.stderr.write(f"{PROG}: warning: {safe_text(' '.join(str(message).split()))}\n")
+def _warn(message: str, kind: str = "warning") -> None:
+    """One line on stderr, data-derived text made safe (control characters escaped)."""
+    sys.stderr.write(f"{PROG}: {kind}: {safe_text(' '.join(str(message).split()))}\n")
 
 
 def _runs_after_by(args) -> None:
