@@ -33,50 +33,45 @@ def _fmt_class(prog):
 
 
 def _type(check, hint: str):
-    """An argparse type from ``check(text) -> value`` (None: invalid, with ``hint``)."""
+    """An argparse type: ``check(text)`` gives the value, or None / ValueError if invalid."""
     def parse(text: str):
-        v = check(text)
+        try:
+            v = check(text)
+        except ValueError:
+            v = None
         if v is None:
             raise argparse.ArgumentTypeError(f"{text!r}: {hint}")
         return v
     return parse
 
 
-def _float(text: str):
-    try:
-        v = float(text)
-    except ValueError:
-        return None
-    return v if v == v and abs(v) != float("inf") else None
-
-
-def _level_value(text: str):
-    v = _float(text)
-    v = v / 100 if v is not None and 50 <= v < 100 else v  # a percentage
-    return v if v is not None and 0 < v < 1 else None
+def _finite(text: str, above=None, percent=False):
+    v = float(text)
+    v = v / 100 if percent and 50 <= v < 100 else v  # a level given as a percentage
+    ok = v == v and abs(v) != float("inf") and (above is None or v > above)
+    return v if ok and not (percent and v >= 1) else None
 
 
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+_AMOUNT = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMbBgGtT]?)\s*")
 
 
-def _amount_value(text: str):
+def _amount(text: str):
     """A positive number; counts may carry a suffix: 125M, 7B, 1.4T, 300K."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMbBgGtT]?)\s*", text)
-    v = float(m.group(1)) * _SUFFIX[m.group(2).lower()] if m else None
-    return v if v is not None and 0 < v < float("inf") else None
+    m = _AMOUNT.fullmatch(text)
+    return _finite(float(m.group(1)) * _SUFFIX[m.group(2).lower()], 0) if m else None
 
 
 def _count(minimum: int):
-    return _type(lambda t: int(t) if re.fullmatch(r"\s*[+-]?\d+\s*", t) and int(t) >= minimum
-                 else None, f"not a whole number >= {minimum}")
+    return _type(lambda t: v if (v := int(t)) >= minimum else None,
+                 f"not a whole number >= {minimum}")
 
 
-level = _type(_level_value, "give the level as a fraction in (0, 1) or a percentage in "
-                            "[50, 100), e.g. 0.95 or 95")
-amount = _type(_amount_value, "must be a finite number > 0 (e.g. 7e9 or 7B)")
-real = _type(_float, "must be a finite number")
-positive = _type(lambda t: v if (v := _float(t)) is not None and v > 0 else None,
-                 "must be a finite number > 0")
+level = _type(lambda t: _finite(t, 0, percent=True), "give the level as a fraction in (0, 1) "
+              "or a percentage in [50, 100), e.g. 0.95 or 95")
+amount = _type(_amount, "must be a finite number > 0 (e.g. 7e9 or 7B)")
+real = _type(_finite, "must be a finite number")
+positive = _type(lambda t: _finite(t, 0), "must be a finite number > 0")
 pair = _type(lambda t: tuple(x.strip() for x in t.split("=", 1)) if "=" in t else None,
              "expected KEY=VALUE, e.g. parameterization=mup")
 
@@ -135,38 +130,41 @@ Hyperparameter transfer for LLM training: optimal learning rates per sweep, powe
 laws of the optimum across scale and token horizon, transfer quality, with bootstrap
 intervals, from any table of runs (CSV, Parquet, JSON Lines; '-' for stdin)."""
 
-DESCRIPTIONS = {
-    "fit": "Fit the optimal learning rate of every LR sweep (a quadratic in ln lr), power laws "
-           "of the optimum in scale and horizon, and the transfer measures of --by groups.",
-    "compare": "Fit, then print each group's LR law and the transfer-quality table: E (scatter "
-               "of ln lr_opt around its law), the leave-largest-out extrapolation error, kappa "
-               "(curvature exponent), R_inf (asymptotic loss ratio to the reference).",
-    "predict": "Predict the optimal LR at (scale, horizon) from the laws of a saved fit, with "
-               "the interval of the law (CI) and a prediction interval that adds the scatter "
-               "of the optima.",
-    "audit": "How far is LR from the predicted optimum at (scale, horizon), and how much loss "
-             "does it cost?",
-    "transfer": "Carry an LR tuned at one token horizon to another: lr * (to / from)^b, with b "
-                "given or from a fit.",
-    "chinchilla": "Fit loss = E + A * N^-alpha + B * D^-beta to every non-diverged run.",
+# command -> (one-line help, description)
+ABOUT = {
+    "fit": ("optimal LR per sweep, power laws and transfer quality",
+            "Fit the optimal learning rate of every LR sweep (a quadratic in ln lr), power laws "
+            "of the optimum in scale and horizon, and the transfer measures of --by groups."),
+    "compare": ("fit and compare groups (parameterizations)",
+                "Fit, then print each group's LR law and the transfer-quality table: E "
+                "(scatter of ln lr_opt around its law), the leave-largest-out extrapolation "
+                "error, kappa (curvature exponent), R_inf (asymptotic loss ratio to the "
+                "reference)."),
+    "predict": ("optimal LR at a new scale and horizon",
+                "Predict the optimal LR at (scale, horizon) from the laws of a saved fit, with "
+                "the interval of the law (CI) and a prediction interval that adds the scatter "
+                "of the optima."),
+    "audit": ("loss cost of training at a given LR", "How far is LR from the predicted "
+              "optimum at (scale, horizon), and how much loss does it cost?"),
+    "transfer": ("carry an LR to another token horizon", "Carry an LR tuned at one token "
+                 "horizon to another: lr * (to / from)^b, with b given or from a fit."),
+    "chinchilla": ("fit the Chinchilla loss law L(N, D)",
+                   "Fit loss = E + A * N^-alpha + B * D^-beta to every non-diverged run."),
 }
-HELPS = {"fit": "optimal LR per sweep, power laws and transfer quality",
-         "compare": "fit and compare groups (parameterizations)",
-         "predict": "optimal LR at a new scale and horizon",
-         "audit": "loss cost of training at a given LR",
-         "transfer": "carry an LR to another token horizon",
-         "chinchilla": "fit the Chinchilla loss law L(N, D)"}
-# The main help's examples: two of fit's, then the first of each other command.
-MAIN_EPILOG = "examples:\n" + "\n".join(
-    EPILOGS[n].splitlines()[i] for n, i in (("fit", 2), ("fit", 3), ("predict", 2),
-                                            ("audit", 1), ("transfer", 1), ("compare", 1),
-                                            ("chinchilla", 1))) + """
+MAIN_EPILOG = """examples:
+  scalefit fit examples/data/synthetic_sweeps.csv --by parameterization
+  scalefit fit runs.csv --json fit.json --report report/
+  scalefit predict fit.json --scale 7B --horizon 1T
+  scalefit audit fit.json --lr 3e-4 --scale 7B --horizon 1T
+  scalefit transfer --lr 3e-3 --from 10B --to 1T --b -0.32
+  scalefit compare runs.csv --by parameterization --reference mup
+  scalefit chinchilla runs.csv --boot 200
 
 exit status: 0 success, 2 bad input or usage, 1 the fit failed.
 'scalefit COMMAND --help' shows every option, with examples.
 """
-USAGES = {"fit": "%(prog)s RUNS [options]", "compare": "%(prog)s RUNS --by COL [COL ...] [options]",
-          "chinchilla": "%(prog)s RUNS [options]"}
+USAGES = {"fit": "%(prog)s RUNS [options]", "chinchilla": "%(prog)s RUNS [options]",
+          "compare": "%(prog)s RUNS --by COL [COL ...] [options]"}
 
 
 def _columns(p, lr=True):
@@ -235,8 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = Parser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     p = {name: sub.add_parser(name, parents=[common], formatter_class=_fmt_class,
-                              epilog=EPILOGS[name], help=HELPS[name], usage=USAGES.get(name),
-                              description=textwrap.fill(DESCRIPTIONS[name], width=88))
+                              epilog=EPILOGS[name], help=ABOUT[name][0], usage=USAGES.get(name),
+                              description=textwrap.fill(ABOUT[name][1], width=88))
          for name in EPILOGS}
     for name in ("fit", "compare", "chinchilla"):
         p[name].add_argument("runs", metavar="RUNS", nargs="?", help="table of runs: .csv .tsv "
@@ -250,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("predict", "audit"):
         _saved_fit(p[name])
     p["audit"].add_argument("--lr", metavar="X", type=positive, required=True, help="the LR used")
-    for name, what in (("predict", "target "), ("audit", "")):
-        p[name].add_argument("--scale", metavar="N", type=amount, help=f"{what}scale, e.g. 7B")
+    for name, what, eg in (("predict", "target ", "7e9 or 7B"), ("audit", "", "7B")):
+        p[name].add_argument("--scale", metavar="N", type=amount, help=f"{what}scale, e.g. {eg}")
         p[name].add_argument("--horizon", metavar="D", type=amount, help=f"{what}tokens, e.g. 1T")
     t = p["transfer"]
     t.add_argument("--lr", metavar="X", type=positive, required=True,
