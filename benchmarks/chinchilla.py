@@ -16,6 +16,11 @@ ones on the same resamples (objective values and exponents).
 
     python benchmarks/chinchilla.py [--boot 1000] [--naive-starts 100] [--naive-boot 20]
                                     [--repeat 3] [--json out.json]
+    python benchmarks/chinchilla.py --vs-cli [--boot 200] [--repeat 3]
+
+``--vs-cli``: the same fit from Python (``python -c "scalefit.fit_chinchilla(...)"``) and
+from the command line (``scalefit chinchilla``), each a fresh process in this process's
+environment (so with the BLAS threads the environment gives), on the same points.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import huber, logsumexp
 
-from scalefit import chinchilla as ch
+from scalefit import fit_chinchilla
+from scalefit.core import chinchilla as ch
 
 CSV = (
     Path(__file__).resolve().parents[1].parent
@@ -82,6 +88,34 @@ def machine():
     }
 
 
+def python_vs_cli(n, d, loss, boot: int, repeat: int) -> None:
+    """Wall time of the same fit from Python and from the CLI, fresh processes."""
+    import subprocess
+    import sys
+    import tempfile
+
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "chinchilla.csv"
+        pd.DataFrame({"N": n, "D": d, "loss": loss}).to_csv(csv, index=False)
+        code = (f"import pandas as pd, scalefit; df = pd.read_csv({str(csv)!r}); "
+                f"scalefit.fit_chinchilla(df['N'], df['D'], df['loss'], n_boot={boot})")
+        runs = {"python": [sys.executable, "-c", code],
+                "cli": [sys.executable, "-m", "scalefit", "chinchilla", str(csv), "--boot",
+                        str(boot), "-q"]}
+        times = {k: [] for k in runs}
+        for _ in range(repeat):
+            for k, argv in runs.items():
+                t0 = time.perf_counter()
+                subprocess.run(argv, check=True, capture_output=True)
+                times[k].append(time.perf_counter() - t0)
+    print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, load "
+          f"{os.getloadavg()[0]:.2f}; {n.size} points, {boot} resamples")
+    for k, ts in times.items():
+        print(f"{k:>6}: {', '.join(f'{t:.2f}' for t in ts)} s (median {np.median(ts):.2f} s)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--boot", type=int, default=1000)
@@ -90,9 +124,12 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--vs-cli", action="store_true", help="Python vs CLI on the same data")
     args = ap.parse_args()
     info = machine()
     n, d, loss = load()
+    if args.vs_cli:
+        return python_vs_cli(n, d, loss, args.boot, args.repeat)
     ln_n, ln_d, ln_loss = np.log(n), np.log(d), np.log(loss)
     grid = ch.epoch_grid()
 
@@ -100,10 +137,10 @@ def main():
     t_fast, t_noboot, fit = [], [], None
     for _ in range(args.repeat):
         t0 = time.perf_counter()
-        ch.fit_chinchilla(n, d, loss)
+        fit_chinchilla(n, d, loss)
         t_noboot.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        fit = ch.fit_chinchilla(n, d, loss, n_boot=args.boot, seed=args.seed)
+        fit = fit_chinchilla(n, d, loss, n_boot=args.boot, seed=args.seed)
         t_fast.append(time.perf_counter() - t0)
 
     # --- straightforward: subset of starts and resamples

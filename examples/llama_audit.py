@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 import scalefit
-from scalefit.result import fmt, fmt_ci
+from scalefit.render.format import fmt, fmt_ci
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 DEFAULT = DATASETS / "steplaw" / "dense_lr_bs_loss.csv"

@@ -17,8 +17,8 @@ import argparse
 from pathlib import Path
 
 import scalefit
-from scalefit.io import read_table
-from scalefit.result import fmt, fmt_ci
+from scalefit.render.format import fmt, fmt_ci
+from scalefit.table import read_table
 
 
 def finding(name: str, holds: bool | None, detail: str) -> str:
@@ -30,16 +30,13 @@ def study(runs, args, out: Path, title: str) -> list[str]:
     """Fit one table (a path or a DataFrame), write its report into `out`, and return the
     markdown lines: the transfer table and the papers' findings checked against it."""
     res = scalefit.fit(runs, by=[args.by], reference=args.reference, n_boot=args.boot)
-    from scalefit.report import write_report
-
     out.mkdir(parents=True, exist_ok=True)
-    write_report(res, scalefit.load_runs(runs, by=[args.by]), out,
-                 command=f"python examples/parameterization.py {args.runs}")
-    tq = {g["group"][args.by]: g for g in res.transfer.groups}
+    res.report(out, command=f"python examples/parameterization.py {args.runs}")
+    tq = {g["group"][args.by]: g for g in res.quality.groups}
     lines = [f"# {title}", "",
              f"{res.input['rows']} runs, {len(res.optima)} sweeps; reference "
-             f"{res.transfer.reference}; 95% bootstrap intervals ({args.boot} resamples).", "",
-             "```", *res.transfer.summary_lines(), "```", "",
+             f"{res.quality.reference}; 95% bootstrap intervals ({args.boot} resamples).", "",
+             "```", *res.quality.summary_lines(), "```", "",
              "| finding | this data | numbers |", "|---|---|---|"]
 
     def exponent(label):

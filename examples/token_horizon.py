@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 import scalefit
-from scalefit.result import fmt, fmt_ci
+from scalefit.render.format import fmt, fmt_ci
 
 
 def main() -> None:
@@ -28,10 +28,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     res = scalefit.fit(args.runs, by=args.by, n_boot=args.boot, seed=0)
-    from scalefit.report import write_report
-
-    write_report(res, scalefit.load_runs(args.runs, by=args.by), out,
-                 command=f"python examples/token_horizon.py {args.runs}")
+    res.report(out, command=f"python examples/token_horizon.py {args.runs}")
     lines = [f"# Token-horizon study: {args.runs}", "",
              f"{res.input['rows']} runs, {len(res.optima)} sweeps "
              f"({(res.optima['status'] == 'ok').sum()} ok). Intervals: 95% bootstrap, "

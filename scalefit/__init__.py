@@ -2,23 +2,27 @@
 
 Optimal learning rates per sweep, power laws of the optimum across scale and token
 horizon, transfer quality, all with bootstrap intervals. Public names are imported
-lazily so that `scalefit --help` stays fast.
+lazily so that `scalefit --help` stays fast. No submodule carries a public name, so
+importing any part of the package never replaces one of these (docs/architecture.md).
 """
 
 from ._version import __version__
-from .errors import ScalefitFitError, ScalefitInputError
+from .errors import ExtrapolationWarning, ScalefitFitError, ScalefitInputError
 
 _LAZY = {
-    "fit": ("scalefit.api", "fit"),
-    "FitResult": ("scalefit.result", "FitResult"),
-    "load_runs": ("scalefit.io", "load_runs"),
-    "RunTable": ("scalefit.io", "RunTable"),
+    "fit": ("scalefit.pipeline", "fit"),
+    "load_fit": ("scalefit.results.load", "load_fit"),
+    "FitResult": ("scalefit.results.fit", "FitResult"),
+    "Law": ("scalefit.results.law", "Law"),
+    "transfer": ("scalefit.results.decisions", "transfer"),
+    "load_runs": ("scalefit.table", "load_runs"),
+    "RunTable": ("scalefit.table", "RunTable"),
     "fit_chinchilla": ("scalefit.chinchilla", "fit_chinchilla"),
-    "ChinchillaResult": ("scalefit.chinchilla", "ChinchillaResult"),
-    "transfer": ("scalefit.transfer", "transfer"),
+    "ChinchillaResult": ("scalefit.results.chinchilla", "ChinchillaResult"),
 }
 
-__all__ = ["__version__", "ScalefitInputError", "ScalefitFitError", *_LAZY]
+__all__ = ["__version__", "ScalefitInputError", "ScalefitFitError", "ExtrapolationWarning",
+           *_LAZY]
 
 
 def __getattr__(name):
@@ -30,3 +34,7 @@ def __getattr__(name):
         globals()[name] = value
         return value
     raise AttributeError(f"module 'scalefit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -7,3 +7,7 @@ class ScalefitInputError(ValueError):
 
 class ScalefitFitError(RuntimeError):
     """The input was valid but a fit could not be carried out."""
+
+
+class ExtrapolationWarning(UserWarning):
+    """A prediction or transfer lies far outside the range of the fitted data."""

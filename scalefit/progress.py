@@ -8,7 +8,8 @@ when the work ends, so standard error holds nothing but messages and errors.
         fit(..., progress=bar)            # the library calls bar(done, total)
 
 A background thread redraws the line a few times a second, so the elapsed time moves
-even when the library reports progress in a few large steps.
+even when the library reports progress in a few large steps. ``resolve`` turns the
+``progress`` argument of a library call (``"auto"``, None or a callable) into a callback.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
+
+from .errors import ScalefitInputError
 
 WIDTH = 28
 
@@ -113,3 +116,26 @@ def _is_terminal(stream) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+def resolve(progress, label: str, after: str | None = None):
+    """The progress callback of a library call and the context that closes it.
+
+    ``"auto"``: a ProgressBar on standard error when it is a terminal (silent otherwise);
+    ``None``: silence; a callable ``progress(done, total)``: used as it is.
+    Returns ``(callback or None, context manager)``.
+    """
+    import contextlib
+
+    if progress is None:
+        return None, contextlib.nullcontext()
+    if isinstance(progress, str):
+        if progress != "auto":
+            raise ScalefitInputError(f"progress must be 'auto', None or a callable "
+                                     f"progress(done, total) (got {progress!r})")
+        bar = ProgressBar(label, after=after)
+        return (bar if bar.enabled else None), bar
+    if not callable(progress):
+        raise ScalefitInputError("progress must be 'auto', None or a callable "
+                                 "progress(done, total)")
+    return progress, contextlib.nullcontext()

@@ -1,5 +1,9 @@
 """The JSON result schema (DESIGN section 4) and a small validator for it.
 
+``SCHEMA_VERSION`` (key ``schema_version``) numbers the layout of the saved fit;
+``scalefit.load_fit`` reads only the versions in ``READABLE_VERSIONS`` and checks a file
+against ``SCHEMA`` before it builds anything from it.
+
 ``SCHEMA`` is written in a subset of JSON Schema (``type`` with lists for nullable
 values, ``properties``, ``required``, ``items``, ``enum``, ``minItems``/``maxItems``,
 ``additionalProperties``), so any JSON Schema tool can also read it. ``validate``
@@ -7,6 +11,9 @@ checks that subset with no extra dependency. docs/json-schema.md describes each 
 """
 
 from __future__ import annotations
+
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (2,)
 
 NUM = {"type": "number"}
 NUM_OR_NULL = {"type": ["number", "null"]}
@@ -35,6 +42,7 @@ OPTIMUM = {
         "n_lrs": {"type": "integer"},
         "n_window": {"type": "integer"},
         "fit_rmse": NUM_OR_NULL,
+        "window": PAIR_OR_NULL,
     },
 }
 
@@ -70,7 +78,7 @@ LAW = {
         "extrapolation": EXTRAPOLATION,
         "notes": {"type": "array", "items": {"type": "string"}},
         "range": {"type": "object", "additionalProperties": PAIR_OR_NULL},
-        "draws": {"type": "array", "items": {"type": "array", "items": NUM}},
+        "draws": {"type": "array", "items": {"type": "array", "items": NUM_OR_NULL}},
     },
 }
 
@@ -86,6 +94,28 @@ TRANSFER_GROUP = {
         **{k: PAIR_OR_NULL for k in ("E_ci", "extrapolation_error_ci", "kappa_ci", "R_inf_ci",
                                      "R_largest_ci", "delta_L_inf_ci", "lr_exponent_ci")},
         "n_scales": {"type": "integer"},
+        "R_model": {"enum": ["power", "constant"]},
+        "R_curve": {
+            "type": "object",
+            "required": ["scale", "R", "R_ci"],
+            "properties": {
+                "scale": {"type": "array", "items": NUM},
+                "R": {"type": "array", "items": NUM_OR_NULL},
+                "R_ci": {"type": ["array", "null"], "items": PAIR_OR_NULL},
+            },
+        },
+    },
+}
+
+RUNS = {
+    "type": ["array", "null"],
+    "items": {
+        "type": "object",
+        "required": ["lr", "loss"],
+        "properties": {
+            "lr": {"type": "array", "items": NUM},
+            "loss": {"type": "array", "items": NUM_OR_NULL},
+        },
     },
 }
 
@@ -106,6 +136,7 @@ SCHEMA = {
     "type": "object",
     "required": ["version", "input", "optima", "laws", "transfer"],
     "properties": {
+        "schema_version": {"type": "integer"},
         "version": {"type": "string"},
         "input": {
             "type": "object",
@@ -119,11 +150,35 @@ SCHEMA = {
                 "groups": {"type": "integer"},
             },
         },
-        "settings": {"type": "object"},
+        "settings": {
+            "type": "object",
+            "properties": {
+                "n_boot": {"type": "integer"},
+                "ci": NUM,
+                "seed": {"type": "integer"},
+                "window": {"type": "integer"},
+                "include": {"type": "array", "items": STATUS},
+                "diverged_above": NUM_OR_NULL,
+            },
+        },
         "optima": {"type": "array", "items": OPTIMUM},
         "laws": {"type": "array", "items": LAW},
         "transfer": TRANSFER,
         "notes": {"type": "array", "items": {"type": "string"}},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+        "runs": RUNS,
+    },
+}
+
+# What load_fit needs on top of SCHEMA (a saved fit of this version has all of it).
+LOADABLE = {
+    **SCHEMA,
+    "required": ["schema_version", "version", "input", "settings", "optima", "laws", "transfer"],
+    "properties": {
+        **SCHEMA["properties"],
+        "input": {**SCHEMA["properties"]["input"],
+                  "required": ["source", "rows", "columns", "by", "diverged", "groups"]},
+        "settings": {**SCHEMA["properties"]["settings"], "required": ["n_boot", "ci", "seed"]},
     },
 }
 

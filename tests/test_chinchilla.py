@@ -13,9 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-import scalefit
-from scalefit import ScalefitFitError, ScalefitInputError
-from scalefit import chinchilla as ch
+from scalefit import ScalefitFitError, ScalefitInputError, fit_chinchilla
+from scalefit.core import chinchilla as ch
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 EPOCH_CSV = DATASETS / "analyzing-chinchilla" / "svg_extracted_data.csv"
@@ -46,7 +45,7 @@ def epoch_fit():
     if not EPOCH_CSV.exists():
         pytest.skip(f"Epoch's Chinchilla data not found at {EPOCH_CSV}")
     n, d, loss = load_epoch()
-    return ch.fit_chinchilla(n, d, loss, n_boot=1000, seed=0)
+    return fit_chinchilla(n, d, loss, n_boot=1000, seed=0)
 
 
 # ------------------------------------------------------------------ ground truth: Epoch refit
@@ -85,13 +84,13 @@ def test_reproduces_epoch_bootstrap_intervals(epoch_fit):
 
 
 def test_recovers_exact_parameters_without_noise():
-    r = ch.fit_chinchilla(*synthetic(0.0), n_refine=5)
+    r = fit_chinchilla(*synthetic(0.0), n_refine=5)
     for k, v in TRUTH.items():
         assert r.params[k] == pytest.approx(v, rel=1e-6), k
 
 
 def test_recovers_parameters_with_small_noise():
-    r = ch.fit_chinchilla(*synthetic(0.002))
+    r = fit_chinchilla(*synthetic(0.002))
     for k in ("E", "alpha", "beta"):
         assert r.params[k] == pytest.approx(TRUTH[k], rel=0.02), k
     for k in ("A", "B"):
@@ -105,7 +104,7 @@ def test_bootstrap_intervals_cover_truth():
     hits = {k: 0 for k in TRUTH}
     for rep in range(reps):
         n, d, loss = synthetic(0.01, seed=1000 + rep)
-        r = ch.fit_chinchilla(n, d, loss, n_boot=200, seed=rep, n_refine=2)
+        r = fit_chinchilla(n, d, loss, n_boot=200, seed=rep, n_refine=2)
         for k, (lo, hi) in r.conf_int().items():
             hits[k] += lo <= TRUTH[k] <= hi
     for k, h in hits.items():
@@ -115,7 +114,7 @@ def test_bootstrap_intervals_cover_truth():
 def test_batched_bootstrap_matches_per_resample_bfgs():
     """Every batched-Newton refit is at least as good as a scipy BFGS refit of that resample."""
     n, d, loss = synthetic(0.01, seed=3)
-    r = ch.fit_chinchilla(n, d, loss, n_boot=12, seed=5, n_refine=5)
+    r = fit_chinchilla(n, d, loss, n_boot=12, seed=5, n_refine=5)
     ln_n, ln_d, ln_loss = np.log(n), np.log(d), np.log(loss)
     idx = np.random.default_rng(5).integers(0, n.size, size=(12, n.size))  # same draws
     boot = r.boot_params
@@ -205,9 +204,9 @@ def test_epoch_grid():
 
 def test_reproducible_with_seed():
     data = synthetic(0.01, seed=7)
-    r1 = ch.fit_chinchilla(*data, n_boot=30, seed=11, n_refine=3)
-    r2 = ch.fit_chinchilla(*data, n_boot=30, seed=11, n_refine=3)
-    r3 = ch.fit_chinchilla(*data, n_boot=30, seed=12, n_refine=3)
+    r1 = fit_chinchilla(*data, n_boot=30, seed=11, n_refine=3)
+    r2 = fit_chinchilla(*data, n_boot=30, seed=11, n_refine=3)
+    r3 = fit_chinchilla(*data, n_boot=30, seed=12, n_refine=3)
     assert r1.params == r2.params
     assert r1.conf_int() == r2.conf_int()
     np.testing.assert_array_equal(r1.boot_params, r2.boot_params)
@@ -216,7 +215,7 @@ def test_reproducible_with_seed():
 
 def test_result_object():
     n, d, loss = synthetic(0.01)
-    r = ch.fit_chinchilla(n, d, loss, n_refine=3)
+    r = fit_chinchilla(n, d, loss, n_refine=3)
     assert r.conf_int() == {k: None for k in ch.PARAM_NAMES}
     out = r.to_dict()
     assert out["ci"] is None
@@ -248,7 +247,7 @@ def test_result_object():
 
 
 def test_to_dict_with_bootstrap_is_json():
-    r = ch.fit_chinchilla(*synthetic(0.01), n_boot=20, ci=0.9, n_refine=3)
+    r = fit_chinchilla(*synthetic(0.01), n_boot=20, ci=0.9, n_refine=3)
     out = json.loads(json.dumps(r.to_dict()))
     assert out["ci_level"] == 0.9 and out["n_boot"] == 20
     for k in ch.PARAM_NAMES:
@@ -259,7 +258,7 @@ def test_to_dict_with_bootstrap_is_json():
 
 def test_progress_is_called_and_monotone():
     calls = []
-    ch.fit_chinchilla(
+    fit_chinchilla(
         *synthetic(0.01), n_boot=25, n_refine=4, progress=lambda i, t: calls.append((i, t))
     )
     assert calls and calls[-1] == (29, 29)  # 4 refined starts + 25 resamples
@@ -269,8 +268,11 @@ def test_progress_is_called_and_monotone():
 
 
 def test_lazy_export_and_no_torch():
-    assert scalefit.fit_chinchilla is ch.fit_chinchilla
-    assert scalefit.ChinchillaResult is ch.ChinchillaResult
+    import scalefit.chinchilla
+    import scalefit.results.chinchilla
+
+    assert scalefit.fit_chinchilla is scalefit.chinchilla.fit_chinchilla
+    assert scalefit.ChinchillaResult is scalefit.results.chinchilla.ChinchillaResult
     code = "import sys, scalefit.chinchilla; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -306,7 +308,7 @@ def test_input_errors(kwargs, match):
     }
     args.update(kwargs)
     with pytest.raises(ScalefitInputError, match=match):
-        ch.fit_chinchilla(**args)
+        fit_chinchilla(**args)
 
 
 def test_optimizer_failure_raises_fit_error(monkeypatch):
@@ -317,13 +319,13 @@ def test_optimizer_failure_raises_fit_error(monkeypatch):
 
     monkeypatch.setattr(ch, "_lbfgsb", lambda *a, **k: Bad())
     with pytest.raises(ScalefitFitError):
-        ch.fit_chinchilla(*synthetic(0.01))
+        fit_chinchilla(*synthetic(0.01))
 
 
 def test_fallback_refits_resamples_newton_leaves(monkeypatch):
     """Resamples the batched Newton does not converge on are refitted by L-BFGS-B."""
     data = synthetic(0.01, seed=4)
-    ref = ch.fit_chinchilla(*data, n_boot=10, seed=2, n_refine=3)
+    ref = fit_chinchilla(*data, n_boot=10, seed=2, n_refine=3)
     real = ch._newton_batch
 
     def one_step(*args, **kwargs):
@@ -331,7 +333,7 @@ def test_fallback_refits_resamples_newton_leaves(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ch, "_newton_batch", one_step)
-    r = ch.fit_chinchilla(*data, n_boot=10, seed=2, n_refine=3)
+    r = fit_chinchilla(*data, n_boot=10, seed=2, n_refine=3)
     assert r.n_boot_fallback == 10
     # Tight L-BFGS-B reaches the Newton optimum of each resample.
     np.testing.assert_allclose(r.boot_params[:, 3:], ref.boot_params[:, 3:], atol=1e-5)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import scalefit
-from scalefit.optimum import EDGE, OK, fit_sweeps
+from scalefit.core.optimum import EDGE, OK, fit_sweeps
 
 
 def sweep(lrs, losses, **cols):

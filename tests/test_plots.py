@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from scalefit import fit
-from scalefit.io import load_runs
 from scalefit.synthetic import TrueLaw, make_sweeps
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -27,8 +26,7 @@ def small_table(groups=True, horizons=(1e9, 4e9), diverge_above=1.5, seed=1):
 @pytest.fixture(scope="module")
 def grouped():
     df = small_table()
-    result = fit(df, by="parameterization", n_boot=40)
-    return result, load_runs(df, by="parameterization")
+    return fit(df, by="parameterization", n_boot=40)
 
 
 def check_png(path, min_std=0.02):
@@ -48,7 +46,7 @@ def check_svg(path):
 
 
 def save_and_check(fig, stem):
-    from scalefit.plots import save_figure
+    from scalefit.render.figures import save_figure
 
     paths = save_figure(fig, stem)
     assert [p.suffix for p in paths] == [".png", ".svg"]
@@ -58,21 +56,21 @@ def save_and_check(fig, stem):
 
 
 def test_every_figure_of_a_grouped_fit(grouped, tmp_path):
-    from scalefit.plots import fit_figures
+    from scalefit.render.figures import fit_figures
 
-    result, runs = grouped
-    figs = fit_figures(result, runs)
+    result = grouped
+    figs = fit_figures(result)
     assert set(figs) == {"sweeps", "lr_law", "curvature", "compare"}
     for name, fig in figs.items():
         save_and_check(fig, tmp_path / name)
 
 
 def test_sweeps_figure_marks_diverged_runs_and_draws_parabolas(grouped):
-    from scalefit.plots import sweeps_figure
+    from scalefit.render.figures import sweeps_figure
 
-    result, runs = grouped
-    assert runs.n_diverged > 0
-    fig = sweeps_figure(result, runs)
+    result = grouped
+    assert result.input["diverged"] > 0
+    fig = sweeps_figure(result)
     axes = fig.get_axes()
     assert len(axes) == 6  # 3 scales x 2 horizons
     for ax in axes:
@@ -86,10 +84,10 @@ def test_sweeps_figure_marks_diverged_runs_and_draws_parabolas(grouped):
 
 
 def test_parabola_is_the_fitted_quadratic(grouped):
-    from scalefit.plots import sweeps_figure
+    from scalefit.render.figures import sweeps_figure
 
-    result, runs = grouped
-    fig = sweeps_figure(result, runs)
+    result = grouped
+    fig = sweeps_figure(result)
     ax = fig.get_axes()[0]
     opt = result.optima
     first = opt[(opt["scale"] == opt["scale"].min()) & (opt["horizon"] == opt["horizon"].min())]
@@ -106,12 +104,10 @@ def test_parabola_is_the_fitted_quadratic(grouped):
 
 
 def test_law_band_contains_the_line(grouped):
-    from scalefit.plots import law_curve, primary_law
-
-    result, _ = grouped
-    law = primary_law(result, "lr_opt", ["parameterization"], ("mup",))
+    result = grouped
+    law = result.law("lr_opt", {"parameterization": "mup"})
     xs = np.geomspace(1e7, 1e9, 20)
-    y, band = law_curve(law, {"scale": xs, "horizon": np.full_like(xs, 1e9)}, 0.95)
+    y, band = law.curve({"scale": xs, "horizon": np.full_like(xs, 1e9)}, 0.95)
     assert band is not None and band.shape == (2, 20)
     assert np.all(band[0] <= y * 1.0001) and np.all(y <= band[1] * 1.0001)
     want = law.params["C"] * xs ** law.params["a"] * 1e9 ** law.params["b"]
@@ -119,33 +115,31 @@ def test_law_band_contains_the_line(grouped):
 
 
 def test_figures_without_groups_horizon_or_bootstrap(tmp_path):
-    from scalefit.plots import fit_figures
+    from scalefit.render.figures import fit_figures
 
     df = small_table(groups=False, horizons=(2e9,))
     result = fit(df, n_boot=0)
-    figs = fit_figures(result, load_runs(df))
+    figs = fit_figures(result)
     assert set(figs) == {"sweeps", "lr_law", "curvature"}
     for name, fig in figs.items():
         save_and_check(fig, tmp_path / name)
 
 
 def test_figures_with_no_optimum_still_render(tmp_path):
-    from scalefit.plots import fit_figures
+    from scalefit.render.figures import fit_figures
 
     df = small_table(groups=False, horizons=(2e9,))
     df = df[df["lr"] < df.groupby("scale")["lr"].transform("median")]  # optimum off the grid
     result = fit(df, n_boot=0)
     assert not (result.optima["status"] == "ok").any()
-    figs = fit_figures(result, load_runs(df))
+    figs = fit_figures(result)
     assert set(figs) == {"sweeps"}
     save_and_check(figs["sweeps"], tmp_path / "sweeps")
 
 
 def test_report_files(grouped, tmp_path):
-    from scalefit.report import write_report
-
-    result, runs = grouped
-    paths = write_report(result, runs, tmp_path / "rep", command="scalefit fit runs.csv")
+    result = grouped
+    paths = result.report(tmp_path / "rep", command="scalefit fit runs.csv")
     html = paths["report.html"].read_text()
     md = paths["report.md"].read_text()
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
@@ -159,10 +153,10 @@ def test_report_files(grouped, tmp_path):
 
 def test_plots_do_not_touch_pyplot():
     code = ("import sys\n"
-            "from scalefit import fit\nfrom scalefit.io import load_runs\n"
-            "from scalefit.synthetic import make_sweeps\nfrom scalefit.plots import fit_figures\n"
+            "from scalefit import fit\n"
+            "from scalefit.synthetic import make_sweeps\n"
             "df = make_sweeps(scales=(1e7, 1e8, 1e9), horizons=(1e9,), n_lrs=7, seeds=1)\n"
-            "figs = fit_figures(fit(df, n_boot=0), load_runs(df))\n"
+            "figs = fit(df, n_boot=0).plot()\n"
             "print('matplotlib.pyplot' in sys.modules, len(figs))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
@@ -171,7 +165,7 @@ def test_plots_do_not_touch_pyplot():
 
 
 def test_tick_labels():
-    from scalefit.plots import sci, si
+    from scalefit.render.figure_kit import sci, si
 
     assert si(2e7) == "20M" and si(2.5e9) == "2.5B" and si(256) == "256" and si(1.4e12) == "1.4T"
     assert sci(3e-4) == "3e-4" and sci(0.05) == "0.05" and sci(2.5e-5) == "2.5e-5"

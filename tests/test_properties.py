@@ -71,7 +71,7 @@ def test_lr_unit_changes_only_C_and_lrs(seed, log_factor):
                 np.testing.assert_allclose(lb.ci[name], np.array(la.ci[name]) * scale,
                                            rtol=1e-6, atol=1e-10)
     keep = ("E", "kappa", "R_inf", "delta_L_inf")
-    for ga, gb in zip(a.transfer.groups, b.transfer.groups, strict=True):
+    for ga, gb in zip(a.quality.groups, b.quality.groups, strict=True):
         for k in keep:
             assert (ga[k] is None and gb[k] is None) or np.isclose(ga[k], gb[k], rtol=1e-6,
                                                                    atol=1e-12)

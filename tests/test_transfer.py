@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 
 import scalefit
-from scalefit import ScalefitInputError
+from scalefit import ExtrapolationWarning, ScalefitInputError, transfer
 from scalefit.synthetic import TrueLaw, make_sweeps
-from scalefit.transfer import ExtrapolationWarning, audit, predict, transfer
 
 SCALES = (1e7, 2e7, 4e7, 8e7, 1.6e8, 3.2e8)
 MUP = TrueLaw(C=0.02, a=-0.05, b=0.0, k0=0.04, kappa=0.0, L_inf=2.0, A=40.0, alpha_s=-0.3)
@@ -27,7 +26,7 @@ def comparison():
 
 
 def group(res, label):
-    return next(g for g in res.transfer.groups if g["group"]["parameterization"] == label)
+    return next(g for g in res.quality.groups if g["group"]["parameterization"] == label)
 
 
 def covers(ci, truth):
@@ -90,7 +89,7 @@ def test_default_reference_is_lowest_asymptote(comparison):
     df = make_sweeps(scales=SCALES, n_lrs=9, seeds=2, noise=0.001, tokens_per_param=20,
                      groups={"a": SP_EMB, "b": MUP}, seed=3)
     r = scalefit.fit(df, by=["parameterization"], n_boot=50)
-    assert r.transfer.reference == "b"
+    assert r.quality.reference == "b"
     with pytest.raises(ScalefitInputError, match="not a group"):
         scalefit.fit(df, by=["parameterization"], n_boot=0, reference="nope")
 
@@ -129,14 +128,14 @@ def test_transfer_from_fit_and_extrapolation_warning(horizon_fit):
 
 def test_predict_and_audit_on_known_laws(horizon_fit):
     tl, r = horizon_fit
-    p = predict(r, scale=1e8, horizon=2e9)
+    p = r.predict(scale=1e8, horizon=2e9)
     assert p["lr"] == pytest.approx(tl.lr_opt(1e8, 2e9), rel=0.05)
     assert p["lr_ci"][0] <= tl.lr_opt(1e8, 2e9) <= p["lr_ci"][1]
     assert p["extrapolation"] == []
     big = r.predict(scale=7e9, horizon=1e12)
     assert len(big["extrapolation"]) == 2 and "factor" in big["extrapolation"][0]
     lr_true = tl.lr_opt(1e8, 2e9)
-    a = audit(r, lr_true * np.e, scale=1e8, horizon=2e9)  # one unit of ln lr too high
+    a = r.audit(lr_true * np.e, scale=1e8, horizon=2e9)  # one unit of ln lr too high
     k_true = float(tl.curvature(1e8))
     assert a["ratio"] == pytest.approx(np.e * lr_true / p["lr"], rel=1e-9)
     assert a["penalty"] == pytest.approx(k_true, rel=0.15)
@@ -154,9 +153,9 @@ def test_regimes_are_groups_like_any_other():
     df = make_sweeps(scales=(1e7, 4e7, 1.6e8, 6.4e8), horizons=(1e9,), groups=wd,
                      group_column="weight_decay", seed=1)
     r = scalefit.fit(df, by=["weight_decay"], n_boot=100)
-    assert {g["group"]["weight_decay"] for g in r.transfer.groups} == {"wd0", "wd0.1"}
+    assert {g["group"]["weight_decay"] for g in r.quality.groups} == {"wd0", "wd0.1"}
     assert r.law(group={"weight_decay": "wd0.1"}).params["a"] == pytest.approx(-0.25, abs=0.03)
-    assert isinstance(r.transfer.table(), pd.DataFrame)
+    assert isinstance(r.quality.table(), pd.DataFrame)
 
 
 def test_a_loss_law_without_flattening_does_not_pick_the_reference():
@@ -173,4 +172,4 @@ def test_a_loss_law_without_flattening_does_not_pick_the_reference():
     law = res.law("loss_opt", {"g": "a"}, primary=False)
     assert law.params["L_inf"] < 0 and law.params["alpha"] < -0.01  # not at the flat end
     assert any("L_inf below 0" in n for n in law.notes)
-    assert any("no group has an identified loss asymptote" in n for n in res.transfer.notes)
+    assert any("no group has an identified loss asymptote" in n for n in res.quality.notes)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from scalefit import ScalefitInputError
-from scalefit.io import load_runs
+from scalefit.table import load_runs
 
 
 def write(tmp_path, text, name="runs.csv"):

@@ -4,8 +4,8 @@
   for every resample at once as a stack of small normal-equation systems.
 * ``loss_law``: ``y = L_inf + A * s^alpha`` (alpha < 0, A > 0). For fixed alpha the
   model is linear in (L_inf, A), so the sum of squares is profiled over a fine grid of
-  alpha for all resamples at once and refined by parabolic interpolation; the point
-  estimate is polished with lmfit.
+  alpha for all resamples at once and refined by parabolic interpolation and a golden
+  section search (``scalefit.Law.lmfit_result()`` refits it with lmfit on request).
 
 Inputs are plain arrays; NaN in a target marks a point that is absent from that
 resample (it gets weight zero).
@@ -19,17 +19,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .bootstrap import percentile_ci
+from .frozen import freeze
 
 
-@dataclass
-class Law:
-    """One fitted law.
+@dataclass(frozen=True)
+class LawFit:
+    """One fitted law, as numbers; immutable (mappings are read-only, arrays too).
 
     ``target``: ``"lr_opt"``, ``"curvature"`` or ``"loss_opt"``; ``variables``: names of
     the regressors (``"scale"``, ``"horizon"``); ``params`` / ``ci``: name -> value /
-    [lo, hi]; ``r2_log`` and ``rmse_log`` are in log space for power laws (natural log)
-    and in loss units for loss laws (then named ``r2`` / ``rmse`` in ``to_dict``).
-    ``boot`` holds the parameter draws (B, k) in ``param_names`` order; not serialized.
+    (lo, hi) at level ``level``; ``r2_log`` and ``rmse_log`` are in log space for power
+    laws (natural log) and in loss units for loss laws. ``boot`` holds the parameter
+    draws (B, k) in ``param_names`` order (for a power law: ln C, then the exponents);
+    ``points``: variable (and target) -> the values it was fitted on, or for a law read
+    back from JSON only each variable's (min, max).
     """
 
     target: str
@@ -44,86 +47,56 @@ class Law:
     param_names: tuple[str, ...] = ()
     primary: bool = False
     extrapolation: dict | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
     boot: np.ndarray | None = field(default=None, repr=False)
     points: dict | None = field(default=None, repr=False)
+    level: float = 0.95
 
-    def to_dict(self, draws: bool = False) -> dict:
-        """JSON-ready dict; ``draws`` adds the bootstrap parameter draws of a power law."""
-        d = {
-            "group": _jsonable(self.group),
-            "target": self.target,
-            "form": self.form,
-            "params": _jsonable(self.params),
-            "ci": _jsonable(self.ci),
-            "r2_log": _num(self.r2_log),
-            "rmse_log": _num(self.rmse_log),
-            "n_points": int(self.n_points),
-            "primary": bool(self.primary),
-            "extrapolation": _jsonable(self.extrapolation),
-            "notes": list(self.notes),
-        }
-        if self.target == "loss_opt":  # residuals of a loss law are in loss units
-            d["r2"] = d.pop("r2_log")
-            d["rmse"] = d.pop("rmse_log")
-        if self.points is not None:
-            d["range"] = {v: [float(np.nanmin(self.points[v])), float(np.nanmax(self.points[v]))]
-                          for v in self.variables}
-        if draws and self.boot is not None and self.target != "loss_opt":
-            # (B, k): ln C then the exponents, 7 significant digits; NaN rows dropped
-            ok = np.all(np.isfinite(self.boot), axis=1)
-            d["draws"] = [[float(f"{x:.7g}") for x in row] for row in self.boot[ok]]
-        return d
+    def __post_init__(self):
+        for name in ("group", "params", "ci", "extrapolation", "points", "boot"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, freeze(value))
+        object.__setattr__(self, "variables", tuple(self.variables))
+        object.__setattr__(self, "param_names", tuple(self.param_names))
+        object.__setattr__(self, "notes", tuple(self.notes))
 
-    def lmfit_result(self):
-        """A loss law refitted with lmfit from this estimate (``lmfit.MinimizerResult``)."""
-        if self.target != "loss_opt":
-            raise ValueError("lmfit_result applies to loss laws; see statsmodels_result")
-        (var,) = self.variables
-        return lmfit_loss_law(self.points[var], self.points["loss_opt"], self.params)
+    def value_range(self, variable: str) -> tuple[float, float]:
+        """(min, max) of the values ``variable`` took in the fit."""
+        v = np.asarray(self.points[variable], dtype=float)
+        return float(np.nanmin(v)), float(np.nanmax(v))
 
-    def statsmodels_result(self):
-        """A power law refitted as statsmodels OLS in log space (classical errors, tests)."""
-        if self.target == "loss_opt":
-            raise ValueError("statsmodels_result applies to power laws; see lmfit_result")
-        import statsmodels.api as sm
-
-        X = design({v: np.log(self.points[v]) for v in self.variables}, self.variables)
-        return sm.OLS(np.log(self.points[self.target]), X).fit()
+    def coef(self) -> np.ndarray:
+        """A power law's coefficients in log space: (ln C, exponents...)."""
+        return np.array([np.log(self.params["C"])] + [self.params[p] for p in self.param_names[1:]])
 
     def predict_log(self, values: dict) -> tuple[float, np.ndarray | None]:
         """ln(target) at ``values`` (variable -> value) for a power law, with its draws (B,)."""
         if self.target == "loss_opt":
             raise ValueError("predict_log applies to power laws")
         z = np.array([1.0] + [np.log(values[v]) for v in self.variables])
-        coef = np.array([np.log(self.params["C"])] + [self.params[p] for p in self.param_names[1:]])
         draws = None
         if self.boot is not None and len(self.boot):
             draws = self.boot @ z
-        return float(coef @ z), draws
+        return float(self.coef() @ z), draws
 
+    def curve(self, values: dict, level: float | None = None):
+        """A power law on arrays ``values`` (variable -> (n,)): (y (n,), band (2, n) or None).
 
-def _num(v):
-    if v is None:
-        return None
-    v = float(v)
-    return v if np.isfinite(v) else None
-
-
-def _jsonable(obj):
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return _num(obj)
-    return obj if isinstance(obj, str) else str(obj)
+        The band is the percentile interval of the bootstrap draws at ``level`` (default:
+        the fit's), present with 10 or more draws.
+        """
+        n = len(next(iter(values.values())))
+        Z = np.column_stack([np.ones(n)] + [np.log(np.asarray(values[v], float))
+                                            for v in self.variables])
+        y = np.exp(Z @ self.coef())
+        band = None
+        if self.boot is not None and len(self.boot) >= 10:
+            draws = self.boot @ Z.T  # (B, n) in log space
+            lo_hi = percentile_ci(draws, self.level if level is None else level)
+            if np.all(np.isfinite(lo_hi)):
+                band = np.exp(lo_hi)
+        return y, band
 
 
 # ---------------------------------------------------------------- log-linear laws
@@ -194,7 +167,8 @@ def power_law(
     group: dict,
     ci_level: float,
     curvature: np.ndarray | None = None,
-) -> Law:
+    primary: bool = False,
+) -> LawFit:
     """Fit ``target = C * prod v^a_v`` in log space, with bootstrap intervals.
 
     values: variable -> (P,) positive values; y: (P,) positive target (point estimate);
@@ -218,13 +192,13 @@ def power_law(
         lo_hi = percentile_ci(boot, ci_level)
         ci = {n: [float(lo_hi[0, i]), float(lo_hi[1, i])] for i, n in enumerate(names)}
         ci["C"] = [float(np.exp(lo_hi[0, 0])), float(np.exp(lo_hi[1, 0]))]
-    law = Law(
+    return LawFit(
         target=target, form=form, variables=variables, group=group, params=params, ci=ci,
         r2_log=r2, rmse_log=rmse, n_points=len(y), param_names=names, boot=boot,
-        points={**{v: values[v] for v in variables}, target: y},
+        points={**{v: values[v] for v in variables}, target: y}, primary=primary,
+        extrapolation=leave_largest_out(X, ly, variables, values, y_boot, curvature, ci_level),
+        level=ci_level,
     )
-    law.extrapolation = leave_largest_out(X, ly, variables, values, y_boot, curvature, ci_level)
-    return law
 
 
 def leave_largest_out(
@@ -394,11 +368,11 @@ def _linear_given_alpha(z: np.ndarray, y: np.ndarray, w: np.ndarray):
 def loss_law(
     s: np.ndarray, y: np.ndarray, y_boot: np.ndarray | None, group: dict, ci_level: float,
     variable: str = "scale",
-) -> Law:
+) -> LawFit:
     """Fit ``loss_opt = L_inf + A * s^alpha`` by profiled least squares, with bootstrap draws.
 
-    ``Law.lmfit_result()`` refits the same model with lmfit, for its standard errors
-    and correlations.
+    ``scalefit.Law.lmfit_result()`` refits the same model with lmfit, for its standard
+    errors and correlations.
     """
     s = np.asarray(s, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -435,28 +409,9 @@ def loss_law(
         boot = np.column_stack([Lb, Ab, ab])
         lo_hi = percentile_ci(boot, ci_level)
         ci = {n: [float(lo_hi[0, i]), float(lo_hi[1, i])] for i, n in enumerate(names)}
-    return Law(
+    return LawFit(
         target="loss_opt", form=f"loss_opt = L_inf + A * {variable}^alpha",
         variables=(variable,), group=group, params=params, ci=ci, r2_log=r2, rmse_log=rmse,
         n_points=len(y), param_names=names, notes=notes, boot=boot,
-        points={variable: s, "loss_opt": y},
+        points={variable: s, "loss_opt": y}, level=ci_level,
     )
-
-
-def lmfit_loss_law(s: np.ndarray, y: np.ndarray, start: dict):
-    """lmfit fit of ``y = L_inf + A s^alpha`` (A > 0, alpha in the search range) from ``start``.
-
-    Returns the ``lmfit.MinimizerResult`` (``params`` with ``A`` in original units,
-    ``stderr``, ``correl``, ``fit_report``) for users who want classical errors.
-    """
-    import lmfit
-
-    p = lmfit.Parameters()
-    p.add("L_inf", value=start["L_inf"])
-    p.add("A", value=start["A"], min=0)
-    p.add("alpha", value=start["alpha"], min=float(ALPHA_GRID[0]), max=float(ALPHA_GRID[-1]))
-
-    def resid(par):
-        return par["L_inf"].value + par["A"].value * s ** par["alpha"].value - y
-
-    return lmfit.minimize(resid, p, method="least_squares")

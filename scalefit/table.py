@@ -1,10 +1,12 @@
-"""Read a table of training runs and validate it at the boundary.
+"""The table edge: read a table of training runs and validate it at the boundary.
 
 Accepts CSV / TSV, Parquet, JSON Lines, JSON records, standard input (``"-"``, CSV)
-or a pandas DataFrame. Columns are matched to the four roles ``scale``, ``horizon``,
-``lr`` and ``loss`` by canonical name, then by known aliases, unless the caller names
-them. Everything past this module trusts its input: every problem is reported here
-as one ``ScalefitInputError`` line naming the file, the column and the first bad row.
+or a pandas DataFrame. ``--extract`` specs (``COL:REGEX``) make columns from parts of a
+text column (``apply_extract``). Columns are matched to the four roles ``scale``,
+``horizon``, ``lr`` and ``loss`` by canonical name, then by known aliases, unless the
+caller names them. Everything past this module trusts its input: every problem is
+reported here as one ``ScalefitInputError`` line naming the file, the column and the
+first bad row (values from the data quoted safely and shortened).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ScalefitInputError
+from .render.format import quote
 
 ROLES = ("scale", "horizon", "lr", "loss")
 
@@ -76,6 +79,8 @@ class RunTable:
     a diverged run), float ``scale`` / ``horizon`` (> 0) when present, a bool
     ``diverged`` column, and the ``by`` columns with their original labels.
     ``columns`` maps each role to the source column it came from (``None`` if absent).
+    ``raw``: the table as read (after ``extract``), every column; ``extract``: the specs
+    applied; ``fmt``: the format it was read as, when given.
     """
 
     data: pd.DataFrame
@@ -83,6 +88,9 @@ class RunTable:
     by: tuple[str, ...] = ()
     source: str = "<DataFrame>"
     notes: tuple[str, ...] = field(default=())
+    raw: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    extract: tuple[str, ...] = ()
+    fmt: str | None = None
 
     @property
     def n_rows(self) -> int:
@@ -237,7 +245,8 @@ def _numeric(df: pd.DataFrame, col: str, src: str, role: str) -> np.ndarray:
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise ScalefitInputError(
-            f"{src}: column {col!r} ({role}), row {i + 1}: {str(raw.iloc[i])!r} is not a number"
+            f"{src}: column {col!r} ({role}), row {i + 1}: {quote(str(raw.iloc[i]))} is not a "
+            "number"
         )
     return vals.to_numpy(dtype=float)
 
@@ -265,6 +274,7 @@ def load_runs(
     fmt: str | None = None,
     source: str | None = None,
     required: tuple[str, ...] = ("lr", "loss"),
+    extract: tuple[str, ...] | list[str] = (),
 ) -> RunTable:
     """Load and validate a table of runs.
 
@@ -274,13 +284,18 @@ def load_runs(
     ``status`` names a status column (default: ``status``/``state`` if present); runs
     whose status says diverged/failed/crashed count as diverged, as do runs whose loss
     is NaN, inf or blank. ``source`` names the input in messages (default: the path, or
-    ``<DataFrame>``). ``required``: roles that must have a column (``lr`` and ``loss``;
-    a loss-law table needs only ``loss``). Raises ``ScalefitInputError`` on bad input.
+    ``<DataFrame>``, ``<stdin>``). ``required``: roles that must have a column (``lr`` and
+    ``loss``; a loss-law table needs only ``loss``). ``extract``: ``COL:REGEX`` specs
+    applied first (see ``apply_extract``). Raises ``ScalefitInputError`` on bad input.
     """
     if isinstance(table, pd.DataFrame):
         src, df = source or "<DataFrame>", table.copy()
     else:
-        src, df = source or str(table), read_table(table, fmt)
+        src = source or ("<stdin>" if str(table) == "-" else str(table))
+        df = read_table(table, fmt)
+    extract = tuple(extract)
+    if extract:
+        df = apply_extract(df, extract, src)
     if isinstance(by, str):
         by = (by,)
     by = tuple(by)
@@ -333,4 +348,61 @@ def load_runs(
     if diverged.all():
         notes.append("every run diverged: no optimum can be estimated")
     return RunTable(data=out, columns={**cols, "status": status_col}, by=by, source=src,
-                    notes=tuple(notes))
+                    notes=tuple(notes), raw=df, extract=extract, fmt=fmt)
+
+
+def apply_extract(df: pd.DataFrame, specs, src: str) -> pd.DataFrame:
+    """Add the named groups of each ``COL:REGEX`` as columns (numbers converted).
+
+    The regex is searched (``re.search``) in the text of COL; every row must match.
+    """
+    df = df.copy()
+    for spec in specs:
+        col, pattern = _split_extract(spec, [str(c) for c in df.columns], src)
+        try:
+            rx = re.compile(pattern)
+        except re.error as e:
+            raise ScalefitInputError(f"--extract {quote(spec)}: bad regular expression: {e}"
+                                     ) from None
+        names = list(rx.groupindex)
+        if not names:
+            raise ScalefitInputError(f"--extract {quote(spec)}: the regex has no named group; "
+                                     "write (?P<name>...) around each value to extract")
+        clash = [n for n in names if n in df.columns]
+        if clash:
+            raise ScalefitInputError(f"--extract {quote(spec)}: {src} already has a column "
+                                     f"{clash[0]!r}; rename the group")
+        values = df[col]
+        found = {n: [] for n in names}
+        misses = []
+        for i, v in enumerate(values.tolist()):
+            m = None if v is None or (isinstance(v, float) and v != v) else rx.search(str(v))
+            if m is None:
+                misses.append(i)
+                continue
+            for n in names:
+                found[n].append(m.group(n))
+        if misses:
+            i = misses[0]
+            more = f" ({len(misses)} of {len(values)} rows do not match)" if len(misses) > 1 else ""
+            raise ScalefitInputError(f"{src}: column {col!r}, row {i + 1}: "
+                                     f"{quote(values.iloc[i])} does not match --extract regex "
+                                     f"{quote(pattern)}{more}")
+        for n in names:
+            raw = pd.Series(found[n], index=df.index, dtype=object)
+            num = pd.to_numeric(raw, errors="coerce")
+            df[n] = num if num.notna().sum() == raw.notna().sum() else raw
+    return df
+
+
+def _split_extract(spec: str, columns: list[str], src: str) -> tuple[str, str]:
+    if ":" not in spec:
+        raise ScalefitInputError(f"--extract {quote(spec)}: expected COL:REGEX, e.g. "
+                                 "'Name:_lr(?P<lr>[0-9.e+-]+)_'")
+    # The column name may itself hold ':'; take the shortest prefix that is a column.
+    for m in re.finditer(":", spec):
+        if spec[: m.start()] in columns:
+            return spec[: m.start()], spec[m.end():]
+    col = spec.split(":", 1)[0]
+    raise ScalefitInputError(f"{src}: column {col!r} (given to --extract) not found; columns "
+                             f"are: {', '.join(columns)}")

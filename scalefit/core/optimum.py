@@ -28,8 +28,10 @@ class SweepFit:
     ``x_opt``: ln lr at the fitted optimum; ``loss_opt``: fitted loss there;
     ``curvature``: ``c2`` in loss per (ln lr)^2; ``x_best``: ln lr of the best observed
     level; ``status``: int codes (see ``STATUS_NAMES``); ``n_window``: runs in the fit;
-    ``levels_window``: distinct LRs in the fit; ``rmse``: residual RMS of the parabola.
-    Values are NaN where they do not exist (no convex fit, or no finite run).
+    ``levels_window``: distinct LRs in the fit; ``rmse``: residual RMS of the parabola;
+    ``x_window``: (2, ..., G) ln lr of the lowest and highest level in the fit (only with
+    ``bounds=True``, else None). Values are NaN where they do not exist (no convex fit, or
+    no finite run).
     """
 
     x_opt: np.ndarray
@@ -40,11 +42,12 @@ class SweepFit:
     n_window: np.ndarray
     levels_window: np.ndarray
     rmse: np.ndarray
+    x_window: np.ndarray | None = None
 
 
 def fit_sweeps(
     x: np.ndarray, n: np.ndarray, s: np.ndarray, q: np.ndarray | None = None,
-    window: int = DEFAULT_WINDOW, min_levels: int = 3,
+    window: int = DEFAULT_WINDOW, min_levels: int = 3, bounds: bool = False,
 ) -> SweepFit:
     """Fit every sweep.
 
@@ -52,6 +55,7 @@ def fit_sweeps(
     n: (..., G, J) number of finite runs per level (bootstrap counts allowed).
     s: (..., G, J) sum of their losses; q: (..., G, J) sum of squared losses (for ``rmse``).
     window: half-width of the fit window in grid steps; min_levels: distinct LRs needed.
+    bounds: also return the window's ln lr range (``x_window``; the point fit's figures use it).
     """
     n = np.asarray(n, dtype=float)
     s = np.asarray(s, dtype=float)
@@ -119,6 +123,11 @@ def fit_sweeps(
     status[n_present < min_levels] = TOO_FEW
     status[n_present == 0] = ALL_DIVERGED
     x_best = np.where(n_present > 0, x_best, np.nan)
+    x_window = None
+    if bounds:
+        x_window = np.stack([np.where(inwin, x, np.inf).min(-1),
+                             np.where(inwin, x, -np.inf).max(-1)])
+        x_window = np.where(np.isfinite(x_window), x_window, np.nan)
 
     return SweepFit(
         x_opt=x_best + t_opt,
@@ -129,4 +138,5 @@ def fit_sweeps(
         n_window=S0,
         levels_window=levels_window,
         rmse=rmse,
+        x_window=x_window,
     )

@@ -1,8 +1,9 @@
-"""Split a RunTable into sweeps (groups) and LR levels: the array view every estimator uses.
+"""Sweeps as arrays: runs indexed by group and LR level, the view every estimator uses.
 
-A group is the set of runs sharing every ``by`` column, the scale and the horizon. Within
-a group, runs are indexed by *level*: the rank of their LR among the group's distinct
-LRs that produced a finite loss. Diverged runs are counted per group but carry no level.
+A group is the set of runs sharing every ``by`` column, the scale and the horizon (the
+table edge, ``scalefit.grouping``, assigns the group ids). Within a group, runs are
+indexed by *level*: the rank of their LR among the group's distinct LRs that produced a
+finite loss. Diverged runs carry no level.
 """
 
 from __future__ import annotations
@@ -10,17 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-
-from .io import RunTable
 
 
 @dataclass(frozen=True)
 class Sweeps:
-    """Groups and levels of a run table.
+    """Groups and levels of a table of runs, as arrays.
 
-    groups: DataFrame (G rows) with the ``by`` columns, ``scale`` / ``horizon`` (when
-        present), ``n_runs`` and ``n_diverged``; rows in display order.
     x: (G, J) ln lr of each level, ascending, NaN-padded.
     run_group, run_level, run_loss: (R,) finite runs in *canonical order* (see below).
     group_start, group_size: (G,) slice of each group in the canonical run arrays.
@@ -32,8 +28,6 @@ class Sweeps:
     loss).
     """
 
-    groups: pd.DataFrame
-    key_columns: tuple[str, ...]
     x: np.ndarray
     run_group: np.ndarray
     run_level: np.ndarray
@@ -44,7 +38,7 @@ class Sweeps:
 
     @property
     def n_groups(self) -> int:
-        return len(self.groups)
+        return self.x.shape[0]
 
     @property
     def n_levels(self) -> int:
@@ -59,29 +53,25 @@ class Sweeps:
         q = np.bincount(key, weights=self.run_loss**2, minlength=G * J).reshape(G, J)
         return n, s, q
 
+    def runs_of(self, g: int) -> tuple[np.ndarray, np.ndarray]:
+        """ln lr and loss of the finite runs of group ``g`` (canonical order)."""
+        sl = slice(int(self.group_start[g]), int(self.group_start[g] + self.group_size[g]))
+        return self.x[g, self.run_level[sl]], self.run_loss[sl]
 
-def build_sweeps(runs: RunTable) -> Sweeps:
-    """Index the runs of ``runs`` by group and LR level."""
-    df = runs.data
-    keys = list(runs.by) + [r for r in ("scale", "horizon") if r in df.columns]
-    if keys:
-        # Stable, label-sorted display order; `sort=True` sorts by the key values.
-        gid, uniques = _factorize(df, keys)
-        groups = uniques.reset_index(drop=True)
-    else:
-        gid = np.zeros(len(df), dtype=np.int64)
-        groups = pd.DataFrame(index=pd.RangeIndex(1))
-    G = len(groups)
-    groups["n_runs"] = np.bincount(gid, minlength=G)
-    groups["n_diverged"] = np.bincount(gid, weights=df["diverged"].to_numpy(), minlength=G).astype(
-        int
-    )
 
-    finite = ~df["diverged"].to_numpy()
-    g = gid[finite]
-    lr = df["lr"].to_numpy()[finite]
-    loss = df["loss"].to_numpy()[finite]
-    x_run = np.log(lr)
+def index_runs(gid: np.ndarray, n_groups: int, lr: np.ndarray, loss: np.ndarray,
+               diverged: np.ndarray, order_keys: np.ndarray) -> Sweeps:
+    """Index runs by group and LR level.
+
+    gid: (R,) group of every run (0..G-1); lr, loss: (R,); diverged: (R,) bool (such runs
+    get no level); order_keys: (G, 2) (scale, horizon) of each group (0 where absent), the
+    first keys of the canonical draw order.
+    """
+    G = int(n_groups)
+    finite = ~np.asarray(diverged, bool)
+    g = np.asarray(gid)[finite]
+    loss = np.asarray(loss, float)[finite]
+    x_run = np.log(np.asarray(lr, float)[finite])
 
     # Levels: rank of each run's LR among its group's distinct finite LRs.
     order = np.lexsort((x_run, g))
@@ -105,14 +95,8 @@ def build_sweeps(runs: RunTable) -> Sweeps:
     fingerprints = []
     for k in range(G):
         sel = np.sort(loss[g == k])
-        fingerprints.append(
-            (
-                float(groups["scale"].iat[k]) if "scale" in groups else 0.0,
-                float(groups["horizon"].iat[k]) if "horizon" in groups else 0.0,
-                len(sel),
-                tuple(sel.round(12)),
-            )
-        )
+        fingerprints.append((float(order_keys[k, 0]), float(order_keys[k, 1]), len(sel),
+                             tuple(sel.round(12))))
     rng_order = np.array(sorted(range(G), key=lambda k: fingerprints[k]), dtype=np.int64)
     rank = np.empty(G, dtype=np.int64)
     rank[rng_order] = np.arange(G)
@@ -127,8 +111,6 @@ def build_sweeps(runs: RunTable) -> Sweeps:
     group_start[rng_order] = start_by_rank
 
     return Sweeps(
-        groups=groups,
-        key_columns=tuple(keys),
         x=x,
         run_group=run_group.astype(np.int64),
         run_level=run_level_c.astype(np.int64),
@@ -137,17 +119,3 @@ def build_sweeps(runs: RunTable) -> Sweeps:
         group_size=group_size,
         rng_order=rng_order,
     )
-
-
-def _factorize(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Group ids in sorted key order and the table of unique keys."""
-    sub = df[keys]
-    uniques = sub.drop_duplicates()
-    try:
-        uniques = uniques.sort_values(keys, kind="mergesort")
-    except TypeError:  # mixed label types in a by column: sort by their text
-        uniques = uniques.sort_values(keys, key=lambda c: c.astype(str), kind="mergesort")
-    uniques = uniques.reset_index(drop=True)
-    index = pd.MultiIndex.from_frame(uniques.astype(object))
-    gid = index.get_indexer(pd.MultiIndex.from_frame(sub.astype(object)))
-    return gid.astype(np.int64), uniques

@@ -1,0 +1,108 @@
+"""The commands: each calls the library once and renders the result (--json, summary,
+--report). Heavy modules (numpy, pandas, matplotlib) are imported inside them only."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+
+from .parser import UsageError
+
+
+def _emit(args, result, text=None, draws=False) -> int:
+    """--json (atomically; '-' is standard output), then the summary unless JSON went there."""
+    from ..files import write_json
+
+    if args.json == "-":
+        text = json.dumps(result.to_dict(draws=draws), indent=2, allow_nan=False)
+    else:
+        if args.json:
+            write_json(args.json, result.to_dict(draws=draws))
+            args.messages.append(f"wrote {args.json}")
+        args.shown.update(getattr(result, "messages", list)())  # warnings shown in the text
+    sys.stdout.write(str(result.summary() if text is None else text).rstrip("\n") + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def fit(args) -> int:
+    """``fit`` and ``compare``: table -> FitResult -> summary, --json, --report."""
+    from .. import pipeline
+    from ..files import check_outputs
+
+    by, progress = list(dict.fromkeys(args.by)), None if args.quiet else "auto"
+    if args.reference is not None and not by:
+        raise UsageError("--reference needs --by (the groups it refers to)")
+    check_outputs(args.json, args.report, [args.runs])
+    result = pipeline.fit(args.runs, scale=args.scale, horizon=args.horizon, lr=args.lr,
+                          loss=args.loss, by=by, n_boot=args.boot, ci=args.ci, seed=args.seed,
+                          window=args.window, include=tuple(args.include_status),
+                          reference=args.reference, status=args.status,
+                          diverged_above=args.diverged_above, extract=args.extract,
+                          fmt=args.format, progress=progress, require_optimum=True)
+    args.late_warnings += result.warnings
+    view = "compare" if args.command == "compare" else "fit"
+    _emit(args, result, result.summary(getattr(args, "all_laws", False), view), draws=True)
+    if args.report:
+        cmd = " ".join(["scalefit", *(shlex.quote(a) for a in sys.argv[1:])])
+        paths = result.report(args.report, command=cmd, progress=progress)
+        n = sum(1 for k in paths if k.endswith(".png"))
+        args.messages.append(f"wrote {paths['report.html']}, {paths['report.md']} and {n} "
+                             f"figures (PNG + SVG) in {os.path.join(args.report, 'figures')}")
+    return 0
+
+
+def _saved(args, scale=None, horizon=None):
+    """The saved fit and the chosen group; checks the law's variables were given."""
+    from ..files import check_outputs
+    from ..results.load import load_fit
+
+    check_outputs(args.json, None, [args.fit])
+    fit, group = load_fit(args.fit), dict(args.group) or None
+    if args.command != "transfer":
+        law = fit.law("lr_opt", fit.groups(group)[0])
+        need = [v for v in law.variables if {"scale": scale, "horizon": horizon}[v] is None]
+        if need:
+            flags = " ".join(f"--{v} {'N' if v == 'scale' else 'D'}" for v in need)
+            raise UsageError(f"the law {law.form} needs {flags}")
+    return fit, group
+
+
+def predict(args) -> int:
+    fit, group = _saved(args, args.scale, args.horizon)
+    return _emit(args, fit.predict(args.scale, args.horizon, group=group))
+
+
+def audit(args) -> int:
+    fit, group = _saved(args, args.scale, args.horizon)
+    return _emit(args, fit.audit(args.lr, args.scale, args.horizon, group=group))
+
+
+def transfer(args) -> int:
+    from ..results.decisions import transfer
+
+    if args.fit is None:
+        return _emit(args, transfer(args.lr, args.horizon_ref, args.horizon_target, b=args.b,
+                                    beta=args.beta))
+    fit, group = _saved(args)
+    return _emit(args, fit.transfer(args.lr, args.horizon_ref, args.horizon_target, group=group))
+
+
+def chinchilla(args) -> int:
+    from ..chinchilla import fit_chinchilla_table
+    from ..files import check_outputs
+
+    if args.boot == 1:
+        raise UsageError("--boot must be 0 (no intervals) or at least 2; try 200")
+    check_outputs(args.json, None, [args.runs])
+    res = fit_chinchilla_table(args.runs, scale=args.scale, horizon=args.horizon, loss=args.loss,
+                               status=args.status, fmt=args.format, extract=args.extract,
+                               huber_delta=args.huber_delta, n_boot=args.boot, seed=args.seed,
+                               ci=args.ci, progress=None if args.quiet else "auto")
+    return _emit(args, res, draws=True)
+
+
+COMMANDS = {"fit": fit, "compare": fit, "predict": predict, "audit": audit,
+            "transfer": transfer, "chinchilla": chinchilla}

@@ -1,0 +1,108 @@
+"""``scalefit``'s entry point. Exit status: 0 success; 2 bad input or usage (one line on
+stderr naming the file, the column and the row); 1 a fit that failed, or an internal
+error. Tracebacks only with ``--debug``. Warnings go to stderr after the output."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..errors import ScalefitFitError, ScalefitInputError
+from ..render.format import safe_text
+from .parser import PROG, UsageError, build_parser
+
+EXIT_OK, EXIT_FIT, EXIT_INPUT = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 1 fit failed)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    # Every matrix here is small: one BLAS thread is faster (the library also limits BLAS
+    # where it matters). Set before numpy is first imported; the user's setting wins.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    try:
+        parser = build_parser()
+        if not argv:
+            parser.print_help(sys.stderr)
+            return EXIT_INPUT
+        args = parser.parse_args(argv)
+        if args.command is None:
+            raise UsageError("choose a command: fit, compare, predict, audit, transfer, "
+                             "chinchilla (see 'scalefit --help')")
+        _runs_after_by(args)
+        return _run(args)
+    except SystemExit as e:  # --help / --version
+        return e.code if isinstance(e.code, int) else EXIT_OK
+    except (UsageError, ScalefitInputError) as e:
+        return _fail(str(e), EXIT_INPUT, debug)
+    except ScalefitFitError as e:
+        return _fail(f"the fit failed: {e}", EXIT_FIT, debug)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130, debug)
+    except BrokenPipeError:  # e.g. `scalefit fit runs.csv | head`
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        return EXIT_OK
+    except MemoryError:
+        return _fail("out of memory; try fewer bootstrap resamples (--boot)", EXIT_FIT, debug)
+    except Exception as e:  # a bug: one line, the traceback with --debug
+        return _fail(f"internal error: {type(e).__name__}: {e} (rerun with --debug for the "
+                     "traceback, and please report it)", EXIT_FIT, debug)
+
+
+def _run(args) -> int:
+    import warnings
+
+    from .commands import COMMANDS
+
+    args.late_warnings, args.messages, args.shown = [], [], set()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status = COMMANDS[args.command](args)
+    sys.stdout.flush()
+    for message in args.late_warnings:
+        _warn(message)
+    for message in [] if args.quiet else args.messages:
+        sys.stderr.write(f"{PROG}: {safe_text(message)}\n")
+    for w in caught:
+        if issubclass(w.category, (RuntimeWarning, DeprecationWarning, FutureWarning)):
+            if args.debug:
+                _warn(f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})")
+            continue
+        msg = " ".join(str(w.message).split())
+        if msg not in args.shown:
+            args.shown.add(msg)
+            _warn(msg)
+    return status
+
+
+def _fail(message: str, code: int, debug: bool) -> int:
+    if debug and sys.exc_info()[0] is not None:
+        import traceback
+
+        traceback.print_exc()
+    _warn(message, "error")
+    sys.stderr.flush()
+    return code
+
+
+def _warn(message: str, kind: str = "warning") -> None:
+    """One line on stderr, data-derived text made safe (control characters escaped)."""
+    sys.stderr.write(f"{PROG}: {kind}: {safe_text(' '.join(str(message).split()))}\n")
+
+
+def _runs_after_by(args) -> None:
+    """`scalefit fit --by parameterization runs.csv`: the file was swallowed by --by."""
+    if not hasattr(args, "runs"):
+        return
+    by = getattr(args, "by", None) or []
+    if args.runs is None and by and (by[-1] == "-" or os.path.isfile(by[-1])):
+        args.runs = by.pop()
+    if args.runs is None:
+        raise UsageError(f"{args.command}: give the table of runs (RUNS), e.g. "
+                         f"'scalefit {args.command} runs.csv' (see 'scalefit {args.command} "
+                         "--help')")

@@ -1,0 +1,277 @@
+"""The ``scalefit`` command line: arguments, help texts with examples, argument types.
+
+Imports nothing heavy (argparse only), so ``scalefit --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import textwrap
+
+from .._version import __version__
+
+PROG = "scalefit"
+# Same as scalefit.core.optimum.STATUS_NAMES (kept here so that --help imports no numpy).
+STATUS_NAMES = ("ok", "edge", "too_few", "not_convex", "all_diverged")
+FORMATS = ("csv", "tsv", "parquet", "jsonl", "json")
+
+
+class UsageError(Exception):
+    """Bad command line: exit 2 with one line."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``scalefit: error: ...``) instead of usage dumps."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _fmt_class(prog):
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=30, width=100)
+
+
+def _type(check, hint: str):
+    """An argparse type: ``check(text)`` gives the value, or None / ValueError if invalid."""
+    def parse(text: str):
+        try:
+            v = check(text)
+        except ValueError:
+            v = None
+        if v is None:
+            raise argparse.ArgumentTypeError(f"{text!r}: {hint}")
+        return v
+    return parse
+
+
+def _finite(text: str, above=None, percent=False):
+    v = float(text)
+    v = v / 100 if percent and 50 <= v < 100 else v  # a level given as a percentage
+    ok = v == v and abs(v) != float("inf") and (above is None or v > above)
+    return v if ok and not (percent and v >= 1) else None
+
+
+_SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+_AMOUNT = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMbBgGtT]?)\s*")
+
+
+def _amount(text: str):
+    """A positive number; counts may carry a suffix: 125M, 7B, 1.4T, 300K."""
+    m = _AMOUNT.fullmatch(text)
+    return _finite(float(m.group(1)) * _SUFFIX[m.group(2).lower()], 0) if m else None
+
+
+def _count(minimum: int):
+    return _type(lambda t: v if (v := int(t)) >= minimum else None,
+                 f"not a whole number >= {minimum}")
+
+
+level = _type(lambda t: _finite(t, 0, percent=True), "give the level as a fraction in (0, 1) "
+              "or a percentage in [50, 100), e.g. 0.95 or 95")
+amount = _type(_amount, "must be a finite number > 0 (e.g. 7e9 or 7B)")
+real = _type(_finite, "must be a finite number")
+positive = _type(lambda t: _finite(t, 0), "must be a finite number > 0")
+pair = _type(lambda t: tuple(x.strip() for x in t.split("=", 1)) if "=" in t else None,
+             "expected KEY=VALUE, e.g. parameterization=mup")
+
+EPILOGS = {
+    "fit": r"""examples:
+  scalefit fit runs.csv
+  scalefit fit examples/data/synthetic_sweeps.csv --by parameterization --report report/
+  scalefit fit runs.parquet --lr peak_lr --loss "eval/loss" --boot 2000 --json fit.json
+  scalefit fit wandb_export.csv --loss scaling/global_loss \
+      --extract 'Name:-(?P<width>\d+)x(?P<depth>\d+)_.*_lr(?P<lr>[0-9.e+-]+)_'
+  cat runs.csv | scalefit fit - --json - > fit.json
+
+Columns are found by name: scale (N, params, n_params, width, ...), horizon (D, tokens,
+...), lr (learning_rate, peak_lr, ...), loss (val_loss, final_loss, ...); name them with
+--scale/--horizon/--lr/--loss. Runs with a NaN/inf/empty loss, or a status column saying
+diverged/failed, count as diverged. Outputs are written atomically, never over the input.
+""",
+    "compare": """examples:
+  scalefit compare examples/data/synthetic_sweeps.csv --by parameterization --reference mup
+  scalefit compare runs.csv --by parameterization weight_decay --report compare/
+""",
+    "predict": """examples:
+  scalefit fit runs.csv --by parameterization --json fit.json
+  scalefit predict fit.json --scale 7B --horizon 1T
+  scalefit predict fit.json --scale 7e9 --horizon 1e12 --group parameterization=mup
+
+Intervals come from the bootstrap draws saved in FIT.json; a FIT.json is read as data
+only (it never makes scalefit open another file).
+""",
+    "audit": """examples:
+  scalefit audit fit.json --lr 3e-4 --scale 7B --horizon 1T
+  scalefit audit fit.json --lr 3e-4 --scale 7e9 --horizon 1e12 --group parameterization=sp
+
+The penalty is curvature * (ln lr - ln lr_opt)^2 in loss units, with the curvature
+extrapolated by its own law.
+""",
+    "transfer": """examples:
+  scalefit transfer --lr 3e-3 --from 10B --to 1T --b -0.32
+  scalefit transfer --lr 3e-3 --from 10B --to 1T --beta 0.32
+  scalefit transfer --lr 3e-3 --from 10B --to 1T --fit fit.json --group parameterization=mup
+
+lr(to) = lr(from) * (to / from)^b. Exponents are signed as in the formula: Bjorck et al.'s
+beta = 0.32 is b = -0.32 (--beta 0.32 says the same).
+""",
+    "chinchilla": """examples:
+  scalefit chinchilla runs.csv --boot 200
+  scalefit chinchilla runs.csv --scale n_params --horizon tokens --loss val_loss --json law.json
+
+Fits loss = E + A * N^-alpha + B * D^-beta (Huber loss on ln L, L-BFGS from a grid of
+starts, as Hoffmann et al. and Besiroglu et al.). N is the scale column, D the horizon.
+""",
+}
+
+MAIN_DESCRIPTION = """\
+Hyperparameter transfer for LLM training: optimal learning rates per sweep, power
+laws of the optimum across scale and token horizon, transfer quality, with bootstrap
+intervals, from any table of runs (CSV, Parquet, JSON Lines; '-' for stdin)."""
+
+# command -> (one-line help, description)
+ABOUT = {
+    "fit": ("optimal LR per sweep, power laws and transfer quality",
+            "Fit the optimal learning rate of every LR sweep (a quadratic in ln lr), power laws "
+            "of the optimum in scale and horizon, and the transfer measures of --by groups."),
+    "compare": ("fit and compare groups (parameterizations)",
+                "Fit, then print each group's LR law and the transfer-quality table: E "
+                "(scatter of ln lr_opt around its law), the leave-largest-out extrapolation "
+                "error, kappa (curvature exponent), R_inf (asymptotic loss ratio to the "
+                "reference)."),
+    "predict": ("optimal LR at a new scale and horizon",
+                "Predict the optimal LR at (scale, horizon) from the laws of a saved fit, with "
+                "the interval of the law (CI) and a prediction interval that adds the scatter "
+                "of the optima."),
+    "audit": ("loss cost of training at a given LR", "How far is LR from the predicted "
+              "optimum at (scale, horizon), and how much loss does it cost?"),
+    "transfer": ("carry an LR to another token horizon", "Carry an LR tuned at one token "
+                 "horizon to another: lr * (to / from)^b, with b given or from a fit."),
+    "chinchilla": ("fit the Chinchilla loss law L(N, D)",
+                   "Fit loss = E + A * N^-alpha + B * D^-beta to every non-diverged run."),
+}
+MAIN_EPILOG = """examples:
+  scalefit fit examples/data/synthetic_sweeps.csv --by parameterization
+  scalefit fit runs.csv --json fit.json --report report/
+  scalefit predict fit.json --scale 7B --horizon 1T
+  scalefit audit fit.json --lr 3e-4 --scale 7B --horizon 1T
+  scalefit transfer --lr 3e-3 --from 10B --to 1T --b -0.32
+  scalefit compare runs.csv --by parameterization --reference mup
+  scalefit chinchilla runs.csv --boot 200
+
+exit status: 0 success, 2 bad input or usage, 1 the fit failed.
+'scalefit COMMAND --help' shows every option, with examples.
+"""
+USAGES = {"fit": "%(prog)s RUNS [options]", "chinchilla": "%(prog)s RUNS [options]",
+          "compare": "%(prog)s RUNS --by COL [COL ...] [options]"}
+
+
+def _columns(p, lr=True):
+    g = p.add_argument_group("columns")
+    g.add_argument("--scale", metavar="COL", help="scale column (default: found by name)")
+    g.add_argument("--horizon", metavar="COL", help="horizon (tokens) column")
+    if lr:
+        g.add_argument("--lr", metavar="COL", help="learning-rate column")
+    g.add_argument("--loss", metavar="COL",
+                   help="loss column; any name works, e.g. 'scaling/global_loss'")
+    g.add_argument("--status", metavar="COL", help="status column (default: status/state if "
+                   "present); values like diverged/failed mark diverged runs")
+    g.add_argument("--extract", metavar="COL:REGEX", action="append", default=[],
+                   help="make columns from the named groups (?P<name>...) of REGEX searched in "
+                        "COL; numbers are converted (repeatable)")
+    g.add_argument("--format", choices=FORMATS,
+                   help="input format (default: by extension; CSV for stdin)")
+
+
+def _fit_options(p, by_required=False):
+    g = p.add_argument_group("fit")
+    g.add_argument("--by", metavar="COL", nargs="+", action="extend", default=[],
+                   required=by_required,
+                   help="columns that split runs into groups, e.g. parameterization")
+    g.add_argument("--reference", metavar="LABEL", help="reference group for the transfer "
+                   "measures (default: the group with the lowest asymptotic loss)")
+    g.add_argument("--boot", metavar="N", type=_count(0), default=1000,
+                   help="bootstrap resamples, 0 for none (default 1000)")
+    g.add_argument("--seed", metavar="S", type=int, default=0,
+                   help="seed of the resampling (default 0)")
+    g.add_argument("--ci", metavar="LEVEL", type=level, default=0.95,
+                   help="interval level, 0.95 or 95 (default 0.95)")
+    g.add_argument("--window", metavar="K", type=_count(1), default=2,
+                   help="half-width of the quadratic fit in grid steps (default 2)")
+    g.add_argument("--include-status", metavar="STATUS", nargs="+", choices=STATUS_NAMES,
+                   default=["ok"], help="sweep statuses whose optima enter the laws (default: ok)")
+    g.add_argument("--diverged-above", metavar="X", type=float, default=None,
+                   help="count a run whose loss exceeds X times its sweep's best loss as "
+                        "diverged (for exports that log exploded runs with a finite loss)")
+
+
+def _outputs(p, report=True):
+    g = p.add_argument_group("output")
+    g.add_argument("--json", metavar="PATH",
+                   help="write the result as JSON ('-' for standard output)")
+    if report:
+        g.add_argument("--report", metavar="DIR", help="write DIR/report.md, DIR/report.html "
+                       "(self-contained) and DIR/figures/*.png|svg")
+    g.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar and no 'wrote ...' messages on stderr")
+
+
+def _saved_fit(p):
+    p.add_argument("fit", metavar="FIT.json", help="output of 'scalefit fit --json'")
+    p.add_argument("--group", metavar="K=V", type=pair, action="append", default=[],
+                   help="the by-group to use, e.g. parameterization=mup (default: all)")
+    p.add_argument("--boot", metavar="N", type=_count(0), help=argparse.SUPPRESS)  # old no-op
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog=PROG, description=MAIN_DESCRIPTION, epilog=MAIN_EPILOG,
+                    formatter_class=_fmt_class)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    common = Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    p = {name: sub.add_parser(name, parents=[common], formatter_class=_fmt_class,
+                              epilog=EPILOGS[name], help=ABOUT[name][0], usage=USAGES.get(name),
+                              description=textwrap.fill(ABOUT[name][1], width=88))
+         for name in EPILOGS}
+    for name in ("fit", "compare", "chinchilla"):
+        p[name].add_argument("runs", metavar="RUNS", nargs="?", help="table of runs: .csv .tsv "
+                             ".parquet .jsonl .json, or - for stdin")
+        _columns(p[name], lr=name != "chinchilla")
+    _fit_options(p["fit"])
+    _fit_options(p["compare"], by_required=True)
+    p["fit"].add_argument("--all-laws", action="store_true", help="also list the conditional "
+                          "laws (at one fixed horizon or scale) in the summary; they are always "
+                          "in --json")
+    for name in ("predict", "audit"):
+        _saved_fit(p[name])
+    p["audit"].add_argument("--lr", metavar="X", type=positive, required=True, help="the LR used")
+    for name, what, eg in (("predict", "target ", "7e9 or 7B"), ("audit", "", "7B")):
+        p[name].add_argument("--scale", metavar="N", type=amount, help=f"{what}scale, e.g. {eg}")
+        p[name].add_argument("--horizon", metavar="D", type=amount, help=f"{what}tokens, e.g. 1T")
+    t = p["transfer"]
+    t.add_argument("--lr", metavar="X", type=positive, required=True,
+                   help="LR tuned at the --from horizon")
+    t.add_argument("--from", dest="horizon_ref", metavar="D1", type=amount, required=True,
+                   help="horizon (tokens) the LR was tuned at, e.g. 10B")
+    t.add_argument("--to", dest="horizon_target", metavar="D2", type=amount, required=True,
+                   help="target horizon (tokens), e.g. 1T")
+    src = t.add_mutually_exclusive_group(required=True)
+    src.add_argument("--b", metavar="B", type=real, help="horizon exponent, signed (-0.32)")
+    src.add_argument("--beta", metavar="BETA", type=real,
+                     help="Bjorck et al.'s beta, positive (0.32 means b = -0.32)")
+    src.add_argument("--fit", metavar="FIT.json", help="take b and its interval from a fit")
+    t.add_argument("--group", metavar="K=V", type=pair, action="append", default=[],
+                   help="with --fit: the by-group, e.g. parameterization=mup (default: all)")
+    g = p["chinchilla"].add_argument_group("fit")
+    g.add_argument("--boot", metavar="N", type=_count(0), default=0,
+                   help="bootstrap resamples over runs (default 0; 0 or >= 2)")
+    g.add_argument("--seed", metavar="S", type=int, default=0, help="resampling seed")
+    g.add_argument("--ci", metavar="LEVEL", type=level, default=0.95, help="interval level")
+    g.add_argument("--huber-delta", metavar="DELTA", type=positive, default=1e-3,
+                   help="Huber threshold on ln L residuals (default 1e-3)")
+    for name in EPILOGS:
+        _outputs(p[name], report=name in ("fit", "compare"))
+    return parser

@@ -1,0 +1,241 @@
+"""Transfer quality (E, kappa, R_inf) per ``by`` group, from the optima and their resamples.
+
+Definitions (the project's own operationalization of Kalra & Barkeshli 2026 and Bjorck
+et al. 2025; see docs/math.md). Per group of the ``by`` columns, on its *scale series*
+(ok optima at one horizon, or all of them when the horizon is fixed per scale):
+
+* ``E``: RMSE of ``ln lr_opt`` around its power law in scale; beside it the
+  leave-largest-out extrapolation error in ln lr.
+* ``kappa``: exponent of curvature vs scale, ``k(s) ~ s^kappa``.
+* ``R_inf``: with a reference group, ``R(s) = L*_p(s) / L*_ref(s) - 1`` at shared
+  scales, fitted as ``R_inf + r s^rho`` (rho < 0); ``delta_L_inf``: difference of the
+  asymptotes of ``loss_opt = L_inf + A s^alpha``.
+
+Every interval comes from the same bootstrap resamples as the optima: row ``j`` of the
+optima table is column ``j`` of the resample arrays (``core.bootstrap.BootSweeps``).
+``transfer_quality`` returns plain data; the pipeline wraps it in a ``TransferQuality``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .core.bootstrap import percentile_ci
+from .core.laws import collinear, leave_largest_out, loglinear, loss_law_profile
+from .core.quality import ratio_asymptote
+from .errors import ScalefitInputError
+
+
+def transfer_quality(optima: pd.DataFrame, boot, by: list[str], ci: float,
+                     reference=None) -> dict:
+    """E, kappa, R_inf and delta_L_inf for every ``by`` group.
+
+    optima: one row per sweep, index = column in ``boot`` (BootSweeps or None).
+    Returns ``by``, ``reference``, ``horizon``, ``groups`` (one dict per group: the
+    measures, their intervals, and ``R_curve``: the loss ratio to the reference at each
+    shared scale, with its interval) and ``notes``.
+    """
+    opt = optima
+    notes: list[str] = []
+    ok = opt[opt["status"] == "ok"]
+    labels = _group_labels(opt, by)
+    if len(labels) < 1:
+        return {"by": by, "reference": reference, "horizon": None, "groups": [],
+                "notes": ["no groups"]}
+
+    horizon = _common_horizon(ok, notes)
+    series = {}
+    for lab, key in labels.items():
+        sub = ok[_match(ok, by, key)]
+        if horizon is not None:
+            sub = sub[np.isclose(sub["horizon"], horizon)]
+        series[lab] = sub.sort_values("scale") if "scale" in sub else sub
+
+    # Loss asymptote per group: needed to choose a default reference.
+    L_inf = {lab: _loss_asymptote(s, boot) for lab, s in series.items()}
+    n_ok = {lab: len(s) for lab, s in series.items()}
+    ref = _choose_reference(reference, labels, L_inf, notes, n_ok)
+
+    groups = []
+    for lab, key in labels.items():
+        s = series[lab]
+        g: dict = {"group": key}
+        g.update(_lr_measures(s, boot, ci, notes, lab))
+        g.update(_kappa(s, boot, ci, notes, lab))
+        g.update(_ratio_measures(s, series[ref], boot, ci, notes, lab, lab == ref))
+        d = _delta(L_inf[lab], L_inf[ref], ci) if lab != ref else (0.0, [0.0, 0.0])
+        g["L_inf"] = L_inf[lab][0]
+        g["delta_L_inf"], g["delta_L_inf_ci"] = d
+        groups.append(g)
+    return {"by": by, "reference": labels[ref] if len(by) > 1 else ref, "horizon": horizon,
+            "groups": groups, "notes": notes}
+
+
+def _group_labels(opt: pd.DataFrame, by: list[str]) -> dict:
+    """label -> group dict; the label is the value itself for one by column, else a tuple."""
+    out = {}
+    for _, r in opt[by].drop_duplicates().iterrows():
+        key = {b: (r[b].item() if isinstance(r[b], np.generic) else r[b]) for b in by}
+        lab = key[by[0]] if len(by) == 1 else tuple(key.values())
+        out[lab] = key
+    return out
+
+
+def _match(df: pd.DataFrame, by: list[str], key: dict) -> np.ndarray:
+    m = np.ones(len(df), dtype=bool)
+    for b in by:
+        m &= (df[b] == key[b]).to_numpy()
+    return m
+
+
+def _common_horizon(ok: pd.DataFrame, notes: list[str]) -> float | None:
+    """The horizon at which groups are compared, or None (no horizon, or fixed per scale)."""
+    if "horizon" not in ok or ok["horizon"].nunique() <= 1:
+        return None
+    if "scale" in ok and collinear(np.log(ok["scale"]), np.log(ok["horizon"])):
+        return None  # horizon fixed per scale (fixed tokens per parameter): use every point
+    if "scale" in ok:
+        counts = ok.groupby("horizon")["scale"].nunique()
+    else:
+        counts = ok["horizon"].value_counts()
+    best = counts[counts == counts.max()].index.max()
+    notes.append(f"groups compared at horizon {best:g} (the horizon with the most scales)")
+    return float(best)
+
+
+def _loss_asymptote(s: pd.DataFrame, boot) -> tuple[float, np.ndarray | None]:
+    if "scale" not in s or s["scale"].nunique() < 4:
+        return np.nan, None
+    L, _, _, at_bound = loss_law_profile(s["scale"].to_numpy(), s["loss_opt"].to_numpy()[None])
+    draws = None
+    if boot is not None:
+        draws = loss_law_profile(s["scale"].to_numpy(), boot.loss_opt[:, s.index.to_numpy()])[0]
+    # Not identified: alpha at its flat end, or an asymptote below 0 for a positive loss
+    # (the points fall without flattening); such a fit cannot pick the reference.
+    bad = at_bound[0] or (L[0] < 0 and (s["loss_opt"] > 0).all())
+    return (float(L[0]) if not bad else np.nan), draws
+
+
+def _choose_reference(reference, labels: dict, L_inf: dict, notes: list[str], n_ok: dict):
+    if reference is not None:
+        for lab in labels:
+            if str(lab) == str(reference) or lab == reference:
+                return lab
+        raise ScalefitInputError(
+            f"reference {reference!r} is not a group; groups are: "
+            f"{', '.join(map(str, labels))}"
+        )
+    finite = {k: v[0] for k, v in L_inf.items() if np.isfinite(v[0])}
+    if finite:
+        ref = min(finite, key=finite.get)
+        notes.append(f"reference {ref}: the group with the lowest fitted asymptotic loss")
+        return ref
+    ref = max(labels, key=lambda k: n_ok.get(k, 0))
+    notes.append(f"reference {ref}: no group has an identified loss asymptote (needs 4 scales "
+                 "and a law that flattens), so the group with the most usable optima")
+    return ref
+
+
+def _lr_measures(s, boot, ci, notes, lab) -> dict:
+    out = {"lr_exponent": None, "lr_exponent_ci": None, "E": None, "E_ci": None,
+           "extrapolation_error": None, "extrapolation_error_ci": None,
+           "extrapolation_loss_cost": None, "n_scales": int(s["scale"].nunique())
+           if "scale" in s else 0}
+    if "scale" not in s or s["scale"].nunique() < 3:
+        notes.append(f"{lab}: fewer than 3 scales with an ok optimum: no E, kappa")
+        return out
+    ls = np.log(s["scale"].to_numpy())
+    X = np.column_stack([np.ones_like(ls), ls])
+    ly = np.log(s["lr_opt"].to_numpy())
+    coef = loglinear(X, ly[None])[0]
+    resid = ly - X @ coef
+    out["lr_exponent"] = float(coef[1])
+    out["E"] = float(np.sqrt(np.mean(resid**2)))
+    yb = None
+    if boot is not None:
+        yb = boot.x_opt[:, s.index.to_numpy()]
+        cb = loglinear(X, yb)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            eb = np.sqrt(np.nanmean((yb - cb @ X.T) ** 2, axis=1))
+        out["lr_exponent_ci"] = percentile_ci(cb[:, 1], ci).tolist()
+        out["E_ci"] = percentile_ci(eb, ci).tolist()
+    ex = leave_largest_out(X, ly, ("scale",), {"scale": s["scale"].to_numpy()},
+                           None if yb is None else np.exp(yb), s["curvature"].to_numpy(), ci)
+    if ex is not None:
+        out["extrapolation_error"] = ex["error_log"]
+        out["extrapolation_error_ci"] = ex["error_log_ci"]
+        out["extrapolation_loss_cost"] = ex["loss_cost"]
+    return out
+
+
+def _kappa(s, boot, ci, notes, lab) -> dict:
+    out = {"kappa": None, "kappa_ci": None}
+    if "scale" not in s or s["scale"].nunique() < 3:
+        return out
+    ls = np.log(s["scale"].to_numpy())
+    X = np.column_stack([np.ones_like(ls), ls])
+    out["kappa"] = float(loglinear(X, np.log(s["curvature"].to_numpy())[None])[0, 1])
+    if boot is not None:
+        kb = boot.curvature[:, s.index.to_numpy()]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cb = loglinear(X, np.log(np.where(kb > 0, kb, np.nan)))
+        out["kappa_ci"] = percentile_ci(cb[:, 1], ci).tolist()
+    return out
+
+
+def _ratio_measures(s, ref, boot, ci, notes, lab, is_ref) -> dict:
+    out = {"R_inf": None, "R_inf_ci": None, "R_largest": None, "R_largest_ci": None}
+    if is_ref:
+        out.update(R_inf=0.0, R_inf_ci=[0.0, 0.0], R_largest=0.0, R_largest_ci=[0.0, 0.0])
+        return out
+    if "scale" not in s:
+        return out
+    cols = ["scale", "loss_opt", "col"]
+    m = pd.merge(s.assign(col=s.index)[cols], ref.assign(col=ref.index)[cols], on="scale",
+                 suffixes=("", "_ref"))
+    if len(m) == 0:
+        notes.append(f"{lab}: no scale shared with the reference: no R")
+        return out
+    R = m["loss_opt"].to_numpy() / m["loss_opt_ref"].to_numpy() - 1
+    Rb = None
+    curve = {"scale": m["scale"].tolist(), "R": R.tolist(), "R_ci": None}
+    if boot is not None:
+        Rb = boot.loss_opt[:, m["col"].to_numpy()] / boot.loss_opt[:, m["col_ref"].to_numpy()] - 1
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            q = np.nanquantile(Rb, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+        curve["R_ci"] = q.T.tolist()
+    out["R_curve"] = curve
+    out["R_largest"] = float(R[-1])
+    if Rb is not None:
+        out["R_largest_ci"] = percentile_ci(Rb[:, -1], ci).tolist()
+    if len(m) < 4:
+        notes.append(f"{lab}: {len(m)} scales shared with the reference: R_inf needs 4")
+        return out
+    sc = m["scale"].to_numpy()
+    R_inf, power, pval = ratio_asymptote(sc, R[None])
+    out["R_model"] = "power" if power[0] else "constant"
+    if not np.isfinite(R_inf[0]):
+        notes.append(f"{lab}: R(s) could not be fitted: R_inf unknown (see R_largest)")
+        return out
+    if not power[0]:
+        notes.append(f"{lab}: R(s) shows no significant power-law trend over these scales "
+                     f"(F-test p = {pval[0]:.2g}): R_inf is the mean ratio")
+    out["R_inf"] = float(R_inf[0])
+    if Rb is not None:
+        out["R_inf_ci"] = percentile_ci(ratio_asymptote(sc, Rb)[0], ci).tolist()
+    return out
+
+
+def _delta(p, ref, ci):
+    if not (np.isfinite(p[0]) and np.isfinite(ref[0])):
+        return None, None
+    d = p[0] - ref[0]
+    dci = None
+    if p[1] is not None and ref[1] is not None:
+        dci = percentile_ci(p[1] - ref[1], ci).tolist()
+    return float(d), dci

@@ -1,0 +1,36 @@
+"""The figures of a fit, by name: ``sweeps`` (loss vs LR per sweep), ``lr_law`` and
+``curvature`` (the optimum and the curvature against scale and horizon, with the laws),
+``compare`` (the groups side by side). Each draws only what the result holds.
+"""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from .figure_kit import save_figure
+from .law_figures import compare_figure, law_figure
+from .sweep_figure import sweeps_figure
+
+__all__ = ["fit_figures", "sweeps_figure", "law_figure", "compare_figure", "save_figure"]
+
+
+def fit_figures(result, which=None) -> dict[str, Figure]:
+    """Every figure that applies to ``result`` (or those of it named in ``which``):
+    name -> Figure (the name is the file stem)."""
+    want = None if which is None else set(which)
+
+    def on(name):
+        return want is None or name in want
+
+    figs = {"sweeps": sweeps_figure(result)} if on("sweeps") else {}
+    opt = result.optima
+    has_ok = bool((opt["status"] == "ok").any())
+    varies = any(v in opt and opt[v].nunique() >= 2 for v in ("scale", "horizon"))
+    if has_ok and varies:
+        if on("lr_law"):
+            figs["lr_law"] = law_figure(result, "lr_opt")
+        if on("curvature") and "scale" in opt and opt["scale"].nunique() >= 2:
+            figs["curvature"] = law_figure(result, "curvature", variables=("scale",))
+    if on("compare") and result.by and result.quality is not None and "scale" in opt:
+        figs["compare"] = compare_figure(result)
+    return figs

@@ -1,0 +1,131 @@
+"""The documents a ``FitResult`` prints: the fit summary, the compare view, report tables.
+
+Each function reads a result (its optima, laws and transfer quality) and returns a
+Table or Document; nothing is computed here but text.
+"""
+
+from __future__ import annotations
+
+from .._version import __version__
+from .format import fmt, fmt_ci, fmt_with_ci, group_label, group_text
+from .tables import Document, Table, Text
+
+ROLE_KEYS = ("scale", "horizon")
+MAX_SUMMARY_ROWS = 60
+
+
+def _py(v):
+    return v.item() if hasattr(v, "item") and not isinstance(v, str) else v
+
+
+def _status_line(result) -> str:
+    counts = result.optima["status"].value_counts()
+    return ", ".join(f"{counts[s]} {s}" for s in counts.index)
+
+
+def _notes(result) -> list:
+    return [Text(["", "Notes:"] + [f"  - {n}" for n in result.notes])] if result.notes else []
+
+
+def optima_table(result, limit: int | None = MAX_SUMMARY_ROWS) -> Table:
+    """One row per sweep: keys, optimum with its interval, curvature, counts, status."""
+    opt, by = result.optima, result.by
+    lvl = f"{result.settings['ci'] * 100:g}%"
+    head = [*by] + [c for c in ROLE_KEYS if c in opt]
+    shown = opt if limit is None else opt.head(limit)
+    rows = []
+    for _, r in shown.iterrows():
+        rows.append([str(_py(r[c])) if c in by else fmt(r[c]) for c in head]
+                    + [fmt(r["lr_opt"]), fmt_ci((r["lr_opt_lo"], r["lr_opt_hi"])),
+                       fmt(r["loss_opt"], 4), fmt(r["curvature"]),
+                       f"{int(r['n_runs'])}/{int(r['n_diverged'])}", fmt(r["lr_best"]),
+                       r["status"]])
+    notes = []
+    if len(opt) > len(shown):
+        notes.append(f"  ... {len(opt) - len(shown)} more sweeps (all are in --json)")
+    return Table(head + ["lr_opt", "CI", "loss_opt", "curvature", "runs/div", "best_lr",
+                         "status"], rows, notes=notes,
+                 title=f"Optimal LR per sweep (quadratic in ln lr; curvature = loss per "
+                       f"(ln lr)^2; {lvl} CI)")
+
+
+def fit_document(result, conditional: bool = False) -> Document:
+    """The summary ``scalefit fit`` prints."""
+    s, inp = result.settings, result.input
+    lvl = f"{s['ci'] * 100:g}%"
+    cols = "  ".join(f"{k}={v}" for k, v in inp["columns"].items() if v is not None)
+    head = [f"scalefit {__version__}: {inp['source']}: {inp['rows']} runs "
+            f"({inp['diverged']} diverged), {inp['groups']} sweeps ({_status_line(result)})",
+            f"columns: {cols}" + (f"   by: {', '.join(inp['by'])}" if inp["by"] else ""),
+            (f"bootstrap: {s['n_boot']} resamples of runs within each sweep, "
+             f"{lvl} percentile intervals, seed {s['seed']}")
+            if s["n_boot"] else "bootstrap: off (no intervals)", ""]
+    blocks: list = [Text(head), optima_table(result)]
+    if result.laws:
+        by = set(result.by)
+        shown = [law for law in result.laws if conditional or set(law.group) <= by]
+        blocks.append(Text(["", f"Laws ({lvl} CI; exponents signed as in the formula)"]))
+        blocks += [law.summary() for law in shown]
+        hidden = len(result.laws) - len(shown)
+        if hidden:
+            blocks.append(Text([f"  ... and {hidden} conditional laws at a fixed horizon or "
+                                "scale (in --json; listed with --all-laws / "
+                                "summary(conditional=True))"]))
+    if result.quality is not None:
+        blocks += [Text([""]), result.quality.summary()]
+    return Document(blocks + _notes(result))
+
+
+def compare_document(result) -> Document:
+    """Each group's primary LR law and the transfer-quality table (``scalefit compare``)."""
+    inp, s = result.input, result.settings
+    lvl = f"{s['ci'] * 100:g}%"
+    blocks: list = [Text([f"scalefit {__version__}: {inp['source']}: {inp['rows']} runs "
+                          f"({inp['diverged']} diverged), {inp['groups']} sweeps "
+                          f"({_status_line(result)}); {lvl} intervals, {s['n_boot']} "
+                          "resamples", ""])]
+    rows = []
+    for law in result.laws:
+        if law.target != "lr_opt" or not law.primary:
+            continue
+        cells = [group_label(law.group), law.form.replace("lr_opt = ", "")]
+        cells += [fmt_with_ci(law.params.get(n), law.ci.get(n)) if n in law.params else ""
+                  for n in ("a", "b")]
+        rows.append(cells + [fmt(law.rmse_log), str(law.n_points)])
+    if rows:
+        blocks += [Table(["group", "law", "a (scale)", "b (horizon)", "RMSE_log", "n"], rows,
+                         title=f"Optimal LR laws per group (lr_opt = C * ...; {lvl} CI)"),
+                   Text([""])]
+    if result.quality is not None:
+        blocks.append(result.quality.summary())
+    return Document(blocks + _notes(result))
+
+
+def laws_table(result) -> Table:
+    """Primary laws, one row each, parameters with intervals (the report's table)."""
+    rows = []
+    for law in result.laws:
+        if not law.primary:
+            continue
+        params = "; ".join(f"{k} = {fmt_with_ci(v, law.ci.get(k))}" for k, v in
+                           law.params.items())
+        loss = law.target == "loss_opt"
+        fit_q = (f"{'R2' if loss else 'R2_log'} {fmt(law.r2_log)}, "
+                 f"{'RMSE' if loss else 'RMSE_log'} {fmt(law.rmse_log)}")
+        rows.append([group_text(law.group) or "all", law.form, params, fit_q,
+                     str(law.n_points)])
+    return Table(["group", "law", "parameters (CI)", "fit", "n"], rows)
+
+
+def headline(result) -> list[str]:
+    """Source, columns and uncertainty in three sentences (the report's opening)."""
+    inp, s = result.input, result.settings
+    cols = ", ".join(f"{k} = `{v}`" for k, v in inp["columns"].items() if v is not None)
+    boot = (f"{s['n_boot']} bootstrap resamples of runs within each sweep, "
+            f"{s['ci'] * 100:g}% percentile intervals, seed {s['seed']}"
+            if s.get("n_boot") else "no bootstrap (no intervals)")
+    return [f"Source: `{inp.get('source')}`: {inp['rows']} runs ({inp['diverged']} diverged), "
+            f"{inp.get('groups')} sweeps ({_status_line(result)}).",
+            f"Columns: {cols}" + (f"; groups by {', '.join(inp['by'])}" if inp.get("by")
+                                  else "") + ".",
+            f"Uncertainty: {boot}."]

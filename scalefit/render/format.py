@@ -1,0 +1,77 @@
+"""The one number formatter (``fmt``, ``fmt_ci``) and ``safe_text`` for values from the data.
+
+``safe_text`` makes control characters and escape sequences visible instead of letting a
+terminal or a Markdown viewer act on them (``\\x1b[31m`` prints as the text ``\\x1b[31m``),
+and shortens long strings where a message quotes them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+# C0 and C1 control characters, DEL, and the Unicode bidirectional overrides and isolates
+# (which reorder what a terminal shows).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+LONG = 200  # characters of one value quoted in a message
+
+
+def _escape(m: re.Match) -> str:
+    c = ord(m.group(0))
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def safe_text(text, limit: int | None = None) -> str:
+    """``text`` with control characters shown as escapes; cut to ``limit`` characters."""
+    s = text if isinstance(text, str) else str(text)
+    if _UNSAFE.search(s):
+        s = _UNSAFE.sub(_escape, s)
+    if limit is not None and len(s) > limit:
+        s = s[: max(limit - 3, 1)] + "..."
+    return s
+
+
+def quote(value, limit: int = LONG) -> str:
+    """A value from the data as a message quotes it: repr, escaped, shortened."""
+    return safe_text(repr(value), limit)
+
+
+def fmt(v, digits: int = 3) -> str:
+    """A number, compactly: ``digits`` significant digits, exponent notation below 1e-3 or
+    from 1e5 on; '-' for a missing value; text is returned as it is (made safe)."""
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return safe_text(v)
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return safe_text(v)
+    if not math.isfinite(v):
+        return "-"
+    if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
+        return f"{v:.{digits - 1}e}"
+    return f"{v:.{digits}g}"
+
+
+def fmt_ci(pair) -> str:
+    """``[lo, hi]``, or '' when the interval does not exist."""
+    if pair is None or any(p is None or not math.isfinite(float(p)) for p in pair):
+        return ""
+    return f"[{fmt(pair[0])}, {fmt(pair[1])}]"
+
+
+def fmt_with_ci(value, pair) -> str:
+    """``value [lo, hi]`` (the interval only where it exists)."""
+    return f"{fmt(value)} {fmt_ci(pair)}".strip()
+
+
+def group_text(group: dict, sep: str = ", ") -> str:
+    """``k=v, ...`` of a group (numbers formatted), made safe."""
+    return sep.join(f"{k}={fmt(v) if isinstance(v, float) else safe_text(v)}"
+                    for k, v in group.items())
+
+
+def group_label(group: dict | None, empty: str = "all") -> str:
+    """The values of a group joined by '/' (``mup``, ``sp/0.1``), or ``empty``."""
+    return "/".join(safe_text(v) for v in group.values()) if group else empty

@@ -1,0 +1,216 @@
+"""Law figures: the optimum (or curvature) against scale and horizon with each group's
+law and its bootstrap band, and the comparison of groups (optimal LR vs scale, optimal
+loss relative to the reference). Curves, bands and loss ratios come from the result's
+laws (``Law.curve``) and transfer quality (``R_curve``); nothing is refitted here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .figure_kit import (
+    GROUP_COLOURS,
+    _colour_of,
+    _grid,
+    _group_keys,
+    _group_label,
+    _law_text,
+    _legend,
+    _message_figure,
+    _same,
+    _select,
+    _values_colours,
+    axis_label,
+    log_axes,
+    new_figure,
+    primary_law,
+    si,
+    tidy_log,
+)
+
+
+def law_figure(result, target: str = "lr_opt", variables=("scale", "horizon")) -> Figure:
+    """``target`` (lr_opt or curvature) vs each of ``variables`` per group, law and band.
+
+    Points are the ok optima with their intervals, coloured by the other variable; the
+    line is the group's primary law evaluated at each value of the other variable, the
+    band its bootstrap interval.
+    """
+    opt = result.optima
+    by = list(result.by)
+    ok = opt[(opt["status"] == "ok") & np.isfinite(opt[target])]
+    if target == "curvature":
+        ok = ok[ok["curvature"] > 0]
+    variables = [v for v in variables if v in ok and ok[v].nunique() >= 2]
+    if ok.empty or not variables:
+        return _message_figure(f"No {target} law to draw: it needs ok optima at two or more "
+                               "scales or horizons.")
+    keys = [k for k in _group_keys(opt, by) if len(_select(ok, by, k))]
+    level = result.settings.get("ci", 0.95)
+    panels = [(k, v) for k in keys for v in variables]
+    ncols = len(variables) if len(variables) > 1 else min(3, len(keys))
+    nrows = math.ceil(len(panels) / ncols)
+    width, height = 4.4 * ncols + 0.4, 3.1 * nrows + 0.9
+    fig = new_figure(width, height, layout=None)
+    fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, top=1 - 0.85 / height,
+                        bottom=0.55 / height, wspace=0.25, hspace=0.5)
+    lo_col, hi_col = f"{target}_lo", f"{target}_hi"
+    ylabel = "optimal learning rate" if target == "lr_opt" else "curvature (loss per (ln lr)^2)"
+    laws = {k: primary_law(result, target, by, k) for k in keys}
+    for i, (key, var) in enumerate(panels):
+        pts = _select(ok, by, key)
+        law = laws[key]
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        other = next((v for v in ("scale", "horizon") if v != var and v in pts), None)
+        cmap = _values_colours(pts[other]) if other else {}
+        for val, sub in (pts.groupby(other, sort=True) if other else [(None, pts)]):
+            col = cmap.get(float(val), GROUP_COLOURS[0]) if other else GROUP_COLOURS[0]
+            y = sub[target].to_numpy(float)
+            yerr = None
+            if lo_col in sub and np.all(np.isfinite(sub[[lo_col, hi_col]].to_numpy())):
+                yerr = np.abs(np.vstack([y - sub[lo_col], sub[hi_col] - y]))
+            lab = f"{'N' if other == 'scale' else 'D'} = {si(val)}" if other else None
+            ax.errorbar(sub[var], y, yerr=yerr, fmt="o", ms=4.5, color=col, ecolor=col,
+                        elinewidth=1, capsize=2, label=lab, zorder=3)
+        if law is not None and var in law.variables:
+            xs = _grid(pts[var].to_numpy(float))
+            levels = sorted(pts[other].unique()) if len(law.variables) == 2 else [None]
+            if len(levels) > 5:  # a readable few lines: spread over the range
+                levels = [levels[i] for i in np.unique(np.linspace(0, len(levels) - 1, 5)
+                                                       .round().astype(int))]
+            alpha = 0.16 if len(levels) <= 2 else 0.09
+            for val in levels:
+                vals = {var: xs} if val is None else {var: xs, other: np.full_like(xs, val)}
+                yl, band = law.curve(vals, level)
+                col = cmap.get(float(val), "k") if val is not None else "k"
+                ax.plot(xs, yl, color=col, lw=1.4, zorder=2)
+                if band is not None:
+                    ax.fill_between(xs, band[0], band[1], color=col, alpha=alpha, lw=0,
+                                    zorder=1)
+        log_axes(ax, x=True, y=True)
+        tidy_log(ax, "x", counts=True)
+        tidy_log(ax, "y")
+        ax.grid(True, which="both", alpha=0.2)
+        ax.tick_params(labelsize=8)
+        ax.set_xlabel(axis_label(result, var), fontsize=9)
+        if i % ncols == 0:
+            ax.set_ylabel(ylabel, fontsize=9)
+        title = _group_label(key, by) if by else ""
+        if law is not None and var in law.variables:
+            title = (title + ": " if title else "") + _law_text(law)
+        ax.set_title(title, fontsize=8.5 if len(title) <= 52 else 7.5)
+        if other and pts[other].nunique() <= 8:
+            _legend(ax, fontsize=7, frameon=False)
+    what = "Optimal learning rate" if target == "lr_opt" else "Curvature of the loss valley"
+    form = next((law.form for law in result.laws if law.target == target and law.primary), "")
+    fig.suptitle(f"{what}" + (f":  {form}" if form else "")
+                 + f"\n(line: fitted law; band: {level * 100:g}% bootstrap interval)",
+                 fontsize=10.5, y=1 - 0.1 / height, va="top")
+    return fig
+
+
+# ---------------------------------------------------------------- comparison
+
+
+def compare_figure(result) -> Figure:
+    """lr_opt vs scale per group and the loss_opt ratio to the reference vs scale."""
+    opt = result.optima
+    by = list(result.by)
+    tq = result.quality
+    if not by or tq is None or "scale" not in opt:
+        return _message_figure("No comparison: needs --by groups and a scale column.")
+    level = result.settings.get("ci", 0.95)
+    H = tq.horizon
+    ok = opt[(opt["status"] == "ok") & np.isfinite(opt["lr_opt"])]
+    if H is not None and "horizon" in ok:
+        ok = ok[np.isclose(ok["horizon"], H)]
+    keys = [k for k in _group_keys(opt, by) if len(_select(ok, by, k))]
+    if not keys:
+        return _message_figure("No comparison: no group has an ok optimum.")
+    colours = _colour_of(_group_keys(opt, by))
+    ref = tq.reference
+    ref_key = tuple(ref[b] for b in by) if hasattr(ref, "keys") else (ref,)
+    ref_key = next((k for k in keys if all(_same(a, b) for a, b in zip(k, ref_key))), None)
+
+    fig = new_figure(10.5, 4.4, layout=None)
+    fig.subplots_adjust(left=0.08, right=0.985, top=0.84, bottom=0.12, wspace=0.25)
+    ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    for key in keys:
+        pts = _select(ok, by, key).sort_values("scale")
+        c = colours[key]
+        y = pts["lr_opt"].to_numpy(float)
+        yerr = None
+        if np.all(np.isfinite(pts[["lr_opt_lo", "lr_opt_hi"]].to_numpy())):
+            yerr = np.abs(np.vstack([y - pts["lr_opt_lo"], pts["lr_opt_hi"] - y]))
+        ax1.errorbar(pts["scale"], y, yerr=yerr, fmt="o", ms=5, color=c, capsize=2,
+                     label=_group_label(key, by), zorder=3)
+        law = primary_law(result, "lr_opt", by, key)
+        if law is not None and "scale" in law.variables and len(pts) >= 2:
+            xs = _grid(pts["scale"].to_numpy(float))
+            vals = {"scale": xs}
+            if "horizon" in law.variables:
+                if H is None:
+                    continue
+                vals["horizon"] = np.full_like(xs, H)
+            yl, band = law.curve(vals, level)
+            ax1.plot(xs, yl, color=c, lw=1.4)
+            if band is not None:
+                ax1.fill_between(xs, band[0], band[1], color=c, alpha=0.14, lw=0)
+    log_axes(ax1, x=True, y=True)
+    tidy_log(ax1, "x", counts=True)
+    tidy_log(ax1, "y")
+    ax1.set_xlabel(axis_label(result, "scale"), fontsize=9)
+    ax1.set_ylabel("optimal learning rate", fontsize=9)
+    ax1.grid(True, which="both", alpha=0.2)
+    _legend(ax1, fontsize=8, frameon=False, ncols=1 if len(keys) <= 8 else 2)
+    at = f" at D = {si(H)}" if H is not None else ""
+    ax1.set_title(f"Optimal LR vs scale{at}", fontsize=10)
+
+    ax2.axhline(0.0, color=colours.get(ref_key, "k"), lw=1.2, ls="-")
+    quality = {tuple(g["group"][b] for b in by): g for g in tq.groups}
+    if ref_key is not None:
+        for key in keys:
+            g = next((v for k, v in quality.items() if all(_same(a, b) for a, b in zip(k, key))),
+                     None)
+            curve = None if (key == ref_key or g is None) else g.get("R_curve")
+            if not curve or not len(curve["scale"]):
+                continue
+            c = colours[key]
+            R = np.array([np.nan if v is None else v for v in curve["R"]], float)
+            yerr = None
+            if curve.get("R_ci") is not None:
+                q = np.array([[np.nan if v is None else v for v in p] for p in curve["R_ci"]],
+                             float).T
+                if np.all(np.isfinite(q)):
+                    yerr = np.abs(np.vstack([R - q[0], q[1] - R]))
+            ax2.errorbar(curve["scale"], R, yerr=yerr, fmt="o-", ms=5, color=c, capsize=2, lw=1,
+                         label=_group_label(key, by))
+            rinf = g.get("R_inf")
+            if rinf is not None and np.isfinite(rinf):
+                ax2.axhline(rinf, color=c, ls="--", lw=1, alpha=0.8)
+    ref_name = _group_label(ref_key, by) if ref_key is not None else str(ref)
+    if not ax2.containers:  # no group shares a scale with the reference
+        ax2.clear()
+        ax2.set_axis_off()
+        where = f" at D = {si(H)}" if H is not None else ""
+        ax2.text(0.5, 0.5, f"No group shares a scale with the reference ({ref_name}){where}\n"
+                 "with an ok optimum: no loss ratio to show.", ha="center", va="center",
+                 fontsize=9, color="0.3", transform=ax2.transAxes)
+    else:
+        log_axes(ax2)
+        tidy_log(ax2, "x", counts=True)
+        ax2.set_xlabel(axis_label(result, "scale"), fontsize=9)
+        ax2.set_ylabel("loss_opt / loss_opt(reference) - 1", fontsize=9)
+        ax2.grid(True, which="both", alpha=0.2)
+        if len(keys) > 1:
+            _legend(ax2, fontsize=8, frameon=False, ncols=1 if len(keys) <= 8 else 2)
+        ax2.set_title(f"Optimal loss relative to {ref_name} (dashed: R_inf)", fontsize=10)
+    fig.suptitle(f"Comparison of the {', '.join(by)} groups ({level * 100:g}% bootstrap "
+                 "intervals)", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------- all figures of a fit

@@ -1,0 +1,138 @@
+"""Reports of a fit: report.md and a self-contained report.html, renderings of one Document.
+
+``write_report(result, directory)`` writes, each file atomically,
+
+* ``figures/<name>.png`` and ``figures/<name>.svg`` for every figure of ``fit_figures``,
+* ``report.md``: the headline, the laws and transfer-quality tables, the figures (PNGs
+  linked from ``figures/``), the optimum of every sweep, the notes and the summary as
+  printed,
+* ``report.html``: the same Document in one file, figures embedded as base64 PNG, so it
+  can be mailed or attached as it is.
+
+The tables are the ones the summary prints (the same Table objects), rendered as
+Markdown or HTML; values from the data are made safe by the rendering.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .._version import __version__
+from ..files import atomic_write
+from . import fit_text
+from .tables import Document, Heading, Text
+
+CAPTIONS = {
+    "sweeps": "Loss vs learning rate for every sweep. Solid line: the quadratic in ln lr "
+              "fitted around the best LR (dashed beyond its fit window); star: the fitted "
+              "optimum with its bootstrap interval; triangles: runs above the plotted range; "
+              "crosses: diverged runs, drawn at the top edge.",
+    "lr_law": "Optimal learning rate vs scale and vs horizon (log-log), coloured by the other "
+              "variable. Lines: the fitted power law at each value of the other variable; "
+              "bands: its bootstrap interval; error bars: the interval of each optimum.",
+    "curvature": "Curvature of the loss valley (loss per (ln lr)^2) vs scale: how much loss "
+                 "an error in ln lr costs. A rising curvature means transfer errors cost more "
+                 "at scale (kappa > 0).",
+    "compare": "Comparison of the groups at one horizon. Left: optimal LR vs scale with each "
+               "group's law. Right: optimal loss relative to the reference group, with "
+               "bootstrap intervals; dashed: the fitted asymptotic ratio R_inf.",
+}
+TITLES = {"sweeps": "LR sweeps", "lr_law": "Optimal learning rate laws",
+          "curvature": "Curvature of the loss valley", "compare": "Comparison of groups"}
+
+CSS = """
+body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;
+max-width:1200px;margin:2em auto;padding:0 1em;color:#1b1b1b;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:1.8em;
+border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;font-size:.85em;margin:.6em 0}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f3f5f8}tr:nth-child(even) td{background:#fafafa}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{color:#444;font-size:.9em;margin-top:.3em}
+pre{background:#f6f8fa;padding:1em;overflow-x:auto;font-size:.8em}
+"""
+
+
+@dataclass(frozen=True)
+class FigureBlock:
+    """A saved figure in a report: a link in Markdown, an embedded PNG in HTML."""
+
+    name: str
+    png: Path
+
+    def to_text(self) -> str:
+        return ""
+
+    def to_markdown(self) -> str:
+        return f"![{self.name}](figures/{self.png.name})\n\n{CAPTIONS.get(self.name, '')}"
+
+    def to_html(self) -> str:
+        b64 = base64.b64encode(self.png.read_bytes()).decode("ascii")
+        return (f'<figure><img alt="{html.escape(self.name)}" src="data:image/png;base64,{b64}">'
+                f"<figcaption>{html.escape(CAPTIONS.get(self.name, ''))}</figcaption></figure>")
+
+
+def report_document(result, pngs: dict, command: str | None = None) -> Document:
+    """The report as a Document: headline, laws, transfer quality, figures, optima, notes."""
+    stamp = f"scalefit {__version__}, {_now()}" + (f": `{command}`" if command else "")
+    blocks: list = [Heading("scalefit report", 1), Text([stamp]),
+                    Text(fit_text.headline(result))]
+    laws = fit_text.laws_table(result)
+    if laws.rows:
+        blocks += [Heading("Laws"), laws]
+    q = result.quality
+    if q is not None and q.groups:  # the table's title names the groups and the reference
+        blocks += [Heading("Transfer quality"), q.summary()]
+    for name, png in pngs.items():
+        blocks += [Heading(TITLES.get(name, name)), FigureBlock(name, png)]
+    blocks += [Heading("Optimum of every sweep"), fit_text.optima_table(result, limit=None)]
+    if result.notes:
+        blocks += [Heading("Notes"), Text([f"- {n}" for n in result.notes])]
+    blocks += [Heading("Summary as printed"), Text(result.summary().to_text().split("\n"),
+                                                   pre=True)]
+    return Document(blocks)
+
+
+def write_report(result, directory: str | Path, command: str | None = None,
+                 figures: dict | None = None) -> dict[str, Path]:
+    """Write report.md, report.html and figures/ into ``directory``; return their paths.
+
+    ``figures``: name -> Figure (default: ``fit_figures(result)``).
+    """
+    from .figures import fit_figures, save_figure
+
+    out = Path(directory)
+    figdir = out / "figures"
+    try:
+        figdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        from ..errors import ScalefitInputError
+
+        raise ScalefitInputError(f"{directory}: cannot create the report folder: "
+                                 f"{e.strerror or e}") from None
+    if figures is None:
+        figures = fit_figures(result)
+    written: dict[str, Path] = {}
+    pngs: dict[str, Path] = {}
+    for name, fig in figures.items():
+        paths = save_figure(fig, figdir / name)
+        for p in paths:
+            written[f"{name}.{p.suffix[1:]}"] = p
+        pngs[name] = next(p for p in paths if p.suffix == ".png")
+    doc = report_document(result, pngs, command)
+    written["report.md"] = atomic_write(out / "report.md", doc.to_markdown() + "\n", "the report")
+    page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+            "<title>scalefit report</title>", f"<style>{CSS}</style></head><body>",
+            doc.to_html(), "</body></html>"]
+    written["report.html"] = atomic_write(out / "report.html", "\n".join(page), "the report")
+    return written
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+

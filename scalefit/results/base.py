@@ -1,0 +1,75 @@
+"""What every result shares: JSON conversion and intervals recomputed from draws.
+
+The protocol (docs/architecture.md): every result is immutable once built and offers
+``params``, ``conf_int(level=None)``, ``summary()`` (a ``render.tables`` Table or
+Document: prints as text, renders as Markdown and HTML), ``to_dict(draws=True)`` and
+``from_dict(d)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..errors import ScalefitInputError
+
+
+def num(v):
+    """A finite float, or None."""
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def jsonable(obj):
+    """Plain JSON values: NaN/inf -> None, numpy scalars and arrays -> Python, keys -> str."""
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return num(obj)
+    return obj if isinstance(obj, str) else str(obj)
+
+
+def draws_to_json(draws) -> list | None:
+    """Bootstrap draws at full precision; NaN (a resample without a fit) as null."""
+    if draws is None:
+        return None
+    return jsonable(np.asarray(draws, dtype=float))
+
+
+def draws_from_json(rows) -> np.ndarray | None:
+    """The inverse of ``draws_to_json``: null -> NaN."""
+    if rows is None:
+        return None
+    return np.array([[np.nan if v is None else v for v in r] if isinstance(r, list) else
+                     (np.nan if r is None else r) for r in rows], dtype=float)
+
+
+def level_or_stored(level, fit_level: float, has_draws: bool, what: str) -> float:
+    """The level to compute intervals at; refuses another level when no draws are held."""
+    if level is None or math.isclose(level, fit_level):
+        return fit_level
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1 (got {level})")
+    if not has_draws:
+        raise ValueError(f"{what} holds no bootstrap draws: its intervals exist only at the "
+                         f"fit's level {fit_level:g} (refit with resamples for another level)")
+    return float(level)
+
+
+def need(d, key: str, where: str):
+    """``d[key]``, or a ScalefitInputError naming the missing key."""
+    if not isinstance(d, Mapping) or key not in d:
+        raise ScalefitInputError(f"{where}: missing key {key!r}")
+    return d[key]

@@ -1,0 +1,155 @@
+"""``ChinchillaResult``: the fit of ``loss = E + A * N^-alpha + B * D^-beta``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._version import __version__
+from ..core.chinchilla import FORM, PARAM_NAMES, boot_ci
+from ..core.frozen import freeze, thaw
+from ..errors import ScalefitInputError
+from ..render.tables import Document, Table, Text
+from .base import draws_from_json, draws_to_json, level_or_stored
+
+
+@dataclass(frozen=True, repr=False)
+class ChinchillaResult:
+    """Fit of ``loss = E + A * N^-alpha + B * D^-beta`` (N parameters, D tokens); immutable.
+
+    Attributes: ``params`` (E, A, B, alpha, beta; exponents positive as written),
+    ``theta`` (a, b, e, alpha, beta), ``objective`` (summed Huber loss at the optimum),
+    ``n_points``, ``n_starts``, ``n_boot``, ``huber_delta``, ``ci_level``, ``seed``,
+    ``boot_params`` ((n_boot, 5) array, columns E, A, B, alpha, beta; None without
+    bootstrap), ``n_boot_fallback`` / ``n_boot_unconverged`` (resamples refitted by
+    scipy after the batched Newton, and those of them that neither scipy nor the Newton
+    test called converged), ``converged`` (the full-data optimum passed the Newton
+    stationarity test), ``ci`` (name -> (lo, hi) at ``ci_level``, or None) and
+    ``input`` (for a fit of a table: source, rows, used, diverged, columns).
+    """
+
+    params: dict
+    theta: np.ndarray
+    objective: float
+    n_points: int
+    n_starts: int
+    n_boot: int
+    huber_delta: float
+    ci_level: float
+    seed: int | None
+    boot_params: np.ndarray | None = None
+    n_boot_fallback: int = 0
+    n_boot_unconverged: int = 0
+    converged: bool = True
+    ci: dict | None = field(default=None)
+    input: dict | None = None
+
+    def __post_init__(self):
+        for name in ("params", "theta", "boot_params", "ci", "input"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, freeze(value))
+
+    def conf_int(self, level: float | None = None) -> dict:
+        """Percentile bootstrap interval per parameter at ``level`` (default: the fit's):
+        name -> (lo, hi), or None entries without bootstrap."""
+        lvl = level_or_stored(level, self.ci_level, self.boot_params is not None, "this fit")
+        if self.ci is None:
+            return {k: None for k in PARAM_NAMES}
+        if lvl == self.ci_level:
+            return {k: tuple(v) for k, v in self.ci.items()}
+        return boot_ci(np.asarray(self.boot_params), lvl)
+
+    def predict(self, n, d):
+        """Predicted loss at parameters ``n`` and tokens ``d`` (broadcast; positive)."""
+        n = np.asarray(n, dtype=float)
+        d = np.asarray(d, dtype=float)
+        if not (np.all(n > 0) and np.all(d > 0)):
+            raise ScalefitInputError(
+                "predict(n, d): n (parameters) and d (tokens) must be positive; "
+                "pass counts, not logs"
+            )
+        p = self.params
+        out = p["E"] + p["A"] * n ** -p["alpha"] + p["B"] * d ** -p["beta"]
+        return float(out) if out.ndim == 0 else out
+
+    def to_dict(self, draws: bool = True) -> dict:
+        """JSON-serializable dict (``ci`` is null without bootstrap); ``draws``: the
+        bootstrap parameter draws (rows E, A, B, alpha, beta); a fit of a table starts
+        with ``version`` and ``input``."""
+        ci = None
+        if self.ci is not None:
+            ci = {k: [float(lo), float(hi)] for k, (lo, hi) in self.ci.items()}
+        out = {"version": __version__, "input": thaw(self.input)} if self.input else {}
+        out.update({
+            "form": FORM,
+            "params": {k: float(v) for k, v in self.params.items()},
+            "ci": ci,
+            "ci_level": float(self.ci_level),
+            "n_points": int(self.n_points),
+            "n_starts": int(self.n_starts),
+            "n_boot": int(self.n_boot),
+            "huber_delta": float(self.huber_delta),
+            "objective": float(self.objective),
+        })
+        if draws and self.boot_params is not None:
+            out["draws"] = draws_to_json(self.boot_params)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ChinchillaResult:
+        p = d["params"]
+        theta = [math.log(p["A"]), math.log(p["B"]), math.log(p["E"]), p["alpha"], p["beta"]]
+        return cls(params=p, theta=np.array(theta), objective=d["objective"],
+                   n_points=d["n_points"], n_starts=d["n_starts"], n_boot=d["n_boot"],
+                   huber_delta=d["huber_delta"], ci_level=d["ci_level"], seed=None,
+                   boot_params=draws_from_json(d.get("draws")),
+                   ci={k: tuple(v) for k, v in d["ci"].items()} if d.get("ci") else None,
+                   input=d.get("input"))
+
+    def summary(self) -> Document:
+        """Readable table of estimates, intervals and fit settings."""
+        ci = self.conf_int()
+        pct = f"{100 * self.ci_level:g}%"
+        blocks = []
+        if self.input:
+            i, cols = self.input, self.input["columns"]
+            blocks.append(Text([
+                f"scalefit {__version__}: {i['source']}: {i['used']} runs used of {i['rows']} "
+                f"({i['diverged']} diverged); N = {cols['scale']}, D = {cols['horizon']}, "
+                f"loss = {cols['loss']}", ""]))
+        blocks.append(Text([
+            "Chinchilla-form loss law",
+            f"  {FORM}   (N parameters, D tokens)",
+            f"  fit: Huber(delta={self.huber_delta:g}) on ln L_pred - ln L, summed;"
+            f" L-BFGS from {self.n_starts} starts",
+            f"  points: {self.n_points}   bootstrap resamples: {self.n_boot}"
+            f"   objective: {self.objective:.6g}",
+            "",
+        ]))
+        rows = []
+        for k in PARAM_NAMES:
+            lo, hi = ("-", "-") if ci[k] is None else (f"{ci[k][0]:.5g}", f"{ci[k][1]:.5g}")
+            rows.append([k, f"{self.params[k]:.5g}", lo, hi])
+        notes = []
+        if not self.converged:
+            notes.append("  note: the optimum did not pass the Newton stationarity test")
+        if self.n_boot and self.n_boot_unconverged:
+            notes.append(f"  note: {self.n_boot_unconverged} resamples did not fully converge")
+        blocks.append(Table(["param", "estimate", f"{pct} low", f"{pct} high"], rows,
+                            notes=notes, align=("l", "r", "r", "r"), min_widths=(6, 12, 12, 12),
+                            sep=" "))
+        return Document(blocks)
+
+    def __str__(self) -> str:
+        return self.summary().to_text()
+
+    def __repr__(self) -> str:
+        p = self.params
+        return (
+            f"ChinchillaResult(E={p['E']:.4g}, A={p['A']:.4g}, B={p['B']:.4g}, "
+            f"alpha={p['alpha']:.4g}, beta={p['beta']:.4g}, n_points={self.n_points}, "
+            f"n_boot={self.n_boot})"
+        )

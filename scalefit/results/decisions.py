@@ -1,0 +1,341 @@
+"""Decision results: ``Prediction``, ``Audit`` and ``HorizonTransfer``, one row per group.
+
+Each holds one row per ``by`` group (all groups unless one was chosen), the interval
+level, where the intervals come from (``interval_source``) and the bootstrap draws behind
+them, so ``conf_int(level)`` recomputes them at any level. A result of one row can be
+read like that row: ``prediction["lr"]``, ``transfer.lr``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core import decisions as dec
+from ..core.frozen import freeze, thaw
+from ..errors import ScalefitInputError
+from ..render.format import fmt, fmt_ci, group_label
+from ..render.tables import Document, Table, Text
+from .base import draws_from_json, draws_to_json, jsonable, level_or_stored
+
+# Keys of a row that hold draws: in memory always, in to_dict only with draws=True.
+DRAW_KEYS = ("draws_log", "total_log", "penalty_draws", "curvature_log", "b_draws")
+
+
+def _warning_lines(rows, key: str) -> list[str]:
+    """'warning: extrapolating: ...' once per message, naming the groups when not all."""
+    seen: dict[str, list[str]] = {}
+    for r in rows:
+        for e in r.get(key) or []:
+            seen.setdefault(e, []).append(group_label(r.get("group")))
+    out = []
+    for e, labs in seen.items():
+        who = f" ({', '.join(labs)})" if len(rows) > 1 and len(labs) < len(rows) else ""
+        out.append(f"  warning: extrapolating: {e}{who}")
+    return out
+
+
+@dataclass(frozen=True)
+class _Rows:
+    rows: tuple
+    level: float = 0.95
+    interval_source: str | None = None
+    warning_key = "extrapolation"
+
+    def __post_init__(self):
+        object.__setattr__(self, "rows", freeze([dict(r) for r in self.rows]))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            return self.rows[key]
+        if len(self.rows) != 1:
+            raise KeyError(f"{key!r}: this result holds {len(self.rows)} groups; index a row "
+                           "(result.rows[i][key]) or choose a group")
+        return self.rows[0][key]
+
+    def row(self, group: dict | None = None):
+        """The row of ``group`` (by-column values; default: the only row)."""
+        if group is None and len(self.rows) == 1:
+            return self.rows[0]
+        for r in self.rows:
+            if group is not None and all(str(r["group"].get(k)) == str(v)
+                                         for k, v in group.items()):
+                return r
+        raise KeyError(f"no row for group {group!r}")
+
+    def messages(self) -> list[str]:
+        """Every extrapolation message of the rows."""
+        return [w for r in self.rows for w in (r.get(self.warning_key) or [])]
+
+    def table(self):
+        """The rows as a DataFrame (intervals as ``_lo``/``_hi`` columns)."""
+        import pandas as pd
+
+        out = []
+        for r in self.rows:
+            row = dict(r["group"] or {})
+            for k, v in r.items():
+                if k in DRAW_KEYS or k == "group":
+                    continue
+                if isinstance(v, tuple) and len(v) == 2 and k.endswith(("_ci", "_pi")):
+                    row[k + "_lo"], row[k + "_hi"] = v
+                elif not isinstance(v, tuple):
+                    row[k] = v
+            out.append(row)
+        return pd.DataFrame(out)
+
+    def _rows_dict(self, draws: bool) -> list[dict]:
+        rows = []
+        for r in thaw(self.rows):
+            for k in DRAW_KEYS:
+                if k in r:
+                    v = r.pop(k)
+                    if draws and v is not None:
+                        r[k] = draws_to_json(v)
+            rows.append(r)
+        return jsonable(rows)
+
+    @staticmethod
+    def _rows_from(rows: list[dict]) -> list[dict]:
+        return [{k: (draws_from_json(v) if k in DRAW_KEYS else v) for k, v in r.items()}
+                for r in rows]
+
+    def _lvl(self) -> str:
+        return f"{self.level * 100:g}%"
+
+    def __str__(self) -> str:
+        return self.summary().to_text()
+
+
+def _at(scale, horizon) -> str:
+    return ", ".join(f"{k} {fmt(v)}" for k, v in (("scale", scale), ("horizon", horizon))
+                     if v is not None)
+
+
+@dataclass(frozen=True)
+class Prediction(_Rows):
+    """Predicted optimal LR per group at (``scale``, ``horizon``); see ``FitResult.predict``.
+
+    Row keys: ``group``, ``lr``, ``lr_ci`` (interval of the law's mean), ``lr_pi`` (adds
+    the scatter of optima around the law), ``sigma_log``, ``law``, ``scale``,
+    ``horizon``, ``extrapolation`` (notes on how far the point lies outside the data).
+    """
+
+    scale: float | None = None
+    horizon: float | None = None
+
+    @property
+    def params(self) -> dict:
+        return {group_label(r["group"]): r["lr"] for r in self.rows}
+
+    def conf_int(self, level: float | None = None) -> dict:
+        """group label -> {"lr_ci": (lo, hi), "lr_pi": (lo, hi)} at ``level``."""
+        has = all(r.get("draws_log") is not None for r in self.rows)
+        lvl = level_or_stored(level, self.level, has, "this prediction")
+        out = {}
+        for r in self.rows:
+            if lvl == self.level or r.get("draws_log") is None:
+                out[group_label(r["group"])] = {"lr_ci": r["lr_ci"], "lr_pi": r["lr_pi"]}
+            else:
+                iv = dec.prediction_intervals(r["draws_log"], r["total_log"], lvl)
+                out[group_label(r["group"])] = {k: tuple(iv[k]) for k in ("lr_ci", "lr_pi")}
+        return out
+
+    def summary(self) -> Table:
+        lvl = self._lvl()
+        rows = [[group_label(p["group"]), fmt(p["lr"]), fmt_ci(p["lr_ci"]) or "-",
+                 fmt_ci(p["lr_pi"]) or "-", p["law"]] for p in self.rows]
+        notes = _warning_lines(self.rows, "extrapolation")
+        notes.append("  (CI: interval of the law's mean; PI: adds the scatter of the optima "
+                     "around it)")
+        if self.interval_source:
+            notes.append(f"  ({self.interval_source})")
+        return Table(["group", "lr_opt", f"{lvl} CI", f"{lvl} PI", "law"], rows,
+                     title=f"Predicted optimal LR at {_at(self.scale, self.horizon)}",
+                     notes=notes)
+
+    def to_dict(self, draws: bool = True) -> dict:
+        return {"scale": self.scale, "horizon": self.horizon,
+                "interval_source": self.interval_source, "ci_level": self.level,
+                "predictions": self._rows_dict(draws)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Prediction:
+        return cls(rows=cls._rows_from(d["predictions"]), level=d["ci_level"],
+                   interval_source=d.get("interval_source"), scale=d.get("scale"),
+                   horizon=d.get("horizon"))
+
+
+@dataclass(frozen=True)
+class Audit(_Rows):
+    """Loss cost of training at ``lr`` per group; see ``FitResult.audit``.
+
+    Row keys: those of a prediction, and ``lr_used``, ``ratio`` (lr / lr_opt),
+    ``penalty`` (expected loss penalty) with ``penalty_ci``, ``curvature`` with
+    ``curvature_ci``, ``expected_penalty_at_optimum``.
+    """
+
+    lr: float = float("nan")
+    scale: float | None = None
+    horizon: float | None = None
+
+    @property
+    def params(self) -> dict:
+        return {group_label(r["group"]): r["penalty"] for r in self.rows}
+
+    def conf_int(self, level: float | None = None) -> dict:
+        """group label -> intervals (``lr_ci``, ``lr_pi``, ``penalty_ci``, ``curvature_ci``)."""
+        has = all(r.get("penalty_draws") is not None for r in self.rows)
+        lvl = level_or_stored(level, self.level, has, "this audit")
+        out = {}
+        for r in self.rows:
+            keys = ("lr_ci", "lr_pi", "penalty_ci", "curvature_ci")
+            if lvl == self.level or r.get("penalty_draws") is None:
+                out[group_label(r["group"])] = {k: r[k] for k in keys}
+                continue
+            iv = {**dec.prediction_intervals(r["draws_log"], r["total_log"], lvl),
+                  **dec.audit_intervals(r["penalty_draws"], r["curvature_log"], lvl)}
+            out[group_label(r["group"])] = {k: tuple(iv[k]) for k in keys}
+        return out
+
+    def summary(self) -> Table:
+        lvl = self._lvl()
+        rows = [[group_label(a["group"]), fmt(a["lr"]), fmt_ci(a["lr_ci"]) or "-",
+                 f"x{a['ratio']:.3g}", fmt(a["penalty"]), fmt_ci(a["penalty_ci"]) or "-",
+                 fmt(a["curvature"]), fmt(a["expected_penalty_at_optimum"])] for a in self.rows]
+        notes = _warning_lines(self.rows, "extrapolation")
+        notes.append("  (loss penalty = curvature * (ln lr - ln lr_opt)^2; 'penalty at lr_opt': "
+                     "what the law's own uncertainty costs on average)")
+        if self.interval_source:
+            notes.append(f"  ({self.interval_source})")
+        return Table(["group", "lr_opt", f"{lvl} CI", "lr/lr_opt", "loss penalty", f"{lvl} CI",
+                      "curvature", "penalty at lr_opt"], rows,
+                     title=f"LR audit: lr {fmt(self.lr)} at {_at(self.scale, self.horizon)}",
+                     notes=notes)
+
+    def to_dict(self, draws: bool = True) -> dict:
+        return {"lr": self.lr, "scale": self.scale, "horizon": self.horizon,
+                "interval_source": self.interval_source, "ci_level": self.level,
+                "audits": self._rows_dict(draws)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Audit:
+        return cls(rows=cls._rows_from(d["audits"]), level=d["ci_level"],
+                   interval_source=d.get("interval_source"), lr=d["lr"], scale=d.get("scale"),
+                   horizon=d.get("horizon"))
+
+
+@dataclass(frozen=True)
+class HorizonTransfer(_Rows):
+    """A learning rate carried from one token horizon to another, per group.
+
+    ``lr = lr_ref * (horizon_target / horizon_ref)^b``; row keys: ``group`` (None when b
+    was given), ``lr``, ``lr_ci``, ``b``, ``b_ci``, ``b_source`` ("given" or "fitted"),
+    ``lr_ref``, ``horizon_ref``, ``horizon_target``, ``warnings``. ``beta``: Bjorck et
+    al.'s beta when b was given as -beta (for the summary). One row reads as attributes
+    (``t.lr``, ``t.b_ci``, ...).
+    """
+
+    lr_ref: float = float("nan")
+    horizon_ref: float = float("nan")
+    horizon_target: float = float("nan")
+    beta: float | None = None
+    warning_key = "warnings"
+
+    def __getattr__(self, name):
+        if name in ("lr", "lr_ci", "b", "b_ci", "b_source", "group"):
+            try:
+                return self[name]
+            except KeyError as e:
+                raise AttributeError(str(e)) from None
+        raise AttributeError(name)
+
+    @property
+    def warnings(self):
+        return self["warnings"]
+
+    @property
+    def params(self) -> dict:
+        return {group_label(r["group"]): {"lr": r["lr"], "b": r["b"]} for r in self.rows}
+
+    def conf_int(self, level: float | None = None) -> dict:
+        """group label -> {"lr_ci": ..., "b_ci": ...} at ``level``."""
+        has = all(r.get("b_draws") is not None for r in self.rows
+                  if r["b_source"] == "fitted")
+        lvl = level_or_stored(level, self.level, has, "this transfer")
+        out = {}
+        for r in self.rows:
+            if lvl == self.level or r.get("b_draws") is None:
+                out[group_label(r["group"])] = {"lr_ci": r["lr_ci"], "b_ci": r["b_ci"]}
+            else:
+                ratio = self.horizon_target / self.horizon_ref
+                iv = dec.transfer_intervals(self.lr_ref, ratio, r["b_draws"], lvl)
+                out[group_label(r["group"])] = {k: tuple(iv[k]) for k in ("lr_ci", "b_ci")}
+        return out
+
+    def summary(self) -> Document:
+        ratio = self.horizon_target / self.horizon_ref
+        lines = [f"LR transfer from {fmt(self.horizon_ref)} to {fmt(self.horizon_target)} "
+                 f"tokens (x{ratio:.3g}): lr * (to/from)^b"]
+        for t in self.rows:
+            who = f"{group_label(t['group'])}: " if t["group"] else ""
+            src = "given" if t["b_source"] == "given" else "fitted"
+            if t["b_source"] == "given" and self.beta is not None:
+                src = f"given as beta = {fmt(self.beta)}"
+            lines.append(f"  {who}lr {fmt(t['lr'])} {fmt_ci(t['lr_ci'])}".rstrip()
+                         + f"   (from {fmt(self.lr_ref)}; b = {fmt(t['b'])} "
+                         f"{fmt_ci(t['b_ci'])}".rstrip() + f", {src})")
+        lines += _warning_lines(self.rows, "warnings")
+        if self.interval_source:
+            lines.append(f"  ({self.interval_source})")
+        return Document([Text(lines)])
+
+    def to_dict(self, draws: bool = True) -> dict:
+        return {"lr_ref": self.lr_ref, "horizon_ref": self.horizon_ref,
+                "horizon_target": self.horizon_target, "interval_source": self.interval_source,
+                "transfers": self._rows_dict(draws)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> HorizonTransfer:
+        return cls(rows=cls._rows_from(d["transfers"]), interval_source=d.get("interval_source"),
+                   lr_ref=d["lr_ref"], horizon_ref=d["horizon_ref"],
+                   horizon_target=d["horizon_target"], level=d.get("ci_level", 0.95))
+
+
+def transfer_row(group, t: dict) -> dict:
+    """A HorizonTransfer row from ``core.decisions.horizon_transfer`` output."""
+    keys = ("lr", "lr_ci", "b", "b_ci", "b_source", "lr_ref", "horizon_ref", "horizon_target",
+            "warnings", "b_draws")
+    return {"group": group, **{k: t[k] for k in keys}}
+
+
+
+def transfer(lr_ref: float, horizon_ref: float, horizon_target: float, b: float | None = None,
+             fit=None, group: dict | None = None, ci: float | None = None,
+             beta: float | None = None) -> HorizonTransfer:
+    """Carry ``lr_ref`` tuned at ``horizon_ref`` tokens to ``horizon_target`` tokens.
+
+    ``lr = lr_ref * (horizon_target / horizon_ref)^b`` with the signed horizon exponent
+    ``b`` given (Bjorck et al.'s beta = 0.32 is ``b = -0.32``, or pass ``beta=0.32``) or
+    taken, with its interval at level ``ci``, from a FitResult's primary lr laws
+    (``fit``; ``group`` picks a by-group, default every group). Warns
+    (``ExtrapolationWarning``) when the target lies beyond the fitted horizons by more
+    than a factor of 4.
+    """
+    if b is None and beta is not None:
+        b = -beta
+    if b is not None:
+        t = dec.horizon_transfer(lr_ref, horizon_ref, horizon_target, b=b)
+        return HorizonTransfer(rows=[transfer_row(None, t)], lr_ref=lr_ref,
+                               horizon_ref=horizon_ref, horizon_target=horizon_target,
+                               beta=beta)
+    dec.check_transfer(lr_ref, horizon_ref, horizon_target)
+    if fit is None:
+        raise ScalefitInputError("give the horizon exponent b (e.g. b=-0.32) or a fit with a "
+                                 "horizon law")
+    return fit.transfer(lr_ref, horizon_ref, horizon_target, group=group, level=ci)

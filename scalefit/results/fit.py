@@ -1,0 +1,352 @@
+"""``FitResult``: optima, laws and transfer quality of ``scalefit.fit``; immutable.
+
+Decisions (``predict``, ``audit``, ``transfer``) work on its primary laws and return
+``Prediction`` / ``Audit`` / ``HorizonTransfer`` results with one row per ``by`` group.
+``to_dict`` is the JSON contract (docs/json-schema.md); ``from_dict`` and
+``scalefit.load_fit`` read it back, with what predictions, audits, figures and the
+report need, and nothing that makes the reader open another file.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .._version import __version__
+from ..core import decisions as dec
+from ..core.frozen import freeze, thaw
+from ..errors import ExtrapolationWarning, ScalefitInputError
+from ..render import fit_text
+from ..render.format import group_label, group_text
+from .base import draws_from_json, jsonable, level_or_stored
+from .decisions import Audit, HorizonTransfer, Prediction, transfer_row
+from .law import Law
+from .quality import TransferQuality
+
+SCHEMA_VERSION = 2
+
+
+class FitResult:
+    """The result of ``scalefit.fit``.
+
+    ``optima``: DataFrame (a copy on each access), one row per sweep: the ``by``
+    columns, ``scale``, ``horizon``, ``n_runs``, ``n_diverged``, ``lr_opt`` with
+    ``lr_opt_lo``/``lr_opt_hi``, ``loss_opt``, ``curvature`` (loss per (ln lr)^2) with
+    intervals, ``lr_best`` (best observed LR), ``status``, ``n_window`` (runs in the
+    quadratic fit), ``n_lrs`` (distinct finite LRs), ``fit_rmse``, ``lr_window_lo`` /
+    ``lr_window_hi`` (the LRs the quadratic was fitted on) and ``boot_valid`` (share of
+    resamples with a convex fit). Row ``j`` is column ``j`` of ``boot``.
+    ``laws``: tuple of ``Law``; ``quality``: ``TransferQuality`` with ``by`` (or None);
+    ``input``, ``settings``: what was fitted and how; ``notes``: what the fit noticed;
+    ``warnings``: pooling hints (text columns that vary within a sweep);
+    ``boot``: the resampled optima (``core.bootstrap.BootSweeps``; None after
+    ``load_fit``); ``runs``: per sweep, its runs' ``lr`` and ``loss`` (NaN = diverged);
+    ``origin``: the file it was read from (None for a fit made here).
+    """
+
+    __slots__ = ("_optima", "laws", "quality", "input", "settings", "notes", "warnings",
+                 "boot", "runs", "origin")
+
+    def __init__(self, optima: pd.DataFrame, laws, input: dict, settings: dict, notes=(),
+                 warnings=(), quality: TransferQuality | None = None, boot=None, runs=None,
+                 origin: str | None = None):
+        values = {"_optima": optima.copy(), "laws": tuple(Law.of(x) for x in laws),
+                  "quality": quality, "input": freeze(input), "settings": freeze(settings),
+                  "notes": tuple(notes), "warnings": tuple(warnings), "boot": boot,
+                  "runs": None if runs is None else freeze(list(runs)), "origin": origin}
+        for k, v in values.items():
+            object.__setattr__(self, k, v)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"FitResult is immutable (cannot set {name!r}); build a new one")
+
+    @property
+    def optima(self) -> pd.DataFrame:
+        return self._optima.copy()
+
+    @property
+    def by(self) -> list[str]:
+        return list(self.input.get("by", []))
+
+    @property
+    def level(self) -> float:
+        return float(self.settings["ci"])
+
+    # ------------------------------------------------------------------ laws
+    def law(self, target: str = "lr_opt", group: dict | None = None, primary: bool = True):
+        """The law of ``target`` for ``group`` (by-column values; the primary one by default).
+
+        Returns the ``Law`` when the selection identifies one, a list of them when it
+        matches several (e.g. no ``group`` on a fit with ``by`` groups: one per group),
+        None when none.
+        """
+        group = group or {}
+        hits = [law for law in self.laws if law.target == target
+                and (law.primary or not primary)
+                and all(_same(law.group.get(k), v) for k, v in group.items())]
+        return hits[0] if len(hits) == 1 else (hits or None)
+
+    def _primary(self, target: str, group: dict):
+        for law in self.laws:
+            if (law.target == target and law.primary and set(law.group) == set(group)
+                    and all(_same(law.group[k], v) for k, v in group.items())):
+                return law
+        return None
+
+    def groups(self, group: dict | None = None, target: str = "lr_opt") -> list[dict]:
+        """The by-groups with a primary law of ``target``, those matching ``group`` only
+        (values compared as text or numbers, so ``{"wd": "0.1"}`` selects 0.1)."""
+        by = self.by
+        groups = []
+        for law in self.laws:
+            if law.target == target and law.primary:
+                g = {b: law.group.get(b) for b in by}
+                if g not in groups:
+                    groups.append(g)
+        for k, v in (group or {}).items():
+            if k not in by:
+                raise ScalefitInputError(
+                    f"group {k}={v}: the fit has no group column {k!r}"
+                    + (f"; its groups are by {', '.join(by)}" if by else
+                       " (it was fitted without --by)"))
+            hit = [g for g in groups if str(g[k]) == str(v) or _num_eq(g[k], v)]
+            if not hit:
+                values = ", ".join(map(str, dict.fromkeys(g[k] for g in groups)))
+                raise ScalefitInputError(f"group {k}={v}: no law for that group; groups with "
+                                         f"a law: {values}")
+            groups = hit
+        if not groups:
+            raise ScalefitInputError(f"the fit has no law of {target}; it needs ok optima at 3 "
+                                     "or more scales or horizons")
+        return groups
+
+    def _source(self, targets=("lr_opt",)) -> str:
+        laws = [law for law in self.laws if law.primary and law.target in targets]
+        s = self.settings
+        if laws and all(law.boot is not None for law in laws):
+            where = (f"saved in {self.origin}" if self.origin else "of this fit")
+            return (f"intervals: the bootstrap draws {where} ({s.get('n_boot')} resamples, "
+                    f"seed {s.get('seed')})")
+        if self.origin:
+            return (f"point estimates only: {self.origin} holds no bootstrap draws; refit "
+                    "with resamples to get intervals")
+        return "point estimates only: the fit has no bootstrap (n_boot = 0)"
+
+    # ------------------------------------------------------------------ decisions
+    def predict(self, scale=None, horizon=None, group: dict | None = None) -> Prediction:
+        """Optimal LR at (scale, horizon) from each group's primary law of lr_opt, with
+        ``lr_ci`` (the law's mean) and ``lr_pi`` (adds the optima's scatter).
+        Without ``group``: every group, one row each."""
+        seed = self.settings.get("seed", 0)
+        rows = [dec.predict(self._primary("lr_opt", g), scale, horizon, self.level, seed)
+                for g in self.groups(group)]
+        return Prediction(rows=rows, level=self.level, interval_source=self._source(),
+                          scale=scale, horizon=horizon)
+
+    def audit(self, lr_used: float, scale=None, horizon=None,
+              group: dict | None = None) -> Audit:
+        """Predicted optimum and the expected loss penalty of training at ``lr_used``
+        (``penalty``, ``penalty_ci``), per group. Without ``group``: every group."""
+        seed = self.settings.get("seed", 0)
+        rows = [dec.audit(self._primary("lr_opt", g), self._primary("curvature", g), lr_used,
+                          scale, horizon, self.level, seed) for g in self.groups(group)]
+        return Audit(rows=rows, level=self.level, lr=float(lr_used), scale=scale,
+                     horizon=horizon, interval_source=self._source(("lr_opt", "curvature")))
+
+    def transfer(self, lr_ref: float, horizon_ref: float, horizon_target: float,
+                 group: dict | None = None, level: float | None = None) -> HorizonTransfer:
+        """Carry ``lr_ref`` tuned at ``horizon_ref`` tokens to ``horizon_target`` with each
+        group's fitted horizon exponent b (and its interval). Without ``group``: every
+        group with a law in horizon. Warns (``ExtrapolationWarning``) beyond 4x the data."""
+        groups = self.groups(group)
+        rows, errors = [], []
+        for g in groups:
+            try:
+                t = dec.horizon_transfer(lr_ref, horizon_ref, horizon_target,
+                                         law=self._primary("lr_opt", g), level=level)
+            except ScalefitInputError as e:
+                errors.append(f"{group_label(g)}: {e}" if len(groups) > 1 else str(e))
+                continue
+            rows.append(transfer_row(g, t))
+        if not rows:
+            raise ScalefitInputError((f"{self.origin}: " if self.origin else "") + errors[0])
+        for r in rows:
+            for w in r["warnings"]:
+                warnings.warn(w, ExtrapolationWarning, stacklevel=2)
+        src = (f"intervals from the saved interval of b in {self.origin}" if self.origin
+               else None)
+        return HorizonTransfer(rows=rows, level=self.level if level is None else level,
+                               interval_source=src, lr_ref=lr_ref, horizon_ref=horizon_ref,
+                               horizon_target=horizon_target)
+
+    # ------------------------------------------------------------------ protocol
+    @property
+    def params(self) -> dict:
+        """Each primary law's parameters, keyed by ``"target [group]"``."""
+        return {_key(law): dict(law.params) for law in self.laws if law.primary}
+
+    def conf_int(self, level: float | None = None) -> dict:
+        """Each primary law's intervals at ``level`` (default the fit's), keyed as ``params``."""
+        level_or_stored(level, self.level, any(law.boot is not None for law in self.laws
+                                               if law.primary), "this fit")
+        return {_key(law): law.conf_int(level) for law in self.laws if law.primary}
+
+    def summary(self, conditional: bool = False, view: str = "fit"):
+        """A Document: ``view="fit"``, what ``scalefit fit`` prints (conditional laws, at one
+        fixed horizon or scale, listed only with ``conditional=True``; all of them are in
+        ``to_dict()``); ``view="compare"``, what ``scalefit compare`` prints."""
+        if view == "compare":
+            return fit_text.compare_document(self)
+        if view != "fit":
+            raise ValueError(f"view must be 'fit' or 'compare' (got {view!r})")
+        return fit_text.fit_document(self, conditional)
+
+    def __str__(self) -> str:
+        return self.summary().to_text()
+
+    def __repr__(self) -> str:
+        n_ok = int((self._optima["status"] == "ok").sum())
+        return (f"<FitResult {self.input['groups']} sweeps ({n_ok} ok), {len(self.laws)} laws, "
+                f"n_boot={self.settings['n_boot']}>")
+
+    def _repr_markdown_(self) -> str:
+        return self.summary().to_markdown()
+
+    def report(self, directory, command: str | None = None, progress="auto") -> dict:
+        """Write report.md, report.html and figures/ into ``directory`` (what ``--report``
+        writes), every file atomically; returns name -> path."""
+        from ..progress import resolve
+        from ..render.report import write_report
+
+        self._check_output(None, directory)
+        _, bar = resolve(progress, "report")
+        with bar:
+            return write_report(self, directory, command=command)
+
+    def plot(self, which=None) -> dict:
+        """The figures of the fit as matplotlib Figures: name -> Figure (``sweeps``,
+        ``lr_law``, ``curvature``, ``compare``, those that apply); ``which``: some names."""
+        from ..render.figures import fit_figures
+
+        return fit_figures(self, which)
+
+    # ------------------------------------------------------------------ JSON
+    def save(self, path, draws: bool = True):
+        """Write ``to_dict()`` as JSON to ``path`` atomically (``scalefit.load_fit`` reads it)."""
+        from ..files import write_json
+
+        self._check_output(path, None)
+        return write_json(path, self.to_dict(draws=draws))
+
+    def _check_output(self, path, directory) -> None:
+        """Refuse to write over the table this fit read (a fit made here, not a loaded one:
+        the path in a saved fit's JSON is never looked at)."""
+        from ..files import check_outputs
+
+        source = self.input.get("source") if self.origin is None else None
+        check_outputs(None if path is None else str(path),
+                      None if directory is None else str(directory),
+                      [source] if source and not str(source).startswith("<") else [])
+
+    def to_dict(self, draws: bool = True) -> dict:
+        """The JSON contract of DESIGN section 4 (see docs/json-schema.md).
+
+        ``draws``: the primary laws' bootstrap draws (full precision), which predictions
+        and audits from the JSON alone need for their intervals.
+        """
+        runs = None
+        if self.runs is not None:
+            runs = [{"lr": jsonable(r["lr"]), "loss": jsonable(r["loss"])} for r in self.runs]
+        return jsonable({
+            "schema_version": SCHEMA_VERSION,
+            "version": __version__,
+            "input": thaw(self.input),
+            "settings": thaw(self.settings),
+            "optima": [self._optimum_dict(r) for _, r in self._optima.iterrows()],
+            "laws": [law.to_dict(draws=draws and law.primary) for law in self.laws],
+            "transfer": self.quality.to_dict() if self.quality is not None else None,
+            "notes": list(self.notes),
+            "warnings": list(self.warnings),
+            "runs": runs,
+        })
+
+    def _optimum_dict(self, r: pd.Series) -> dict:
+        def pair(lo, hi):
+            if lo not in r or not (np.isfinite(r[lo]) and np.isfinite(r[hi])):
+                return None
+            return [r[lo], r[hi]]
+
+        return {
+            "group": {b: _py(r[b]) for b in self.by},
+            "scale": _py(r["scale"]) if "scale" in r else None,
+            "horizon": _py(r["horizon"]) if "horizon" in r else None,
+            "lr_opt": r["lr_opt"],
+            "lr_opt_ci": pair("lr_opt_lo", "lr_opt_hi"),
+            "loss_opt": r["loss_opt"],
+            "loss_opt_ci": pair("loss_opt_lo", "loss_opt_hi"),
+            "curvature": r["curvature"],
+            "curvature_ci": pair("curvature_lo", "curvature_hi"),
+            "status": r["status"],
+            "n_runs": int(r["n_runs"]),
+            "n_diverged": int(r["n_diverged"]),
+            "lr_best": r["lr_best"],
+            "n_lrs": int(r["n_lrs"]),
+            "n_window": int(r["n_window"]),
+            "fit_rmse": r["fit_rmse"],
+            "window": pair("lr_window_lo", "lr_window_hi"),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict, origin: str | None = None) -> FitResult:
+        """A FitResult from ``to_dict`` output (checked by ``scalefit.load_fit``)."""
+        by = list(d["input"].get("by", []))
+        level = float(d["settings"]["ci"])
+        rows = []
+        for o in d["optima"]:
+            r = {**o["group"], **{k: o[k] for k in ("scale", "horizon") if o.get(k) is not None}}
+            r.update({k: o.get(k) for k in ("n_runs", "n_diverged", "lr_opt", "loss_opt",
+                                            "curvature", "lr_best", "status", "n_window",
+                                            "n_lrs", "fit_rmse")})
+            for k in ("lr_opt", "loss_opt", "curvature"):
+                r[f"{k}_lo"], r[f"{k}_hi"] = o.get(f"{k}_ci") or (None, None)
+            r["lr_window_lo"], r["lr_window_hi"] = o.get("window") or (None, None)
+            rows.append(r)
+        optima = pd.DataFrame(rows)
+        for c in optima.columns:
+            if c not in by and c != "status":
+                optima[c] = pd.to_numeric(optima[c], errors="coerce")
+        runs = None
+        if d.get("runs") is not None:
+            runs = [{"lr": draws_from_json(r["lr"]), "loss": draws_from_json(r["loss"])}
+                    for r in d["runs"]]
+        t = d.get("transfer")
+        return cls(optima=optima, laws=[Law.from_dict(x, level) for x in d["laws"]],
+                   input=d["input"], settings=d["settings"], notes=d.get("notes", []),
+                   warnings=d.get("warnings", []), runs=runs, origin=origin,
+                   quality=TransferQuality.from_dict(t, level) if t is not None else None)
+
+
+def _key(law) -> str:
+    g = group_text(law.group)
+    return law.target + (f" [{g}]" if g else "")
+
+
+def _same(a, b) -> bool:
+    try:
+        return a == b or (isinstance(a, float) and math.isclose(a, float(b)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _num_eq(a, b) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _py(v):
+    return v.item() if isinstance(v, np.generic) else v

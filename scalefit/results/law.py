@@ -1,0 +1,165 @@
+"""``Law``: one fitted law as a result (the numeric ``core.laws.LawFit`` plus the protocol)."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+
+from ..core.bootstrap import percentile_ci
+from ..core.laws import ALPHA_GRID, LawFit, design
+from ..render.format import fmt, fmt_ci, group_text
+from ..render.tables import Text
+from .base import draws_from_json, draws_to_json, jsonable, level_or_stored, num
+
+
+class Law(LawFit):
+    """A fitted law: ``lr_opt = C * scale^a * horizon^b`` (or one variable), the same for
+    ``curvature``, or ``loss_opt = L_inf + A * scale^alpha``.
+
+    Attributes (immutable): ``target``, ``form``, ``variables``, ``group``, ``params``
+    (name -> value), ``ci`` (name -> (lo, hi) at ``level``), ``r2_log``, ``rmse_log``
+    (log space for power laws, loss units for loss laws), ``n_points``, ``param_names``,
+    ``primary`` (the law of a ``by`` group in all its variables, not one at a fixed
+    horizon or scale), ``extrapolation`` (leave-largest-out), ``notes``, ``boot``
+    (bootstrap draws of the parameters, (B, k); ln C for a power law) and ``points``.
+    ``predict_log(values)`` and ``curve(values, level)`` evaluate a power law.
+    """
+
+    @classmethod
+    def of(cls, law: LawFit) -> Law:
+        """The result form of a numeric law (no copy of its arrays)."""
+        return law if isinstance(law, cls) else cls(**{f.name: getattr(law, f.name)
+                                                       for f in fields(LawFit)})
+
+    # ------------------------------------------------------------------ protocol
+    def conf_int(self, level: float | None = None) -> dict:
+        """Percentile interval per parameter at ``level`` (default: the fit's), from the
+        bootstrap draws; without draws, the stored intervals at the fit's level only."""
+        lvl = level_or_stored(level, self.level, self.boot is not None, "this law")
+        if self.boot is None or lvl == self.level:
+            return {k: (None if v is None else tuple(v)) for k, v in self.ci.items()}
+        lo_hi = percentile_ci(self.boot, lvl)
+        out = {n: (float(lo_hi[0, i]), float(lo_hi[1, i])) for i, n in
+               enumerate(self.param_names)}
+        if self.target != "loss_opt":
+            out["C"] = (float(np.exp(lo_hi[0, 0])), float(np.exp(lo_hi[1, 0])))
+        return out
+
+    def summary(self) -> Text:
+        """The law as the fit summary prints it: form, parameters with intervals, fit."""
+        grp = group_text(self.group)
+        tag = "" if (self.primary or self.target == "loss_opt") else "  (conditional)"
+        head = f"  {self.form}" + (f"   [{grp}]" if grp else "") + tag
+        parts = [f"{n} = {fmt(self.params.get(n))} {fmt_ci(self.ci.get(n))}".rstrip()
+                 for n in self.param_names]
+        loss = self.target == "loss_opt"
+        stats = (f"{'R2' if loss else 'R2_log'} {fmt(self.r2_log)}, "
+                 f"{'RMSE' if loss else 'RMSE_log'} {fmt(self.rmse_log)}, n = {self.n_points}")
+        lines = [head, "      " + "; ".join(parts), "      " + stats]
+        ex = self.extrapolation
+        if ex:
+            cost = f", loss cost {fmt(ex['loss_cost'])}" if ex.get("loss_cost") is not None else ""
+            lines.append(f"      leave-largest-out ({ex['left_out']} = {fmt(ex['value'])}): error "
+                         f"in ln {self.target} {fmt(ex['error_log'])} "
+                         f"{fmt_ci(ex.get('error_log_ci'))}{cost}")
+        lines += [f"      note: {n}" for n in self.notes]
+        return Text(lines, pre=True)
+
+    def __str__(self) -> str:
+        return self.summary().to_text()
+
+    def to_dict(self, draws: bool = True) -> dict:
+        """JSON-ready dict (docs/json-schema.md); ``draws``: the bootstrap draws, if any."""
+        d = {
+            "group": jsonable(self.group),
+            "target": self.target,
+            "form": self.form,
+            "params": jsonable(self.params),
+            "ci": jsonable(self.ci),
+            "r2_log": num(self.r2_log),
+            "rmse_log": num(self.rmse_log),
+            "n_points": int(self.n_points),
+            "primary": bool(self.primary),
+            "extrapolation": jsonable(self.extrapolation),
+            "notes": list(self.notes),
+        }
+        if self.target == "loss_opt":  # residuals of a loss law are in loss units
+            d["r2"] = d.pop("r2_log")
+            d["rmse"] = d.pop("rmse_log")
+        if self.points is not None:
+            d["range"] = {v: list(self.value_range(v)) for v in self.variables}
+        if draws and self.boot is not None:
+            d["draws"] = draws_to_json(self.boot)  # (B, k); a power law: ln C, exponents
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, level: float = 0.95) -> Law:
+        """A law from ``to_dict`` output (its ``range`` stands in for the points)."""
+        params = d["params"]
+        names = {"a": "scale", "b": "horizon"}
+        if d["target"] == "loss_opt":
+            variables = tuple(d.get("range") or ("scale",))[:1]
+        else:
+            variables = tuple(names[p] for p in params if p in names)
+        rng = d.get("range") or {}
+        return cls(
+            target=d["target"], form=d["form"], variables=variables, group=dict(d["group"]),
+            params={k: (np.nan if v is None else v) for k, v in params.items()},
+            ci={k: (None if v is None else tuple(np.nan if x is None else x for x in v))
+                for k, v in (d.get("ci") or {}).items()},
+            r2_log=_nan(d.get("r2_log", d.get("r2"))),
+            rmse_log=_nan(d.get("rmse_log", d.get("rmse"))),
+            n_points=d["n_points"], param_names=tuple(params), primary=bool(d.get("primary")),
+            extrapolation=d.get("extrapolation"), notes=tuple(d.get("notes", [])),
+            boot=draws_from_json(d.get("draws")),
+            points={v: np.array(rng[v], float) for v in variables if v in rng} or None,
+            level=level,
+        )
+
+    # ------------------------------------------------------------------ classical fits
+    def lmfit_result(self):
+        """A loss law refitted with lmfit from this estimate (``lmfit.MinimizerResult``)."""
+        if self.target != "loss_opt":
+            raise ValueError("lmfit_result applies to loss laws; see statsmodels_result")
+        (var,) = self.variables
+        return lmfit_loss_law(self._fitted(var), self._fitted("loss_opt"), self.params)
+
+    def statsmodels_result(self):
+        """A power law refitted as statsmodels OLS in log space (classical errors, tests)."""
+        if self.target == "loss_opt":
+            raise ValueError("statsmodels_result applies to power laws; see lmfit_result")
+        import statsmodels.api as sm
+
+        X = design({v: np.log(self._fitted(v)) for v in self.variables}, self.variables)
+        return sm.OLS(np.log(self._fitted(self.target)), X).fit()
+
+    def _fitted(self, name: str) -> np.ndarray:
+        pts = (self.points or {}).get(name)
+        if pts is None or len(pts) != self.n_points:
+            raise ValueError("this law holds only the range of its points (read from JSON); "
+                             "refit to get the points")
+        return np.asarray(pts, float)
+
+
+def _nan(v):
+    return np.nan if v is None else v
+
+
+def lmfit_loss_law(s: np.ndarray, y: np.ndarray, start):
+    """lmfit fit of ``y = L_inf + A s^alpha`` (A > 0, alpha in the search range) from ``start``.
+
+    Returns the ``lmfit.MinimizerResult`` (``params`` with ``A`` in original units,
+    ``stderr``, ``correl``, ``fit_report``) for users who want classical errors.
+    """
+    import lmfit
+
+    p = lmfit.Parameters()
+    p.add("L_inf", value=start["L_inf"])
+    p.add("A", value=start["A"], min=0)
+    p.add("alpha", value=start["alpha"], min=float(ALPHA_GRID[0]), max=float(ALPHA_GRID[-1]))
+
+    def resid(par):
+        return par["L_inf"].value + par["A"].value * s ** par["alpha"].value - y
+
+    return lmfit.minimize(resid, p, method="least_squares")

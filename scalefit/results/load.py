@@ -1,0 +1,100 @@
+"""``scalefit.load_fit``: a saved fit (``scalefit fit --json``) back as a ``FitResult``.
+
+A saved fit is data: reading it opens that one file, checks its ``schema_version`` and
+the type of every key it uses (``schema.LOADABLE``), and builds the result from it. It
+never opens a file the JSON names, never compiles a pattern from it, and never refits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from ..errors import ScalefitInputError
+from ..schema import LOADABLE, READABLE_VERSIONS, validate
+from .fit import FitResult
+
+HINT = "give the output of 'scalefit fit --json'"
+
+
+def read_fit_json(path) -> dict:
+    """The checked content of a saved fit (one-line ScalefitInputError naming the key)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ScalefitInputError(f"{path}: no such file; write one with "
+                                 "'scalefit fit RUNS --json FIT.json'") from None
+    except IsADirectoryError:
+        raise ScalefitInputError(f"{path}: is a directory, not a FIT.json") from None
+    except OSError as e:
+        raise ScalefitInputError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        d = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as e:
+        where = f" (line {e.lineno})" if hasattr(e, "lineno") else ""
+        raise ScalefitInputError(f"{path}: not valid JSON{where}; {HINT}") from None
+    if not isinstance(d, dict) or not {"laws", "settings", "input", "optima"} <= set(d):
+        raise ScalefitInputError(f"{path}: not a scalefit fit result (no laws/settings/input/"
+                                 f"optima); {HINT}")
+    v = d.get("schema_version")
+    if v is None:
+        raise ScalefitInputError(f"{path}: key 'schema_version' is missing: the file comes "
+                                 "from an older scalefit; refit with 'scalefit fit RUNS --json "
+                                 "FIT.json'")
+    if isinstance(v, bool) or v not in READABLE_VERSIONS:
+        raise ScalefitInputError(f"{path}: key 'schema_version' is {v!r}; this scalefit reads "
+                                 f"version {', '.join(map(str, READABLE_VERSIONS))}; refit "
+                                 "with this version")
+    problems = validate(d, LOADABLE)
+    if problems:
+        raise ScalefitInputError(f"{path}: key {_shorten(problems[0])}; {HINT}")
+    _check_shapes(d, path)
+    return d
+
+
+def load_fit(path) -> FitResult:
+    """A ``FitResult`` from a saved fit: ``predict``/``audit``/``transfer`` give the numbers
+    the fit that wrote it gave; ``plot()`` and ``report(dir)`` work without the runs file.
+
+    Raises ScalefitInputError (one line naming the file and the key) on a file that is not
+    a saved fit of a known ``schema_version`` or has a key of the wrong type.
+    """
+    d = read_fit_json(path)
+    try:
+        return FitResult.from_dict(d, origin=str(path))
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise ScalefitInputError(f"{path}: malformed fit result ({type(e).__name__}: "
+                                 f"{_shorten(str(e))}); {HINT}") from None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    from ..render.format import safe_text
+
+    return safe_text(" ".join(text.split()), limit)
+
+
+def _check_shapes(d: dict, path) -> None:
+    """Sizes the schema cannot express: draws rectangular with one column per parameter,
+    one runs entry per optimum with as many losses as LRs, a level in (0, 1)."""
+    ci = d["settings"]["ci"]
+    if not (isinstance(ci, (int, float)) and 0 < ci < 1 and math.isfinite(ci)):
+        raise ScalefitInputError(f"{path}: key $.settings.ci: {ci!r} is not a level in (0, 1)")
+    for i, law in enumerate(d["laws"]):
+        draws = law.get("draws")
+        if draws is not None and any(len(r) != len(law["params"]) for r in draws):
+            raise ScalefitInputError(f"{path}: key $.laws[{i}].draws: every row needs "
+                                     f"{len(law['params'])} values (one per parameter)")
+    runs = d.get("runs")
+    if runs is not None:
+        if len(runs) != len(d["optima"]):
+            raise ScalefitInputError(f"{path}: key $.runs: {len(runs)} entries for "
+                                     f"{len(d['optima'])} optima")
+        for i, r in enumerate(runs):
+            if len(r["lr"]) != len(r["loss"]):
+                raise ScalefitInputError(f"{path}: key $.runs[{i}]: lr and loss differ in "
+                                         "length")
