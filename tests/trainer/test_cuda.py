@@ -101,10 +101,10 @@ def test_sweep_on_cuda_is_read_by_scalefit(tmp_path):
     assert len(rows) == 6 and set(rows["status"]) == {"ok"}
     assert set(rows["device"]) == {"cuda:0 batch3"}
     assert (rows["tokens_per_s"] > 0).all()
-    from scalefit.io import load_runs
+    from scalefit import load_runs
 
     runs = load_runs(out)
-    assert len(runs) == 6 and runs["scale"].nunique() == 2
+    assert runs.n_rows == 6 and runs.data["scale"].nunique() == 2
 
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="NCCL DDP needs two GPUs")
