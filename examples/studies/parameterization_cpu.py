@@ -16,9 +16,13 @@ attention normalised at the base width (so every arm is the same model at m = 1)
 2. Weight decay at a fixed tokens-per-parameter ratio (20): sp and mup, decay 0 and
    0.1 (coupled, scaled with wd_transfer so that lr x wd per tensor type is the same at
    every width), widths 16 to 64, 2 seeds.
+3. Init sensitivity: sp, mup and sp_emb as in part 1 at the next base init up from the
+   chosen one (x2), because the base width cannot tell the inits apart (their grid
+   minima differ by less than the seed noise) while muP carries the base init to every
+   width and SP does not.
 
-Part 1 goes to OUT, the init runs to OUT with `_init` before the suffix and part 2 with
-`_decay`. Kill it at any moment and rerun the same command: finished runs are skipped.
+Part 1 goes to OUT, the init runs to OUT with `_init` before the suffix, part 2 with
+`_decay` and part 3 with `_init<R>` (R the init of part 3). Kill it at any moment and rerun the same command: finished runs are skipped.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ DECAY_WIDTHS = (16, 32, 64)
 DECAY_ARMS = ("sp", "mup")
 DECAYS = (0.0, 0.1)
 TPP = 20
+SENS_ARMS = ("sp", "mup", "sp_emb")
 
 
 def centre(arm: str, width: int) -> float:
@@ -124,7 +129,15 @@ def main(argv=None) -> int:
                 t = t.replace(tokens=tpp_tokens(t, tpp))
                 decay_sweeps.append(Sweep(f"{arm} wd{wd:g} w{w}", t, grid(centre(arm, w), 6)))
     res2 = run_study(decay_sweeps, out_decay, args.workers, label="decay")
-    for name, res in (("width", res1), ("decay", res2)):
+    # 3. init sensitivity: the same width-transfer design at twice the chosen init
+    rel3 = 2 * rel
+    out_sens = out.with_name(f"{out.stem}_init{rel3:g}{out.suffix}")
+    sens_sweeps = [Sweep(f"{arm} w{w} init {rel3:g}",
+                         RunConfig(param=arm, width=w, init_rel=rel3, tokens=horizon, **base),
+                         grid(centre(arm, w), 6))
+                   for w in widths for arm in (SENS_ARMS if not args.tiny else ("sp", "mup"))]
+    res3 = run_study(sens_sweeps, out_sens, args.workers, label="init sensitivity")
+    for name, res in (("width", res1), ("decay", res2), ("init sensitivity", res3)):
         if res["unbracketed"]:
             print(f"{name}: still not bracketed after {res['rounds']} rounds: "
                   f"{', '.join(res['unbracketed'])}", file=sys.stderr)

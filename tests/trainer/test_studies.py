@@ -58,3 +58,9 @@ def test_parameterization_design_end_to_end(tmp_path):
     assert {r["attn_scale"] for r in rows} >= {"d_head^-0.5", "1/d_head * 8^0.5"}
     decay = list(csv.DictReader(open(tmp_path / "p_decay.csv")))
     assert {r["wd_transfer"] for r in decay} == {"True", "False"}
+    init = list(csv.DictReader(open(tmp_path / "p_init.csv")))
+    (sens,) = [p for p in tmp_path.glob("p_init?*.csv")]  # part 3: twice the chosen init
+    chosen = {float(r["init_std_emb"]) for r in rows}
+    assert len(chosen) == 1 and chosen <= {float(r["init_std_emb"]) for r in init}
+    sens_rows = list(csv.DictReader(open(sens)))
+    assert {float(r["init_std_emb"]) for r in sens_rows} == {2 * chosen.pop()}
