@@ -1,107 +1,230 @@
-"""Reproduce the parameterization comparison (Kalra & Barkeshli 2026) on a sweep table.
+"""Check Kalra & Barkeshli's parameterization claims on the parameterization study's tables.
 
-Fits every sweep, the transfer measures E, kappa and R_inf per parameterization against a
-reference, writes figures and a short markdown that checks the papers' qualitative
-findings: SP's optimal LR falls with width while muP's stays; SP with the width-scaled
-embedding LR (sp_emb) closes most of the gap to muP.
+    python examples/parameterization.py examples/data/parameterization_cpu.csv
 
-    python examples/parameterization.py RUNS.csv [--by parameterization] [--reference mup]
+Reads the width-transfer table RUNS (part 1 of examples/studies/parameterization_cpu.py)
+and, when they sit beside it, its base-init runs (RUNS_init.csv), its weight-decay runs
+(RUNS_decay.csv) and its init-sensitivity runs (RUNS_init<R>.csv). Prints one verdict per
+claim (agrees / disagrees / not resolved, with the numbers and 95% bootstrap intervals)
+as a Markdown table, writes it to OUT/parameterization.md with a report per part.
 
-A table with several weight-decay values (column weight_decay) is studied once per value,
-each against its own reference (figures in OUT/wd<value>/).
+Loss comparisons are made twice, as DESIGN section 8 asks: on the fitted optima (the
+parabola's minimum) and on the grid minima (the lowest mean-over-seeds loss tried),
+because a kinked valley makes the parabola overstate a gap.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 import scalefit
 from scalefit.render.format import fmt, fmt_ci
-from scalefit.table import read_table
+
+REF = "mup"
 
 
-def finding(name: str, holds: bool | None, detail: str) -> str:
-    mark = {True: "agrees", False: "disagrees", None: "not resolved"}[holds]
-    return f"| {name} | {mark} | {detail} |"
+def verdict(holds: bool | None) -> str:
+    return {True: "agrees", False: "disagrees", None: "not resolved"}[holds]
 
 
-def study(runs, args, out: Path, title: str) -> list[str]:
-    """Fit one table (a path or a DataFrame), write its report into `out`, and return the
-    markdown lines: the transfer table and the papers' findings checked against it."""
-    res = scalefit.fit(runs, by=[args.by], reference=args.reference, n_boot=args.boot)
-    out.mkdir(parents=True, exist_ok=True)
-    res.report(out, command=f"python examples/parameterization.py {args.runs}")
-    tq = {g["group"][args.by]: g for g in res.quality.groups}
-    lines = [f"# {title}", "",
-             f"{res.input['rows']} runs, {len(res.optima)} sweeps; reference "
-             f"{res.quality.reference}; 95% bootstrap intervals ({args.boot} resamples).", "",
-             "```", *res.quality.summary_lines(), "```", "",
-             "| finding | this data | numbers |", "|---|---|---|"]
+def sign_of(ci, expect: int) -> bool | None:
+    """Does the interval lie on the expected side of 0 (expect -1 or +1)?"""
+    if ci is None or None in ci:
+        return None
+    lo, hi = ci
+    if expect < 0:
+        return True if hi < 0 else False if lo > 0 else None
+    return True if lo > 0 else False if hi < 0 else None
 
-    def exponent(label):
-        g = tq.get(label)
-        return (None, None) if g is None else (g["lr_exponent"], g["lr_exponent_ci"])
 
-    a_sp, ci_sp = exponent("sp")
-    a_mup, ci_mup = exponent("mup")
-    if ci_sp is not None:  # agrees when the whole interval is below 0
-        verdict = True if ci_sp[1] < 0 else False if ci_sp[0] > 0 else None
-        lines.append(finding("SP's optimal LR falls with scale", verdict,
-                             f"a_sp = {fmt(a_sp)} {fmt_ci(ci_sp)}"))
-    if ci_sp is not None and ci_mup is not None:  # |a| smaller for muP, intervals apart
-        def dist(ci):  # the closest and farthest |a| inside an interval
-            near = 0.0 if ci[0] <= 0 <= ci[1] else min(abs(ci[0]), abs(ci[1]))
-            return near, max(abs(ci[0]), abs(ci[1]))
+def grid_minima(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per sweep: the lowest mean-over-seeds loss tried, its LR, and the s.d. of that mean
+    (from the seeds' spread: the median over the sweep's LRs of the variance between
+    seeds, robust to the few unstable LRs near divergence)."""
+    ok = df[df["status"] == "ok"]
+    cell = ok.groupby(keys + ["lr"])["val_loss"].agg(["mean", "var", "count"]).reset_index()
+    rows = []
+    for key, g in cell.groupby(keys):
+        best = g.loc[g["mean"].idxmin()]
+        var = np.nanmedian(g["var"]) if g["count"].max() > 1 else np.nan
+        rows.append(dict(zip(keys, key if isinstance(key, tuple) else (key,)),
+                         grid_loss=best["mean"], grid_lr=best["lr"],
+                         grid_sd=math.sqrt(var / best["count"]) if var == var else np.nan))
+    return pd.DataFrame(rows)
 
-        (mup_near, mup_far), (sp_near, sp_far) = dist(ci_mup), dist(ci_sp)
-        verdict = True if mup_far < sp_near else False if mup_near > sp_far else None
-        lines.append(finding("muP's optimal LR is flatter in scale than SP's", verdict,
-                             f"a_mup = {fmt(a_mup)} {fmt_ci(ci_mup)}"))
-    sp = tq.get("sp", {})
-    gap = None  # does SP's optimal loss sit above the reference's at the largest scale?
-    if sp.get("R_largest_ci") is not None and args.reference == "mup":
-        lo, hi = sp["R_largest_ci"]
-        gap = True if lo > 0 else False if hi < 0 else None
-        lines.append(finding("muP reaches a lower loss than SP", gap,
-                             f"SP's loss / muP's - 1 at the largest scale: "
-                             f"{fmt(sp['R_largest'])} {fmt_ci(sp['R_largest_ci'])}"))
-    if "sp_emb" in tq and sp.get("R_largest") is not None:
-        r_sp, r_emb = sp["R_largest"], tq["sp_emb"]["R_largest"]
-        if gap:
-            closes = r_emb is not None and abs(r_emb) < 0.5 * abs(r_sp)
-            detail = f"loss ratio - 1 at the largest scale: sp {fmt(r_sp)}, sp_emb {fmt(r_emb)}"
-        else:  # no gap to close: the finding cannot be tested on this data
-            closes = None
-            detail = (f"no gap to close (previous row); loss ratio - 1 at the largest scale: "
-                      f"sp {fmt(r_sp)}, sp_emb {fmt(r_emb)}")
-        lines.append(finding("sp_emb closes most of SP's loss gap to muP", closes or None,
-                             detail))
+
+def gap(a_loss, a_sd, b_loss, b_sd) -> tuple[float, bool | None]:
+    """a/b - 1 and whether it is > 0 beyond 2 s.d. of the difference (None: within)."""
+    r = a_loss / b_loss - 1
+    sd = math.sqrt(a_sd**2 + b_sd**2) / b_loss if a_sd == a_sd and b_sd == b_sd else np.nan
+    if not sd == sd:
+        return r, None
+    return r, True if r > 2 * sd else False if r < -2 * sd else None
+
+
+class Part:
+    """One table fitted by parameterization, with its grid minima at the largest width."""
+
+    def __init__(self, path: Path, boot: int, by=("parameterization",)):
+        self.path, self.by = path, list(by)
+        self.df = pd.read_csv(path)
+        self.res = scalefit.fit(path, by=self.by, reference=REF if by[0] == "parameterization"
+                                and len(by) == 1 else None, n_boot=boot, progress=None)
+        self.q = {tuple(g["group"][b] for b in self.by): g for g in self.res.quality.groups}
+        self.grid = grid_minima(self.df, self.by + ["width"])
+        self.wmax = int(self.df["width"].max())
+
+    def g(self, *key):
+        return self.q.get(tuple(key), {})
+
+    def at_top(self, arm) -> pd.Series:
+        sel = self.grid[(self.grid["parameterization"] == arm) & (self.grid["width"] == self.wmax)]
+        return sel.iloc[0] if len(sel) else None
+
+
+def width_claims(p: Part, title: str) -> list[str]:
+    """The width-transfer claims on one part-1-like table."""
+    rows = []
+    a_sp, ci_sp = p.g("sp").get("lr_exponent"), p.g("sp").get("lr_exponent_ci")
+    a_mup, ci_mup = p.g("mup").get("lr_exponent"), p.g("mup").get("lr_exponent_ci")
+    rows.append(("SP's optimal LR falls with width", verdict(sign_of(ci_sp, -1)),
+                 f"a_sp = {fmt(a_sp)} {fmt_ci(ci_sp)} per parameter"))
+    if ci_sp and ci_mup and None not in ci_sp + ci_mup:
+        near = 0.0 if ci_mup[0] <= 0 <= ci_mup[1] else min(map(abs, ci_mup))
+        far_mup = max(map(abs, ci_mup))
+        near_sp = 0.0 if ci_sp[0] <= 0 <= ci_sp[1] else min(map(abs, ci_sp))
+        flat = True if far_mup < near_sp else False if near > max(map(abs, ci_sp)) else None
+        rows.append(("muP's optimal LR moves less with width than SP's", verdict(flat),
+                     f"a_mup = {fmt(a_mup)} {fmt_ci(ci_mup)}"
+                     + (" (contains 0)" if ci_mup[0] <= 0 <= ci_mup[1] else "")))
+    # loss at the largest width: fitted optima (R = L_sp / L_mup - 1) and grid minima
+    r_sp, r_ci = p.g("sp").get("R_largest"), p.g("sp").get("R_largest_ci")
+    fitted = sign_of(r_ci, +1)
+    top_sp, top_mup = p.at_top("sp"), p.at_top("mup")
+    grid_r, grid_v = (gap(top_sp.grid_loss, top_sp.grid_sd, top_mup.grid_loss, top_mup.grid_sd)
+                      if top_sp is not None and top_mup is not None else (None, None))
+    both = fitted if fitted == grid_v else None
+    rows.append((f"muP reaches a lower loss than SP (width {p.wmax})", verdict(both),
+                 f"SP / muP - 1: fitted {fmt(r_sp)} {fmt_ci(r_ci)}, grid minima {fmt(grid_r)} "
+                 f"({verdict(grid_v)} beyond 2 s.d.)"))
+    if "sp_emb" in p.df["parameterization"].unique():
+        r_emb, r_emb_ci = p.g("sp_emb").get("R_largest"), p.g("sp_emb").get("R_largest_ci")
+        top_emb = p.at_top("sp_emb")
+        grid_emb = (gap(top_emb.grid_loss, top_emb.grid_sd, top_mup.grid_loss,
+                        top_mup.grid_sd)[0] if top_emb is not None and top_mup is not None
+                    else None)
+        if both:  # a gap to close: does sp_emb close most of it (fitted and grid)?
+            closes = (r_emb is not None and abs(r_emb) < 0.5 * abs(r_sp)
+                      and grid_emb is not None and abs(grid_emb) < 0.5 * abs(grid_r))
+            v = verdict(closes)
+        else:
+            v = "not testable"
+        rows.append(("SP with the embedding LR x width (sp_emb) closes most of SP's gap to "
+                     "muP", v, f"sp_emb / muP - 1: fitted {fmt(r_emb)} {fmt_ci(r_emb_ci)}, "
+                     f"grid minima {fmt(grid_emb)}"
+                     + ("" if both else "; there is no gap (previous row)")))
+    lines = [f"## {title}", "", f"`{p.path}`: {p.res.input['rows']} runs, "
+             f"{len(p.res.optima)} sweeps ({(p.res.optima['status'] == 'ok').sum()} ok); "
+             f"reference {p.res.quality.reference}.", "",
+             "| claim | this data | numbers |", "|---|---|---|"]
+    lines += [f"| {c} | {v} | {n} |" for c, v, n in rows]
     return lines
 
 
-def main() -> None:
+def ablation_table(p: Part) -> list[str]:
+    """Every arm at the largest width: loss vs muP (fitted and grid) and its LR exponent."""
+    top_mup = p.at_top(REF)
+    lines = ["", f"Every arm at width {p.wmax} (loss / muP's - 1; negative = better than "
+             "muP) and its LR exponent across widths:", "",
+             "| arm | LR exponent a | fitted loss ratio - 1 | grid-minimum ratio - 1 |",
+             "|---|---|---|---|"]
+    for arm in sorted(p.df["parameterization"].unique()):
+        g, top = p.g(arm), p.at_top(arm)
+        grid_r = (gap(top.grid_loss, top.grid_sd, top_mup.grid_loss, top_mup.grid_sd)[0]
+                  if top is not None and top_mup is not None else None)
+        lines.append(f"| {arm} | {fmt(g.get('lr_exponent'))} {fmt_ci(g.get('lr_exponent_ci'))}"
+                     f" | {fmt(g.get('R_largest'))} {fmt_ci(g.get('R_largest_ci'))} | "
+                     f"{fmt(grid_r)} |")
+    return lines
+
+
+def init_part(path: Path) -> list[str]:
+    df = pd.read_csv(path)
+    df["init_rel"] = (df["init_std_emb"] * np.sqrt(df["base_width"])).round(6)
+    g = grid_minima(df, ["init_rel"]).sort_values("grid_loss")
+    best, second = g.iloc[0], g.iloc[1]
+    sd = math.sqrt(best.grid_sd**2 + second.grid_sd**2)
+    lines = ["## Base init, tuned at the base width", "",
+             f"`{path}`: grid-minimum loss per init (sigma x sqrt(base width)), mean over "
+             "seeds; s.d. of the mean from the seeds' spread.", "",
+             "| init_rel | grid-minimum loss | at lr | s.d. |", "|---|---|---|---|"]
+    lines += [f"| {r.init_rel:g} | {r.grid_loss:.4f} | {r.grid_lr:g} | {fmt(r.grid_sd)} |"
+              for r in g.itertuples()]
+    tells = abs(second.grid_loss - best.grid_loss) > 2 * sd
+    lines += ["", f"Chosen: {best.init_rel:g}. The runner-up ({second.init_rel:g}) is "
+              f"{second.grid_loss - best.grid_loss:.4f} worse, "
+              + ("more" if tells else "less") + f" than 2 s.d. of the difference "
+              f"({2 * sd:.4f}): the base width " + ("can" if tells else "cannot")
+              + " tell them apart."]
+    return lines
+
+
+def decay_part(path: Path, boot: int) -> list[str]:
+    p = Part(path, boot, by=("parameterization", "weight_decay"))
+    lines = ["## Weight decay at a fixed tokens-per-parameter ratio", "",
+             f"`{path}`: {p.res.input['rows']} runs, {len(p.res.optima)} sweeps.", "",
+             "| claim | parameterization | this data | decay 0 | decay 0.1 |",
+             "|---|---|---|---|---|"]
+    for arm in sorted(p.df["parameterization"].unique()):
+        g0, g1 = p.g(arm, 0.0), p.g(arm, 0.1)
+        for name, key, better in (("weight decay improves E (rmse of ln lr* around its law)",
+                                   "E", -1),
+                                  ("weight decay hurts robustness (a larger kappa)", "kappa",
+                                   +1)):
+            c0, c1 = g0.get(key + "_ci"), g1.get(key + "_ci")
+            v = None
+            if c0 and c1 and None not in c0 + c1:
+                v = (True if (c1[1] < c0[0] if better < 0 else c1[0] > c0[1]) else
+                     False if (c1[0] > c0[1] if better < 0 else c1[1] < c0[0]) else None)
+            lines.append(f"| {name} | {arm} | {verdict(v)} | {fmt(g0.get(key))} {fmt_ci(c0)} "
+                         f"| {fmt(g1.get(key))} {fmt_ci(c1)} |")
+    lines += ["", "Agreement needs the two intervals to be apart (resamples are not paired "
+              "across the two decays here, so this is conservative)."]
+    return lines
+
+
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("runs")
-    ap.add_argument("--by", default="parameterization")
-    ap.add_argument("--reference", default="mup")
-    ap.add_argument("--out", default="out/parameterization")
+    ap.add_argument("runs", type=Path, help="the width-transfer table (part 1)")
+    ap.add_argument("--out", type=Path, default=Path("out/parameterization"))
     ap.add_argument("--boot", type=int, default=1000)
-    args = ap.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    table = read_table(args.runs)
-    wds = sorted(table["weight_decay"].dropna().unique()) if "weight_decay" in table else []
-    if len(wds) > 1:  # one study per weight decay, each against its own reference
-        lines = []
-        for wd in wds:
-            lines += study(table[table["weight_decay"] == wd], args, out / f"wd{wd:g}",
-                           f"Parameterization study: {args.runs}, weight decay {wd:g}") + [""]
-    else:
-        lines = study(args.runs, args, out, f"Parameterization study: {args.runs}")
-    (out / "parameterization.md").write_text("\n".join(lines) + "\n")
+    args = ap.parse_args(argv)
+    runs = args.runs
+    stem = runs.with_suffix("")
+    lines = ["# Parameterization study: the papers' claims", ""]
+    init = Path(f"{stem}_init.csv")
+    if init.exists():
+        lines += init_part(init) + [""]
+    p1 = Part(runs, args.boot)
+    lines += width_claims(p1, "Width transfer at a fixed horizon") + ablation_table(p1) + [""]
+    for sens in sorted(runs.parent.glob(f"{stem.name}_init?*.csv")):
+        p3 = Part(sens, args.boot)
+        rel = (p3.df["init_std_emb"] * np.sqrt(p3.df["base_width"])).iloc[0]
+        lines += width_claims(p3, f"The same at base init {rel:g}") + [""]
+    decay = Path(f"{stem}_decay.csv")
+    if decay.exists():
+        lines += decay_part(decay, args.boot)
+    args.out.mkdir(parents=True, exist_ok=True)
+    p1.res.report(args.out / "width", command=f"python examples/parameterization.py {runs}")
+    (args.out / "parameterization.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
