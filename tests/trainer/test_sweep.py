@@ -25,7 +25,7 @@ def test_tiny_sweep_end_to_end_read_by_scalefit(tmp_path):
     p = run_cli("sweep", *tiny_flags(tokens=4096), "--param", "mup", "--widths", "32,64",
                 "--lrs", "1e-2,3e-2,1e-1", "--seeds", "0", "--device", "cpu", "--out", out)
     assert time.perf_counter() - t0 < 120
-    assert "6 ok" in p.stderr and "[6/6 cpu]" in p.stderr
+    assert "6 ok" in p.stderr and "[6/6 done, 0 running, 0 failed, eta 0 s] cpu" in p.stderr
     rows = read(out)
     assert len(rows) == 6 and len({r["run_id"] for r in rows}) == 6
     assert {r["status"] for r in rows} == {"ok"}
