@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 
 from .config import RunConfig
 from .hosts import HOST
@@ -45,13 +44,6 @@ def train_task(batch: list, device: str, ckpt_dir, verbose: bool, rev: str):
     return HOST, outcomes
 
 
-def _loopback(address: str) -> bool:
-    if address in ("auto", "local"):
-        address = os.environ.get("RAY_ADDRESS", "")
-    host = address.split("://")[-1].rsplit(":", 1)[0]
-    return host in ("127.0.0.1", "localhost")
-
-
 def connect(address: str, verbose: bool = False):
     """Join the Ray cluster at `address` (host:port; auto: the one of RAY_ADDRESS or the
     one running on this machine) or start one here (local). Returns the ray module."""
@@ -61,8 +53,6 @@ def connect(address: str, verbose: bool = False):
         raise ValueError("--ray needs Ray: pip install -e \".[cluster]\" (or pip install "
                          "ray)") from None
     kw = {"logging_level": logging.WARNING, "log_to_driver": verbose}
-    if _loopback(address):  # a cluster on this machine's loopback: stay on it
-        kw["_node_ip_address"] = "127.0.0.1"
     try:
         if address == "local":
             ray.init(include_dashboard=False, **kw)
