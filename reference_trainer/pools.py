@@ -111,11 +111,14 @@ class ProcessPool:
                 return ended
             ready = wait_any([w.conn for w in busy] + [w.proc.sentinel for w in busy])
             for w in busy:
-                while w.token is not None and (w.conn in ready or w.proc.sentinel in ready) \
-                        and w.conn.poll():
+                if w.conn not in ready and w.proc.sentinel not in ready:
+                    continue
+                gone = False
+                while w.token is not None and w.conn.poll():
                     try:
                         msg = w.conn.recv()
-                    except EOFError:
+                    except (EOFError, OSError):  # the worker's end closed: it is gone
+                        gone = True
                         break
                     if msg is None:  # the batch has ended
                         ended.append(w.token)
@@ -123,8 +126,8 @@ class ProcessPool:
                     else:
                         w.runs.remove(msg[0])
                         on_run(*msg, w.device)
-                if w.token is not None and w.proc.sentinel in ready and not w.conn.poll():
-                    w.proc.join()
+                if w.token is not None and (gone or not w.proc.is_alive()):
+                    w.proc.join(timeout=10)
                     err = (f"the worker process on {w.device} died (exit code "
                            f"{w.proc.exitcode}) while training this run")
                     for i in list(w.runs):
