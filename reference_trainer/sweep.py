@@ -269,6 +269,10 @@ def run(runs: list[RunConfig], out_path, devices: list[str], ckpt_dir=None,
                 log(f"removed {len(gone)} temporary file(s) of killed checkpoint saves")
         have = out.run_ids()
         todo = [c for c in runs if c.run_id not in have]
+        driver = Driver(out, todo, ckpt_dir, retries=1 if ray is not None else 0)
+        if not todo:
+            log(f"sweep: {len(runs)} runs, all already in {out_path}")
+            return {"total": len(runs), "skipped": len(runs), **driver.counts}
         if ray is not None:
             from .cluster import RayPool
 
@@ -290,7 +294,6 @@ def run(runs: list[RunConfig], out_path, devices: list[str], ckpt_dir=None,
         others = "" if lock.alone else " (sharing it with another sweep)"
         log(f"sweep: {len(runs)} runs, {len(runs) - len(todo)} already in {out_path}{others}, "
             f"{len(todo)} to train on {where}{how}")
-        driver = Driver(out, todo, ckpt_dir, retries=1 if ray is not None else 0)
         try:
             lost = drive(pool, batches, todo, Claims(out), driver)
         finally:

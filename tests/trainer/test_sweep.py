@@ -42,7 +42,7 @@ def test_tiny_sweep_end_to_end_read_by_scalefit(tmp_path):
     # running the same command again trains nothing
     again = run_cli("sweep", *tiny_flags(tokens=4096), "--param", "mup", "--widths", "32,64",
                     "--lrs", "1e-2,3e-2,1e-1", "--device", "cpu", "--out", out)
-    assert "6 already in" in again.stderr and len(read(out)) == 6
+    assert "6 runs, all already in" in again.stderr and len(read(out)) == 6
 
 
 def test_batched_sweep_writes_the_rows_of_the_sequential_sweep(tmp_path):
@@ -175,3 +175,20 @@ def test_cpu_sweep_batches_only_where_it_pays(tmp_path):
     assert "in 3 batches of up to 2" in p.stderr
     run_cli("sweep", *grid, "--out", tmp_path / "b.csv", "--batch")
     assert {r["device"] for r in read(tmp_path / "b.csv")} == {"cpu batch2"}
+
+
+def test_ray_is_optional_and_asked_for_in_one_line(tmp_path, monkeypatch, capsys):
+    """Without Ray installed, --ray says how to get it; nothing else needs Ray."""
+    import sys as sys_mod
+
+    from reference_trainer import cli
+
+    monkeypatch.setitem(sys_mod.modules, "ray", None)  # `import ray` fails
+    code = cli.main(["sweep", *tiny_flags(), "--device", "cpu", "--out",
+                     str(tmp_path / "runs.csv"), "--ray", "auto"])
+    err = capsys.readouterr().err
+    assert code == 2 and err == ("reference-trainer sweep: error: --ray needs Ray: pip install "
+                                 "-e \".[cluster]\" (or pip install ray)\n")
+    assert not (tmp_path / "runs.csv").exists()
+    assert cli.main(["sweep", *tiny_flags(), "--device", "cpu", "--out",
+                     str(tmp_path / "runs.csv")]) == 0  # the lock was released
