@@ -3,6 +3,7 @@ processes on 127.0.0.1. The rows equal those of the same sweep run locally, and 
 killed while its tasks run costs no run and duplicates none."""
 
 import csv
+import json
 import os
 import signal
 import socket
@@ -72,8 +73,10 @@ class Cluster:
         os.mkdir(site)
         with open(os.path.join(site, "sitecustomize.py"), "w") as fh:
             fh.write(LOOPBACK)
+        # the same auth mode for every process whatever ~/.ray holds (a token file there
+        # turns token auth on for `ray start` but not for a client without it)
         self.env = dict(cli_env(), RAY_USAGE_STATS_ENABLED="0", RAY_ADDRESS="",
-                        PYTHONPATH=f"{site}{os.pathsep}{ROOT}")
+                        RAY_AUTH_MODE="disabled", PYTHONPATH=f"{site}{os.pathsep}{ROOT}")
 
     def start_node(self, head: bool = False) -> subprocess.Popen:
         cmd = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block",
@@ -182,3 +185,16 @@ def test_a_node_killed_while_its_tasks_run_costs_no_run(cluster, tmp_path):
     ids = [r["run_id"] for r in read(out)]
     assert len(ids) == 6 and len(set(ids)) == 6  # every run exactly once
     assert not list(ckpt.iterdir())  # checkpoints go once their rows are in
+
+
+def test_a_run_that_raises_is_tried_again_then_logged_as_failed(cluster, tmp_path):
+    out = tmp_path / "runs.csv"
+    p = run_cli(*sweep_cmd(out, "--ray", cluster.address, grid=[
+        *tiny_flags(), "--data", tmp_path / "missing", "--device", "cpu"])[3:],
+        env=cluster.env, check=False, timeout=180)
+    assert p.returncode == 1, p.stderr
+    assert "trying it again (attempt 2 of 2)" in p.stderr and "0 ok, 0 diverged, 1 failed" in \
+        p.stderr
+    (entry,) = [json.loads(line) for line in open(f"{out}.failed")]
+    assert entry["attempts"] == 2 and "not 'stdlib', a directory or a file" in entry["error"]
+    assert not out.exists()  # no row: scalefit never reads it as diverged
