@@ -166,8 +166,8 @@ class Driver:
         left = len(self.todo) - ended - c["elsewhere"]
         eta = (time.perf_counter() - self.t0) / max(ended, 1) * left
         eta_s = f"{eta:.0f} s" if eta < 600 else f"{eta / 60:.0f} min"
-        return (f"[{c['ok'] + c['diverged']}/{len(self.todo)} done, {len(self.running)} "
-                f"running, {c['failed']} failed, eta {eta_s}] {where}")
+        return (f"[{c['ok'] + c['diverged']}/{len(self.todo) - c['elsewhere']} done, "
+                f"{len(self.running)} running, {c['failed']} failed, eta {eta_s}] {where}")
 
     def started(self, indices) -> None:
         self.running.update(indices)
@@ -273,31 +273,33 @@ def run(runs: list[RunConfig], out_path, devices: list[str], ckpt_dir=None,
         if not todo:
             log(f"sweep: {len(runs)} runs, all already in {out_path}")
             return {"total": len(runs), "skipped": len(runs), **driver.counts}
-        if ray is not None:
-            from .cluster import RayPool
-
-            pool = RayPool(ray, devices[0], ckpt_dir, verbose, rev)
-            n_slots, cpu_only, where = pool.slots(), pool.device == "cpu", pool.describe()
-        else:
-            n_slots, cpu_only = len(devices), all(d == "cpu" for d in devices)
-            where = ", ".join(f"{n}x {d}" for d, n in _count(devices).items())
-        max_width = CPU_BATCH_MAX_WIDTH if batch is None and cpu_only else None
-        batches = plan(todo, max_batch if batch is not False else 1, n_slots, max_width)
-        if ray is None:
-            pool = (SerialPool(devices[0], ckpt_dir, verbose)
-                    if len(devices) == 1 or len(batches) <= 1
-                    else ProcessPool(devices, ckpt_dir, verbose, rev))
-        how = ""
-        if batch is not False and len(batches) < len(todo):
-            how = (f" in {len(batches)} batch{'es' if len(batches) > 1 else ''} of up to "
-                   f"{max(map(len, batches))}")
-        others = "" if lock.alone else " (sharing it with another sweep)"
-        log(f"sweep: {len(runs)} runs, {len(runs) - len(todo)} already in {out_path}{others}, "
-            f"{len(todo)} to train on {where}{how}")
+        pool = None
         try:
+            if ray is not None:
+                from .cluster import RayPool
+
+                pool = RayPool(ray, devices[0], ckpt_dir, verbose, rev)
+                n_slots, cpu_only, where = pool.slots(), pool.device == "cpu", pool.describe()
+            else:
+                n_slots, cpu_only = len(devices), all(d == "cpu" for d in devices)
+                where = ", ".join(f"{n}x {d}" for d, n in _count(devices).items())
+            max_width = CPU_BATCH_MAX_WIDTH if batch is None and cpu_only else None
+            batches = plan(todo, max_batch if batch is not False else 1, n_slots, max_width)
+            if ray is None:
+                pool = (SerialPool(devices[0], ckpt_dir, verbose)
+                        if len(devices) == 1 or len(batches) <= 1
+                        else ProcessPool(devices, ckpt_dir, verbose, rev))
+            how = ""
+            if batch is not False and len(batches) < len(todo):
+                how = (f" in {len(batches)} batch{'es' if len(batches) > 1 else ''} of up to "
+                       f"{max(map(len, batches))}")
+            others = "" if lock.alone else " (sharing it with another sweep)"
+            log(f"sweep: {len(runs)} runs, {len(runs) - len(todo)} already in {out_path}"
+                f"{others}, {len(todo)} to train on {where}{how}")
             lost = drive(pool, batches, todo, Claims(out), driver)
         finally:
-            pool.close()
+            if pool is not None:
+                pool.close()
     if lost:
         log(f"{lost} runs not started: no worker is left")
     return {"total": len(runs), "skipped": len(runs) - len(todo), **driver.counts,
