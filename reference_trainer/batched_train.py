@@ -37,7 +37,7 @@ from . import data, loop, schedule
 from .batched import BatchedGPT, quiet_layout_note
 from .batched_optim import BatchedAdamW
 from .config import RunConfig
-from .runtime import HostScalar, autocast, log, save_atomic
+from .runtime import HostScalar, autocast, load_checkpoint, log, save_atomic
 
 
 def train_step(model: BatchedGPT, opt: BatchedAdamW, forward, x, y, micro: int,
@@ -91,10 +91,10 @@ def ckpt_file(ckpt_dir, run_ids) -> Path:
 
 
 def _load(path: Path) -> dict | None:
-    try:  # mmap: reading the run ids does not read the weights
-        return torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-    except Exception:  # noqa: BLE001 - unreadable: not ours to resume from
-        return None
+    """A batch checkpoint (mmap: reading the run ids does not read the weights), or None
+    when unreadable or not one of ours."""
+    st = load_checkpoint(path, "cpu", mmap=True)
+    return st if st is not None and "run_ids" in st and "step" in st else None
 
 
 def find_checkpoint(ckpt_dir, run_ids) -> tuple[Path, dict] | None:
@@ -109,7 +109,8 @@ def find_checkpoint(ckpt_dir, run_ids) -> tuple[Path, dict] | None:
 
 
 def remove_finished_checkpoints(ckpt_dir, done_ids: set) -> None:
-    """Delete checkpoints (batch and single-run) whose runs all have rows."""
+    """Delete checkpoints (batch and single-run) whose runs all have rows, and the
+    temporary files of killed saves of single-run ones."""
     d = Path(ckpt_dir)
     if not d.is_dir():
         return
@@ -118,7 +119,10 @@ def remove_finished_checkpoints(ckpt_dir, done_ids: set) -> None:
         if st and set(st["run_ids"]) <= done_ids:
             f.unlink(missing_ok=True)
     for f in d.glob("*.pt"):
-        if f.stem in done_ids:  # a single run's checkpoint, `sweep._run_one`
+        if f.stem in done_ids:  # a single run's checkpoint, `worker.ckpt_path`
+            f.unlink(missing_ok=True)
+    for f in d.glob("*.pt.tmp*"):  # a killed save of a finished run's checkpoint
+        if f.name.split(".pt.tmp")[0] in done_ids:
             f.unlink(missing_ok=True)
 
 

@@ -36,6 +36,8 @@ examples:
   reference-trainer sweep --config grid.toml --device cuda        # every visible GPU
   reference-trainer sweep --config grid.yaml --device cpu --workers 2 --dry-run
   reference-trainer sweep --config grid.toml --max-batch 8       # or --no-batch
+  reference-trainer sweep --config grid.toml --ray auto --ckpt-dir /shared/ckpt --ckpt-every 200
+  reference-trainer sweep --config grid.toml --share             # beside a running sweep
   scalefit fit runs.csv
 
 grid.toml: any field, a list is an axis:
@@ -50,7 +52,8 @@ Runs of one shape (LRs, seeds, parameterizations, horizons may differ) train tog
 up to --max-batch models at once on a device, each still writing its own row (on a CPU
 only up to width 64, where it pays; --batch forces it, --no-batch turns it off).
 --tokens-per-param 20 instead of --tokens: each width gets 20 tokens per parameter.
-Kill it at any moment and run the same command again: finished runs are skipped."""
+Kill it at any moment and run the same command again: finished runs are skipped.
+A run that fails with an error gets no row; it is logged in <out>.failed."""
 
 COORD_EXAMPLES = """\
 examples:
@@ -174,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tokens-per-param", metavar="LIST",
                    help="instead of --tokens: each run's horizon is this many tokens per "
                    "non-embedding parameter of its model (e.g. 20), in whole steps")
+    s.add_argument("--ray", metavar="ADDRESS",
+                   help="run the batches as tasks on a Ray cluster: auto (the one of "
+                   "RAY_ADDRESS or running here), local (start one here) or host:port; "
+                   "needs the cluster extra (see docs/trainer.md)")
+    s.add_argument("--share", action="store_true",
+                   help="work alongside other sweeps writing --out: train only runs no "
+                   "other sweep has claimed (without it a second sweep on the file refuses)")
     s.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     s.add_argument("-v", "--verbose", action="store_true", help="log every run's steps")
     _add_config_flags(s, lists=True)
@@ -275,23 +285,32 @@ def cmd_sweep(args) -> int:
             raise ValueError(f"--tokens-per-param: expected numbers, got {tpp!r}") from None
     runs = sweep.expand(spec)
     if args.dry_run:
-        from .results import ResultsFile
+        from .results import FailureLog, ResultsFile
 
         have = ResultsFile(out).run_ids()
+        failed = FailureLog(ResultsFile(out)).run_ids()
         for cfg in runs:
-            print(f"{cfg.run_id}  {'done' if cfg.run_id in have else 'todo'}  "
-                  f"{sweep.describe(cfg)}")
+            state = "done" if cfg.run_id in have else "todo"
+            note = "  (failed before: see the .failed log)" if state == "todo" and \
+                cfg.run_id in failed else ""
+            print(f"{cfg.run_id}  {state}  {sweep.describe(cfg)}{note}")
         return 0
     batch = args.batch if args.batch is not None else (
         parse_bool(extra["batch"], "batch") if "batch" in extra else None)
     max_batch = args.max_batch if args.max_batch is not None else int(extra.get("max_batch", 16))
     if max_batch < 1:
         raise ValueError(f"--max-batch must be at least 1, got {max_batch}")
-    devices = sweep.resolve_devices(device, workers)
-    counts = sweep.run(runs, out, devices, ckpt_dir=args.ckpt_dir or extra.get("ckpt_dir"),
-                       verbose=args.verbose, batch=batch, max_batch=max_batch)
+    devices = [device] if args.ray else sweep.resolve_devices(device, workers)
+    try:
+        counts = sweep.run(runs, out, devices, ckpt_dir=args.ckpt_dir or extra.get("ckpt_dir"),
+                           verbose=args.verbose, batch=batch, max_batch=max_batch,
+                           share=args.share, ray=args.ray)
+    except (sweep.SweepBusy, sweep.StopSweep) as e:
+        print(f"reference-trainer sweep: {e}", file=sys.stderr)
+        return 2
+    elsewhere = f", {counts['elsewhere']} left to other sweeps" if counts["elsewhere"] else ""
     print(f"sweep: {counts['ok']} ok, {counts['diverged']} diverged, {counts['failed']} failed,"
-          f" {counts['skipped']} skipped; results in {out}", file=sys.stderr)
+          f" {counts['skipped']} skipped{elsewhere}; results in {out}", file=sys.stderr)
     return 1 if counts["failed"] else 0
 
 

@@ -1,25 +1,36 @@
-"""The results row of one run and the CSV file that collects them.
+"""The results row of one run, the CSV file that collects them, and the log of runs
+that failed with an error.
 
-Writes are atomic: under an exclusive ``flock`` on ``<file>.lock`` the whole table
-(old rows + the new one) is written to a temporary file in the same directory,
-fsynced, and moved over the old file with ``os.replace``. A reader, or a process
-killed at any instant (SIGKILL included), sees either the old or the new file,
-never a partial row. The lock also makes appends from several workers safe, and a
-row whose ``run_id`` is already present is not written again. Rewriting costs
-O(rows) per append, negligible next to a training run.
+Appending costs O(1) whatever the file's length: under an exclusive ``flock`` on
+``<file>.lock`` the row is encoded as one CSV line and written with a single
+``os.write`` on an ``O_APPEND`` descriptor, then fsynced. A process killed at any
+instant (SIGKILL included) leaves either the whole line or, at worst, a torn last line
+without its newline; the next writer repairs that under the lock before anything else
+(completing the line only when it parses as a whole row, else cutting it off), and
+readers never parse a line without its newline. A write cut short (disk full) is taken
+back and raises. The header is written once, when the file is created; a row with a new
+column (rare) rewrites the whole file atomically (temporary file, fsync, ``os.replace``).
+A row whose ``run_id`` is present is not written again: the writer keeps the set of ids
+in memory and reads only what other writers appended since (the file's inode and size
+say when).
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import fcntl
 import functools
+import io
 import json
 import math
 import os
 import subprocess
+import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from .hosts import HOST
 
 COLUMNS = [
     "run_id", "parameterization", "width", "depth", "heads", "head_dim",
@@ -105,18 +116,34 @@ def _cell(v) -> str:
         return ""
     if isinstance(v, float):
         return "" if math.isnan(v) else repr(v)
-    return str(v)
+    return str(v).replace("\r", " ").replace("\n", " ")  # a row is one line
+
+
+def _line(header: list[str], row: dict) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([_cell(row.get(c)) for c in header])
+    return buf.getvalue().encode()
+
+
+def _parse(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8", errors="replace"))))
 
 
 class ResultsFile:
-    """A CSV of results rows, safe against concurrent writers and kills."""
+    """A CSV of results rows, safe against concurrent writers and kills (module doc)."""
 
     def __init__(self, path):
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._header: list[str] = []
+        self._header_bytes = b""
+        self._ids: set[str] = set()
+        self._ino = None  # inode of the file as last read (None: not read / absent)
+        self._offset = 0  # bytes read so far: whole lines only
 
     @contextmanager
-    def _locked(self):
+    def locked(self):
+        """The short exclusive lock that writers of this file (and its claims) take."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.lock_path, "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
@@ -125,44 +152,192 @@ class ResultsFile:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _read(self) -> tuple[list[str], list[dict]]:
-        if not self.path.exists():
-            return [], []
-        with open(self.path, newline="") as fh:
-            reader = csv.DictReader(fh)
-            return list(reader.fieldnames or []), list(reader)
+    # ------------------------------------------------------------------ reading
+    def _refresh(self) -> None:
+        """Bring the header and the id set up to date: read only the lines appended since
+        the last call, or the whole file when it was replaced (or is new to us)."""
+        try:
+            fh = open(self.path, "rb")
+        except FileNotFoundError:
+            self._header, self._header_bytes, self._ids = [], b"", set()
+            self._ino, self._offset = None, 0
+            return
+        with fh:
+            st = os.fstat(fh.fileno())
+            same = (st.st_ino == self._ino and st.st_size >= self._offset > 0
+                    and fh.read(len(self._header_bytes)) == self._header_bytes)
+            if same and st.st_size == self._offset:
+                return
+            if same:
+                fh.seek(self._offset)
+                data = fh.read()
+            else:
+                fh.seek(0)
+                data = fh.read()
+                self._header, self._header_bytes, self._ids = [], b"", set()
+                self._offset = 0
+            whole = data[:data.rfind(b"\n") + 1]  # a line without its newline is not ours yet
+            lines = _parse(whole)
+            if not self._header and lines:
+                self._header = lines.pop(0)
+                self._header_bytes = whole[:whole.find(b"\n") + 1]
+            if "run_id" in self._header:
+                k = self._header.index("run_id")
+                self._ids.update(r[k] for r in lines if len(r) > k)
+            self._ino, self._offset = st.st_ino, self._offset + len(whole)
 
     def rows(self) -> list[dict]:
-        """All rows as dicts of strings (a consistent snapshot: files are replaced whole)."""
-        return self._read()[1]
+        """All whole rows as dicts of strings."""
+        if not self.path.exists():
+            return []
+        lines = _parse(self.path.read_bytes().rpartition(b"\n")[0] + b"\n")
+        if not lines or not lines[0]:
+            return []
+        header = lines[0]
+        return [dict(zip(header, r + [""] * (len(header) - len(r)))) for r in lines[1:] if r]
 
     def run_ids(self) -> set[str]:
-        return {r["run_id"] for r in self.rows()}
+        self._refresh()
+        return set(self._ids)
+
+    def __contains__(self, run_id: str) -> bool:
+        self._refresh()
+        return run_id in self._ids
+
+    # ------------------------------------------------------------------ writing
+    def repair(self) -> str | None:
+        """Under the lock: mend a torn last line (a writer killed mid-write); returns what
+        was done, or None when the file was whole."""
+        with self.locked():
+            return self._repair()
+
+    def _repair(self) -> str | None:
+        try:
+            fh = open(self.path, "r+b")
+        except FileNotFoundError:
+            return None
+        with fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size == 0:
+                return None
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return None
+            fh.seek(0)
+            data = fh.read()
+            cut = data.rfind(b"\n") + 1
+            tail, header = data[cut:], _parse(data[:data.find(b"\n") + 1])
+            try:
+                fields = next(csv.reader([tail.decode()], strict=True))
+            except (UnicodeDecodeError, csv.Error, StopIteration):
+                fields = None
+            # whole only if every field is there and the last one is quoted (so it ended)
+            if cut and header and fields and len(fields) == len(header[0]) \
+                    and tail.endswith(b'"'):
+                fh.seek(size)
+                fh.write(b"\n")
+                what = "completed its last line (the newline was missing)"
+            else:
+                fh.truncate(cut)
+                what = f"removed a partial last line ({len(tail)} bytes)"
+            fh.flush()
+            os.fsync(fh.fileno())
+        self._ino = None  # read it again
+        return what
 
     def append(self, row: dict) -> bool:
-        """Add `row` atomically; False (and nothing written) if its run_id is present."""
-        with self._locked():
-            header, rows = self._read()
-            if any(r.get("run_id") == row["run_id"] for r in rows):
+        """Add `row` (one line, O(1)); False (and nothing written) if its run_id is present.
+        Raises OSError when the row could not be written whole (the file is left as it
+        was, e.g. on a full disk)."""
+        with self.locked():
+            self._repair()
+            self._refresh()
+            if row["run_id"] in self._ids:
                 return False
-            header = header or []
-            header += [c for c in row if c not in header]
-            # leftovers of a writer killed before os.replace: only lock holders make them
-            for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
-                stale.unlink(missing_ok=True)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            with open(tmp, "w", newline="") as fh:
-                w = csv.writer(fh)
-                w.writerow(header)
+            if not self._header or any(c not in self._header for c in row):
+                self._rewrite(row)
+            else:
+                self._append_line(_line(self._header, row))
+            self._ids.add(row["run_id"])
+            return True
+
+    def _append_line(self, data: bytes) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            try:
+                n = os.write(fd, data)
+                if n != len(data):
+                    raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (wrote {n} of "
+                                  f"{len(data)} bytes)", str(self.path))
+                os.fsync(fd)
+            except OSError:
+                os.ftruncate(fd, self._offset)  # take a partial line back
+                raise
+        finally:
+            os.close(fd)
+        self._offset += len(data)
+
+    def _rewrite(self, row: dict) -> None:
+        """Write the whole file anew (its first row, or a row with new columns): a
+        temporary file beside it, fsync, ``os.replace``, fsync of the directory."""
+        rows = self.rows()
+        header = self._header + [c for c in row if c not in self._header]
+        # leftovers of a writer killed before os.replace: only lock holders make them
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(_line(header, dict(zip(header, header))))
                 for r in rows:
-                    w.writerow([r.get(c, "") or "" for c in header])
-                w.writerow([_cell(row.get(c)) for c in header])
+                    fh.write(_line(header, {k: v or None for k, v in r.items()}))
+                fh.write(_line(header, row))
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
-            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self._ino = None
+        self._refresh()
+
+
+class FailureLog:
+    """``<results>.failed``: one JSON line per run that failed with an error (not a
+    divergence), appended under the results file's lock. Such runs get no results row
+    (so a later sweep trains them again, and `scalefit` never reads them as diverged);
+    this log says what went wrong."""
+
+    def __init__(self, results: ResultsFile):
+        self.results = results
+        self.path = results.path.with_name(results.path.name + ".failed")
+
+    def record(self, cfg, error: str, attempts: int = 1) -> None:
+        entry = {"run_id": cfg.run_id, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                             time.gmtime()),
+                 "host": HOST, "attempts": attempts,
+                 "error": error[-4000:], "config": cfg.identity()}
+        data = (json.dumps(entry, default=repr) + "\n").encode()
+        with self.results.locked():
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                os.fsync(dir_fd)
+                os.write(fd, data)
+                os.fsync(fd)
             finally:
-                os.close(dir_fd)
-            return True
+                os.close(fd)
+
+    def run_ids(self) -> set[str]:
+        if not self.path.exists():
+            return set()
+        out = set()
+        for line in self.path.read_text(errors="replace").splitlines():
+            try:
+                out.add(json.loads(line)["run_id"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn line
+        return out

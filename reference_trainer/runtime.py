@@ -1,4 +1,5 @@
-"""Where a run executes: devices, processes (DDP), autocast, host copies, atomic saves.
+"""Where a run executes: devices, processes (DDP), autocast, host copies, checkpoint files
+(atomic saves, safe loads, leftovers of killed saves).
 
 Nothing here knows about models or data: `train`, `batched_train`, `coord` and the
 benchmarks share it.
@@ -12,6 +13,8 @@ import sys
 from dataclasses import dataclass
 
 import torch
+
+from .hosts import HOST, pid_alive
 
 
 def log(msg: str) -> None:
@@ -108,8 +111,73 @@ class HostScalar:
 
 
 def save_atomic(path, state) -> None:
-    """torch.save to a temporary file beside `path`, then rename: a kill never leaves a
-    partial checkpoint."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """torch.save to a temporary file beside `path` (``<path>.tmp<pid>@<host>``), then
+    rename: a kill never leaves a partial checkpoint. Leftovers of earlier killed saves
+    of `path` are removed first (`remove_stale_tmp`)."""
+    remove_stale_tmp(path)
+    tmp = f"{path}.tmp{os.getpid()}@{HOST}"
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def _tmp_owner(name: str) -> tuple[str, int, str] | None:
+    """'<target>.tmp<pid>[@<host>]' -> (target, pid, host); None for any other name."""
+    stem, _, host = name.partition("@") if "@" in name else (name, "", HOST)
+    target, sep, pid = stem.rpartition(".tmp")
+    if not sep or not target or not pid.isdigit():
+        return None
+    return target, int(pid), host or HOST
+
+
+def remove_stale_tmp(path_or_dir) -> list[str]:
+    """Remove temporary files of killed checkpoint saves: of one checkpoint `path`, or of
+    every checkpoint in a directory. Only files that no live save can still own: their
+    pid is dead on this host, or they are older than the checkpoint they would replace.
+    Returns the names removed."""
+    p = os.fspath(path_or_dir)
+    folder, only = (p, None) if os.path.isdir(p) else (os.path.dirname(p) or ".",
+                                                       os.path.basename(p))
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    removed = []
+    for name in names:
+        owner = _tmp_owner(name)
+        if owner is None or (only is not None and owner[0] != only):
+            continue
+        target, pid, host = owner
+        f, t = os.path.join(folder, name), os.path.join(folder, target)
+        try:
+            dead = host == HOST and pid != os.getpid() and not pid_alive(pid)
+            older = os.path.exists(t) and os.path.getmtime(f) < os.path.getmtime(t)
+            if dead or older:
+                os.remove(f)
+                removed.append(name)
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+def load_checkpoint(path, map_location="cpu", mmap: bool = False) -> dict | None:
+    """A checkpoint written by `save_atomic`, loaded with ``weights_only=True`` (tensors,
+    numbers, strings, lists, dicts: no code runs); None, with one line on stderr, when the
+    file is unreadable or holds anything else (e.g. a pickle planted to run code)."""
+    try:
+        st = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except Exception as e:  # noqa: BLE001 - not ours to resume from
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        why = ("it holds more than tensors and plain values, so it was not loaded"
+               if "weights_only" in str(e).lower() or "weights only" in str(e).lower()
+               else f"unreadable ({type(e).__name__}: {first[:200]})")
+        log(f"ignoring checkpoint {path}: {why}")
+        return None
+    if not isinstance(st, dict):
+        log(f"ignoring checkpoint {path}: not a checkpoint of this trainer")
+        return None
+    return st

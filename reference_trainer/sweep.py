@@ -3,8 +3,13 @@
 Resumable by construction: a run is identified by `RunConfig.run_id`; runs whose id
 is already in the CSV are skipped, rows are appended atomically (`results`), so a
 sweep can be killed at any instant and restarted with the same command, losing at
-most the runs in progress (and with ``--ckpt-dir``, not even those). Several devices
-(all visible GPUs by default) each get a worker process that pulls work from a queue.
+most the runs in progress (and with ``--ckpt-dir``, not even those).
+
+The sweep's process is the driver: it holds the sweep lock (`sweeplock`), claims each
+batch before it starts it, and is the only writer of the results file; batches run in
+a pool (`pools`: this process, or one worker process per device; `cluster`: Ray tasks
+on any number of machines) that hands back each run's row or error. A run that fails
+with an error gets no row; it is logged in ``<file>.failed`` (`results.FailureLog`).
 
 Batching (default where it pays: always on GPUs, up to `CPU_BATCH_MAX_WIDTH` on CPUs):
 the runs still to train that share a shape (`batched.batch_key`:
@@ -16,19 +21,18 @@ one by one (`train.train`).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import multiprocessing as mp
-import os
-import queue as queue_mod
-import signal
 import sys
 import time
-import traceback
-from pathlib import Path
+from collections import deque
 
 from .config import RunConfig, config_fields
-from .results import ResultsFile
+from .pools import ProcessPool, SerialPool
+from .results import FailureLog, ResultsFile
+from .sweeplock import Claims, SweepBusy, SweepLock
+from .worker import StopSweep, ckpt_path
+
+__all__ = ["ResultsFile", "StopSweep", "SweepBusy", "expand", "plan", "run"]
 
 # axes iterate in this order (outermost first); other fields follow in field order
 AXIS_ORDER = ("param", "tokens", "width", "depth")
@@ -105,7 +109,7 @@ def describe(cfg: RunConfig) -> str:
 
 
 def _outcome(row: dict) -> str:
-    if row["status"] == "ok":
+    if row.get("status") == "ok":
         return (f"ok val_loss={float(row['val_loss']):.4f} ({row['wall_time_s']:.1f} s, "
                 f"{row['tokens_per_s']:.0f} tok/s)")
     return f"diverged at step {row['steps']} ({row['wall_time_s']:.1f} s)"
@@ -142,176 +146,164 @@ def plan(todo: list[RunConfig], max_batch: int, n_devices: int = 1,
     return batches
 
 
-def _is_oom(e: BaseException) -> bool:
-    import torch
+class Driver:
+    """The sweep's only writer: appends each finished run's row, removes its checkpoint,
+    retries a run that raised (`retries` times) and then logs it as failed, counts, and
+    reports progress on stderr."""
 
-    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower()
+    def __init__(self, out: ResultsFile, todo: list[RunConfig], ckpt_dir, retries: int = 0):
+        self.out, self.todo, self.ckpt_dir, self.retries = out, todo, ckpt_dir, retries
+        self.failures = FailureLog(out)
+        self.counts = {"ok": 0, "diverged": 0, "failed": 0, "elsewhere": 0}
+        self.attempts: dict[int, int] = {}
+        self.retry: list[int] = []  # runs to submit again
+        self.running: set[int] = set()
+        self.t0 = time.perf_counter()
 
+    def _tag(self, where: str) -> str:
+        c = self.counts
+        ended = c["ok"] + c["diverged"] + c["failed"]
+        left = len(self.todo) - ended - c["elsewhere"]
+        eta = (time.perf_counter() - self.t0) / max(ended, 1) * left
+        eta_s = f"{eta:.0f} s" if eta < 600 else f"{eta / 60:.0f} min"
+        return (f"[{c['ok'] + c['diverged']}/{len(self.todo) - c['elsewhere']} done, "
+                f"{len(self.running)} running, {c['failed']} failed, eta {eta_s}] {where}")
 
-def _run_batch(items: list, out: ResultsFile, ckpt_dir, verbose: bool, done) -> None:
-    """Train the runs `items` = [(index, cfg)] together (one alone: `_run_one`); call
-    `done(index, row, error)` for each. Out of memory: the unfinished runs are split in
-    two and retried."""
-    if len(items) == 1:
-        i, cfg = items[0]
-        try:
-            row, err = _run_one(cfg, out, ckpt_dir, verbose), None
-        except Exception:  # noqa: BLE001 - reported, the sweep goes on
-            row, err = None, traceback.format_exc()
-        done(i, row, err)
-        return
-    from .batched_train import remove_finished_checkpoints, train_batch
+    def started(self, indices) -> None:
+        self.running.update(indices)
 
-    finished = set()
+    def elsewhere(self, i: int) -> None:
+        """Run i has a row or a live claim of another sweep: not trained here."""
+        self.counts["elsewhere"] += 1
 
-    def on_row(k, row):
-        out.append(row)
-        finished.add(k)
-        done(items[k][0], row, None)
-
-    try:
-        train_batch([c for _, c in items], ckpt_dir=ckpt_dir, quiet=not verbose,
-                    on_row=on_row)
-    except Exception as e:  # noqa: BLE001
-        rest = [it for k, it in enumerate(items) if k not in finished]
-        if _is_oom(e) and len(rest) > 1:
-            import gc
-
-            import torch
-
-            del e
-            gc.collect()
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            log(f"batch of {len(items)} ran out of memory: retrying its {len(rest)} "
-                f"unfinished runs in two batches (set --max-batch lower)")
-            for half in (rest[:len(rest) // 2], rest[len(rest) // 2:]):
-                _run_batch(half, out, ckpt_dir, verbose, done)
+    def on_run(self, i: int, row: dict | None, err: str | None, where: str) -> None:
+        self.running.discard(i)
+        cfg = self.todo[i]
+        if err is None:
+            try:
+                self.out.append(row)
+            except OSError as e:
+                raise StopSweep(f"cannot write {self.out.path}: {e.strerror or e}; the sweep "
+                                "stopped (rows of runs trained since are lost; they train "
+                                "again when it is resumed)") from e
+            if self.ckpt_dir:
+                ckpt_path(self.ckpt_dir, cfg.run_id).unlink(missing_ok=True)
+            self.counts[row["status"]] += 1
+            log(f"{self._tag(where)} {cfg.run_id} {describe(cfg)} -> {_outcome(row)}")
             return
-        err = traceback.format_exc()
-        for i, _ in rest:
-            done(i, None, err)
-    if ckpt_dir:
-        remove_finished_checkpoints(ckpt_dir, out.run_ids())
+        n = self.attempts[i] = self.attempts.get(i, 0) + 1
+        last = err.strip().splitlines()[-1] if err.strip() else "error"
+        if n <= self.retries:
+            self.retry.append(i)
+            log(f"{self._tag(where)} {cfg.run_id} {describe(cfg)} raised ({last}); "
+                f"trying it again (attempt {n + 1} of {self.retries + 1})")
+            return
+        try:
+            self.failures.record(cfg, err, attempts=n)
+        except OSError as e:
+            raise StopSweep(f"cannot write {self.failures.path}: {e.strerror or e}; the "
+                            "sweep stopped") from e
+        self.counts["failed"] += 1
+        log(f"{self._tag(where)} {cfg.run_id} {describe(cfg)} FAILED (no row written, "
+            f"logged in {self.failures.path}; retried on resume):\n{err}")
+
+    def batch_ended(self) -> None:
+        if self.ckpt_dir:
+            from .batched_train import remove_finished_checkpoints
+
+            remove_finished_checkpoints(self.ckpt_dir, self.out.run_ids())
 
 
-def _run_one(cfg: RunConfig, out: ResultsFile, ckpt_dir, verbose: bool) -> dict:
-    from .train import train
-
-    ckpt = None
-    if ckpt_dir and cfg.ckpt_every > 0:
-        Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
-        ckpt = str(Path(ckpt_dir) / f"{cfg.run_id}.pt")
-    row = train(cfg, ckpt_path=ckpt, quiet=not verbose)
-    out.append(row)
-    if ckpt and os.path.exists(ckpt):
-        os.remove(ckpt)
-    return row
-
-
-def _die_with_parent() -> None:
-    """Linux: kill this worker if the sweep process dies (no orphan keeps training)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _worker(device: str, threads: int, todo, done, out_path, ckpt_dir, verbose,
-            rev: str) -> None:
-    _die_with_parent()
-    import torch
-
-    from .results import pin_git_rev
-
-    pin_git_rev(rev)  # rows name the code the sweep started with
-    if device == "cpu":
-        torch.set_num_threads(threads)
-    out = ResultsFile(out_path)
-    while (batch := todo.get()) is not None:  # None: no work left
-        items = [(i, RunConfig(**fields).replace(device=device)) for i, fields in batch]
-        _run_batch(items, out, ckpt_dir, verbose,
-                   lambda i, row, err: done.put((i, device, row, err)))
+def drive(pool, batches: list[list[int]], todo: list[RunConfig], claims: Claims,
+          driver: Driver) -> int:
+    """Keep `pool` full: claim each batch of `batches` (indices of `todo`) just before
+    it starts, hand every outcome to `driver`, and submit runs to retry again. Returns
+    the number of runs never started (the pool lost every worker)."""
+    pending, inflight, tokens = deque(batches), {}, itertools.count()
+    while pending or inflight:
+        while pending and len(inflight) < pool.slots():
+            b = pending.popleft()
+            mine = set(claims.take([todo[i].run_id for i in b]))
+            for i in b:
+                if todo[i].run_id not in mine:
+                    driver.elsewhere(i)
+            b = [i for i in b if todo[i].run_id in mine]
+            if b:
+                inflight[t := next(tokens)] = b
+                driver.started(b)
+                pool.submit(t, [(i, todo[i]) for i in b])
+        if not inflight:
+            break  # nothing running and no slot left: every worker is gone
+        for t in pool.wait(driver.on_run):
+            inflight.pop(t)
+            driver.batch_ended()
+        if driver.retry:
+            pending.appendleft(driver.retry)
+            driver.retry = []
+    return sum(len(b) for b in pending)
 
 
 def run(runs: list[RunConfig], out_path, devices: list[str], ckpt_dir=None,
-        verbose: bool = False, batch: bool | None = None, max_batch: int = 16) -> dict:
+        verbose: bool = False, batch: bool | None = None, max_batch: int = 16,
+        share: bool = False, ray: str | None = None) -> dict:
     """Train every run of `runs` not yet in `out_path`, runs of one shape together in
     batches of up to `max_batch`: always with `batch` True, never with False, and with
     None (default) where it pays: on GPUs always, on CPUs up to width
-    `CPU_BATCH_MAX_WIDTH`. Returns counts {"total", "skipped", "ok", "diverged",
-    "failed"}; progress goes to stderr."""
+    `CPU_BATCH_MAX_WIDTH`. Local `devices` (`resolve_devices`), or with `ray` (an
+    address: auto, local, host:port) tasks on a Ray cluster, `devices[0]` saying which
+    kind (auto, cpu, cuda). Raises `SweepBusy` when another sweep writes `out_path` and
+    `share` is False, `StopSweep` when the file cannot be written. Returns counts
+    {"total", "skipped", "ok", "diverged", "failed", "elsewhere"}; progress on stderr."""
     from .results import git_rev
+    from .runtime import remove_stale_tmp
 
     rev = git_rev()  # cached: rows name the code that started, even if the tree changes
     out = ResultsFile(out_path)
-    have = out.run_ids()
-    todo = [c for c in runs if c.run_id not in have]
-    counts = {"total": len(runs), "skipped": len(runs) - len(todo), "ok": 0, "diverged": 0,
-              "failed": 0}
-    cpu_only = all(d == "cpu" for d in devices)
-    max_width = CPU_BATCH_MAX_WIDTH if batch is None and cpu_only else None
-    batches = plan(todo, max_batch if batch is not False else 1, len(devices), max_width)
-    where = ", ".join(f"{n}x {d}" for d, n in _count(devices).items())
-    how = ""
-    if batch is not False and len(batches) < len(todo):
-        how = (f" in {len(batches)} batch{'es' if len(batches) > 1 else ''} of up to "
-               f"{max(map(len, batches))}")
-    log(f"sweep: {len(runs)} runs, {counts['skipped']} already in {out_path}, "
-        f"{len(todo)} to train on {where}{how}")
-    t0 = time.perf_counter()
-    got = 0
+    with SweepLock(out, share=share) as lock:
+        fixed = out.repair()
+        if fixed:
+            log(f"{out_path}: {fixed} (a writer was killed mid-write)")
+        if ckpt_dir:
+            gone = remove_stale_tmp(ckpt_dir)
+            if gone:
+                log(f"removed {len(gone)} temporary file(s) of killed checkpoint saves")
+        have = out.run_ids()
+        todo = [c for c in runs if c.run_id not in have]
+        driver = Driver(out, todo, ckpt_dir, retries=1 if ray is not None else 0)
+        if not todo:
+            log(f"sweep: {len(runs)} runs, all already in {out_path}")
+            return {"total": len(runs), "skipped": len(runs), **driver.counts}
+        pool = None
+        try:
+            if ray is not None:
+                from .cluster import RayPool
 
-    def report(i, device, row, err):
-        nonlocal got
-        got += 1
-        cfg = todo[i]
-        eta = (time.perf_counter() - t0) / got * (len(todo) - got)
-        tag = f"[{got}/{len(todo)} {device}]"
-        if err is not None:
-            counts["failed"] += 1
-            log(f"{tag} {describe(cfg)} FAILED (no row written; retried on resume):\n{err}")
-        else:
-            counts[row["status"]] += 1
-            log(f"{tag} {describe(cfg)} -> {_outcome(row)}  eta {eta:.0f} s")
-
-    if len(devices) == 1 or len(batches) <= 1:
-        dev = devices[0]
-        for b in batches:
-            _run_batch([(i, todo[i].replace(device=dev)) for i in b], out, ckpt_dir, verbose,
-                       lambda i, row, err: report(i, dev, row, err))
-        return counts
-
-    ctx = mp.get_context("spawn")
-    q_todo, q_done = ctx.Queue(), ctx.Queue()
-    for b in batches:
-        q_todo.put([(i, dataclasses.asdict(todo[i])) for i in b])
-    for _ in devices:
-        q_todo.put(None)
-    threads = max(1, (os.cpu_count() or 1) // sum(d == "cpu" for d in devices) or 1)
-    procs = [ctx.Process(target=_worker, args=(d, threads, q_todo, q_done, str(out_path),
-                                               ckpt_dir, verbose, rev), daemon=True)
-             for d in devices]
-    for p in procs:
-        p.start()
-    try:
-        while got < len(todo):
-            try:
-                i, device, row, err = q_done.get(timeout=1.0)
-            except queue_mod.Empty:
-                if not any(p.is_alive() for p in procs):
-                    break  # a worker died hard (e.g. out of memory): its runs are not written
-                continue
-            report(i, device, row, err)
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-            p.join()
-    counts["failed"] += len(todo) - got
-    return counts
+                pool = RayPool(ray, devices[0], ckpt_dir, verbose, rev)
+                n_slots, cpu_only, where = pool.slots(), pool.device == "cpu", pool.describe()
+            else:
+                n_slots, cpu_only = len(devices), all(d == "cpu" for d in devices)
+                where = ", ".join(f"{n}x {d}" for d, n in _count(devices).items())
+            max_width = CPU_BATCH_MAX_WIDTH if batch is None and cpu_only else None
+            batches = plan(todo, max_batch if batch is not False else 1, n_slots, max_width)
+            if ray is None:
+                pool = (SerialPool(devices[0], ckpt_dir, verbose)
+                        if len(devices) == 1 or len(batches) <= 1
+                        else ProcessPool(devices, ckpt_dir, verbose, rev))
+            how = ""
+            if batch is not False and len(batches) < len(todo):
+                how = (f" in {len(batches)} batch{'es' if len(batches) > 1 else ''} of up to "
+                       f"{max(map(len, batches))}")
+            others = "" if lock.alone else " (sharing it with another sweep)"
+            log(f"sweep: {len(runs)} runs, {len(runs) - len(todo)} already in {out_path}"
+                f"{others}, {len(todo)} to train on {where}{how}")
+            lost = drive(pool, batches, todo, Claims(out), driver)
+        finally:
+            if pool is not None:
+                pool.close()
+    if lost:
+        log(f"{lost} runs not started: no worker is left")
+    return {"total": len(runs), "skipped": len(runs) - len(todo), **driver.counts,
+            "failed": driver.counts["failed"] + lost}
 
 
 def _count(items) -> dict:

@@ -23,7 +23,7 @@ from . import data, loop, optim, schedule
 from .build import build_model
 from .config import RunConfig
 from .model import GPT
-from .runtime import Dist, HostScalar, all_mean, autocast, log, save_atomic
+from .runtime import Dist, HostScalar, all_mean, autocast, load_checkpoint, log, save_atomic
 
 
 @torch.no_grad()
@@ -117,15 +117,15 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
             f"{cfg.tokens_per_step} = {n_steps * cfg.tokens_per_step} tokens")
 
     step, losses, init_loss, elapsed_s = 0, [], None, 0.0
-    if ckpt_path and os.path.exists(ckpt_path):
-        st = torch.load(ckpt_path, map_location=d.device, weights_only=False)
-        if st["run_id"] == cfg.run_id:
-            raw.load_state_dict(st["model"])
-            opt.load_state_dict(st["opt"])
-            batches.load_state_dict(st["batches"])
-            step, losses, init_loss, elapsed_s = (st["step"], st["losses"], st["init_loss"],
-                                                  st["elapsed_s"])
-            say(f"resumed {cfg.run_id} at step {step}/{n_steps}")
+    st = load_checkpoint(ckpt_path, d.device) if ckpt_path and os.path.exists(ckpt_path) \
+        else None
+    if st is not None and st.get("run_id") == cfg.run_id:
+        raw.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        batches.load_state_dict(st["batches"])
+        step, losses, init_loss, elapsed_s = (st["step"], st["losses"], st["init_loss"],
+                                              st["elapsed_s"])
+        say(f"resumed {cfg.run_id} at step {step}/{n_steps}")
 
     start_step = step
     log_every = loop.log_every(cfg, n_steps)

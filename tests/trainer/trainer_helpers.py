@@ -19,8 +19,8 @@ def cli_env() -> dict:
 def run_cli(*args, timeout=120, check=True, **kw) -> subprocess.CompletedProcess:
     """`python -m reference_trainer ARGS` in a subprocess."""
     p = subprocess.run([sys.executable, "-m", "reference_trainer", *map(str, args)],
-                       capture_output=True, text=True, timeout=timeout, env=cli_env(),
-                       cwd=kw.pop("cwd", None), **kw)
+                       capture_output=True, text=True, timeout=timeout,
+                       env=kw.pop("env", None) or cli_env(), cwd=kw.pop("cwd", None), **kw)
     if check and p.returncode != 0:
         raise AssertionError(f"exit {p.returncode}\n{p.stdout}\n{p.stderr}")
     return p
