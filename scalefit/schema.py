@@ -228,3 +228,38 @@ def validate(obj, schema: dict | None = None, path: str = "$") -> list[str]:
             for i, value in enumerate(obj):
                 errors += validate(value, schema["items"], f"{path}[{i}]")
     return errors
+
+
+# ---------------------------------------------------------------- Chinchilla fits, IsoFLOP fits,
+# allocations (each numbered on its own; docs/json-schema.md)
+
+CHINCHILLA_SCHEMA_VERSION = 1
+CHINCHILLA_READABLE = (1,)
+PAIR = {"type": "array", "items": NUM, "minItems": 2, "maxItems": 2}
+DRAW_ROWS = {"type": "array", "items": {"type": "array", "items": NUM_OR_NULL}}
+CHINCHILLA_PARAMS = ("E", "A", "B", "alpha", "beta")
+
+CHINCHILLA = {
+    "title": "scalefit chinchilla result",
+    "type": "object",
+    "required": ["schema_version", "form", "params", "ci", "ci_level", "n_points", "n_starts",
+                 "n_boot", "huber_delta", "objective"],
+    "properties": {
+        "schema_version": {"type": "integer"},
+        "version": {"type": "string"},
+        "input": {"type": "object"},
+        "form": {"type": "string"},
+        "params": {"type": "object", "required": list(CHINCHILLA_PARAMS),
+                   "additionalProperties": NUM},
+        "ci": {"type": ["object", "null"], "required": list(CHINCHILLA_PARAMS),
+               "additionalProperties": PAIR},
+        "ci_level": NUM,
+        "n_points": {"type": "integer"},
+        "n_starts": {"type": "integer"},
+        "n_boot": {"type": "integer"},
+        "huber_delta": NUM,
+        "objective": NUM,
+        "range": {"type": "object", "additionalProperties": PAIR},
+        "draws": DRAW_ROWS,
+    },
+}
