@@ -121,7 +121,8 @@ def fit_isoflop(
         settings={"n_boot": int(n_boot), "ci": float(ci), "seed": int(seed),
                   "window": int(window), "include": list(include),
                   "budget_tol": float(budget_tol)},
-        notes=notes, warnings=pooling_hints(hint_runs), runs=_runs(data, gid, G), draws=draws)
+        notes=notes, runs=_runs(data, gid, G), draws=draws,
+        warnings=[h.replace("within sweeps", "within profiles") for h in pooling_hints(hint_runs)])
     if require_optimum:
         counts = profiles["status"].value_counts()
         if not any(st in counts.index for st in include):
@@ -200,14 +201,13 @@ def _profile_table(groups, sw, point, draws, to_ln_d, noise_sd, ci) -> pd.DataFr
         no_info &= ~(np.isfinite(noise_sd) & (noise_sd > 0))
     keep = ok & ~no_info
     if draws is not None:
-        with np.errstate(over="ignore", invalid="ignore"):
-            resampled = {"N_opt": np.exp(draws["ln_N"]), "D_opt": np.exp(draws["ln_D"]),
-                         "tokens_per_param": np.exp(draws["ln_D"] - draws["ln_N"]),
-                         "loss_opt": draws["loss"]}
+        # intervals of N*, D*, D*/N* from their logs (as lr_opt's of an LR sweep)
+        resampled = {"N_opt": draws["ln_N"], "D_opt": draws["ln_D"],
+                     "tokens_per_param": draws["ln_D"] - draws["ln_N"], "loss_opt": draws["loss"]}
     for col in ("N_opt", "D_opt", "tokens_per_param", "loss_opt"):
         lo_hi = (np.full((2, len(df)), np.nan) if draws is None
                  else np.where(keep, percentile_ci(resampled[col], ci), np.nan))
-        df[col + "_lo"], df[col + "_hi"] = lo_hi
+        df[col + "_lo"], df[col + "_hi"] = lo_hi if col == "loss_opt" else np.exp(lo_hi)
     df["N_best"] = np.exp(point.x_best)
     df["D_best"] = np.exp(to_ln_d(point.x_best))
     df["status"] = [STATUS_NAMES[c] for c in point.status]

@@ -111,7 +111,8 @@ def load_isoflop_table(
         raise ScalefitInputError(f"{src}: no N (parameters) column found (looked for N, params, "
                                  "n_params, num_params, param_count, ...); name it with "
                                  "--params COL")
-    c_col = _flops_column(raw, flops, {n_col, d_col, runs.columns["loss"], *by}, src)
+    raw = raw.drop(columns=[_DUMMY_LR])
+    c_col = _flops_column(raw, flops, {n_col, d_col, runs.columns["loss"]}, src)
     for name, what in ((c_col, "FLOP"), (budget_col, "budget")):
         if name is not None and name in by:
             raise ScalefitInputError(f"{src}: column {name!r} is the {what} column; it cannot "

@@ -137,9 +137,9 @@ class ChinchillaResult:
         if self.boot_params is not None and len(self.boot_params):
             draws = chinchilla_allocation(np.asarray(self.boot_params, float), c)
         src = self.input.get("source") if self.input else None
-        origin = f"saved with {src}" if src else "of the fit"
-        interval_source = (f"intervals: the {len(self.boot_params)} bootstrap draws {origin} "
-                           "of (E, A, B, alpha, beta), each allocated" if draws is not None else
+        interval_source = (f"intervals: each of the fit's {len(self.boot_params)} bootstrap "
+                           "draws of (E, A, B, alpha, beta) allocated"
+                           + (f"; the fit of {src}" if src else "") if draws is not None else
                            "point estimates only: the fit holds no bootstrap draws (fit with "
                            "--boot N for intervals)")
         result = Allocation.build(c, chinchilla_allocation(p, c), draws, lvl,

@@ -25,8 +25,11 @@ def read_chinchilla_json(path) -> dict:
     """The checked content of a saved Chinchilla fit (one-line errors naming the key)."""
     d = read_json(path, HINT, COMMAND)
     if not isinstance(d, dict) or "form" not in d or "params" not in d:
-        what = ("a 'scalefit fit' result (an LR fit)" if isinstance(d, dict) and "laws" in d
-                else "not a scalefit Chinchilla fit (no form/params)")
+        what = "not a scalefit Chinchilla fit (no form/params)"
+        if isinstance(d, dict) and "profiles" in d:
+            what = "an IsoFLOP result ('scalefit isoflop'), not a Chinchilla fit"
+        elif isinstance(d, dict) and "laws" in d:
+            what = "an LR fit ('scalefit fit'), not a Chinchilla fit"
         raise ScalefitInputError(f"{path}: {what}; {HINT}")
     if d["form"] != FORM:
         raise ScalefitInputError(f"{path}: key 'form' is {_shorten(repr(d['form']), 80)}, not "

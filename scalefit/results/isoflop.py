@@ -10,6 +10,8 @@ The laws are ``core.laws.LawFit`` objects in the variable ``C`` (the budget, FLO
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -18,12 +20,12 @@ from ..core.allocation import power_law_allocation
 from ..core.bootstrap import percentile_ci
 from ..core.frozen import freeze
 from ..core.laws import LawFit
-from ..errors import ScalefitInputError
+from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..render.format import group_label
+from ..schema import ISOFLOP_SCHEMA_VERSION
 from .allocation import Allocation, check_budgets
 from .base import draws_from_json, draws_to_json, jsonable, level_or_stored, num
 
-SCHEMA_VERSION = 1  # of the IsoFLOP JSON (its own numbering; docs/json-schema.md)
 PROFILE_KEYS = ("budget", "n_runs", "n_diverged", "N_opt", "N_opt_lo", "N_opt_hi", "D_opt",
                 "D_opt_lo", "D_opt_hi", "tokens_per_param", "tokens_per_param_lo",
                 "tokens_per_param_hi", "loss_opt", "loss_opt_lo", "loss_opt_hi", "curvature",
@@ -139,8 +141,11 @@ class IsoflopResult:
         src = (f"intervals: the {len(n_law.boot)} bootstrap draws of the laws" if has else
                "point estimates only: the fit has no bootstrap draws")
         law = f"{n_law.form}; {d_law.form}" + (f"; {l_law.form}" if l_law else "")
-        return Allocation.build(c, point, draws, lvl, method="isoflop", law=law, group=g or None,
-                                data_range=rng, interval_source=src)
+        result = Allocation.build(c, point, draws, lvl, method="isoflop", law=law,
+                                  group=g or None, data_range=rng, interval_source=src)
+        for m in result.messages():
+            warnings.warn(m, ExtrapolationWarning, stacklevel=2)
+        return result
 
     def summary(self):
         """A Document: what ``scalefit isoflop`` prints."""
@@ -198,7 +203,7 @@ class IsoflopResult:
                      "loss": [None if not np.isfinite(v) else float(v) for v in r["loss"]]}
                     for r in self.runs]
         return {
-            "schema_version": SCHEMA_VERSION, "version": __version__,
+            "schema_version": ISOFLOP_SCHEMA_VERSION, "version": __version__,
             "input": jsonable(self.input), "settings": jsonable(self.settings),
             "profiles": [self._profile_dict(r) for _, r in self._profiles.iterrows()],
             "laws": [law_to_dict(law, draws) for law in self.laws],
