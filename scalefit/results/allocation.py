@@ -188,7 +188,7 @@ class Allocation:
         rows = [[fmt(r["C"]), fmt(r["N_opt"]), fmt_ci(r["N_opt_ci"]) or "-", fmt(r["D_opt"]),
                  fmt_ci(r["D_opt_ci"]) or "-", fmt(r["tokens_per_param"]),
                  fmt_ci(r["tokens_per_param_ci"]) or "-", fmt(r["loss"], 4),
-                 fmt_ci(r["loss_ci"]) or "-"] for r in self.rows]
+                 _ci4(r["loss_ci"])] for r in self.rows]
         notes = [f"  warning: extrapolating: {m}" for m in self.messages()]
         if self.interval_source:
             notes.append(f"  ({self.interval_source})")
@@ -228,6 +228,11 @@ class Allocation:
                    method=d["method"], law=d.get("law", ""), group=d.get("group"),
                    data_range=d.get("data_range"), interval_source=d.get("interval_source"),
                    draws=draws)
+
+
+def _ci4(pair) -> str:
+    """A loss interval with 4 significant digits (losses differ in the third)."""
+    return "-" if not fmt_ci(pair) else f"[{fmt(pair[0], 4)}, {fmt(pair[1], 4)}]"
 
 
 def _pair(v) -> tuple | None:
