@@ -19,6 +19,10 @@ _LAZY = {
     "RunTable": ("scalefit.table", "RunTable"),
     "fit_chinchilla": ("scalefit.chinchilla", "fit_chinchilla"),
     "ChinchillaResult": ("scalefit.results.chinchilla", "ChinchillaResult"),
+    "load_chinchilla": ("scalefit.results.chinchilla_file", "load_chinchilla"),
+    "fit_isoflop": ("scalefit.isoflop", "fit_isoflop"),
+    "IsoflopResult": ("scalefit.results.isoflop", "IsoflopResult"),
+    "Allocation": ("scalefit.results.allocation", "Allocation"),
 }
 
 __all__ = ["__version__", "ScalefitInputError", "ScalefitFitError", "ExtrapolationWarning",

@@ -112,7 +112,12 @@ def fit_chinchilla(
         huber_delta=float(huber_delta), ci_level=float(ci),
         seed=None if seed is None else int(seed), boot_params=fit["boot_params"],
         n_boot_fallback=fit["n_boot_fallback"], n_boot_unconverged=fit["n_boot_unconverged"],
-        converged=fit["converged"], ci=fit["ci"], input=input)
+        converged=fit["converged"], ci=fit["ci"], input=input,
+        data_range={"N": _span(n_arr), "D": _span(d_arr), "C": _span(6.0 * n_arr * d_arr)})
+
+
+def _span(a: np.ndarray) -> tuple[float, float]:
+    return float(a.min()), float(a.max())
 
 
 def fit_chinchilla_table(table, *, scale: str | None = None, horizon: str | None = None,

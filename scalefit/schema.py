@@ -228,3 +228,138 @@ def validate(obj, schema: dict | None = None, path: str = "$") -> list[str]:
             for i, value in enumerate(obj):
                 errors += validate(value, schema["items"], f"{path}[{i}]")
     return errors
+
+
+# ---------------------------------------------------------------- Chinchilla fits, IsoFLOP fits,
+# allocations (each numbered on its own; docs/json-schema.md)
+
+CHINCHILLA_SCHEMA_VERSION = 1
+CHINCHILLA_READABLE = (1,)
+PAIR = {"type": "array", "items": NUM, "minItems": 2, "maxItems": 2}
+DRAW_ROWS = {"type": "array", "items": {"type": "array", "items": NUM_OR_NULL}}
+CHINCHILLA_PARAMS = ("E", "A", "B", "alpha", "beta")
+
+CHINCHILLA = {
+    "title": "scalefit chinchilla result",
+    "type": "object",
+    "required": ["schema_version", "form", "params", "ci", "ci_level", "n_points", "n_starts",
+                 "n_boot", "huber_delta", "objective"],
+    "properties": {
+        "schema_version": {"type": "integer"},
+        "version": {"type": "string"},
+        "input": {"type": "object"},
+        "form": {"type": "string"},
+        "params": {"type": "object", "required": list(CHINCHILLA_PARAMS),
+                   "additionalProperties": NUM},
+        "ci": {"type": ["object", "null"], "required": list(CHINCHILLA_PARAMS),
+               "additionalProperties": PAIR},
+        "ci_level": NUM,
+        "n_points": {"type": "integer"},
+        "n_starts": {"type": "integer"},
+        "n_boot": {"type": "integer"},
+        "huber_delta": NUM,
+        "objective": NUM,
+        "range": {"type": "object", "additionalProperties": PAIR},
+        "draws": DRAW_ROWS,
+    },
+}
+
+ISOFLOP_SCHEMA_VERSION = 1
+ISOFLOP_PROFILE = {
+    "type": "object",
+    "required": ["group", "budget", "n_runs", "n_diverged", "N_opt", "N_opt_lo", "N_opt_hi",
+                 "D_opt", "tokens_per_param", "loss_opt", "status"],
+    "properties": {
+        "group": GROUP,
+        **{k: NUM_OR_NULL for k in ("budget", "N_opt", "N_opt_lo", "N_opt_hi", "D_opt",
+                                    "D_opt_lo", "D_opt_hi", "tokens_per_param",
+                                    "tokens_per_param_lo", "tokens_per_param_hi", "loss_opt",
+                                    "loss_opt_lo", "loss_opt_hi", "curvature", "N_best",
+                                    "D_best", "fit_rmse", "N_window_lo", "N_window_hi",
+                                    "boot_valid")},
+        **{k: {"type": "integer"} for k in ("n_runs", "n_diverged", "n_levels", "n_window")},
+        "status": STATUS,
+        "boot_kind": {"enum": ["runs", "parametric"]},
+    },
+}
+ISOFLOP_LAW = {
+    "type": "object",
+    "required": ["group", "target", "form", "variables", "params", "ci", "n_points", "range"],
+    "properties": {
+        **LAW["properties"],
+        "target": {"enum": ["N_opt", "D_opt", "tokens_per_param", "loss_opt"]},
+        "variables": {"type": "array", "items": {"enum": ["C"]}},
+        "extrapolation": {**EXTRAPOLATION, "properties": {**EXTRAPOLATION["properties"],
+                                                          "left_out": {"enum": ["C"]}}},
+    },
+}
+ISOFLOP = {
+    "title": "scalefit isoflop result",
+    "type": "object",
+    "required": ["schema_version", "version", "input", "settings", "profiles", "laws"],
+    "properties": {
+        "schema_version": {"type": "integer"},
+        "version": {"type": "string"},
+        "input": {
+            "type": "object",
+            "required": ["source", "rows", "columns", "by", "diverged", "profiles", "budgets",
+                         "tokens_from"],
+            "properties": {
+                "source": {"type": "string"},
+                "rows": {"type": "integer"},
+                "columns": {"type": "object",
+                            "additionalProperties": {"type": ["string", "null"]}},
+                "by": {"type": "array", "items": {"type": "string"}},
+                "diverged": {"type": "integer"},
+                "profiles": {"type": "integer"},
+                "budgets": {"type": "string"},
+                "tokens_from": {"enum": ["6ND", "interpolated"]},
+            },
+        },
+        "settings": {"type": "object", "required": ["n_boot", "ci", "seed", "window"],
+                     "properties": {"n_boot": {"type": "integer"}, "ci": NUM,
+                                    "seed": {"type": "integer"}, "window": {"type": "integer"},
+                                    "include": {"type": "array", "items": STATUS},
+                                    "budget_tol": NUM}},
+        "profiles": {"type": "array", "items": ISOFLOP_PROFILE},
+        "laws": {"type": "array", "items": ISOFLOP_LAW},
+        "notes": {"type": "array", "items": {"type": "string"}},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+        "runs": {"type": ["array", "null"], "items": {
+            "type": "object", "required": ["N", "loss"],
+            "properties": {"N": {"type": "array", "items": NUM},
+                           "loss": {"type": "array", "items": NUM_OR_NULL}}}},
+    },
+}
+
+ALLOCATION_ROW = {
+    "type": "object",
+    "required": ["C", "N_opt", "N_opt_ci", "D_opt", "D_opt_ci", "tokens_per_param",
+                 "tokens_per_param_ci", "loss", "loss_ci", "extrapolation"],
+    "properties": {
+        **{k: NUM_OR_NULL for k in ("N_opt", "D_opt", "tokens_per_param", "loss")},
+        "C": NUM,
+        **{k: PAIR_OR_NULL for k in ("N_opt_ci", "D_opt_ci", "tokens_per_param_ci",
+                                     "loss_ci")},
+        "extrapolation": {"type": "array", "items": {"type": "string"}},
+    },
+}
+ALLOCATION = {
+    "title": "scalefit allocation",
+    "type": "object",
+    "required": ["method", "law", "ci_level", "a", "a_ci", "b", "b_ci", "data_range",
+                 "budgets"],
+    "properties": {
+        "method": {"enum": ["chinchilla", "isoflop"]},
+        "law": {"type": "string"},
+        "group": {"type": ["object", "null"]},
+        "ci_level": NUM,
+        "a": NUM_OR_NULL, "a_ci": PAIR_OR_NULL, "b": NUM_OR_NULL, "b_ci": PAIR_OR_NULL,
+        "data_range": {"type": ["object", "null"], "additionalProperties": PAIR},
+        "interval_source": {"type": ["string", "null"]},
+        "budgets": {"type": "array", "items": ALLOCATION_ROW},
+        "draws": {"type": "object", "properties": {
+            **{k: DRAW_ROWS for k in ("ln_N", "ln_D", "loss")},
+            **{k: {"type": "array", "items": NUM_OR_NULL} for k in ("a", "b")}}},
+    },
+}

@@ -91,3 +91,51 @@ def make_sweeps(
                     frame.insert(0, group_column, label)
                 frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------- IsoFLOP profiles
+
+CHINCHILLA_TRUTH = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+
+
+def make_isoflop(
+    budgets=(1e18, 3e18, 1e19, 3e19, 1e20, 3e20),
+    law: dict | None = None,
+    n_points: int = 9,
+    step: float = 0.35,
+    noise: float = 0.005,
+    seeds: int = 1,
+    reps: int = 1,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """IsoFLOP profiles from a known Chinchilla law ``L = E + A N^-alpha + B D^-beta``.
+
+    Per budget C (and replication), ``n_points`` model sizes spaced by ``step`` in ln N
+    around the true optimum ``N* = G (C/6)^a`` (the grid's centre offset by a random
+    fraction of at most half a step, so the optimum is bracketed but not on the grid);
+    D = C / (6 N); loss = the law plus normal noise of s.d. ``noise``; ``seeds`` runs per
+    point. Columns: ``flops``, ``N``, ``D``, ``loss``, ``seed``, ``N_true`` (the true
+    optimum of the budget) and, with ``reps`` > 1, ``rep`` (independent replications, for
+    coverage studies). The true exponent is ``a = beta / (alpha + beta)``.
+    """
+    p = dict(CHINCHILLA_TRUTH if law is None else law)
+    rng = np.random.default_rng(seed)
+    s = p["alpha"] + p["beta"]
+    ln_g = (np.log(p["alpha"] * p["A"]) - np.log(p["beta"] * p["B"])) / s
+    frames = []
+    for r in range(reps):
+        for c in budgets:
+            ln_star = ln_g + p["beta"] / s * np.log(c / 6.0)
+            centre = ln_star + rng.uniform(-0.5, 0.5) * step
+            x = np.repeat(centre + (np.arange(n_points) - (n_points - 1) / 2) * step, seeds)
+            n = np.exp(x)
+            d = c / (6.0 * n)
+            loss = (p["E"] + p["A"] * n ** -p["alpha"] + p["B"] * d ** -p["beta"]
+                    + rng.normal(0.0, noise, x.size))
+            frame = pd.DataFrame({"flops": c, "N": n, "D": d, "loss": loss,
+                                  "seed": np.tile(np.arange(seeds), n_points),
+                                  "N_true": np.exp(ln_star)})
+            if reps > 1:
+                frame.insert(0, "rep", r)
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

@@ -1,4 +1,5 @@
-"""Bundled tables: each has a sidecar, and scalefit finds ok optima in >= 80% of sweeps."""
+"""Bundled tables: each has a sidecar, and scalefit finds ok optima in >= 80% of sweeps (of
+IsoFLOP profiles, for an IsoFLOP table)."""
 
 from pathlib import Path
 
@@ -25,6 +26,10 @@ def test_bundled_table(table):
         assert ("cpu" in text) == (df["device"].str.startswith("cpu").any())
     else:
         assert "synthetic" in text
+    if "flops" in df and "lr" not in df:  # an IsoFLOP table: its profiles are the sweeps
+        res = scalefit.fit_isoflop(table, n_boot=50, progress=None)
+        assert (res.profiles["status"] == "ok").mean() >= 0.8
+        return
     multi = "parameterization" in df and df["parameterization"].nunique() > 1
     by = ["parameterization"] if multi else []
     res = scalefit.fit(table, by=by, n_boot=50)

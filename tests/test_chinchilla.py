@@ -222,6 +222,8 @@ def test_result_object():
     json.dumps(out)
     assert out["form"] == "loss = E + A * N^-alpha + B * D^-beta"
     assert set(out) == {
+        "schema_version",
+        "range",
         "form",
         "params",
         "ci",

@@ -104,5 +104,43 @@ def chinchilla(args) -> int:
     return _emit(args, res, draws=True)
 
 
+def isoflop(args) -> int:
+    """``isoflop``: table -> IsoflopResult -> summary, --json, --figures."""
+    from ..files import check_outputs
+    from ..isoflop import fit_isoflop
+
+    progress = None if args.quiet else "auto"
+    check_outputs(args.json, None, [args.runs])
+    if args.figures and os.path.exists(args.figures) and not os.path.isdir(args.figures):
+        raise UsageError(f"{args.figures}: exists and is not a folder; --figures needs a folder")
+    res = fit_isoflop(args.runs, flops=args.flops, params=args.params, tokens=args.tokens,
+                      loss=args.loss, by=list(dict.fromkeys(args.by)), budget_col=args.budget_col,
+                      budget_tol=args.budget_tol, n_boot=args.boot, ci=args.ci, seed=args.seed,
+                      window=args.window, include=tuple(args.include_status), status=args.status,
+                      extract=args.extract, fmt=args.format, progress=progress,
+                      require_optimum=True)
+    args.late_warnings += res.warnings
+    _emit(args, res, draws=True)
+    if args.figures:
+        paths = res.save_figures(args.figures)
+        args.messages.append(f"wrote {len(paths)} figure files (PNG + SVG) in {args.figures}")
+    return 0
+
+
+def allocate(args) -> int:
+    """``allocate``: a saved Chinchilla fit -> Allocation at each --budget."""
+    from ..files import check_outputs
+    from ..results.chinchilla_file import load_chinchilla
+
+    check_outputs(args.json, None, [args.fit])
+    law = load_chinchilla(args.fit)
+    if args.ci is not None and law.boot_params is None:
+        raise UsageError(f"{args.fit} holds no bootstrap draws, so there are no intervals at "
+                         "any level; refit with 'scalefit chinchilla RUNS --boot 1000 --json "
+                         "FIT.json'")
+    return _emit(args, law.allocate(args.budget, level=args.ci))
+
+
 COMMANDS = {"fit": fit, "compare": fit, "predict": predict, "audit": audit,
-            "transfer": transfer, "chinchilla": chinchilla}
+            "transfer": transfer, "chinchilla": chinchilla, "isoflop": isoflop,
+            "allocate": allocate}

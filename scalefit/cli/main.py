@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:
             raise UsageError("choose a command: fit, compare, predict, audit, transfer, "
-                             "chinchilla (see 'scalefit --help')")
+                             "chinchilla, isoflop, allocate (see 'scalefit --help')")
         _runs_after_by(args)
         return _run(args)
     except SystemExit as e:  # --help / --version

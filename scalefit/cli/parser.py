@@ -123,6 +123,27 @@ beta = 0.32 is b = -0.32 (--beta 0.32 says the same).
 Fits loss = E + A * N^-alpha + B * D^-beta (Huber loss on ln L, L-BFGS from a grid of
 starts, as Hoffmann et al. and Besiroglu et al.). N is the scale column, D the horizon.
 """,
+    "isoflop": """examples:
+  scalefit isoflop examples/data/synthetic_isoflop.csv
+  scalefit isoflop isoflop_points.csv --by dataset hparams warmup decay param_count loss_split
+  scalefit isoflop runs.csv --flops C --params n_params --budget-col budget --json iso.json
+
+Each profile (one budget, one value of every --by column) is a sweep in ln N: its optimum
+N* is the windowed parabola of 'scalefit fit', with the same statuses and run bootstrap.
+Then N* = k C^a, D* = k C^b, D*/N* = k C^c and loss_opt = L_inf + A C^alpha per group.
+Columns: flops (C, compute, budget, ...), N (params, n_params, ...), D (tokens, ...),
+loss; C = 6 N D without a FLOP column. Budgets: --budget-col, else a FLOP column whose
+values repeat, else C binned within --budget-tol (10%).
+""",
+    "allocate": """examples:
+  scalefit chinchilla runs.csv --boot 1000 --json law.json
+  scalefit allocate law.json --budget 5.88e23
+  scalefit allocate law.json --budget 1e21 --budget 1e22 --budget 1e23 --ci 0.9
+
+Minimises the fitted loss under C = 6 N D: N* = G (C/6)^a, D* = (C/6)^b / G with
+a = beta / (alpha + beta). Intervals: every bootstrap draw saved in FIT.json, allocated.
+Warns when a budget, N* or D* lies outside the data the law was fitted on.
+""",
 }
 
 MAIN_DESCRIPTION = """\
@@ -150,6 +171,16 @@ ABOUT = {
                  "horizon to another: lr * (to / from)^b, with b given or from a fit."),
     "chinchilla": ("fit the Chinchilla loss law L(N, D)",
                    "Fit loss = E + A * N^-alpha + B * D^-beta to every non-diverged run."),
+    "isoflop": ("IsoFLOP profiles: optimal N per budget and N*(C), D*(C)",
+                "Chinchilla Approach 2: the optimal model size of every IsoFLOP profile (a "
+                "quadratic in ln N around the best N, with the run bootstrap of LR sweeps), "
+                "then N*, D*, tokens per parameter and the loss at the optimum as laws of the "
+                "FLOP budget C, with intervals."),
+    "allocate": ("compute-optimal N and D for a budget, from a Chinchilla fit",
+                 "For budgets of C FLOPs: the model size N* and tokens D* that minimise a saved "
+                 "Chinchilla law (scalefit chinchilla --json) at C = 6 N D, the tokens per "
+                 "parameter and the predicted loss, each with an interval from the fit's "
+                 "bootstrap draws; and the exponent a = beta / (alpha + beta)."),
 }
 MAIN_EPILOG = """examples:
   scalefit fit examples/data/synthetic_sweeps.csv --by parameterization
@@ -158,12 +189,16 @@ MAIN_EPILOG = """examples:
   scalefit audit fit.json --lr 3e-4 --scale 7B --horizon 1T
   scalefit transfer --lr 3e-3 --from 10B --to 1T --b -0.32
   scalefit compare runs.csv --by parameterization --reference mup
-  scalefit chinchilla runs.csv --boot 200
+  scalefit chinchilla runs.csv --boot 200 --json law.json
+  scalefit allocate law.json --budget 5.88e23
+  scalefit isoflop isoflops.csv --by dataset
 
 exit status: 0 success, 2 bad input or usage, 1 the fit failed.
 'scalefit COMMAND --help' shows every option, with examples.
 """
 USAGES = {"fit": "%(prog)s RUNS [options]", "chinchilla": "%(prog)s RUNS [options]",
+          "isoflop": "%(prog)s RUNS [options]",
+          "allocate": "%(prog)s FIT.json --budget C [--budget C2 ...] [options]",
           "compare": "%(prog)s RUNS --by COL [COL ...] [options]"}
 
 
@@ -272,6 +307,55 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ci", metavar="LEVEL", type=level, default=0.95, help="interval level")
     g.add_argument("--huber-delta", metavar="DELTA", type=positive, default=1e-3,
                    help="Huber threshold on ln L residuals (default 1e-3)")
+    _isoflop_args(p["isoflop"])
+    _allocate_args(p["allocate"])
     for name in EPILOGS:
         _outputs(p[name], report=name in ("fit", "compare"))
+    p["isoflop"].add_argument_group("figures").add_argument(
+        "--figures", metavar="DIR", help="write DIR/isoflop_profiles.png|svg (loss vs N with "
+        "the parabolas and optima) and DIR/isoflop_law.png|svg (N* and D* vs C with the laws)")
     return parser
+
+
+def _isoflop_args(p) -> None:
+    p.add_argument("runs", metavar="RUNS", nargs="?", help="table of runs: .csv .tsv .parquet "
+                   ".jsonl .json, or - for stdin")
+    g = p.add_argument_group("columns")
+    g.add_argument("--flops", metavar="COL", help="FLOP column (default: flops, C, compute, "
+                   "budget, ... if present; else C = 6 N D)")
+    g.add_argument("--params", "--scale", dest="params", metavar="COL",
+                   help="model-size column N (default: N, params, n_params, ...)")
+    g.add_argument("--tokens", "--horizon", dest="tokens", metavar="COL",
+                   help="tokens column D (default: D, tokens, ...; else D = C / (6 N))")
+    g.add_argument("--loss", metavar="COL", help="loss column")
+    g.add_argument("--status", metavar="COL", help="status column (diverged/failed runs)")
+    g.add_argument("--extract", metavar="COL:REGEX", action="append", default=[],
+                   help="make columns from the named groups of REGEX searched in COL")
+    g.add_argument("--format", choices=FORMATS, help="input format (default: by extension)")
+    g = p.add_argument_group("fit")
+    g.add_argument("--by", metavar="COL", nargs="+", action="extend", default=[],
+                   help="columns that split profiles into groups (a law per group)")
+    g.add_argument("--budget-col", metavar="COL", help="each run's budget (exact groups); "
+                   "default: a FLOP column whose values repeat, else C binned")
+    g.add_argument("--budget-tol", metavar="X", type=_type(lambda t: v if 0 < (v := float(t))
+                                                          < 1 else None,
+                                                          "a relative tolerance in (0, 1), "
+                                                          "e.g. 0.1"),
+                   default=0.1, help="bin C into budgets where neighbours differ by less than "
+                   "this fraction (default 0.1)")
+    g.add_argument("--boot", metavar="N", type=_count(0), default=1000,
+                   help="bootstrap resamples, 0 for none (default 1000)")
+    g.add_argument("--seed", metavar="S", type=int, default=0, help="resampling seed")
+    g.add_argument("--ci", metavar="LEVEL", type=level, default=0.95, help="interval level")
+    g.add_argument("--window", metavar="K", type=_count(1), default=2,
+                   help="half-width of the quadratic fit in steps of the N grid (default 2)")
+    g.add_argument("--include-status", metavar="STATUS", nargs="+", choices=STATUS_NAMES,
+                   default=["ok"], help="profile statuses whose optima enter the laws")
+
+
+def _allocate_args(p) -> None:
+    p.add_argument("fit", metavar="FIT.json", help="output of 'scalefit chinchilla --json'")
+    p.add_argument("--budget", metavar="C", type=amount, action="append", required=True,
+                   help="compute budget in FLOPs, e.g. 5.88e23 (repeatable)")
+    p.add_argument("--ci", metavar="LEVEL", type=level, default=None,
+                   help="interval level (default: the fit's), from the saved draws")

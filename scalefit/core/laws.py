@@ -67,8 +67,10 @@ class LawFit:
         return float(np.nanmin(v)), float(np.nanmax(v))
 
     def coef(self) -> np.ndarray:
-        """A power law's coefficients in log space: (ln C, exponents...)."""
-        return np.array([np.log(self.params["C"])] + [self.params[p] for p in self.param_names[1:]])
+        """A power law's coefficients in log space: (ln C, exponents...); the coefficient is
+        the first of ``param_names`` (``C`` unless the law named it otherwise)."""
+        names = self.param_names or ("C",)
+        return np.array([np.log(self.params[names[0]])] + [self.params[p] for p in names[1:]])
 
     def predict_log(self, values: dict) -> tuple[float, np.ndarray | None]:
         """ln(target) at ``values`` (variable -> value) for a power law, with its draws (B,)."""
@@ -168,22 +170,28 @@ def power_law(
     ci_level: float,
     curvature: np.ndarray | None = None,
     primary: bool = False,
+    exponents: dict[str, str] | None = None,
+    coef_name: str = "C",
 ) -> LawFit:
     """Fit ``target = C * prod v^a_v`` in log space, with bootstrap intervals.
 
     values: variable -> (P,) positive values; y: (P,) positive target (point estimate);
     y_boot: (B, P) resampled targets (NaN = absent in that resample) or None;
     curvature: (P,) loss curvature at each point, for the cost of extrapolation errors.
+    exponents: variable -> exponent name (default ``scale: a``, ``horizon: b``);
+    coef_name: the coefficient's name (default ``C``; an IsoFLOP law, whose variable is
+    the compute C, calls it ``k``).
     """
     logs = {v: np.log(values[v]) for v in variables}
     X = design(logs, variables)
     ly = np.log(y)
     coef = loglinear(X, ly[None, :])[0]
-    exps = {"scale": "a", "horizon": "b"}
-    names = ("C",) + tuple(exps[v] for v in variables)
-    form = f"{target} = C * " + " * ".join(f"{v}^{exps[v]}" for v in variables)
+    exps = exponents or {"scale": "a", "horizon": "b"}
+    names = (coef_name,) + tuple(exps[v] for v in variables)
+    form = f"{target} = {coef_name} * " + " * ".join(f"{v}^{exps[v]}" for v in variables)
     r2, rmse = fit_stats(X, ly, coef) if np.all(np.isfinite(coef)) else (np.nan, np.nan)
-    params = {"C": float(np.exp(coef[0]))} | {n: float(c) for n, c in zip(names[1:], coef[1:])}
+    params = ({coef_name: float(np.exp(coef[0]))}
+              | {n: float(c) for n, c in zip(names[1:], coef[1:])})
     boot = None
     ci = {n: None for n in names}
     if y_boot is not None and len(y_boot):
@@ -191,7 +199,7 @@ def power_law(
             boot = loglinear(X, np.log(y_boot))
         lo_hi = percentile_ci(boot, ci_level)
         ci = {n: [float(lo_hi[0, i]), float(lo_hi[1, i])] for i, n in enumerate(names)}
-        ci["C"] = [float(np.exp(lo_hi[0, 0])), float(np.exp(lo_hi[1, 0]))]
+        ci[coef_name] = [float(np.exp(lo_hi[0, 0])), float(np.exp(lo_hi[1, 0]))]
     return LawFit(
         target=target, form=form, variables=variables, group=group, params=params, ci=ci,
         r2_log=r2, rmse_log=rmse, n_points=len(y), param_names=names, boot=boot,

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._version import __version__
+from ..core.allocation import chinchilla_allocation
 from ..core.chinchilla import FORM, PARAM_NAMES, boot_ci
 from ..core.frozen import freeze, thaw
-from ..errors import ScalefitInputError
+from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..render.tables import Document, Table, Text
+from ..schema import CHINCHILLA_SCHEMA_VERSION
+from .allocation import Allocation, check_budgets
 from .base import draws_from_json, draws_to_json, level_or_stored
 
 
@@ -27,7 +31,9 @@ class ChinchillaResult:
     scipy after the batched Newton, and those of them that neither scipy nor the Newton
     test called converged), ``converged`` (the full-data optimum passed the Newton
     stationarity test), ``ci`` (name -> (lo, hi) at ``ci_level``, or None) and
-    ``input`` (for a fit of a table: source, rows, used, diverged, columns).
+    ``input`` (for a fit of a table: source, rows, used, diverged, columns),
+    ``data_range`` (``N``, ``D`` and ``C = 6 N D``: (min, max) over the fitted points, or
+    None for a result saved without it). ``allocate(C)`` gives the compute-optimal N*, D*.
     """
 
     params: dict
@@ -45,9 +51,10 @@ class ChinchillaResult:
     converged: bool = True
     ci: dict | None = field(default=None)
     input: dict | None = None
+    data_range: dict | None = None
 
     def __post_init__(self):
-        for name in ("params", "theta", "boot_params", "ci", "input"):
+        for name in ("params", "theta", "boot_params", "ci", "input", "data_range"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, freeze(value))
@@ -82,7 +89,9 @@ class ChinchillaResult:
         ci = None
         if self.ci is not None:
             ci = {k: [float(lo), float(hi)] for k, (lo, hi) in self.ci.items()}
-        out = {"version": __version__, "input": thaw(self.input)} if self.input else {}
+        out = {"schema_version": CHINCHILLA_SCHEMA_VERSION}
+        if self.input:
+            out.update({"version": __version__, "input": thaw(self.input)})
         out.update({
             "form": FORM,
             "params": {k: float(v) for k, v in self.params.items()},
@@ -94,6 +103,8 @@ class ChinchillaResult:
             "huber_delta": float(self.huber_delta),
             "objective": float(self.objective),
         })
+        if self.data_range is not None:
+            out["range"] = {k: [float(v) for v in lo_hi] for k, lo_hi in self.data_range.items()}
         if draws and self.boot_params is not None:
             out["draws"] = draws_to_json(self.boot_params)
         return out
@@ -107,7 +118,36 @@ class ChinchillaResult:
                    huber_delta=d["huber_delta"], ci_level=d["ci_level"], seed=None,
                    boot_params=draws_from_json(d.get("draws")),
                    ci={k: tuple(v) for k, v in d["ci"].items()} if d.get("ci") else None,
-                   input=d.get("input"))
+                   input=d.get("input"), data_range=d.get("range"))
+
+    def allocate(self, budgets, level: float | None = None) -> Allocation:
+        """Compute-optimal model size and tokens at ``budgets`` (FLOPs, one or a list).
+
+        Minimises the fitted loss under ``C = 6 N D``: ``N* = G (C/6)^a``,
+        ``D* = (C/6)^b / G`` with ``a = beta / (alpha + beta)``, ``b = 1 - a``,
+        ``G = (alpha A / (beta B))^(1 / (alpha + beta))``; returns an ``Allocation`` (N*,
+        D*, D*/N*, the predicted loss, a and b), with intervals at ``level`` (default the
+        fit's) from every bootstrap draw of the parameters. Warns
+        (``ExtrapolationWarning``) for each budget, N* or D* outside the fitted data.
+        """
+        c = check_budgets(budgets)
+        lvl = level_or_stored(level, self.ci_level, self.boot_params is not None, "this fit")
+        p = np.array([self.params[k] for k in PARAM_NAMES], dtype=float)
+        draws = None
+        if self.boot_params is not None and len(self.boot_params):
+            draws = chinchilla_allocation(np.asarray(self.boot_params, float), c)
+        src = self.input.get("source") if self.input else None
+        interval_source = (f"intervals: each of the fit's {len(self.boot_params)} bootstrap "
+                           "draws of (E, A, B, alpha, beta) allocated"
+                           + (f"; the fit of {src}" if src else "") if draws is not None else
+                           "point estimates only: the fit holds no bootstrap draws (fit with "
+                           "--boot N for intervals)")
+        result = Allocation.build(c, chinchilla_allocation(p, c), draws, lvl,
+                                  method="chinchilla", law=FORM + ";  C = 6 N D",
+                                  data_range=thaw(self.data_range), interval_source=interval_source)
+        for m in result.messages():
+            warnings.warn(m, ExtrapolationWarning, stacklevel=2)
+        return result
 
     def summary(self) -> Document:
         """Readable table of estimates, intervals and fit settings."""

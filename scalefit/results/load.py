@@ -17,23 +17,28 @@ from .fit import FitResult
 HINT = "give the output of 'scalefit fit --json'"
 
 
-def read_fit_json(path) -> dict:
-    """The checked content of a saved fit (one-line ScalefitInputError naming the key)."""
+def read_json(path, hint: str = HINT, command: str = "scalefit fit RUNS --json FIT.json"):
+    """The parsed JSON of one file (one-line ScalefitInputError: missing, unreadable, not
+    JSON; NaN and Infinity are refused). ``hint``/``command`` say what file to give."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except FileNotFoundError:
-        raise ScalefitInputError(f"{path}: no such file; write one with "
-                                 "'scalefit fit RUNS --json FIT.json'") from None
+        raise ScalefitInputError(f"{path}: no such file; write one with '{command}'") from None
     except IsADirectoryError:
         raise ScalefitInputError(f"{path}: is a directory, not a FIT.json") from None
     except OSError as e:
         raise ScalefitInputError(f"{path}: cannot read: {e.strerror or e}") from None
     try:
-        d = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as e:
         where = f" (line {e.lineno})" if hasattr(e, "lineno") else ""
-        raise ScalefitInputError(f"{path}: not valid JSON{where}; {HINT}") from None
+        raise ScalefitInputError(f"{path}: not valid JSON{where}; {hint}") from None
+
+
+def read_fit_json(path) -> dict:
+    """The checked content of a saved fit (one-line ScalefitInputError naming the key)."""
+    d = read_json(path)
     if not isinstance(d, dict) or not {"laws", "settings", "input", "optima"} <= set(d):
         raise ScalefitInputError(f"{path}: not a scalefit fit result (no laws/settings/input/"
                                  f"optima); {HINT}")

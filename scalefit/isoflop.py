@@ -1,0 +1,274 @@
+"""``scalefit.fit_isoflop``: IsoFLOP profiles (Chinchilla Approach 2) with the LR-sweep estimator.
+
+An IsoFLOP profile is a sweep: runs at one FLOP budget C (and one value of every ``by``
+column), swept over model size N. So the optimum N* of every profile is the same
+windowed parabola, with the same statuses and the same run bootstrap, as the optimal LR
+of an LR sweep, in ``x = ln N`` instead of ``ln lr`` (``core.sweeps``, ``core.optimum``,
+``core.bootstrap``). Then, per ``by`` group, power laws of the optima in C with the
+same log-linear machinery as the LR laws (``core.laws.power_law``: bootstrap draws of the
+optima, leave-largest-out):
+
+    N* = k C^a,   D* = k' C^b,   D*/N* = k'' C^c,   L* = L_inf + A C^alpha.
+
+D* at each profile is ``C / (6 N*)`` when the runs lie on their budget's 6ND line (then
+b = 1 - a and c = 1 - 2a exactly, resample by resample), otherwise ln D read off the
+profile at N* (``isoflop_table``, ``core.isoflop.interp_levels``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from .core.allocation import FLOPS_PER_PARAM_TOKEN
+from .core.bootstrap import bootstrap_sweeps, percentile_ci, pooled_noise_sd
+from .core.isoflop import interp_levels
+from .core.laws import LawFit, loss_law, power_law
+from .core.optimum import DEFAULT_WINDOW, STATUS_NAMES, fit_sweeps
+from .core.sweeps import index_runs
+from .errors import ScalefitInputError
+from .grouping import pooling_hints
+from .isoflop_table import DEFAULT_BUDGET_TOL, IsoflopTable, load_isoflop_table
+from .progress import resolve
+from .results.isoflop import IsoflopResult
+
+WHY = {
+    "all_diverged": "every run diverged",
+    "too_few": "each profile needs >= 3 distinct N with a finite loss",
+    "edge": "the best N is the smallest or largest of its profile; add model sizes beyond "
+            "it, or pass --include-status ok edge",
+    "not_convex": "the loss is not convex in ln N around the best N",
+}
+# Laws of the optima in C: target -> exponent name (coefficient k).
+TARGETS = {"N_opt": "a", "D_opt": "b", "tokens_per_param": "c"}
+
+
+def fit_isoflop(
+    table, flops: str | None = None, params: str | None = None, tokens: str | None = None,
+    loss: str | None = None, by=(), budget_col: str | None = None,
+    budget_tol: float = DEFAULT_BUDGET_TOL, n_boot: int = 1000, ci: float = 0.95,
+    seed: int = 0, window: int = DEFAULT_WINDOW, include=("ok",), status: str | None = None,
+    progress: Callable[[int, int], None] | str | None = "auto", source: str | None = None,
+    extract=(), fmt: str | None = None, require_optimum: bool = False,
+) -> IsoflopResult:
+    """IsoFLOP analysis (Approach 2): the optimal N of every profile, then N*, D*, D*/N*
+    and the loss at the optimum as laws of the budget C, all with bootstrap intervals.
+
+    table: path (CSV / Parquet / JSON Lines; ``"-"`` for stdin) or DataFrame, one row per
+        run; ``flops``, ``params``, ``tokens``, ``loss``: column names overriding the
+        aliases (``flops``/``C``/``compute``/``budget``; ``N``/``params``/``n_params``;
+        ``D``/``tokens``; ``loss``/``val_loss``/...). C = 6 N D without a FLOP column.
+    by: columns that split profiles into groups (a law per group).
+    budget_col: the column holding each run's budget (exact groups); otherwise a
+        repeating FLOP column, else C binned within ``budget_tol`` (relative).
+    n_boot, ci, seed, window, include, status, progress, source, extract, fmt,
+        require_optimum: as for ``scalefit.fit`` (the window is in steps of the N grid).
+    """
+    if not 0 < ci < 1:
+        raise ScalefitInputError(f"ci must be between 0 and 1 (got {ci}); e.g. 0.95")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
+        raise ScalefitInputError(f"n_boot must be a whole number >= 0 (got {n_boot!r})")
+    if window < 1:
+        raise ScalefitInputError(f"window must be >= 1 grid step (got {window})")
+    bad = set(include) - set(STATUS_NAMES)
+    if bad:
+        raise ScalefitInputError(f"unknown status in include: {sorted(bad)}; use {STATUS_NAMES}")
+    t = load_isoflop_table(table, flops=flops, params=params, tokens=tokens, loss=loss, by=by,
+                           status=status, budget_col=budget_col, budget_tol=budget_tol,
+                           fmt=fmt, extract=extract, source=source)
+    groups, gid = _profiles(t)
+    G = len(groups)
+    data = t.data
+    order_keys = np.column_stack([groups["budget"].to_numpy(float), np.zeros(G)])
+    sw = index_runs(gid, G, data["N"].to_numpy(), data["loss"].to_numpy(),
+                    data["diverged"].to_numpy(), order_keys)
+    n, s, q = sw.level_sums()
+    point = fit_sweeps(sw.x, n, s, q, window=window, bounds=True)
+    notes = list(t.notes)
+    noise_sd = _parametric_noise(point, notes) if n_boot > 0 else None
+    report, bar = resolve(progress, "bootstrap", after="fitting laws")
+    with bar:
+        boot = bootstrap_sweeps(sw, n_boot, seed, window, report, noise_sd) if n_boot else None
+    ln_d_levels = _level_means(sw, gid, np.log(data["N"].to_numpy()),
+                               np.log(data["D"].to_numpy()), data["diverged"])
+    budget = groups["budget"].to_numpy(float)
+    to_ln_d = (lambda x: np.log(budget / FLOPS_PER_PARAM_TOKEN) - x) if t.tokens_from == "6ND" \
+        else (lambda x: interp_levels(sw.x, ln_d_levels, x))
+    draws = None
+    if boot is not None:
+        x_b = boot.x_opt
+        draws = {"ln_N": x_b, "ln_D": to_ln_d(x_b), "loss": boot.loss_opt,
+                 "best_ln_N": boot.x_best, "best_ln_D": to_ln_d(boot.x_best)}
+    profiles = _profile_table(groups, sw, point, draws, to_ln_d, noise_sd, ci)
+    if t.tokens_from == "6ND":
+        notes.append("every run lies on its budget's 6ND line: D_opt = C / (6 N_opt) at every "
+                     "profile and resample, so D_opt's exponent is b = 1 - a exactly")
+    laws = _fit_laws(profiles, draws, t.by, include, ci, notes)
+    hint_runs = dataclasses.replace(
+        t.runs, raw=t.runs.raw.assign(_budget=data["budget"].to_numpy()),
+        columns={**{k: v for k, v in t.columns.items() if v}, "scale": "_budget",
+                 "horizon": None})
+    inp = {"source": t.source, "rows": int(len(data)), "columns": dict(t.columns),
+           "by": list(t.by), "diverged": int(data["diverged"].sum()), "profiles": G,
+           "budgets": t.budget_from, "tokens_from": t.tokens_from}
+    if t.runs.extract:
+        inp["extract"] = list(t.runs.extract)
+    result = IsoflopResult(
+        profiles=profiles, laws=laws, input=inp,
+        settings={"n_boot": int(n_boot), "ci": float(ci), "seed": int(seed),
+                  "window": int(window), "include": list(include),
+                  "budget_tol": float(budget_tol)},
+        notes=notes, runs=_runs(data, gid, G), draws=draws,
+        warnings=[h.replace("within sweeps", "within profiles") for h in pooling_hints(hint_runs)])
+    if require_optimum:
+        counts = profiles["status"].value_counts()
+        if not any(st in counts.index for st in include):
+            parts = [f"{k} {st} ({WHY.get(st, st)})" for st, k in counts.items()]
+            raise ScalefitInputError(f"{t.source}: no IsoFLOP profile has an optimum: "
+                                     f"{'; '.join(parts)}")
+    return result
+
+
+def _profiles(t: IsoflopTable) -> tuple[pd.DataFrame, np.ndarray]:
+    """The table of profiles (``by`` columns, budget, counts), sorted, and each run's profile."""
+    keys = list(t.by) + ["budget"]
+    df = t.data
+    try:
+        gid = df.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
+    except TypeError:  # mixed label types in a by column: order by their text
+        gid = df.assign(**{b: df[b].astype(str) for b in t.by}).groupby(
+            keys, sort=True, dropna=False).ngroup().to_numpy()
+    G = int(gid.max()) + 1
+    first = np.unique(gid, return_index=True)[1]
+    groups = df.iloc[first][keys].reset_index(drop=True)
+    groups["n_runs"] = np.bincount(gid, minlength=G)
+    groups["n_diverged"] = np.bincount(gid, weights=df["diverged"].to_numpy(),
+                                       minlength=G).astype(int)
+    return groups, gid.astype(np.int64)
+
+
+def _level_means(sw, gid, ln_n, values, diverged) -> np.ndarray:
+    """Mean of ``values`` over the finite runs at each level (distinct N) of each profile:
+    (G, J), aligned with ``sw.x``."""
+    G, J = sw.x.shape
+    keep = ~np.asarray(diverged, bool)
+    g, ln_n, values = gid[keep], np.asarray(ln_n)[keep], np.asarray(values)[keep]
+    level = np.zeros(g.size, dtype=np.int64)
+    for k in range(G):  # the level of a run: the rank of its ln N among its profile's levels
+        sel = g == k
+        level[sel] = np.searchsorted(sw.x[k, np.isfinite(sw.x[k])], ln_n[sel])
+    key = g * J + np.clip(level, 0, J - 1)
+    cnt = np.bincount(key, minlength=G * J).reshape(G, J)
+    tot = np.bincount(key, weights=values, minlength=G * J).reshape(G, J)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cnt > 0, tot / np.where(cnt > 0, cnt, 1), np.nan)
+
+
+def _parametric_noise(point, notes: list[str]) -> np.ndarray:
+    """Per-profile s.d. for parametric resamples of profiles with exactly 3 runs in the fit."""
+    exact = (point.n_window == 3) & (point.status == 0)
+    sd = np.full(point.n_window.shape, np.nan)
+    if not exact.any():
+        return sd
+    pooled = pooled_noise_sd(point)
+    if np.isfinite(pooled) and pooled > 0:
+        sd[exact] = pooled
+        notes.append(f"{int(exact.sum())} profile(s) have exactly 3 runs in their fit (no "
+                     f"replicate to resample): their resamples add normal noise of s.d. "
+                     f"{pooled:.3g}, the pooled residual s.d. of the other profiles")
+    else:
+        notes.append(f"{int(exact.sum())} profile(s) have exactly 3 runs in their fit and no "
+                     "profile has residual noise to estimate it from: their intervals are "
+                     "unknown (add model sizes)")
+    return sd
+
+
+def _profile_table(groups, sw, point, draws, to_ln_d, noise_sd, ci) -> pd.DataFrame:
+    """One row per profile: optimum N*, D*, D*/N*, loss with intervals, status, counts."""
+    df = groups.copy()
+    ok = point.status == 0
+    x = np.where(ok, point.x_opt, np.nan)
+    ln_d = to_ln_d(x)
+    df["N_opt"], df["D_opt"] = np.exp(x), np.exp(ln_d)
+    df["tokens_per_param"] = np.exp(ln_d - x)
+    df["loss_opt"] = np.where(ok, point.loss_opt, np.nan)
+    df["curvature"] = np.where(ok, point.curvature, np.nan)
+    no_info = point.n_window == 3
+    if noise_sd is not None:
+        no_info &= ~(np.isfinite(noise_sd) & (noise_sd > 0))
+    keep = ok & ~no_info
+    if draws is not None:
+        # intervals of N*, D*, D*/N* from their logs (as lr_opt's of an LR sweep)
+        resampled = {"N_opt": draws["ln_N"], "D_opt": draws["ln_D"],
+                     "tokens_per_param": draws["ln_D"] - draws["ln_N"], "loss_opt": draws["loss"]}
+    for col in ("N_opt", "D_opt", "tokens_per_param", "loss_opt"):
+        lo_hi = (np.full((2, len(df)), np.nan) if draws is None
+                 else np.where(keep, percentile_ci(resampled[col], ci), np.nan))
+        df[col + "_lo"], df[col + "_hi"] = lo_hi if col == "loss_opt" else np.exp(lo_hi)
+    df["N_best"] = np.exp(point.x_best)
+    df["D_best"] = np.exp(to_ln_d(point.x_best))
+    df["status"] = [STATUS_NAMES[c] for c in point.status]
+    df["n_levels"] = np.isfinite(sw.x).sum(1)
+    df["n_window"] = point.n_window.astype(int)
+    df["fit_rmse"] = point.rmse
+    df["N_window_lo"], df["N_window_hi"] = np.exp(point.x_window)
+    df["boot_valid"] = (np.isfinite(draws["ln_N"]).mean(0) if draws is not None
+                        else np.full(len(df), np.nan))
+    if noise_sd is not None:
+        df["boot_kind"] = np.where(np.isfinite(noise_sd) & (noise_sd > 0), "parametric", "runs")
+    return df
+
+
+def _fit_laws(profiles, draws, by, include, ci, notes) -> list[LawFit]:
+    """Per ``by`` group: N*, D*, D*/N* as power laws of C; the loss at the optimum vs C."""
+    laws: list[LawFit] = []
+    groups = [({}, profiles)] if not by else [
+        (dict(zip(by, k if isinstance(k, tuple) else (k,))), sub)
+        for k, sub in profiles.groupby(list(by), sort=True, dropna=False)]
+    for group, sub in groups:
+        label = ("[" + ", ".join(f"{k}={v}" for k, v in group.items()) + "] ") if group else ""
+        pts = sub[sub["status"].isin(include)]
+        fitted = (pts["status"] == "ok").to_numpy()
+        # an included non-ok profile has no fitted optimum: its best observed N stands in
+        y = {"N_opt": np.where(fitted, pts["N_opt"], pts["N_best"]),
+             "D_opt": np.where(fitted, pts["D_opt"], pts["D_best"])}
+        y["tokens_per_param"] = y["D_opt"] / y["N_opt"]
+        use = np.isfinite(y["N_opt"]) & np.isfinite(y["D_opt"])
+        if use.sum() < 3 or pts["budget"].to_numpy()[use].min() == pts["budget"].max():
+            notes.append(f"{label}{int(use.sum())} profile(s) with an optimum: too few for a law "
+                         "in C (need 3 budgets)")
+            continue
+        cols = pts.index.to_numpy()[use]
+        C = pts["budget"].to_numpy(float)[use]
+        boot = None
+        if draws is not None:
+            f = fitted[use]
+            ln_n = np.where(f, draws["ln_N"][:, cols], draws["best_ln_N"][:, cols])
+            ln_d = np.where(f, draws["ln_D"][:, cols], draws["best_ln_D"][:, cols])
+            with np.errstate(over="ignore", invalid="ignore"):
+                boot = {"N_opt": np.exp(ln_n), "D_opt": np.exp(ln_d),
+                        "tokens_per_param": np.exp(ln_d - ln_n)}
+        for target, exponent in TARGETS.items():
+            laws.append(power_law(target, {"C": C}, y[target][use],
+                                  None if boot is None else boot[target], ("C",), dict(group),
+                                  ci, primary=True, exponents={"C": exponent}, coef_name="k"))
+        finite = np.isfinite(pts["loss_opt"].to_numpy(float)[use])
+        if finite.sum() >= 4:
+            lb = None if draws is None else draws["loss"][:, cols[finite]]
+            laws.append(loss_law(C[finite], pts["loss_opt"].to_numpy(float)[use][finite], lb,
+                                 dict(group), ci, variable="C"))
+        else:
+            notes.append(f"{label}{int(finite.sum())} fitted optima: too few for the loss law "
+                         "in C (need 4)")
+    return laws
+
+
+def _runs(data: pd.DataFrame, gid: np.ndarray, G: int) -> list[dict]:
+    """Every run of every profile, for figures: ``N`` and ``loss`` (NaN = diverged)."""
+    order = np.argsort(gid, kind="stable")
+    bounds = np.searchsorted(gid[order], np.arange(G + 1))
+    N, loss = data["N"].to_numpy(float)[order], data["loss"].to_numpy(float)[order]
+    return [{"N": N[a:b], "loss": loss[a:b]} for a, b in zip(bounds[:-1], bounds[1:])]
