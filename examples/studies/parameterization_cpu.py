@@ -16,13 +16,14 @@ attention normalised at the base width (so every arm is the same model at m = 1)
 2. Weight decay at a fixed tokens-per-parameter ratio (20): sp and mup, decay 0 and
    0.1 (coupled, scaled with wd_transfer so that lr x wd per tensor type is the same at
    every width), widths 16 to 64, 2 seeds.
-3. Init sensitivity: sp, mup and sp_emb as in part 1 at the next base init up from the
-   chosen one (x2), because the base width cannot tell the inits apart (their grid
-   minima differ by less than the seed noise) while muP carries the base init to every
-   width and SP does not.
+3. Init sensitivity: sp, mup and sp_emb as in part 1 at twice the chosen base init:
+   at the base width the inits' losses can be closer than the seed noise (they were in
+   the CPU study), while muP carries the base init to every width and SP does not, so
+   the comparison at width may depend on a choice the base width cannot make.
 
 Part 1 goes to OUT, the init runs to OUT with `_init` before the suffix, part 2 with
-`_decay` and part 3 with `_init<R>` (R the init of part 3). Kill it at any moment and rerun the same command: finished runs are skipped.
+`_decay` and part 3 with `_init<R>` (R the init of part 3). Kill it at any moment and
+rerun the same command: finished runs are skipped.
 """
 
 from __future__ import annotations
