@@ -69,7 +69,8 @@ def transfer_rows(table: pd.DataFrame, res, boot: int) -> list[str]:
         ci = (None if draws is None else
               list(np.percentile(draws[np.isfinite(draws)] - np.log(o["lr_opt"]), [2.5, 97.5])))
         better = abs(err) < abs(keep)
-        rows.append(f"| transfer rule at width {int(table.loc[table['n_params'] == s, 'width'].iloc[0])}"
+        width = int(table.loc[table["n_params"] == s, "width"].iloc[0])
+        rows.append(f"| transfer rule at width {width}"
                     f" (fit on horizons < {d_max:.3g}) | {verdict(better)} | error in ln lr "
                     f"{fmt(err)} {fmt_ci(ci)}, loss cost {fmt(k * err**2)}; keeping the LR of "
                     f"{d_prev:.3g} tokens: error {fmt(keep)}, cost {fmt(k * keep**2)} |")
