@@ -41,7 +41,10 @@ def fit(args) -> int:
                           window=args.window, include=tuple(args.include_status),
                           reference=args.reference, status=args.status,
                           diverged_above=args.diverged_above, extract=args.extract,
-                          fmt=args.format, progress=progress, require_optimum=True)
+                          fmt=args.format, progress=progress, require_optimum=True,
+                          blowup=args.blowup, status_ok=tuple(args.status_ok),
+                          max_misfit=args.max_misfit, optima=args.optima,
+                          optima_level=args.optima_level)
     args.late_warnings += result.warnings
     view = "compare" if args.command == "compare" else "fit"
     _emit(args, result, result.summary(getattr(args, "all_laws", False), view), draws=True)

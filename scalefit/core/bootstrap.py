@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .optimum import EDGE, OK, SweepFit, fit_sweeps
+from .optimum import BAD_FIT, SweepFit, fit_sweeps
 from .sweeps import Sweeps
 
 # Upper bound on resample x run draws held in memory at once.
@@ -35,13 +35,17 @@ class BootSweeps:
 
     ``x_opt``, ``loss_opt``, ``curvature`` are NaN where that resample has no convex
     fit with 3 levels (an ``edge`` resample of a bracketed group still counts: its
-    parabola is used, so wide intervals are not hidden).
+    parabola is used, so wide intervals are not hidden). ``x_law``: ln lr_opt of every
+    sweep as the laws use it (the pipeline sets it: vertices clamped to the tried LRs,
+    the bracket of a ``div_bracketed`` sweep, the best LR of other included sweeps; NaN
+    for a sweep with no measured noise); None until set.
     """
 
     x_opt: np.ndarray
     loss_opt: np.ndarray
     curvature: np.ndarray
     x_best: np.ndarray
+    x_law: np.ndarray | None = None
 
     @property
     def n_boot(self) -> int:
@@ -94,14 +98,21 @@ def level_sum_blocks(
         done += b
 
 
-def pooled_noise_sd(fit: SweepFit) -> float:
-    """Pooled residual s.d. of the quadratic fits with residual degrees of freedom (NaN if none)."""
+def pooled_noise_sd(fit: SweepFit, members: np.ndarray | None = None) -> tuple[float, int]:
+    """Pooled residual s.d. of the quadratic fits with residual degrees of freedom among
+    ``members`` (bool (G,), default all), and how many sweeps it pools: (NaN, 0) if none.
+
+    Sweeps whose parabola fails a ``bad_fit`` rule are left out: their residuals measure
+    the misfit, not the noise.
+    """
     df = fit.n_window - 3
-    use = (df > 0) & np.isfinite(fit.rmse)
+    use = (df > 0) & np.isfinite(fit.rmse) & (fit.status != BAD_FIT)
+    if members is not None:
+        use &= np.asarray(members, bool)
     if not use.any():
-        return float("nan")
+        return float("nan"), 0
     sse = (fit.rmse[use] ** 2 * fit.n_window[use]).sum()
-    return float(np.sqrt(sse / df[use].sum()))
+    return float(np.sqrt(sse / df[use].sum())), int(use.sum())
 
 
 def bootstrap_sweeps(
@@ -109,12 +120,21 @@ def bootstrap_sweeps(
     progress: Callable[[int, int], None] | None = None,
     noise_sd: np.ndarray | None = None,
 ) -> BootSweeps:
-    """Re-estimate every sweep on ``n_boot`` resamples (``noise_sd``: see level_sum_blocks)."""
+    """Re-estimate every sweep on ``n_boot`` resamples (``noise_sd``: see level_sum_blocks).
+
+    Each resample goes through the same estimator (best level, window, quadratic) and
+    contributes its vertex whenever its parabola is convex: also when the vertex lies
+    outside its window or the tried LRs (kept, so that the interval shows it: the
+    optimum's interval is then open-ended, and laws clamp it to the tried LRs), when the
+    best level moved to the end of the grid, or when its misfit is larger than the point
+    fit's (dropping such resamples would narrow the interval). Which sweeps have an
+    optimum at all is the point fit's status, never a resample's.
+    """
     xs, ls, ks, bs = [], [], [], []
     done = 0
     for n, s, _ in level_sum_blocks(sw, n_boot, seed, noise_sd, squares=False):
-        f: SweepFit = fit_sweeps(sw.x, n, s, None, window=window)
-        valid = (f.status == OK) | ((f.status == EDGE) & np.isfinite(f.x_opt))
+        f: SweepFit = fit_sweeps(sw.x, n, s, None, window=window, rules=False)
+        valid = np.isfinite(f.x_opt)
         xs.append(np.where(valid, f.x_opt, np.nan))
         ls.append(np.where(valid, f.loss_opt, np.nan))
         ks.append(np.where(valid, f.curvature, np.nan))
@@ -150,3 +170,36 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> np
         vhi = np.take_along_axis(srt, hi[None], 0)[0]
         out[i] = np.where(n >= 2, vlo + frac * (vhi - vlo), np.nan)
     return out
+
+
+def bracket_draws(lo: np.ndarray, hi: np.ndarray, n_boot: int, seed: int,
+                  order: np.ndarray | None = None) -> np.ndarray:
+    """Draws (n_boot, G) uniform in [lo, hi] (ln lr) where both are finite, NaN elsewhere.
+
+    A ``div_bracketed`` sweep says only that its optimum lies between a finite lower LR
+    and a diverged higher one; a law that includes it draws its optimum over that bracket
+    in every resample. The stream is its own (seeded by ``seed``), so the resamples of
+    the other sweeps do not change with it; ``order`` (the sweeps' canonical draw order,
+    ``Sweeps.rng_order``) makes it independent of row order and labels.
+    """
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    u = np.empty((n_boot, lo.size))
+    order = np.arange(lo.size) if order is None else np.asarray(order)
+    u[:, order] = np.random.default_rng([seed, 1]).random((n_boot, lo.size))
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(lo) & np.isfinite(hi), lo + u * (hi - lo), np.nan)
+
+
+def censored_interval(ci: np.ndarray, x_min: np.ndarray, x_max: np.ndarray):
+    """An interval of ln lr (2, G) cut at the tried LRs [x_min, x_max] (G,).
+
+    A bound beyond the tried LRs says only that the resampled optima run off the grid:
+    it becomes NaN (open-ended) and ``open`` (G,) says which end: "low", "high", "both"
+    or "" (closed).
+    """
+    lo_open = ci[0] < x_min
+    hi_open = ci[1] > x_max
+    out = np.stack([np.where(lo_open, np.nan, ci[0]), np.where(hi_open, np.nan, ci[1])])
+    open_ = np.where(lo_open & hi_open, "both", np.where(lo_open, "low",
+                                                          np.where(hi_open, "high", "")))
+    return out, open_

@@ -32,7 +32,14 @@ class LawFit:
     laws (natural log) and in loss units for loss laws. ``boot`` holds the parameter
     draws (B, k) in ``param_names`` order (for a power law: ln C, then the exponents);
     ``points``: variable (and target) -> the values it was fitted on, or for a law read
-    back from JSON only each variable's (min, max).
+    back from JSON only each variable's (min, max). ``log_C``: ln C of a power law (C
+    itself may underflow or overflow; predictions use ln C). ``domain``: (min, max) of
+    every role variable in the law's data, those the law does not vary in included (a
+    law in horizon fitted at one scale remembers that scale), plus
+    ``horizon_per_scale`` when the law lacks horizon because its data tied horizon to
+    scale. ``audit_range`` (laws of lr_opt): ``ratio_tried``, the (min, max) of lr /
+    lr_opt over the finite runs of its sweeps, and ``ratio_diverged``, the smallest lr /
+    lr_opt above the optimum at which a run diverged (None: none did).
     """
 
     target: str
@@ -51,9 +58,13 @@ class LawFit:
     boot: np.ndarray | None = field(default=None, repr=False)
     points: dict | None = field(default=None, repr=False)
     level: float = 0.95
+    log_C: float | None = None
+    domain: dict | None = None
+    audit_range: dict | None = None
 
     def __post_init__(self):
-        for name in ("group", "params", "ci", "extrapolation", "points", "boot"):
+        for name in ("group", "params", "ci", "extrapolation", "points", "boot", "domain",
+                     "audit_range"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, freeze(value))
@@ -68,7 +79,11 @@ class LawFit:
 
     def coef(self) -> np.ndarray:
         """A power law's coefficients in log space: (ln C, exponents...)."""
-        return np.array([np.log(self.params["C"])] + [self.params[p] for p in self.param_names[1:]])
+        log_c = self.log_C
+        if log_c is None:
+            with np.errstate(divide="ignore"):
+                log_c = np.log(self.params["C"])
+        return np.array([log_c] + [self.params[p] for p in self.param_names[1:]])
 
     def predict_log(self, values: dict) -> tuple[float, np.ndarray | None]:
         """ln(target) at ``values`` (variable -> value) for a power law, with its draws (B,)."""
@@ -168,12 +183,16 @@ def power_law(
     ci_level: float,
     curvature: np.ndarray | None = None,
     primary: bool = False,
+    domain: dict | None = None,
+    audit_range: dict | None = None,
+    notes: tuple[str, ...] = (),
 ) -> LawFit:
     """Fit ``target = C * prod v^a_v`` in log space, with bootstrap intervals.
 
     values: variable -> (P,) positive values; y: (P,) positive target (point estimate);
     y_boot: (B, P) resampled targets (NaN = absent in that resample) or None;
-    curvature: (P,) loss curvature at each point, for the cost of extrapolation errors.
+    curvature: (P,) loss curvature at each point, for the cost of extrapolation errors;
+    domain, audit_range, notes: see ``LawFit``.
     """
     logs = {v: np.log(values[v]) for v in variables}
     X = design(logs, variables)
@@ -183,7 +202,9 @@ def power_law(
     names = ("C",) + tuple(exps[v] for v in variables)
     form = f"{target} = C * " + " * ".join(f"{v}^{exps[v]}" for v in variables)
     r2, rmse = fit_stats(X, ly, coef) if np.all(np.isfinite(coef)) else (np.nan, np.nan)
-    params = {"C": float(np.exp(coef[0]))} | {n: float(c) for n, c in zip(names[1:], coef[1:])}
+    with np.errstate(over="ignore", under="ignore"):
+        params = ({"C": float(np.exp(coef[0]))}
+                  | {n: float(c) for n, c in zip(names[1:], coef[1:])})
     boot = None
     ci = {n: None for n in names}
     if y_boot is not None and len(y_boot):
@@ -191,13 +212,15 @@ def power_law(
             boot = loglinear(X, np.log(y_boot))
         lo_hi = percentile_ci(boot, ci_level)
         ci = {n: [float(lo_hi[0, i]), float(lo_hi[1, i])] for i, n in enumerate(names)}
-        ci["C"] = [float(np.exp(lo_hi[0, 0])), float(np.exp(lo_hi[1, 0]))]
+        with np.errstate(over="ignore", under="ignore"):
+            ci["C"] = [float(np.exp(lo_hi[0, 0])), float(np.exp(lo_hi[1, 0]))]
     return LawFit(
         target=target, form=form, variables=variables, group=group, params=params, ci=ci,
         r2_log=r2, rmse_log=rmse, n_points=len(y), param_names=names, boot=boot,
         points={**{v: values[v] for v in variables}, target: y}, primary=primary,
         extrapolation=leave_largest_out(X, ly, variables, values, y_boot, curvature, ci_level),
-        level=ci_level,
+        level=ci_level, log_C=float(coef[0]), domain=domain, audit_range=audit_range,
+        notes=notes,
     )
 
 
