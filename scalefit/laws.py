@@ -161,10 +161,12 @@ def _audit_range(pts: pd.DataFrame) -> dict | None:
     if "lr_tried_lo" not in pts:
         return None
     opt = pts["lr_opt"].to_numpy(float)
-    lo = np.nanmin(pts["lr_tried_lo"].to_numpy(float) / opt)
-    hi = np.nanmax(pts["lr_tried_hi"].to_numpy(float) / opt)
+    lo = pts["lr_tried_lo"].to_numpy(float) / opt
+    hi = pts["lr_tried_hi"].to_numpy(float) / opt
     div = pts["lr_diverged"].to_numpy(float) / opt
-    return {"ratio_tried": [float(lo), float(hi)],
+    tried = ([float(np.nanmin(lo)), float(np.nanmax(hi))]
+             if np.isfinite(lo).any() and np.isfinite(hi).any() else None)
+    return {"ratio_tried": tried,
             "ratio_diverged": float(np.nanmin(div)) if np.isfinite(div).any() else None}
 
 

@@ -54,8 +54,9 @@ STATUS_NOTES = {
     "not_convex": "the loss is not convex in ln lr around the best LR",
     "all_diverged": "every run diverged",
     "bad_fit": "the parabola does not describe the runs in its window (its level means are "
-               "off it by more than {pct} of the valley's depth, or it dips more than "
-               "2 noise s.d. below every loss observed there); see docs/math.md",
+               "off it by more than {pct} of the valley's depth, or it dips below every loss "
+               "observed there by more than twice the variation at the valley's floor); see "
+               "docs/math.md",
     "off_grid": "the parabola's vertex lies outside the LRs it was fitted on (an "
                 "extrapolation, not an estimate); see best_lr",
     "div_bracketed": "the best LR lies between a finite lower LR and a diverged higher one, "
@@ -399,8 +400,7 @@ def _law_draws(boot: BootSweeps | None, optima: pd.DataFrame, point, sw, seed) -
         x = np.where(st == "ok", np.clip(boot.x_opt, x_min, x_max), boot.x_best)
     brk = st == "div_bracketed"
     if brk.any() and point.bracket is not None:
-        draws = bracket_draws(point.bracket[0], point.bracket[1], boot.n_boot, seed,
-                              sw.rng_order)
+        draws = bracket_draws(point.bracket[0], point.bracket[1], boot.n_boot, seed, sw)
         x = np.where(brk[None, :], draws, x)
     return dataclasses.replace(boot, x_law=x)
 
@@ -436,19 +436,21 @@ def status_notes(optima: pd.DataFrame, include, max_misfit: float, blowup, diver
 
 
 def _blowup_hint(optima: pd.DataFrame, per_sweep: list[dict], blowup) -> str:
-    """For bad_fit sweeps: how high their runs go above the best loss, and the flags."""
+    """For bad_fit sweeps: how high their runs above the best LR go above the best loss
+    (what a blow-up looks like), and the flags that mark such runs."""
     worst = 1.0
     for j in np.flatnonzero((optima["status"] == "bad_fit").to_numpy()):
-        loss = np.asarray(per_sweep[j]["loss"], float)
+        lr, loss = (np.asarray(per_sweep[j][k], float) for k in ("lr", "loss"))
+        loss = loss[lr > optima["lr_best"].iloc[j]]
         best = optima["loss_best"].iloc[j]
         if best > 0 and np.isfinite(loss).any():
             worst = max(worst, float(np.nanmax(loss)) / best)
     if worst < 1.3:
         return ""
-    rule = (f"the blow-up rule marks only runs above {blowup:g} x the best, above the best LR"
+    rule = (f"the blow-up rule marks runs above {blowup:g} x the best"
             if blowup is not None else "the blow-up rule is off")
-    return (f"; their runs reach x{worst:.3g} their best loss ({rule}): if runs blew up, mark "
-            "them with --diverged-above X or --blowup FACTOR")
+    return (f"; above their best LR their runs reach x{worst:.3g} their best loss ({rule}): if "
+            "runs blew up, mark them with --blowup FACTOR or --diverged-above X")
 
 
 def _label(group: dict) -> str:

@@ -2,9 +2,11 @@
 
 Runs are resampled with replacement *within each group* (seeds and LR points alike).
 Resample ``b`` of a group of ``n_g`` finite runs draws ``n_g`` uniforms ``u`` and takes
-runs ``floor(u * n_g)`` in the group's canonical order (see ``sweeps.Sweeps``), so the
-plan depends only on the seed and on the canonical content of the table. Draws are
-made in blocks of resamples; the blocks concatenate to the same stream as one draw.
+runs ``floor(u * n_g)`` in the group's canonical order (see ``sweeps.Sweeps``). Every
+group draws from its own stream, seeded by the seed and a hash of the group's canonical
+content (``Sweeps.stream``), so a group's resamples depend on nothing else: not on row
+order, the LR unit, diverged rows, labels, or which other groups the table holds. Draws
+are made in blocks of resamples; the blocks concatenate to the same stream as one draw.
 
 A sweep whose quadratic fit has no residual degrees of freedom (exactly 3 runs in its
 window, e.g. one run at each of 3 LRs) carries no information about its own noise:
@@ -61,7 +63,6 @@ def level_sum_blocks(
     noise_sd: (G,) s.d. of the parametric resample of each group; NaN or 0 = resample runs.
     squares: also sum squared losses (``q``; None otherwise).
     """
-    rng = np.random.default_rng(seed)
     G, J = sw.x.shape
     R = len(sw.run_group)
     if R == 0:
@@ -78,13 +79,22 @@ def level_sum_blocks(
     run_sd = sd[sw.run_group]
     parametric = run_sd > 0
     block = max(1, min(n_boot, _BLOCK_RESAMPLES, _BLOCK_DRAWS // R))
+    slices = [(int(sw.group_start[g]), int(sw.group_size[g])) for g in range(G)]
+    u_gen = [group_rng(sw, seed, g) for g in range(G)]
+    z_gen = [group_rng(sw, seed, g, 1) if sd[g] > 0 else None for g in range(G)]
     done = 0
     while done < n_boot:
         b = min(block, n_boot - done)
-        u = rng.random((b, R))
+        u = np.empty((b, R))
+        for g, (a, m) in enumerate(slices):
+            if m:
+                u[:, a:a + m] = u_gen[g].random((b, m))
         idx = start + (u * size).astype(np.int64)  # (b, R) resampled run positions
         if parametric.any():
-            z = rng.standard_normal((b, R))
+            z = np.zeros((b, R))
+            for g, (a, m) in enumerate(slices):
+                if m and z_gen[g] is not None:
+                    z[:, a:a + m] = z_gen[g].standard_normal((b, m))
             idx = np.where(parametric, np.arange(R), idx)
             loss = (sw.run_loss[idx] + z * run_sd).ravel()
         else:
@@ -96,6 +106,14 @@ def level_sum_blocks(
              if squares else None)
         yield n, s, q
         done += b
+
+
+def group_rng(sw: Sweeps, seed: int, g: int, purpose: int = 0) -> np.random.Generator:
+    """Group ``g``'s own random stream (``purpose`` 0: run draws, 1: parametric noise, 2:
+    bracket draws), keyed by the seed and the group's canonical content."""
+    key = [int(w) for w in sw.stream[g]] if sw.stream is not None else [int(g)]
+    return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *key,
+                                                        purpose]))
 
 
 def pooled_noise_sd(fit: SweepFit, members: np.ndarray | None = None) -> tuple[float, int]:
@@ -173,19 +191,20 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> np
 
 
 def bracket_draws(lo: np.ndarray, hi: np.ndarray, n_boot: int, seed: int,
-                  order: np.ndarray | None = None) -> np.ndarray:
+                  sw: Sweeps | None = None) -> np.ndarray:
     """Draws (n_boot, G) uniform in [lo, hi] (ln lr) where both are finite, NaN elsewhere.
 
     A ``div_bracketed`` sweep says only that its optimum lies between a finite lower LR
     and a diverged higher one; a law that includes it draws its optimum over that bracket
-    in every resample. The stream is its own (seeded by ``seed``), so the resamples of
-    the other sweeps do not change with it; ``order`` (the sweeps' canonical draw order,
-    ``Sweeps.rng_order``) makes it independent of row order and labels.
+    in every resample, from its own stream (``group_rng``, purpose 2; ``sw`` None: keyed
+    by the sweep's index).
     """
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    u = np.empty((n_boot, lo.size))
-    order = np.arange(lo.size) if order is None else np.asarray(order)
-    u[:, order] = np.random.default_rng([seed, 1]).random((n_boot, lo.size))
+    u = np.full((n_boot, lo.size), np.nan)
+    for g in np.flatnonzero(np.isfinite(lo) & np.isfinite(hi)):
+        gen = (group_rng(sw, seed, g, 2) if sw is not None
+               else np.random.default_rng([int(seed) & 0xFFFFFFFF, int(g), 2]))
+        u[:, g] = gen.random(n_boot)
     with np.errstate(invalid="ignore"):
         return np.where(np.isfinite(lo) & np.isfinite(hi), lo + u * (hi - lo), np.nan)
 

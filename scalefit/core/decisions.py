@@ -187,12 +187,12 @@ def penalty_reason(law, ratio: float) -> str | None:
     div = rng.get("ratio_diverged")
     if div is not None and ratio >= div * (1 - 1e-9):
         return (f"runs at x{div:.3g} the optimum or more diverged in the data (this LR is "
-                f"x{ratio:.3g}): no penalty; expect the run to diverge")
+                f"x{ratio:.3g}): expect a run here to diverge")
     tried = rng.get("ratio_tried")
     if tried is not None and not (tried[0] / 1.0001 <= ratio <= tried[1] * 1.0001):
         return (f"the data have no run this far from the optimum (runs tried x{tried[0]:.3g} "
-                f"to x{tried[1]:.3g} of it; this LR is x{ratio:.3g}): the parabola is not "
-                "known here, so no penalty")
+                f"to x{tried[1]:.3g} of it; this LR is x{ratio:.3g}): the loss valley is not "
+                "known here")
     return None
 
 

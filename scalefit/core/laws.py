@@ -126,6 +126,10 @@ def loglinear(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> np.n
     """
     X = np.asarray(X, dtype=float)
     Y = np.asarray(Y, dtype=float)
+    # Solve in centred regressors (a horizon range of 1% at ln d ~ 23 would otherwise look
+    # singular next to the intercept), then move the intercept back.
+    centre = X[:, 1:].mean(0) if X.shape[0] else np.zeros(X.shape[1] - 1)
+    X = np.column_stack([X[:, :1], X[:, 1:] - centre])
     present = np.isfinite(Y)
     w = present.astype(float) if W is None else np.where(present, W, 0.0)
     y = np.where(present, Y, 0.0)
@@ -140,6 +144,7 @@ def loglinear(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> np.n
     ok = (n_eff >= k) & (np.abs(np.linalg.det(An)) > 1e-10)
     Asafe = np.where(ok[..., None, None], A, np.eye(k))
     coef = np.linalg.solve(Asafe, np.where(ok[..., None], b, 0.0)[..., None])[..., 0]
+    coef[..., 0] -= coef[..., 1:] @ centre
     return np.where(ok[..., None], coef, np.nan)
 
 

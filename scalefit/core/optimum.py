@@ -30,8 +30,9 @@ DEFAULT_WINDOW = 2
 # bad_fit: the RMS of the level means around the parabola exceeds this share of the
 # valley's depth in the window (max fitted loss there - loss_opt) ...
 MAX_MISFIT = 0.25
-# ... or, at the tried LR nearest its vertex, the parabola lies more than this many noise
-# s.d. below the lowest mean loss observed in the window.
+# ... or, at the tried LR nearest its vertex, the parabola lies below the lowest mean loss
+# observed in the window by more than this many times the variation the data show at the
+# valley's floor (the spread of its three lowest level means, or the replicate s.d.).
 GAP_SD = 2.0
 
 
@@ -84,9 +85,9 @@ def fit_sweeps(
     bounds: kept for callers of earlier versions (``x_window`` is always returned).
     x_div: (G,) ln lr of the lowest diverged LR above each sweep's highest finite level
     (NaN: none); enables ``div_bracketed``.
-    noise: (G,) s.d. of one run for the ``bad_fit`` gap rule (resamples pass the point
-    fit's); default: from ``q``: the pooled s.d. of replicates in the window, or without
-    replicates the residual s.d. of the parabola (0 with exactly 3 runs).
+    noise: (G,) the yardstick of the ``bad_fit`` gap rule; default: the spread of the
+    window's three lowest level means, or the pooled s.d. of its replicates (from ``q``)
+    where that is larger.
     max_misfit, gap_sd: thresholds of the two ``bad_fit`` rules (module constants).
     rules: apply the ``bad_fit`` and ``off_grid`` rules (resamples skip them: a resample
     contributes its convex vertex whatever its misfit; see ``core.bootstrap``).
@@ -178,12 +179,16 @@ def fit_sweeps(
             sse = sse_lof + pure
             rmse = np.where(solvable & (S0 > 0), np.sqrt(np.maximum(sse, 0.0) / S0), np.nan)
     if noise is None:
-        noise = np.zeros(n.shape[:-1])
+        # The variation the data show at the valley's floor: the spread of the window's
+        # three lowest level means (noise and the valley's own shape together), or the
+        # replicates' s.d. where that is larger (a few replicates estimate it roughly).
+        low3 = np.sort(np.where(inwin, mean, np.inf), axis=-1)[..., :3]
+        with np.errstate(invalid="ignore"):
+            noise = np.where(levels_window >= 3, low3[..., -1] - low3[..., 0], 0.0)
         if pure is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
-                resid_sd = np.sqrt(sse_lof / np.maximum(S0 - 3, 1.0))
-                noise = np.where(dfp > 0, np.sqrt(pure / np.maximum(dfp, 1)),
-                                 np.where(S0 > 3, resid_sd, 0.0))
+                noise = np.maximum(noise, np.where(dfp > 0, np.sqrt(pure / np.maximum(dfp, 1)),
+                                                   0.0))
     noise = np.nan_to_num(np.broadcast_to(np.asarray(noise, float), n.shape[:-1]))
 
     # The tried LR of the window nearest the vertex: the parabola there should not lie

@@ -8,6 +8,7 @@ finite loss. Diverged runs carry no level.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,9 @@ class Sweeps:
     rng_order: (G,) group indices in the order their random draws are made.
     x_div: (G,) ln lr of the lowest LR at which a run diverged above the group's highest
     finite level (NaN: none), for ``div_bracketed``; None when not known.
+    stream: (G, 4) uint32 words that key each group's own random stream: a hash of its
+    canonical content (scale, horizon, sorted finite losses), so that a group's resamples
+    depend on nothing else in the table (not on other groups, rows, units or labels).
 
     Canonical order makes resampling independent of row order, of the LR unit, of the
     presence of diverged rows and of group labels: groups draw in the order of
@@ -38,6 +42,7 @@ class Sweeps:
     group_size: np.ndarray
     rng_order: np.ndarray
     x_div: np.ndarray | None = None
+    stream: np.ndarray | None = None
 
     @property
     def n_groups(self) -> int:
@@ -114,6 +119,9 @@ def index_runs(gid: np.ndarray, n_groups: int, lr: np.ndarray, loss: np.ndarray,
         fingerprints.append((float(order_keys[k, 0]), float(order_keys[k, 1]), len(sel),
                              tuple(sel.round(12))))
     rng_order = np.array(sorted(range(G), key=lambda k: fingerprints[k]), dtype=np.int64)
+    stream = np.array([np.frombuffer(hashlib.sha256(repr(f).encode()).digest()[:16],
+                                     dtype="<u4") for f in fingerprints],
+                      dtype=np.uint32).reshape(G, 4)
     rank = np.empty(G, dtype=np.int64)
     rank[rng_order] = np.arange(G)
 
@@ -135,4 +143,5 @@ def index_runs(gid: np.ndarray, n_groups: int, lr: np.ndarray, loss: np.ndarray,
         group_size=group_size,
         rng_order=rng_order,
         x_div=x_div,
+        stream=stream,
     )

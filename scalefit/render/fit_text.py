@@ -33,6 +33,8 @@ def optima_table(result, limit: int | None = MAX_SUMMARY_ROWS) -> Table:
     lvl = f"{result.settings['ci'] * 100:g}%"
     head = [*by] + [c for c in ROLE_KEYS if c in opt]
     shown = opt if limit is None else opt.head(limit)
+    if result.input.get("kind") == "optima":
+        return _given_optima(result, opt, shown, head, lvl)
     rows = []
     for _, r in shown.iterrows():
         rows.append([str(_py(r[c])) if c in by else fmt(r[c]) for c in head]
@@ -47,6 +49,20 @@ def optima_table(result, limit: int | None = MAX_SUMMARY_ROWS) -> Table:
                          "status"], rows, notes=notes,
                  title=f"Optimal LR per sweep (quadratic in ln lr; curvature = loss per "
                        f"(ln lr)^2; {lvl} CI)")
+
+
+def _given_optima(result, opt, shown, head, lvl) -> Table:
+    """The optima of a table of optima, as given (with the uncertainty they carry)."""
+    by = result.by
+    rows = [[str(_py(r[c])) if c in by else fmt(r[c]) for c in head]
+            + [fmt(r["lr_opt"]), ci_text(r), fmt(r["loss_opt"], 4), fmt(r["curvature"]),
+               str(int(r["n_runs"])), str(r.get("boot_kind") or "-")]
+            for _, r in shown.iterrows()]
+    notes = ([f"  ... {len(opt) - len(shown)} more points (all are in --json)"]
+             if len(opt) > len(shown) else [])
+    return Table(head + ["lr_opt", "CI", "loss_opt", "curvature", "rows", "uncertainty"], rows,
+                 notes=notes, title=f"Optima as given (a table of optima; {lvl} CI from its "
+                                    "replicate rows and interval columns)")
 
 
 def ci_text(r) -> str:

@@ -36,8 +36,12 @@ def _warning_lines(rows, key: str, prefix: str = "warning: extrapolating: ") -> 
 
 def _notes(rows) -> list[str]:
     """Extrapolation warnings, then what the laws assume about the variables they lack."""
-    return (_warning_lines(rows, "extrapolation")
-            + _warning_lines(rows, "assumptions", "warning: "))
+    loud = [{"group": r.get("group"), "a": [a for a in r.get("assumptions") or []
+                                           if "assumes" in a]} for r in rows]
+    said = [{"group": r.get("group"), "a": [a for a in r.get("assumptions") or []
+                                           if "assumes" not in a]} for r in rows]
+    return (_warning_lines(rows, "extrapolation") + _warning_lines(loud, "a", "warning: ")
+            + _warning_lines(said, "a", "note: "))
 
 
 @dataclass(frozen=True)
