@@ -116,8 +116,7 @@ def pooling_hints(runs: RunTable) -> list[str]:
         varies = (values.nunique() > 1 if not keys
                   else bool((df.groupby(keys, dropna=False)[col].nunique() > 1).any()))
         if varies and numeric and cols.get("lr"):
-            per_lr = df.groupby(keys + [cols["lr"]], dropna=False)[col].nunique()
-            varies = bool((per_lr > 1).any())  # else one value per LR: derived from it
+            varies = not _follows_lr(df, keys, cols["lr"], col)
         if varies:
             order = sorted(values.dropna().unique(), key=float if numeric else str)
             shown = ", ".join(fmt(v) if numeric else str(v) for v in order[:5])
@@ -130,6 +129,20 @@ def pooling_hints(runs: RunTable) -> list[str]:
                 hints.append(f"{what} varies within sweeps but is not a --by column, so its "
                              f"runs are pooled; add --by {col} if they are different sweeps")
     return hints
+
+
+def _follows_lr(df: pd.DataFrame, keys: list, lr: str, col) -> bool:
+    """True when, in every sweep, ``col`` takes one value per LR and moves monotonically
+    with it (a quantity derived from the LR, not a factor whose grid is interleaved)."""
+    sub = df[[*keys, lr, col]].dropna()
+    if sub.groupby([*keys, lr], dropna=False)[col].nunique().gt(1).any():
+        return False
+    first = sub.sort_values([*keys, lr], kind="mergesort").drop_duplicates([*keys, lr])
+    for _, g in (first.groupby(keys, dropna=False) if keys else [(None, first)]):
+        d = np.diff(g[col].to_numpy(float))
+        if (d > 0).any() and (d < 0).any():
+            return False
+    return True
 
 
 def _factor_like(col) -> bool:

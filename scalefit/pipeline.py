@@ -24,7 +24,7 @@ from .core.bootstrap import (
     percentile_ci,
     pooled_noise_sd,
 )
-from .core.optimum import DEFAULT_WINDOW, MAX_MISFIT, STATUS_NAMES, fit_sweeps
+from .core.optimum import DEFAULT_WINDOW, GAP_SD, MAX_MISFIT, STATUS_NAMES, fit_sweeps
 from .errors import ScalefitInputError
 from .grouping import BLOWUP, build_sweeps, mark_divergence, pooling_hints, sweep_runs
 from .laws import fit_laws
@@ -55,7 +55,7 @@ STATUS_NOTES = {
     "all_diverged": "every run diverged",
     "bad_fit": "the parabola does not describe the runs in its window (its level means are "
                "off it by more than {pct} of the valley's depth, or it dips below every loss "
-               "observed there by more than twice the variation at the valley's floor); see "
+               "observed there by more than {gap} x the variation at the valley's floor); see "
                "docs/math.md",
     "off_grid": "the parabola's vertex lies outside the LRs it was fitted on (an "
                 "extrapolation, not an estimate); see best_lr",
@@ -88,6 +88,7 @@ def fit(
     blowup: float | str | None = BLOWUP,
     status_ok: tuple[str, ...] | list[str] | str = (),
     max_misfit: float = MAX_MISFIT,
+    floor_gap: float = GAP_SD,
     optima: bool | None = None,
     optima_level: float = 0.95,
 ) -> FitResult:
@@ -115,6 +116,9 @@ def fit(
         as diverged, at any LR (replaces the blow-up rule).
     max_misfit: the ``bad_fit`` threshold: RMS of the level means around the parabola over
         the valley's depth in the window (default 0.25).
+    floor_gap: the other ``bad_fit`` threshold: how far (in multiples of the variation at
+        the valley's floor) the parabola may dip below every mean loss of its window at
+        the tried LR nearest its vertex (default 2).
     optima: the table is a table of optima (one optimal LR per row, no runs): None
         detects it (an optimum column such as ``lr_opt``/``best_lr``/``lr*`` and no loss
         column); optima_level: the level of its ``lr_opt_lo``/``lr_opt_hi`` columns.
@@ -138,8 +142,9 @@ def fit(
     bad = set(include) - set(STATUS_NAMES)
     if bad:
         raise ScalefitInputError(f"unknown status in include: {sorted(bad)}; use {STATUS_NAMES}")
-    if not (np.isfinite(max_misfit) and max_misfit > 0):
-        raise ScalefitInputError(f"max_misfit must be a number > 0 (got {max_misfit})")
+    for name, v in (("max_misfit", max_misfit), ("floor_gap", floor_gap)):
+        if not (v > 0):
+            raise ScalefitInputError(f"{name} must be a number > 0 (got {v})")
     blowup = parse_blowup(blowup)
 
     df, src = read_input(table, fmt, source)
@@ -157,7 +162,8 @@ def fit(
     n_marked = runs.n_diverged - n_marked
     groups, sw = build_sweeps(runs)
     n, s, q = sw.level_sums()
-    point = fit_sweeps(sw.x, n, s, q, window=window, x_div=sw.x_div, max_misfit=max_misfit)
+    point = fit_sweeps(sw.x, n, s, q, window=window, x_div=sw.x_div, max_misfit=max_misfit,
+                       gap_sd=floor_gap)
     notes = list(runs.notes)
     plan = _noise_plan(point, n, groups, runs.by, notes) if n_boot > 0 else None
     per_sweep = sweep_runs(runs, groups)
@@ -165,9 +171,10 @@ def fit(
     with bar:
         boot = (bootstrap_sweeps(sw, n_boot, seed, window, report, plan["sd"])
                 if n_boot > 0 else None)
-        optima, laws, quality = _estimate(groups, sw, point, boot, plan, per_sweep, runs.by,
-                                          include, ci, notes, reference, seed)
-    notes += status_notes(optima, include, max_misfit, blowup, diverged_above, per_sweep)
+        optima, laws, quality, boot = _estimate(groups, sw, point, boot, plan, per_sweep,
+                                                runs.by, include, ci, notes, reference, seed)
+    notes += status_notes(optima, include, max_misfit, floor_gap, blowup, diverged_above,
+                          per_sweep)
     inp = {"source": runs.source, "rows": runs.n_rows + runs.n_excluded, "columns": runs.columns,
            "by": list(runs.by), "diverged": runs.n_diverged, "groups": sw.n_groups,
            "excluded": runs.n_excluded, "marked_diverged": n_marked}
@@ -182,7 +189,7 @@ def fit(
         settings={"n_boot": n_boot, "ci": ci, "seed": seed, "window": window,
                   "include": list(include), "diverged_above": diverged_above,
                   "blowup": blowup, "status_ok": _as_list(status_ok),
-                  "max_misfit": max_misfit},
+                  "max_misfit": max_misfit, "floor_gap": floor_gap},
         notes=notes, warnings=pooling_hints(runs), quality=quality, boot=boot,
         runs=per_sweep,
     )
@@ -262,7 +269,8 @@ def check_optimum(result: FitResult, include) -> None:
 
 def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, reference,
               seed):
-    """Optima table, laws and transfer quality from the point fit and the resamples."""
+    """Optima table, laws, transfer quality and the resamples as the laws used them (no
+    noise where none was measured, ``x_law`` set) from the point fit and the resamples."""
     if boot is not None:
         unknown = ~plan["known"]
         boot = BootSweeps(**{k: np.where(unknown[None, :], np.nan, getattr(boot, k))
@@ -276,7 +284,7 @@ def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, 
     if by:
         quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci, reference),
                                   level=ci)
-    return optima, laws, quality
+    return optima, laws, quality, boot
 
 
 def _noise_plan(point, n, groups, by, notes: list[str]) -> dict:
@@ -405,15 +413,15 @@ def _law_draws(boot: BootSweeps | None, optima: pd.DataFrame, point, sw, seed) -
     return dataclasses.replace(boot, x_law=x)
 
 
-def status_notes(optima: pd.DataFrame, include, max_misfit: float, blowup, diverged_above,
-                 per_sweep: list[dict]) -> list[str]:
+def status_notes(optima: pd.DataFrame, include, max_misfit: float, floor_gap: float, blowup,
+                 diverged_above, per_sweep: list[dict]) -> list[str]:
     """One note per non-ok status present (what it means), and on open intervals."""
     notes = []
     counts = optima["status"].value_counts()
     for st in STATUS_NAMES[1:]:
         if st not in counts.index:
             continue
-        why = STATUS_NOTES[st].format(pct=f"{max_misfit:.0%}")
+        why = STATUS_NOTES[st].format(pct=f"{max_misfit:.0%}", gap=f"{floor_gap:g}")
         line = f"{counts[st]} sweep(s) {st}: {why}"
         if st == "div_bracketed":
             line += ("; they enter the laws (included), each resample drawing their optimum "
@@ -430,8 +438,8 @@ def status_notes(optima: pd.DataFrame, include, max_misfit: float, blowup, diver
     n_open = int((open_ != "").sum())
     if n_open:
         notes.append(f"{n_open} optimum interval(s) run off the LRs their sweep tried: shown "
-                     "open-ended (< or > the last LR tried); laws clamp such resamples to the "
-                     "tried LRs, which makes their intervals conservative near the grid's edges")
+                     "open-ended (< or > the last LR tried); the laws clamp such resamples to "
+                     "the tried LRs (no law learns from a vertex the grid does not show)")
     return notes
 
 

@@ -180,6 +180,7 @@ SCHEMA = {
                 "blowup": NUM_OR_NULL,
                 "status_ok": {"type": "array", "items": {"type": "string"}},
                 "max_misfit": NUM,
+                "floor_gap": NUM,
                 "optima_level": NUM,
             },
         },

@@ -43,7 +43,8 @@ def fit(args) -> int:
                           diverged_above=args.diverged_above, extract=args.extract,
                           fmt=args.format, progress=progress, require_optimum=True,
                           blowup=args.blowup, status_ok=tuple(args.status_ok),
-                          max_misfit=args.max_misfit, optima=args.optima,
+                          max_misfit=args.max_misfit, floor_gap=args.floor_gap,
+                          optima=args.optima,
                           optima_level=args.optima_level)
     args.late_warnings += result.warnings
     view = "compare" if args.command == "compare" else "fit"

@@ -227,6 +227,9 @@ def _fit_options(p, by_required=False):
     g.add_argument("--max-misfit", metavar="R", type=positive, default=0.25,
                    help="bad_fit when the level means' RMS around the parabola exceeds R x the "
                         "valley's depth in the fit window (default 0.25)")
+    g.add_argument("--floor-gap", metavar="F", type=positive, default=2.0,
+                   help="bad_fit when the parabola dips below every mean loss of its window by "
+                        "more than F x the variation at the valley's floor (default 2)")
     g.add_argument("--optima", action=argparse.BooleanOptionalAction, default=None,
                    help="the table is (--optima) or is not (--no-optima) a table of optima, "
                         "one optimal LR per row (default: detected: an lr_opt/best_lr/lr* "
