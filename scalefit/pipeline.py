@@ -211,6 +211,10 @@ def _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference, le
     notes = [f"a table of optima: {opt.rows} row(s), {len(optima)} point(s); laws fitted to "
              "these optima as given (no runs, no sweeps)", *opt.notes]
     laws = fit_laws(optima, opt.boot, by, ("ok",), ci, notes)
+    if opt.boot is None and n_boot > 0:
+        why = ("no interval: the table's optima carry no uncertainty (no interval columns, no "
+               "replicate rows)")
+        laws = [dataclasses.replace(law, notes=(*law.notes, why)) for law in laws]
     quality = None
     if by:
         quality = TransferQuality(**transfer_quality(optima, opt.boot, list(by), ci, reference),

@@ -1,15 +1,14 @@
 """The table edge: read a table of training runs and validate it at the boundary.
 
-Reading itself (formats, streams, encodings) is ``readers.read_table``. Accepts CSV / TSV, Parquet, JSON Lines, JSON records, standard input (``"-"``, CSV
-unless a format is given), pipes and other streams (``/dev/stdin``, ``<(...)``, FIFOs),
-text in UTF-8, UTF-16 or UTF-32 (by byte-order mark, or UTF-16 without one by its NUL
-pattern), or a pandas DataFrame. ``--extract`` specs (``COL:REGEX``) make columns from parts of a
-text column (``apply_extract``). Columns are matched to the four roles ``scale``,
-``horizon``, ``lr`` and ``loss`` by canonical name, then by known aliases, unless the
-caller names them. Everything past this module trusts its input: every problem is
-reported here as one ``ScalefitInputError`` line naming the file, the column and the
-first bad row (values from the data quoted safely and shortened).
-"""
+Reading (CSV / TSV, Parquet, JSON Lines, JSON records, standard input and other streams,
+UTF-8/16/32 text) is ``readers.read_table``; a pandas DataFrame is taken as it is.
+``--extract`` specs (``COL:REGEX``) make columns from parts of a text column
+(``apply_extract``). Columns are matched to the four roles ``scale``, ``horizon``,
+``lr`` and ``loss`` by canonical name, then by known aliases, unless the caller names
+them (one column never plays two roles). Run statuses sort runs into finished, diverged
+and unfinished (``classify_status``). Everything past this module trusts its input:
+every problem is reported here as one ``ScalefitInputError`` line naming the file, the
+column and the first bad row (values from the data quoted safely and shortened)."""
 
 from __future__ import annotations
 
