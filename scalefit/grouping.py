@@ -131,6 +131,27 @@ def pooling_hints(runs: RunTable) -> list[str]:
     return hints
 
 
+def duplicate_runs(runs: RunTable) -> str | None:
+    """A note when finite runs repeat another run of their sweep exactly (same LR, same
+    loss to the last digit) in more than 10% of its runs: copies counted as replicates make
+    an interval too narrow."""
+    df = runs.data[~runs.data["diverged"]]
+    keys = list(runs.by) + [r for r in ("scale", "horizon") if r in df.columns]
+    dup = df.duplicated(keys + ["lr", "loss"], keep="first").to_numpy()
+    if not dup.any():
+        return None
+    # a coincidence of rounded losses is one repeat among many runs; copies are more
+    gid = _factorize(df, keys)[0] if keys else np.zeros(len(df), dtype=np.int64)
+    share = np.bincount(gid, weights=dup) / np.bincount(gid)
+    flagged = (share > 0.1)[gid] & dup
+    if not flagged.any():
+        return None
+    n_sweeps = np.unique(gid[flagged]).size
+    return (f"{int(flagged.sum())} run(s) in {n_sweeps} sweep(s) repeat another run exactly (same "
+            "LR and loss): they count as replicates with no noise and narrow the intervals; "
+            "drop them if they are copies of one run")
+
+
 def _follows_lr(df: pd.DataFrame, keys: list, lr: str, col) -> bool:
     """True when, in every sweep, ``col`` takes one value per LR and moves monotonically
     with it (a quantity derived from the LR, not a factor whose grid is interleaved)."""
@@ -180,12 +201,7 @@ def mark_divergence(runs: RunTable, diverged_above: float | None = None,
         best = pd.Series(loss).groupby(gid).transform("min").to_numpy()
         marked = finite & (loss > factor * best)
     else:
-        means = (pd.DataFrame({"g": gid[finite], "lr": lr[finite], "loss": loss[finite]})
-                 .groupby(["g", "lr"], sort=True)["loss"].mean().reset_index()
-                 .sort_values(["g", "loss", "lr"], kind="mergesort")
-                 .drop_duplicates("g").set_index("g"))
-        best_lr = means["lr"].reindex(range(gid.max() + 1 if len(gid) else 0)).to_numpy()[gid]
-        best = means["loss"].reindex(range(gid.max() + 1 if len(gid) else 0)).to_numpy()[gid]
+        best_lr, best = _best_levels(gid, lr, loss, finite)
         with np.errstate(invalid="ignore"):
             marked = finite & (lr > best_lr) & (best > 0) & (loss > factor * best)
     if not marked.any():
@@ -194,6 +210,24 @@ def mark_divergence(runs: RunTable, diverged_above: float | None = None,
     df["diverged"] = df["diverged"].to_numpy() | marked
     note = _marked_note(int(marked.sum()), int(np.unique(gid[marked]).size), factor, flag)
     return dataclasses.replace(runs, data=df, notes=(*runs.notes, note))
+
+
+def _best_levels(gid, lr, loss, finite):
+    """Per run, its sweep's best LR (the level with the lowest mean finite loss; the lowest
+    LR wins ties) and that mean loss; NaN for a sweep without a finite run."""
+    g, x, y = gid[finite], lr[finite], loss[finite]
+    order = np.lexsort((x, g))
+    g, x, y = g[order], x[order], y[order]
+    new = np.r_[True, (g[1:] != g[:-1]) | (x[1:] != x[:-1])] if len(g) else np.zeros(0, bool)
+    level = np.cumsum(new) - 1
+    mean = np.bincount(level, weights=y) / np.bincount(level)
+    lg, lx = g[new], x[new]
+    first = np.lexsort((lx, mean, lg))
+    first = first[np.r_[True, lg[first][1:] != lg[first][:-1]]] if len(first) else first
+    G = int(gid.max()) + 1 if len(gid) else 0
+    best_lr, best = np.full(G, np.nan), np.full(G, np.nan)
+    best_lr[lg[first]], best[lg[first]] = lx[first], mean[first]
+    return best_lr[gid], best[gid]
 
 
 def _marked_note(n: int, sweeps: int, factor: float, flag: str) -> str:

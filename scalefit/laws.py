@@ -106,64 +106,66 @@ def fit_laws(
 def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "curvature")):
     out = []
     cols = pts.index.to_numpy()
-    values = {v: pts[v].to_numpy(float) for v in variables}
-    curv = pts["curvature"].to_numpy(float)
+    arr = {c: pts[c].to_numpy(float) for c in ("scale", "horizon", "lr_opt", "curvature",
+                                                "lr_tried_lo", "lr_tried_hi", "lr_diverged")
+           if c in pts}
     fitted = (pts["status"] == "ok").to_numpy()
     for target in targets:
         keep = np.ones(len(pts), bool) if target == "lr_opt" else fitted
         if keep.sum() < len(variables) + 2:
             continue
-        y = pts[target].to_numpy(float)[keep]
+        y = arr[target][keep]
         if target == "curvature" and not np.all(y > 0):
             continue
         yb, notes = None, []
         if boot is not None:
             with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-                if target == "lr_opt":  # see _law_draws
+                if target == "lr_opt":  # see pipeline._law_draws
                     xl = boot.x_law if boot.x_law is not None else boot.x_opt
                     yb = np.exp(xl[:, cols])
                 else:
                     yb = boot.curvature[:, cols[keep]]
                     yb = np.where(yb > 0, yb, np.nan)
-            yb, notes = _with_noise(yb, pts[keep])
-        out.append(power_law(target, {v: a[keep] for v, a in values.items()}, y, yb, variables,
-                             dict(group), ci, curvature=curv if target == "lr_opt" else None,
-                             primary=primary, domain=_domain(pts[keep], variables),
-                             audit_range=_audit_range(pts) if target == "lr_opt" else None,
+            yb, notes = _with_noise(yb)
+        out.append(power_law(target, {v: arr[v][keep] for v in variables}, y, yb, variables,
+                             dict(group), ci,
+                             curvature=arr["curvature"] if target == "lr_opt" else None,
+                             primary=primary,
+                             domain=_domain({k: v[keep] for k, v in arr.items()}, variables),
+                             audit_range=_audit_range(arr) if target == "lr_opt" else None,
                              notes=notes))
     return out
 
 
-def _with_noise(yb: np.ndarray, pts: pd.DataFrame):
+def _with_noise(yb: np.ndarray):
     """The draws of a law's points, or None with a note when one of them has no measured
     noise (every draw NaN): an interval would come from the other points alone."""
     blind = ~np.isfinite(yb).any(0)
     if not blind.any():
         return yb, []
-    return None, [f"no interval: {int(blind.sum())} of its {len(pts)} optima carry no measured "
-                  "noise (no replicates in their group, or no valid resample); add seeds or LRs"]
+    return None, [f"no interval: {int(blind.sum())} of its {yb.shape[1]} optima carry no "
+                  "measured noise (no replicates in their group, or no valid resample); add "
+                  "seeds or LRs"]
 
 
-def _domain(pts: pd.DataFrame, variables) -> dict:
+def _domain(arr: dict, variables) -> dict:
     """(min, max) of every role variable in a law's points (see ``LawFit.domain``)."""
-    dom = {v: (float(pts[v].min()), float(pts[v].max())) for v in ("scale", "horizon")
-           if v in pts}
+    dom = {v: (float(arr[v].min()), float(arr[v].max())) for v in ("scale", "horizon")
+           if v in arr}
     if ("scale" in variables and "horizon" not in variables and "horizon" in dom
             and dom["horizon"][0] != dom["horizon"][1]):
-        r = pts["horizon"].to_numpy(float) / pts["scale"].to_numpy(float)
+        r = arr["horizon"] / arr["scale"]
         dom["horizon_per_scale"] = (float(r.min()), float(r.max()))
     return dom
 
 
-def _audit_range(pts: pd.DataFrame) -> dict | None:
+def _audit_range(arr: dict) -> dict | None:
     """lr / lr_opt tried by the finite runs of a law's sweeps, and the lowest at which a
     run diverged above the optimum (``LawFit.audit_range``)."""
-    if "lr_tried_lo" not in pts:
+    if "lr_tried_lo" not in arr:
         return None
-    opt = pts["lr_opt"].to_numpy(float)
-    lo = pts["lr_tried_lo"].to_numpy(float) / opt
-    hi = pts["lr_tried_hi"].to_numpy(float) / opt
-    div = pts["lr_diverged"].to_numpy(float) / opt
+    opt = arr["lr_opt"]
+    lo, hi, div = arr["lr_tried_lo"] / opt, arr["lr_tried_hi"] / opt, arr["lr_diverged"] / opt
     tried = ([float(np.nanmin(lo)), float(np.nanmax(hi))]
              if np.isfinite(lo).any() and np.isfinite(hi).any() else None)
     return {"ratio_tried": tried,
@@ -175,7 +177,7 @@ def _loss_law(pts, boot, group, ci) -> LawFit:
     cols = pts.index.to_numpy()
     yb, notes = (boot.loss_opt[:, cols], []) if boot is not None else (None, [])
     if yb is not None:
-        yb, notes = _with_noise(yb, pts)
+        yb, notes = _with_noise(yb)
     law = loss_law(pts["scale"].to_numpy(float), pts["loss_opt"].to_numpy(float), yb,
                    dict(group), ci)
     return dataclasses.replace(law, notes=(*law.notes, *notes))

@@ -26,7 +26,14 @@ from .core.bootstrap import (
 )
 from .core.optimum import DEFAULT_WINDOW, GAP_SD, MAX_MISFIT, STATUS_NAMES, fit_sweeps
 from .errors import ScalefitInputError
-from .grouping import BLOWUP, build_sweeps, mark_divergence, pooling_hints, sweep_runs
+from .grouping import (
+    BLOWUP,
+    build_sweeps,
+    duplicate_runs,
+    mark_divergence,
+    pooling_hints,
+    sweep_runs,
+)
 from .laws import fit_laws
 from .optima_table import is_optima_table, load_optima
 from .progress import resolve
@@ -165,6 +172,9 @@ def fit(
     point = fit_sweeps(sw.x, n, s, q, window=window, x_div=sw.x_div, max_misfit=max_misfit,
                        gap_sd=floor_gap)
     notes = list(runs.notes)
+    dup = duplicate_runs(runs)
+    if dup:
+        notes.append(dup)
     plan = _noise_plan(point, n, groups, runs.by, notes) if n_boot > 0 else None
     per_sweep = sweep_runs(runs, groups)
     report, bar = resolve(progress, "bootstrap", after="fitting laws")

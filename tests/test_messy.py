@@ -323,6 +323,14 @@ def test_unknown_statuses_are_excluded_counted_and_named(tmp_path):
     assert scalefit.load_runs(p).n_diverged == 0
 
 
+def test_copied_runs_are_named():
+    df = make_sweeps(scales=(1e8, 3e8, 1e9), horizons=(1e10,), n_lrs=7, seeds=1, seed=4)
+    copies = pd.concat([df, df[df["scale"] == 1e8].iloc[2:5]], ignore_index=True)
+    assert not any("repeat another run" in n for n in fit(df, n_boot=0).notes)
+    note = next(n for n in fit(copies, n_boot=0).notes if "repeat another run" in n)
+    assert note.startswith("3 run(s) in 1 sweep(s) repeat another run exactly")
+
+
 # ------------------------------------------------------------------ 9. tables of optima
 
 BJORCK_125M = pd.DataFrame({

@@ -168,6 +168,11 @@ def audit(law, law_k, lr_used: float, scale=None, horizon=None, level: float = 0
     reason = penalty_reason(law, ratio)
     if reason is None:
         out["penalty"] = float(k * delta**2)
+        if getattr(law, "audit_range", None) is None:  # a fit saved by an older scalefit
+            out["assumptions"].append(
+                "the law holds no record of the LRs its runs tried or where they diverged "
+                "(saved by an older scalefit): the penalty assumes the parabola holds this far "
+                "from the optimum; refit to check")
     out["penalty_reason"] = reason
     if kd is not None and yd is not None:
         out["curvature_log"] = kd

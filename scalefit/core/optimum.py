@@ -106,7 +106,6 @@ def fit_sweeps(
     jlo = np.where(present, j, J).min(-1)
     jhi = np.where(present, j, -1).max(-1)
     x_best = np.take_along_axis(x, jbest[..., None], -1)[..., 0]
-    loss_best = np.take_along_axis(mean, jbest[..., None], -1)[..., 0]
 
     # Window: levels within `window` steps of the best, widened until it holds min_levels
     # levels and a present level on each side of the best (when the sweep has one).
@@ -122,8 +121,7 @@ def fit_sweeps(
     w = np.where(inwin, n, 0.0)
     sw = np.where(inwin, s, 0.0)
 
-    t_all = x - x_best[..., None]
-    t = np.where(inwin, t_all, 0.0)  # centred ln lr
+    t = np.where(inwin, x - x_best[..., None], 0.0)  # centred ln lr
     wt = w * t
     wt2 = wt * t
     S0, S1, S2 = w.sum(-1), wt.sum(-1), wt2.sum(-1)
@@ -148,9 +146,6 @@ def fit_sweeps(
         loss_opt = np.where(convex, c0 - c1 * c1 / (4 * c2), np.nan)
     curvature = np.where(solvable, c2, np.nan)
 
-    # The window's LR range, and the parabola at every level of it.
-    t_lo = np.where(inwin, t_all, np.inf).min(-1)
-    t_hi = np.where(inwin, t_all, -np.inf).max(-1)
     if not rules:
         status = np.full(n.shape[:-1], OK, dtype=np.int8)
         status[~convex] = NOT_CONVEX
@@ -161,6 +156,12 @@ def fit_sweeps(
                         x_best=np.where(n_present > 0, x_best, np.nan), status=status,
                         n_window=S0, levels_window=levels_window,
                         rmse=np.full(n.shape[:-1], np.nan))
+
+    # The window's LR range, and the parabola at every level of it.
+    loss_best = np.take_along_axis(mean, jbest[..., None], -1)[..., 0]
+    t_all = x - x_best[..., None]
+    t_lo = np.where(inwin, t_all, np.inf).min(-1)
+    t_hi = np.where(inwin, t_all, -np.inf).max(-1)
     fitted = c0[..., None] + (c1[..., None] + c2[..., None] * t) * t
     resid_mean = np.where(inwin, mean - fitted, 0.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
