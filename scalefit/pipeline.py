@@ -330,7 +330,8 @@ def _noise_plan(point, n, groups, by, notes: list[str]) -> dict:
         if np.isfinite(pooled) and pooled > 0:
             sd[sel] = pooled
             kind[sel] = f"parametric (noise of {m} sweeps of the same group)"
-            used.append(f"{label.strip(' []') or 'all'}: s.d. {pooled:.3g} from {m} sweep(s)")
+            used.append(f"{label.strip(' []') + ': ' if by else ''}s.d. {pooled:.3g} from {m} "
+                        "sweep(s)")
         else:
             missing.append((label.strip(" []") or "all", int(sel.sum())))
     if used:
@@ -340,8 +341,8 @@ def _noise_plan(point, n, groups, by, notes: list[str]) -> dict:
                      "add normal noise of the pooled residual s.d. of the other sweeps of "
                      f"their own group ({'; '.join(used)})")
     if missing:
-        where = "; ".join(f"{lab}: {c}" for lab, c in missing)
-        notes.append(f"no interval for {sum(c for _, c in missing)} optimum(s) ({where}) or for "
+        where = (" (" + "; ".join(f"{lab}: {c}" for lab, c in missing) + ")") if by else ""
+        notes.append(f"no interval for {sum(c for _, c in missing)} optimum(s){where} or for "
                      "any law that uses them: they have exactly 3 runs in their fit and no "
                      "sweep of their group has replicates; add seeds or LRs")
     known = kind != "none"
