@@ -29,6 +29,8 @@ from .sweeps import Sweeps
 _BLOCK_DRAWS = 500_000
 # ... and at most this many resamples per block, so progress reports move.
 _BLOCK_RESAMPLES = 100
+# Uniforms drawn at once (one call per group for a chunk of blocks).
+_CHUNK_DRAWS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -79,33 +81,48 @@ def level_sum_blocks(
     run_sd = sd[sw.run_group]
     parametric = run_sd > 0
     block = max(1, min(n_boot, _BLOCK_RESAMPLES, _BLOCK_DRAWS // R))
-    slices = [(int(sw.group_start[g]), int(sw.group_size[g])) for g in range(G)]
-    u_gen = [group_rng(sw, seed, g) for g in range(G)]
-    z_gen = [group_rng(sw, seed, g, 1) if sd[g] > 0 else None for g in range(G)]
+    slices = [(g, int(sw.group_start[g]), int(sw.group_size[g])) for g in range(G)
+              if sw.group_size[g]]
+    u_gen = {g: group_rng(sw, seed, g) for g, _, _ in slices}
+    z_gen = {g: group_rng(sw, seed, g, 1) for g, _, _ in slices if sd[g] > 0}
+    # Uniforms (and normals) are drawn a chunk of resamples at a time, one call per group,
+    # then used block by block (a group's stream is the same whatever the chunking).
+    chunk = max(block, min(n_boot, _CHUNK_DRAWS // R))
     done = 0
     while done < n_boot:
-        b = min(block, n_boot - done)
-        u = np.empty((b, R))
-        for g, (a, m) in enumerate(slices):
-            if m:
-                u[:, a:a + m] = u_gen[g].random((b, m))
-        idx = start + (u * size).astype(np.int64)  # (b, R) resampled run positions
+        c = min(chunk, n_boot - done)
+        u_all = np.empty((c, R))
+        for g, a, m in slices:
+            u_all[:, a:a + m] = u_gen[g].random((c, m))
+        z_all = None
         if parametric.any():
-            z = np.zeros((b, R))
-            for g, (a, m) in enumerate(slices):
-                if m and z_gen[g] is not None:
-                    z[:, a:a + m] = z_gen[g].standard_normal((b, m))
-            idx = np.where(parametric, np.arange(R), idx)
-            loss = (sw.run_loss[idx] + z * run_sd).ravel()
-        else:
-            loss = sw.run_loss[idx].ravel()
-        flat = (np.arange(b)[:, None] * (G * J) + key[idx]).ravel()
-        n = np.bincount(flat, minlength=b * G * J).reshape(b, G, J).astype(float)
-        s = np.bincount(flat, weights=loss, minlength=b * G * J).reshape(b, G, J)
-        q = (np.bincount(flat, weights=loss * loss, minlength=b * G * J).reshape(b, G, J)
-             if squares else None)
-        yield n, s, q
-        done += b
+            z_all = np.zeros((c, R))
+            for g, a, m in slices:
+                if g in z_gen:
+                    z_all[:, a:a + m] = z_gen[g].standard_normal((c, m))
+        for lo in range(0, c, block):
+            b = min(block, c - lo)
+            yield _sums(sw, u_all[lo:lo + b], None if z_all is None else z_all[lo:lo + b],
+                        start, size, key, run_sd, parametric, squares)
+        done += c
+
+
+def _sums(sw, u, z, start, size, key, run_sd, parametric, squares):
+    """Per-level sums (n, s, q) of a block of resamples from its uniforms (and normals)."""
+    G, J = sw.x.shape
+    b, R = u.shape
+    idx = start + (u * size).astype(np.int64)  # (b, R) resampled run positions
+    if z is not None:
+        idx = np.where(parametric, np.arange(R), idx)
+        loss = (sw.run_loss[idx] + z * run_sd).ravel()
+    else:
+        loss = sw.run_loss[idx].ravel()
+    flat = (np.arange(b)[:, None] * (G * J) + key[idx]).ravel()
+    n = np.bincount(flat, minlength=b * G * J).reshape(b, G, J).astype(float)
+    s = np.bincount(flat, weights=loss, minlength=b * G * J).reshape(b, G, J)
+    q = (np.bincount(flat, weights=loss * loss, minlength=b * G * J).reshape(b, G, J)
+         if squares else None)
+    return n, s, q
 
 
 def group_rng(sw: Sweeps, seed: int, g: int, purpose: int = 0) -> np.random.Generator:
