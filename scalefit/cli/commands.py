@@ -103,6 +103,7 @@ def chinchilla(args) -> int:
     check_outputs(args.json, None, [args.runs])
     res = fit_chinchilla_table(args.runs, scale=args.scale, horizon=args.horizon, loss=args.loss,
                                status=args.status, fmt=args.format, extract=args.extract,
+                               status_ok=tuple(args.status_ok),
                                huber_delta=args.huber_delta, n_boot=args.boot, seed=args.seed,
                                ci=args.ci, progress=None if args.quiet else "auto")
     return _emit(args, res, draws=True)
