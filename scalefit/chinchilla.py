@@ -123,9 +123,11 @@ def _span(a: np.ndarray) -> tuple[float, float]:
 def fit_chinchilla_table(table, *, scale: str | None = None, horizon: str | None = None,
                          loss: str | None = None, status: str | None = None,
                          fmt: str | None = None, extract=(), source: str | None = None,
-                         **kwargs) -> ChinchillaResult:
+                         status_ok=(), **kwargs) -> ChinchillaResult:
     """``fit_chinchilla`` on the non-diverged runs of a table of runs (path or DataFrame):
-    N from the scale column, D from the horizon column (found by name unless given)."""
+    N from the scale column, D from the horizon column (found by name unless given). Runs
+    whose status says they did not finish are left out (``status_ok``: more finished
+    values; see ``scalefit.load_runs``)."""
     import pandas as pd
 
     from .table import load_runs, read_table
@@ -135,7 +137,8 @@ def fit_chinchilla_table(table, *, scale: str | None = None, horizon: str | None
         table = read_table(table, fmt)
     dummy = "__scalefit_lr__"  # the table edge wants an lr column; a loss law needs none
     runs = load_runs(table.assign(**{dummy: 1.0}), scale=scale, horizon=horizon, lr=dummy,
-                     loss=loss, status=status, source=source, extract=extract)
+                     loss=loss, status=status, source=source, extract=extract,
+                     status_ok=status_ok)
     for role, what, flag in (("scale", "N (parameters)", "--scale"),
                              ("horizon", "D (tokens)", "--horizon")):
         if runs.columns.get(role) is None:
@@ -145,8 +148,10 @@ def fit_chinchilla_table(table, *, scale: str | None = None, horizon: str | None
                                      + f", ...); name it with {flag} COL")
     data = runs.data[~runs.data["diverged"]]
     cols = {k: v for k, v in runs.columns.items() if k != "lr"}
-    info = {"source": runs.source, "rows": runs.n_rows, "used": int(len(data)),
-            "diverged": runs.n_diverged, "columns": cols}
+    info = {"source": runs.source, "rows": runs.n_rows + runs.n_excluded,
+            "used": int(len(data)), "diverged": runs.n_diverged, "columns": cols}
+    if runs.excluded:
+        info["excluded"] = runs.n_excluded
     try:
         return fit_chinchilla(data["scale"].to_numpy(), data["horizon"].to_numpy(),
                               data["loss"].to_numpy(), input=info, **kwargs)

@@ -3,22 +3,38 @@
 ``build_sweeps`` groups a validated ``RunTable`` into sweeps (runs sharing every ``by``
 column, the scale and the horizon): the table of groups (``by`` columns, ``scale``,
 ``horizon``, ``n_runs``, ``n_diverged``; one row per sweep in display order) and the
-core's array view (``core.sweeps.Sweeps``). ``pooling_hints`` names text columns that
-vary within a sweep without being ``--by`` columns (a likely forgotten ``--by``).
+core's array view (``core.sweeps.Sweeps``). ``pooling_hints`` names text and numeric
+columns that vary within a sweep without being ``--by`` columns (a likely forgotten
+``--by``).
+``mark_divergence`` applies the blow-up rule (or ``--diverged-above``) before grouping.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pandas as pd
 
 from .core.sweeps import Sweeps, index_runs
-from .table import RunTable
+from .errors import ScalefitInputError
+from .render.format import fmt
+from .table import RunTable, normalize_name
 
 # Where-and-with-what columns of the reference trainer's rows: they may differ within a
 # sweep (a sweep extended later, on another machine) without being experimental factors.
 PROVENANCE = {"git_rev": "code revisions", "torch_version": "torch versions",
               "device": "devices"}
+# Numeric columns that differ between runs of one sweep without being a factor: name
+# parts (split at '_') of replicate labels, outcomes and measurements of the run.
+REPLICATE_PARTS = {"seed", "seeds", "rep", "reps", "repeat", "replicate", "replica", "trial",
+                   "run", "id", "idx", "index", "fold", "sample"}
+OUTCOME_PARTS = {"loss", "losses", "ppl", "perplexity", "acc", "accuracy", "score", "nll",
+                 "bpb", "bpc", "reward", "step", "steps", "iter", "iters", "iteration", "time",
+                 "wall", "seconds", "sec", "secs", "duration", "runtime", "elapsed",
+                 "throughput", "tokens_per_s", "tps", "mfu", "flops", "memory", "mem", "hours",
+                 "s"}
+BLOWUP = 1.3  # default factor of the blow-up rule (docs/math.md section 1)
 
 
 def build_sweeps(runs: RunTable) -> tuple[pd.DataFrame, Sweeps]:
@@ -70,10 +86,14 @@ def _factorize(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFr
 
 
 def pooling_hints(runs: RunTable) -> list[str]:
-    """Text columns that vary within a sweep but are not --by columns (likely a forgotten --by).
+    """Columns that vary within a sweep but are not --by columns (likely a forgotten --by).
 
-    Runs that differ in such a column (e.g. parameterization) are pooled into one sweep.
-    Columns with a value per run (run names) and the status column are ignored.
+    Runs that differ in such a column (e.g. parameterization, batch size) are pooled into
+    one sweep. Text columns and numeric ones (not booleans) with 2 to 20 values count;
+    ignored: columns with a value per run (run names), the role, by and status columns,
+    and numeric columns that are replicate labels (seed, rep, trial, run, id, ...),
+    outcomes or measurements of the run (losses, steps, times, throughput, ...) or a
+    function of the LR within every sweep (one value per LR: derived from it).
     """
     df = runs.raw
     if df is None:
@@ -86,15 +106,20 @@ def pooling_hints(runs: RunTable) -> list[str]:
         if col in used or str(col).startswith("_"):
             continue
         values = df[col]
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numeric = (pd.api.types.is_numeric_dtype(values)
+                   and not pd.api.types.is_bool_dtype(values))
+        if numeric and not _factor_like(col):
             continue
         n = values.nunique(dropna=True)
         if not 2 <= n <= 20 or n > len(df) / 2:
             continue
         varies = (values.nunique() > 1 if not keys
                   else bool((df.groupby(keys, dropna=False)[col].nunique() > 1).any()))
+        if varies and numeric and cols.get("lr"):
+            varies = not _follows_lr(df, keys, cols["lr"], col)
         if varies:
-            shown = ", ".join(map(str, sorted(values.dropna().unique(), key=str)[:5]))
+            order = sorted(values.dropna().unique(), key=float if numeric else str)
+            shown = ", ".join(fmt(v) if numeric else str(v) for v in order[:5])
             what = f"column {col!r} ({n} values: {shown}{', ...' if n > 5 else ''})"
             if col in PROVENANCE:
                 hints.append(f"{what} differs within sweeps: runs from different "
@@ -104,3 +129,112 @@ def pooling_hints(runs: RunTable) -> list[str]:
                 hints.append(f"{what} varies within sweeps but is not a --by column, so its "
                              f"runs are pooled; add --by {col} if they are different sweeps")
     return hints
+
+
+def duplicate_runs(runs: RunTable) -> str | None:
+    """A note when finite runs repeat another run of their sweep exactly (same LR, same
+    loss to the last digit) in more than 10% of its runs: copies counted as replicates make
+    an interval too narrow."""
+    df = runs.data[~runs.data["diverged"]]
+    keys = list(runs.by) + [r for r in ("scale", "horizon") if r in df.columns]
+    dup = df.duplicated(keys + ["lr", "loss"], keep="first").to_numpy()
+    if not dup.any():
+        return None
+    # a coincidence of rounded losses is one repeat among many runs; copies are more
+    gid = _factorize(df, keys)[0] if keys else np.zeros(len(df), dtype=np.int64)
+    share = np.bincount(gid, weights=dup) / np.bincount(gid)
+    flagged = (share > 0.1)[gid] & dup
+    if not flagged.any():
+        return None
+    n_sweeps = np.unique(gid[flagged]).size
+    return (f"{int(flagged.sum())} run(s) in {n_sweeps} sweep(s) repeat another run exactly (same "
+            "LR and loss): they count as replicates with no noise and narrow the intervals; "
+            "drop them if they are copies of one run")
+
+
+def _follows_lr(df: pd.DataFrame, keys: list, lr: str, col) -> bool:
+    """True when, in every sweep, ``col`` takes one value per LR and moves monotonically
+    with it (a quantity derived from the LR, not a factor whose grid is interleaved)."""
+    sub = df[[*keys, lr, col]].dropna()
+    if sub.groupby([*keys, lr], dropna=False)[col].nunique().gt(1).any():
+        return False
+    first = sub.sort_values([*keys, lr], kind="mergesort").drop_duplicates([*keys, lr])
+    for _, g in (first.groupby(keys, dropna=False) if keys else [(None, first)]):
+        d = np.diff(g[col].to_numpy(float))
+        if (d > 0).any() and (d < 0).any():
+            return False
+    return True
+
+
+def _factor_like(col) -> bool:
+    """A numeric column that could be an experimental factor (not a replicate label, an
+    outcome or a measurement of the run, by the parts of its name)."""
+    parts = set(normalize_name(col).split("_"))
+    return not (parts & REPLICATE_PARTS or parts & OUTCOME_PARTS
+                or "tokens_per_s" in normalize_name(col))
+
+
+def mark_divergence(runs: RunTable, diverged_above: float | None = None,
+                    blowup: float | None = BLOWUP) -> RunTable:
+    """Runs that blew up but logged a finite loss, counted as diverged (docs/math.md).
+
+    ``diverged_above`` (explicit): a run whose loss exceeds that multiple of its sweep's
+    lowest loss is diverged, at any LR. Otherwise the automatic rule, unless ``blowup``
+    is None: at an LR above the sweep's best (the LR with the lowest mean loss), a run
+    whose loss exceeds ``blowup`` times that best mean loss is diverged (runs at higher
+    LRs that stayed below it are kept: they measured the valley's wall). Sweeps whose best
+    loss is not positive are left alone (a factor means nothing there). The returned
+    table's notes say how many runs in how many sweeps were marked, and how to change it.
+    """
+    if diverged_above is None and blowup is None:
+        return runs
+    factor = diverged_above if diverged_above is not None else blowup
+    flag = "diverged_above" if diverged_above is not None else "blowup"
+    if not (np.isfinite(factor) and factor > 1):
+        raise ScalefitInputError(f"{flag} must be a number > 1 (got {factor})")
+    df = runs.data.copy()
+    keys = list(runs.by) + [r for r in ("scale", "horizon") if r in df.columns]
+    gid = _factorize(df, keys)[0] if keys else np.zeros(len(df), dtype=np.int64)
+    loss, lr = df["loss"].to_numpy(float), df["lr"].to_numpy(float)
+    finite = np.isfinite(loss)
+    if diverged_above is not None:
+        best = pd.Series(loss).groupby(gid).transform("min").to_numpy()
+        marked = finite & (loss > factor * best)
+    else:
+        best_lr, best = _best_levels(gid, lr, loss, finite)
+        with np.errstate(invalid="ignore"):
+            marked = finite & (lr > best_lr) & (best > 0) & (loss > factor * best)
+    if not marked.any():
+        return runs
+    df.loc[marked, "loss"] = np.nan
+    df["diverged"] = df["diverged"].to_numpy() | marked
+    note = _marked_note(int(marked.sum()), int(np.unique(gid[marked]).size), factor, flag)
+    return dataclasses.replace(runs, data=df, notes=(*runs.notes, note))
+
+
+def _best_levels(gid, lr, loss, finite):
+    """Per run, its sweep's best LR (the level with the lowest mean finite loss; the lowest
+    LR wins ties) and that mean loss; NaN for a sweep without a finite run."""
+    g, x, y = gid[finite], lr[finite], loss[finite]
+    order = np.lexsort((x, g))
+    g, x, y = g[order], x[order], y[order]
+    new = np.r_[True, (g[1:] != g[:-1]) | (x[1:] != x[:-1])] if len(g) else np.zeros(0, bool)
+    level = np.cumsum(new) - 1
+    mean = np.bincount(level, weights=y) / np.bincount(level)
+    lg, lx = g[new], x[new]
+    first = np.lexsort((lx, mean, lg))
+    first = first[np.r_[True, lg[first][1:] != lg[first][:-1]]] if len(first) else first
+    G = int(gid.max()) + 1 if len(gid) else 0
+    best_lr, best = np.full(G, np.nan), np.full(G, np.nan)
+    best_lr[lg[first]], best[lg[first]] = lx[first], mean[first]
+    return best_lr[gid], best[gid]
+
+
+def _marked_note(n: int, sweeps: int, factor: float, flag: str) -> str:
+    if flag == "diverged_above":
+        return (f"{n} run(s) in {sweeps} sweep(s) with a loss above {factor:g} x their sweep's "
+                "lowest loss counted as diverged (--diverged-above)")
+    return (f"blow-up rule: {n} run(s) in {sweeps} sweep(s) counted as diverged: their loss is "
+            f"above {factor:g} x their sweep's best mean loss, at an LR above the best "
+            "(--blowup off keeps them, --blowup FACTOR changes the factor, --diverged-above X "
+            "replaces the rule)")

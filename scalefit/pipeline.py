@@ -9,22 +9,38 @@ resamples (``core.optimum``, ``core.bootstrap``) and every law (``core.laws``);
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .core.bootstrap import BootSweeps, bootstrap_sweeps, percentile_ci, pooled_noise_sd
-from .core.laws import LawFit, collinear, loss_law, power_law
-from .core.optimum import DEFAULT_WINDOW, STATUS_NAMES, fit_sweeps
+from .core.bootstrap import (
+    BootSweeps,
+    bootstrap_sweeps,
+    bracket_draws,
+    censored_interval,
+    percentile_ci,
+    pooled_noise_sd,
+)
+from .core.optimum import DEFAULT_WINDOW, GAP_SD, MAX_MISFIT, STATUS_NAMES, fit_sweeps
 from .errors import ScalefitInputError
-from .grouping import build_sweeps, pooling_hints, sweep_runs
+from .grouping import (
+    BLOWUP,
+    build_sweeps,
+    duplicate_runs,
+    mark_divergence,
+    pooling_hints,
+    sweep_runs,
+)
+from .laws import fit_laws
+from .optima_table import is_optima_table, load_optima
 from .progress import resolve
 from .quality import transfer_quality
 from .results.fit import FitResult
 from .results.quality import TransferQuality
-from .table import load_runs
+from .table import apply_extract, load_runs, read_input
 
 STATUS_WHY = {
     "all_diverged": "every run diverged",
@@ -32,6 +48,27 @@ STATUS_WHY = {
     "edge": "the best LR is the smallest or largest tried; extend the LR grid past it, or "
             "pass --include-status ok edge",
     "not_convex": "the loss is not convex in ln lr around the best LR",
+    "bad_fit": "the parabola does not describe the runs in its window",
+    "off_grid": "the parabola's vertex lies outside the LRs it was fitted on",
+    "div_bracketed": "the optimum is bracketed by a diverged run; pass --include-status ok "
+                     "div_bracketed to use it",
+}
+# One line per status a fit shows (docs/math.md section 1 has the rules).
+STATUS_NOTES = {
+    "edge": "the best LR is the smallest or largest tried, so the optimum is not bracketed; "
+            "extend the LR grid past it",
+    "too_few": "fewer than 3 distinct LRs with a finite loss: no parabola",
+    "not_convex": "the loss is not convex in ln lr around the best LR",
+    "all_diverged": "every run diverged",
+    "bad_fit": "the parabola does not describe the runs in its window (its level means are "
+               "off it by more than {pct} of the valley's depth, or it dips below every loss "
+               "observed there by more than {gap} x the variation at the valley's floor); see "
+               "docs/math.md",
+    "off_grid": "the parabola's vertex lies outside the LRs it was fitted on (an "
+                "extrapolation, not an estimate); see best_lr",
+    "div_bracketed": "the best LR lies between a finite lower LR and a diverged higher one, "
+                     "with no parabola to fit: the optimum is the best LR, its interval the "
+                     "bracket [lower LR, diverged LR] from the grid, its curvature unknown",
 }
 
 
@@ -55,6 +92,12 @@ def fit(
     extract: tuple[str, ...] | list[str] = (),
     fmt: str | None = None,
     require_optimum: bool = False,
+    blowup: float | str | None = BLOWUP,
+    status_ok: tuple[str, ...] | list[str] | str = (),
+    max_misfit: float = MAX_MISFIT,
+    floor_gap: float = GAP_SD,
+    optima: bool | None = None,
+    optima_level: float = 0.95,
 ) -> FitResult:
     """Fit optimal LRs per sweep and power laws of the optimum, with bootstrap intervals.
 
@@ -64,11 +107,28 @@ def fit(
     by: extra columns that split runs into groups (e.g. parameterization).
     n_boot: bootstrap resamples (0 for none); ci: interval level; seed: resampling seed.
     window: half-width in grid steps of the quadratic fit around the best LR.
-    include: sweep statuses whose optima enter the laws (default only ``ok``).
+    include: sweep statuses whose optima enter the laws (default only ``ok``); included
+        ``div_bracketed`` sweeps enter with their best LR and, in every resample, an
+        optimum drawn over their bracket; other non-ok statuses with their best LR (a
+        grid point, not an estimate; sweeps with a single LR never).
     reference: with ``by``, the label of the reference group for transfer measures.
     status: name of a status column (default: ``status``/``state`` when present).
+    status_ok: status values that also mean a finished run (besides ok, finished,
+        completed, success, done, ...); runs with a status that is neither finished nor
+        diverged are left out as unfinished, and a note names them.
+    blowup: the automatic blow-up rule's factor (default 1.3): a run at an LR above its
+        sweep's best whose finite loss exceeds that factor times the best mean loss counts
+        as diverged; None (or "off") turns it off.
     diverged_above: a run whose loss exceeds this multiple of its sweep's best loss counts
-        as diverged (for tables that record exploded runs with a finite loss).
+        as diverged, at any LR (replaces the blow-up rule).
+    max_misfit: the ``bad_fit`` threshold: RMS of the level means around the parabola over
+        the valley's depth in the window (default 0.25).
+    floor_gap: the other ``bad_fit`` threshold: how far (in multiples of the variation at
+        the valley's floor) the parabola may dip below every mean loss of its window at
+        the tried LR nearest its vertex (default 2).
+    optima: the table is a table of optima (one optimal LR per row, no runs): None
+        detects it (an optimum column such as ``lr_opt``/``best_lr``/``lr*`` and no loss
+        column); optima_level: the level of its ``lr_opt_lo``/``lr_opt_hi`` columns.
     progress: ``"auto"`` (a bar on standard error when it is a terminal; silent
         otherwise), None, or a ``progress(done, total)`` callback during the bootstrap.
     source: the name of the input in messages and in the result (e.g. the file a
@@ -77,8 +137,8 @@ def fit(
         searched in COL (numbers converted), applied before anything else.
     require_optimum: raise ScalefitInputError when no sweep has an optimum of a status
         in ``include`` (the command line does).
-    The result's ``warnings`` name text columns that vary within a sweep without being
-    ``by`` columns (their runs are pooled).
+    The result's ``warnings`` name text and numeric columns that vary within a sweep
+    without being ``by`` columns (their runs are pooled).
     """
     if not 0 < ci < 1:
         raise ScalefitInputError(f"ci must be between 0 and 1 (got {ci}); e.g. 0.95")
@@ -89,24 +149,47 @@ def fit(
     bad = set(include) - set(STATUS_NAMES)
     if bad:
         raise ScalefitInputError(f"unknown status in include: {sorted(bad)}; use {STATUS_NAMES}")
+    for name, v in (("max_misfit", max_misfit), ("floor_gap", floor_gap)):
+        if not (v > 0):
+            raise ScalefitInputError(f"{name} must be a number > 0 (got {v})")
+    blowup = parse_blowup(blowup)
 
-    runs = load_runs(table, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
-                     source=source, extract=extract, fmt=fmt)
-    if diverged_above is not None:
-        runs = _mark_exploded(runs, diverged_above)
+    df, src = read_input(table, fmt, source)
+    extract = tuple(extract)
+    if extract:
+        df = apply_extract(df, extract, src)
+    if is_optima_table(df, lr=lr, loss=loss, optima=optima):
+        return _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference,
+                           optima_level, extract, fmt, require_optimum)
+    runs = load_runs(df, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
+                     source=src, fmt=fmt, status_ok=status_ok)
+    runs = dataclasses.replace(runs, extract=extract)
+    n_marked = runs.n_diverged
+    runs = mark_divergence(runs, diverged_above, None if diverged_above is not None else blowup)
+    n_marked = runs.n_diverged - n_marked
     groups, sw = build_sweeps(runs)
     n, s, q = sw.level_sums()
-    point = fit_sweeps(sw.x, n, s, q, window=window, bounds=True)
+    point = fit_sweeps(sw.x, n, s, q, window=window, x_div=sw.x_div, max_misfit=max_misfit,
+                       gap_sd=floor_gap)
     notes = list(runs.notes)
-    noise_sd = _parametric_noise(point, notes) if n_boot > 0 else None
+    dup = duplicate_runs(runs)
+    if dup:
+        notes.append(dup)
+    plan = _noise_plan(point, n, groups, runs.by, notes) if n_boot > 0 else None
+    per_sweep = sweep_runs(runs, groups)
     report, bar = resolve(progress, "bootstrap", after="fitting laws")
     with bar:
-        boot = (bootstrap_sweeps(sw, n_boot, seed, window, report, noise_sd)
+        boot = (bootstrap_sweeps(sw, n_boot, seed, window, report, plan["sd"])
                 if n_boot > 0 else None)
-        optima, laws, quality = _estimate(groups, sw, point, boot, noise_sd, runs.by, include,
-                                          ci, notes, reference)
-    inp = {"source": runs.source, "rows": runs.n_rows, "columns": runs.columns,
-           "by": list(runs.by), "diverged": runs.n_diverged, "groups": sw.n_groups}
+        optima, laws, quality, boot = _estimate(groups, sw, point, boot, plan, per_sweep,
+                                                runs.by, include, ci, notes, reference, seed)
+    notes += status_notes(optima, include, max_misfit, floor_gap, blowup, diverged_above,
+                          per_sweep)
+    inp = {"source": runs.source, "rows": runs.n_rows + runs.n_excluded, "columns": runs.columns,
+           "by": list(runs.by), "diverged": runs.n_diverged, "groups": sw.n_groups,
+           "excluded": runs.n_excluded, "marked_diverged": n_marked}
+    if runs.excluded:
+        inp["excluded_status"] = dict(runs.excluded)
     if runs.extract:
         inp["extract"] = list(runs.extract)
     if fmt:
@@ -114,13 +197,78 @@ def fit(
     result = FitResult(
         optima=optima, laws=laws, input=inp,
         settings={"n_boot": n_boot, "ci": ci, "seed": seed, "window": window,
-                  "include": list(include), "diverged_above": diverged_above},
+                  "include": list(include), "diverged_above": diverged_above,
+                  "blowup": blowup, "status_ok": _as_list(status_ok),
+                  "max_misfit": max_misfit, "floor_gap": floor_gap},
         notes=notes, warnings=pooling_hints(runs), quality=quality, boot=boot,
-        runs=sweep_runs(runs, groups),
+        runs=per_sweep,
     )
     if require_optimum:
         check_optimum(result, include)
     return result
+
+
+def _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference, level, extract,
+                fmt, require_optimum) -> FitResult:
+    """Laws fitted to a table of optima (``optima_table``): the same law code as sweeps."""
+    by = (by,) if isinstance(by, str) else tuple(by)
+    opt = load_optima(df, src, scale=scale, horizon=horizon, by=by, lr_opt=lr, level=level,
+                      n_boot=n_boot, seed=seed, ci=ci)
+    optima = opt.optima
+    for col, value in OPTIMA_DEFAULTS.items():
+        if col not in optima:
+            optima[col] = value
+    notes = [f"a table of optima: {opt.rows} row(s), {len(optima)} point(s); laws fitted to "
+             "these optima as given (no runs, no sweeps)", *opt.notes]
+    laws = fit_laws(optima, opt.boot, by, ("ok",), ci, notes)
+    if opt.boot is None and n_boot > 0:
+        why = ("no interval: the table's optima carry no uncertainty (no interval columns, no "
+               "replicate rows)")
+        laws = [dataclasses.replace(law, notes=(*law.notes, why)) for law in laws]
+    quality = None
+    if by:
+        quality = TransferQuality(**transfer_quality(optima, opt.boot, list(by), ci, reference),
+                                  level=ci)
+    inp = {"source": src, "rows": opt.rows, "columns": opt.columns, "by": list(by),
+           "diverged": 0, "groups": len(optima), "kind": "optima"}
+    if extract:
+        inp["extract"] = list(extract)
+    if fmt:
+        inp["format"] = fmt
+    result = FitResult(optima=optima, laws=laws, input=inp,
+                       settings={"n_boot": n_boot, "ci": ci, "seed": seed, "include": ["ok"],
+                                 "optima_level": level},
+                       notes=notes, quality=quality, boot=opt.boot, runs=None)
+    if require_optimum and not laws:
+        why = "; ".join(notes[1:]) or "need 3 or more optima at distinct scales or horizons"
+        raise ScalefitInputError(f"{src}: no law could be fitted: {why}")
+    return result
+
+
+OPTIMA_DEFAULTS = {"loss_opt_lo": np.nan, "loss_opt_hi": np.nan, "curvature_lo": np.nan,
+                   "curvature_hi": np.nan, "lr_opt_ci_open": "", "loss_best": np.nan,
+                   "n_window": 0, "n_lrs": 0, "fit_rmse": np.nan, "misfit": np.nan,
+                   "lr_window_lo": np.nan, "lr_window_hi": np.nan, "lr_tried_lo": np.nan,
+                   "lr_tried_hi": np.nan, "lr_diverged": np.nan, "boot_valid": np.nan}
+
+
+def parse_blowup(value) -> float | None:
+    """The blow-up factor: a number > 1, or None for "off" / None / False."""
+    if value is None or value is False or (isinstance(value, str)
+                                           and value.strip().lower() in ("off", "none", "no")):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ScalefitInputError(f"blowup must be 'off' or a factor > 1 (got {value!r})"
+                                 ) from None
+    if not (np.isfinite(v) and v > 1):
+        raise ScalefitInputError(f"blowup must be 'off' or a factor > 1 (got {value!r})")
+    return v
+
+
+def _as_list(v) -> list[str]:
+    return [v] if isinstance(v, str) else [str(x) for x in v]
 
 
 def check_optimum(result: FitResult, include) -> None:
@@ -133,69 +281,88 @@ def check_optimum(result: FitResult, include) -> None:
                              f"{'; '.join(parts)}")
 
 
-def _estimate(groups, sw, point, boot, noise_sd, by, include, ci, notes, reference):
-    """Optima table, laws and transfer quality from the point fit and the resamples."""
-    optima = _optima_table(groups, sw, point, boot, ci)
-    if noise_sd is not None:
-        optima["boot_kind"] = np.where(np.isfinite(noise_sd) & (noise_sd > 0), "parametric",
-                                       "runs")
-        no_info = (point.n_window == 3) & ~(np.isfinite(noise_sd) & (noise_sd > 0))
-        for col in ("lr_opt", "loss_opt", "curvature"):
-            optima.loc[no_info, [col + "_lo", col + "_hi"]] = np.nan
-    laws = _fit_laws(optima, boot, by, include, ci, notes)
+def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, reference,
+              seed):
+    """Optima table, laws, transfer quality and the resamples as the laws used them (no
+    noise where none was measured, ``x_law`` set) from the point fit and the resamples."""
+    if boot is not None:
+        unknown = ~plan["known"]
+        boot = BootSweeps(**{k: np.where(unknown[None, :], np.nan, getattr(boot, k))
+                             for k in ("x_opt", "loss_opt", "curvature", "x_best")})
+    optima = _optima_table(groups, sw, point, boot, ci, per_sweep)
+    if plan is not None:
+        optima["boot_kind"] = plan["kind"]
+        boot = _law_draws(boot, optima, point, sw, seed)
+    laws = fit_laws(optima, boot, by, include, ci, notes)
     quality = None
     if by:
         quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci, reference),
                                   level=ci)
-    return optima, laws, quality
+    return optima, laws, quality, boot
 
 
-def _mark_exploded(runs, factor: float):
-    """Count runs whose loss exceeds ``factor`` x their sweep's best loss as diverged."""
-    if not (np.isfinite(factor) and factor > 1):
-        raise ScalefitInputError(f"diverged_above must be a number > 1 (got {factor})")
-    df = runs.data.copy()
-    keys = list(runs.by) + [r for r in ("scale", "horizon") if r in df.columns]
-    best = df.groupby(keys, dropna=False)["loss"].transform("min") if keys else df["loss"].min()
-    exploded = (df["loss"] > factor * best).to_numpy()
-    df.loc[exploded, "loss"] = np.nan
-    df["diverged"] = df["diverged"].to_numpy() | exploded
-    note = (f"{int(exploded.sum())} run(s) with a loss above {factor:g} x their sweep's best "
-            "counted as diverged")
-    return dataclasses.replace(runs, data=df, notes=(*runs.notes, note))
+def _noise_plan(point, n, groups, by, notes: list[str]) -> dict:
+    """Where each sweep's resampled noise comes from: ``sd`` (G,) of the parametric
+    resample (NaN: resample runs), ``kind`` (G,) its label, ``known`` (G,) whether the
+    sweep carries measured noise at all.
 
-
-def _parametric_noise(point, notes: list[str]) -> np.ndarray:
-    """Per-group s.d. for parametric resamples of sweeps with no residual degrees of freedom."""
+    A sweep with residual degrees of freedom (more than 3 runs in its fit) resamples its
+    runs; so does a sweep without an ok parabola that has replicates or more than 3 finite
+    runs (only its best LR is used, where a law includes it). An ok sweep with exactly 3
+    runs in its fit gets normal noise of the pooled residual s.d. of the sweeps of its own
+    ``by`` group that have residual degrees of freedom (never of another group's); with
+    none, it carries no noise: its optimum and every law that uses it have no interval.
+    """
+    G = len(point.status)
     exact = (point.n_window == 3) & (point.status == 0)
-    sd = np.full(point.n_window.shape, np.nan)
-    if not exact.any():
-        return sd
-    pooled = pooled_noise_sd(point)
-    if np.isfinite(pooled) and pooled > 0:
-        sd[exact] = pooled
-        notes.append(
-            f"{int(exact.sum())} sweep(s) have exactly 3 runs in their fit (no replicate to "
-            f"resample): their resamples add normal noise of s.d. {pooled:.3g}, the pooled "
-            "residual s.d. of the other sweeps"
-        )
-    else:
-        notes.append(
-            f"{int(exact.sum())} sweep(s) have exactly 3 runs in their fit and no sweep has "
-            "replicates to estimate the noise: their intervals are unknown (add seeds or LRs)"
-        )
-    return sd
+    runs_ok = ((point.n_window > 3) | (n >= 2).any(-1) | (n.sum(-1) > 3)) & ~exact
+    sd = np.full(G, np.nan)
+    kind = np.where(runs_ok, "runs", "none").astype(object)
+    key = (groups[list(by)].astype(str).agg("\x1f".join, axis=1).to_numpy() if by
+           else np.zeros(G, dtype=object))
+    used, missing = [], []
+    for k in dict.fromkeys(key[exact]):
+        members = key == k
+        pooled, m = pooled_noise_sd(point, members)
+        sel = exact & members
+        label = _label(dict(zip(by, groups.loc[np.flatnonzero(members)[0], list(by)]))
+                       ) if by else ""
+        if np.isfinite(pooled) and pooled > 0:
+            sd[sel] = pooled
+            kind[sel] = f"parametric (noise of {m} sweeps of the same group)"
+            used.append(f"{label.strip(' []') + ': ' if by else ''}s.d. {pooled:.3g} from {m} "
+                        "sweep(s)")
+        else:
+            missing.append((label.strip(" []") or "all", int(sel.sum())))
+    if used:
+        n_par = sum(str(k).startswith("parametric") for k in kind)
+        notes.append(f"{n_par} sweep(s) have "
+                     "exactly 3 runs in their fit (no replicate to resample): their resamples "
+                     "add normal noise of the pooled residual s.d. of the other sweeps of "
+                     f"their own group ({'; '.join(used)})")
+    if missing:
+        where = (" (" + "; ".join(f"{lab}: {c}" for lab, c in missing) + ")") if by else ""
+        notes.append(f"no interval for {sum(c for _, c in missing)} optimum(s){where} or for "
+                     "any law that uses them: they have exactly 3 runs in their fit and no "
+                     "sweep of their group has replicates; add seeds or LRs")
+    known = kind != "none"
+    return {"sd": sd, "kind": kind.astype(str), "known": known}
 
 
 def _optima_table(groups: pd.DataFrame, sw, point, boot: BootSweeps | None,
-                  ci: float) -> pd.DataFrame:
+                  ci: float, per_sweep: list[dict]) -> pd.DataFrame:
     """One row per sweep: keys, optimum, curvature and their intervals, status, counts.
 
-    Row j is column j of the resample arrays (the index is 0..G-1)."""
+    Row j is column j of the resample arrays (the index is 0..G-1). An optimum interval
+    that runs off the tried LRs is open-ended there (``lr_opt_ci_open``)."""
     df = groups.copy()
     G = len(df)
     ok = point.status == 0
-    df["lr_opt"] = np.exp(np.where(ok, point.x_opt, np.nan))
+    brk = point.status == STATUS_NAMES.index("div_bracketed")
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        x_min, x_max = np.nanmin(sw.x, axis=1), np.nanmax(sw.x, axis=1)
+    df["lr_opt"] = np.exp(np.where(ok, point.x_opt, np.where(brk, point.x_best, np.nan)))
     df["loss_opt"] = np.where(ok, point.loss_opt, np.nan)
     df["curvature"] = np.where(ok, point.curvature, np.nan)
     nan2 = np.full((2, G), np.nan)
@@ -207,130 +374,106 @@ def _optima_table(groups: pd.DataFrame, sw, point, boot: BootSweeps | None,
     else:
         x_ci = k_ci = l_ci = nan2
         valid = np.full(G, np.nan)
-    x_ci = np.where(ok, x_ci, np.nan)
+    x_ci, open_ = censored_interval(np.where(ok, x_ci, np.nan), x_min, x_max)
+    if point.bracket is not None:
+        x_ci = np.where(brk, point.bracket, x_ci)
     df["lr_opt_lo"], df["lr_opt_hi"] = np.exp(x_ci[0]), np.exp(x_ci[1])
+    df["lr_opt_ci_open"] = np.where(ok, open_, "")
     df["loss_opt_lo"], df["loss_opt_hi"] = np.where(ok, l_ci, np.nan)
     df["curvature_lo"], df["curvature_hi"] = np.where(ok, k_ci, np.nan)
     df["lr_best"] = np.exp(point.x_best)
+    df["loss_best"] = point.loss_best
     df["status"] = [STATUS_NAMES[c] for c in point.status]
     df["n_window"] = point.n_window.astype(int)
     df["n_lrs"] = np.isfinite(sw.x).sum(1)
     df["fit_rmse"] = point.rmse
+    df["misfit"] = point.misfit
     df["lr_window_lo"], df["lr_window_hi"] = np.exp(point.x_window)
+    df["lr_tried_lo"], df["lr_tried_hi"] = np.exp(x_min), np.exp(x_max)
+    df["lr_diverged"] = _lowest_diverged(per_sweep, df["lr_opt"].fillna(df["lr_best"]))
     df["boot_valid"] = valid
     return df
 
 
-def _by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
-    if not by:
-        yield {}, optima
-        return
-    for key, sub in optima.groupby(list(by), sort=True, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        yield dict(zip(by, key)), sub
-
-
-def _fit_laws(
-    optima: pd.DataFrame, boot: BootSweeps | None, by: tuple[str, ...], include, ci: float,
-    notes: list[str],
-) -> list[LawFit]:
-    """Every law the data supports, per ``by`` group: see docs/math.md for the rules."""
-    laws: list[LawFit] = []
-    has_s, has_d = "scale" in optima, "horizon" in optima
-    if not (has_s or has_d):
-        return laws
-    fixed_ratio_groups: list[str] = []
-    for group, sub in _by_groups(optima, by):
-        label = _label(group)
-        pts = sub[sub["status"].isin(include)]
-        # Included non-ok sweeps carry no fitted optimum: their best observed LR stands in.
-        pts = pts.assign(lr_opt=pts["lr_opt"].fillna(pts["lr_best"]))
-        pts = pts[np.isfinite(pts["lr_opt"])]
-        if len(pts) < 3:
-            if has_s or has_d:
-                notes.append(f"{label}{len(pts)} sweep(s) with an optimum: too few for a law "
-                             "(need 3)")
-            continue
-        s = pts["scale"].to_numpy(float) if has_s else None
-        d = pts["horizon"].to_numpy(float) if has_d else None
-        vary_s = has_s and np.unique(s).size >= 2
-        vary_d = has_d and np.unique(d).size >= 2
-        variables: tuple[str, ...] = ()
-        fixed_ratio = False
-        if vary_s and vary_d:
-            if collinear(np.log(s), np.log(d)):
-                fixed_ratio = True
-                variables = ("scale",)
-                fixed_ratio_groups.append(label.strip(" []") or "all runs")
-            else:
-                variables = ("scale", "horizon")
-        elif vary_s:
-            variables = ("scale",)
-        elif vary_d:
-            variables = ("horizon",)
-        if not variables:
-            continue
-        need = len(variables) + 2
-        if len(pts) >= need:
-            laws += _power_laws(pts, boot, variables, group, ci, primary=True)
-        else:
-            notes.append(f"{label}{len(pts)} optima: too few for a law in {' and '.join(variables)}"
-                         f" (need {need})")
-        # Conditional laws: vs scale at each horizon, vs horizon at each scale.
-        if len(variables) == 2:
-            for var, other in (("scale", "horizon"), ("horizon", "scale")):
-                for val, part in pts.groupby(other, sort=True):
-                    if part[var].nunique() >= 3:
-                        laws += _power_laws(part, boot, (var,), {**group, other: float(val)}, ci,
-                                            primary=False, targets=("lr_opt",))
-        # Loss laws vs scale: per horizon, or over all points at a fixed ratio / no horizon.
-        if vary_s:
-            parts = ([(None, pts)] if (fixed_ratio or not has_d)
-                     else list(pts.groupby("horizon", sort=True)))
-            for val, part in parts:
-                if part.loc[np.isfinite(part["loss_opt"]), "scale"].nunique() >= 4:
-                    g = group if val is None else {**group, "horizon": float(val)}
-                    laws.append(_loss_law(part, boot, g, ci))
-    if fixed_ratio_groups:
-        where = "" if fixed_ratio_groups == ["all runs"] else f" ({'; '.join(fixed_ratio_groups)})"
-        notes.append(f"horizon is proportional to scale (fixed tokens per parameter){where}: "
-                     "the joint law is not identifiable; fitting lr_opt vs scale")
-    return laws
-
-
-def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "curvature")):
-    out = []
-    cols = pts.index.to_numpy()
-    values = {v: pts[v].to_numpy(float) for v in variables}
-    curv = pts["curvature"].to_numpy(float)
-    fitted = (pts["status"] == "ok").to_numpy()
-    for target in targets:
-        keep = np.ones(len(pts), bool) if target == "lr_opt" else fitted
-        if keep.sum() < len(variables) + 2:
-            continue
-        y = pts[target].to_numpy(float)[keep]
-        if target == "curvature" and not np.all(y > 0):
-            continue
-        yb = None
-        if boot is not None:
-            with np.errstate(over="ignore"):
-                if target == "lr_opt":  # best observed LR of each resample for non-ok sweeps
-                    yb = np.exp(np.where(fitted, boot.x_opt[:, cols], boot.x_best[:, cols]))
-                else:
-                    yb = boot.curvature[:, cols[keep]]
-                    yb = np.where(yb > 0, yb, np.nan)
-        out.append(power_law(target, {v: a[keep] for v, a in values.items()}, y, yb, variables,
-                             dict(group), ci, curvature=curv if target == "lr_opt" else None,
-                             primary=primary))
+def _lowest_diverged(per_sweep: list[dict], ref: pd.Series) -> np.ndarray:
+    """Per sweep, the lowest LR above ``ref`` (its optimum) at which a run diverged."""
+    out = np.full(len(per_sweep), np.nan)
+    for j, (r, x) in enumerate(zip(per_sweep, ref.to_numpy(float))):
+        lr = np.asarray(r["lr"], float)
+        div = lr[~np.isfinite(np.asarray(r["loss"], float)) & (lr > x)]
+        if div.size:
+            out[j] = div.min()
     return out
 
 
-def _loss_law(pts, boot, group, ci) -> LawFit:
-    pts = pts[np.isfinite(pts["loss_opt"])]
-    cols = pts.index.to_numpy()
-    yb = boot.loss_opt[:, cols] if boot is not None else None
-    return loss_law(pts["scale"].to_numpy(float), pts["loss_opt"].to_numpy(float), yb,
-                    dict(group), ci)
+def _law_draws(boot: BootSweeps | None, optima: pd.DataFrame, point, sw, seed) -> BootSweeps:
+    """``boot`` with ``x_law``: ln lr_opt per sweep and resample as the laws use it.
+
+    ok sweeps: the resampled vertex clamped to the LRs the sweep tried (a law cannot learn
+    from a vertex the grid does not show; this makes law intervals conservative near the
+    grid's edges); div_bracketed: uniform over the bracket; others: the best LR of the
+    resample. Sweeps with no measured noise stay NaN.
+    """
+    if boot is None:
+        return None
+    x_min = np.log(optima["lr_tried_lo"].to_numpy(float))
+    x_max = np.log(optima["lr_tried_hi"].to_numpy(float))
+    st = optima["status"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        x = np.where(st == "ok", np.clip(boot.x_opt, x_min, x_max), boot.x_best)
+    brk = st == "div_bracketed"
+    if brk.any() and point.bracket is not None:
+        draws = bracket_draws(point.bracket[0], point.bracket[1], boot.n_boot, seed, sw)
+        x = np.where(brk[None, :], draws, x)
+    return dataclasses.replace(boot, x_law=x)
+
+
+def status_notes(optima: pd.DataFrame, include, max_misfit: float, floor_gap: float, blowup,
+                 diverged_above, per_sweep: list[dict]) -> list[str]:
+    """One note per non-ok status present (what it means), and on open intervals."""
+    notes = []
+    counts = optima["status"].value_counts()
+    for st in STATUS_NAMES[1:]:
+        if st not in counts.index:
+            continue
+        why = STATUS_NOTES[st].format(pct=f"{max_misfit:.0%}", gap=f"{floor_gap:g}")
+        line = f"{counts[st]} sweep(s) {st}: {why}"
+        if st == "div_bracketed":
+            line += ("; they enter the laws (included), each resample drawing their optimum "
+                     "over its bracket" if st in include else
+                     "; they do not enter the laws (--include-status ok div_bracketed adds "
+                     "them)")
+        elif st in include:
+            line += "; included: they enter the laws with their best LR (a grid point, not an "\
+                    "estimate)"
+        if st == "bad_fit" and diverged_above is None:
+            line += _blowup_hint(optima, per_sweep, blowup)
+        notes.append(line)
+    open_ = optima.get("lr_opt_ci_open", pd.Series(dtype=str))
+    n_open = int((open_ != "").sum())
+    if n_open:
+        notes.append(f"{n_open} optimum interval(s) run off the LRs their sweep tried: shown "
+                     "open-ended (< or > the last LR tried); the laws clamp such resamples to "
+                     "the tried LRs (no law learns from a vertex the grid does not show)")
+    return notes
+
+
+def _blowup_hint(optima: pd.DataFrame, per_sweep: list[dict], blowup) -> str:
+    """For bad_fit sweeps: how high their runs above the best LR go above the best loss
+    (what a blow-up looks like), and the flags that mark such runs."""
+    worst = 1.0
+    for j in np.flatnonzero((optima["status"] == "bad_fit").to_numpy()):
+        lr, loss = (np.asarray(per_sweep[j][k], float) for k in ("lr", "loss"))
+        loss = loss[lr > optima["lr_best"].iloc[j]]
+        best = optima["loss_best"].iloc[j]
+        if best > 0 and np.isfinite(loss).any():
+            worst = max(worst, float(np.nanmax(loss)) / best)
+    if worst < 1.3:
+        return ""
+    rule = (f"the blow-up rule marks runs above {blowup:g} x the best"
+            if blowup is not None else "the blow-up rule is off")
+    return (f"; above their best LR their runs reach x{worst:.3g} their best loss ({rule}): if "
+            "runs blew up, mark them with --blowup FACTOR or --diverged-above X")
 
 
 def _label(group: dict) -> str:

@@ -55,7 +55,10 @@ def transfer_quality(optima: pd.DataFrame, boot, by: list[str], ci: float,
         series[lab] = sub.sort_values("scale") if "scale" in sub else sub
 
     # Loss asymptote per group: needed to choose a default reference.
-    L_inf = {lab: _loss_asymptote(s, boot) for lab, s in series.items()}
+    # A group with an optimum that carries no measured noise gets no intervals (its draws
+    # would come from the other optima alone).
+    bt = {lab: (None if boot is None or _blind(boot, s) else boot) for lab, s in series.items()}
+    L_inf = {lab: _loss_asymptote(s, bt[lab]) for lab, s in series.items()}
     n_ok = {lab: len(s) for lab, s in series.items()}
     ref = _choose_reference(reference, labels, L_inf, notes, n_ok)
 
@@ -63,15 +66,22 @@ def transfer_quality(optima: pd.DataFrame, boot, by: list[str], ci: float,
     for lab, key in labels.items():
         s = series[lab]
         g: dict = {"group": key}
-        g.update(_lr_measures(s, boot, ci, notes, lab))
-        g.update(_kappa(s, boot, ci, notes, lab))
-        g.update(_ratio_measures(s, series[ref], boot, ci, notes, lab, lab == ref))
+        g.update(_lr_measures(s, bt[lab], ci, notes, lab))
+        g.update(_kappa(s, bt[lab], ci, notes, lab))
+        pair = bt[lab] if bt[ref] is not None else None
+        g.update(_ratio_measures(s, series[ref], pair, ci, notes, lab, lab == ref))
         d = _delta(L_inf[lab], L_inf[ref], ci) if lab != ref else (0.0, [0.0, 0.0])
         g["L_inf"] = L_inf[lab][0]
         g["delta_L_inf"], g["delta_L_inf_ci"] = d
         groups.append(g)
     return {"by": by, "reference": labels[ref] if len(by) > 1 else ref, "horizon": horizon,
             "groups": groups, "notes": notes}
+
+
+def _blind(boot, s: pd.DataFrame) -> bool:
+    """True when one of the series' optima has no valid resample (no measured noise)."""
+    xl = boot.x_law if getattr(boot, "x_law", None) is not None else boot.x_opt
+    return bool((~np.isfinite(xl[:, s.index.to_numpy()]).any(0)).any())
 
 
 def _group_labels(opt: pd.DataFrame, by: list[str]) -> dict:
@@ -156,7 +166,8 @@ def _lr_measures(s, boot, ci, notes, lab) -> dict:
     out["E"] = float(np.sqrt(np.mean(resid**2)))
     yb = None
     if boot is not None:
-        yb = boot.x_opt[:, s.index.to_numpy()]
+        xl = boot.x_law if getattr(boot, "x_law", None) is not None else boot.x_opt
+        yb = xl[:, s.index.to_numpy()]  # clamped to the tried LRs, as the laws use them
         cb = loglinear(X, yb)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

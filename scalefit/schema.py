@@ -19,7 +19,8 @@ NUM = {"type": "number"}
 NUM_OR_NULL = {"type": ["number", "null"]}
 PAIR_OR_NULL = {"type": ["array", "null"], "items": NUM_OR_NULL, "minItems": 2, "maxItems": 2}
 GROUP = {"type": "object"}
-STATUS = {"enum": ["ok", "edge", "too_few", "not_convex", "all_diverged"]}
+STATUS = {"enum": ["ok", "edge", "too_few", "not_convex", "all_diverged", "bad_fit", "off_grid",
+                  "div_bracketed"]}
 
 OPTIMUM = {
     "type": "object",
@@ -43,6 +44,12 @@ OPTIMUM = {
         "n_window": {"type": "integer"},
         "fit_rmse": NUM_OR_NULL,
         "window": PAIR_OR_NULL,
+        "lr_opt_ci_open": {"enum": ["low", "high", "both", None]},
+        "loss_best": NUM_OR_NULL,
+        "misfit": NUM_OR_NULL,
+        "tried": PAIR_OR_NULL,
+        "lr_diverged": NUM_OR_NULL,
+        "boot_kind": {"type": ["string", "null"]},
     },
 }
 
@@ -79,6 +86,12 @@ LAW = {
         "notes": {"type": "array", "items": {"type": "string"}},
         "range": {"type": "object", "additionalProperties": PAIR_OR_NULL},
         "draws": {"type": "array", "items": {"type": "array", "items": NUM_OR_NULL}},
+        "ln_C": NUM_OR_NULL,
+        "domain": {"type": "object", "additionalProperties": PAIR_OR_NULL},
+        "audit_range": {
+            "type": ["object", "null"],
+            "properties": {"ratio_tried": PAIR_OR_NULL, "ratio_diverged": NUM_OR_NULL},
+        },
     },
 }
 
@@ -148,6 +161,11 @@ SCHEMA = {
                 "by": {"type": "array", "items": {"type": "string"}},
                 "diverged": {"type": "integer"},
                 "groups": {"type": "integer"},
+                "excluded": {"type": "integer"},
+                "excluded_status": {"type": "object",
+                                    "additionalProperties": {"type": "integer"}},
+                "marked_diverged": {"type": "integer"},
+                "kind": {"enum": ["runs", "optima"]},
             },
         },
         "settings": {
@@ -159,6 +177,11 @@ SCHEMA = {
                 "window": {"type": "integer"},
                 "include": {"type": "array", "items": STATUS},
                 "diverged_above": NUM_OR_NULL,
+                "blowup": NUM_OR_NULL,
+                "status_ok": {"type": "array", "items": {"type": "string"}},
+                "max_misfit": NUM,
+                "floor_gap": NUM,
+                "optima_level": NUM,
             },
         },
         "optima": {"type": "array", "items": OPTIMUM},

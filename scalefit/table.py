@@ -1,19 +1,18 @@
 """The table edge: read a table of training runs and validate it at the boundary.
 
-Accepts CSV / TSV, Parquet, JSON Lines, JSON records, standard input (``"-"``, CSV)
-or a pandas DataFrame. ``--extract`` specs (``COL:REGEX``) make columns from parts of a
-text column (``apply_extract``). Columns are matched to the four roles ``scale``,
-``horizon``, ``lr`` and ``loss`` by canonical name, then by known aliases, unless the
-caller names them. Everything past this module trusts its input: every problem is
-reported here as one ``ScalefitInputError`` line naming the file, the column and the
-first bad row (values from the data quoted safely and shortened).
-"""
+Reading (CSV / TSV, Parquet, JSON Lines, JSON records, standard input and other streams,
+UTF-8/16/32 text) is ``readers.read_table``; a pandas DataFrame is taken as it is.
+``--extract`` specs (``COL:REGEX``) make columns from parts of a text column
+(``apply_extract``). Columns are matched to the four roles ``scale``, ``horizon``,
+``lr`` and ``loss`` by canonical name, then by known aliases, unless the caller names
+them (one column never plays two roles). Run statuses sort runs into finished, diverged
+and unfinished (``classify_status``). Everything past this module trusts its input:
+every problem is reported here as one ``ScalefitInputError`` line naming the file, the
+column and the first bad row (values from the data quoted safely and shortened)."""
 
 from __future__ import annotations
 
-import io as _io
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ScalefitInputError
+from .readers import read_table
 from .render.format import quote
 
 ROLES = ("scale", "horizon", "lr", "loss")
@@ -55,16 +55,18 @@ ALIASES: dict[str, list[list[str]]] = {
 }
 
 STATUS_COLUMNS = ("status", "state", "run_status")
-DIVERGED_STATUSES = frozenset(
-    {"diverged", "divergent", "diverge", "nan", "inf", "failed", "fail", "crashed", "crash",
-     "error", "exploded", "unstable"}
+# Status values (normalized like column names): a finished run's loss is final; a
+# diverged run's loss is not used and the run counts as diverged; any other status
+# (running, killed, crashed, failed, preempted, error, timeout, W&B's states, ...) is a
+# run that did not finish: excluded, counted and named in a note (``status_ok`` adds
+# values to the finished set). An empty status counts as finished.
+FINISHED_STATUSES = frozenset(
+    {"ok", "finished", "completed", "complete", "success", "succeeded", "successful", "done"}
 )
-
-_SUFFIXES = {
-    ".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet",
-    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
-}
-
+DIVERGED_STATUSES = frozenset(
+    {"diverged", "divergent", "diverge", "diverging", "nan", "inf", "nan_loss", "loss_nan",
+     "exploded", "unstable", "blowup", "blow_up", "blown_up", "blew_up", "overflow"}
+)
 
 def normalize_name(name: object) -> str:
     """Lower-case a column name and fold runs of non-alphanumerics into ``_``."""
@@ -79,8 +81,9 @@ class RunTable:
     a diverged run), float ``scale`` / ``horizon`` (> 0) when present, a bool
     ``diverged`` column, and the ``by`` columns with their original labels.
     ``columns`` maps each role to the source column it came from (``None`` if absent).
-    ``raw``: the table as read (after ``extract``), every column; ``extract``: the specs
-    applied; ``fmt``: the format it was read as, when given.
+    ``raw``: the table as read (after ``extract``), every column, the rows of ``data``
+    only; ``extract``: the specs applied; ``fmt``: the format it was read as, when given;
+    ``excluded``: (status, count) of the rows left out as unfinished runs.
     """
 
     data: pd.DataFrame
@@ -91,10 +94,15 @@ class RunTable:
     raw: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     extract: tuple[str, ...] = ()
     fmt: str | None = None
+    excluded: tuple[tuple[str, int], ...] = ()
 
     @property
     def n_rows(self) -> int:
         return len(self.data)
+
+    @property
+    def n_excluded(self) -> int:
+        return sum(n for _, n in self.excluded)
 
     @property
     def n_diverged(self) -> int:
@@ -109,73 +117,6 @@ class RunTable:
         return self.columns.get("horizon") is not None
 
 
-def read_table(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
-    """Read a file into a DataFrame by its extension (``fmt`` overrides); ``"-"`` is stdin."""
-    src = str(path)
-    if src == "-":
-        text = sys.stdin.read()
-        if not text.strip():
-            raise ScalefitInputError("<stdin>: the input is empty; pipe a CSV table of runs")
-        return _read_csv(_io.StringIO(text), "<stdin>", ",")
-    p = Path(path)
-    if not p.exists():
-        raise ScalefitInputError(f"{src}: no such file")
-    if p.is_dir():
-        raise ScalefitInputError(f"{src}: is a directory; give a CSV, Parquet or JSON Lines file")
-    kind = fmt or _SUFFIXES.get(p.suffix.lower(), "csv")
-    if p.stat().st_size == 0:
-        raise ScalefitInputError(f"{src}: the file is empty; it needs a header and one row per run")
-    try:
-        if kind in ("csv", "tsv"):
-            head = p.read_bytes()[:4096]
-            if b"\x00" in head:
-                raise ScalefitInputError(
-                    f"{src}: looks like a binary file, not a CSV table; give CSV, Parquet "
-                    "(.parquet) or JSON Lines (.jsonl)"
-                )
-            sep = "\t" if kind == "tsv" else ","
-            return _read_csv(p, src, sep)
-        if kind == "parquet":
-            try:
-                return pd.read_parquet(p)
-            except ImportError as e:
-                raise ScalefitInputError(
-                    f"{src}: reading Parquet needs pyarrow: pip install 'scalefit[parquet]'"
-                ) from e
-        if kind == "jsonl":
-            return pd.read_json(p, lines=True)
-        if kind == "json":
-            return pd.read_json(p)
-    except ScalefitInputError:
-        raise
-    except (ValueError, OSError, UnicodeDecodeError) as e:
-        raise ScalefitInputError(f"{src}: cannot read as {kind}: {_first_line(e)}") from e
-    raise ScalefitInputError(f"{src}: unknown format {kind!r}")
-
-
-def _read_csv(source, src: str, sep: str) -> pd.DataFrame:
-    try:
-        return pd.read_csv(source, sep=sep, skipinitialspace=True)
-    except pd.errors.EmptyDataError as e:
-        raise ScalefitInputError(
-            f"{src}: the file is empty; it needs a header and one row per run"
-        ) from e
-    except pd.errors.ParserError as e:
-        msg = _first_line(e)
-        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
-        if m:
-            msg = f"line {m.group(2)} has {m.group(3)} fields but the header has {m.group(1)}"
-        raise ScalefitInputError(f"{src}: malformed CSV: {msg}") from e
-    except UnicodeDecodeError as e:
-        raise ScalefitInputError(f"{src}: not a text file (cannot decode as UTF-8); give CSV, "
-                                 "Parquet (.parquet) or JSON Lines (.jsonl)") from e
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
-
-
 def resolve_columns(
     columns: list[str], explicit: dict[str, str | None], src: str,
     required: tuple[str, ...] = ("lr", "loss"),
@@ -187,21 +128,27 @@ def resolve_columns(
     by_norm: dict[str, list[str]] = {}
     for c in columns:
         by_norm.setdefault(normalize_name(c), []).append(c)
+    given = {r: c for r, c in explicit.items() if c}
+    for role, chosen in given.items():
+        if chosen not in columns:
+            raise ScalefitInputError(
+                f"{src}: column {chosen!r} (given for {role}) not found; columns are: "
+                f"{', '.join(map(str, columns))}"
+            )
+        twice = [r for r, c in given.items() if c == chosen and r != role]
+        if twice:
+            raise ScalefitInputError(
+                f"{src}: column {chosen!r} is given for both {role} and {twice[0]}; one column "
+                "cannot play two roles")
     out: dict[str, str | None] = {}
     for role in ROLES:
-        chosen = explicit.get(role)
-        if chosen:
-            if chosen not in columns:
-                raise ScalefitInputError(
-                    f"{src}: column {chosen!r} (given for {role}) not found; columns are: "
-                    f"{', '.join(map(str, columns))}"
-                )
-            out[role] = chosen
+        if role in given:
+            out[role] = given[role]
             continue
         out[role] = None
-        for tier in ALIASES[role]:
+        for tier in ALIASES.get(role, []):
             hits = [c for alias in tier for c in by_norm.get(alias, [])]
-            hits = [c for c in hits if c not in out.values()]
+            hits = [c for c in hits if c not in out.values() and c not in given.values()]
             if len(hits) > 1:
                 flag = "--" + role
                 raise ScalefitInputError(
@@ -240,6 +187,11 @@ def _numeric(df: pd.DataFrame, col: str, src: str, role: str) -> np.ndarray:
     raw = df[col]
     if pd.api.types.is_bool_dtype(raw):
         raise ScalefitInputError(f"{src}: column {col!r} ({role}) holds booleans, not numbers")
+    if (pd.api.types.is_datetime64_any_dtype(raw) or pd.api.types.is_timedelta64_dtype(raw)
+            or isinstance(raw.dtype, pd.PeriodDtype)):
+        raise ScalefitInputError(
+            f"{src}: column {col!r} ({role}) holds dates or times ({raw.dtype}), not numbers; "
+            f"name the {role} column with --{role.replace('_', '-')} COL")
     vals = pd.to_numeric(raw, errors="coerce")
     bad = vals.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
     if bad.any():
@@ -275,24 +227,25 @@ def load_runs(
     source: str | None = None,
     required: tuple[str, ...] = ("lr", "loss"),
     extract: tuple[str, ...] | list[str] = (),
+    status_ok: tuple[str, ...] | list[str] | str = (),
 ) -> RunTable:
     """Load and validate a table of runs.
 
     ``table``: a path (CSV / Parquet / JSON Lines by extension, ``"-"`` for stdin) or a
     DataFrame. ``scale``, ``horizon``, ``lr``, ``loss`` name source columns and override
     alias matching. ``by`` names extra columns whose values split runs into groups.
-    ``status`` names a status column (default: ``status``/``state`` if present); runs
-    whose status says diverged/failed/crashed count as diverged, as do runs whose loss
-    is NaN, inf or blank. ``source`` names the input in messages (default: the path, or
-    ``<DataFrame>``, ``<stdin>``). ``required``: roles that must have a column (``lr`` and
+    ``status`` names a status column (default: ``status``/``state`` if present): runs
+    whose status says finished (ok, finished, completed, success, done, ..., empty, and
+    the values in ``status_ok``) are used; runs whose status says diverged (diverged,
+    nan, exploded, unstable, ...) count as diverged, as do runs whose loss is NaN, inf or
+    blank; runs with any other status (running, killed, crashed, failed, preempted, ...)
+    did not finish: they are left out, counted in ``excluded`` and named in a note.
+    ``source`` names the input in messages (default: the path, or ``<DataFrame>``,
+    ``<stdin>``). ``required``: roles that must have a column (``lr`` and
     ``loss``; a loss-law table needs only ``loss``). ``extract``: ``COL:REGEX`` specs
     applied first (see ``apply_extract``). Raises ``ScalefitInputError`` on bad input.
     """
-    if isinstance(table, pd.DataFrame):
-        src, df = source or "<DataFrame>", table.copy()
-    else:
-        src = source or ("<stdin>" if str(table) == "-" else str(table))
-        df = read_table(table, fmt)
+    df, src = read_input(table, fmt, source)
     extract = tuple(extract)
     if extract:
         df = apply_extract(df, extract, src)
@@ -337,18 +290,68 @@ def load_runs(
     )
     if status is not None and status not in df.columns:
         raise ScalefitInputError(f"{src}: status column {status!r} not found")
+    keep = np.ones(len(df), dtype=bool)
+    excluded: tuple[tuple[str, int], ...] = ()
     if status_col is not None:
-        st = df[status_col].astype(str).str.strip().str.lower()
-        diverged |= st.isin(DIVERGED_STATUSES).to_numpy()
+        div_status, keep, excluded = classify_status(df[status_col], status_ok)
+        diverged |= div_status
+        if excluded:
+            notes.append(excluded_note(excluded))
+        if not keep.any():
+            raise ScalefitInputError(f"{src}: no finished run: {excluded_note(excluded)}")
     out["loss"] = np.where(diverged, np.nan, loss_vals)
     out["diverged"] = diverged
     for b in by:
         col = df[b]
         out[b] = col.where(col.notna(), "<missing>") if col.isna().any() else col
-    if diverged.all():
+    if not keep.all():
+        out = out[keep].reset_index(drop=True)
+        df = df[keep].reset_index(drop=True)
+    if out["diverged"].all():
         notes.append("every run diverged: no optimum can be estimated")
     return RunTable(data=out, columns={**cols, "status": status_col}, by=by, source=src,
-                    notes=tuple(notes), raw=df, extract=extract, fmt=fmt)
+                    notes=tuple(notes), raw=df, extract=extract, fmt=fmt, excluded=excluded)
+
+
+def read_input(table, fmt: str | None = None, source: str | None = None):
+    """(DataFrame, name for messages) of a path, ``"-"`` or a DataFrame (copied)."""
+    if isinstance(table, pd.DataFrame):
+        return table.copy(), source or "<DataFrame>"
+    src = source or ("<stdin>" if str(table) == "-" else str(table))
+    return read_table(table, fmt), src
+
+
+def classify_status(values: pd.Series, status_ok=()):
+    """Diverged (R,) bool, kept (R,) bool and ((status, count), ...) of the left-out runs.
+
+    Values are compared normalized (lower case, punctuation as ``_``); ``status_ok`` adds
+    values to the finished set (and takes them out of the diverged one).
+    """
+    if isinstance(status_ok, str):
+        status_ok = (status_ok,)
+    extra = {normalize_name(v) for v in status_ok}
+    finished = FINISHED_STATUSES | extra
+    diverged_set = DIVERGED_STATUSES - extra
+    blank = values.isna() | (values.astype(str).str.strip() == "")
+    norm = values.astype(str).map(normalize_name)
+    diverged = (norm.isin(diverged_set) & ~blank).to_numpy()
+    keep = (blank | norm.isin(finished) | norm.isin(diverged_set)).to_numpy()
+    shown = values[~keep].astype(str).str.strip().str.lower()
+    counts = shown.value_counts(sort=False)
+    excluded = tuple(sorted(((str(k), int(v)) for k, v in counts.items()),
+                            key=lambda kv: (-kv[1], kv[0])))
+    return diverged, keep, excluded
+
+
+def excluded_note(excluded) -> str:
+    """The one line that names the statuses of runs left out as unfinished."""
+    n = sum(c for _, c in excluded)
+    parts = ", ".join(f"{quote(s, 40)[1:-1]}: {c}" for s, c in excluded[:8])
+    more = ", ..." if len(excluded) > 8 else ""
+    return (f"{n} run{'s' if n != 1 else ''} excluded as unfinished (status {parts}{more}); "
+            "pass --status-ok VALUE (status_ok= in Python) to count a status as finished")
+
+
 
 
 def apply_extract(df: pd.DataFrame, specs, src: str) -> pd.DataFrame:

@@ -223,10 +223,12 @@ def test_fit_reads_parquet_and_jsonl(tmp_path, fmt, capsys):
 def test_fit_all_laws_and_format_flag(tmp_path, capsys):
     runs = tmp_path / "runs.dat"  # unknown extension: --format says what it is
     runs.write_text(EXAMPLE.read_text())
-    rc, out, err = run_main(capsys, "fit", runs, "--format", "csv", "--boot", 0)
+    by = ("--by", "parameterization")
+    rc, out, err = run_main(capsys, "fit", runs, "--format", "csv", "--boot", 0, *by)
     assert rc == 0, err
     assert "(conditional)" not in out
-    rc, out, err = run_main(capsys, "fit", runs, "--format", "csv", "--boot", 0, "--all-laws")
+    rc, out, err = run_main(capsys, "fit", runs, "--format", "csv", "--boot", 0, "--all-laws",
+                            *by)
     assert rc == 0 and out.count("(conditional)") >= 8
 
 

@@ -116,7 +116,7 @@ def test_diverged_above_marks_exploded_finite_losses():
     lrs = 2.0 ** np.arange(-12, -4)
     loss = 3 + 0.05 * (np.log(lrs) - np.log(2.0**-9)) ** 2
     loss[-2:] = [12.0, 59.0]  # exploded runs recorded with a finite loss
-    plain = scalefit.fit(sweep(lrs, loss), n_boot=0)
+    plain = scalefit.fit(sweep(lrs, loss), n_boot=0, blowup=None)
     marked = scalefit.fit(sweep(lrs, loss), n_boot=0, diverged_above=2.0)
     assert plain.optima["n_diverged"].iloc[0] == 0
     assert marked.optima["n_diverged"].iloc[0] == 2 and marked.input["diverged"] == 2

@@ -86,9 +86,10 @@ def test_adding_diverged_rows_changes_only_diverged_counts(seed, n_extra, where)
     extra["lr"] = extra["lr"] * np.exp(rng.uniform(0, 3, n_extra))  # new, higher LRs too
     more = pd.concat([df, extra], ignore_index=True)
     a, b = run(df), run(more)
-    np.testing.assert_allclose(numbers(a, ("n_diverged", "n_runs", "diverged", "rows")),
-                               numbers(b, ("n_diverged", "n_runs", "diverged", "rows")),
-                               rtol=1e-9, atol=1e-12)
+    # where runs diverged (the lowest diverged LR above each optimum, and its ratio in the
+    # laws' audit range) is diverged-run information too
+    keys = ("n_diverged", "n_runs", "diverged", "rows", "lr_diverged", "ratio_diverged")
+    np.testing.assert_allclose(numbers(a, keys), numbers(b, keys), rtol=1e-9, atol=1e-12)
     assert b.input["diverged"] == a.input["diverged"] + n_extra
     assert b.optima["n_diverged"].sum() == a.optima["n_diverged"].sum() + n_extra
 

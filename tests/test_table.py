@@ -39,10 +39,11 @@ def test_explicit_columns_override(tmp_path):
 
 def test_diverged_from_nan_inf_blank_and_status(tmp_path):
     p = write(tmp_path, "lr,loss,status\n1e-3,2.5,ok\n2e-3,nan,ok\n4e-3,inf,ok\n8e-3,,ok\n"
-                        "1.6e-2,2.9,diverged\n3.2e-2,3.0,FAILED\n")
+                        "1.6e-2,2.9,diverged\n3.2e-2,3.0,EXPLODED\n6.4e-2,3.1,FAILED\n")
     runs = load_runs(p)
+    # FAILED is not a divergence: the run did not finish (left out, counted, named)
     assert runs.data["diverged"].tolist() == [False, True, True, True, True, True]
-    assert runs.n_diverged == 5 and runs.n_rows == 6
+    assert runs.n_diverged == 5 and runs.n_rows == 6 and runs.excluded == (("failed", 1),)
     assert runs.data["loss"].isna().sum() == 5
 
 

@@ -41,7 +41,11 @@ def fit(args) -> int:
                           window=args.window, include=tuple(args.include_status),
                           reference=args.reference, status=args.status,
                           diverged_above=args.diverged_above, extract=args.extract,
-                          fmt=args.format, progress=progress, require_optimum=True)
+                          fmt=args.format, progress=progress, require_optimum=True,
+                          blowup=args.blowup, status_ok=tuple(args.status_ok),
+                          max_misfit=args.max_misfit, floor_gap=args.floor_gap,
+                          optima=args.optima,
+                          optima_level=args.optima_level)
     args.late_warnings += result.warnings
     view = "compare" if args.command == "compare" else "fit"
     _emit(args, result, result.summary(getattr(args, "all_laws", False), view), draws=True)
@@ -99,6 +103,7 @@ def chinchilla(args) -> int:
     check_outputs(args.json, None, [args.runs])
     res = fit_chinchilla_table(args.runs, scale=args.scale, horizon=args.horizon, loss=args.loss,
                                status=args.status, fmt=args.format, extract=args.extract,
+                               status_ok=tuple(args.status_ok),
                                huber_delta=args.huber_delta, n_boot=args.boot, seed=args.seed,
                                ci=args.ci, progress=None if args.quiet else "auto")
     return _emit(args, res, draws=True)

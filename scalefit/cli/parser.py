@@ -13,7 +13,8 @@ from .._version import __version__
 
 PROG = "scalefit"
 # Same as scalefit.core.optimum.STATUS_NAMES (kept here so that --help imports no numpy).
-STATUS_NAMES = ("ok", "edge", "too_few", "not_convex", "all_diverged")
+STATUS_NAMES = ("ok", "edge", "too_few", "not_convex", "all_diverged", "bad_fit", "off_grid",
+                "div_bracketed")
 FORMATS = ("csv", "tsv", "parquet", "jsonl", "json")
 
 
@@ -83,11 +84,18 @@ EPILOGS = {
   scalefit fit wandb_export.csv --loss scaling/global_loss \
       --extract 'Name:-(?P<width>\d+)x(?P<depth>\d+)_.*_lr(?P<lr>[0-9.e+-]+)_'
   cat runs.csv | scalefit fit - --json - > fit.json
+  scalefit fit optima.csv         # a table of optima: lr_opt (best_lr, lr*, ...) per row
 
 Columns are found by name: scale (N, params, n_params, width, ...), horizon (D, tokens,
 ...), lr (learning_rate, peak_lr, ...), loss (val_loss, final_loss, ...); name them with
---scale/--horizon/--lr/--loss. Runs with a NaN/inf/empty loss, or a status column saying
-diverged/failed, count as diverged. Outputs are written atomically, never over the input.
+--scale/--horizon/--lr/--loss. Runs with a NaN/inf/empty loss, or a status saying
+diverged (nan, exploded, ...), count as diverged; so does a run above its sweep's best LR
+whose loss exceeds 1.3 x the best (--blowup). Runs whose status is neither finished (ok,
+finished, completed, ...; --status-ok adds values) nor diverged (running, killed, crashed,
+failed, ...) are left out as unfinished, and counted. Sweep statuses (docs/math.md): ok,
+edge, too_few, not_convex, all_diverged, bad_fit (the parabola does not describe its
+window), off_grid (vertex outside the LRs fitted), div_bracketed (bracketed by a diverged
+run). Outputs are written atomically, never over the input.
 """,
     "compare": """examples:
   scalefit compare examples/data/synthetic_sweeps.csv --by parameterization --reference mup
@@ -211,12 +219,17 @@ def _columns(p, lr=True):
     g.add_argument("--loss", metavar="COL",
                    help="loss column; any name works, e.g. 'scaling/global_loss'")
     g.add_argument("--status", metavar="COL", help="status column (default: status/state if "
-                   "present); values like diverged/failed mark diverged runs")
+                   "present); diverged/nan/exploded mark diverged runs, statuses other than "
+                   "finished ones (running, killed, crashed, ...) unfinished runs (left out)")
+    g.add_argument("--status-ok", metavar="VALUE", nargs="+", action="extend", default=[],
+                   help="status values that also mean a finished run (besides ok, finished, "
+                        "completed, success, done)")
     g.add_argument("--extract", metavar="COL:REGEX", action="append", default=[],
                    help="make columns from the named groups (?P<name>...) of REGEX searched in "
                         "COL; numbers are converted (repeatable)")
     g.add_argument("--format", choices=FORMATS,
-                   help="input format (default: by extension; CSV for stdin)")
+                   help="input format (default: by extension; CSV for stdin and pipes "
+                        "without one)")
 
 
 def _fit_options(p, by_required=False):
@@ -235,10 +248,30 @@ def _fit_options(p, by_required=False):
     g.add_argument("--window", metavar="K", type=_count(1), default=2,
                    help="half-width of the quadratic fit in grid steps (default 2)")
     g.add_argument("--include-status", metavar="STATUS", nargs="+", choices=STATUS_NAMES,
-                   default=["ok"], help="sweep statuses whose optima enter the laws (default: ok)")
+                   default=["ok"], help="sweep statuses whose optima enter the laws (default: "
+                   "ok); div_bracketed sweeps enter with their best LR and their bracket, "
+                   "other statuses with their best LR (a grid point, not a fitted optimum; "
+                   "never a single-LR sweep)")
+    g.add_argument("--blowup", metavar="FACTOR|off", default="1.3",
+                   help="count a run above its sweep's best LR whose loss exceeds FACTOR x the "
+                        "best mean loss as diverged (default 1.3; 'off' keeps every finite "
+                        "loss)")
     g.add_argument("--diverged-above", metavar="X", type=float, default=None,
-                   help="count a run whose loss exceeds X times its sweep's best loss as "
-                        "diverged (for exports that log exploded runs with a finite loss)")
+                   help="count a run whose loss exceeds X times its sweep's lowest loss, at any "
+                        "LR, as diverged (replaces --blowup)")
+    g.add_argument("--max-misfit", metavar="R", type=positive, default=0.25,
+                   help="bad_fit when the level means' RMS around the parabola exceeds R x the "
+                        "valley's depth in the fit window (default 0.25)")
+    g.add_argument("--floor-gap", metavar="F", type=positive, default=2.0,
+                   help="bad_fit when the parabola dips below every mean loss of its window by "
+                        "more than F x the variation at the valley's floor (default 2)")
+    g.add_argument("--optima", action=argparse.BooleanOptionalAction, default=None,
+                   help="the table is (--optima) or is not (--no-optima) a table of optima, "
+                        "one optimal LR per row (default: detected: an lr_opt/best_lr/lr* "
+                        "column and no loss column)")
+    g.add_argument("--optima-level", metavar="LEVEL", type=level, default=0.95,
+                   help="level of a table of optima's lr_opt_lo/lr_opt_hi columns (default "
+                        "0.95)")
 
 
 def _outputs(p, report=True):

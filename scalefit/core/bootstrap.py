@@ -2,9 +2,11 @@
 
 Runs are resampled with replacement *within each group* (seeds and LR points alike).
 Resample ``b`` of a group of ``n_g`` finite runs draws ``n_g`` uniforms ``u`` and takes
-runs ``floor(u * n_g)`` in the group's canonical order (see ``sweeps.Sweeps``), so the
-plan depends only on the seed and on the canonical content of the table. Draws are
-made in blocks of resamples; the blocks concatenate to the same stream as one draw.
+runs ``floor(u * n_g)`` in the group's canonical order (see ``sweeps.Sweeps``). Every
+group draws from its own stream, seeded by the seed and a hash of the group's canonical
+content (``Sweeps.stream``), so a group's resamples depend on nothing else: not on row
+order, the LR unit, diverged rows, labels, or which other groups the table holds. Draws
+are made in blocks of resamples; the blocks concatenate to the same stream as one draw.
 
 A sweep whose quadratic fit has no residual degrees of freedom (exactly 3 runs in its
 window, e.g. one run at each of 3 LRs) carries no information about its own noise:
@@ -20,13 +22,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .optimum import EDGE, OK, SweepFit, fit_sweeps
+from .optimum import BAD_FIT, SweepFit, fit_sweeps
 from .sweeps import Sweeps
 
 # Upper bound on resample x run draws held in memory at once.
 _BLOCK_DRAWS = 500_000
 # ... and at most this many resamples per block, so progress reports move.
 _BLOCK_RESAMPLES = 100
+# Uniforms drawn at once (one call per group for a chunk of blocks).
+_CHUNK_DRAWS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -35,13 +39,17 @@ class BootSweeps:
 
     ``x_opt``, ``loss_opt``, ``curvature`` are NaN where that resample has no convex
     fit with 3 levels (an ``edge`` resample of a bracketed group still counts: its
-    parabola is used, so wide intervals are not hidden).
+    parabola is used, so wide intervals are not hidden). ``x_law``: ln lr_opt of every
+    sweep as the laws use it (the pipeline sets it: vertices clamped to the tried LRs,
+    the bracket of a ``div_bracketed`` sweep, the best LR of other included sweeps; NaN
+    for a sweep with no measured noise); None until set.
     """
 
     x_opt: np.ndarray
     loss_opt: np.ndarray
     curvature: np.ndarray
     x_best: np.ndarray
+    x_law: np.ndarray | None = None
 
     @property
     def n_boot(self) -> int:
@@ -57,7 +65,6 @@ def level_sum_blocks(
     noise_sd: (G,) s.d. of the parametric resample of each group; NaN or 0 = resample runs.
     squares: also sum squared losses (``q``; None otherwise).
     """
-    rng = np.random.default_rng(seed)
     G, J = sw.x.shape
     R = len(sw.run_group)
     if R == 0:
@@ -74,34 +81,73 @@ def level_sum_blocks(
     run_sd = sd[sw.run_group]
     parametric = run_sd > 0
     block = max(1, min(n_boot, _BLOCK_RESAMPLES, _BLOCK_DRAWS // R))
+    slices = [(g, int(sw.group_start[g]), int(sw.group_size[g])) for g in range(G)
+              if sw.group_size[g]]
+    u_gen = {g: group_rng(sw, seed, g) for g, _, _ in slices}
+    z_gen = {g: group_rng(sw, seed, g, 1) for g, _, _ in slices if sd[g] > 0}
+    # Uniforms (and normals) are drawn a chunk of resamples at a time, one call per group,
+    # then used block by block (a group's stream is the same whatever the chunking).
+    chunk = max(block, min(n_boot, _CHUNK_DRAWS // R))
     done = 0
     while done < n_boot:
-        b = min(block, n_boot - done)
-        u = rng.random((b, R))
-        idx = start + (u * size).astype(np.int64)  # (b, R) resampled run positions
+        c = min(chunk, n_boot - done)
+        u_all = np.empty((c, R))
+        for g, a, m in slices:
+            u_all[:, a:a + m] = u_gen[g].random((c, m))
+        z_all = None
         if parametric.any():
-            z = rng.standard_normal((b, R))
-            idx = np.where(parametric, np.arange(R), idx)
-            loss = (sw.run_loss[idx] + z * run_sd).ravel()
-        else:
-            loss = sw.run_loss[idx].ravel()
-        flat = (np.arange(b)[:, None] * (G * J) + key[idx]).ravel()
-        n = np.bincount(flat, minlength=b * G * J).reshape(b, G, J).astype(float)
-        s = np.bincount(flat, weights=loss, minlength=b * G * J).reshape(b, G, J)
-        q = (np.bincount(flat, weights=loss * loss, minlength=b * G * J).reshape(b, G, J)
-             if squares else None)
-        yield n, s, q
-        done += b
+            z_all = np.zeros((c, R))
+            for g, a, m in slices:
+                if g in z_gen:
+                    z_all[:, a:a + m] = z_gen[g].standard_normal((c, m))
+        for lo in range(0, c, block):
+            b = min(block, c - lo)
+            yield _sums(sw, u_all[lo:lo + b], None if z_all is None else z_all[lo:lo + b],
+                        start, size, key, run_sd, parametric, squares)
+        done += c
 
 
-def pooled_noise_sd(fit: SweepFit) -> float:
-    """Pooled residual s.d. of the quadratic fits with residual degrees of freedom (NaN if none)."""
+def _sums(sw, u, z, start, size, key, run_sd, parametric, squares):
+    """Per-level sums (n, s, q) of a block of resamples from its uniforms (and normals)."""
+    G, J = sw.x.shape
+    b, R = u.shape
+    idx = start + (u * size).astype(np.int64)  # (b, R) resampled run positions
+    if z is not None:
+        idx = np.where(parametric, np.arange(R), idx)
+        loss = (sw.run_loss[idx] + z * run_sd).ravel()
+    else:
+        loss = sw.run_loss[idx].ravel()
+    flat = (np.arange(b)[:, None] * (G * J) + key[idx]).ravel()
+    n = np.bincount(flat, minlength=b * G * J).reshape(b, G, J).astype(float)
+    s = np.bincount(flat, weights=loss, minlength=b * G * J).reshape(b, G, J)
+    q = (np.bincount(flat, weights=loss * loss, minlength=b * G * J).reshape(b, G, J)
+         if squares else None)
+    return n, s, q
+
+
+def group_rng(sw: Sweeps, seed: int, g: int, purpose: int = 0) -> np.random.Generator:
+    """Group ``g``'s own random stream (``purpose`` 0: run draws, 1: parametric noise, 2:
+    bracket draws), keyed by the seed and the group's canonical content."""
+    key = [int(w) for w in sw.stream[g]] if sw.stream is not None else [int(g)]
+    return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *key,
+                                                        purpose]))
+
+
+def pooled_noise_sd(fit: SweepFit, members: np.ndarray | None = None) -> tuple[float, int]:
+    """Pooled residual s.d. of the quadratic fits with residual degrees of freedom among
+    ``members`` (bool (G,), default all), and how many sweeps it pools: (NaN, 0) if none.
+
+    Sweeps whose parabola fails a ``bad_fit`` rule are left out: their residuals measure
+    the misfit, not the noise.
+    """
     df = fit.n_window - 3
-    use = (df > 0) & np.isfinite(fit.rmse)
+    use = (df > 0) & np.isfinite(fit.rmse) & (fit.status != BAD_FIT)
+    if members is not None:
+        use &= np.asarray(members, bool)
     if not use.any():
-        return float("nan")
+        return float("nan"), 0
     sse = (fit.rmse[use] ** 2 * fit.n_window[use]).sum()
-    return float(np.sqrt(sse / df[use].sum()))
+    return float(np.sqrt(sse / df[use].sum())), int(use.sum())
 
 
 def bootstrap_sweeps(
@@ -109,12 +155,21 @@ def bootstrap_sweeps(
     progress: Callable[[int, int], None] | None = None,
     noise_sd: np.ndarray | None = None,
 ) -> BootSweeps:
-    """Re-estimate every sweep on ``n_boot`` resamples (``noise_sd``: see level_sum_blocks)."""
+    """Re-estimate every sweep on ``n_boot`` resamples (``noise_sd``: see level_sum_blocks).
+
+    Each resample goes through the same estimator (best level, window, quadratic) and
+    contributes its vertex whenever its parabola is convex: also when the vertex lies
+    outside its window or the tried LRs (kept, so that the interval shows it: the
+    optimum's interval is then open-ended, and laws clamp it to the tried LRs), when the
+    best level moved to the end of the grid, or when its misfit is larger than the point
+    fit's (dropping such resamples would narrow the interval). Which sweeps have an
+    optimum at all is the point fit's status, never a resample's.
+    """
     xs, ls, ks, bs = [], [], [], []
     done = 0
     for n, s, _ in level_sum_blocks(sw, n_boot, seed, noise_sd, squares=False):
-        f: SweepFit = fit_sweeps(sw.x, n, s, None, window=window)
-        valid = (f.status == OK) | ((f.status == EDGE) & np.isfinite(f.x_opt))
+        f: SweepFit = fit_sweeps(sw.x, n, s, None, window=window, rules=False)
+        valid = np.isfinite(f.x_opt)
         xs.append(np.where(valid, f.x_opt, np.nan))
         ls.append(np.where(valid, f.loss_opt, np.nan))
         ks.append(np.where(valid, f.curvature, np.nan))
@@ -150,3 +205,37 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> np
         vhi = np.take_along_axis(srt, hi[None], 0)[0]
         out[i] = np.where(n >= 2, vlo + frac * (vhi - vlo), np.nan)
     return out
+
+
+def bracket_draws(lo: np.ndarray, hi: np.ndarray, n_boot: int, seed: int,
+                  sw: Sweeps | None = None) -> np.ndarray:
+    """Draws (n_boot, G) uniform in [lo, hi] (ln lr) where both are finite, NaN elsewhere.
+
+    A ``div_bracketed`` sweep says only that its optimum lies between a finite lower LR
+    and a diverged higher one; a law that includes it draws its optimum over that bracket
+    in every resample, from its own stream (``group_rng``, purpose 2; ``sw`` None: keyed
+    by the sweep's index).
+    """
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    u = np.full((n_boot, lo.size), np.nan)
+    for g in np.flatnonzero(np.isfinite(lo) & np.isfinite(hi)):
+        gen = (group_rng(sw, seed, g, 2) if sw is not None
+               else np.random.default_rng([int(seed) & 0xFFFFFFFF, int(g), 2]))
+        u[:, g] = gen.random(n_boot)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(lo) & np.isfinite(hi), lo + u * (hi - lo), np.nan)
+
+
+def censored_interval(ci: np.ndarray, x_min: np.ndarray, x_max: np.ndarray):
+    """An interval of ln lr (2, G) cut at the tried LRs [x_min, x_max] (G,).
+
+    A bound beyond the tried LRs says only that the resampled optima run off the grid:
+    it becomes NaN (open-ended) and ``open`` (G,) says which end: "low", "high", "both"
+    or "" (closed).
+    """
+    lo_open = ci[0] < x_min
+    hi_open = ci[1] > x_max
+    out = np.stack([np.where(lo_open, np.nan, ci[0]), np.where(hi_open, np.nan, ci[1])])
+    open_ = np.where(lo_open & hi_open, "both", np.where(lo_open, "low",
+                                                          np.where(hi_open, "high", "")))
+    return out, open_

@@ -29,6 +29,54 @@ def extrapolation(law, values: dict) -> list[str]:
     return out
 
 
+def assumptions(law, scale=None, horizon=None) -> list[str]:
+    """What a prediction assumes about the variables its law does not vary in.
+
+    A law fitted at one value of a variable (a law in horizon at one scale) cannot say
+    how the optimum changes with it: asked at another value, the prediction assumes it
+    does not (said loudly); asked at none, it holds the fitted value (said). A law that
+    lacks horizon because its data tied horizon to scale holds for that ratio only. A
+    variable the data never had is not used. Needs the law's ``domain`` (None: no notes).
+    """
+    dom = getattr(law, "domain", None)
+    if dom is None:
+        return []
+    out = []
+    given = {"scale": scale, "horizon": horizon}
+    for v in ("scale", "horizon"):
+        if v in law.variables:
+            continue
+        x = given[v]
+        if v not in dom:
+            if x is not None:
+                out.append(f"the fit's data have no {v} column: {v} {x:g} is not used")
+            continue
+        lo, hi = dom[v]
+        if lo == hi or np.isclose(lo, hi, rtol=1e-9):
+            if x is None:
+                out.append(f"the law was fitted at {v} {lo:g} only: it holds there")
+            elif not np.isclose(x, lo, rtol=1e-4):
+                out.append(f"the law was fitted at {v} {lo:g} only; it cannot say how "
+                           f"{law.target} changes with {v}: this prediction at {v} {x:g} "
+                           f"(x{x / lo:.3g}) assumes it does not")
+            continue
+        ratio = dom.get("horizon_per_scale")
+        if v == "horizon" and ratio is not None:
+            r_lo, r_hi = ratio
+            if x is None:
+                out.append(f"the law does not use horizon: its data tied horizon to scale "
+                           f"(horizon/scale {r_lo:.3g} to {r_hi:.3g}); it holds at that ratio")
+            elif scale is not None and not (r_lo / 1.0001 <= x / scale <= r_hi * 1.0001):
+                out.append(f"the law does not use horizon: its data tied horizon to scale "
+                           f"(horizon/scale {r_lo:.3g} to {r_hi:.3g}); at horizon/scale "
+                           f"{x / scale:.3g} this prediction assumes {law.target} does not "
+                           "change with it")
+        elif x is not None and (x > hi * 1.0001 or x < lo / 1.0001):
+            out.append(f"the law does not use {v} (fitted on {v} {lo:g} to {hi:g}): this "
+                       f"prediction at {v} {x:g} assumes {law.target} does not change with it")
+    return out
+
+
 def needed(law, scale, horizon) -> dict:
     """The values of the law's variables, checked: variable -> value."""
     vals = {"scale": scale, "horizon": horizon}
@@ -47,15 +95,20 @@ def predict(law, scale=None, horizon=None, level: float = 0.95, seed: int = 0) -
     Returns ``lr``, ``lr_ci`` (interval of the law's mean), ``lr_pi`` (adds the scatter of
     optima around the law, ``rmse_log``, as normal noise drawn with ``seed``),
     ``sigma_log`` (robust s.d. of ln lr behind ``lr_pi``: half the 16-84% range),
-    ``law`` (its form), ``group``, ``scale``, ``horizon``, ``extrapolation`` notes, and
-    the draws behind the intervals: ``draws_log`` (ln lr of the law's mean) and
+    ``law`` (its form), ``group``, ``scale``, ``horizon``, ``extrapolation`` notes,
+    ``assumptions`` (about the variables the law does not vary in; see ``assumptions``),
+    and the draws behind the intervals: ``draws_log`` (ln lr of the law's mean) and
     ``total_log`` (with the scatter), or None without bootstrap draws.
     """
     vals = needed(law, scale, horizon)
     ly, draws = law.predict_log(vals)
-    out = {"lr": float(np.exp(ly)), "lr_ci": None, "lr_pi": None, "sigma_log": None,
+    with np.errstate(over="ignore", under="ignore"):
+        lr = float(np.exp(ly))
+    out = {"lr": lr, "lr_ci": None, "lr_pi": None, "sigma_log": None,
            "law": law.form, "group": dict(law.group), "scale": scale, "horizon": horizon,
-           "extrapolation": extrapolation(law, vals), "draws_log": None, "total_log": None}
+           "extrapolation": extrapolation(law, vals),
+           "assumptions": assumptions(law, scale, horizon), "draws_log": None,
+           "total_log": None}
     if draws is not None:
         rng = np.random.default_rng(seed)
         total = draws + rng.normal(0.0, law.rmse_log or 0.0, draws.shape)
@@ -67,9 +120,10 @@ def predict(law, scale=None, horizon=None, level: float = 0.95, seed: int = 0) -
 def prediction_intervals(draws: np.ndarray, total: np.ndarray, level: float) -> dict:
     """``lr_ci``, ``lr_pi`` and ``sigma_log`` from the draws of ln lr (mean and with scatter)."""
     q16, q84 = percentile_ci(total, 0.6827)
-    return {"lr_ci": np.exp(percentile_ci(draws, level)).tolist(),
-            "lr_pi": np.exp(percentile_ci(total, level)).tolist(),
-            "sigma_log": float((q84 - q16) / 2)}
+    with np.errstate(over="ignore", under="ignore"):
+        return {"lr_ci": np.exp(percentile_ci(draws, level)).tolist(),
+                "lr_pi": np.exp(percentile_ci(total, level)).tolist(),
+                "sigma_log": float((q84 - q16) / 2)}
 
 
 def audit(law, law_k, lr_used: float, scale=None, horizon=None, level: float = 0.95,
@@ -81,37 +135,77 @@ def audit(law, law_k, lr_used: float, scale=None, horizon=None, level: float = 0
     both laws (paired by resample). Also ``expected_penalty_at_optimum``: ``k * sigma^2``,
     what even the predicted LR costs on average given the law's uncertainty. The draws
     behind ``penalty_ci`` and ``curvature_ci`` are ``penalty_draws`` and ``curvature_log``.
+
+    No penalty is given (``penalty`` None, ``penalty_reason`` says why) where the data
+    cannot support one: at or beyond the smallest lr / lr_opt at which the law's runs
+    diverged, or outside the lr / lr_opt range its finite runs tried (the parabola is
+    not known there); see ``LawFit.audit_range``.
     """
     if not (np.isfinite(lr_used) and lr_used > 0):
         raise ScalefitInputError(f"lr must be a finite number > 0 (got {lr_used})")
     pred = predict(law, scale, horizon, level, seed)
-    out = {**pred, "lr_used": float(lr_used), "ratio": float(lr_used / pred["lr"]),
+    vals = needed(law, scale, horizon)
+    ly, yd = law.predict_log(vals)
+    with np.errstate(over="ignore"):
+        ratio = float(np.exp(np.log(lr_used) - ly))  # never lr_used / lr (lr may underflow)
+    out = {**pred, "lr_used": float(lr_used), "ratio": ratio,
            "penalty": None, "penalty_ci": None, "curvature": None, "curvature_ci": None,
-           "expected_penalty_at_optimum": None, "penalty_draws": None, "curvature_log": None}
+           "expected_penalty_at_optimum": None, "penalty_draws": None, "curvature_log": None,
+           "penalty_reason": None}
     if law_k is None:
         out["extrapolation"] = pred["extrapolation"] + ["no curvature law: penalty unknown"]
+        out["penalty_reason"] = "no curvature law: penalty unknown"
         return out
-    vals = needed(law, scale, horizon)
     kvals = needed(law_k, scale, horizon)
     lk, kd = law_k.predict_log(kvals)
-    ly, yd = law.predict_log(vals)
-    k = float(np.exp(lk))
+    with np.errstate(over="ignore", under="ignore"):
+        k = float(np.exp(lk))
     delta = np.log(lr_used) - ly
     out["curvature"] = k
-    out["penalty"] = float(k * delta**2)
     out["extrapolation"] = sorted(set(pred["extrapolation"] + extrapolation(law_k, kvals)))
+    out["assumptions"] = list(dict.fromkeys(pred["assumptions"]
+                                            + assumptions(law_k, scale, horizon)))
+    reason = penalty_reason(law, ratio)
+    if reason is None:
+        out["penalty"] = float(k * delta**2)
+        if getattr(law, "audit_range", None) is None:  # a fit saved by an older scalefit
+            out["assumptions"].append(
+                "the law holds no record of the LRs its runs tried or where they diverged "
+                "(saved by an older scalefit): the penalty assumes the parabola holds this far "
+                "from the optimum; refit to check")
+    out["penalty_reason"] = reason
     if kd is not None and yd is not None:
-        out["penalty_draws"] = np.exp(kd) * (np.log(lr_used) - yd) ** 2
         out["curvature_log"] = kd
-        out.update(audit_intervals(out["penalty_draws"], kd, level))
+        if reason is None:
+            out["penalty_draws"] = np.exp(kd) * (np.log(lr_used) - yd) ** 2
+            out.update(audit_intervals(out["penalty_draws"], kd, level))
+        else:
+            out["curvature_ci"] = audit_intervals(None, kd, level)["curvature_ci"]
         if pred["sigma_log"] is not None:
             out["expected_penalty_at_optimum"] = float(k * pred["sigma_log"] ** 2)
     return out
 
 
-def audit_intervals(penalty_draws: np.ndarray, curvature_log: np.ndarray, level: float) -> dict:
-    return {"penalty_ci": percentile_ci(penalty_draws, level).tolist(),
-            "curvature_ci": np.exp(percentile_ci(curvature_log, level)).tolist()}
+def penalty_reason(law, ratio: float) -> str | None:
+    """Why the data give no penalty at ``ratio`` = lr / lr_opt (None: they give one)."""
+    rng = getattr(law, "audit_range", None) or {}
+    div = rng.get("ratio_diverged")
+    if div is not None and ratio >= div * (1 - 1e-9):
+        return (f"runs at x{div:.3g} the optimum or more diverged in the data (this LR is "
+                f"x{ratio:.3g}): expect a run here to diverge")
+    tried = rng.get("ratio_tried")
+    if tried is not None and not (tried[0] / 1.0001 <= ratio <= tried[1] * 1.0001):
+        return (f"the data have no run this far from the optimum (runs tried x{tried[0]:.3g} "
+                f"to x{tried[1]:.3g} of it; this LR is x{ratio:.3g}): the loss valley is not "
+                "known here")
+    return None
+
+
+def audit_intervals(penalty_draws, curvature_log: np.ndarray, level: float) -> dict:
+    with np.errstate(over="ignore", under="ignore"):
+        return {"penalty_ci": (None if penalty_draws is None
+                               else percentile_ci(penalty_draws, level).tolist()),
+                "curvature_ci": np.exp(percentile_ci(curvature_log, level)).tolist()}
 
 
 def check_transfer(lr_ref: float, horizon_ref: float, horizon_target: float) -> None:
@@ -143,6 +237,11 @@ def horizon_transfer(lr_ref: float, horizon_ref: float, horizon_target: float,
         raise ScalefitInputError("the fit has no law in horizon (need sweeps at >= 3 horizons); "
                                  "give b instead")
     bval = law.params["b"]
+    dom = getattr(law, "domain", None) or {}
+    if "scale" not in law.variables and "scale" in dom and np.isclose(*dom["scale"], rtol=1e-9):
+        out["warnings"].append(f"b comes from a law fitted at scale {dom['scale'][0]:g} only: "
+                               "it cannot say whether the horizon exponent holds at other "
+                               "scales")
     lo, hi = law.value_range("horizon")
     if horizon_target > hi * FAR or horizon_target < lo / FAR:
         out["warnings"].append(

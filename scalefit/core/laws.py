@@ -32,7 +32,14 @@ class LawFit:
     laws (natural log) and in loss units for loss laws. ``boot`` holds the parameter
     draws (B, k) in ``param_names`` order (for a power law: ln C, then the exponents);
     ``points``: variable (and target) -> the values it was fitted on, or for a law read
-    back from JSON only each variable's (min, max).
+    back from JSON only each variable's (min, max). ``log_C``: ln C of a power law (C
+    itself may underflow or overflow; predictions use ln C). ``domain``: (min, max) of
+    every role variable in the law's data, those the law does not vary in included (a
+    law in horizon fitted at one scale remembers that scale), plus
+    ``horizon_per_scale`` when the law lacks horizon because its data tied horizon to
+    scale. ``audit_range`` (laws of lr_opt): ``ratio_tried``, the (min, max) of lr /
+    lr_opt over the finite runs of its sweeps, and ``ratio_diverged``, the smallest lr /
+    lr_opt above the optimum at which a run diverged (None: none did).
     """
 
     target: str
@@ -51,9 +58,13 @@ class LawFit:
     boot: np.ndarray | None = field(default=None, repr=False)
     points: dict | None = field(default=None, repr=False)
     level: float = 0.95
+    log_C: float | None = None
+    domain: dict | None = None
+    audit_range: dict | None = None
 
     def __post_init__(self):
-        for name in ("group", "params", "ci", "extrapolation", "points", "boot"):
+        for name in ("group", "params", "ci", "extrapolation", "points", "boot", "domain",
+                     "audit_range"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, freeze(value))
@@ -70,7 +81,11 @@ class LawFit:
         """A power law's coefficients in log space: (ln C, exponents...); the coefficient is
         the first of ``param_names`` (``C`` unless the law named it otherwise)."""
         names = self.param_names or ("C",)
-        return np.array([np.log(self.params[names[0]])] + [self.params[p] for p in names[1:]])
+        log_c = self.log_C
+        if log_c is None:
+            with np.errstate(divide="ignore"):
+                log_c = np.log(self.params[names[0]])
+        return np.array([log_c] + [self.params[p] for p in names[1:]])
 
     def predict_log(self, values: dict) -> tuple[float, np.ndarray | None]:
         """ln(target) at ``values`` (variable -> value) for a power law, with its draws (B,)."""
@@ -113,6 +128,10 @@ def loglinear(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> np.n
     """
     X = np.asarray(X, dtype=float)
     Y = np.asarray(Y, dtype=float)
+    # Solve in centred regressors (a horizon range of 1% at ln d ~ 23 would otherwise look
+    # singular next to the intercept), then move the intercept back.
+    centre = X[:, 1:].mean(0) if X.shape[0] else np.zeros(X.shape[1] - 1)
+    X = np.column_stack([X[:, :1], X[:, 1:] - centre])
     present = np.isfinite(Y)
     w = present.astype(float) if W is None else np.where(present, W, 0.0)
     y = np.where(present, Y, 0.0)
@@ -127,6 +146,7 @@ def loglinear(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> np.n
     ok = (n_eff >= k) & (np.abs(np.linalg.det(An)) > 1e-10)
     Asafe = np.where(ok[..., None, None], A, np.eye(k))
     coef = np.linalg.solve(Asafe, np.where(ok[..., None], b, 0.0)[..., None])[..., 0]
+    coef[..., 0] -= coef[..., 1:] @ centre
     return np.where(ok[..., None], coef, np.nan)
 
 
@@ -172,15 +192,18 @@ def power_law(
     primary: bool = False,
     exponents: dict[str, str] | None = None,
     coef_name: str = "C",
+    domain: dict | None = None,
+    audit_range: dict | None = None,
+    notes: tuple[str, ...] = (),
 ) -> LawFit:
     """Fit ``target = C * prod v^a_v`` in log space, with bootstrap intervals.
 
     values: variable -> (P,) positive values; y: (P,) positive target (point estimate);
     y_boot: (B, P) resampled targets (NaN = absent in that resample) or None;
-    curvature: (P,) loss curvature at each point, for the cost of extrapolation errors.
+    curvature: (P,) loss curvature at each point, for the cost of extrapolation errors;
     exponents: variable -> exponent name (default ``scale: a``, ``horizon: b``);
     coef_name: the coefficient's name (default ``C``; an IsoFLOP law, whose variable is
-    the compute C, calls it ``k``).
+    the compute C, calls it ``k``); domain, audit_range, notes: see ``LawFit``.
     """
     logs = {v: np.log(values[v]) for v in variables}
     X = design(logs, variables)
@@ -190,8 +213,9 @@ def power_law(
     names = (coef_name,) + tuple(exps[v] for v in variables)
     form = f"{target} = {coef_name} * " + " * ".join(f"{v}^{exps[v]}" for v in variables)
     r2, rmse = fit_stats(X, ly, coef) if np.all(np.isfinite(coef)) else (np.nan, np.nan)
-    params = ({coef_name: float(np.exp(coef[0]))}
-              | {n: float(c) for n, c in zip(names[1:], coef[1:])})
+    with np.errstate(over="ignore", under="ignore"):
+        params = ({coef_name: float(np.exp(coef[0]))}
+                  | {n: float(c) for n, c in zip(names[1:], coef[1:])})
     boot = None
     ci = {n: None for n in names}
     if y_boot is not None and len(y_boot):
@@ -199,13 +223,15 @@ def power_law(
             boot = loglinear(X, np.log(y_boot))
         lo_hi = percentile_ci(boot, ci_level)
         ci = {n: [float(lo_hi[0, i]), float(lo_hi[1, i])] for i, n in enumerate(names)}
-        ci[coef_name] = [float(np.exp(lo_hi[0, 0])), float(np.exp(lo_hi[1, 0]))]
+        with np.errstate(over="ignore", under="ignore"):
+            ci[coef_name] = [float(np.exp(lo_hi[0, 0])), float(np.exp(lo_hi[1, 0]))]
     return LawFit(
         target=target, form=form, variables=variables, group=group, params=params, ci=ci,
         r2_log=r2, rmse_log=rmse, n_points=len(y), param_names=names, boot=boot,
         points={**{v: values[v] for v in variables}, target: y}, primary=primary,
         extrapolation=leave_largest_out(X, ly, variables, values, y_boot, curvature, ci_level),
-        level=ci_level,
+        level=ci_level, log_C=float(coef[0]), domain=domain, audit_range=audit_range,
+        notes=notes,
     )
 
 

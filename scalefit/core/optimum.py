@@ -8,6 +8,13 @@ level on each side of the best), and fits
 ``L = c0 + c1 x + c2 x^2`` by least squares to every run in the window. Because ``x``
 is constant within a level, the normal equations need only the per-level sums, so all
 groups x all resamples are solved at once as a stack of 3x3 systems.
+
+The status says what the data can support (docs/math.md section 1): besides ``edge``,
+``too_few``, ``not_convex`` and ``all_diverged``, ``bad_fit`` (the parabola does not
+describe its window), ``off_grid`` (the vertex lies outside the LRs it was fitted on) and
+``div_bracketed`` (the best LR lies between a finite lower LR and a diverged higher one,
+and there is no parabola to fit). Every rule is an array operation on the ``(..., G)``
+outputs, the same for the point fit and every resample.
 """
 
 from __future__ import annotations
@@ -16,9 +23,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-OK, EDGE, TOO_FEW, NOT_CONVEX, ALL_DIVERGED = 0, 1, 2, 3, 4
-STATUS_NAMES = ("ok", "edge", "too_few", "not_convex", "all_diverged")
+OK, EDGE, TOO_FEW, NOT_CONVEX, ALL_DIVERGED, BAD_FIT, OFF_GRID, DIV_BRACKETED = range(8)
+STATUS_NAMES = ("ok", "edge", "too_few", "not_convex", "all_diverged", "bad_fit", "off_grid",
+                "div_bracketed")
 DEFAULT_WINDOW = 2
+# bad_fit: the RMS of the level means around the parabola exceeds this share of the
+# valley's depth in the window (max fitted loss there - loss_opt) ...
+MAX_MISFIT = 0.25
+# ... or, at the tried LR nearest its vertex, the parabola lies below the lowest mean loss
+# observed in the window by more than this many times the variation the data show at the
+# valley's floor (the spread of its three lowest level means, or the replicate s.d.).
+GAP_SD = 2.0
 
 
 @dataclass(frozen=True)
@@ -27,11 +42,15 @@ class SweepFit:
 
     ``x_opt``: ln lr at the fitted optimum; ``loss_opt``: fitted loss there;
     ``curvature``: ``c2`` in loss per (ln lr)^2; ``x_best``: ln lr of the best observed
-    level; ``status``: int codes (see ``STATUS_NAMES``); ``n_window``: runs in the fit;
-    ``levels_window``: distinct LRs in the fit; ``rmse``: residual RMS of the parabola;
-    ``x_window``: (2, ..., G) ln lr of the lowest and highest level in the fit (only with
-    ``bounds=True``, else None). Values are NaN where they do not exist (no convex fit, or
-    no finite run).
+    level; ``loss_best``: its mean loss; ``status``: int codes (see ``STATUS_NAMES``);
+    ``n_window``: runs in the fit; ``levels_window``: distinct LRs in the fit; ``rmse``:
+    residual RMS of the parabola over the runs; ``misfit``: RMS of the level means around
+    the parabola over the valley's depth in the window; ``noise``: the s.d. of one run the
+    rules used; ``bad``: the fit fails a ``bad_fit`` rule (whatever the status);
+    ``x_window``: (2, ..., G) ln lr of the lowest and highest level in the fit;
+    ``bracket``: (2, ..., G) ln lr of the finite level below the best and of the diverged
+    LR above it for ``div_bracketed`` sweeps (NaN otherwise; None without ``x_div``).
+    Values are NaN where they do not exist (no convex fit, or no finite run).
     """
 
     x_opt: np.ndarray
@@ -43,19 +62,35 @@ class SweepFit:
     levels_window: np.ndarray
     rmse: np.ndarray
     x_window: np.ndarray | None = None
+    loss_best: np.ndarray | None = None
+    misfit: np.ndarray | None = None
+    noise: np.ndarray | None = None
+    bad: np.ndarray | None = None
+    bracket: np.ndarray | None = None
 
 
 def fit_sweeps(
     x: np.ndarray, n: np.ndarray, s: np.ndarray, q: np.ndarray | None = None,
     window: int = DEFAULT_WINDOW, min_levels: int = 3, bounds: bool = False,
+    x_div: np.ndarray | None = None, noise: np.ndarray | None = None,
+    max_misfit: float = MAX_MISFIT, gap_sd: float = GAP_SD, rules: bool = True,
 ) -> SweepFit:
     """Fit every sweep.
 
     x: (G, J) ln lr of each level, sorted ascending per group, NaN-padded.
     n: (..., G, J) number of finite runs per level (bootstrap counts allowed).
-    s: (..., G, J) sum of their losses; q: (..., G, J) sum of squared losses (for ``rmse``).
+    s: (..., G, J) sum of their losses; q: (..., G, J) sum of squared losses (for ``rmse``
+    and the replicate noise).
     window: half-width of the fit window in grid steps; min_levels: distinct LRs needed.
-    bounds: also return the window's ln lr range (``x_window``; the point fit's figures use it).
+    bounds: kept for callers of earlier versions (``x_window`` is always returned).
+    x_div: (G,) ln lr of the lowest diverged LR above each sweep's highest finite level
+    (NaN: none); enables ``div_bracketed``.
+    noise: (G,) the yardstick of the ``bad_fit`` gap rule; default: the spread of the
+    window's three lowest level means, or the pooled s.d. of its replicates (from ``q``)
+    where that is larger.
+    max_misfit, gap_sd: thresholds of the two ``bad_fit`` rules (module constants).
+    rules: apply the ``bad_fit`` and ``off_grid`` rules (resamples skip them: a resample
+    contributes its convex vertex whatever its misfit; see ``core.bootstrap``).
     """
     n = np.asarray(n, dtype=float)
     s = np.asarray(s, dtype=float)
@@ -65,7 +100,8 @@ def fit_sweeps(
     J = x.shape[-1]
     j = np.arange(J)
 
-    mean = np.where(present, s / np.where(present, n, 1.0), np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(present, s / np.where(present, n, 1.0), np.inf)
     jbest = np.argmin(mean, axis=-1)  # (..., G); the lowest index wins ties
     jlo = np.where(present, j, J).min(-1)
     jhi = np.where(present, j, -1).max(-1)
@@ -110,24 +146,84 @@ def fit_sweeps(
         loss_opt = np.where(convex, c0 - c1 * c1 / (4 * c2), np.nan)
     curvature = np.where(solvable, c2, np.nan)
 
+    if not rules:
+        status = np.full(n.shape[:-1], OK, dtype=np.int8)
+        status[~convex] = NOT_CONVEX
+        status[(jbest == jlo) | (jbest == jhi)] = EDGE
+        status[n_present < min_levels] = TOO_FEW
+        status[n_present == 0] = ALL_DIVERGED
+        return SweepFit(x_opt=x_best + t_opt, loss_opt=loss_opt, curvature=curvature,
+                        x_best=np.where(n_present > 0, x_best, np.nan), status=status,
+                        n_window=S0, levels_window=levels_window,
+                        rmse=np.full(n.shape[:-1], np.nan))
+
+    # The window's LR range, and the parabola at every level of it.
+    loss_best = np.take_along_axis(mean, jbest[..., None], -1)[..., 0]
+    t_all = x - x_best[..., None]
+    t_lo = np.where(inwin, t_all, np.inf).min(-1)
+    t_hi = np.where(inwin, t_all, -np.inf).max(-1)
+    fitted = c0[..., None] + (c1[..., None] + c2[..., None] * t) * t
+    resid_mean = np.where(inwin, mean - fitted, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        sse_lof = (w * resid_mean * resid_mean).sum(-1)  # level means around the parabola
+        depth = np.where(inwin, fitted, -np.inf).max(-1) - loss_opt
+        misfit = np.where(convex, np.sqrt(sse_lof / S0) / depth, np.nan)
+
     rmse = np.full(n.shape[:-1], np.nan)
+    pure = dfp = None
     if q is not None:
-        qw = np.where(inwin, np.asarray(q, dtype=float), 0.0).sum(-1)
-        sse = qw - (c0 * r0 + c1 * r1 + c2 * r2)  # at the solution c'Mc = c'r
+        q = np.asarray(q, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
+            within = np.where(inwin & (n > 1), q - s * s / np.where(present, n, 1.0), 0.0)
+            pure = np.maximum(within, 0.0).sum(-1)
+            dfp = np.where(inwin & (n > 1), n - 1, 0).sum(-1)
+            sse = sse_lof + pure
             rmse = np.where(solvable & (S0 > 0), np.sqrt(np.maximum(sse, 0.0) / S0), np.nan)
+    if noise is None:
+        # The variation the data show at the valley's floor: the spread of the window's
+        # three lowest level means (noise and the valley's own shape together), or the
+        # replicates' s.d. where that is larger (a few replicates estimate it roughly).
+        low3 = np.sort(np.where(inwin, mean, np.inf), axis=-1)[..., :3]
+        with np.errstate(invalid="ignore"):
+            noise = np.where(levels_window >= 3, low3[..., -1] - low3[..., 0], 0.0)
+        if pure is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                noise = np.maximum(noise, np.where(dfp > 0, np.sqrt(pure / np.maximum(dfp, 1)),
+                                                   0.0))
+    noise = np.nan_to_num(np.broadcast_to(np.asarray(noise, float), n.shape[:-1]))
+
+    # The tried LR of the window nearest the vertex: the parabola there should not lie
+    # far below every mean loss observed in the window.
+    with np.errstate(invalid="ignore"):
+        near = np.argmin(np.where(inwin, np.abs(t_all - t_opt[..., None]), np.inf), -1)
+    fitted_near = np.take_along_axis(fitted, near[..., None], -1)[..., 0]
+    min_mean = np.where(inwin, mean, np.inf).min(-1)
+    with np.errstate(invalid="ignore"):
+        gap = (min_mean - fitted_near) > gap_sd * noise + 1e-12 * np.abs(min_mean)
+        bad = convex & ((misfit > max_misfit) | gap)
+        off = convex & ((t_opt < t_lo) | (t_opt > t_hi))
 
     status = np.full(n.shape[:-1], OK, dtype=np.int8)
+    status[off] = OFF_GRID
+    status[bad] = BAD_FIT
     status[~convex] = NOT_CONVEX
     status[(jbest == jlo) | (jbest == jhi)] = EDGE
     status[n_present < min_levels] = TOO_FEW
     status[n_present == 0] = ALL_DIVERGED
     x_best = np.where(n_present > 0, x_best, np.nan)
-    x_window = None
-    if bounds:
-        x_window = np.stack([np.where(inwin, x, np.inf).min(-1),
-                             np.where(inwin, x, -np.inf).max(-1)])
-        x_window = np.where(np.isfinite(x_window), x_window, np.nan)
+    loss_best = np.where(n_present > 0, loss_best, np.nan)
+    x_window = np.stack([x_best + t_lo, x_best + t_hi])
+    x_window = np.where(np.isfinite(x_window), x_window, np.nan)
+
+    brk = None
+    if x_div is not None:
+        x_div = np.broadcast_to(np.asarray(x_div, float), n.shape[:-1])
+        x_left = np.take_along_axis(x, np.maximum(left, 0)[..., None], -1)[..., 0]
+        with np.errstate(invalid="ignore"):
+            div = (((status == EDGE) | (status == TOO_FEW)) & (n_present >= 2)
+                   & (jbest == jhi) & (left >= 0) & (x_div > x_best))
+        status[div] = DIV_BRACKETED
+        brk = np.stack([np.where(div, x_left, np.nan), np.where(div, x_div, np.nan)])
 
     return SweepFit(
         x_opt=x_best + t_opt,
@@ -139,4 +235,9 @@ def fit_sweeps(
         levels_window=levels_window,
         rmse=rmse,
         x_window=x_window,
+        loss_best=loss_best,
+        misfit=misfit,
+        noise=noise,
+        bad=bad,
+        bracket=brk,
     )

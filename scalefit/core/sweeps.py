@@ -8,6 +8,7 @@ finite loss. Diverged runs carry no level.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,11 @@ class Sweeps:
     run_group, run_level, run_loss: (R,) finite runs in *canonical order* (see below).
     group_start, group_size: (G,) slice of each group in the canonical run arrays.
     rng_order: (G,) group indices in the order their random draws are made.
+    x_div: (G,) ln lr of the lowest LR at which a run diverged above the group's highest
+    finite level (NaN: none), for ``div_bracketed``; None when not known.
+    stream: (G, 4) uint32 words that key each group's own random stream: a hash of its
+    canonical content (scale, horizon, sorted finite losses), so that a group's resamples
+    depend on nothing else in the table (not on other groups, rows, units or labels).
 
     Canonical order makes resampling independent of row order, of the LR unit, of the
     presence of diverged rows and of group labels: groups draw in the order of
@@ -35,6 +41,8 @@ class Sweeps:
     group_start: np.ndarray
     group_size: np.ndarray
     rng_order: np.ndarray
+    x_div: np.ndarray | None = None
+    stream: np.ndarray | None = None
 
     @property
     def n_groups(self) -> int:
@@ -91,6 +99,19 @@ def index_runs(gid: np.ndarray, n_groups: int, lr: np.ndarray, loss: np.ndarray,
     run_level = np.empty(len(g), dtype=np.int64)
     run_level[order] = level_in_group
 
+    # The lowest diverged LR above each group's highest finite level.
+    x_top = np.full(G, -np.inf)
+    if len(gs):
+        np.maximum.at(x_top, gs, xs)
+    dv = np.asarray(diverged, bool)
+    g_div = np.asarray(gid)[dv]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_dv = np.log(np.asarray(lr, float)[dv])
+    above = np.isfinite(x_dv) & (x_dv > x_top[g_div])
+    x_div = np.full(G, np.inf)
+    np.minimum.at(x_div, g_div[above], x_dv[above])
+    x_div[~np.isfinite(x_div) | ~np.isfinite(x_top)] = np.nan
+
     # Canonical draw order of groups: by scale, horizon, then their sorted finite losses.
     fingerprints = []
     for k in range(G):
@@ -98,6 +119,9 @@ def index_runs(gid: np.ndarray, n_groups: int, lr: np.ndarray, loss: np.ndarray,
         fingerprints.append((float(order_keys[k, 0]), float(order_keys[k, 1]), len(sel),
                              tuple(sel.round(12))))
     rng_order = np.array(sorted(range(G), key=lambda k: fingerprints[k]), dtype=np.int64)
+    stream = np.array([np.frombuffer(hashlib.sha256(repr(f).encode()).digest()[:16],
+                                     dtype="<u4") for f in fingerprints],
+                      dtype=np.uint32).reshape(G, 4)
     rank = np.empty(G, dtype=np.int64)
     rank[rng_order] = np.arange(G)
 
@@ -118,4 +142,6 @@ def index_runs(gid: np.ndarray, n_groups: int, lr: np.ndarray, loss: np.ndarray,
         group_start=group_start,
         group_size=group_size,
         rng_order=rng_order,
+        x_div=x_div,
+        stream=stream,
     )

@@ -22,7 +22,8 @@ def fit_figures(result, which=None) -> dict[str, Figure]:
     def on(name):
         return want is None or name in want
 
-    figs = {"sweeps": sweeps_figure(result)} if on("sweeps") else {}
+    sweeps = on("sweeps") and result.input.get("kind") != "optima"  # a table of optima: no runs
+    figs = {"sweeps": sweeps_figure(result)} if sweeps else {}
     opt = result.optima
     has_ok = bool((opt["status"] == "ok").any())
     varies = any(v in opt and opt[v].nunique() >= 2 for v in ("scale", "horizon"))

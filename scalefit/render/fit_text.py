@@ -33,10 +33,12 @@ def optima_table(result, limit: int | None = MAX_SUMMARY_ROWS) -> Table:
     lvl = f"{result.settings['ci'] * 100:g}%"
     head = [*by] + [c for c in ROLE_KEYS if c in opt]
     shown = opt if limit is None else opt.head(limit)
+    if result.input.get("kind") == "optima":
+        return _given_optima(result, opt, shown, head, lvl)
     rows = []
     for _, r in shown.iterrows():
         rows.append([str(_py(r[c])) if c in by else fmt(r[c]) for c in head]
-                    + [fmt(r["lr_opt"]), fmt_ci((r["lr_opt_lo"], r["lr_opt_hi"])),
+                    + [fmt(r["lr_opt"]), ci_text(r),
                        fmt(r["loss_opt"], 4), fmt(r["curvature"]),
                        f"{int(r['n_runs'])}/{int(r['n_diverged'])}", fmt(r["lr_best"]),
                        r["status"]])
@@ -49,17 +51,48 @@ def optima_table(result, limit: int | None = MAX_SUMMARY_ROWS) -> Table:
                        f"(ln lr)^2; {lvl} CI)")
 
 
+def _given_optima(result, opt, shown, head, lvl) -> Table:
+    """The optima of a table of optima, as given (with the uncertainty they carry)."""
+    by = result.by
+    rows = [[str(_py(r[c])) if c in by else fmt(r[c]) for c in head]
+            + [fmt(r["lr_opt"]), ci_text(r), fmt(r["loss_opt"], 4), fmt(r["curvature"]),
+               str(int(r["n_runs"])), str(r.get("boot_kind") or "-")]
+            for _, r in shown.iterrows()]
+    notes = ([f"  ... {len(opt) - len(shown)} more points (all are in --json)"]
+             if len(opt) > len(shown) else [])
+    return Table(head + ["lr_opt", "CI", "loss_opt", "curvature", "rows", "uncertainty"], rows,
+                 notes=notes, title=f"Optima as given (a table of optima; {lvl} CI from its "
+                                    "replicate rows and interval columns)")
+
+
+def ci_text(r) -> str:
+    """An optimum's interval; an end beyond the LRs its sweep tried shows as open
+    (``[< 0.001, 0.02]``)."""
+    open_ = r.get("lr_opt_ci_open") or ""
+    if not isinstance(open_, str) or not open_:
+        return fmt_ci((r["lr_opt_lo"], r["lr_opt_hi"]))
+    lo = f"< {fmt(r.get('lr_tried_lo'))}" if open_ in ("low", "both") else fmt(r["lr_opt_lo"])
+    hi = f"> {fmt(r.get('lr_tried_hi'))}" if open_ in ("high", "both") else fmt(r["lr_opt_hi"])
+    return f"[{lo}, {hi}]"
+
+
+def _runs_text(inp) -> str:
+    """'192 runs (4 diverged)', with the unfinished runs left out, or a table of optima."""
+    if inp.get("kind") == "optima":
+        return f"{inp['rows']} optima (a table of optima), {inp['groups']} points"
+    excl = f", {inp['excluded']} excluded as unfinished" if inp.get("excluded") else ""
+    return f"{inp['rows']} runs ({inp['diverged']} diverged{excl}), {inp['groups']} sweeps"
+
+
 def fit_document(result, conditional: bool = False) -> Document:
     """The summary ``scalefit fit`` prints."""
     s, inp = result.settings, result.input
     lvl = f"{s['ci'] * 100:g}%"
     cols = "  ".join(f"{k}={v}" for k, v in inp["columns"].items() if v is not None)
-    head = [f"scalefit {__version__}: {inp['source']}: {inp['rows']} runs "
-            f"({inp['diverged']} diverged), {inp['groups']} sweeps ({_status_line(result)})",
+    head = [f"scalefit {__version__}: {inp['source']}: {_runs_text(inp)} "
+            f"({_status_line(result)})",
             f"columns: {cols}" + (f"   by: {', '.join(inp['by'])}" if inp["by"] else ""),
-            (f"bootstrap: {s['n_boot']} resamples of runs within each sweep, "
-             f"{lvl} percentile intervals, seed {s['seed']}")
-            if s["n_boot"] else "bootstrap: off (no intervals)", ""]
+            _boot_text(inp, s, lvl), ""]
     blocks: list = [Text(head), optima_table(result)]
     if result.laws:
         by = set(result.by)
@@ -76,12 +109,20 @@ def fit_document(result, conditional: bool = False) -> Document:
     return Document(blocks + _notes(result))
 
 
+def _boot_text(inp, s, lvl) -> str:
+    if not s["n_boot"]:
+        return "bootstrap: off (no intervals)"
+    what = ("the optima's replicate rows and stated intervals" if inp.get("kind") == "optima"
+            else "runs within each sweep")
+    return (f"bootstrap: {s['n_boot']} resamples of {what}, {lvl} percentile intervals, "
+            f"seed {s['seed']}")
+
+
 def compare_document(result) -> Document:
     """Each group's primary LR law and the transfer-quality table (``scalefit compare``)."""
     inp, s = result.input, result.settings
     lvl = f"{s['ci'] * 100:g}%"
-    blocks: list = [Text([f"scalefit {__version__}: {inp['source']}: {inp['rows']} runs "
-                          f"({inp['diverged']} diverged), {inp['groups']} sweeps "
+    blocks: list = [Text([f"scalefit {__version__}: {inp['source']}: {_runs_text(inp)} "
                           f"({_status_line(result)}); {lvl} intervals, {s['n_boot']} "
                           "resamples", ""])]
     rows = []
@@ -124,8 +165,7 @@ def headline(result) -> list[str]:
     boot = (f"{s['n_boot']} bootstrap resamples of runs within each sweep, "
             f"{s['ci'] * 100:g}% percentile intervals, seed {s['seed']}"
             if s.get("n_boot") else "no bootstrap (no intervals)")
-    return [f"Source: `{inp.get('source')}`: {inp['rows']} runs ({inp['diverged']} diverged), "
-            f"{inp.get('groups')} sweeps ({_status_line(result)}).",
+    return [f"Source: `{inp.get('source')}`: {_runs_text(inp)} ({_status_line(result)}).",
             f"Columns: {cols}" + (f"; groups by {', '.join(inp['by'])}" if inp.get("by")
                                   else "") + ".",
             f"Uncertainty: {boot}."]

@@ -90,11 +90,17 @@ def sweeps_figure(result, max_panels: int = MAX_PANELS) -> Figure:
                         mew=1.2, zorder=4, clip_on=False)
             if o["status"] == "ok" and np.isfinite(o["lr_opt"]) and lr.size:
                 _parabola(ax, o, np.unique(lr), top, bottom, c)
-                lo, hi = o["lr_opt_lo"], o["lr_opt_hi"]
+                lo, hi = _open_ends(o, xlim)
                 if np.isfinite(lo) and np.isfinite(hi):
                     _ci_bar(ax, lo, hi, o["loss_opt"], xlim, c)
                 ax.plot([o["lr_opt"]], [o["loss_opt"]], ls="none", marker="*", ms=10, color=c,
                         mec="k", mew=0.5, zorder=6)
+            elif o["status"] == "div_bracketed" and np.isfinite(o.get("loss_best", np.nan)):
+                # the best LR, bracketed by the grid: a lower LR and a diverged one
+                _ci_bar(ax, o["lr_opt_lo"], o["lr_opt_hi"], o["loss_best"], xlim, c)
+                ax.plot([o["lr_opt"]], [o["loss_best"]], ls="none", marker="*", ms=10,
+                        mfc="none", mec=c, mew=1.0, zorder=6)
+                notes.append((_group_label(key, by) + ": " if by else "") + "div_bracketed")
             elif o["status"] != "ok":
                 notes.append((_group_label(key, by) + ": " if by else "") + str(o["status"]))
         log_axes(ax)
@@ -135,6 +141,17 @@ def sweeps_figure(result, max_panels: int = MAX_PANELS) -> Figure:
         head += f" (first {len(panels)} of {n_all} panels)"
     fig.suptitle(head, fontsize=11, y=1 - 0.12 / height, va="top")
     return fig
+
+
+def _open_ends(o, xlim) -> tuple[float, float]:
+    """An optimum's interval for drawing: an open end (beyond the LRs tried) runs past the
+    axis, so that it is cut there with an arrow."""
+    lo, hi = o["lr_opt_lo"], o["lr_opt_hi"]
+    open_ = o.get("lr_opt_ci_open") or ""
+    if isinstance(open_, str) and open_ and xlim is not None:
+        lo = xlim[0] / 10 if open_ in ("low", "both") else lo
+        hi = xlim[1] * 10 if open_ in ("high", "both") else hi
+    return lo, hi
 
 
 def _ci_bar(ax, lo: float, hi: float, y: float, xlim, c) -> None:

@@ -158,7 +158,9 @@ class ChinchillaResult:
             i, cols = self.input, self.input["columns"]
             blocks.append(Text([
                 f"scalefit {__version__}: {i['source']}: {i['used']} runs used of {i['rows']} "
-                f"({i['diverged']} diverged); N = {cols['scale']}, D = {cols['horizon']}, "
+                f"({i['diverged']} diverged"
+                + (f", {i['excluded']} unfinished left out" if i.get("excluded") else "")
+                + f"); N = {cols['scale']}, D = {cols['horizon']}, "
                 f"loss = {cols['loss']}", ""]))
         blocks.append(Text([
             "Chinchilla-form loss law",

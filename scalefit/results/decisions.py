@@ -21,7 +21,7 @@ from .base import draws_from_json, draws_to_json, jsonable, level_or_stored
 DRAW_KEYS = ("draws_log", "total_log", "penalty_draws", "curvature_log", "b_draws")
 
 
-def _warning_lines(rows, key: str) -> list[str]:
+def _warning_lines(rows, key: str, prefix: str = "warning: extrapolating: ") -> list[str]:
     """'warning: extrapolating: ...' once per message, naming the groups when not all."""
     seen: dict[str, list[str]] = {}
     for r in rows:
@@ -30,8 +30,18 @@ def _warning_lines(rows, key: str) -> list[str]:
     out = []
     for e, labs in seen.items():
         who = f" ({', '.join(labs)})" if len(rows) > 1 and len(labs) < len(rows) else ""
-        out.append(f"  warning: extrapolating: {e}{who}")
+        out.append(f"  {prefix}{e}{who}")
     return out
+
+
+def _notes(rows) -> list[str]:
+    """Extrapolation warnings, then what the laws assume about the variables they lack."""
+    loud = [{"group": r.get("group"), "a": [a for a in r.get("assumptions") or []
+                                           if "assumes" in a]} for r in rows]
+    said = [{"group": r.get("group"), "a": [a for a in r.get("assumptions") or []
+                                           if "assumes" not in a]} for r in rows]
+    return (_warning_lines(rows, "extrapolation") + _warning_lines(loud, "a", "warning: ")
+            + _warning_lines(said, "a", "note: "))
 
 
 @dataclass(frozen=True)
@@ -69,8 +79,9 @@ class _Rows:
         raise KeyError(f"no row for group {group!r}")
 
     def messages(self) -> list[str]:
-        """Every extrapolation message of the rows."""
-        return [w for r in self.rows for w in (r.get(self.warning_key) or [])]
+        """Every extrapolation message of the rows (and what their laws assume)."""
+        return [w for r in self.rows for key in (self.warning_key, "assumptions")
+                for w in (r.get(key) or [])]
 
     def table(self):
         """The rows as a DataFrame (intervals as ``_lo``/``_hi`` columns)."""
@@ -112,6 +123,17 @@ class _Rows:
         return self.summary().to_text()
 
 
+def _reason_lines(rows) -> list[str]:
+    """'no penalty (group): why' for every audit row the data give no penalty for."""
+    out = []
+    for r in rows:
+        why = r.get("penalty_reason")
+        if why and "no curvature law" not in why:
+            who = f" ({group_label(r['group'])})" if len(rows) > 1 else ""
+            out.append(f"  no penalty{who}: {why}")
+    return out
+
+
 def _at(scale, horizon) -> str:
     return ", ".join(f"{k} {fmt(v)}" for k, v in (("scale", scale), ("horizon", horizon))
                      if v is not None)
@@ -123,7 +145,9 @@ class Prediction(_Rows):
 
     Row keys: ``group``, ``lr``, ``lr_ci`` (interval of the law's mean), ``lr_pi`` (adds
     the scatter of optima around the law), ``sigma_log``, ``law``, ``scale``,
-    ``horizon``, ``extrapolation`` (notes on how far the point lies outside the data).
+    ``horizon``, ``extrapolation`` (notes on how far the point lies outside the data),
+    ``assumptions`` (what the law assumes about the variables it does not vary in: a law
+    fitted at one scale cannot say how the optimum moves with scale).
     """
 
     scale: float | None = None
@@ -150,7 +174,7 @@ class Prediction(_Rows):
         lvl = self._lvl()
         rows = [[group_label(p["group"]), fmt(p["lr"]), fmt_ci(p["lr_ci"]) or "-",
                  fmt_ci(p["lr_pi"]) or "-", p["law"]] for p in self.rows]
-        notes = _warning_lines(self.rows, "extrapolation")
+        notes = _notes(self.rows)
         notes.append("  (CI: interval of the law's mean; PI: adds the scatter of the optima "
                      "around it)")
         if self.interval_source:
@@ -177,7 +201,9 @@ class Audit(_Rows):
 
     Row keys: those of a prediction, and ``lr_used``, ``ratio`` (lr / lr_opt),
     ``penalty`` (expected loss penalty) with ``penalty_ci``, ``curvature`` with
-    ``curvature_ci``, ``expected_penalty_at_optimum``.
+    ``curvature_ci``, ``expected_penalty_at_optimum``, ``penalty_reason`` (why there is
+    no penalty: the LR is where the data's runs diverged, or beyond the LRs they tried;
+    None when there is one).
     """
 
     lr: float = float("nan")
@@ -208,7 +234,7 @@ class Audit(_Rows):
         rows = [[group_label(a["group"]), fmt(a["lr"]), fmt_ci(a["lr_ci"]) or "-",
                  f"x{a['ratio']:.3g}", fmt(a["penalty"]), fmt_ci(a["penalty_ci"]) or "-",
                  fmt(a["curvature"]), fmt(a["expected_penalty_at_optimum"])] for a in self.rows]
-        notes = _warning_lines(self.rows, "extrapolation")
+        notes = _notes(self.rows) + _reason_lines(self.rows)
         notes.append("  (loss penalty = curvature * (ln lr - ln lr_opt)^2; 'penalty at lr_opt': "
                      "what the law's own uncertainty costs on average)")
         if self.interval_source:

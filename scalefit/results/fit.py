@@ -130,9 +130,17 @@ class FitResult:
             where = (f"saved in {self.origin}" if self.origin else "of this fit")
             return (f"intervals: the bootstrap draws {where} ({s.get('n_boot')} resamples, "
                     f"seed {s.get('seed')})")
-        if self.origin:
+        blind = [law for law in laws if law.boot is None and any(
+            n.startswith("no interval") for n in law.notes)]
+        if blind:
+            return ("no intervals: " + blind[0].notes[[n.startswith("no interval")
+                                                        for n in blind[0].notes].index(True)]
+                    .removeprefix("no interval: "))
+        if self.origin and s.get("n_boot"):
             return (f"point estimates only: {self.origin} holds no bootstrap draws; refit "
                     "with resamples to get intervals")
+        if s.get("n_boot"):
+            return "point estimates only: the laws' optima carry no measured uncertainty"
         return "point estimates only: the fit has no bootstrap (n_boot = 0)"
 
     # ------------------------------------------------------------------ decisions
@@ -143,6 +151,7 @@ class FitResult:
         seed = self.settings.get("seed", 0)
         rows = [dec.predict(self._primary("lr_opt", g), scale, horizon, self.level, seed)
                 for g in self.groups(group)]
+        _warn_assumptions(rows)
         return Prediction(rows=rows, level=self.level, interval_source=self._source(),
                           scale=scale, horizon=horizon)
 
@@ -153,6 +162,7 @@ class FitResult:
         seed = self.settings.get("seed", 0)
         rows = [dec.audit(self._primary("lr_opt", g), self._primary("curvature", g), lr_used,
                           scale, horizon, self.level, seed) for g in self.groups(group)]
+        _warn_assumptions(rows)
         return Audit(rows=rows, level=self.level, lr=float(lr_used), scale=scale,
                      horizon=horizon, interval_source=self._source(("lr_opt", "curvature")))
 
@@ -279,12 +289,21 @@ class FitResult:
                 return None
             return [r[lo], r[hi]]
 
+        def get(key):
+            return _py(r[key]) if key in r and not _missing(r[key]) else None
+
+        open_ = get("lr_opt_ci_open") or None
+        lr_ci = pair("lr_opt_lo", "lr_opt_hi")
+        if open_:  # a bound beyond the tried LRs is null; the other stays
+            lr_ci = [None if open_ in ("low", "both") else get("lr_opt_lo"),
+                     None if open_ in ("high", "both") else get("lr_opt_hi")]
         return {
             "group": {b: _py(r[b]) for b in self.by},
             "scale": _py(r["scale"]) if "scale" in r else None,
             "horizon": _py(r["horizon"]) if "horizon" in r else None,
             "lr_opt": r["lr_opt"],
-            "lr_opt_ci": pair("lr_opt_lo", "lr_opt_hi"),
+            "lr_opt_ci": lr_ci,
+            "lr_opt_ci_open": open_,
             "loss_opt": r["loss_opt"],
             "loss_opt_ci": pair("loss_opt_lo", "loss_opt_hi"),
             "curvature": r["curvature"],
@@ -297,6 +316,11 @@ class FitResult:
             "n_window": int(r["n_window"]),
             "fit_rmse": r["fit_rmse"],
             "window": pair("lr_window_lo", "lr_window_hi"),
+            "loss_best": get("loss_best"),
+            "misfit": get("misfit"),
+            "tried": pair("lr_tried_lo", "lr_tried_hi"),
+            "lr_diverged": get("lr_diverged"),
+            "boot_kind": get("boot_kind"),
         }
 
     @classmethod
@@ -309,14 +333,18 @@ class FitResult:
             r = {**o["group"], **{k: o[k] for k in ("scale", "horizon") if o.get(k) is not None}}
             r.update({k: o.get(k) for k in ("n_runs", "n_diverged", "lr_opt", "loss_opt",
                                             "curvature", "lr_best", "status", "n_window",
-                                            "n_lrs", "fit_rmse")})
+                                            "n_lrs", "fit_rmse", "loss_best", "misfit",
+                                            "lr_diverged")})
             for k in ("lr_opt", "loss_opt", "curvature"):
                 r[f"{k}_lo"], r[f"{k}_hi"] = o.get(f"{k}_ci") or (None, None)
+            r["lr_opt_ci_open"] = o.get("lr_opt_ci_open") or ""
+            r["boot_kind"] = o.get("boot_kind") or ""
             r["lr_window_lo"], r["lr_window_hi"] = o.get("window") or (None, None)
+            r["lr_tried_lo"], r["lr_tried_hi"] = o.get("tried") or (None, None)
             rows.append(r)
         optima = pd.DataFrame(rows)
         for c in optima.columns:
-            if c not in by and c != "status":
+            if c not in by and c not in ("status", "lr_opt_ci_open", "boot_kind"):
                 optima[c] = pd.to_numeric(optima[c], errors="coerce")
         runs = None
         if d.get("runs") is not None:
@@ -327,6 +355,13 @@ class FitResult:
                    input=d["input"], settings=d["settings"], notes=d.get("notes", []),
                    warnings=d.get("warnings", []), runs=runs, origin=origin,
                    quality=TransferQuality.from_dict(t, level) if t is not None else None)
+
+
+def _warn_assumptions(rows) -> None:
+    """A prediction at a value of a variable its law never saw varied warns loudly."""
+    for m in dict.fromkeys(a for r in rows for a in r.get("assumptions") or []):
+        if "assumes" in m:
+            warnings.warn(m, ExtrapolationWarning, stacklevel=3)
 
 
 def _key(law) -> str:
@@ -350,3 +385,7 @@ def _num_eq(a, b) -> bool:
 
 def _py(v):
     return v.item() if isinstance(v, np.generic) else v
+
+
+def _missing(v) -> bool:
+    return v is None or v == "" or (isinstance(v, (float, np.floating)) and not np.isfinite(v))

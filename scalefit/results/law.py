@@ -51,8 +51,7 @@ class Law(LawFit):
         grp = group_text(self.group)
         tag = "" if (self.primary or self.target == "loss_opt") else "  (conditional)"
         head = f"  {self.form}" + (f"   [{grp}]" if grp else "") + tag
-        parts = [f"{n} = {fmt(self.params.get(n))} {fmt_ci(self.ci.get(n))}".rstrip()
-                 for n in self.param_names]
+        parts = [self._param_text(n) for n in self.param_names]
         loss = self.target == "loss_opt"
         stats = (f"{'R2' if loss else 'R2_log'} {fmt(self.r2_log)}, "
                  f"{'RMSE' if loss else 'RMSE_log'} {fmt(self.rmse_log)}, n = {self.n_points}")
@@ -68,6 +67,19 @@ class Law(LawFit):
 
     def __str__(self) -> str:
         return self.summary().to_text()
+
+    def _param_text(self, name: str) -> str:
+        """``name = value [lo, hi]``; a C that under- or overflows as ``exp(ln C)``."""
+        v = self.params.get(name)
+        if name == "C" and self.target != "loss_opt":
+            lc = float(self.coef()[0])
+            if np.isfinite(lc) and not -690 < lc < 690:
+                lo_hi = ""
+                if self.boot is not None and len(self.boot):
+                    q = percentile_ci(self.boot[:, 0], self.level)
+                    lo_hi = f" [exp({q[0]:.4g}), exp({q[1]:.4g})]"
+                return f"C = exp({lc:.4g}){lo_hi}"
+        return f"{name} = {fmt(v)} {fmt_ci(self.ci.get(name))}".rstrip()
 
     def to_dict(self, draws: bool = True) -> dict:
         """JSON-ready dict (docs/json-schema.md); ``draws``: the bootstrap draws, if any."""
@@ -87,8 +99,14 @@ class Law(LawFit):
         if self.target == "loss_opt":  # residuals of a loss law are in loss units
             d["r2"] = d.pop("r2_log")
             d["rmse"] = d.pop("rmse_log")
+        if self.target != "loss_opt":
+            d["ln_C"] = num(self.coef()[0])
         if self.points is not None:
             d["range"] = {v: list(self.value_range(v)) for v in self.variables}
+        if self.domain is not None:
+            d["domain"] = {k: [float(a), float(b)] for k, (a, b) in self.domain.items()}
+        if self.audit_range is not None:
+            d["audit_range"] = jsonable(self.audit_range)
         if draws and self.boot is not None:
             d["draws"] = draws_to_json(self.boot)  # (B, k); a power law: ln C, exponents
         return d
@@ -114,7 +132,9 @@ class Law(LawFit):
             extrapolation=d.get("extrapolation"), notes=tuple(d.get("notes", [])),
             boot=draws_from_json(d.get("draws")),
             points={v: np.array(rng[v], float) for v in variables if v in rng} or None,
-            level=level,
+            level=level, log_C=d.get("ln_C"),
+            domain={k: tuple(v) for k, v in d["domain"].items()} if d.get("domain") else None,
+            audit_range=d.get("audit_range"),
         )
 
     # ------------------------------------------------------------------ classical fits

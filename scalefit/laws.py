@@ -1,0 +1,187 @@
+"""Every law the optima support, per ``by`` group: the one law-fitting step of the pipeline.
+
+``fit_laws`` takes an optima table (one row per sweep, or per point of a table of optima;
+row ``j`` is column ``j`` of the resamples) and fits, per ``by`` group, the primary law of
+lr_opt and of the curvature, the conditional laws and the loss laws (docs/math.md
+section 3). Each law records its domain (the range of every role variable in its data)
+and, for lr_opt, the lr / lr_opt range its runs tried and where they diverged, so that
+predictions and audits can say what they assume. A law whose points include one without
+measured noise gets no interval, and says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from .core.bootstrap import BootSweeps
+from .core.laws import LawFit, collinear, loss_law, power_law
+
+
+def _by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
+    if not by:
+        yield {}, optima
+        return
+    for key, sub in optima.groupby(list(by), sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        yield dict(zip(by, key)), sub
+
+
+def fit_laws(
+    optima: pd.DataFrame, boot: BootSweeps | None, by: tuple[str, ...], include, ci: float,
+    notes: list[str],
+) -> list[LawFit]:
+    """Every law the data supports, per ``by`` group: see docs/math.md for the rules."""
+    laws: list[LawFit] = []
+    has_s, has_d = "scale" in optima, "horizon" in optima
+    if not (has_s or has_d):
+        return laws
+    fixed_ratio_groups: list[str] = []
+    for group, sub in _by_groups(optima, by):
+        label = _label(group)
+        pts = sub[sub["status"].isin(include)]
+        # Included non-ok sweeps carry no fitted optimum: their best observed LR stands in,
+        # never for a "sweep" of a single LR.
+        single = (pts["n_lrs"] < 2) & ~pts["status"].isin(["ok", "div_bracketed"])
+        if single.any():
+            notes.append(f"{label}{int(single.sum())} included sweep(s) with a single LR left "
+                         "out of the laws: one LR says nothing about the optimum")
+            pts = pts[~single]
+        pts = pts.assign(lr_opt=pts["lr_opt"].fillna(pts["lr_best"]))
+        pts = pts[np.isfinite(pts["lr_opt"])]
+        if len(pts) < 3:
+            if has_s or has_d:
+                notes.append(f"{label}{len(pts)} sweep(s) with an optimum: too few for a law "
+                             "(need 3)")
+            continue
+        s = pts["scale"].to_numpy(float) if has_s else None
+        d = pts["horizon"].to_numpy(float) if has_d else None
+        vary_s = has_s and np.unique(s).size >= 2
+        vary_d = has_d and np.unique(d).size >= 2
+        variables: tuple[str, ...] = ()
+        fixed_ratio = False
+        if vary_s and vary_d:
+            if collinear(np.log(s), np.log(d)):
+                fixed_ratio = True
+                variables = ("scale",)
+                fixed_ratio_groups.append(label.strip(" []") or "all runs")
+            else:
+                variables = ("scale", "horizon")
+        elif vary_s:
+            variables = ("scale",)
+        elif vary_d:
+            variables = ("horizon",)
+        if not variables:
+            continue
+        need = len(variables) + 2
+        if len(pts) >= need:
+            laws += _power_laws(pts, boot, variables, group, ci, primary=True)
+        else:
+            notes.append(f"{label}{len(pts)} optima: too few for a law in {' and '.join(variables)}"
+                         f" (need {need})")
+        # Conditional laws: vs scale at each horizon, vs horizon at each scale.
+        if len(variables) == 2:
+            for var, other in (("scale", "horizon"), ("horizon", "scale")):
+                for val, part in pts.groupby(other, sort=True):
+                    if part[var].nunique() >= 3:
+                        laws += _power_laws(part, boot, (var,), {**group, other: float(val)}, ci,
+                                            primary=False, targets=("lr_opt",))
+        # Loss laws vs scale: per horizon, or over all points at a fixed ratio / no horizon.
+        if vary_s:
+            parts = ([(None, pts)] if (fixed_ratio or not has_d)
+                     else list(pts.groupby("horizon", sort=True)))
+            for val, part in parts:
+                if part.loc[np.isfinite(part["loss_opt"]), "scale"].nunique() >= 4:
+                    g = group if val is None else {**group, "horizon": float(val)}
+                    laws.append(_loss_law(part, boot, g, ci))
+    if fixed_ratio_groups:
+        where = "" if fixed_ratio_groups == ["all runs"] else f" ({'; '.join(fixed_ratio_groups)})"
+        notes.append(f"horizon is proportional to scale (fixed tokens per parameter){where}: "
+                     "the joint law is not identifiable; fitting lr_opt vs scale")
+    return laws
+
+
+def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "curvature")):
+    out = []
+    cols = pts.index.to_numpy()
+    arr = {c: pts[c].to_numpy(float) for c in ("scale", "horizon", "lr_opt", "curvature",
+                                                "lr_tried_lo", "lr_tried_hi", "lr_diverged")
+           if c in pts}
+    fitted = (pts["status"] == "ok").to_numpy()
+    for target in targets:
+        keep = np.ones(len(pts), bool) if target == "lr_opt" else fitted
+        if keep.sum() < len(variables) + 2:
+            continue
+        y = arr[target][keep]
+        if target == "curvature" and not np.all(y > 0):
+            continue
+        yb, notes = None, []
+        if boot is not None:
+            with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+                if target == "lr_opt":  # see pipeline._law_draws
+                    xl = boot.x_law if boot.x_law is not None else boot.x_opt
+                    yb = np.exp(xl[:, cols])
+                else:
+                    yb = boot.curvature[:, cols[keep]]
+                    yb = np.where(yb > 0, yb, np.nan)
+            yb, notes = _with_noise(yb)
+        out.append(power_law(target, {v: arr[v][keep] for v in variables}, y, yb, variables,
+                             dict(group), ci,
+                             curvature=arr["curvature"] if target == "lr_opt" else None,
+                             primary=primary,
+                             domain=_domain({k: v[keep] for k, v in arr.items()}, variables),
+                             audit_range=_audit_range(arr) if target == "lr_opt" else None,
+                             notes=notes))
+    return out
+
+
+def _with_noise(yb: np.ndarray):
+    """The draws of a law's points, or None with a note when one of them has no measured
+    noise (every draw NaN): an interval would come from the other points alone."""
+    blind = ~np.isfinite(yb).any(0)
+    if not blind.any():
+        return yb, []
+    return None, [f"no interval: {int(blind.sum())} of its {yb.shape[1]} optima carry no "
+                  "measured noise (no replicates in their group, or no valid resample); add "
+                  "seeds or LRs"]
+
+
+def _domain(arr: dict, variables) -> dict:
+    """(min, max) of every role variable in a law's points (see ``LawFit.domain``)."""
+    dom = {v: (float(arr[v].min()), float(arr[v].max())) for v in ("scale", "horizon")
+           if v in arr}
+    if ("scale" in variables and "horizon" not in variables and "horizon" in dom
+            and dom["horizon"][0] != dom["horizon"][1]):
+        r = arr["horizon"] / arr["scale"]
+        dom["horizon_per_scale"] = (float(r.min()), float(r.max()))
+    return dom
+
+
+def _audit_range(arr: dict) -> dict | None:
+    """lr / lr_opt tried by the finite runs of a law's sweeps, and the lowest at which a
+    run diverged above the optimum (``LawFit.audit_range``)."""
+    if "lr_tried_lo" not in arr:
+        return None
+    opt = arr["lr_opt"]
+    lo, hi, div = arr["lr_tried_lo"] / opt, arr["lr_tried_hi"] / opt, arr["lr_diverged"] / opt
+    tried = ([float(np.nanmin(lo)), float(np.nanmax(hi))]
+             if np.isfinite(lo).any() and np.isfinite(hi).any() else None)
+    return {"ratio_tried": tried,
+            "ratio_diverged": float(np.nanmin(div)) if np.isfinite(div).any() else None}
+
+
+def _loss_law(pts, boot, group, ci) -> LawFit:
+    pts = pts[np.isfinite(pts["loss_opt"])]
+    cols = pts.index.to_numpy()
+    yb, notes = (boot.loss_opt[:, cols], []) if boot is not None else (None, [])
+    if yb is not None:
+        yb, notes = _with_noise(yb)
+    law = loss_law(pts["scale"].to_numpy(float), pts["loss_opt"].to_numpy(float), yb,
+                   dict(group), ci)
+    return dataclasses.replace(law, notes=(*law.notes, *notes))
+
+
+def _label(group: dict) -> str:
+    return ("[" + ", ".join(f"{k}={v}" for k, v in group.items()) + "] ") if group else ""
