@@ -24,16 +24,31 @@ def _escape(m: re.Match) -> str:
 def safe_text(text, limit: int | None = None) -> str:
     """``text`` with control characters shown as escapes; cut to ``limit`` characters."""
     s = text if isinstance(text, str) else str(text)
+    cut = limit is not None and len(s) > limit
+    if cut:  # escape only what is shown: a 20 MB cell costs nothing
+        s = s[:limit]
     if _UNSAFE.search(s):
         s = _UNSAFE.sub(_escape, s)
-    if limit is not None and len(s) > limit:
+    if limit is not None and (cut or len(s) > limit):
         s = s[: max(limit - 3, 1)] + "..."
     return s
 
 
 def quote(value, limit: int = LONG) -> str:
     """A value from the data as a message quotes it: repr, escaped, shortened."""
+    if isinstance(value, str) and len(value) > limit:
+        value = value[:limit]  # shortened below; repr of the whole would cost its length
+        return safe_text(repr(value)[:-1], limit - 3).removesuffix("...") + "..."
     return safe_text(repr(value), limit)
+
+
+def name_list(names, limit: int = 20, each: int = 40, quoted: bool = False) -> str:
+    """Names from the data as a message lists them: each made safe and cut to ``each``
+    characters, at most ``limit`` of them, then how many there are in all."""
+    names = [str(n) for n in names]
+    shown = [quote(n, each) if quoted else safe_text(n, each) for n in names[:limit]]
+    more = f", ... ({len(names)} in all)" if len(names) > limit else ""
+    return ", ".join(shown) + more
 
 
 def fmt(v, digits: int = 3) -> str:

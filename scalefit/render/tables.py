@@ -2,7 +2,9 @@
 
 A ``Table`` holds strings only (cells already formatted with ``render.format``); every
 rendering passes each cell and line through ``safe_text``, so values from the data never
-reach a terminal, a Markdown file or a web page as control characters or markup.
+reach a terminal, a Markdown file or a web page as control characters or markup, and
+shortens them (a cell to ``CELL`` characters, a line of text to ``LINE``), so a huge label
+from the data cannot make a table a megabyte wide.
 ``str(table) == table.to_text()``.
 """
 
@@ -13,9 +15,12 @@ from dataclasses import dataclass, field
 
 from .format import safe_text
 
+CELL, LINE = 120, 1000  # characters of a table cell, of a line of text, at most
 
-def _md_escape(text: str) -> str:
-    return safe_text(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+
+def _md_escape(text: str, limit: int = LINE) -> str:
+    text = safe_text(text, limit)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
 
 
 class Rendered:
@@ -53,8 +58,8 @@ class Table(Rendered):
 
     def lines(self) -> list[str]:
         """The text rendering, line by line."""
-        header = [safe_text(h) for h in self.header]
-        rows = [[safe_text(c) for c in r] for r in self.rows]
+        header = [safe_text(h, CELL) for h in self.header]
+        rows = [[safe_text(c, CELL) for c in r] for r in self.rows]
         widths = [max(len(x) for x in col) for col in zip(header, *rows)]
         widths = [max(w, self.min_widths[i] if i < len(self.min_widths) else 0)
                   for i, w in enumerate(widths)]
@@ -64,26 +69,26 @@ class Table(Rendered):
                      for i, (c, w) in enumerate(zip(cells, widths))]
             return (self.indent + self.sep.join(parts)).rstrip()
 
-        out = [safe_text(self.title)] if self.title is not None else []
+        out = [safe_text(self.title, LINE)] if self.title is not None else []
         out += [line(header)] + [line(r) for r in rows]
-        return out + [safe_text(n) for n in self.notes]
+        return out + [safe_text(n, LINE) for n in self.notes]
 
     def to_text(self) -> str:
         return "\n".join(self.lines())
 
     def to_markdown(self) -> str:
         out = [_md_escape(self.title), ""] if self.title else []
-        out += ["| " + " | ".join(_md_escape(h) for h in self.header) + " |",
+        out += ["| " + " | ".join(_md_escape(h, CELL) for h in self.header) + " |",
                 "|" + "---|" * len(self.header)]
-        out += ["| " + " | ".join(_md_escape(c) for c in r) + " |" for r in self.rows]
+        out += ["| " + " | ".join(_md_escape(c, CELL) for c in r) + " |" for r in self.rows]
         if self.notes:
             out += [""] + [f"- {_md_escape(n.strip())}" for n in self.notes]
         return "\n".join(out)
 
     def to_html(self) -> str:
-        esc = lambda x: html.escape(safe_text(x))  # noqa: E731
-        head = "".join(f"<th>{esc(h)}</th>" for h in self.header)
-        body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>"
+        esc = lambda x, n=LINE: html.escape(safe_text(x, n))  # noqa: E731
+        head = "".join(f"<th>{esc(h, CELL)}</th>" for h in self.header)
+        body = "".join("<tr>" + "".join(f"<td>{esc(c, CELL)}</td>" for c in r) + "</tr>"
                        for r in self.rows)
         out = f"<p>{esc(self.title)}</p>" if self.title else ""
         out += f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -103,7 +108,7 @@ class Text:
         object.__setattr__(self, "lines", tuple(self.lines))
 
     def to_text(self) -> str:
-        return "\n".join(safe_text(x) for x in self.lines)
+        return "\n".join(safe_text(x, LINE) for x in self.lines)
 
     def to_markdown(self) -> str:
         if self.pre:
@@ -113,7 +118,7 @@ class Text:
     def to_html(self) -> str:
         if self.pre:
             return f"<pre>{html.escape(self.to_text())}</pre>"
-        return "".join(f"<p>{html.escape(safe_text(x.strip()))}</p>" for x in self.lines
+        return "".join(f"<p>{html.escape(safe_text(x.strip(), LINE))}</p>" for x in self.lines
                        if x.strip())
 
 
@@ -125,13 +130,13 @@ class Heading:
     level: int = 2
 
     def to_text(self) -> str:
-        return safe_text(self.text)
+        return safe_text(self.text, LINE)
 
     def to_markdown(self) -> str:
         return "#" * self.level + " " + _md_escape(self.text)
 
     def to_html(self) -> str:
-        return f"<h{self.level}>{html.escape(safe_text(self.text))}</h{self.level}>"
+        return f"<h{self.level}>{html.escape(safe_text(self.text, LINE))}</h{self.level}>"
 
 
 @dataclass(frozen=True)
