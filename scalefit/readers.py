@@ -4,13 +4,22 @@ encodings scalefit accepts, into a DataFrame (the first step of the table edge).
 CSV / TSV, Parquet, JSON Lines, JSON records; standard input (``"-"``, CSV unless a
 format is given), pipes and other streams (``/dev/stdin``, ``<(...)``, FIFOs: read to
 their end, so only a stream that gives no byte is empty); text in UTF-8, or UTF-16 /
-UTF-32 told by a byte-order mark (or, for UTF-16 without one, by its NUL bytes). Every
-problem is one ``ScalefitInputError`` line naming the input.
+UTF-32 told by a byte-order mark (or, for UTF-16/32 without one, by its NUL bytes). A CSV
+whose header holds tabs, semicolons or pipes but no comma is read with that separator.
+Every problem is one ``ScalefitInputError`` line naming the input and, where there is
+one, the line, row and column: bytes that are not UTF-8 (with the Latin-1 reading they
+probably have), a NUL byte in text, a binary file (named when its first bytes say what it
+is: gzip, zip/xlsx, Parquet, SQLite, an image, ...), a JSON document that is not a table,
+a JSON Lines line that is not an object. A stream is checked from its first 64 KiB, so
+``/dev/zero`` or ``/dev/urandom`` is refused at once, not read forever.
 """
 
 from __future__ import annotations
 
+import csv as _csv
 import io as _io
+import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -19,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ScalefitInputError
+from .render.format import quote
 
 _SUFFIXES = {
     ".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet",
@@ -34,19 +44,23 @@ def read_table(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
     """
     src = str(path)
     if src == "-":
+        if sys.stdin is None or sys.stdin.closed:
+            raise ScalefitInputError("<stdin>: standard input is closed; pipe the table in "
+                                     "(cat runs.csv | scalefit fit -) or give its file")
         buf = getattr(sys.stdin, "buffer", None)
-        data = buf.read() if buf is not None else sys.stdin.read().encode("utf-8")
-        return parse_bytes(data, "<stdin>", fmt or "csv")
+        if buf is None:
+            return parse_bytes(sys.stdin.read().encode("utf-8"), "<stdin>", fmt or "csv")
+        return parse_bytes(read_stream(buf, "<stdin>", fmt or "csv"), "<stdin>", fmt or "csv")
     p = Path(path)
     if not p.exists():
-        raise ScalefitInputError(f"{src}: no such file")
+        raise ScalefitInputError(f"{src}: {missing(p)}")
     if p.is_dir():
         raise ScalefitInputError(f"{src}: is a directory; give a CSV, Parquet or JSON Lines file")
     kind = fmt or _SUFFIXES.get(p.suffix.lower(), "csv")
     try:
         if not p.is_file():  # a pipe, FIFO, /dev/stdin, <(...): read the stream
             with open(p, "rb") as f:
-                return parse_bytes(f.read(), src, kind)
+                return parse_bytes(read_stream(f, src, kind), src, kind)
         if p.stat().st_size == 0:
             raise ScalefitInputError(f"{src}: the file is empty; it needs a header and one row "
                                      "per run")
@@ -59,26 +73,103 @@ def read_table(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
         raise ScalefitInputError(f"{src}: cannot read: {e.strerror or e}") from e
 
 
+def missing(p: Path) -> str:
+    """Why a path that does not exist cannot be read: no such file, a broken link, a loop."""
+    if not os.path.islink(p):
+        return "no such file"
+    try:
+        os.stat(p)
+    except OSError as e:
+        if e.errno == 40:  # ELOOP
+            return "is a symbolic link loop (links that point at each other); give the file"
+    try:
+        target = os.readlink(p)
+    except OSError:
+        target = "?"
+    return f"is a broken symbolic link (to {target}, which does not exist)"
+
+
+HEAD = 1 << 16  # bytes of a stream looked at before reading the rest
+
+
+def read_stream(f, src: str, kind: str) -> bytes:
+    """Every byte of a stream, checked from its first 64 KiB: a binary or non-UTF-8 stream
+    (``/dev/zero``, ``/dev/urandom``, an image piped in) is refused before the rest is read."""
+    head = f.read(HEAD)
+    if len(head) < HEAD:
+        return head
+    if kind != "parquet":
+        check_binary(head, src, kind)
+        if not any(head.startswith(bom) for bom, _ in _BOMS):
+            if b"\x00" in head[:4096] and _nul_encoding(head[:4096]) is None:
+                raise ScalefitInputError(f"{src}: looks like a binary stream, not a "
+                                         f"{kind.upper()} table")
+            try:
+                head.decode("utf-8")
+            except UnicodeDecodeError as e:
+                if e.start < HEAD - 4 and b"\x00" not in head[:4096]:
+                    raise ScalefitInputError(_not_utf8(head, e.start, src, kind)) from None
+    return head + f.read()
+
+
 def parse_bytes(data: bytes, src: str, kind: str) -> pd.DataFrame:
     """A table from the bytes of a file or stream in format ``kind``."""
     if not data or (kind != "parquet" and not data.strip(b" \t\r\n")):
         raise ScalefitInputError(f"{src}: the input is empty; it needs a header and one row "
                                  "per run")
+    if kind not in ("csv", "tsv", "parquet", "jsonl", "json"):
+        raise ScalefitInputError(f"{src}: unknown format {kind!r}")
+    if kind == "parquet":
+        return _read_parquet(_io.BytesIO(data), src)
+    check_binary(data, src, kind)
+    text = decode_text(data, src, kind)
     try:
-        if kind == "parquet":
-            return _read_parquet(_io.BytesIO(data), src)
-        text = decode_text(data, src)
         if kind in ("csv", "tsv"):
-            return _read_csv(_io.StringIO(text), src, "\t" if kind == "tsv" else ",")
-        if kind == "jsonl":
-            return pd.read_json(_io.StringIO(text), lines=True)
+            return _read_csv(text, src, "\t" if kind == "tsv" else ",")
         if kind == "json":
-            return pd.read_json(_io.StringIO(text))
+            _check_json(text, src)
+        return pd.read_json(_io.StringIO(text), lines=kind == "jsonl")
     except ScalefitInputError:
         raise
-    except (ValueError, OSError) as e:
-        raise ScalefitInputError(f"{src}: cannot read as {kind}: {_first_line(e)}") from e
-    raise ScalefitInputError(f"{src}: unknown format {kind!r}")
+    except (ValueError, TypeError, OSError, RecursionError) as e:
+        where = _bad_json_line(text) if kind == "jsonl" else None
+        raise ScalefitInputError(f"{src}: cannot read as {kind}: {where or _first_line(e)}"
+                                 ) from e
+
+
+def _check_json(text: str, src: str) -> None:
+    """A JSON document that is not a table, said in words (pandas' wording is not)."""
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        raise ScalefitInputError(f"{src}: cannot read as json: nested too deeply to be a "
+                                 "table of runs") from None
+    except ValueError as e:
+        raise ScalefitInputError(f"{src}: cannot read as json: {_first_line(e)}") from None
+    shape = ("a list of runs [{\"lr\": 0.001, \"loss\": 2.5}, ...] (or one object per line: "
+             "JSON Lines, .jsonl)")
+    if not isinstance(doc, (list, dict)):
+        raise ScalefitInputError(f"{src}: holds a single value ({type(doc).__name__}), not a "
+                                 f"table; give {shape}")
+    if isinstance(doc, dict) and doc and not any(isinstance(v, (list, dict))
+                                                 for v in doc.values()):
+        raise ScalefitInputError(f"{src}: holds one object of single values (one run?), not a "
+                                 f"table; give {shape}")
+
+
+def _bad_json_line(text: str) -> str | None:
+    """'line N: ...' for the first JSON Lines line that is not a JSON object."""
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError) as e:
+            return f"line {i}: not valid JSON ({_first_line(e)})"
+        if not isinstance(obj, dict):
+            return (f"line {i}: a JSON {type(obj).__name__}, not an object; each line must be "
+                    "one run: {\"lr\": 0.001, \"loss\": 2.5, ...}")
+    return None
 
 
 def _read_parquet(source, src: str) -> pd.DataFrame:
@@ -87,8 +178,36 @@ def _read_parquet(source, src: str) -> pd.DataFrame:
     except ImportError as e:
         raise ScalefitInputError(
             f"{src}: reading Parquet needs pyarrow: pip install 'scalefit[parquet]'") from e
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, TypeError, NotImplementedError, KeyError, IndexError) as e:
+        # pyarrow's errors (ArrowInvalid, ArrowTypeError, ...) derive from these
         raise ScalefitInputError(f"{src}: cannot read as parquet: {_first_line(e)}") from e
+
+
+# First bytes that say what a binary file is, and what to do with it.
+_MAGIC = (
+    (b"PAR1", "a Parquet file", "name it .parquet or pass --format parquet"),
+    (b"\x1f\x8b", "a gzip-compressed file", "decompress it first (gunzip)"),
+    (b"BZh", "a bzip2-compressed file", "decompress it first (bunzip2)"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file", "decompress it first (unxz)"),
+    (b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "decompress it first (unzstd)"),
+    (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook is one)",
+     "unpack it, or export the sheet as CSV"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) workbook", "export the sheet as CSV"),
+    (b"SQLite format 3\x00", "an SQLite database", "export the table as CSV"),
+    (b"ARROW1", "an Arrow/Feather file", "save it as Parquet or CSV"),
+    (b"\x89PNG", "a PNG image", "give the table of runs"),
+    (b"\xff\xd8\xff", "a JPEG image", "give the table of runs"),
+    (b"%PDF", "a PDF document", "give the table of runs"),
+    (b"\x7fELF", "a program (ELF)", "give the table of runs"),
+)
+
+
+def check_binary(data: bytes, src: str, kind: str) -> None:
+    """Refuse a binary file as text: named by its first bytes where they say what it is."""
+    for magic, what, todo in _MAGIC:
+        if data.startswith(magic):
+            raise ScalefitInputError(f"{src}: looks like a binary file, {what}, not a "
+                                     f"{kind.upper()} table; {todo}")
 
 
 _BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
@@ -96,7 +215,9 @@ _BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
 
 
 def _nul_encoding(head: bytes) -> str | None:
-    """UTF-16/UTF-32 without a byte-order mark, told by where its NUL bytes fall."""
+    """UTF-16/UTF-32 without a byte-order mark, told by where its NUL bytes fall (text in
+    Latin letters), or by which UTF-16 reading gives lines of printable text (text mostly
+    in other scripts, e.g. CJK labels)."""
     for width, names in ((4, ("utf-32-le", "utf-32-be")), (2, ("utf-16-le", "utf-16-be"))):
         n = len(head) - len(head) % width
         if n < 2 * width:
@@ -107,13 +228,20 @@ def _nul_encoding(head: bytes) -> str | None:
             return names[0]
         if share[:-1].min() > 0.9 and share[-1] < 0.1:
             return names[1]
+    n = len(head) - len(head) % 2
+    for name in ("utf-16-le", "utf-16-be"):
+        text = head[:n].decode(name, "replace")
+        printable = sum(c.isprintable() or c in "\r\n\t" for c in text)
+        if "\n" in text and "\x00" not in text and printable >= 0.98 * len(text):
+            return name
     return None
 
 
-def decode_text(data: bytes, src: str) -> str:
+def decode_text(data: bytes, src: str, kind: str = "csv") -> str:
     """Text from bytes: UTF-8 (or UTF-16/32 by byte-order mark or NUL pattern).
 
-    A file that is neither says which encoding failed where, or that it looks binary.
+    A file that is neither says which encoding failed where (line, row and column for
+    UTF-8, with the Latin-1 reading of the byte), or that it looks binary.
     """
     enc, body = None, data
     for bom, name in _BOMS:
@@ -123,21 +251,81 @@ def decode_text(data: bytes, src: str) -> str:
     if enc is None and b"\x00" in data[:4096]:
         enc = _nul_encoding(data[:4096])
         if enc is None:
+            _stray_nul(data, src, kind)
             raise ScalefitInputError(
-                f"{src}: looks like a binary file, not a CSV table; give CSV, Parquet "
-                "(.parquet) or JSON Lines (.jsonl)")
+                f"{src}: looks like a binary file, not a {kind.upper()} table; give CSV, "
+                "Parquet (.parquet) or JSON Lines (.jsonl)")
     try:
-        return body.decode(enc or "utf-8")
+        text = body.decode(enc or "utf-8")
     except UnicodeDecodeError as e:
-        name = (enc or "utf-8").upper()
+        if enc in (None, "utf-8"):
+            raise ScalefitInputError(_not_utf8(body, e.start, src, kind)) from None
         raise ScalefitInputError(
-            f"{src}: cannot decode as {name} (byte {e.start}: {e.reason}); save it as UTF-8 "
-            "text, or give Parquet (.parquet) or JSON Lines (.jsonl)") from None
+            f"{src}: cannot decode as {enc.upper()} (byte {e.start}: {e.reason}); save it as "
+            "UTF-8 text, or give Parquet (.parquet) or JSON Lines (.jsonl)") from None
+    if enc is None and "\x00" in text:
+        _stray_nul(body, src, kind)
+    return text
 
 
-def _read_csv(source, src: str, sep: str) -> pd.DataFrame:
+def _where(body: bytes, pos: int, kind: str) -> str:
+    """'line L (row R), column 'name'' of byte ``pos`` of a text table (column: CSV/TSV)."""
+    start = body.rfind(b"\n", 0, pos) + 1
+    line = body.count(b"\n", 0, pos) + 1
+    if kind not in ("csv", "tsv"):
+        return f"line {line}"
+    before = sum(1 for x in body[:start].split(b"\n")[:-1] if x.strip())  # header included
+    sep = "\t" if kind == "tsv" else ","
+    text = body[: body.find(b"\n") if b"\n" in body else len(body)]
+    header = next(_csv.reader([text.decode("utf-8", "replace").strip("\r")], delimiter=sep),
+                  [])
+    prefix = body[start:pos].decode("utf-8", "replace")
+    i = len(next(_csv.reader([prefix + "x"], delimiter=sep), [""])) - 1
+    col = f", column {quote(header[i].strip(), 60)}" if 0 <= i < len(header) and before else ""
+    return f"line {line} ({f'row {before}' if before else 'the header'}){col}"
+
+
+def _not_utf8(body: bytes, pos: int, src: str, kind: str) -> str:
+    """The message for bytes that are not UTF-8: where, the byte, its Latin-1 reading."""
+    bad = body[pos]
+    latin = bytes([bad]).decode("cp1252", "replace")
+    guess = (f" (as Latin-1 / Windows-1252 it reads {latin!r}: the file is probably in that "
+             "encoding; convert it, e.g. iconv -f cp1252 -t utf-8)") if latin.isprintable() \
+        else ""
+    return (f"{src}: {_where(body, pos, kind)}: cannot decode as UTF-8: byte 0x{bad:02x}{guess}"
+            "; save the table as UTF-8 text")
+
+
+def _stray_nul(body: bytes, src: str, kind: str) -> None:
+    """A few NUL bytes in otherwise UTF-8 text: a damaged file, said where."""
+    pos = body.find(b"\x00")
+    if pos < 0 or body.count(b"\x00") > max(8, len(body) // 100):
+        return
     try:
-        return pd.read_csv(source, sep=sep, skipinitialspace=True)
+        body.replace(b"\x00", b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    raise ScalefitInputError(f"{src}: {_where(body, pos, kind)}: a NUL byte (\\x00) in the "
+                             "text; the file is damaged or not a text table")
+
+
+def _read_csv(text: str, src: str, sep: str) -> pd.DataFrame:
+    """A CSV/TSV table; a comma-separated read that gives one column whose name holds tabs,
+    semicolons or pipes is read again with that separator."""
+    df = _parse_csv(text, src, sep)
+    if sep == "," and df.shape[1] == 1:
+        name = str(df.columns[0])
+        for other in ("\t", ";", "|"):
+            if other in name:
+                again = _parse_csv(text, src, other)
+                if again.shape[1] > 1:
+                    return again
+    return df
+
+
+def _parse_csv(text: str, src: str, sep: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(_io.StringIO(text), sep=sep, skipinitialspace=True)
     except pd.errors.EmptyDataError as e:
         raise ScalefitInputError(
             f"{src}: the file is empty; it needs a header and one row per run"
