@@ -3,10 +3,12 @@
 Reading (CSV / TSV, Parquet, JSON Lines, JSON records, standard input and other streams,
 UTF-8/16/32 text) is ``readers.read_table``; a pandas DataFrame is taken as it is.
 ``--extract`` specs (``COL:REGEX``) make columns from parts of a text column
-(``apply_extract``). Columns are matched to the four roles ``scale``, ``horizon``,
+(``extract.apply_extract``). Columns are matched to the four roles ``scale``, ``horizon``,
 ``lr`` and ``loss`` by canonical name, then by known aliases, unless the caller names
 them (one column never plays two roles). Run statuses sort runs into finished, diverged
-and unfinished (``classify_status``). Everything past this module trusts its input:
+and unfinished (``classify_status``). A nested value (a JSON object or list, a Parquet
+struct) is refused in a column the fit uses and kept as text in any other. Everything
+past this module trusts its input:
 every problem is reported here as one ``ScalefitInputError`` line naming the file, the
 column and the first bad row (values from the data quoted safely and shortened)."""
 
@@ -20,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import ScalefitInputError
+from .extract import apply_extract
 from .readers import read_table
-from .render.format import quote
+from .render.format import name_list, quote
 
 ROLES = ("scale", "horizon", "lr", "loss")
 
@@ -83,7 +86,8 @@ class RunTable:
     ``columns`` maps each role to the source column it came from (``None`` if absent).
     ``raw``: the table as read (after ``extract``), every column, the rows of ``data``
     only; ``extract``: the specs applied; ``fmt``: the format it was read as, when given;
-    ``excluded``: (status, count) of the rows left out as unfinished runs.
+    ``excluded``: (status, count) of the rows left out as unfinished runs; ``rows``: the
+    1-based row of each run in the table read (for messages).
     """
 
     data: pd.DataFrame
@@ -95,6 +99,7 @@ class RunTable:
     extract: tuple[str, ...] = ()
     fmt: str | None = None
     excluded: tuple[tuple[str, int], ...] = ()
+    rows: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_rows(self) -> int:
@@ -132,8 +137,8 @@ def resolve_columns(
     for role, chosen in given.items():
         if chosen not in columns:
             raise ScalefitInputError(
-                f"{src}: column {chosen!r} (given for {role}) not found; columns are: "
-                f"{', '.join(map(str, columns))}"
+                f"{src}: column {quote(chosen, 60)} (given for {role}) not found; columns "
+                f"are: {name_list(columns)}"
             )
         twice = [r for r, c in given.items() if c == chosen and r != role]
         if twice:
@@ -152,7 +157,7 @@ def resolve_columns(
             if len(hits) > 1:
                 flag = "--" + role
                 raise ScalefitInputError(
-                    f"{src}: columns {', '.join(repr(h) for h in hits)} all look like the {role}; "
+                    f"{src}: columns {name_list(hits, quoted=True)} all look like the {role}; "
                     f"choose one with {flag} COL (or {role}=... in Python)"
                 )
             if hits:
@@ -161,26 +166,55 @@ def resolve_columns(
     for role in required:
         if out[role] is None:
             names = ", ".join(a for tier in ALIASES[role] for a in tier)
-            have = ", ".join(map(str, columns))
+            one = (" (one column only: is the table separated by something other than commas? "
+                   "',', tab, ';' and '|' are read)") if len(columns) == 1 else ""
             raise ScalefitInputError(
-                f"{src}: no {role} column found (looked for {names}; the columns are {have}); "
-                f"name it with --{role} COL"
+                f"{src}: no {role} column found (looked for {names}; the columns are "
+                f"{name_list(columns)}){one}; name it with --{role} COL"
             )
     return out
 
 
 def _duplicate_headers(df: pd.DataFrame, src: str) -> None:
+    """Refuse a header naming a column twice (pandas' ``lr.1``; names equal once stripped)."""
     cols = [str(c) for c in df.columns]
-    seen = set(cols)
+    seen = {c.strip() for c in cols}
     for c in cols:
         m = re.fullmatch(r"(.+)\.(\d+)", c)
-        if m and m.group(1) in seen:
+        if m and m.group(1).strip() in seen:
+            raise ScalefitInputError(f"{src}: column {quote(m.group(1).strip(), 60)} appears "
+                                     "more than once in the header; rename one")
+    stripped = [c.strip() for c in cols]
+    if len(set(stripped)) != len(stripped):
+        dup = next(c for c in stripped if stripped.count(c) > 1)
+        raise ScalefitInputError(f"{src}: column {quote(dup, 60)} appears more than once; "
+                                 "rename one")
+
+
+def _nested(v) -> bool:
+    return isinstance(v, (dict, list, tuple, set, np.ndarray))
+
+
+def _plain_cells(df: pd.DataFrame, used: dict[str, str], src: str) -> pd.DataFrame:
+    """Nested values (JSON objects or lists, Parquet structs or lists): refused in a column
+    the fit uses (``used``: column -> what it is), shown as text in any other column."""
+    out = None
+    for c in df.columns:
+        col = df[c]
+        if col.dtype != object:
+            continue
+        mask = col.map(_nested).to_numpy(bool)
+        if not mask.any():
+            continue
+        if c in used:
+            i = int(np.flatnonzero(mask)[0])
             raise ScalefitInputError(
-                f"{src}: column {m.group(1)!r} appears more than once in the header; rename one"
-            )
-    if len(set(cols)) != len(cols):
-        dup = next(c for c in cols if cols.count(c) > 1)
-        raise ScalefitInputError(f"{src}: column {dup!r} appears more than once; rename one")
+                f"{src}: column {quote(c, 60)} ({used[c]}), row {i + 1}: a nested value "
+                f"({quote(col.iloc[i], 60)}); it needs plain text or numbers: flatten the "
+                "column, or choose another")
+        out = df.copy() if out is None else out
+        out[c] = col.where(~mask, col[mask].map(str))
+    return df if out is None else out
 
 
 def _numeric(df: pd.DataFrame, col: str, src: str, role: str) -> np.ndarray:
@@ -196,9 +230,12 @@ def _numeric(df: pd.DataFrame, col: str, src: str, role: str) -> np.ndarray:
     bad = vals.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
+        text = str(raw.iloc[i])
+        comma = (" (a decimal comma? write numbers with a point, e.g. 0.001)"
+                 if re.fullmatch(r"\s*[+-]?\d*,\d+(?:[eE][+-]?\d+)?\s*", text) else "")
         raise ScalefitInputError(
-            f"{src}: column {col!r} ({role}), row {i + 1}: {quote(str(raw.iloc[i]))} is not a "
-            "number"
+            f"{src}: column {quote(col, 60)} ({role}), row {i + 1}: {quote(text)} is not a "
+            f"number{comma}"
         )
     return vals.to_numpy(dtype=float)
 
@@ -209,8 +246,8 @@ def _positive(values: np.ndarray, col: str, src: str, role: str) -> None:
         i = int(np.flatnonzero(bad)[0])
         what = "missing" if np.isnan(values[i]) else f"{values[i]:g}"
         raise ScalefitInputError(
-            f"{src}: column {col!r} ({role}), row {i + 1}: {what}; every {role} must be a "
-            "finite number > 0"
+            f"{src}: column {quote(col, 60)} ({role}), row {i + 1}: {what}; every {role} must "
+            "be a finite number > 0"
         )
 
 
@@ -264,13 +301,25 @@ def load_runs(
     for b in by:
         if b not in df.columns:
             raise ScalefitInputError(
-                f"{src}: group column {b!r} (--by) not found; columns are: {', '.join(df.columns)}"
+                f"{src}: group column {quote(b, 60)} (--by) not found; columns are: "
+                f"{name_list(df.columns)}"
             )
         if b in cols.values():
             role = next(r for r, c in cols.items() if c == b)
             raise ScalefitInputError(
-                f"{src}: column {b!r} is already the {role}; it cannot also be a --by column"
+                f"{src}: column {quote(b, 60)} is already the {role}; it cannot also be a --by "
+                "column"
             )
+    status_col = status or next(
+        (c for c in df.columns if normalize_name(c) in STATUS_COLUMNS), None
+    )
+    if status is not None and status not in df.columns:
+        raise ScalefitInputError(f"{src}: status column {quote(status, 60)} not found")
+    used = {c: r for r, c in cols.items() if c is not None}
+    used.update({b: "--by" for b in by})
+    if status_col is not None:
+        used.setdefault(status_col, "status")
+    df = _plain_cells(df, used, src)
 
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     if cols["lr"] is not None:
@@ -285,11 +334,6 @@ def load_runs(
 
     notes: list[str] = []
     diverged = ~np.isfinite(loss_vals)
-    status_col = status or next(
-        (c for c in df.columns if normalize_name(c) in STATUS_COLUMNS), None
-    )
-    if status is not None and status not in df.columns:
-        raise ScalefitInputError(f"{src}: status column {status!r} not found")
     keep = np.ones(len(df), dtype=bool)
     excluded: tuple[tuple[str, int], ...] = ()
     if status_col is not None:
@@ -304,13 +348,16 @@ def load_runs(
     for b in by:
         col = df[b]
         out[b] = col.where(col.notna(), "<missing>") if col.isna().any() else col
+    rows = np.arange(1, len(df) + 1)
     if not keep.all():
         out = out[keep].reset_index(drop=True)
         df = df[keep].reset_index(drop=True)
+        rows = rows[keep]
     if out["diverged"].all():
         notes.append("every run diverged: no optimum can be estimated")
     return RunTable(data=out, columns={**cols, "status": status_col}, by=by, source=src,
-                    notes=tuple(notes), raw=df, extract=extract, fmt=fmt, excluded=excluded)
+                    notes=tuple(notes), raw=df, extract=extract, fmt=fmt, excluded=excluded,
+                    rows=rows)
 
 
 def read_input(table, fmt: str | None = None, source: str | None = None):
@@ -350,62 +397,3 @@ def excluded_note(excluded) -> str:
     more = ", ..." if len(excluded) > 8 else ""
     return (f"{n} run{'s' if n != 1 else ''} excluded as unfinished (status {parts}{more}); "
             "pass --status-ok VALUE (status_ok= in Python) to count a status as finished")
-
-
-
-
-def apply_extract(df: pd.DataFrame, specs, src: str) -> pd.DataFrame:
-    """Add the named groups of each ``COL:REGEX`` as columns (numbers converted).
-
-    The regex is searched (``re.search``) in the text of COL; every row must match.
-    """
-    df = df.copy()
-    for spec in specs:
-        col, pattern = _split_extract(spec, [str(c) for c in df.columns], src)
-        try:
-            rx = re.compile(pattern)
-        except re.error as e:
-            raise ScalefitInputError(f"--extract {quote(spec)}: bad regular expression: {e}"
-                                     ) from None
-        names = list(rx.groupindex)
-        if not names:
-            raise ScalefitInputError(f"--extract {quote(spec)}: the regex has no named group; "
-                                     "write (?P<name>...) around each value to extract")
-        clash = [n for n in names if n in df.columns]
-        if clash:
-            raise ScalefitInputError(f"--extract {quote(spec)}: {src} already has a column "
-                                     f"{clash[0]!r}; rename the group")
-        values = df[col]
-        found = {n: [] for n in names}
-        misses = []
-        for i, v in enumerate(values.tolist()):
-            m = None if v is None or (isinstance(v, float) and v != v) else rx.search(str(v))
-            if m is None:
-                misses.append(i)
-                continue
-            for n in names:
-                found[n].append(m.group(n))
-        if misses:
-            i = misses[0]
-            more = f" ({len(misses)} of {len(values)} rows do not match)" if len(misses) > 1 else ""
-            raise ScalefitInputError(f"{src}: column {col!r}, row {i + 1}: "
-                                     f"{quote(values.iloc[i])} does not match --extract regex "
-                                     f"{quote(pattern)}{more}")
-        for n in names:
-            raw = pd.Series(found[n], index=df.index, dtype=object)
-            num = pd.to_numeric(raw, errors="coerce")
-            df[n] = num if num.notna().sum() == raw.notna().sum() else raw
-    return df
-
-
-def _split_extract(spec: str, columns: list[str], src: str) -> tuple[str, str]:
-    if ":" not in spec:
-        raise ScalefitInputError(f"--extract {quote(spec)}: expected COL:REGEX, e.g. "
-                                 "'Name:_lr(?P<lr>[0-9.e+-]+)_'")
-    # The column name may itself hold ':'; take the shortest prefix that is a column.
-    for m in re.finditer(":", spec):
-        if spec[: m.start()] in columns:
-            return spec[: m.start()], spec[m.end():]
-    col = spec.split(":", 1)[0]
-    raise ScalefitInputError(f"{src}: column {col!r} (given to --extract) not found; columns "
-                             f"are: {', '.join(columns)}")
