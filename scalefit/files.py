@@ -1,29 +1,64 @@
-"""Output files, written atomically, never over an input.
+"""Output files, written atomically, all or nothing, never over an input.
 
 Every file scalefit writes (the JSON result, report.md, report.html, figures) goes
 through ``atomic_write``: the bytes go to a temporary file in the same folder, are
 flushed to disk, and the temporary file is renamed over the target (``os.replace``), so
 a full disk or a crash leaves either the old file or the new one, never half of one.
-``check_outputs`` refuses, before any work, an output that would overwrite an input.
+Inside ``all_or_nothing()`` (what a command's outputs are written in) the renames wait
+until every file of the block is written: a failure anywhere (a full disk at the last
+figure) removes the temporary files and the folders the block made, and leaves every
+old output byte-identical. A target that is a device, a FIFO or a socket (``/dev/full``,
+``/dev/stdout``) is written in place, never replaced. ``check_outputs`` refuses, before
+any work, an output that would overwrite an input or cannot be written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from .errors import ScalefitInputError
 
 REPORT_FILES = ("report.md", "report.html")
+# The outputs of the all_or_nothing block being run: target -> temporary file, and the
+# folders it created (deepest last).
+_STAGE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("scalefit_outputs",
+                                                                     default=None)
+
+
+def _special(path: Path) -> bool:
+    """Whether ``path`` is a device, FIFO or socket (written in place, never replaced)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or \
+        stat.S_ISSOCK(mode)
+
+
+def _cannot(path, what: str, e: OSError) -> ScalefitInputError:
+    return ScalefitInputError(f"{path}: cannot write {what}: {e.strerror or e}")
 
 
 def atomic_write(path: str | Path, data: bytes | str, what: str = "the file") -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder + rename."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder + rename
+    (inside ``all_or_nothing``, the rename waits for the end of the block)."""
     path = Path(path)
     blob = data.encode("utf-8") if isinstance(data, str) else data
+    if _special(path):
+        try:
+            with open(path, "wb") as f:
+                f.write(blob)
+                f.flush()
+        except OSError as e:
+            raise _cannot(path, what, e) from None
+        return path
+    stage = _STAGE.get()
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -31,15 +66,83 @@ def atomic_write(path: str | Path, data: bytes | str, what: str = "the file") ->
             f.write(blob)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if stage is not None:
+            earlier = stage["files"].pop(str(path), None)
+            if earlier is not None:
+                os.unlink(earlier)
+            stage["files"][str(path)] = tmp
+        else:
+            os.replace(tmp, path)
         tmp = None
     except OSError as e:
-        raise ScalefitInputError(f"{path}: cannot write {what}: {e.strerror or e}") from None
+        raise _cannot(path, what, e) from None
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
     return path
+
+
+def read_output(path: str | Path) -> bytes:
+    """The bytes written to ``path``, also while they wait to be renamed into place."""
+    stage = _STAGE.get()
+    staged = None if stage is None else stage["files"].get(str(Path(path)))
+    return Path(staged or path).read_bytes()
+
+
+def make_folder(path: str | Path, what: str = "the folder") -> Path:
+    """Create ``path`` and its missing parents (one line on failure); inside
+    ``all_or_nothing`` the folders made are removed again if the block fails."""
+    path = Path(path)
+    made, p = [], path
+    while not os.path.lexists(p) and p != p.parent:
+        made.append(p)
+        p = p.parent
+    if os.path.lexists(path) and not path.is_dir():
+        raise ScalefitInputError(f"{path}: exists and is not a folder; {what} needs a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ScalefitInputError(f"{path}: cannot create {what}: {e.strerror or e}") from None
+    stage = _STAGE.get()
+    if stage is not None:
+        stage["dirs"] += reversed(made)
+    return path
+
+
+@contextlib.contextmanager
+def all_or_nothing():
+    """Write every output of the block, or none: renames happen when the block ends
+    without an error; on an error the temporary files and new folders are removed."""
+    if _STAGE.get() is not None:  # nested: the outer block decides
+        yield
+        return
+    stage = {"files": {}, "dirs": []}
+    token = _STAGE.set(stage)
+    try:
+        yield
+    except BaseException:
+        _rollback(stage)
+        raise
+    finally:
+        _STAGE.reset(token)
+    done = 0
+    try:
+        for target, tmp in stage["files"].items():
+            os.replace(tmp, target)
+            done += 1
+    except OSError as e:
+        _rollback({"files": dict(list(stage["files"].items())[done:]), "dirs": []})
+        raise _cannot(target, "the output", e) from None
+
+
+def _rollback(stage: dict) -> None:
+    for tmp in stage["files"].values():
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    for d in reversed(stage["dirs"]):
+        with contextlib.suppress(OSError):
+            os.rmdir(d)  # only if empty
 
 
 def write_json(path: str | Path, obj) -> Path:
@@ -60,12 +163,27 @@ def _input_paths(inputs) -> list[str]:
     return [str(p) for p in inputs if p is not None and str(p) != "-" and os.path.exists(p)]
 
 
+def _writable_folder(target: str, folder: str, what: str) -> None:
+    """Refuse, before any work, a folder that cannot hold ``target``: a file on the way, a
+    read-only file system, no permission. ``folder`` may not exist yet (it is made)."""
+    p = os.path.abspath(folder)
+    while not os.path.lexists(p):
+        p = os.path.dirname(p)
+    if not os.path.isdir(p):
+        raise ScalefitInputError(f"{target}: cannot write {what}: {p} is a file, not a folder")
+    if not os.access(p, os.W_OK | os.X_OK):
+        ro = bool(os.statvfs(p).f_flag & os.ST_RDONLY)
+        why = "it is on a read-only file system" if ro else "permission denied"
+        raise ScalefitInputError(f"{target}: cannot write {what}: {why} ({p})")
+
+
 def check_outputs(json_path: str | None = None, report_dir: str | None = None,
-                  inputs=()) -> None:
+                  inputs=(), figures_dir: str | None = None) -> None:
     """Refuse, before the work, outputs that cannot be written or would overwrite an input.
 
     ``inputs``: the paths read (a runs table, a FIT.json). The JSON may not be one of them,
-    and no file of the report folder (report.md, report.html, figures/*) may be either.
+    and no file of the report folder (report.md, report.html, figures/*) may be either, nor
+    the JSON; every output folder must be writable (or creatable).
     """
     ins = _input_paths(inputs)
     if json_path and json_path != "-":
@@ -73,12 +191,23 @@ def check_outputs(json_path: str | None = None, report_dir: str | None = None,
             if same_file(json_path, p):
                 raise ScalefitInputError(f"{json_path}: is the input file; --json would "
                                          "overwrite it; give another file name")
-        parent = os.path.dirname(os.path.abspath(json_path))
-        if not os.path.isdir(parent):
-            raise ScalefitInputError(f"{json_path}: cannot write the JSON: the folder {parent} "
-                                     "does not exist")
         if os.path.isdir(json_path):
             raise ScalefitInputError(f"{json_path}: is a directory; --json needs a file name")
+        parent = os.path.dirname(os.path.abspath(json_path))
+        if not os.path.lexists(parent):
+            p = parent
+            while not os.path.lexists(p):
+                p = os.path.dirname(p)
+            if os.path.isdir(p):
+                raise ScalefitInputError(f"{json_path}: cannot write the JSON: the folder "
+                                         f"{parent} does not exist")
+        if not _special(Path(json_path)):
+            _writable_folder(json_path, parent, "the JSON")
+    if figures_dir:
+        if os.path.lexists(figures_dir) and not os.path.isdir(figures_dir):
+            raise ScalefitInputError(f"{figures_dir}: exists and is not a folder; --figures "
+                                     "needs a folder")
+        _writable_folder(figures_dir, figures_dir, "the figures")
     if not report_dir:
         return
     if os.path.exists(report_dir) and not os.path.isdir(report_dir):
@@ -88,10 +217,22 @@ def check_outputs(json_path: str | None = None, report_dir: str | None = None,
             and os.path.splitext(report_dir)[1].lower() in (".html", ".htm", ".md", ".pdf")):
         raise ScalefitInputError(f"{report_dir}: --report takes a folder (it writes "
                                  "report.html, report.md and figures/ into it), not a file name")
-    for p in ins:
+    _writable_folder(report_dir, report_dir, "the report")
+    rep = os.path.realpath(report_dir)
+    figures = os.path.join(report_dir, "figures")
+    if os.path.lexists(figures) and not os.path.isdir(figures):
+        raise ScalefitInputError(f"{figures}: exists and is not a folder; the report writes its "
+                                 "figures there: move it, or give another --report folder")
+    if os.path.isdir(figures):
+        _writable_folder(figures, figures, "the report's figures")
+    for name in REPORT_FILES:
+        if os.path.isdir(os.path.join(report_dir, name)):
+            raise ScalefitInputError(f"{os.path.join(report_dir, name)}: is a folder; the "
+                                     "report writes a file there: give another --report folder")
+    for p in ins + ([json_path] if json_path and json_path != "-" else []):
         parent = os.path.realpath(os.path.dirname(os.path.abspath(p)))
-        rep = os.path.realpath(report_dir)
         inside_figures = parent == os.path.join(rep, "figures")
         if (parent == rep and os.path.basename(p) in REPORT_FILES) or inside_figures:
-            raise ScalefitInputError(f"{report_dir}: the report would overwrite the input {p}; "
+            what = "the --json file" if p == json_path else "the input"
+            raise ScalefitInputError(f"{report_dir}: the report would overwrite {what} {p}; "
                                      "give another folder")

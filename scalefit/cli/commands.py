@@ -1,30 +1,55 @@
 """The commands: each calls the library once and renders the result (--json, summary,
---report). Heavy modules (numpy, pandas, matplotlib) are imported inside them only."""
+--report). Heavy modules (numpy, pandas, matplotlib) are imported inside them only.
+
+A command writes its files (--json, --report, --figures) all or nothing and prints only
+after they are written, so a command that fails leaves standard output empty and every
+old output file as it was."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import sys
 
+from ..errors import ScalefitInputError
 from .parser import UsageError
 
 
-def _emit(args, result, text=None, draws=False) -> int:
-    """--json (atomically; '-' is standard output), then the summary unless JSON went there."""
-    from ..files import write_json
+def _emit(args, result, text=None, draws=False, files=None) -> int:
+    """Write --json and ``files()`` (the report, the figures) all or nothing, then print the
+    summary, or the JSON when --json is '-' (standard output)."""
+    from ..files import all_or_nothing, write_json
 
     if args.json == "-":
         text = json.dumps(result.to_dict(draws=draws), indent=2, allow_nan=False)
-    else:
-        if args.json:
+    text = str(result.summary() if text is None else text).rstrip("\n") + "\n"
+    with all_or_nothing():
+        if args.json and args.json != "-":
             write_json(args.json, result.to_dict(draws=draws))
             args.messages.append(f"wrote {args.json}")
+        if files is not None:
+            files()
+    if args.json != "-":
         args.shown.update(getattr(result, "messages", list)())  # warnings shown in the text
-    sys.stdout.write(str(result.summary() if text is None else text).rstrip("\n") + "\n")
-    sys.stdout.flush()
+    write_stdout(text)
     return 0
+
+
+def write_stdout(text: str) -> None:
+    """Print ``text``; a standard output that cannot take it (a full disk, /dev/full) is one
+    line (exit 2), and what is left in its buffer is dropped, not reported again at exit."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise ScalefitInputError(f"cannot write to standard output: {e.strerror or e}"
+                                 ) from None
 
 
 def fit(args) -> int:
@@ -48,14 +73,16 @@ def fit(args) -> int:
                           optima_level=args.optima_level)
     args.late_warnings += result.warnings
     view = "compare" if args.command == "compare" else "fit"
-    _emit(args, result, result.summary(getattr(args, "all_laws", False), view), draws=True)
-    if args.report:
+
+    def report():
         cmd = " ".join(["scalefit", *(shlex.quote(a) for a in sys.argv[1:])])
         paths = result.report(args.report, command=cmd, progress=progress)
         n = sum(1 for k in paths if k.endswith(".png"))
         args.messages.append(f"wrote {paths['report.html']}, {paths['report.md']} and {n} "
                              f"figures (PNG + SVG) in {os.path.join(args.report, 'figures')}")
-    return 0
+
+    return _emit(args, result, result.summary(getattr(args, "all_laws", False), view),
+                 draws=True, files=report if args.report else None)
 
 
 def _saved(args, scale=None, horizon=None):
@@ -66,7 +93,11 @@ def _saved(args, scale=None, horizon=None):
     check_outputs(args.json, None, [args.fit])
     fit, group = load_fit(args.fit), dict(args.group) or None
     if args.command != "transfer":
-        law = fit.law("lr_opt", fit.groups(group)[0])
+        with from_file(args.fit):
+            law = fit.law("lr_opt", fit.groups(group)[0])
+        if isinstance(law, list):  # a file can hold laws no fit writes
+            raise ScalefitInputError(f"{args.fit}: {len(law)} lr_opt laws for one group; the "
+                                     "file is damaged; refit")
         need = [v for v in law.variables if {"scale": scale, "horizon": horizon}[v] is None]
         if need:
             flags = " ".join(f"--{v} {'N' if v == 'scale' else 'D'}" for v in need)
@@ -74,24 +105,61 @@ def _saved(args, scale=None, horizon=None):
     return fit, group
 
 
+@contextlib.contextmanager
+def from_file(path):
+    """Name ``path`` in an input error raised inside that does not name it yet."""
+    from ..errors import ScalefitInputError
+
+    try:
+        yield
+    except ScalefitInputError as e:
+        if str(path) in str(e):
+            raise
+        raise ScalefitInputError(f"{path}: {e}") from None
+
+
+def _finite(args, result, key: str):
+    """The result, or one line when a saved law gives a value beyond floating point."""
+    import math
+
+    for row in result.rows:
+        v = row.get(key)
+        if v is not None and not (math.isfinite(v) and v > 0):
+            from ..render.format import group_label
+
+            who = f" for {group_label(row['group'])}" if row.get("group") else ""
+            raise ScalefitInputError(
+                f"{args.fit}: the law gives {key} = {v:g}{who} (beyond floating point): the "
+                "file is damaged, or this point lies too far outside the fit")
+    return result
+
+
 def predict(args) -> int:
     fit, group = _saved(args, args.scale, args.horizon)
-    return _emit(args, fit.predict(args.scale, args.horizon, group=group))
+    with from_file(args.fit):
+        res = fit.predict(args.scale, args.horizon, group=group)
+    return _emit(args, _finite(args, res, "lr"))
 
 
 def audit(args) -> int:
     fit, group = _saved(args, args.scale, args.horizon)
-    return _emit(args, fit.audit(args.lr, args.scale, args.horizon, group=group))
+    with from_file(args.fit):
+        res = fit.audit(args.lr, args.scale, args.horizon, group=group)
+    return _emit(args, _finite(args, res, "lr"))
 
 
 def transfer(args) -> int:
     from ..results.decisions import transfer
 
     if args.fit is None:
+        if args.group:
+            raise UsageError("--group needs --fit (it chooses a group of the fit's laws)")
         return _emit(args, transfer(args.lr, args.horizon_ref, args.horizon_target, b=args.b,
                                     beta=args.beta))
     fit, group = _saved(args)
-    return _emit(args, fit.transfer(args.lr, args.horizon_ref, args.horizon_target, group=group))
+    with from_file(args.fit):
+        res = fit.transfer(args.lr, args.horizon_ref, args.horizon_target, group=group)
+    return _emit(args, res)
 
 
 def chinchilla(args) -> int:
@@ -115,9 +183,7 @@ def isoflop(args) -> int:
     from ..isoflop import fit_isoflop
 
     progress = None if args.quiet else "auto"
-    check_outputs(args.json, None, [args.runs])
-    if args.figures and os.path.exists(args.figures) and not os.path.isdir(args.figures):
-        raise UsageError(f"{args.figures}: exists and is not a folder; --figures needs a folder")
+    check_outputs(args.json, None, [args.runs], figures_dir=args.figures)
     res = fit_isoflop(args.runs, flops=args.flops, params=args.params, tokens=args.tokens,
                       loss=args.loss, by=list(dict.fromkeys(args.by)), budget_col=args.budget_col,
                       budget_tol=args.budget_tol, n_boot=args.boot, ci=args.ci, seed=args.seed,
@@ -125,11 +191,12 @@ def isoflop(args) -> int:
                       extract=args.extract, fmt=args.format, progress=progress,
                       require_optimum=True)
     args.late_warnings += res.warnings
-    _emit(args, res, draws=True)
-    if args.figures:
+
+    def figures():
         paths = res.save_figures(args.figures)
         args.messages.append(f"wrote {len(paths)} figure files (PNG + SVG) in {args.figures}")
-    return 0
+
+    return _emit(args, res, draws=True, files=figures if args.figures else None)
 
 
 def allocate(args) -> int:
@@ -143,7 +210,11 @@ def allocate(args) -> int:
         raise UsageError(f"{args.fit} holds no bootstrap draws, so there are no intervals at "
                          "any level; refit with 'scalefit chinchilla RUNS --boot 1000 --json "
                          "FIT.json'")
-    return _emit(args, law.allocate(args.budget, level=args.ci))
+    with from_file(args.fit):
+        res = law.allocate(args.budget, level=args.ci)
+    for key in ("N_opt", "D_opt"):
+        _finite(args, res, key)
+    return _emit(args, res)
 
 
 COMMANDS = {"fit": fit, "compare": fit, "predict": predict, "audit": audit,

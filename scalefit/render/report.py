@@ -1,6 +1,7 @@
 """Reports of a fit: report.md and a self-contained report.html, renderings of one Document.
 
-``write_report(result, directory)`` writes, each file atomically,
+``write_report(result, directory)`` writes, each file atomically (and, inside
+``files.all_or_nothing``, all of them or none),
 
 * ``figures/<name>.png`` and ``figures/<name>.svg`` for every figure of ``fit_figures``,
 * ``report.md``: the headline, the laws and transfer-quality tables, the figures (PNGs
@@ -22,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .._version import __version__
-from ..files import atomic_write
+from ..files import atomic_write, make_folder, read_output
 from . import fit_text
 from .tables import Document, Heading, Text
 
@@ -72,7 +73,7 @@ class FigureBlock:
         return f"![{self.name}](figures/{self.png.name})\n\n{CAPTIONS.get(self.name, '')}"
 
     def to_html(self) -> str:
-        b64 = base64.b64encode(self.png.read_bytes()).decode("ascii")
+        b64 = base64.b64encode(read_output(self.png)).decode("ascii")
         return (f'<figure><img alt="{html.escape(self.name)}" src="data:image/png;base64,{b64}">'
                 f"<figcaption>{html.escape(CAPTIONS.get(self.name, ''))}</figcaption></figure>")
 
@@ -107,14 +108,7 @@ def write_report(result, directory: str | Path, command: str | None = None,
     from .figures import fit_figures, save_figure
 
     out = Path(directory)
-    figdir = out / "figures"
-    try:
-        figdir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        from ..errors import ScalefitInputError
-
-        raise ScalefitInputError(f"{directory}: cannot create the report folder: "
-                                 f"{e.strerror or e}") from None
+    figdir = make_folder(out / "figures", "the report")
     if figures is None:
         figures = fit_figures(result)
     written: dict[str, Path] = {}

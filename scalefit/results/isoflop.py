@@ -175,10 +175,10 @@ class IsoflopResult:
         """Write the figures as PNG and SVG into ``directory`` (atomically): name -> path."""
         from pathlib import Path
 
+        from ..files import make_folder
         from ..render.figure_kit import save_figure
 
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+        out = make_folder(Path(directory), "--figures")
         paths = {}
         for name, fig in self.plot().items():
             for fmt_, p in zip(("png", "svg"), save_figure(fig, out / f"isoflop_{name}")):
