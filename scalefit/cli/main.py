@@ -12,6 +12,9 @@ from ..render.format import safe_text
 from .parser import PROG, UsageError, build_parser
 
 EXIT_OK, EXIT_FIT, EXIT_INPUT = 0, 1, 2
+LINE = 1000  # characters of one message line at most: a huge cell is cut in the middle
+COMMAND_NAMES = ("fit", "compare", "predict", "audit", "transfer", "chinchilla", "isoflop",
+                 "allocate")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,10 +30,14 @@ def main(argv: list[str] | None = None) -> int:
         if not argv:
             parser.print_help(sys.stderr)
             return EXIT_INPUT
+        first = next((a for a in argv if a != "--debug"), "")
+        if first.startswith("-") and first not in ("-h", "--help", "--version"):
+            raise UsageError(f"{first}: options come after the command: scalefit COMMAND "
+                             f"... {first} ...; the commands are {', '.join(COMMAND_NAMES)}")
         args = parser.parse_args(argv)
         if args.command is None:
-            raise UsageError("choose a command: fit, compare, predict, audit, transfer, "
-                             "chinchilla, isoflop, allocate (see 'scalefit --help')")
+            raise UsageError(f"choose a command: {', '.join(COMMAND_NAMES)} (see 'scalefit "
+                             "--help')")
         _runs_after_by(args)
         return _run(args)
     except SystemExit as e:  # --help / --version
@@ -47,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return EXIT_OK
-    except MemoryError:
-        return _fail("out of memory; try fewer bootstrap resamples (--boot)", EXIT_FIT, debug)
+    except MemoryError:  # the input asked for more than this machine has
+        return _fail("out of memory; try fewer bootstrap resamples (--boot) or a smaller table",
+                     EXIT_INPUT, debug)
     except Exception as e:  # a bug: one line, the traceback with --debug
         return _fail(f"internal error: {type(e).__name__}: {e} (rerun with --debug for the "
                      "traceback, and please report it)", EXIT_FIT, debug)
@@ -67,7 +75,7 @@ def _run(args) -> int:
     for message in args.late_warnings:
         _warn(message)
     for message in [] if args.quiet else args.messages:
-        sys.stderr.write(f"{PROG}: {safe_text(message)}\n")
+        sys.stderr.write(f"{PROG}: {one_line(message)}\n")
     for w in caught:
         if issubclass(w.category, (RuntimeWarning, DeprecationWarning, FutureWarning)):
             if args.debug:
@@ -92,7 +100,19 @@ def _fail(message: str, code: int, debug: bool) -> int:
 
 def _warn(message: str, kind: str = "warning") -> None:
     """One line on stderr, data-derived text made safe (control characters escaped)."""
-    sys.stderr.write(f"{PROG}: {kind}: {safe_text(' '.join(str(message).split()))}\n")
+    sys.stderr.write(f"{PROG}: {kind}: {one_line(message)}\n")
+
+
+def one_line(message) -> str:
+    """A message as one safe line of at most about ``LINE`` characters: whitespace folded,
+    control characters escaped, the middle of an overlong message (a huge cell) cut."""
+    raw = " ".join(str(message).split())
+    if len(raw) > 4 * LINE:  # escape only what can be shown
+        raw = raw[:LINE] + raw[-LINE:]
+    text = safe_text(raw)
+    if len(text) <= LINE:
+        return text
+    return f"{text[: LINE * 2 // 3]} [...] {text[-(LINE // 4):]}"
 
 
 def _runs_after_by(args) -> None:

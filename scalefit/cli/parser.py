@@ -63,9 +63,18 @@ def _amount(text: str):
     return _finite(float(m.group(1)) * _SUFFIX[m.group(2).lower()], 0) if m else None
 
 
-def _count(minimum: int):
-    return _type(lambda t: v if (v := int(t)) >= minimum else None,
-                 f"not a whole number >= {minimum}")
+def _count(minimum: int, maximum: int | None = None):
+    """A whole number in [minimum, maximum]."""
+    hint = f"not a whole number >= {minimum}" + ("" if maximum is None
+                                                  else f" (at most {maximum})")
+    return _type(lambda t: v if minimum <= (v := int(t)) <= (maximum or v) else None, hint)
+
+
+def _blowup(text: str):
+    """'off' or a factor > 1 (kept as text: the pipeline parses it)."""
+    if text.strip().lower() in ("off", "none", "no"):
+        return text
+    return text if _finite(text, 1) is not None else None
 
 
 level = _type(lambda t: _finite(t, 0, percent=True), "give the level as a fraction in (0, 1) "
@@ -73,6 +82,12 @@ level = _type(lambda t: _finite(t, 0, percent=True), "give the level as a fracti
 amount = _type(_amount, "must be a finite number > 0 (e.g. 7e9 or 7B)")
 real = _type(_finite, "must be a finite number")
 positive = _type(lambda t: _finite(t, 0), "must be a finite number > 0")
+above_one = _type(lambda t: _finite(t, 1), "must be a finite number > 1")
+blowup = _type(_blowup, "must be 'off' or a finite factor > 1, e.g. 1.3")
+seed = _count(0)
+MAX_BOOT = 100_000  # resamples; more cost memory in proportion and narrow nothing
+boot = _count(0, MAX_BOOT)
+window = _count(1, 1000)
 pair = _type(lambda t: tuple(x.strip() for x in t.split("=", 1)) if "=" in t else None,
              "expected KEY=VALUE, e.g. parameterization=mup")
 
@@ -239,24 +254,24 @@ def _fit_options(p, by_required=False):
                    help="columns that split runs into groups, e.g. parameterization")
     g.add_argument("--reference", metavar="LABEL", help="reference group for the transfer "
                    "measures (default: the group with the lowest asymptotic loss)")
-    g.add_argument("--boot", metavar="N", type=_count(0), default=1000,
+    g.add_argument("--boot", metavar="N", type=boot, default=1000,
                    help="bootstrap resamples, 0 for none (default 1000)")
-    g.add_argument("--seed", metavar="S", type=int, default=0,
+    g.add_argument("--seed", metavar="S", type=seed, default=0,
                    help="seed of the resampling (default 0)")
     g.add_argument("--ci", metavar="LEVEL", type=level, default=0.95,
                    help="interval level, 0.95 or 95 (default 0.95)")
-    g.add_argument("--window", metavar="K", type=_count(1), default=2,
+    g.add_argument("--window", metavar="K", type=window, default=2,
                    help="half-width of the quadratic fit in grid steps (default 2)")
     g.add_argument("--include-status", metavar="STATUS", nargs="+", choices=STATUS_NAMES,
                    default=["ok"], help="sweep statuses whose optima enter the laws (default: "
                    "ok); div_bracketed sweeps enter with their best LR and their bracket, "
                    "other statuses with their best LR (a grid point, not a fitted optimum; "
                    "never a single-LR sweep)")
-    g.add_argument("--blowup", metavar="FACTOR|off", default="1.3",
+    g.add_argument("--blowup", metavar="FACTOR|off", type=blowup, default="1.3",
                    help="count a run above its sweep's best LR whose loss exceeds FACTOR x the "
                         "best mean loss as diverged (default 1.3; 'off' keeps every finite "
                         "loss)")
-    g.add_argument("--diverged-above", metavar="X", type=float, default=None,
+    g.add_argument("--diverged-above", metavar="X", type=above_one, default=None,
                    help="count a run whose loss exceeds X times its sweep's lowest loss, at any "
                         "LR, as diverged (replaces --blowup)")
     g.add_argument("--max-misfit", metavar="R", type=positive, default=0.25,
@@ -289,7 +304,7 @@ def _saved_fit(p):
     p.add_argument("fit", metavar="FIT.json", help="output of 'scalefit fit --json'")
     p.add_argument("--group", metavar="K=V", type=pair, action="append", default=[],
                    help="the by-group to use, e.g. parameterization=mup (default: all)")
-    p.add_argument("--boot", metavar="N", type=_count(0), help=argparse.SUPPRESS)  # old no-op
+    p.add_argument("--boot", metavar="N", type=boot, help=argparse.SUPPRESS)  # old no-op
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -334,9 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--group", metavar="K=V", type=pair, action="append", default=[],
                    help="with --fit: the by-group, e.g. parameterization=mup (default: all)")
     g = p["chinchilla"].add_argument_group("fit")
-    g.add_argument("--boot", metavar="N", type=_count(0), default=0,
+    g.add_argument("--boot", metavar="N", type=boot, default=0,
                    help="bootstrap resamples over runs (default 0; 0 or >= 2)")
-    g.add_argument("--seed", metavar="S", type=int, default=0, help="resampling seed")
+    g.add_argument("--seed", metavar="S", type=seed, default=0, help="resampling seed")
     g.add_argument("--ci", metavar="LEVEL", type=level, default=0.95, help="interval level")
     g.add_argument("--huber-delta", metavar="DELTA", type=positive, default=1e-3,
                    help="Huber threshold on ln L residuals (default 1e-3)")
@@ -376,11 +391,11 @@ def _isoflop_args(p) -> None:
                                                           "e.g. 0.1"),
                    default=0.1, help="bin C into budgets where neighbours differ by less than "
                    "this fraction (default 0.1)")
-    g.add_argument("--boot", metavar="N", type=_count(0), default=1000,
+    g.add_argument("--boot", metavar="N", type=boot, default=1000,
                    help="bootstrap resamples, 0 for none (default 1000)")
-    g.add_argument("--seed", metavar="S", type=int, default=0, help="resampling seed")
+    g.add_argument("--seed", metavar="S", type=seed, default=0, help="resampling seed")
     g.add_argument("--ci", metavar="LEVEL", type=level, default=0.95, help="interval level")
-    g.add_argument("--window", metavar="K", type=_count(1), default=2,
+    g.add_argument("--window", metavar="K", type=window, default=2,
                    help="half-width of the quadratic fit in steps of the N grid (default 2)")
     g.add_argument("--include-status", metavar="STATUS", nargs="+", choices=STATUS_NAMES,
                    default=["ok"], help="profile statuses whose optima enter the laws")

@@ -8,6 +8,8 @@ another level). Intervals are percentile intervals of the laws' bootstrap draws.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import ScalefitInputError
@@ -215,6 +217,17 @@ def check_transfer(lr_ref: float, horizon_ref: float, horizon_target: float) -> 
             raise ScalefitInputError(f"{name} must be a finite number > 0 (got {v})")
 
 
+def carry(lr_ref: float, ratio: float, b: float) -> float:
+    """``lr_ref * ratio^b``, computed in logs; refused when it leaves floating point."""
+    ln = math.log(lr_ref) + b * math.log(ratio)
+    if not (math.isfinite(ln) and abs(ln) <= 700):
+        raise ScalefitInputError(
+            f"transfer: lr * (to/from)^b = exp({ln:.4g}) is beyond floating point (lr {lr_ref:g}, "
+            f"to/from {ratio:.4g}, b {b:.4g}); check the LR and b (a horizon exponent is of "
+            "order -0.3)")
+    return math.exp(ln)
+
+
 def horizon_transfer(lr_ref: float, horizon_ref: float, horizon_target: float,
                      b: float | None = None, law=None, level: float | None = None) -> dict:
     """``lr = lr_ref * (horizon_target / horizon_ref)^b``, b given or from a law of lr_opt.
@@ -231,7 +244,7 @@ def horizon_transfer(lr_ref: float, horizon_ref: float, horizon_target: float,
            "lr_ref": lr_ref, "horizon_ref": horizon_ref, "horizon_target": horizon_target,
            "warnings": [], "b_draws": None}
     if b is not None:
-        out.update(lr=float(lr_ref * ratio**b), b=float(b))
+        out.update(lr=carry(lr_ref, ratio, b), b=float(b))
         return out
     if law is None or "horizon" not in law.variables:
         raise ScalefitInputError("the fit has no law in horizon (need sweeps at >= 3 horizons); "
@@ -247,7 +260,7 @@ def horizon_transfer(lr_ref: float, horizon_ref: float, horizon_target: float,
         out["warnings"].append(
             f"horizon {horizon_target:g} lies beyond the fitted horizons [{lo:g}, {hi:g}] by "
             f"a factor of {max(horizon_target / hi, lo / horizon_target):.3g}")
-    out.update(lr=float(lr_ref * ratio**bval), b=float(bval), b_source="fitted")
+    out.update(lr=carry(lr_ref, ratio, bval), b=float(bval), b_source="fitted")
     level = law.level if level is None else level
     if law.boot is not None:
         out["b_draws"] = np.asarray(law.boot[:, law.param_names.index("b")])
@@ -255,7 +268,7 @@ def horizon_transfer(lr_ref: float, horizon_ref: float, horizon_target: float,
     elif level == law.level and law.ci.get("b") is not None and None not in law.ci["b"]:
         ci = list(law.ci["b"])
         out["b_ci"] = ci
-        out["lr_ci"] = sorted([lr_ref * ratio ** ci[0], lr_ref * ratio ** ci[1]])
+        out["lr_ci"] = sorted([carry(lr_ref, ratio, ci[0]), carry(lr_ref, ratio, ci[1])])
     return out
 
 

@@ -174,10 +174,14 @@ class FitResult:
         groups = self.groups(group)
         rows, errors = [], []
         for g in groups:
+            law = self._primary("lr_opt", g)
             try:
-                t = dec.horizon_transfer(lr_ref, horizon_ref, horizon_target,
-                                         law=self._primary("lr_opt", g), level=level)
+                t = dec.horizon_transfer(lr_ref, horizon_ref, horizon_target, law=law,
+                                         level=level)
             except ScalefitInputError as e:
+                if law is not None and "horizon" in law.variables:  # not a group to skip
+                    raise ScalefitInputError((f"{self.origin}: " if self.origin else "")
+                                             + f"{group_label(g)}: {e}") from None
                 errors.append(f"{group_label(g)}: {e}" if len(groups) > 1 else str(e))
                 continue
             rows.append(transfer_row(g, t))
