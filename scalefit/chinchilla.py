@@ -45,13 +45,30 @@ def _validate(n, d, loss):
         if bad.size:
             i = int(bad[0])
             raise ScalefitInputError(
-                f"{name} must be finite and positive; row {i} is {a[i]!r} "
-                f"({bad.size} bad rows); drop those runs (e.g. diverged ones) or fix them")
+                f"{name} must be finite and positive; row {i + 1} is {float(a[i]):g} "
+                f"({bad.size} bad row{'s' if bad.size > 1 else ''}); drop those runs (e.g. "
+                "diverged ones) or fix them")
     if lengths[0] < ch.MIN_POINTS:
         raise ScalefitInputError(
             f"need at least {ch.MIN_POINTS} runs to fit the 5 parameters of {ch.FORM}; "
             f"got {lengths[0]}; add runs")
+    _identified(arrays[0], arrays[1])
     return arrays
+
+
+def _identified(n: np.ndarray, d: np.ndarray) -> None:
+    """Refuse data that cannot identify the law: the loss is E + f(N) + g(D), so only the
+    differences of f between model sizes tell A and alpha (two numbers) apart from E: that
+    takes 3 or more distinct N; likewise B and beta take 3 or more distinct D."""
+    for x, what, term, params in ((n, "model size", "A * N^-alpha", "A and alpha"),
+                                  (d, "token count", "B * D^-beta", "B and beta")):
+        values = np.unique(x)
+        if values.size < 3:
+            shown = ", ".join(f"{v:g}" for v in values)
+            raise ScalefitInputError(
+                f"the runs have {values.size} {what}{'s' if values.size > 1 else ''} "
+                f"({shown}): {params} (the term {term}) cannot be told apart from E with fewer "
+                f"than 3; the fit needs runs at 3 or more {what}s")
 
 
 def fit_chinchilla(
@@ -88,8 +105,9 @@ def fit_chinchilla(
         raise ScalefitInputError(f"huber_delta must be a positive number; got {huber_delta!r}")
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
         raise ScalefitInputError(f"n_boot must be a non-negative integer; got {n_boot!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise ScalefitInputError(f"seed must be an integer (or None); got {seed!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or seed < 0):
+        raise ScalefitInputError(f"seed must be an integer >= 0 (or None); got {seed!r}")
     if n_boot == 1:
         raise ScalefitInputError("n_boot must be 0 (no intervals) or at least 2; try 1000")
     if not (isinstance(ci, (int, float)) and 0 < ci < 1):
@@ -146,7 +164,16 @@ def fit_chinchilla_table(table, *, scale: str | None = None, horizon: str | None
                                      + ("N, params, n_params" if role == "scale" else
                                         "D, tokens, horizon_tokens")
                                      + f", ...); name it with {flag} COL")
-    data = runs.data[~runs.data["diverged"]]
+    used = ~runs.data["diverged"].to_numpy(bool)
+    data = runs.data[used]
+    loss_vals = data["loss"].to_numpy(float)
+    if (loss_vals <= 0).any():
+        i = int(np.flatnonzero(loss_vals <= 0)[0])
+        row = int(runs.rows[used][i]) if runs.rows is not None else i + 1
+        raise ScalefitInputError(
+            f"{runs.source}: column {runs.columns['loss']!r} (loss), row {row}: "
+            f"{loss_vals[i]:g}; the Chinchilla law fits ln loss, so every loss must be > 0: "
+            "fix or drop that run")
     cols = {k: v for k, v in runs.columns.items() if k != "lr"}
     info = {"source": runs.source, "rows": runs.n_rows + runs.n_excluded,
             "used": int(len(data)), "diverged": runs.n_diverged, "columns": cols}

@@ -169,8 +169,8 @@ def test_saved_fit_round_trip(tmp_path):
 
 
 def _good(tmp_path) -> dict:
-    n = np.geomspace(1e7, 1e9, 6).repeat(2)
-    d = np.tile([1e9, 1e10], 6)
+    n = np.geomspace(1e7, 1e9, 4).repeat(3)  # 3 token counts: fewer cannot identify B, beta
+    d = np.tile([1e9, 3e9, 1e10], 4)
     loss = 1.8 + 400 * n ** -0.33 + 2000 * d ** -0.35
     return fit_chinchilla(n, d, loss, n_boot=5, n_refine=2, progress=None).to_dict()
 

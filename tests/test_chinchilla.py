@@ -287,9 +287,9 @@ def test_lazy_export_and_no_torch():
     [
         ({"n": [1e8] * 6, "d": [1e9] * 5, "loss": [3.0] * 6}, "same length"),
         ({"n": [1e8] * 4, "d": [1e9] * 4, "loss": [3.0] * 4}, "at least 5"),
-        ({"n": [1e8, 1e8, -1.0, 1e8, 1e8]}, "n must be finite and positive; row 2"),
-        ({"d": [1e9, 0.0, 1e9, 1e9, 1e9]}, "d must be finite and positive; row 1"),
-        ({"loss": [3.0, 3.0, 3.0, np.nan, 3.0]}, "loss must be finite and positive; row 3"),
+        ({"n": [1e8, 1e8, -1.0, 1e8, 1e8]}, "n must be finite and positive; row 3 is -1 "),
+        ({"d": [1e9, 0.0, 1e9, 1e9, 1e9]}, "d must be finite and positive; row 2 is 0 "),
+        ({"loss": [3.0, 3.0, 3.0, np.nan, 3.0]}, "loss must be finite and positive; row 4"),
         ({"loss": [3.0, 3.0, 3.0, np.inf, 3.0]}, "drop those runs"),
         ({"n": np.ones((5, 1))}, "1-D"),
         ({"n": ["a"] * 5}, "numbers"),
@@ -300,6 +300,10 @@ def test_lazy_export_and_no_torch():
         ({"huber_delta": 0.0}, "huber_delta"),
         ({"progress": 3}, "progress"),
         ({"seed": 1.5}, "seed"),
+        ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"n": [1e8] * 5}, "1 model size .*A and alpha"),
+        ({"n": [1e8, 2e8] * 2 + [1e8]}, "2 model sizes"),
+        ({"d": [1e9, 1e9, 3e9, 3e9, 1e9]}, "2 token counts .*B and beta"),
     ],
 )
 def test_input_errors(kwargs, match):

@@ -14,8 +14,8 @@ from scalefit.synthetic import make_sweeps
 
 
 def chinchilla_data():
-    n = np.geomspace(1e7, 1e9, 6).repeat(2)
-    d = np.tile([1e9, 1e10], 6)
+    n = np.geomspace(1e7, 1e9, 4).repeat(3)  # 3 token counts: fewer cannot identify B, beta
+    d = np.tile([1e9, 3e9, 1e10], 4)
     return n, d, 1.8 + 400 * n ** -0.33 + 2000 * d ** -0.35
 
 
