@@ -80,6 +80,10 @@ def _check_values(d: dict, path) -> None:
         if len(row) != len(CHINCHILLA_PARAMS):
             raise ScalefitInputError(f"{path}: key $.draws[{i}]: {len(row)} values; every row "
                                      "needs 5 (E, A, B, alpha, beta)")
+        for k, v in zip(CHINCHILLA_PARAMS, row):
+            if not math.isfinite(v) or (k != "E" and v <= 0):
+                raise ScalefitInputError(f"{path}: key $.draws[{i}] ({k}): {v!r} is not "
+                                         + ("finite" if k == "E" else "a finite number > 0"))
     for k, (lo, hi) in (d.get("range") or {}).items():
         if not (0 < lo <= hi and math.isfinite(hi)):
             raise ScalefitInputError(f"{path}: key $.range.{_shorten(k, 40)}: [{lo!r}, {hi!r}] "

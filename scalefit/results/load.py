@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from pathlib import Path
 
 from ..errors import ScalefitInputError
 from ..schema import LOADABLE, READABLE_VERSIONS, validate
@@ -18,20 +20,37 @@ HINT = "give the output of 'scalefit fit --json'"
 
 
 def read_json(path, hint: str = HINT, command: str = "scalefit fit RUNS --json FIT.json"):
-    """The parsed JSON of one file (one-line ScalefitInputError: missing, unreadable, not
-    JSON; NaN and Infinity are refused). ``hint``/``command`` say what file to give."""
+    """The parsed JSON of one file, or of standard input for ``"-"`` (one-line
+    ScalefitInputError: missing, unreadable, not JSON, nested too deeply; NaN and Infinity
+    are refused). Text may be UTF-8 (with or without a byte-order mark) or UTF-16/32, as
+    for tables. ``hint``/``command`` say what file to give."""
+    from ..readers import decode_text, missing
+
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        if str(path) == "-":
+            raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else \
+                sys.stdin.read().encode("utf-8")
+        else:
+            with open(path, "rb") as f:
+                raw = f.read()
     except FileNotFoundError:
-        raise ScalefitInputError(f"{path}: no such file; write one with '{command}'") from None
+        why = missing(Path(path))
+        todo = f"; write one with '{command}'" if why == "no such file" else ""
+        raise ScalefitInputError(f"{path}: {why}{todo}") from None
     except IsADirectoryError:
         raise ScalefitInputError(f"{path}: is a directory, not a FIT.json") from None
     except OSError as e:
-        raise ScalefitInputError(f"{path}: cannot read: {e.strerror or e}") from None
+        why = missing(Path(path)) if e.errno == 40 else f"cannot read: {e.strerror or e}"
+        raise ScalefitInputError(f"{path}: {why}") from None
+    if not raw.strip():
+        raise ScalefitInputError(f"{path}: is empty; {hint}")
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError) as e:
+        return json.loads(decode_text(raw, str(path), "json"), parse_constant=_no_constant)
+    except ScalefitInputError as e:
+        raise ScalefitInputError(f"{e}; {hint}") from None
+    except RecursionError:
+        raise ScalefitInputError(f"{path}: nested too deeply to be a saved fit; {hint}") from None
+    except ValueError as e:
         where = f" (line {e.lineno})" if hasattr(e, "lineno") else ""
         raise ScalefitInputError(f"{path}: not valid JSON{where}; {hint}") from None
 
@@ -90,6 +109,10 @@ def _check_shapes(d: dict, path) -> None:
     if not (isinstance(ci, (int, float)) and 0 < ci < 1 and math.isfinite(ci)):
         raise ScalefitInputError(f"{path}: key $.settings.ci: {ci!r} is not a level in (0, 1)")
     for i, law in enumerate(d["laws"]):
+        c = law["params"].get("C")
+        if isinstance(c, (int, float)) and c < 0:  # C = exp(ln C): never negative
+            raise ScalefitInputError(f"{path}: key $.laws[{i}].params.C: {c!r} is negative; "
+                                     "a power law's constant is > 0")
         draws = law.get("draws")
         if draws is not None and any(len(r) != len(law["params"]) for r in draws):
             raise ScalefitInputError(f"{path}: key $.laws[{i}].draws: every row needs "
