@@ -71,6 +71,17 @@ def sweep_runs(runs: RunTable, groups: pd.DataFrame) -> list[dict]:
     return [{"lr": lr[a:b], "loss": loss[a:b]} for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def flat_sweeps(per_sweep: list[dict]) -> np.ndarray:
+    """(G,) bool: sweeps whose finite losses, at 2 or more LRs, are all the same (to 1e-9)."""
+    out = np.zeros(len(per_sweep), dtype=bool)
+    for j, r in enumerate(per_sweep):
+        lr, loss = np.asarray(r["lr"], float), np.asarray(r["loss"], float)
+        ok = np.isfinite(loss)
+        if np.unique(lr[ok]).size >= 2:
+            out[j] = np.ptp(loss[ok]) <= 1e-9 * max(1.0, float(np.abs(loss[ok]).max()))
+    return out
+
+
 def _factorize(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Group ids in sorted key order and the table of unique keys."""
     sub = df[keys]

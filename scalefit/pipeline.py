@@ -30,6 +30,7 @@ from .grouping import (
     BLOWUP,
     build_sweeps,
     duplicate_runs,
+    flat_sweeps,
     mark_divergence,
     pooling_hints,
     sweep_runs,
@@ -272,11 +273,19 @@ def _as_list(v) -> list[str]:
 
 
 def check_optimum(result: FitResult, include) -> None:
-    """Raise ScalefitInputError when no sweep has an optimum of a status in ``include``."""
-    counts = result.optima["status"].value_counts()
-    if any(s in counts.index for s in include):
+    """Raise ScalefitInputError when no sweep has an optimum of a status in ``include``
+    (sweeps whose loss is flat are counted as such, whatever their status says)."""
+    status = result.optima["status"]
+    if status.isin(include).any():
         return
+    flat = flat_sweeps(result.runs or [])
+    counts = status[~flat].value_counts() if flat.size else status.value_counts()
     parts = [f"{n} {s} ({STATUS_WHY.get(s, s)})" for s, n in counts.items()]
+    if flat.any():
+        loss = next(x for x in result.runs[int(np.flatnonzero(flat)[0])]["loss"] if x == x)
+        parts.insert(0, f"{int(flat.sum())} flat (every run of the sweep has the same loss, "
+                        f"{loss:g}: no valley to locate; check that the loss column, "
+                        f"{result.input['columns'].get('loss')!r}, is the loss)")
     raise ScalefitInputError(f"{result.input['source']}: no sweep has an optimum: "
                              f"{'; '.join(parts)}")
 
@@ -449,6 +458,10 @@ def status_notes(optima: pd.DataFrame, include, max_misfit: float, floor_gap: fl
         if st == "bad_fit" and diverged_above is None:
             line += _blowup_hint(optima, per_sweep, blowup)
         notes.append(line)
+    flat = flat_sweeps(per_sweep)
+    if flat.any():
+        notes.append(f"{int(flat.sum())} sweep(s) have a flat loss (every run the same loss): "
+                     "there is no valley, whatever their status says; check the loss column")
     open_ = optima.get("lr_opt_ci_open", pd.Series(dtype=str))
     n_open = int((open_ != "").sum())
     if n_open:
