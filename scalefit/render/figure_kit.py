@@ -15,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..files import atomic_write
+from .format import safe_text
 
 GROUP_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
                  "#7f7f7f", "#bcbd22", "#17becf")
@@ -106,12 +107,19 @@ def si(v) -> str:
     return f"{v:.3g}"
 
 
+def plain(text, limit: int = 60) -> str:
+    """Text from the data as a figure shows it: control characters escaped (an SVG cannot
+    hold them), cut to ``limit`` characters, '$' escaped so matplotlib never parses it as
+    mathtext (a label such as '$\\frac{$' made drawing fail)."""
+    return safe_text(text, limit).replace("$", r"\$")
+
+
 def _group_label(key: tuple, by: list[str]) -> str:
     if not by:
         return "all runs"
     if len(by) == 1:
-        return str(key[0])
-    return ", ".join(f"{b}={v}" for b, v in zip(by, key))
+        return plain(key[0])
+    return ", ".join(f"{plain(b, 30)}={plain(v, 30)}" for b, v in zip(by, key))
 
 
 def _group_keys(optima, by: list[str]) -> list[tuple]:
@@ -207,7 +215,7 @@ def axis_label(result, role: str) -> str:
     """'scale (n_params)': the role and, when it differs, the source column."""
     base = ROLE_LABEL.get(role, role)
     col = (result.input.get("columns") or {}).get(role)
-    return base if col in (None, role) else f"{base}: {col}"
+    return base if col in (None, role) else f"{base}: {plain(col)}"
 
 
 def _message_figure(text: str) -> Figure:

@@ -26,6 +26,7 @@ from .figure_kit import (
     _values_colours,
     log_axes,
     new_figure,
+    plain,
     tidy_log,
 )
 
@@ -48,12 +49,12 @@ def _panels(n: int) -> tuple[int, int]:
 
 def _short(key: tuple, by: list[str]) -> str:
     """A panel title: the group's values joined by '/' (the columns are in the suptitle)."""
-    return _group_label(key, by) if len(by) <= 1 else "/".join(str(v) for v in key)
+    return _group_label(key, by) if len(by) <= 1 else "/".join(plain(v, 30) for v in key)
 
 
 def _heading(text: str, by: list[str], n_all: int, n_shown: int) -> str:
     if len(by) > 1:
-        text += f"\npanels: {'/'.join(by)}"
+        text += f"\npanels: {'/'.join(plain(b, 30) for b in by)}"
     if n_all > n_shown:
         text += f" (first {n_shown} of {n_all} groups)"
     return text

@@ -26,6 +26,7 @@ from .figure_kit import (
     axis_label,
     log_axes,
     new_figure,
+    plain,
     primary_law,
     si,
     tidy_log,
@@ -191,7 +192,7 @@ def compare_figure(result) -> Figure:
             rinf = g.get("R_inf")
             if rinf is not None and np.isfinite(rinf):
                 ax2.axhline(rinf, color=c, ls="--", lw=1, alpha=0.8)
-    ref_name = _group_label(ref_key, by) if ref_key is not None else str(ref)
+    ref_name = _group_label(ref_key, by) if ref_key is not None else plain(ref)
     if not ax2.containers:  # no group shares a scale with the reference
         ax2.clear()
         ax2.set_axis_off()
@@ -208,8 +209,8 @@ def compare_figure(result) -> Figure:
         if len(keys) > 1:
             _legend(ax2, fontsize=8, frameon=False, ncols=1 if len(keys) <= 8 else 2)
         ax2.set_title(f"Optimal loss relative to {ref_name} (dashed: R_inf)", fontsize=10)
-    fig.suptitle(f"Comparison of the {', '.join(by)} groups ({level * 100:g}% bootstrap "
-                 "intervals)", fontsize=11)
+    fig.suptitle(f"Comparison of the {', '.join(plain(b, 30) for b in by)} groups "
+                 f"({level * 100:g}% bootstrap intervals)", fontsize=11)
     return fig
 
 
