@@ -27,7 +27,8 @@ from scipy.stats import norm
 
 from .core.bootstrap import BootSweeps, percentile_ci
 from .errors import ScalefitInputError
-from .table import ALIASES, _numeric, _positive, normalize_name, resolve_columns
+from .render.format import name_list, quote
+from .table import ALIASES, _numeric, _plain_cells, _positive, normalize_name, resolve_columns
 
 OPTIMUM_ALIASES = [["lr_opt"], ["lr_star", "optimal_lr", "best_lr", "lr_optimal", "opt_lr",
                                 "optimum_lr", "lr_best", "optimal_learning_rate",
@@ -113,8 +114,9 @@ def load_optima(df: pd.DataFrame, src: str, *, scale=None, horizon=None, by=(),
     by = (by,) if isinstance(by, str) else tuple(by)
     for b in by:
         if b not in df.columns:
-            raise ScalefitInputError(f"{src}: group column {b!r} (--by) not found; columns "
-                                     f"are: {', '.join(df.columns)}")
+            raise ScalefitInputError(f"{src}: group column {quote(b, 60)} (--by) not found; "
+                                     f"columns are: {name_list(df.columns)}")
+    df = _plain_cells(df, {b: "--by" for b in by}, src)
     notes: list[str] = []
     y = _numeric(df, col, src, "lr_opt")
     keep = np.isfinite(y)

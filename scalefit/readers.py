@@ -17,6 +17,7 @@ a JSON Lines line that is not an object. A stream is checked from its first 64 K
 from __future__ import annotations
 
 import csv as _csv
+import errno
 import io as _io
 import json
 import os
@@ -80,7 +81,7 @@ def missing(p: Path) -> str:
     try:
         os.stat(p)
     except OSError as e:
-        if e.errno == 40:  # ELOOP
+        if e.errno == errno.ELOOP:
             return "is a symbolic link loop (links that point at each other); give the file"
     try:
         target = os.readlink(p)
@@ -276,9 +277,8 @@ def _where(body: bytes, pos: int, kind: str) -> str:
         return f"line {line}"
     before = sum(1 for x in body[:start].split(b"\n")[:-1] if x.strip())  # header included
     sep = "\t" if kind == "tsv" else ","
-    text = body[: body.find(b"\n") if b"\n" in body else len(body)]
-    header = next(_csv.reader([text.decode("utf-8", "replace").strip("\r")], delimiter=sep),
-                  [])
+    first = body.split(b"\n", 1)[0].decode("utf-8", "replace").strip("\r")
+    header = next(_csv.reader([first], delimiter=sep), [])
     prefix = body[start:pos].decode("utf-8", "replace")
     i = len(next(_csv.reader([prefix + "x"], delimiter=sep), [""])) - 1
     col = f", column {quote(header[i].strip(), 60)}" if 0 <= i < len(header) and before else ""

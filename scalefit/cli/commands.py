@@ -108,8 +108,6 @@ def _saved(args, scale=None, horizon=None):
 @contextlib.contextmanager
 def from_file(path):
     """Name ``path`` in an input error raised inside that does not name it yet."""
-    from ..errors import ScalefitInputError
-
     try:
         yield
     except ScalefitInputError as e:
@@ -122,11 +120,11 @@ def _finite(args, result, key: str):
     """The result, or one line when a saved law gives a value beyond floating point."""
     import math
 
+    from ..render.format import group_label
+
     for row in result.rows:
         v = row.get(key)
         if v is not None and not (math.isfinite(v) and v > 0):
-            from ..render.format import group_label
-
             who = f" for {group_label(row['group'])}" if row.get("group") else ""
             raise ScalefitInputError(
                 f"{args.fit}: the law gives {key} = {v:g}{who} (beyond floating point): the "

@@ -7,6 +7,7 @@ never opens a file the JSON names, never compiles a pattern from it, and never r
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import sys
@@ -40,7 +41,7 @@ def read_json(path, hint: str = HINT, command: str = "scalefit fit RUNS --json F
     except IsADirectoryError:
         raise ScalefitInputError(f"{path}: is a directory, not a FIT.json") from None
     except OSError as e:
-        why = missing(Path(path)) if e.errno == 40 else f"cannot read: {e.strerror or e}"
+        why = missing(Path(path)) if e.errno == errno.ELOOP else f"cannot read: {e.strerror or e}"
         raise ScalefitInputError(f"{path}: {why}") from None
     if not raw.strip():
         raise ScalefitInputError(f"{path}: is empty; {hint}")

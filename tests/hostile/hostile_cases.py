@@ -519,6 +519,13 @@ def nested_cases() -> list[Case]:
         table_case("parquet_list_lr", k, parquet(pd.DataFrame([{**r, "lr": [r["lr"]]}
                                                                for r in base])),
                    ext="parquet", needles=("column 'lr'", "row 1")),
+        table_case("optima_table_dict_by", k, jsonl([{"scale": s, "lr_opt": 1e-3 * s ** -0.1,
+                                                      "p": {"a": 1}} for s in (1e7, 1e8, 1e9)]),
+                   "--by", "p", ext="jsonl", needles=("column 'p'", "row 1")),
+        table_case("optima_table_list_unused", k, jsonl([{"scale": s, "lr_opt": 1e-3 * s ** -0.1,
+                                                          "meta": [1, 2]}
+                                                         for s in (1e7, 1e8, 1e9)]),
+                   ext="jsonl", expect=0),
         table_case("jsonl_dict_extract", k, jsonl([{**r, "name": {"lr": 1}} for r in base]),
                    "--extract", "name:(?P<x>a)", ext="jsonl", needles=("column 'name'",)),
     ]

@@ -2,10 +2,11 @@
 0 or 2 (never 1), without a traceback, with at most one line on standard error when it
 fails, nothing on standard output then, and no control character on either stream.
 
-Tables start from a small valid table of the command (so that flags also reach the fit,
-not only the table edge) and are then damaged at random: cells replaced by hostile values
-(NaN, inf, negative, huge, text with control characters), columns added, dropped or
-renamed, the whole written as CSV, TSV, JSON Lines, JSON or UTF-16 CSV. Flags come from
+Tables start from a small valid table of the command (runs, or for fit and compare also
+a table of optima, so that flags also reach the fit, not only the table edge) and are
+then damaged at random: cells replaced by hostile values (NaN, inf, negative, huge, text
+with control characters), columns added, dropped or renamed, the whole written as CSV,
+TSV, JSON Lines, JSON or UTF-16 CSV. Flags come from
 each command's own parser (``scalefit.cli.parser.build_parser``): any option, with values
 drawn from a pool of hostile and ordinary ones.
 """
@@ -101,6 +102,9 @@ def flag(draw, command: str, columns: list[str]) -> list[str]:
 def table(draw, command: str) -> tuple[pd.DataFrame, str]:
     """A valid table of the command, damaged at random, and the format it is written in."""
     base = {"chinchilla": chin_rows, "isoflop": iso_rows}.get(command, rows)()
+    if command in ("fit", "compare") and draw(st.booleans()):  # a table of optima
+        base = [{"scale": s, "horizon": 1e9, "lr_opt": 1e-3 * (s / 1e8) ** -0.2}
+                for s in (1e7, 3e7, 1e8, 3e8, 1e9)]
     df = pd.DataFrame(base)
     df["p"] = [draw(st.sampled_from(["a", "b"])) for _ in range(len(df))]
     df["name"] = [f"run_lr{v}" for v in range(len(df))]
