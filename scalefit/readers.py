@@ -104,7 +104,8 @@ def read_stream(f, src: str, kind: str) -> bytes:
         if not any(head.startswith(bom) for bom, _ in _BOMS):
             if b"\x00" in head[:4096] and _nul_encoding(head[:4096]) is None:
                 raise ScalefitInputError(f"{src}: looks like a binary stream, not a "
-                                         f"{kind.upper()} table")
+                                         f"{kind.upper()} table; give CSV, Parquet "
+                                         "(--format parquet) or JSON Lines text")
             try:
                 head.decode("utf-8")
             except UnicodeDecodeError as e:

@@ -228,6 +228,12 @@ def number_cases() -> list[Case]:
     for tag in ("neg", "zero", "inf", "text"):
         out.append(table_case(f"isoflop_flops_{tag}", k, cell(iso, 4, "flops", NUMBERS[tag]),
                               cmd="isoflop", needles=("column 'flops'", "row 4")))
+    out.append(table_case("timestamp_as_lr_jsonl", k, jsonl([{**r, "timestamp": 1.7e12 + i}
+                                                             for i, r in enumerate(rows())]),
+                          "--lr", "timestamp", ext="jsonl", needles=("dates or times",)))
+    stamped = pd.DataFrame(rows()).assign(when=pd.date_range("2024-01-01", periods=15))
+    out.append(table_case("datetime_as_scale_parquet", k, parquet(stamped), "--scale", "when",
+                          ext="parquet", needles=("column 'when'", "dates or times")))
     out.append(table_case("huge_values_everywhere", k,
                           csv(rows(scales=(1e300, 1e301, 1e302), horizons=(1e305,))),
                           expect=None))
