@@ -28,7 +28,15 @@ from scipy.stats import norm
 from .core.bootstrap import BootSweeps, percentile_ci
 from .errors import ScalefitInputError
 from .render.format import name_list, quote
-from .table import ALIASES, _numeric, _plain_cells, _positive, normalize_name, resolve_columns
+from .table import (
+    ALIASES,
+    _duplicate_headers,
+    _numeric,
+    _plain_cells,
+    _positive,
+    normalize_name,
+    resolve_columns,
+)
 
 OPTIMUM_ALIASES = [["lr_opt"], ["lr_star", "optimal_lr", "best_lr", "lr_optimal", "opt_lr",
                                 "optimum_lr", "lr_best", "optimal_learning_rate",
@@ -93,6 +101,7 @@ def load_optima(df: pd.DataFrame, src: str, *, scale=None, horizon=None, by=(),
 
     ``level``: the level of the table's interval columns; ``ci``: the level of the
     intervals reported."""
+    _duplicate_headers(df, src)
     df = df.reset_index(drop=True)
     df.columns = [str(c).strip() for c in df.columns]
     if not 0 < level < 1:
@@ -116,6 +125,10 @@ def load_optima(df: pd.DataFrame, src: str, *, scale=None, horizon=None, by=(),
         if b not in df.columns:
             raise ScalefitInputError(f"{src}: group column {quote(b, 60)} (--by) not found; "
                                      f"columns are: {name_list(df.columns)}")
+        role = next((r for r, c in cols.items() if c == b), None)
+        if role is not None:
+            raise ScalefitInputError(f"{src}: column {quote(b, 60)} is already the {role}; it "
+                                     "cannot also be a --by column")
     df = _plain_cells(df, {b: "--by" for b in by}, src)
     notes: list[str] = []
     y = _numeric(df, col, src, "lr_opt")

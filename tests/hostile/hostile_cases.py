@@ -75,6 +75,8 @@ def csv(rs: list[dict], sep: str = ",", quote_all: bool = False) -> str:
 
 
 GOOD = csv(rows())
+OPTIMA = "scale,horizon,lr_opt\n" + "".join(f"{s:g},1e9,{1e-3 * (s / 1e8) ** -0.2:.4g}\n"
+                                            for s in (1e7, 1e8, 1e9, 1e10))
 
 
 def cell(text: str, row: int, col: str, value: str) -> str:
@@ -327,6 +329,12 @@ def column_cases() -> list[Case]:
         table_case("many_columns_no_lr", k, wide, needles=("no lr column",)),
         table_case("by_all_missing", k, csv(rows(extra=lambda r: {"p": None})), "--by", "p",
                    expect=0),
+        table_case("optima_table_by_is_horizon", k, OPTIMA, "--by", "horizon",
+                   needles=("'horizon'", "--by")),
+        table_case("optima_table_duplicate_after_strip", k,
+                   "".join(line + (", horizon\n" if i == 0 else ",1e9\n")
+                           for i, line in enumerate(OPTIMA.splitlines())),
+                   needles=("'horizon'", "more than once")),
         table_case("extra_fields_in_row", k, GOOD + "1e9,1e9,1e-3,2.5,7,8\n",
                    needles=("line 17",)),
     ]

@@ -5,9 +5,9 @@ fails, nothing on standard output then, and no control character on either strea
 Tables start from a small valid table of the command (runs, or for fit and compare also
 a table of optima, so that flags also reach the fit, not only the table edge) and are
 then damaged at random: cells replaced by hostile values (NaN, inf, negative, huge, text
-with control characters), columns added, dropped or renamed, the whole written as CSV,
-TSV, JSON Lines, JSON or UTF-16 CSV. Flags come from
-each command's own parser (``scalefit.cli.parser.build_parser``): any option, with values
+with control characters, JSON objects and lists), columns added, dropped or renamed, the
+whole written as CSV, TSV, JSON Lines, JSON or UTF-16 CSV. Flags come from each
+command's own parser (``scalefit.cli.parser.build_parser``): any option, with values
 drawn from a pool of hostile and ordinary ones.
 """
 
@@ -34,7 +34,7 @@ EXAMPLE = ROOT / "examples" / "data" / "synthetic_sweeps.csv"
 SKIP = {"-h", "--help", "--debug", "--json", "--report", "--figures", "--format"}
 BASE = {
     "fit": ["--boot", "0", "-q"], "compare": ["--by", "p", "--boot", "0", "-q"],
-    "chinchilla": ["-q"], "isoflop": ["--boot", "0", "-q"],
+    "chinchilla": ["--boot", "2", "-q"], "isoflop": ["--boot", "0", "-q"],
     "predict": ["--scale", "1e9", "--horizon", "1e10"],
     "audit": ["--lr", "1e-3", "--scale", "1e9", "--horizon", "1e10"],
     "transfer": ["--lr", "1e-3", "--from", "1e9", "--to", "1e10", "--b", "-0.3"],
@@ -50,6 +50,8 @@ HOSTILE = st.one_of(
     st.integers(-10**20, 10**20),
     st.text(max_size=8),
     st.sampled_from(["ok", "diverged", "running", "", "nan", "\x1b[31m", "1,5", "2e-3 "]),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),  # nested, in JSON
+    st.lists(st.integers(), max_size=3),
 )
 
 
@@ -113,8 +115,9 @@ def table(draw, command: str) -> tuple[pd.DataFrame, str]:
         col = draw(st.sampled_from(list(df.columns)))
         if what == "cell" and len(df):
             i, j = draw(st.integers(0, len(df) - 1)), draw(st.integers(0, df.shape[1] - 1))
-            df.isetitem(j, df.iloc[:, j].astype(object))
-            df.iloc[i, j] = draw(HOSTILE)
+            values = df.iloc[:, j].tolist()
+            values[i] = draw(HOSTILE)
+            df.isetitem(j, pd.Series(values, index=df.index, dtype=object))
         elif what == "column":
             df[draw(st.text(min_size=1, max_size=6))] = [draw(HOSTILE) for _ in range(len(df))]
         elif what == "drop" and len(df.columns) > 1:
@@ -152,7 +155,7 @@ def command_line(draw) -> tuple[str, pd.DataFrame | None, str, list[str]]:
     df, fmt = draw(table(command)) if command in ("fit", "compare", "chinchilla",
                                                    "isoflop") else (None, "")
     columns = [str(c) for c in df.columns] if df is not None else ["parameterization"]
-    extra = [x for _ in range(draw(st.integers(0, 4))) for x in draw(flag(command, columns))]
+    extra = [x for _ in range(draw(st.integers(0, 5))) for x in draw(flag(command, columns))]
     return command, df, fmt, extra
 
 
