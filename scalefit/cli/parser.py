@@ -238,7 +238,8 @@ def _fit_options(p, by_required=False):
                    required=by_required,
                    help="columns that split runs into groups, e.g. parameterization")
     g.add_argument("--reference", metavar="LABEL", help="reference group for the transfer "
-                   "measures (default: the group with the lowest asymptotic loss)")
+                   "measures (default: the group with the lowest loss at the largest "
+                   "scale all groups share)")
     g.add_argument("--boot", metavar="N", type=_count(0), default=1000,
                    help="bootstrap resamples, 0 for none (default 1000)")
     g.add_argument("--seed", metavar="S", type=int, default=0,
