@@ -183,5 +183,19 @@ def _loss_law(pts, boot, group, ci) -> LawFit:
     return dataclasses.replace(law, notes=(*law.notes, *notes))
 
 
+def law_variables(pts: pd.DataFrame) -> tuple[str, ...] | None:
+    """The variables a primary law of these points can use: scale and horizon where each
+    varies (>= 2 values), scale alone when horizon is tied to it (fixed tokens per
+    parameter); None when neither varies."""
+    has_s, has_d = "scale" in pts, "horizon" in pts
+    vary_s = has_s and pts["scale"].nunique() >= 2
+    vary_d = has_d and pts["horizon"].nunique() >= 2
+    if vary_s and vary_d:
+        if collinear(np.log(pts["scale"].to_numpy(float)), np.log(pts["horizon"].to_numpy(float))):
+            return ("scale",)
+        return ("scale", "horizon")
+    return ("scale",) if vary_s else (("horizon",) if vary_d else None)
+
+
 def _label(group: dict) -> str:
     return ("[" + ", ".join(f"{k}={v}" for k, v in group.items()) + "] ") if group else ""

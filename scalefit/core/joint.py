@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bootstrap import level_sum_blocks
+from .decisions import prediction_intervals
 from .sweeps import Sweeps
 
 (OK, EDGE_LR, EDGE_BS, TOO_FEW, NOT_CONVEX, SADDLE, BAD_FIT, OFF_GRID,
@@ -421,3 +422,45 @@ def along_optimal(b_fixed, c, b_bs):
     ``lr* = C ... D^b bs^c`` at a fixed batch size and ``bs* ~ D^b_bs``,
     ``d ln lr* / d ln D = b + c b_bs`` (per resample when given draws)."""
     return np.asarray(b_fixed) + np.asarray(c) * np.asarray(b_bs)
+
+
+# ---------------------------------------------------------------- decisions
+
+
+def predict_at(law, values: dict, level: float, seed: int = 0) -> dict:
+    """A power law at ``values`` (variable -> value, every variable of the law): ``value``,
+    ``ci`` (the law's mean), ``pi`` (adds the scatter around the law, normal with s.d.
+    ``rmse_log``, drawn with ``seed``), ``sigma_log``, ``draws_log``, ``total_log``."""
+    ly, draws = law.predict_log({v: values[v] for v in law.variables})
+    with np.errstate(over="ignore", under="ignore"):
+        out = {"value": float(np.exp(ly)), "ci": None, "pi": None, "sigma_log": None,
+               "log": float(ly), "draws_log": None, "total_log": None}
+    if draws is not None:
+        rng = np.random.default_rng(seed)
+        total = draws + rng.normal(0.0, law.rmse_log or 0.0, draws.shape)
+        iv = prediction_intervals(draws, total, level)
+        out.update(ci=iv["lr_ci"], pi=iv["lr_pi"], sigma_log=iv["sigma_log"], draws_log=draws,
+                   total_log=total)
+    return out
+
+
+def penalty_reason(audit_range: dict | None, ratio: float, bs_ratio: float) -> str | None:
+    """Why the data give no joint penalty at lr / lr*(bs) = ``ratio`` and bs / bs* =
+    ``bs_ratio`` (None: they give one); see ``scalefit.joint._audit_range``."""
+    rng = audit_range or {}
+    div = rng.get("ratio_diverged")
+    if div is not None and ratio >= div * (1 - 1e-9):
+        return (f"runs at x{div:.3g} the best LR at their batch size or more diverged in the "
+                f"data (this LR is x{ratio:.3g} the best LR at this batch size): expect a run "
+                "here to diverge")
+    tried = rng.get("ratio_tried")
+    if tried is not None and not (tried[0] / 1.0001 <= ratio <= tried[1] * 1.0001):
+        return (f"the data have no run this far from the best LR at its batch size (runs tried "
+                f"x{tried[0]:.3g} to x{tried[1]:.3g}; this LR is x{ratio:.3g}): the surface is "
+                "not known here")
+    bt = rng.get("bs_ratio_tried")
+    if bt is not None and not (bt[0] / 1.0001 <= bs_ratio <= bt[1] * 1.0001):
+        return (f"the data have no run at a batch size this far from the optimal one (runs "
+                f"tried x{bt[0]:.3g} to x{bt[1]:.3g} of it; this batch size is "
+                f"x{bs_ratio:.3g}): the surface is not known here")
+    return None
