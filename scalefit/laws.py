@@ -31,9 +31,11 @@ def _by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
 
 def fit_laws(
     optima: pd.DataFrame, boot: BootSweeps | None, by: tuple[str, ...], include, ci: float,
-    notes: list[str],
+    notes: list[str], extra: bool = True,
 ) -> list[LawFit]:
-    """Every law the data supports, per ``by`` group: see docs/math.md for the rules."""
+    """Every law the data supports, per ``by`` group: see docs/math.md for the rules.
+    ``extra``: also the conditional laws and the loss laws (a joint fit's per-batch-size
+    groups get the primary laws of lr_opt and curvature only)."""
     laws: list[LawFit] = []
     has_s, has_d = "scale" in optima, "horizon" in optima
     if not (has_s or has_d):
@@ -81,6 +83,8 @@ def fit_laws(
         else:
             notes.append(f"{label}{len(pts)} optima: too few for a law in {' and '.join(variables)}"
                          f" (need {need})")
+        if not extra:
+            continue
         # Conditional laws: vs scale at each horizon, vs horizon at each scale.
         if len(variables) == 2:
             for var, other in (("scale", "horizon"), ("horizon", "scale")):

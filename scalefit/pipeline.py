@@ -325,7 +325,7 @@ def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, 
     if plan is not None:
         optima["boot_kind"] = plan["kind"]
         boot = _law_draws(boot, optima, point, sw, seed)
-    laws = fit_laws(optima, boot, by, include, ci, notes)
+    laws = fit_laws(optima, boot, by, include, ci, notes, extra=quality)
     out_quality = None
     if by and quality:
         out_quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci, reference),
