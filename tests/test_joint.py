@@ -253,3 +253,17 @@ def test_steplaw_dense_neighbourhood():
     X = np.column_stack([np.ones(len(near)), np.log(near["N"]), np.log(near["D"])])
     coef = np.linalg.lstsq(X, np.log(near["lr"]), rcond=None)[0]
     assert coef[1] == pytest.approx(-0.77, abs=0.03) and coef[2] == pytest.approx(0.20, abs=0.03)
+
+
+@pytest.mark.skipif(not STEPLAW.exists(), reason="needs ../shared/datasets/steplaw")
+def test_readme_joint_block_is_what_the_example_prints():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    after = readme[readme.index("## A second hyperparameter"):]
+    block = after[after.index("```\n") + 4:]
+    block = block[:block.index("```")]
+    out = subprocess.run([sys.executable, str(root / "examples" / "steplaw_joint.py")],
+                         capture_output=True, text=True, check=True).stdout
+    pos = 0
+    for line in (x for x in block.splitlines() if x.strip() and "..." not in x):
+        pos = out.index(line, pos) + len(line)  # every quoted line, in order
