@@ -57,6 +57,23 @@ STATUS_NOTES = {
 }
 
 
+def with_joint(by, column: str | None) -> tuple:
+    """The ``by`` columns of the 1-D sweeps: ``by`` and, for a joint fit, the joint column."""
+    by = (by,) if isinstance(by, str) else tuple(by)
+    if column is None:
+        return by
+    if column in by:
+        raise ScalefitInputError(f"--joint {column} is also a --by column; give it once")
+    return (*by, column)
+
+
+def progress_part(report, part: int, parts: int):
+    """A progress callback for one of ``parts`` equal passes of the bootstrap."""
+    if report is None or parts == 1:
+        return report
+    return lambda done, total: report(part * total + done, parts * total)
+
+
 def check_column(runs, column: str) -> None:
     """The joint column holds a finite number > 0 for every run (one line naming a row)."""
     values = pd.to_numeric(runs.data[column], errors="coerce").to_numpy(float)

@@ -35,7 +35,7 @@ from .grouping import (
     sweep_runs,
 )
 from .joint import check_column as check_joint_column
-from .joint import fit_joint
+from .joint import fit_joint, progress_part, with_joint
 from .laws import fit_laws
 from .optima_table import is_optima_table, load_optima
 from .progress import resolve
@@ -140,12 +140,10 @@ def fit(
         searched in COL (numbers converted), applied before anything else.
     require_optimum: raise ScalefitInputError when no sweep has an optimum of a status
         in ``include`` (the command line does).
-    joint: a numeric column swept together with the LR (the batch size): the runs are
-        split into LR sweeps per value of it (as with ``by``; the blow-up rule, statuses
-        and bootstrap per sweep), and ``FitResult.joint`` holds the joint optimum (lr*,
-        bs*) of every (by group, scale, horizon) from a quadratic surface in (ln lr, ln
-        bs), the laws of both optima, the batch-size-aware LR law and the exponents at a
-        fixed and along the optimal batch size (docs/math.md section 10).
+    joint: a numeric column swept with the LR (the batch size): LR sweeps per value of it
+        (as ``by``), and ``FitResult.joint``: the joint optimum of every (by group, scale,
+        horizon) from a quadratic surface in (ln lr, ln bs), laws of both optima, the
+        batch-size-aware LR law, exponents side by side (docs/math.md section 10).
     The result's ``warnings`` name text and numeric columns that vary within a sweep
     without being ``by`` columns (their runs are pooled).
     """
@@ -162,11 +160,7 @@ def fit(
         if not (v > 0):
             raise ScalefitInputError(f"{name} must be a number > 0 (got {v})")
     blowup = parse_blowup(blowup)
-    by = (by,) if isinstance(by, str) else tuple(by)
-    if joint is not None:
-        if joint in by:
-            raise ScalefitInputError(f"--joint {joint} is also a --by column; give it once")
-        by = (*by, joint)
+    by = with_joint(by, joint)
 
     df, src = read_input(table, fmt, source)
     extract = tuple(extract)
@@ -196,7 +190,7 @@ def fit(
     report, bar = resolve(progress, "bootstrap", after="fitting laws")
     parts = 2 if joint is not None else 1  # the joint surfaces redraw the same resamples
     with bar:
-        boot = (bootstrap_sweeps(sw, n_boot, seed, window, _share(report, 0, parts),
+        boot = (bootstrap_sweeps(sw, n_boot, seed, window, progress_part(report, 0, parts),
                                  plan["sd"]) if n_boot > 0 else None)
         optima, laws, quality, boot = _estimate(groups, sw, point, boot, plan, per_sweep,
                                                 runs.by, include, ci, notes, reference, seed,
@@ -205,7 +199,7 @@ def fit(
         if joint is not None:
             joint_fit = fit_joint(runs, groups, sw, point, plan, optima, boot, per_sweep,
                                   joint, ci, seed, window, n_boot, max_misfit, floor_gap,
-                                  include, _share(report, 1, parts))
+                                  include, progress_part(report, 1, parts))
     notes += status_notes(optima, include, max_misfit, floor_gap, blowup, diverged_above,
                           per_sweep)
     inp = {"source": runs.source, "rows": runs.n_rows + runs.n_excluded, "columns": runs.columns,
@@ -304,13 +298,6 @@ def check_optimum(result: FitResult, include) -> None:
     parts = [f"{n} {s} ({STATUS_WHY.get(s, s)})" for s, n in counts.items()]
     raise ScalefitInputError(f"{result.input['source']}: no sweep has an optimum: "
                              f"{'; '.join(parts)}")
-
-
-def _share(report, part: int, parts: int):
-    """A progress callback for one of ``parts`` equal passes of the bootstrap."""
-    if report is None or parts == 1:
-        return report
-    return lambda done, total: report(part * total + done, parts * total)
 
 
 def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, reference,

@@ -81,7 +81,8 @@ def test_statuses(case, expect):
 
 def test_bad_fit_and_off_grid():
     xs, ys = np.linspace(-1, 1, 7), np.linspace(-1, 1, 6)
-    # a sharply kinked valley is not a quadratic: the surface dips below every cell near it
+    # a valley with a strong quartic term along its floor is not a quadratic: the surface
+    # dips below every cell near its optimum
     f = cj.fit_surfaces(*_grid(lambda x, y: 2 + x * x + y * y + 3 * x * y + 2 * (x - y) ** 4,
                                xs, ys))
     assert _status(f) == "bad_fit"
@@ -267,3 +268,14 @@ def test_readme_joint_block_is_what_the_example_prints():
     pos = 0
     for line in (x for x in block.splitlines() if x.strip() and "..." not in x):
         pos = out.index(line, pos) + len(line)  # every quoted line, in order
+
+
+def test_joint_figure_and_report(joint_fit, tmp_path):
+    figs = joint_fit.plot(["joint"])
+    assert set(figs) == {"joint"}
+    panels = [ax for ax in figs["joint"].axes if ax.get_title()]
+    assert len(panels) == len(joint_fit.joint.optima)
+    paths = joint_fit.report(tmp_path / "rep", progress=None)
+    assert "joint.png" in paths
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "Joint LR x bs" in md and "along bs*" in md
