@@ -34,7 +34,8 @@ from .core.joint import (
 from .core.laws import LawFit, power_law
 from .errors import ScalefitInputError
 from .grouping import _factorize
-from .laws import law_variables
+from .laws import _label, law_variables
+from .laws import _with_noise as laws_with_noise
 from .results.joint import JointFit
 
 # Laws of the joint optima and of the valley's curvature: target -> (what it is, log-linear?)
@@ -226,13 +227,8 @@ def _law_draws(boot: BootSurfaces, optima: pd.DataFrame) -> BootSurfaces:
 
 
 def _with_noise(yb):
-    if yb is None:
-        return None, []
-    blind = ~np.isfinite(yb).any(0)
-    if not blind.any():
-        return yb, []
-    return None, [f"no interval: {int(blind.sum())} of its {yb.shape[1]} optima carry no "
-                  "measured noise (no valid resample)"]
+    """``laws._with_noise`` (no interval from some points alone), None passed through."""
+    return (None, []) if yb is None else laws_with_noise(yb)
 
 
 def _joint_laws(sub: pd.DataFrame, boot, group: dict, ci: float, jruns, notes) -> list[LawFit]:
@@ -390,6 +386,3 @@ def _status_notes(optima: pd.DataFrame, max_misfit: float, floor_gap: float) -> 
                        "the joint laws")
     return out
 
-
-def _label(group: dict) -> str:
-    return ("[" + ", ".join(f"{k}={v}" for k, v in group.items()) + "] ") if group else ""
