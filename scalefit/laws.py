@@ -31,9 +31,11 @@ def _by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
 
 def fit_laws(
     optima: pd.DataFrame, boot: BootSweeps | None, by: tuple[str, ...], include, ci: float,
-    notes: list[str],
+    notes: list[str], extra: bool = True,
 ) -> list[LawFit]:
-    """Every law the data supports, per ``by`` group: see docs/math.md for the rules."""
+    """Every law the data supports, per ``by`` group: see docs/math.md for the rules.
+    ``extra``: also the conditional laws and the loss laws (a joint fit's per-batch-size
+    groups get the primary laws of lr_opt and curvature only)."""
     laws: list[LawFit] = []
     has_s, has_d = "scale" in optima, "horizon" in optima
     if not (has_s or has_d):
@@ -81,6 +83,8 @@ def fit_laws(
         else:
             notes.append(f"{label}{len(pts)} optima: too few for a law in {' and '.join(variables)}"
                          f" (need {need})")
+        if not extra:
+            continue
         # Conditional laws: vs scale at each horizon, vs horizon at each scale.
         if len(variables) == 2:
             for var, other in (("scale", "horizon"), ("horizon", "scale")):
@@ -181,6 +185,20 @@ def _loss_law(pts, boot, group, ci) -> LawFit:
     law = loss_law(pts["scale"].to_numpy(float), pts["loss_opt"].to_numpy(float), yb,
                    dict(group), ci)
     return dataclasses.replace(law, notes=(*law.notes, *notes))
+
+
+def law_variables(pts: pd.DataFrame) -> tuple[str, ...] | None:
+    """The variables a primary law of these points can use: scale and horizon where each
+    varies (>= 2 values), scale alone when horizon is tied to it (fixed tokens per
+    parameter); None when neither varies."""
+    has_s, has_d = "scale" in pts, "horizon" in pts
+    vary_s = has_s and pts["scale"].nunique() >= 2
+    vary_d = has_d and pts["horizon"].nunique() >= 2
+    if vary_s and vary_d:
+        if collinear(np.log(pts["scale"].to_numpy(float)), np.log(pts["horizon"].to_numpy(float))):
+            return ("scale",)
+        return ("scale", "horizon")
+    return ("scale",) if vary_s else (("horizon",) if vary_d else None)
 
 
 def _label(group: dict) -> str:

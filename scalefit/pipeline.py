@@ -34,6 +34,8 @@ from .grouping import (
     pooling_hints,
     sweep_runs,
 )
+from .joint import check_column as check_joint_column
+from .joint import fit_joint, progress_part, with_joint
 from .laws import fit_laws
 from .optima_table import is_optima_table, load_optima
 from .progress import resolve
@@ -98,6 +100,7 @@ def fit(
     floor_gap: float = GAP_SD,
     optima: bool | None = None,
     optima_level: float = 0.95,
+    joint: str | None = None,
 ) -> FitResult:
     """Fit optimal LRs per sweep and power laws of the optimum, with bootstrap intervals.
 
@@ -137,6 +140,10 @@ def fit(
         searched in COL (numbers converted), applied before anything else.
     require_optimum: raise ScalefitInputError when no sweep has an optimum of a status
         in ``include`` (the command line does).
+    joint: a numeric column swept with the LR (the batch size): LR sweeps per value of it
+        (as ``by``), and ``FitResult.joint``: the joint optimum of every (by group, scale,
+        horizon) from a quadratic surface in (ln lr, ln bs), laws of both optima, the
+        batch-size-aware LR law, exponents side by side (docs/math.md section 10).
     The result's ``warnings`` name text and numeric columns that vary within a sweep
     without being ``by`` columns (their runs are pooled).
     """
@@ -153,17 +160,20 @@ def fit(
         if not (v > 0):
             raise ScalefitInputError(f"{name} must be a number > 0 (got {v})")
     blowup = parse_blowup(blowup)
+    by = with_joint(by, joint)
 
     df, src = read_input(table, fmt, source)
     extract = tuple(extract)
     if extract:
         df = apply_extract(df, extract, src)
-    if is_optima_table(df, lr=lr, loss=loss, optima=optima):
+    if joint is None and is_optima_table(df, lr=lr, loss=loss, optima=optima):
         return _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference,
                            optima_level, extract, fmt, require_optimum)
     runs = load_runs(df, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
                      source=src, fmt=fmt, status_ok=status_ok)
     runs = dataclasses.replace(runs, extract=extract)
+    if joint is not None:
+        check_joint_column(runs, joint)
     n_marked = runs.n_diverged
     runs = mark_divergence(runs, diverged_above, None if diverged_above is not None else blowup)
     n_marked = runs.n_diverged - n_marked
@@ -178,11 +188,18 @@ def fit(
     plan = _noise_plan(point, n, groups, runs.by, notes) if n_boot > 0 else None
     per_sweep = sweep_runs(runs, groups)
     report, bar = resolve(progress, "bootstrap", after="fitting laws")
+    parts = 2 if joint is not None else 1  # the joint surfaces redraw the same resamples
     with bar:
-        boot = (bootstrap_sweeps(sw, n_boot, seed, window, report, plan["sd"])
-                if n_boot > 0 else None)
+        boot = (bootstrap_sweeps(sw, n_boot, seed, window, progress_part(report, 0, parts),
+                                 plan["sd"]) if n_boot > 0 else None)
         optima, laws, quality, boot = _estimate(groups, sw, point, boot, plan, per_sweep,
-                                                runs.by, include, ci, notes, reference, seed)
+                                                runs.by, include, ci, notes, reference, seed,
+                                                quality=joint is None)
+        joint_fit = None
+        if joint is not None:
+            joint_fit = fit_joint(runs, groups, sw, point, plan, optima, boot, per_sweep,
+                                  joint, ci, seed, window, n_boot, max_misfit, floor_gap,
+                                  include, progress_part(report, 1, parts))
     notes += status_notes(optima, include, max_misfit, floor_gap, blowup, diverged_above,
                           per_sweep)
     inp = {"source": runs.source, "rows": runs.n_rows + runs.n_excluded, "columns": runs.columns,
@@ -194,6 +211,8 @@ def fit(
         inp["extract"] = list(runs.extract)
     if fmt:
         inp["format"] = fmt
+    if joint is not None:
+        inp["joint"] = joint
     result = FitResult(
         optima=optima, laws=laws, input=inp,
         settings={"n_boot": n_boot, "ci": ci, "seed": seed, "window": window,
@@ -201,7 +220,7 @@ def fit(
                   "blowup": blowup, "status_ok": _as_list(status_ok),
                   "max_misfit": max_misfit, "floor_gap": floor_gap},
         notes=notes, warnings=pooling_hints(runs), quality=quality, boot=boot,
-        runs=per_sweep,
+        runs=per_sweep, joint=joint_fit,
     )
     if require_optimum:
         check_optimum(result, include)
@@ -282,7 +301,7 @@ def check_optimum(result: FitResult, include) -> None:
 
 
 def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, reference,
-              seed):
+              seed, quality: bool = True):
     """Optima table, laws, transfer quality and the resamples as the laws used them (no
     noise where none was measured, ``x_law`` set) from the point fit and the resamples."""
     if boot is not None:
@@ -293,12 +312,12 @@ def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, 
     if plan is not None:
         optima["boot_kind"] = plan["kind"]
         boot = _law_draws(boot, optima, point, sw, seed)
-    laws = fit_laws(optima, boot, by, include, ci, notes)
-    quality = None
-    if by:
-        quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci, reference),
-                                  level=ci)
-    return optima, laws, quality, boot
+    laws = fit_laws(optima, boot, by, include, ci, notes, extra=quality)
+    out_quality = None
+    if by and quality:
+        out_quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci, reference),
+                                      level=ci)
+    return optima, laws, out_quality, boot
 
 
 def _noise_plan(point, n, groups, by, notes: list[str]) -> dict:

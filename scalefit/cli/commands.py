@@ -45,7 +45,7 @@ def fit(args) -> int:
                           blowup=args.blowup, status_ok=tuple(args.status_ok),
                           max_misfit=args.max_misfit, floor_gap=args.floor_gap,
                           optima=args.optima,
-                          optima_level=args.optima_level)
+                          optima_level=args.optima_level, joint=getattr(args, "joint", None))
     args.late_warnings += result.warnings
     view = "compare" if args.command == "compare" else "fit"
     _emit(args, result, result.summary(getattr(args, "all_laws", False), view), draws=True)
@@ -65,8 +65,12 @@ def _saved(args, scale=None, horizon=None):
 
     check_outputs(args.json, None, [args.fit])
     fit, group = load_fit(args.fit), dict(args.group) or None
+    if getattr(args, "bs", None) is not None and fit.joint is None:
+        raise UsageError(f"--bs needs a fit made with --joint; {args.fit} has none")
     if args.command != "transfer":
-        law = fit.law("lr_opt", fit.groups(group)[0])
+        joint = fit.joint
+        law = (joint.law("lr_opt", joint.groups(group)[0]) if joint is not None
+               else fit.law("lr_opt", fit.groups(group)[0]))
         need = [v for v in law.variables if {"scale": scale, "horizon": horizon}[v] is None]
         if need:
             flags = " ".join(f"--{v} {'N' if v == 'scale' else 'D'}" for v in need)
@@ -76,12 +80,12 @@ def _saved(args, scale=None, horizon=None):
 
 def predict(args) -> int:
     fit, group = _saved(args, args.scale, args.horizon)
-    return _emit(args, fit.predict(args.scale, args.horizon, group=group))
+    return _emit(args, fit.predict(args.scale, args.horizon, group=group, bs=args.bs))
 
 
 def audit(args) -> int:
     fit, group = _saved(args, args.scale, args.horizon)
-    return _emit(args, fit.audit(args.lr, args.scale, args.horizon, group=group))
+    return _emit(args, fit.audit(args.lr, args.scale, args.horizon, group=group, bs=args.bs))
 
 
 def transfer(args) -> int:

@@ -84,6 +84,7 @@ EPILOGS = {
   scalefit fit wandb_export.csv --loss scaling/global_loss \
       --extract 'Name:-(?P<width>\d+)x(?P<depth>\d+)_.*_lr(?P<lr>[0-9.e+-]+)_'
   cat runs.csv | scalefit fit - --json - > fit.json
+  scalefit fit steplaw.csv --scale N --horizon D --loss "smooth loss" --joint bs
   scalefit fit optima.csv         # a table of optima: lr_opt (best_lr, lr*, ...) per row
 
 Columns are found by name: scale (N, params, n_params, width, ...), horizon (D, tokens,
@@ -105,6 +106,8 @@ run). Outputs are written atomically, never over the input.
   scalefit fit runs.csv --by parameterization --json fit.json
   scalefit predict fit.json --scale 7B --horizon 1T
   scalefit predict fit.json --scale 7e9 --horizon 1e12 --group parameterization=mup
+  scalefit fit steplaw.csv --scale N --horizon D --loss "smooth loss" --joint bs --json j.json
+  scalefit predict j.json --scale 7B --horizon 1T --bs 512
 
 Intervals come from the bootstrap draws saved in FIT.json; a FIT.json is read as data
 only (it never makes scalefit open another file).
@@ -112,6 +115,7 @@ only (it never makes scalefit open another file).
     "audit": """examples:
   scalefit audit fit.json --lr 3e-4 --scale 7B --horizon 1T
   scalefit audit fit.json --lr 3e-4 --scale 7e9 --horizon 1e12 --group parameterization=sp
+  scalefit audit joint.json --lr 3e-4 --bs 2048 --scale 7B --horizon 1T   # a --joint fit
 
 The penalty is curvature * (ln lr - ln lr_opt)^2 in loss units, with the curvature
 extrapolated by its own law.
@@ -232,7 +236,7 @@ def _columns(p, lr=True):
                         "without one)")
 
 
-def _fit_options(p, by_required=False):
+def _fit_options(p, by_required=False, joint=True):
     g = p.add_argument_group("fit")
     g.add_argument("--by", metavar="COL", nargs="+", action="extend", default=[],
                    required=by_required,
@@ -270,6 +274,12 @@ def _fit_options(p, by_required=False):
                    help="the table is (--optima) or is not (--no-optima) a table of optima, "
                         "one optimal LR per row (default: detected: an lr_opt/best_lr/lr* "
                         "column and no loss column)")
+    if joint:
+        g.add_argument("--joint", metavar="COL", default=None,
+                       help="a numeric column swept with the LR (the batch size, e.g. --joint "
+                            "bs): LR sweeps per value of it, plus the joint optimum (lr*, bs*) "
+                            "of every scale and horizon from a quadratic surface in (ln lr, ln "
+                            "COL), laws of both, and lr_opt = C * scale^a * horizon^b * COL^c")
     g.add_argument("--optima-level", metavar="LEVEL", type=level, default=0.95,
                    help="level of a table of optima's lr_opt_lo/lr_opt_hi columns (default "
                         "0.95)")
@@ -310,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
                              ".parquet .jsonl .json, or - for stdin")
         _columns(p[name], lr=name != "chinchilla")
     _fit_options(p["fit"])
-    _fit_options(p["compare"], by_required=True)
+    _fit_options(p["compare"], by_required=True, joint=False)
     p["fit"].add_argument("--all-laws", action="store_true", help="also list the conditional "
                           "laws (at one fixed horizon or scale) in the summary; they are always "
                           "in --json")
@@ -320,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, what, eg in (("predict", "target ", "7e9 or 7B"), ("audit", "", "7B")):
         p[name].add_argument("--scale", metavar="N", type=amount, help=f"{what}scale, e.g. {eg}")
         p[name].add_argument("--horizon", metavar="D", type=amount, help=f"{what}tokens, e.g. 1T")
+        p[name].add_argument("--bs", metavar="B", type=amount,
+                             help="batch size (a fit made with --joint; in that column's units): "
+                                  + ("also the best LR at this batch size" if name == "predict"
+                                     else "the batch size used (default: the predicted "
+                                          "optimum)"))
     t = p["transfer"]
     t.add_argument("--lr", metavar="X", type=positive, required=True,
                    help="LR tuned at the --from horizon")
