@@ -31,6 +31,7 @@ LAYERS = [
     ("scalefit.laws", 2), ("scalefit.optima_table", 2), ("scalefit.readers", 2),
     ("scalefit.results", 3), ("scalefit.render.", 3),
     ("scalefit.pipeline", 4), ("scalefit.chinchilla", 4), ("scalefit.isoflop", 4),
+    ("scalefit.next", 4),
     ("scalefit.cli", 5), ("scalefit.__main__", 6),
 ]
 CORE_EXTERNAL = {"numpy", "scipy", "__future__"}
