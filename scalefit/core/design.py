@@ -114,6 +114,49 @@ def vertex_cov(F: np.ndarray, w: np.ndarray, c: np.ndarray, sigma) -> np.ndarray
     return np.where(ok[..., None, None] & np.isfinite(cov), cov, np.inf)
 
 
+def vertex_bias(F: np.ndarray, w: np.ndarray, c: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Shift (..., d) of the fitted vertex when the data deviate from the quadratic by
+    ``r`` (..., n) at the runs: the least-squares fit absorbs ``M^-1 F^T W r`` into its
+    coefficients, which moves the vertex by ``J`` times that (first order)."""
+    F, w, r = np.asarray(F, float), np.asarray(w, float), np.asarray(r, float)
+    p = F.shape[-1]
+    d = int(round((-3 + np.sqrt(9 + 8 * (p - 1))) / 2))
+    M = np.einsum("...n,...np,...nq->...pq", w, F, F)
+    b = np.einsum("...n,...np,...n->...p", w, F, r)
+    scale = np.sqrt(np.abs(np.einsum("...ii->...i", M))) + 1e-300
+    Mn = M / scale[..., :, None] / scale[..., None, :]
+    ok = np.abs(np.linalg.det(Mn)) > 1e-12
+    Ms = np.where(ok[..., None, None], M, np.eye(p))
+    dc = np.linalg.solve(Ms, b[..., None])[..., 0]
+    J = quad_vertex_jacobian(np.asarray(c, float), d)
+    shift = (J @ dc[..., None])[..., 0]
+    return np.where(ok[..., None] & np.isfinite(shift), shift, np.inf)
+
+
+def cubic_terms(x: np.ndarray, n: np.ndarray, s: np.ndarray, x_ref: np.ndarray,
+                min_levels: int = 5) -> np.ndarray:
+    """The cubic coefficient c3 (G,) of ``L = c0 + c1 t + c2 t^2 + c3 t^3`` (t = x -
+    x_ref) fitted by weighted least squares to each sweep's level means over all its
+    levels: how asymmetric its valley is. NaN for sweeps with fewer than ``min_levels``
+    levels (a cubic through 4 points has no residual to tell noise from shape)."""
+    x, n, s = (np.asarray(a, float) for a in (x, n, s))
+    present = n > 0
+    t = np.where(present, x - np.asarray(x_ref, float)[:, None], 0.0)
+    scale = np.sqrt((np.where(present, t * t, 0.0)).sum(1) / np.maximum(present.sum(1), 1))
+    scale = np.where(scale > 0, scale, 1.0)
+    u = t / scale[:, None]  # well conditioned
+    F = np.stack([np.ones_like(u), u, u * u, u * u * u], -1)
+    w = np.where(present, n, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.where(present, s / np.where(present, n, 1.0), 0.0)
+    A = np.einsum("gj,gjp,gjq->gpq", w, F, F)
+    b = np.einsum("gj,gjp,gj->gp", w, F, y)
+    ok = (present.sum(1) >= min_levels) & (np.abs(np.linalg.det(A)) > 1e-12)
+    As = np.where(ok[:, None, None], A, np.eye(4))
+    c = np.linalg.solve(As, b[..., None])[..., 0]
+    return np.where(ok, c[:, 3] / scale**3, np.nan)
+
+
 # ---------------------------------------------------------------- 1-D sweeps
 
 
@@ -129,7 +172,9 @@ class SweepDesign:
     ln lr; x_cap: ln lr at and above which no run is proposed (the lowest LR at which one
     of its runs diverged above its best LR; for a sweep whose runs all diverged, the
     lowest LR tried; +inf: none); bracket: (2, G) the ``div_bracketed`` bracket (NaN
-    otherwise); window: the fit's half-width in grid steps.
+    otherwise); cubic: (G,) the valley's cubic coefficient c3 near the optimum (its
+    asymmetry; 0: none known), which biases a parabola fitted over a wide window; window:
+    the fit's half-width in grid steps.
     """
 
     x: np.ndarray
@@ -146,6 +191,7 @@ class SweepDesign:
     step: np.ndarray
     x_cap: np.ndarray
     bracket: np.ndarray
+    cubic: np.ndarray | None = None
     window: int = 2
 
     @property
@@ -194,13 +240,14 @@ def merged_levels(ds: SweepDesign, g: np.ndarray, extra: np.ndarray):
     return x_out, n_out, out[1][:, :W], out[2][:, :W]
 
 
-def optimum_variance(ds: SweepDesign, g: np.ndarray, extra: np.ndarray | None = None,
-                     sigma=None) -> np.ndarray:
-    """Delta-method variance (C,) of ln lr_opt of sweeps ``g`` (C,) after runs at
+def optimum_mse(ds: SweepDesign, g: np.ndarray, extra: np.ndarray | None = None,
+                sigma=None, bias: bool = True) -> np.ndarray:
+    """Expected squared error (C,) of ln lr_opt of sweeps ``g`` (C,) after runs at
     ``extra`` (C, A) (NaN = none; None: the sweep as it is), on the window the estimator
-    would use with them. ``sigma``: the run noise (default ``ds.sigma[g]``). Infinite
-    where the estimator would have no ``ok`` optimum or the sweep has no parabola.
-    """
+    would use with them: the delta-method variance ``sigma^2 J M^-1 J^T`` plus the square
+    of the vertex shift the valley's cubic term (``ds.cubic``) causes on that window
+    (``bias=False``: the variance alone). ``sigma``: the run noise (default
+    ``ds.sigma[g]``). Infinite where the estimator would have no ``ok`` optimum."""
     g = np.asarray(g, dtype=np.int64)
     if extra is None:
         extra = np.full((len(g), 1), np.nan)
@@ -216,10 +263,21 @@ def optimum_variance(ds: SweepDesign, g: np.ndarray, extra: np.ndarray | None = 
     u_opt = ds.x_opt[g] - ds.x_best[g]
     coef = np.stack([ds.loss_opt[g] + k * u_opt**2, -2.0 * k * u_opt, k], -1)
     sd = ds.sigma[g] if sigma is None else np.broadcast_to(np.asarray(sigma, float), g.shape)
+    w = np.where(inwin, n, 0.0)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        var = vertex_cov(F, np.where(inwin, n, 0.0), coef, sd)[..., 0, 0]
-    usable = (f.status == OK) & (k > 0) & np.isfinite(var)
-    return np.where(usable, var, np.inf)
+        mse = vertex_cov(F, w, coef, sd)[..., 0, 0]
+        if bias and ds.cubic is not None:
+            c3 = np.nan_to_num(ds.cubic[g])
+            r = np.where(inwin, c3[:, None] * (t - u_opt[:, None]) ** 3, 0.0)
+            mse = mse + vertex_bias(F, w, coef, r)[..., 0] ** 2
+    usable = (f.status == OK) & (k > 0) & np.isfinite(mse)
+    return np.where(usable, mse, np.inf)
+
+
+def optimum_variance(ds: SweepDesign, g: np.ndarray, extra: np.ndarray | None = None,
+                     sigma=None) -> np.ndarray:
+    """The delta-method variance alone (``optimum_mse`` without the bias term)."""
+    return optimum_mse(ds, g, extra, sigma, bias=False)
 
 
 # ---------------------------------------------------------------- candidate LRs
@@ -266,11 +324,11 @@ def grid_step(x: np.ndarray, default: float | None = None) -> np.ndarray:
     return np.where(np.isfinite(step), step, fill)
 
 
-def design_variance(u: np.ndarray, curvature, sigma, window: int = 2) -> float:
-    """Delta-method variance of ln lr_opt of a sweep not run yet: one run at each ``u`` (ln
-    lr relative to its expected optimum), a valley of ``curvature``, run noise ``sigma``;
-    the window holds the levels within ``window`` steps of the level nearest the optimum
-    (the one the estimator would find best), at least 3."""
+def design_mse(u: np.ndarray, curvature, sigma, window: int = 2, cubic: float = 0.0) -> float:
+    """Expected squared error of ln lr_opt of a sweep not run yet: one run at each ``u``
+    (ln lr relative to its expected optimum), a valley of ``curvature`` (and cubic term
+    ``cubic``), run noise ``sigma``; the window holds the levels within ``window`` steps of
+    the level nearest the optimum (the one the estimator would find best), at least 3."""
     u = np.sort(np.asarray(u, float))
     if u.size < 3 or not (curvature > 0):
         return np.inf
@@ -279,6 +337,8 @@ def design_variance(u: np.ndarray, curvature, sigma, window: int = 2) -> float:
     radius = max(window, int(np.sort(dist)[2]))
     keep = dist <= radius
     F = quad_features(u[keep, None])
-    var = vertex_cov(F, np.ones(keep.sum()), np.array([0.0, 0.0, float(curvature)]),
-                     float(sigma))[0, 0]
-    return float(var)
+    c = np.array([0.0, 0.0, float(curvature)])
+    w = np.ones(keep.sum())
+    var = vertex_cov(F, w, c, float(sigma))[0, 0]
+    shift = vertex_bias(F, w, c, float(cubic or 0.0) * u[keep] ** 3)[0]
+    return float(var + shift**2)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .design import SweepDesign, optimum_variance
+from .design import SweepDesign, optimum_mse
 from .optimum import (
     ALL_DIVERGED,
     BAD_FIT,
@@ -215,8 +215,8 @@ class Planner:
         self.v = np.full(G, np.nan)
         members = np.array(sorted(g for g in self.where if self._precise(g)), np.int64)
         if members.size:
-            self.v[members] = optimum_variance(ds, members)
-        self.vc = (optimum_variance(ds, self.cg, self.cx[:, None]) if self.cg.size
+            self.v[members] = optimum_mse(ds, members)
+        self.vc = (optimum_mse(ds, self.cg, self.cx[:, None]) if self.cg.size
                    else np.zeros(0))
         self._h: list = [None] * len(targets)
         self.w = np.zeros(G)  # weight of each law point's variance in the objective
@@ -365,8 +365,8 @@ class Planner:
     def _update(self, g: int) -> None:
         """Recompute sweep g's variance and its candidates' after a pick."""
         ex = np.asarray(self.extra[g], float)
-        self.v[g] = optimum_variance(self.ds, np.array([g]), ex[None, :])[0]
+        self.v[g] = optimum_mse(self.ds, np.array([g]), ex[None, :])[0]
         sel = np.flatnonzero(self.cg == g)
         if sel.size:
             extra = np.column_stack([np.repeat(ex[None, :], sel.size, 0), self.cx[sel]])
-            self.vc[sel] = optimum_variance(self.ds, self.cg[sel], extra)
+            self.vc[sel] = optimum_mse(self.ds, self.cg[sel], extra)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..core.bootstrap import pooled_noise_sd
 from ..core.decisions import needed
-from ..core.design import SweepDesign, design_variance, grid_step, ladder, optimum_variance
+from ..core.design import SweepDesign, cubic_terms, design_mse, grid_step, ladder, optimum_mse
 from ..core.optimum import DEFAULT_WINDOW, GAP_SD, MAX_MISFIT, OK, STATUS_NAMES, fit_sweeps
 from ..core.planner import NewSweep, Planner, Target, rule_runs
 from ..errors import ScalefitInputError
@@ -80,15 +80,34 @@ def design_of(fit) -> tuple[SweepDesign, dict]:
         above = div[div > ref] if np.isfinite(ref) else div
         if above.size:
             x_cap[g] = above.min()
+    # the valley's asymmetry: each sweep's own cubic term where it has 5 or more LRs, else
+    # its curvature times the median |c3 / curvature| of the ok sweeps of its by group
+    ok = status == OK
+    own = cubic_terms(x, n, s, point.x_best)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.abs(own / point.curvature)
+    cubic = np.zeros(G)
+    asym = {}
+    for k in dict.fromkeys(key):
+        m = (key == k) & ok & np.isfinite(ratio)
+        a = float(np.median(ratio[m])) if m.any() else 0.0
+        asym[k] = a
+        sel = (key == k) & ok
+        cubic[sel] = np.where(np.isfinite(own[sel]), own[sel], a * point.curvature[sel])
     brk = point.bracket if point.bracket is not None else np.full((2, G), np.nan)
     ds = SweepDesign(x=x, n=n, s=s, q=q, status=status, x_best=point.x_best,
                      x_opt=np.where(status == OK, point.x_opt, np.nan),
                      curvature=np.where(status == OK, point.curvature, np.nan),
                      loss_opt=np.where(status == OK, point.loss_opt, np.nan),
                      x_window=point.x_window, sigma=sigma, step=grid_step(x),
-                     x_cap=x_cap, bracket=brk, window=int(st.get("window", DEFAULT_WINDOW)))
+                     x_cap=x_cap, bracket=brk, cubic=cubic,
+                     window=int(st.get("window", DEFAULT_WINDOW)))
     return ds, {"key": key, "noise_known": known, "pooled": pooled_by, "x_low": x_low,
-                "x_vertex": point.x_opt}
+                "x_vertex": point.x_opt, "asymmetry": asym}
+
+
+def _gkey(group: dict) -> str:
+    return "\x1f".join(str(v) for v in group.values()) if group else 0
 
 
 def _group_keys(optima: pd.DataFrame, by) -> np.ndarray:
@@ -165,7 +184,7 @@ def plan(fit, k: int, target_scale=None, target_horizon=None, group=None, candid
                          "optima")
         if law is not None:
             ti = len(targets)
-            t, m, pend, vt, ns, nm = _law_target(fit, ds, optima, gd, rows, law, include,
+            t, m, pend, vt, ns, nm = _law_target(fit, ds, info, optima, gd, rows, law, include,
                                                  target_scale, target_horizon, objective,
                                                  gi, ti, costs, new_sweeps and candidates is None,
                                                  new_scales, new_horizons, new_sweep_lrs)
@@ -219,7 +238,7 @@ def _who(gd: dict) -> str:
     return ("[" + ", ".join(f"{k}={v}" for k, v in gd.items()) + "] ") if gd else ""
 
 
-def _law_target(fit, ds, optima, gd, rows, law, include, target_scale, target_horizon,
+def _law_target(fit, ds, info, optima, gd, rows, law, include, target_scale, target_horizon,
                 objective, gi, ti, costs, allow_new, new_scales, new_horizons, n_new):
     """The target of one by group's law: its points, leverage inputs, pending sweeps, the
     variance a fixed sweep would bring, and new-sweep options."""
@@ -240,7 +259,7 @@ def _law_target(fit, ds, optima, gd, rows, law, include, target_scale, target_ho
     if objective == "loss":
         weight = k_target
     ok_members = members[np.isnan(fixed)]
-    v_ok = optimum_variance(ds, ok_members) if ok_members.size else np.zeros(0)
+    v_ok = optimum_mse(ds, ok_members) if ok_members.size else np.zeros(0)
     v_ok = v_ok[np.isfinite(v_ok)]
     v_typ = float(np.median(v_ok)) if v_ok.size else np.nan
     pend = {}
@@ -253,8 +272,8 @@ def _law_target(fit, ds, optima, gd, rows, law, include, target_scale, target_ho
     meta = {"kind": "law", "group": gd, "law": law, "values": vals, "k_target": k_target}
     news, nmeta = ([], [])
     if allow_new:
-        news, nmeta = _new_sweeps(fit, ds, optima, rows, members, law, ti, costs, new_scales,
-                                  new_horizons, n_new, k_target)
+        news, nmeta = _new_sweeps(fit, ds, info["asymmetry"], optima, rows, members, law, ti,
+                                  costs, new_scales, new_horizons, n_new)
     return t, meta, pend, v_typ, news, nmeta
 
 
@@ -273,8 +292,8 @@ def _curvature_at(fit, gd, vals, ds, members) -> float:
     return float(np.median(k)) if k.size else np.nan
 
 
-def _new_sweeps(fit, ds, optima, rows, members, law, ti, costs, new_scales, new_horizons,
-                n_new, k_target):
+def _new_sweeps(fit, ds, info_asym, optima, rows, members, law, ti, costs, new_scales,
+                new_horizons, n_new):
     """New sweeps for a law: the next point of each variable's own ladder above its largest
     value (and the values the caller names), at the other variable's values."""
     dom = law.domain or {}
@@ -330,7 +349,8 @@ def _new_sweeps(fit, ds, optima, rows, members, law, ti, costs, new_scales, new_
         if cap is not None and np.isfinite(cap):
             while u.max() >= np.log(cap) - 1e-9:
                 u = u - h
-        var = design_variance(u, k, sig, ds.window)
+        a = info_asym.get(_gkey(law.group), 0.0)
+        var = design_mse(u, k, sig, ds.window, a * k if np.isfinite(k) else 0.0)
         if not np.isfinite(var):
             continue
         z = np.array([1.0] + [np.log(at[v]) for v in law.variables])
