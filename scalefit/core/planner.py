@@ -283,27 +283,26 @@ class Planner:
     def run(self, k: int, per_group: bool = False) -> list[Pick]:
         """Up to ``k`` runs (``per_group``: up to ``k`` per quota group)."""
         picks: list[Pick] = []
-        used: dict[int, int] = {}
+        n_groups = int(max(self.group.max(initial=0),
+                           max((t.group for t in self.targets), default=0))) + 1
+        used = np.zeros(n_groups, int)
+        quota = int(k) if per_group else np.iinfo(np.int64).max
         left = np.inf if per_group else int(k)
-
-        def room(grp, n=1):
-            return not per_group or used.get(int(grp), 0) + n <= k
-
         while left > 0:
-            choice, score = self._best(room, left)
+            choice, _ = self._best(used, quota, left)
             if choice is None:
                 break
             for p in (new := self._take(*choice)):
                 grp = self.group[p.sweep] if p.sweep >= 0 else self.targets[p.target].group
-                used[int(grp)] = used.get(int(grp), 0) + 1
+                used[int(grp)] += 1
             picks += new
             left -= len(new)
         return picks
 
-    def _best(self, room, left):
+    def _best(self, used, quota, left):
         best, key = None, None
         for g, xs in self.rules.items():  # rule runs
-            if xs and room(self.group[g]):
+            if xs and used[self.group[g]] < quota:
                 k = (self.rule_value(g) / self.cost[g], -len(self.extra.get(g, ())),
                      -self.cost[g], -g)
                 if key is None or k > key:
@@ -313,14 +312,13 @@ class Planner:
         score = -np.inf if key is None else key[0]
         if self.cg.size:  # precision runs
             sc = self._variance_gain() / self.cost[self.cg]
-            ok = np.array([room(gr) for gr in self.group[self.cg]], bool)
-            sc = np.where(ok, sc, -np.inf)
+            sc = np.where(used[self.group[self.cg]] < quota, sc, -np.inf)
             i = int(np.argmax(sc))
             if sc[i] > 0 and sc[i] > score:
                 best, score = ("variance", i), sc[i]
         for j, ns in enumerate(self.new):  # new sweeps
-            if (j in self.new_done or ns.n_runs > left
-                    or not room(self.targets[ns.target].group, ns.n_runs)):
+            grp = self.targets[ns.target].group
+            if j in self.new_done or ns.n_runs > left or used[grp] + ns.n_runs > quota:
                 continue
             gain = self.targets[ns.target].weight * (
                 self.target_var(ns.target) - self._with_point(ns.target, ns.z, ns.var))
