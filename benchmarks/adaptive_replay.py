@@ -112,6 +112,9 @@ def start(d) -> set:
     return out
 
 
+OBJECTIVE = "variance"
+
+
 def pick_next(d, revealed, k, target):
     r = fit(d.loc[sorted(revealed)])
     hidden = d.drop(index=sorted(revealed))
@@ -120,7 +123,7 @@ def pick_next(d, revealed, k, target):
     kw = {"target_scale": TARGET[0], "target_horizon": TARGET[1]} if target else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        p = r.next_runs(k, candidates=cand, cost="runs", **kw)
+        p = r.next_runs(k, candidates=cand, cost="runs", objective=OBJECTIVE, **kw)
     chosen = []
     runs = p.runs
     for _, row in runs.iterrows():
@@ -219,7 +222,10 @@ def main(argv=None):
     ap.add_argument("--k", type=int, default=17, help="runs revealed per round")
     ap.add_argument("--seeds", type=int, default=10, help="replications of random")
     ap.add_argument("--policies", default="next,next-target,coarse-to-fine,random")
+    ap.add_argument("--objective", default="variance", help="of next: variance or loss")
     args = ap.parse_args(argv)
+    global OBJECTIVE
+    OBJECTIVE = args.objective
     if not DATA.exists():
         print(f"skipped: {DATA} is not present", file=sys.stderr)
         return 0

@@ -134,12 +134,22 @@ def vertex_bias(F: np.ndarray, w: np.ndarray, c: np.ndarray, r: np.ndarray) -> n
 
 
 def cubic_terms(x: np.ndarray, n: np.ndarray, s: np.ndarray, x_ref: np.ndarray,
-                min_levels: int = 5) -> np.ndarray:
-    """The cubic coefficient c3 (G,) of ``L = c0 + c1 t + c2 t^2 + c3 t^3`` (t = x -
-    x_ref) fitted by weighted least squares to each sweep's level means over all its
-    levels: how asymmetric its valley is. NaN for sweeps with fewer than ``min_levels``
-    levels (a cubic through 4 points has no residual to tell noise from shape)."""
+                curvature: np.ndarray, groups=None, min_levels: int = 5
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The valley's cubic coefficient c3 (G,) near each sweep's optimum: how asymmetric it
+    is, which biases a parabola fitted over a wide window; and the noise s.d. around the
+    cubics (G,), pooled per group (NaN where no cubic has a residual).
+
+    Each sweep with ``min_levels`` or more levels gets ``L = c0 + c1 t + c2 t^2 + c3 t^3``
+    (t = x - x_ref) by weighted least squares on its level means, and ``Var c3`` from the
+    noise around the cubics (the pooled residual of the cubic fits of the sweeps sharing
+    its ``groups`` label; all sweeps when None). A sweep keeps its own c3 where it is
+    significant (``|c3| > 2 s.e.``); every other sweep of the group (few levels, or a c3
+    within its noise) gets the group's average asymmetry: ``|c3| = curvature * sqrt(a2)``
+    with ``a2`` the mean of ``(c3^2 - Var c3) / curvature^2`` over the group's fitted sweeps
+    (an unbiased estimate of the mean square; 0 when negative)."""
     x, n, s = (np.asarray(a, float) for a in (x, n, s))
+    k = np.asarray(curvature, float)
     present = n > 0
     t = np.where(present, x - np.asarray(x_ref, float)[:, None], 0.0)
     scale = np.sqrt((np.where(present, t * t, 0.0)).sum(1) / np.maximum(present.sum(1), 1))
@@ -151,10 +161,30 @@ def cubic_terms(x: np.ndarray, n: np.ndarray, s: np.ndarray, x_ref: np.ndarray,
         y = np.where(present, s / np.where(present, n, 1.0), 0.0)
     A = np.einsum("gj,gjp,gjq->gpq", w, F, F)
     b = np.einsum("gj,gjp,gj->gp", w, F, y)
-    ok = (present.sum(1) >= min_levels) & (np.abs(np.linalg.det(A)) > 1e-12)
+    levels = present.sum(1)
+    ok = (levels >= min_levels) & (np.abs(np.linalg.det(A)) > 1e-12)
     As = np.where(ok[:, None, None], A, np.eye(4))
-    c = np.linalg.solve(As, b[..., None])[..., 0]
-    return np.where(ok, c[:, 3] / scale**3, np.nan)
+    coef = np.linalg.solve(As, b[..., None])[..., 0]
+    resid = np.where(present, y - np.einsum("gjp,gp->gj", F, coef), 0.0)
+    rss = np.where(ok, (w * resid * resid).sum(1), 0.0)
+    df = np.where(ok, levels - 4, 0)
+    c3 = coef[:, 3] / scale**3
+    unit = np.linalg.inv(As)[:, 3, 3] / scale**6
+    labels = np.zeros(len(x), dtype=object) if groups is None else np.asarray(groups)
+    out, noise = np.zeros(len(x)), np.full(len(x), np.nan)
+    for key in dict.fromkeys(labels.tolist()):
+        m = labels == key
+        noise2 = rss[m].sum() / df[m].sum() if df[m].sum() > 0 else np.inf
+        noise[m] = np.sqrt(noise2) if np.isfinite(noise2) else np.nan
+        var = unit * noise2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            use = m & ok & np.isfinite(k) & (k > 0)
+            a2 = (c3[use] ** 2 - var[use]) / k[use] ** 2
+            a2 = float(np.mean(a2)) if a2.size and np.all(np.isfinite(a2)) else 0.0
+            own = m & ok & (c3 * c3 > 4.0 * var)
+        out[m] = np.sqrt(max(a2, 0.0)) * np.nan_to_num(k[m])
+        out[own] = np.abs(c3[own])
+    return out, noise
 
 
 # ---------------------------------------------------------------- 1-D sweeps

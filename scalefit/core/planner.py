@@ -7,6 +7,10 @@ the optima the law is fitted on), or one sweep's own ln lr_opt. A sweep that is 
 inside its divergence bracket, ...). The planner picks runs greedily, each the candidate
 with the largest expected reduction of the summed target variance per unit cost,
 recomputing the chosen sweep's candidates after each pick (the runs it already got count).
+One step of lookahead: a sweep's window narrows only once several LRs near its optimum are
+run (one at a time they change nothing), so completing the window at the grid's
+resolution (the candidates within ``window`` steps of the vertex) is also valued, per run
+it needs, and taken one run at a time when it beats every single run.
 """
 
 from __future__ import annotations
@@ -98,8 +102,16 @@ def rule_runs(ds: SweepDesign, g: int, allowed: np.ndarray | None = None
     if allowed is None:
         pts = [float(v) for v in ideal if np.isfinite(v) and inside(v)]
         return code, list(dict.fromkeys(pts))
-    a = np.asarray(allowed, float)
-    a = a[inside(a)]
+    a_all = np.asarray(allowed, float)
+    a = a_all[inside(a_all)]
+    if a.size == 0 and code.startswith("edge"):
+        # nothing past the edge may be run: the allowed LR nearest the best instead (a
+        # level next to it can still turn out lower and bracket the optimum)
+        a = a_all[a_all < cap - tol]
+        if a.size == 0:
+            return code, []
+        order = np.argsort(np.abs(a - float(ds.x_best[g])), kind="stable")
+        return code + "_inside", [float(v) for v in a[order][:1]]
     if a.size == 0:
         return code, []
     order = np.argsort(np.abs(a - ideal[0]), kind="stable")
@@ -222,6 +234,10 @@ class Planner:
         self.w = np.zeros(G)  # weight of each law point's variance in the objective
         for ti in range(len(targets)):
             self._weights(ti)
+        # lookahead: the runs that complete each sweep's window at its grid's resolution
+        self.local: dict[int, tuple[list[float], float]] = {}
+        for g in np.unique(self.cg):
+            self._local(int(g))
 
     def _precise(self, g: int) -> bool:
         """A law point with a parabola: runs sharpen it."""
@@ -279,6 +295,34 @@ class Planner:
             gain = self.w[self.cg] * (self.v[self.cg] - self.vc)
         return np.nan_to_num(gain, nan=0.0, neginf=0.0, posinf=0.0)
 
+    def _local(self, g: int) -> None:
+        """The candidate LRs of sweep g within ``window`` grid steps of its vertex on the grid
+        of its levels and candidates together, not run yet (nearest the vertex first), and
+        the expected squared error with all of them: ``local[g]``."""
+        cand = self.cx[self.cg == g]
+        have = np.concatenate([self.ds.x[g][np.isfinite(self.ds.x[g])],
+                               np.asarray(self.extra.get(g, []), float)])
+        grid = np.unique(np.concatenate([have, cand]))
+        if grid.size < 3 or not np.isfinite(self.ds.x_opt[g]):
+            self.local.pop(g, None)
+            return
+        j = int(np.argmin(np.abs(grid - self.ds.x_opt[g])))
+        near = grid[max(0, j - self.ds.window):j + self.ds.window + 1]
+        tol = 1e-9 * max(1.0, float(np.abs(near).max()))
+        missing = [float(v) for v in near if not np.any(np.abs(have - v) <= tol)]
+        if not missing:
+            self.local.pop(g, None)
+            return
+        missing.sort(key=lambda v: abs(v - self.ds.x_opt[g]))
+        ex = np.concatenate([np.asarray(self.extra.get(g, []), float), missing])
+        self.local[g] = (missing, float(optimum_mse(self.ds, np.array([g]), ex[None])[0]))
+
+    def _local_gain(self, g: int) -> float:
+        """Expected reduction per run from completing sweep g's window."""
+        missing, mse = self.local[g]
+        gain = self.w[g] * (self.v[g] - mse) / len(missing)
+        return float(gain) if np.isfinite(gain) else 0.0
+
     # -- the greedy loop
     def run(self, k: int, per_group: bool = False) -> list[Pick]:
         """Up to ``k`` runs (``per_group``: up to ``k`` per quota group)."""
@@ -316,6 +360,11 @@ class Planner:
             i = int(np.argmax(sc))
             if sc[i] > 0 and sc[i] > score:
                 best, score = ("variance", i), sc[i]
+        for g in self.local:  # completing a sweep's window, one run at a time
+            if used[self.group[g]] < quota:
+                sc = self._local_gain(g) / self.cost[g]
+                if sc > 0 and sc > score:
+                    best, score = ("local", g), sc
         for j, ns in enumerate(self.new):  # new sweeps
             grp = self.targets[ns.target].group
             if j in self.new_done or ns.n_runs > left or used[grp] + ns.n_runs > quota:
@@ -337,6 +386,19 @@ class Planner:
             self.extra.setdefault(g, []).append(x)
             ti = self.pending.get(g, (self.where.get(g, (-1, 0))[0], None))[0]
             return [Pick(sweep=g, x=x, code=self.rule_code[g], target=ti, gain=value)]
+        if kind == "local":
+            g = i
+            ti, _ = self.where[g]
+            x = self.local[g][0][0]
+            gain = self._local_gain(g)
+            before = self.v[g]
+            t_before = self.target_var(ti)
+            share = self.w[g] * before / (self.targets[ti].weight * t_before)
+            self.extra.setdefault(g, []).append(x)
+            self._update(g)
+            return [Pick(sweep=g, x=x, code="variance", target=ti, gain=gain,
+                         var_before=float(before), var_after=float(self.v[g]),
+                         target_after=self.target_var(ti), share=float(share))]
         if kind == "variance":
             g = int(self.cg[i])
             ti, _ = self.where[g]
@@ -368,3 +430,4 @@ class Planner:
         if sel.size:
             extra = np.column_stack([np.repeat(ex[None, :], sel.size, 0), self.cx[sel]])
             self.vc[sel] = optimum_mse(self.ds, self.cg[sel], extra)
+            self._local(g)

@@ -80,20 +80,21 @@ def design_of(fit) -> tuple[SweepDesign, dict]:
         above = div[div > ref] if np.isfinite(ref) else div
         if above.size:
             x_cap[g] = above.min()
-    # the valley's asymmetry: each sweep's own cubic term where it has 5 or more LRs, else
-    # its curvature times the median |c3 / curvature| of the ok sweeps of its by group
+    # the valley's asymmetry (its cubic term; docs/math.md section 10), per by group
     ok = status == OK
-    own = cubic_terms(x, n, s, point.x_best)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.abs(own / point.curvature)
-    cubic = np.zeros(G)
+    c3, cubic_sd = cubic_terms(x, n, s, point.x_best, point.curvature, key)
+    cubic = np.where(ok, c3, 0.0)
+    # the run noise the design assumes: the smaller of the pooled residual s.d. around the
+    # window parabolas and around the sweeps' cubics (each includes its own model's lack
+    # of fit, so each bounds the noise from above; on an asymmetric valley the parabola's
+    # residual is mostly the asymmetry)
+    has_cubic = np.isfinite(cubic_sd) & (cubic_sd > 0)
+    sigma = np.where(has_cubic, np.fmin(sigma, cubic_sd), sigma)
+    known = known | has_cubic
     asym = {}
     for k in dict.fromkeys(key):
-        m = (key == k) & ok & np.isfinite(ratio)
-        a = float(np.median(ratio[m])) if m.any() else 0.0
-        asym[k] = a
-        sel = (key == k) & ok
-        cubic[sel] = np.where(np.isfinite(own[sel]), own[sel], a * point.curvature[sel])
+        m = (key == k) & ok & (point.curvature > 0)
+        asym[k] = float(np.median(cubic[m] / point.curvature[m])) if m.any() else 0.0
     brk = point.bracket if point.bracket is not None else np.full((2, G), np.nan)
     ds = SweepDesign(x=x, n=n, s=s, q=q, status=status, x_best=point.x_best,
                      x_opt=np.where(status == OK, point.x_opt, np.nan),
@@ -186,7 +187,8 @@ def plan(fit, k: int, target_scale=None, target_horizon=None, group=None, candid
             ti = len(targets)
             t, m, pend, vt, ns, nm = _law_target(fit, ds, info, optima, gd, rows, law, include,
                                                  target_scale, target_horizon, objective,
-                                                 gi, ti, costs, new_sweeps and candidates is None,
+                                                 gi, ti, costs, cost,
+                                                 new_sweeps and candidates is None,
                                                  new_scales, new_horizons, new_sweep_lrs)
             targets.append(t)
             meta.append(m)
@@ -204,11 +206,11 @@ def plan(fit, k: int, target_scale=None, target_horizon=None, group=None, candid
                 meta.append({"kind": "sweep", "sweep": int(g), "group": gd})
                 v_typ.append(np.nan)
     sel = np.concatenate([r for _, r in selected])
-    allowed = None
+    allowed, exact_lr = None, {}
     if candidates is None:
         cg, cx = ladder(ds, past)
     else:
-        cg, cx, allowed, n_off = _given_candidates(candidates, optima, fit.by, ds)
+        cg, cx, allowed, n_off, exact_lr = _given_candidates(candidates, optima, fit.by, ds)
         if n_off:
             notes.append(f"{n_off} candidate run(s) belong to no sweep of the fit (new scales or "
                          "horizons are not taken from candidates) and were left out")
@@ -231,7 +233,7 @@ def plan(fit, k: int, target_scale=None, target_horizon=None, group=None, candid
             "before": before, "after": after, "planner": planner, "notes": notes,
             "rules": rules, "new_meta": new_meta, "costs": costs, "optima": optima,
             "law_mode": law_mode, "selected": selected,
-            "new_costs": [ns.cost for ns in news]}
+            "new_costs": [ns.cost for ns in news], "exact_lr": exact_lr}
 
 
 def _who(gd: dict) -> str:
@@ -239,7 +241,8 @@ def _who(gd: dict) -> str:
 
 
 def _law_target(fit, ds, info, optima, gd, rows, law, include, target_scale, target_horizon,
-                objective, gi, ti, costs, allow_new, new_scales, new_horizons, n_new):
+                objective, gi, ti, costs, cost_mode, allow_new, new_scales, new_horizons,
+                n_new):
     """The target of one by group's law: its points, leverage inputs, pending sweeps, the
     variance a fixed sweep would bring, and new-sweep options."""
     sub = optima.loc[rows]
@@ -273,7 +276,7 @@ def _law_target(fit, ds, info, optima, gd, rows, law, include, target_scale, tar
     news, nmeta = ([], [])
     if allow_new:
         news, nmeta = _new_sweeps(fit, ds, info["asymmetry"], optima, rows, members, law, ti,
-                                  costs, new_scales, new_horizons, n_new)
+                                  costs, cost_mode, new_scales, new_horizons, n_new)
     return t, meta, pend, v_typ, news, nmeta
 
 
@@ -292,8 +295,8 @@ def _curvature_at(fit, gd, vals, ds, members) -> float:
     return float(np.median(k)) if k.size else np.nan
 
 
-def _new_sweeps(fit, ds, info_asym, optima, rows, members, law, ti, costs, new_scales,
-                new_horizons, n_new):
+def _new_sweeps(fit, ds, info_asym, optima, rows, members, law, ti, costs, cost_mode,
+                new_scales, new_horizons, n_new):
     """New sweeps for a law: the next point of each variable's own ladder above its largest
     value (and the values the caller names), at the other variable's values."""
     dom = law.domain or {}
@@ -354,7 +357,7 @@ def _new_sweeps(fit, ds, info_asym, optima, rows, members, law, ti, costs, new_s
         if not np.isfinite(var):
             continue
         z = np.array([1.0] + [np.log(at[v]) for v in law.variables])
-        c = (s or 1.0) * (d or 1.0) / scale_cost
+        c = (s or 1.0) * (d or 1.0) / scale_cost if cost_mode == "flops" else 1.0
         news.append(NewSweep(target=ti, z=z, var=var, n_runs=n_new, cost=c,
                              lrs=tuple(x_pred + u)))
         meta.append({"scale": s, "horizon": d, "lr_pred": float(np.exp(x_pred)),
@@ -397,7 +400,8 @@ def _given_candidates(cand: pd.DataFrame, optima: pd.DataFrame, by, ds: SweepDes
     below = x < ds.x_cap[g] - 1e-9
     g, x = g[below], x[below]
     allowed = {int(k): np.unique(x[g == k]) for k in np.unique(g)}
-    return g, x, allowed, int((gs < 0).sum())
+    exact = {int(k): np.unique(lr[ok][below][g == k]) for k in np.unique(g)}
+    return g, x, allowed, int((gs < 0).sum()), exact
 
 
 def _key(row) -> tuple:

@@ -55,7 +55,8 @@ def propose(fit, k: int, target_scale=None, target_horizon=None, group=None, can
                       f"{sd_b:.3g} -> {math.sqrt(pk.target_after):.3g}")
             c = p["new_costs"][pk.new]
         sd_after = math.sqrt(pk.target_after) if np.isfinite(pk.target_after) else None
-        rows.append({**row, "lr": _lr_value(fit, pk), "kind": KIND.get(pk.code, "rule"),
+        rows.append({**row, "lr": _lr_value(fit, pk, p["exact_lr"]),
+                     "kind": KIND.get(pk.code, "rule"),
                      "rule": pk.code, "status": status, "reason": reason,
                      "gain": float(pk.gain) if np.isfinite(pk.gain) else None,
                      "sd_after": sd_after, "cost": c})
@@ -76,13 +77,14 @@ def propose(fit, k: int, target_scale=None, target_horizon=None, group=None, can
     return Proposals(runs, targets, settings, notes, level=fit.level, by=by)
 
 
-def _lr_value(fit, pk) -> float:
-    """The LR of a pick: exactly the sweep's own value at an LR it tried (a replicate must
-    land on the same level), else rounded to 6 significant digits."""
+def _lr_value(fit, pk, exact: dict) -> float:
+    """The LR of a pick: exactly the value of the candidate or of the sweep's run it stands
+    for (a replicate must land on the same level), else rounded to 6 significant digits."""
     lr = float(np.exp(pk.x))
     if pk.sweep >= 0:
-        tried = np.unique(np.asarray(fit.runs[pk.sweep]["lr"], float))
-        hit = tried[np.isclose(tried, lr, rtol=1e-9, atol=0)]
+        known = np.concatenate([np.asarray(exact.get(pk.sweep, ()), float),
+                                np.unique(np.asarray(fit.runs[pk.sweep]["lr"], float))])
+        hit = known[np.isclose(known, lr, rtol=1e-9, atol=0)]
         if hit.size:
             return float(hit[0])
     return float(f"{lr:.6g}")
@@ -117,6 +119,10 @@ def _rule(code, ds, info, g, x) -> str:
     if code == "edge_high":
         return (f"best LR {e(ds.x_best[g])} is the highest tried: the optimum is not "
                 f"bracketed; an LR above it{below_cap}")
+    if code in ("edge_low_inside", "edge_high_inside"):
+        side = "lowest" if code == "edge_low_inside" else "highest"
+        return (f"best LR {e(ds.x_best[g])} is the {side} tried and no LR past it is allowed: "
+                "the allowed LR nearest it")
     if code == "too_few":
         return f"only {lv.size} LR(s) with a finite loss: a parabola needs 3"
     if code == "bracket":
