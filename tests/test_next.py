@@ -85,9 +85,15 @@ def test_vertex_bias_is_the_shift_of_a_parabola_fitted_to_a_cubic_valley():
     # a narrower window of the same valley is biased less
     narrow = vertex_bias(F[2:5], np.ones(3), c_true, 0.01 * (t[2:5] - u0) ** 3)[0]
     assert abs(narrow) < abs(shift) / 3
-    # and the cubic is recovered from the level means
-    cub = cubic_terms(t[None], np.ones((1, 7)), y[None], np.zeros(1))
-    assert cub[0] == pytest.approx(0.01, rel=1e-6)
+    # and the cubic is recovered from the level means (its magnitude: the bias is squared)
+    cub, noise = cubic_terms(t[None], np.ones((1, 7)), y[None], np.zeros(1), np.array([k]))
+    assert cub[0] == pytest.approx(0.01, rel=1e-6) and noise[0] < 1e-9
+    # a parabolic valley with noise: the cubic within its noise is not claimed
+    rng = np.random.default_rng(0)
+    x = np.tile(t, (40, 1))
+    yy = k * x**2 + rng.normal(0, 0.01, x.shape)
+    c, sd = cubic_terms(x, np.ones_like(x), yy, np.zeros(40), np.full(40, k))
+    assert sd[0] == pytest.approx(0.01, rel=0.2) and np.median(c) < 0.002
 
 
 def test_design_of_a_new_sweep_more_runs_less_error():
