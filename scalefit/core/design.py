@@ -271,13 +271,16 @@ def merged_levels(ds: SweepDesign, g: np.ndarray, extra: np.ndarray):
 
 
 def optimum_mse(ds: SweepDesign, g: np.ndarray, extra: np.ndarray | None = None,
-                sigma=None, bias: bool = True) -> np.ndarray:
+                sigma=None, bias: bool = True, clamp: bool = True) -> np.ndarray:
     """Expected squared error (C,) of ln lr_opt of sweeps ``g`` (C,) after runs at
     ``extra`` (C, A) (NaN = none; None: the sweep as it is), on the window the estimator
     would use with them: the delta-method variance ``sigma^2 J M^-1 J^T`` plus the square
     of the vertex shift the valley's cubic term (``ds.cubic``) causes on that window
-    (``bias=False``: the variance alone). ``sigma``: the run noise (default
-    ``ds.sigma[g]``). Infinite where the estimator would have no ``ok`` optimum."""
+    (``bias=False``: the variance alone), combined with the bound ``(range / 2)^2`` of
+    the LRs run as ``1 / (1 / mse + 4 / range^2)`` (``clamp``: the laws clamp each
+    resampled optimum to them). ``sigma``: the run noise
+    (default ``ds.sigma[g]``). Infinite where the estimator would have no ``ok``
+    optimum."""
     g = np.asarray(g, dtype=np.int64)
     if extra is None:
         extra = np.full((len(g), 1), np.nan)
@@ -300,14 +303,23 @@ def optimum_mse(ds: SweepDesign, g: np.ndarray, extra: np.ndarray | None = None,
             c3 = np.nan_to_num(ds.cubic[g])
             r = np.where(inwin, c3[:, None] * (t - u_opt[:, None]) ** 3, 0.0)
             mse = mse + vertex_bias(F, w, coef, r)[..., 0] ** 2
+    # the laws use each resampled optimum clamped to the LRs its sweep tried (docs/math.md
+    # section 2): its variance is at most (range / 2)^2, combined with the data's as
+    # information (1 / v = 1 / mse + 1 / (range / 2)^2: smooth, so a run still counts)
+    if clamp:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            span = (np.nanmax(np.where(n > 0, x, np.nan), 1)
+                    - np.nanmin(np.where(n > 0, x, np.nan), 1))
+            mse = 1.0 / (1.0 / mse + 4.0 / span**2)
     usable = (f.status == OK) & (k > 0) & np.isfinite(mse)
     return np.where(usable, mse, np.inf)
 
 
 def optimum_variance(ds: SweepDesign, g: np.ndarray, extra: np.ndarray | None = None,
                      sigma=None) -> np.ndarray:
-    """The delta-method variance alone (``optimum_mse`` without the bias term)."""
-    return optimum_mse(ds, g, extra, sigma, bias=False)
+    """The delta-method variance alone (``optimum_mse`` without the bias term and the
+    clamp)."""
+    return optimum_mse(ds, g, extra, sigma, bias=False, clamp=False)
 
 
 # ---------------------------------------------------------------- candidate LRs

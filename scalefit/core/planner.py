@@ -199,7 +199,8 @@ class Planner:
     -> (target, z) for a sweep that is not ok yet and would join that target's law once
     fixed (its rule runs are worth the reduction of the target's variance if it joined
     with variance ``v_typical[target]``, per run of its rule; a sweep that is not pending
-    is its own target, whose optimum is unknown: its rule runs come first); new: NewSweep
+    is its own target, whose optimum is unknown); rule runs come before any other run, in
+    that order; new: NewSweep
     options; sweep_group: (G,) quota group of each sweep (``per_group``).
     """
 
@@ -278,8 +279,9 @@ class Planner:
                             self.targets[ti].z0)
 
     def rule_value(self, g: int) -> float:
-        """Value of one run of sweep g's status rule (inf: its optimum is unknown and it
-        is its own target)."""
+        """The order of rule runs (all come before any other run): with a target, what one
+        run of sweep g's rule is worth if the sweep joined the law (inf: it is its own
+        target, whose optimum is unknown)."""
         if g not in self.pending:
             return np.inf
         ti, z = self.pending[g]
@@ -287,8 +289,8 @@ class Planner:
         if not np.isfinite(vt):
             return np.inf
         n = max(1, len(self.rules.get(g, ())) + len(self.extra.get(g, ())))
-        gain = self.target_var(ti) - self._with_point(ti, z, vt)
-        return self.targets[ti].weight * gain / n if np.isfinite(gain) else np.inf
+        gain = self.targets[ti].weight * (self.target_var(ti) - self._with_point(ti, z, vt))
+        return float(gain) / n if np.isfinite(gain) else np.inf
 
     def _variance_gain(self) -> np.ndarray:
         with np.errstate(invalid="ignore"):
@@ -320,8 +322,8 @@ class Planner:
     def _local_gain(self, g: int) -> float:
         """Expected reduction per run from completing sweep g's window."""
         missing, mse = self.local[g]
-        gain = self.w[g] * (self.v[g] - mse) / len(missing)
-        return float(gain) if np.isfinite(gain) else 0.0
+        drop = self.w[g] * (self.v[g] - mse)
+        return float(drop) / len(missing) if np.isfinite(drop) else 0.0
 
     # -- the greedy loop
     def run(self, k: int, per_group: bool = False) -> list[Pick]:
@@ -345,15 +347,15 @@ class Planner:
 
     def _best(self, used, quota, left):
         best, key = None, None
-        for g, xs in self.rules.items():  # rule runs
+        for g, xs in self.rules.items():  # rule runs first: an unknown optimum
             if xs and used[self.group[g]] < quota:
                 k = (self.rule_value(g) / self.cost[g], -len(self.extra.get(g, ())),
                      -self.cost[g], -g)
                 if key is None or k > key:
                     best, key = ("rule", g), k
-        if key is not None and np.isinf(key[0]):
-            return best, key[0]
-        score = -np.inf if key is None else key[0]
+        if key is not None:
+            return best, np.inf
+        score = -np.inf
         if self.cg.size:  # precision runs
             sc = self._variance_gain() / self.cost[self.cg]
             sc = np.where(used[self.group[self.cg]] < quota, sc, -np.inf)
@@ -374,8 +376,6 @@ class Planner:
             s = gain / (ns.n_runs * ns.cost)
             if np.isfinite(s) and s > 0 and s > score:
                 best, score = ("new", j), s
-        if best is not None and best[0] == "rule" and not score > 0:
-            return None, None
         return best, score
 
     def _take(self, kind: str, i: int) -> list[Pick]:

@@ -94,8 +94,8 @@ class Proposals:
         by = list(self.by)
         for _, r in self._runs.iterrows():
             rows.append([*(str(r[b]) for b in by), fmt(r.get("scale")), fmt(r.get("horizon")),
-                         fmt(r["lr"]), r["kind"], r["reason"]])
-        header = [*by, "scale", "horizon", "lr", "kind", "why"]
+                         fmt(r["lr"]), fmt(r.get("cost")), r["kind"], r["reason"]])
+        header = [*by, "scale", "horizon", "lr", "cost", "kind", "why"]
         blocks = [Text([head])]
         if rows:
             blocks.append(Table(header, rows))
