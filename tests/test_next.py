@@ -418,3 +418,21 @@ def test_thin_windows_get_the_parametric_resample_and_cover():
     truth = law.lr_opt(ok["scale"].to_numpy(float), ok["horizon"].to_numpy(float))
     hit = (ok["lr_opt_lo"].fillna(0) <= truth) & (truth <= ok["lr_opt_hi"].fillna(np.inf))
     assert len(ok) >= 100 and hit.mean() >= 0.85
+
+
+def test_adaptive_rounds_keep_coverage():
+    """Ground truth (reduced; the full study is benchmarks/adaptive_coverage.py, 60
+    replications): 20 replications started from 3 LRs per sweep, 3 rounds of 6 runs each
+    chosen by next_runs and drawn from the true laws; the final fit's 95% intervals cover
+    the true exponents, the prediction at the target and the sweeps' optima."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import adaptive_coverage as ac
+
+    res = ac.simulate(reps=20, rounds=3, k=6, n_boot=200, seed=1)
+    for key in ("a", "b", "predict"):
+        share, n = res[key]
+        assert n >= 18 and share >= 0.85, (key, res[key])
+    assert res["sweeps"][1] >= 120 and res["sweeps"][0] >= 0.85
