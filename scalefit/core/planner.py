@@ -387,30 +387,11 @@ class Planner:
             ti = self.pending.get(g, (self.where.get(g, (-1, 0))[0], None))[0]
             return [Pick(sweep=g, x=x, code=self.rule_code[g], target=ti, gain=value)]
         if kind == "local":
-            g = i
-            ti, _ = self.where[g]
-            x = self.local[g][0][0]
-            gain = self._local_gain(g)
-            before = self.v[g]
-            t_before = self.target_var(ti)
-            share = self.w[g] * before / (self.targets[ti].weight * t_before)
-            self.extra.setdefault(g, []).append(x)
-            self._update(g)
-            return [Pick(sweep=g, x=x, code="variance", target=ti, gain=gain,
-                         var_before=float(before), var_after=float(self.v[g]),
-                         target_after=self.target_var(ti), share=float(share))]
+            return [self._precision(i, self.local[i][0][0], self._local_gain(i))]
         if kind == "variance":
             g = int(self.cg[i])
-            ti, _ = self.where[g]
-            before, x = self.v[g], float(self.cx[i])
-            gain = float(self.w[g] * (before - self.vc[i]))
-            t_before = self.target_var(ti)
-            share = self.w[g] * before / (self.targets[ti].weight * t_before)
-            self.extra.setdefault(g, []).append(x)
-            self._update(g)
-            return [Pick(sweep=g, x=x, code="variance", target=ti, gain=gain,
-                         var_before=float(before), var_after=float(self.v[g]),
-                         target_after=self.target_var(ti), share=float(share))]
+            return [self._precision(g, float(self.cx[i]),
+                                    float(self.w[g] * (self.v[g] - self.vc[i])))]
         ns = self.new[i]
         before = self.target_var(ns.target)
         self.targets[ns.target].new.append((np.asarray(ns.z, float), ns.var))
@@ -421,6 +402,17 @@ class Planner:
         gain = self.targets[ns.target].weight * (before - after)
         return [Pick(sweep=-1, x=float(x), code="new_sweep", target=ns.target, gain=gain,
                      var_after=ns.var, target_after=after, new=i) for x in ns.lrs]
+
+    def _precision(self, g: int, x: float, gain: float) -> Pick:
+        """Add a precision run at x to sweep g; the pick with its before and after."""
+        ti, _ = self.where[g]
+        before = self.v[g]
+        share = self.w[g] * before / (self.targets[ti].weight * self.target_var(ti))
+        self.extra.setdefault(g, []).append(x)
+        self._update(g)
+        return Pick(sweep=g, x=x, code="variance", target=ti, gain=gain,
+                    var_before=float(before), var_after=float(self.v[g]),
+                    target_after=self.target_var(ti), share=float(share))
 
     def _update(self, g: int) -> None:
         """Recompute sweep g's variance and its candidates' after a pick."""
