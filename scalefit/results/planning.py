@@ -143,7 +143,11 @@ def select_groups(fit, group: dict | None) -> list[tuple[dict, np.ndarray]]:
         if k not in fit.by:
             raise ScalefitInputError(f"group {k}={group[k]}: the fit has no group column {k!r}")
     if not out:
-        raise ScalefitInputError(f"group {group}: no sweep of the fit belongs to it")
+        asked = ", ".join(f"{k}={v}" for k, v in group.items())
+        have = "; ".join(", ".join(f"{k}={v}" for k, v in gd.items())
+                         for gd, _ in by_groups(optima, tuple(fit.by)))
+        raise ScalefitInputError(f"group {asked}: no sweep of the fit belongs to it; its "
+                                 f"groups are: {have}")
     return out
 
 
