@@ -20,7 +20,8 @@ from .core.bootstrap import BootSweeps
 from .core.laws import LawFit, collinear, loss_law, power_law
 
 
-def _by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
+def by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
+    """(group dict, rows) of each ``by`` group of an optima table, in sorted order."""
     if not by:
         yield {}, optima
         return
@@ -41,18 +42,9 @@ def fit_laws(
     if not (has_s or has_d):
         return laws
     fixed_ratio_groups: list[str] = []
-    for group, sub in _by_groups(optima, by):
+    for group, sub in by_groups(optima, by):
         label = _label(group)
-        pts = sub[sub["status"].isin(include)]
-        # Included non-ok sweeps carry no fitted optimum: their best observed LR stands in,
-        # never for a "sweep" of a single LR.
-        single = (pts["n_lrs"] < 2) & ~pts["status"].isin(["ok", "div_bracketed"])
-        if single.any():
-            notes.append(f"{label}{int(single.sum())} included sweep(s) with a single LR left "
-                         "out of the laws: one LR says nothing about the optimum")
-            pts = pts[~single]
-        pts = pts.assign(lr_opt=pts["lr_opt"].fillna(pts["lr_best"]))
-        pts = pts[np.isfinite(pts["lr_opt"])]
+        pts = law_points(sub, include, notes, label)
         if len(pts) < 3:
             if has_s or has_d:
                 notes.append(f"{label}{len(pts)} sweep(s) with an optimum: too few for a law "
@@ -105,6 +97,22 @@ def fit_laws(
         notes.append(f"horizon is proportional to scale (fixed tokens per parameter){where}: "
                      "the joint law is not identifiable; fitting lr_opt vs scale")
     return laws
+
+
+def law_points(sub: pd.DataFrame, include, notes: list[str] | None = None,
+               label: str = "") -> pd.DataFrame:
+    """The optima of one by group that enter its laws: statuses in ``include``, an included
+    non-ok sweep with its best observed LR standing in for its optimum (never a "sweep" of
+    a single LR), finite ``lr_opt`` only."""
+    pts = sub[sub["status"].isin(include)]
+    single = (pts["n_lrs"] < 2) & ~pts["status"].isin(["ok", "div_bracketed"])
+    if single.any():
+        if notes is not None:
+            notes.append(f"{label}{int(single.sum())} included sweep(s) with a single LR left "
+                         "out of the laws: one LR says nothing about the optimum")
+        pts = pts[~single]
+    pts = pts.assign(lr_opt=pts["lr_opt"].fillna(pts["lr_best"]))
+    return pts[np.isfinite(pts["lr_opt"])]
 
 
 def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "curvature")):

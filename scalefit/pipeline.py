@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .core.bootstrap import (
+    THIN_WINDOW,
     BootSweeps,
     bootstrap_sweeps,
     bracket_draws,
@@ -42,36 +43,8 @@ from .progress import resolve
 from .quality import transfer_quality
 from .results.fit import FitResult
 from .results.quality import TransferQuality
+from .statuses import STATUS_NOTES, STATUS_WHY
 from .table import apply_extract, load_runs, read_input
-
-STATUS_WHY = {
-    "all_diverged": "every run diverged",
-    "too_few": "each sweep needs >= 3 distinct LRs with a finite loss",
-    "edge": "the best LR is the smallest or largest tried; extend the LR grid past it, or "
-            "pass --include-status ok edge",
-    "not_convex": "the loss is not convex in ln lr around the best LR",
-    "bad_fit": "the parabola does not describe the runs in its window",
-    "off_grid": "the parabola's vertex lies outside the LRs it was fitted on",
-    "div_bracketed": "the optimum is bracketed by a diverged run; pass --include-status ok "
-                     "div_bracketed to use it",
-}
-# One line per status a fit shows (docs/math.md section 1 has the rules).
-STATUS_NOTES = {
-    "edge": "the best LR is the smallest or largest tried, so the optimum is not bracketed; "
-            "extend the LR grid past it",
-    "too_few": "fewer than 3 distinct LRs with a finite loss: no parabola",
-    "not_convex": "the loss is not convex in ln lr around the best LR",
-    "all_diverged": "every run diverged",
-    "bad_fit": "the parabola does not describe the runs in its window (its level means are "
-               "off it by more than {pct} of the valley's depth, or it dips below every loss "
-               "observed there by more than {gap} x the variation at the valley's floor); see "
-               "docs/math.md",
-    "off_grid": "the parabola's vertex lies outside the LRs it was fitted on (an "
-                "extrapolation, not an estimate); see best_lr",
-    "div_bracketed": "the best LR lies between a finite lower LR and a diverged higher one, "
-                     "with no parabola to fit: the optimum is the best LR, its interval the "
-                     "bracket [lower LR, diverged LR] from the grid, its curvature unknown",
-}
 
 
 def fit(
@@ -325,25 +298,27 @@ def _noise_plan(point, n, groups, by, notes: list[str]) -> dict:
     resample (NaN: resample runs), ``kind`` (G,) its label, ``known`` (G,) whether the
     sweep carries measured noise at all.
 
-    A sweep with residual degrees of freedom (more than 3 runs in its fit) resamples its
-    runs; so does a sweep without an ok parabola that has replicates or more than 3 finite
-    runs (only its best LR is used, where a law includes it). An ok sweep with exactly 3
-    runs in its fit gets normal noise of the pooled residual s.d. of the sweeps of its own
-    ``by`` group that have residual degrees of freedom (never of another group's); with
-    none, it carries no noise: its optimum and every law that uses it have no interval.
+    A sweep with two or more residual degrees of freedom (5 or more runs in its fit)
+    resamples its runs; so does a sweep without an ok parabola that has replicates or more
+    than 3 finite runs (only its best LR is used, where a law includes it). An ok sweep
+    with 3 or 4 runs in its fit (``THIN_WINDOW``) gets normal noise of the pooled residual
+    s.d. of the sweeps of its own ``by`` group that have residual degrees of freedom (never
+    of another group's); with none, a sweep of 3 runs carries no noise: its optimum and
+    every law that uses it have no interval.
     """
     G = len(point.status)
-    exact = (point.n_window == 3) & (point.status == 0)
+    thin = (point.n_window <= THIN_WINDOW) & (point.status == 0)
+    exact = thin & (point.n_window == 3)
     runs_ok = ((point.n_window > 3) | (n >= 2).any(-1) | (n.sum(-1) > 3)) & ~exact
     sd = np.full(G, np.nan)
     kind = np.where(runs_ok, "runs", "none").astype(object)
     key = (groups[list(by)].astype(str).agg("\x1f".join, axis=1).to_numpy() if by
            else np.zeros(G, dtype=object))
     used, missing = [], []
-    for k in dict.fromkeys(key[exact]):
+    for k in dict.fromkeys(key[thin]):
         members = key == k
         pooled, m = pooled_noise_sd(point, members)
-        sel = exact & members
+        sel = thin & members
         label = _label(dict(zip(by, groups.loc[np.flatnonzero(members)[0], list(by)]))
                        ) if by else ""
         if np.isfinite(pooled) and pooled > 0:
@@ -351,13 +326,13 @@ def _noise_plan(point, n, groups, by, notes: list[str]) -> dict:
             kind[sel] = f"parametric (noise of {m} sweeps of the same group)"
             used.append(f"{label.strip(' []') + ': ' if by else ''}s.d. {pooled:.3g} from {m} "
                         "sweep(s)")
-        else:
-            missing.append((label.strip(" []") or "all", int(sel.sum())))
+        elif (sel & exact).any():
+            missing.append((label.strip(" []") or "all", int((sel & exact).sum())))
     if used:
         n_par = sum(str(k).startswith("parametric") for k in kind)
-        notes.append(f"{n_par} sweep(s) have "
-                     "exactly 3 runs in their fit (no replicate to resample): their resamples "
-                     "add normal noise of the pooled residual s.d. of the other sweeps of "
+        notes.append(f"{n_par} sweep(s) have 3 or 4 runs in their fit (at most one residual "
+                     "degree of freedom: resampling their runs cannot show the noise): their "
+                     "resamples add normal noise of the pooled residual s.d. of the sweeps of "
                      f"their own group ({'; '.join(used)})")
     if missing:
         where = (" (" + "; ".join(f"{lab}: {c}" for lab, c in missing) + ")") if by else ""

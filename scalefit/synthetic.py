@@ -226,3 +226,17 @@ def make_joint_sweeps(
                     frame.insert(0, "rep", r)
                 frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+def runs_at(points: pd.DataFrame, law: TrueLaw | None = None, noise: float = 0.005,
+            diverge_above: float = np.inf, lr_true=None, seed: int = 0) -> pd.DataFrame:
+    """Train runs "at" ``points`` (columns scale, horizon, lr): their losses drawn from
+    ``law`` as ``make_sweeps`` draws them (``lr_true``: each point's true optimum, default
+    the law's), for simulating the runs an adaptive sweep asks for. Returns ``points``
+    with ``loss`` (NaN beyond ``diverge_above``) and ``lr_true``."""
+    tl = law or TrueLaw()
+    rng = np.random.default_rng(seed)
+    s, d = points["scale"].to_numpy(float), points["horizon"].to_numpy(float)
+    x_star = np.log(tl.lr_opt(s, d) if lr_true is None else np.asarray(lr_true, float))
+    x = np.log(points["lr"].to_numpy(float))
+    loss = tl.loss_opt(s, d) + tl.curvature(s) * (x - x_star) ** 2 + rng.normal(0, noise, x.size)
+    loss[x - x_star > diverge_above] = np.nan
+    return points.assign(loss=loss, lr_true=np.exp(x_star))

@@ -150,6 +150,38 @@ def allocate(args) -> int:
     return _emit(args, law.allocate(args.budget, level=args.ci))
 
 
-COMMANDS = {"fit": fit, "compare": fit, "predict": predict, "audit": audit,
+def next_(args) -> int:
+    """``next``: table -> fit -> Proposals -> summary, --json, --out (runs to do)."""
+    from ..files import check_outputs
+    from ..next import candidates_table, next_runs, write_to_do
+
+    check_outputs(args.json, None, [args.runs, args.candidates])
+    if args.out:
+        write_to_do(None, args.out, [args.runs, args.candidates], check_only=True)
+    cand = None
+    if args.candidates:
+        cand = candidates_table(args.candidates, scale=args.scale, horizon=args.horizon,
+                                lr=args.lr, by=list(dict.fromkeys(args.by)))
+    res, props, todo = next_runs(
+        args.runs, args.budget, target_scale=args.target_scale,
+        target_horizon=args.target_horizon, group=dict(args.group) or None, candidates=cand,
+        cost=args.cost, objective=args.objective, new_scales=args.new_scale,
+        new_horizons=args.new_horizon, new_sweeps=not args.no_new_sweeps,
+        new_sweep_lrs=args.new_sweep_lrs, per_group=args.per_group, scale=args.scale,
+        horizon=args.horizon, lr=args.lr, loss=args.loss, by=list(dict.fromkeys(args.by)),
+        status=args.status, status_ok=tuple(args.status_ok), extract=args.extract,
+        fmt=args.format, n_boot=args.boot, seed=args.seed, ci=args.ci, window=args.window,
+        include=tuple(args.include_status), diverged_above=args.diverged_above,
+        blowup=args.blowup, max_misfit=args.max_misfit, floor_gap=args.floor_gap,
+        optima=args.optima, progress=None if args.quiet else "auto")
+    args.late_warnings += res.warnings
+    _emit(args, props)
+    if args.out:
+        write_to_do(todo, args.out, [args.runs, args.candidates])
+        args.messages.append(f"wrote {len(todo)} run(s) to do in {args.out}")
+    return 0
+
+
+COMMANDS = {"next": next_, "fit": fit, "compare": fit, "predict": predict, "audit": audit,
             "transfer": transfer, "chinchilla": chinchilla, "isoflop": isoflop,
             "allocate": allocate}

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INPUT
         args = parser.parse_args(argv)
         if args.command is None:
-            raise UsageError("choose a command: fit, compare, predict, audit, transfer, "
+            raise UsageError("choose a command: fit, compare, predict, audit, transfer, next, "
                              "chinchilla, isoflop, allocate (see 'scalefit --help')")
         _runs_after_by(args)
         return _run(args)

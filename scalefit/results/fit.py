@@ -206,6 +206,30 @@ class FitResult:
                                interval_source=src, lr_ref=lr_ref, horizon_ref=horizon_ref,
                                horizon_target=horizon_target)
 
+    def next_runs(self, k: int, target_scale=None, target_horizon=None,
+                  group: dict | None = None, candidates=None, cost: str = "flops",
+                  objective: str = "variance", new_scales=(), new_horizons=(),
+                  new_sweeps: bool = True, new_sweep_lrs: int = 5, per_group: bool = False,
+                  past: int = 2):
+        """The ``k`` runs expected to reduce the uncertainty of the target most per unit
+        cost (docs/math.md section 11): a ``Proposals`` result, one row per run with its
+        reason. Target: the optimal LR each group's law predicts at ``target_scale`` /
+        ``target_horizon``, or without them every sweep's own optimum. Sweeps that are not
+        ok get the runs their status asks for (past an edge, inside a divergence bracket,
+        ...); no run is proposed at or above an LR where a run of its sweep diverged.
+        ``candidates``: a DataFrame (by columns, scale, horizon, lr) of the only runs allowed
+        (default: each sweep's LR ladder, ``past`` steps beyond its LRs); ``cost``:
+        ``flops`` (scale x horizon) or ``runs``; ``objective``: ``variance`` (of ln lr_opt)
+        or ``loss`` (curvature x variance: the expected loss cost); ``new_scales``,
+        ``new_horizons``: values at which a new sweep may be proposed (besides the next
+        point of each variable's ladder; ``new_sweeps=False``: none), each of
+        ``new_sweep_lrs`` runs; ``per_group``: ``k`` runs for each by group."""
+        from .proposal_rows import propose
+
+        return propose(self, k, target_scale, target_horizon, group, candidates, cost,
+                       objective, new_scales, new_horizons, new_sweeps, new_sweep_lrs,
+                       per_group, past)
+
     # ------------------------------------------------------------------ protocol
     @property
     def params(self) -> dict:
