@@ -26,6 +26,7 @@ import scalefit
 from scalefit.render.format import fmt, fmt_ci
 
 REF = "mup"
+FIGURE_ARMS = ("sp", "mup", "sp_emb", "sp+hidden_lr")  # the README's figures
 
 
 def verdict(holds: bool | None) -> str:
@@ -56,6 +57,15 @@ def grid_minima(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
                          grid_loss=best["mean"], grid_lr=best["lr"],
                          grid_sd=math.sqrt(var / best["count"]) if var == var else np.nan))
     return pd.DataFrame(rows)
+
+
+def flatter(ci, ci_ref) -> bool | None:
+    """Is |a| smaller than the reference's |a|, with the two intervals apart?"""
+    def near_far(c):
+        return (0.0 if c[0] <= 0 <= c[1] else min(map(abs, c))), max(map(abs, c))
+
+    (near, far), (ref_near, ref_far) = near_far(ci), near_far(ci_ref)
+    return True if far < ref_near else False if near > ref_far else None
 
 
 def gap(a_loss, a_sd, b_loss, b_sd) -> tuple[float, bool | None]:
@@ -91,17 +101,14 @@ def width_claims(p: Part, title: str) -> list[str]:
     """The width-transfer claims on one part-1-like table."""
     rows = []
     a_sp, ci_sp = p.g("sp").get("lr_exponent"), p.g("sp").get("lr_exponent_ci")
-    a_mup, ci_mup = p.g("mup").get("lr_exponent"), p.g("mup").get("lr_exponent_ci")
     rows.append(("SP's optimal LR falls with width", verdict(sign_of(ci_sp, -1)),
                  f"a_sp = {fmt(a_sp)} {fmt_ci(ci_sp)} per parameter"))
-    if ci_sp and ci_mup and None not in ci_sp + ci_mup:
-        near = 0.0 if ci_mup[0] <= 0 <= ci_mup[1] else min(map(abs, ci_mup))
-        far_mup = max(map(abs, ci_mup))
-        near_sp = 0.0 if ci_sp[0] <= 0 <= ci_sp[1] else min(map(abs, ci_sp))
-        flat = True if far_mup < near_sp else False if near > max(map(abs, ci_sp)) else None
-        rows.append(("muP's optimal LR moves less with width than SP's", verdict(flat),
-                     f"a_mup = {fmt(a_mup)} {fmt_ci(ci_mup)}"
-                     + (" (contains 0)" if ci_mup[0] <= 0 <= ci_mup[1] else "")))
+    for arm, name in (("mup", "muP's optimal LR moves less with width than SP's"),
+                      ("sp_emb", "sp_emb's optimal LR moves less with width than SP's")):
+        a, ci = p.g(arm).get("lr_exponent"), p.g(arm).get("lr_exponent_ci")
+        if ci_sp and ci and None not in ci_sp + ci:
+            rows.append((name, verdict(flatter(ci, ci_sp)), f"a_{arm} = {fmt(a)} {fmt_ci(ci)}"
+                         + (" (contains 0)" if ci[0] <= 0 <= ci[1] else "")))
     # loss at the largest width: fitted optima (R = L_sp / L_mup - 1) and grid minima
     r_sp, r_ci = p.g("sp").get("R_largest"), p.g("sp").get("R_largest_ci")
     fitted = sign_of(r_ci, +1)
@@ -118,16 +125,19 @@ def width_claims(p: Part, title: str) -> list[str]:
         grid_emb = (gap(top_emb.grid_loss, top_emb.grid_sd, top_mup.grid_loss,
                         top_mup.grid_sd)[0] if top_emb is not None and top_mup is not None
                     else None)
-        if both:  # a gap to close: does sp_emb close most of it (fitted and grid)?
-            closes = (r_emb is not None and abs(r_emb) < 0.5 * abs(r_sp)
-                      and grid_emb is not None and abs(grid_emb) < 0.5 * abs(grid_r))
-            v = verdict(closes)
+        gap_seen = fitted is True or grid_v is True
+        if gap_seen:  # a gap to close: does sp_emb close most of it, by each estimate?
+            by_fit = (None if r_emb is None or not fitted else abs(r_emb) < 0.5 * abs(r_sp))
+            by_grid = (None if grid_emb is None or not grid_v
+                       else abs(grid_emb) < 0.5 * abs(grid_r))
+            seen = [v for v in (by_fit, by_grid) if v is not None]
+            v = verdict(seen[0] if len(set(seen)) == 1 and (fitted is grid_v) else None)
         else:
             v = "not testable"
         rows.append(("SP with the embedding LR x width (sp_emb) closes most of SP's gap to "
                      "muP", v, f"sp_emb / muP - 1: fitted {fmt(r_emb)} {fmt_ci(r_emb_ci)}, "
-                     f"grid minima {fmt(grid_emb)}"
-                     + ("" if both else "; there is no gap (previous row)")))
+                     f"grid minima {fmt(grid_emb)} (SP: {fmt(r_sp)}, {fmt(grid_r)})"
+                     + ("" if gap_seen else "; no gap to close (previous row)")))
     lines = [f"## {title}", "", f"`{p.path}`: {p.res.input['rows']} runs, "
              f"{len(p.res.optima)} sweeps ({(p.res.optima['status'] == 'ok').sum()} ok); "
              f"reference {p.res.quality.reference}.", "",
@@ -150,6 +160,16 @@ def ablation_table(p: Part) -> list[str]:
         lines.append(f"| {arm} | {fmt(g.get('lr_exponent'))} {fmt_ci(g.get('lr_exponent_ci'))}"
                      f" | {fmt(g.get('R_largest'))} {fmt_ci(g.get('R_largest_ci'))} | "
                      f"{fmt(grid_r)} |")
+    a = {arm: p.g(arm).get("lr_exponent") for arm in p.df["parameterization"].unique()}
+    plus = {k: v for k, v in a.items() if k.startswith("sp+") and v is not None}
+    minus = {k: v for k, v in a.items() if k.startswith("mup-") and v is not None}
+    if plus and minus:
+        best = min(plus, key=lambda k: abs(plus[k]))
+        worst = max(minus, key=lambda k: abs(minus[k]))
+        lines += ["", f"Which switch carries the LR transfer: of SP plus one muP switch, "
+                  f"{best} has the flattest optimum (a = {fmt(plus[best])}, SP "
+                  f"{fmt(a.get('sp'))}); of muP minus one switch, {worst} has the steepest "
+                  f"(a = {fmt(minus[worst])}, muP {fmt(a.get('mup'))})."]
     return lines
 
 
@@ -221,6 +241,13 @@ def main(argv=None) -> int:
         lines += decay_part(decay, args.boot)
     args.out.mkdir(parents=True, exist_ok=True)
     p1.res.report(args.out / "width", command=f"python examples/parameterization.py {runs}")
+    # figures of the main arms alone (all eleven crowd one panel)
+    main_arms = p1.df[p1.df["parameterization"].isin(FIGURE_ARMS)]
+    few = scalefit.fit(main_arms, by=["parameterization"], reference=REF, n_boot=args.boot,
+                       progress=None, source=str(runs))
+    (args.out / "figures").mkdir(exist_ok=True)
+    for name, fig in few.plot().items():
+        fig.savefig(args.out / "figures" / f"{name}.png", dpi=110, metadata={"Software": None})
     (args.out / "parameterization.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

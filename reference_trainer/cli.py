@@ -38,6 +38,9 @@ examples:
   reference-trainer sweep --config grid.toml --max-batch 8       # or --no-batch
   reference-trainer sweep --config grid.toml --ray auto --ckpt-dir /shared/ckpt --ckpt-every 200
   reference-trainer sweep --config grid.toml --share             # beside a running sweep
+  reference-trainer sweep --from-csv next.csv --out runs.csv     # the runs of scalefit next
+  reference-trainer sweep --config grid.toml --adaptive 4 --budget 16 --until 1.3 \
+      --target-scale 1e9 --target-horizon 2e10                   # propose, train, repeat
   scalefit fit runs.csv
 
 grid.toml: any field, a list is an axis:
@@ -52,6 +55,10 @@ Runs of one shape (LRs, seeds, parameterizations, horizons may differ) train tog
 up to --max-batch models at once on a device, each still writing its own row (on a CPU
 only up to width 64, where it pays; --batch forces it, --no-batch turns it off).
 --tokens-per-param 20 instead of --tokens: each width gets 20 tokens per parameter.
+--from-csv FILE trains one run per row (its config JSON, or columns named like settings).
+--adaptive ROUNDS --budget K trains the grid (or continues the file), then ROUNDS times fits
+--out with scalefit, trains the K runs 'scalefit next' proposes, until the target's 95%
+interval spans less than a factor --until (needs scalefit installed).
 Kill it at any moment and run the same command again: finished runs are skipped.
 A run that fails with an error gets no row; it is logged in <out>.failed."""
 
@@ -184,6 +191,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--share", action="store_true",
                    help="work alongside other sweeps writing --out: train only runs no "
                    "other sweep has claimed (without it a second sweep on the file refuses)")
+    s.add_argument("--from-csv", metavar="FILE",
+                   help="train the runs listed in FILE, one per row (a results row's config "
+                   "JSON, e.g. 'scalefit next --out FILE', or columns named like settings); "
+                   "flags set one value for every run")
+    a = s.add_argument_group("adaptive sweep (needs scalefit)")
+    a.add_argument("--adaptive", metavar="ROUNDS", type=int,
+                   help="after the grid, ROUNDS times: fit --out, train the --budget runs "
+                   "'scalefit next' proposes")
+    a.add_argument("--budget", metavar="K", type=int, help="runs per adaptive round")
+    a.add_argument("--until", metavar="FACTOR", type=float,
+                   help="stop once the target's 95%% interval spans less than this factor "
+                   "(hi / lo, e.g. 1.3)")
+    a.add_argument("--target-scale", metavar="N", type=float,
+                   help="target scale (n_params): shrink the interval of the optimal LR the "
+                   "law predicts there (default target: every sweep's optimum)")
+    a.add_argument("--target-horizon", metavar="D", type=float, help="target horizon (tokens)")
     s.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     s.add_argument("-v", "--verbose", action="store_true", help="log every run's steps")
     _add_config_flags(s, lists=True)
@@ -283,7 +306,7 @@ def cmd_sweep(args) -> int:
             spec["tokens_per_param"] = [float(v) for v in vals]
         except ValueError:
             raise ValueError(f"--tokens-per-param: expected numbers, got {tpp!r}") from None
-    runs = sweep.expand(spec)
+    runs = _sweep_runs(args, spec)
     if args.dry_run:
         from .results import FailureLog, ResultsFile
 
@@ -301,10 +324,19 @@ def cmd_sweep(args) -> int:
     if max_batch < 1:
         raise ValueError(f"--max-batch must be at least 1, got {max_batch}")
     devices = [device] if args.ray else sweep.resolve_devices(device, workers)
+    options = dict(ckpt_dir=args.ckpt_dir or extra.get("ckpt_dir"), verbose=args.verbose,
+                   batch=batch, max_batch=max_batch, share=args.share, ray=args.ray)
     try:
-        counts = sweep.run(runs, out, devices, ckpt_dir=args.ckpt_dir or extra.get("ckpt_dir"),
-                           verbose=args.verbose, batch=batch, max_batch=max_batch,
-                           share=args.share, ray=args.ray)
+        if args.adaptive is not None:
+            from .adaptive import run_adaptive
+
+            res = run_adaptive(runs, out, devices, args.adaptive, args.budget, args.until,
+                               args.target_scale, args.target_horizon, **options)
+            print(f"adaptive sweep: {res['rounds']} round(s), {res['trained']} run(s) trained, "
+                  f"target interval x{res['factor']:.3g} ({res['stopped']}); results in {out}",
+                  file=sys.stderr)
+            return 0
+        counts = sweep.run(runs, out, devices, **options)
     except (sweep.SweepBusy, sweep.StopSweep) as e:
         print(f"reference-trainer sweep: {e}", file=sys.stderr)
         return 2
@@ -312,6 +344,37 @@ def cmd_sweep(args) -> int:
     print(f"sweep: {counts['ok']} ok, {counts['diverged']} diverged, {counts['failed']} failed,"
           f" {counts['skipped']} skipped{elsewhere}; results in {out}", file=sys.stderr)
     return 1 if counts["failed"] else 0
+
+
+def _sweep_runs(args, spec: dict) -> list[RunConfig]:
+    """The runs of a sweep: the grid of ``spec``, or the rows of --from-csv (with the flags
+    given applied to each); none for --adaptive with neither (it continues --out)."""
+    from . import sweep
+
+    if args.adaptive is not None:
+        if args.adaptive < 1 or args.budget is None or args.budget < 1:
+            raise ValueError("--adaptive ROUNDS needs ROUNDS >= 1 and --budget K >= 1")
+        if args.until is not None and not args.until > 1:
+            raise ValueError(f"--until must be a factor > 1 (hi / lo), got {args.until:g}")
+        for flag in ("target_scale", "target_horizon"):
+            v = getattr(args, flag)
+            if v is not None and not (math.isfinite(v) and v > 0):
+                raise ValueError(f"--{flag.replace('_', '-')} must be a number > 0")
+    elif any(getattr(args, f) is not None for f in ("budget", "until", "target_scale",
+                                                    "target_horizon")):
+        raise ValueError("--budget, --until, --target-scale and --target-horizon go with "
+                         "--adaptive ROUNDS")
+    if args.from_csv:
+        many = [k for k, v in spec.items() if isinstance(v, list) and len(v) > 1]
+        if many or "tokens_per_param" in spec:
+            raise ValueError(f"--from-csv: {', '.join(many) or 'tokens_per_param'} takes one "
+                             "value here (it applies to every run of the file)")
+        from .runlist import read_runs
+
+        return read_runs(args.from_csv, {k: v[0] for k, v in spec.items()})
+    if args.adaptive is not None and not spec:
+        return []  # continue the runs already in --out
+    return sweep.expand(spec)
 
 
 def cmd_coord(args) -> int:

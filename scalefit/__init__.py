@@ -23,6 +23,7 @@ _LAZY = {
     "fit_isoflop": ("scalefit.isoflop", "fit_isoflop"),
     "IsoflopResult": ("scalefit.results.isoflop", "IsoflopResult"),
     "Allocation": ("scalefit.results.allocation", "Allocation"),
+    "Proposals": ("scalefit.results.proposals", "Proposals"),
 }
 
 __all__ = ["__version__", "ScalefitInputError", "ScalefitFitError", "ExtrapolationWarning",

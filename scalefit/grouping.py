@@ -117,6 +117,8 @@ def pooling_hints(runs: RunTable) -> list[str]:
         if col in used or str(col).startswith("_"):
             continue
         values = df[col]
+        if col == "device":  # the trainer's "cpu batch16", "cuda:0 x8": the same device
+            values = values.astype(str).str.replace(r" (batch|x)\d+$", "", regex=True)
         numeric = (pd.api.types.is_numeric_dtype(values)
                    and not pd.api.types.is_bool_dtype(values))
         if numeric and not _factor_like(col):
@@ -125,7 +127,8 @@ def pooling_hints(runs: RunTable) -> list[str]:
         if not 2 <= n <= 20 or n > len(df) / 2:
             continue
         varies = (values.nunique() > 1 if not keys
-                  else bool((df.groupby(keys, dropna=False)[col].nunique() > 1).any()))
+                  else bool((values.groupby([df[k] for k in keys], dropna=False).nunique()
+                             > 1).any()))
         if varies and numeric and cols.get("lr"):
             varies = not _follows_lr(df, keys, cols["lr"], col)
         if varies:

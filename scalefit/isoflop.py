@@ -168,12 +168,16 @@ def _level_means(sw, gid, ln_n, values, diverged) -> np.ndarray:
 
 
 def _parametric_noise(point, notes: list[str]) -> np.ndarray:
-    """Per-profile s.d. for parametric resamples of profiles with exactly 3 runs in the fit."""
+    """Per-profile s.d. for parametric resamples of profiles with exactly 3 runs in the fit.
+
+    (LR sweeps also give 4-run windows the parametric resample, ``THIN_WINDOW``; IsoFLOP
+    profiles keep the run bootstrap there: on Porian et al.'s profiles, resamples that drop
+    a point next to the minimum move the window, and that spread is information.)"""
     exact = (point.n_window == 3) & (point.status == 0)
     sd = np.full(point.n_window.shape, np.nan)
     if not exact.any():
         return sd
-    pooled = pooled_noise_sd(point)
+    pooled, _ = pooled_noise_sd(point)
     if np.isfinite(pooled) and pooled > 0:
         sd[exact] = pooled
         notes.append(f"{int(exact.sum())} profile(s) have exactly 3 runs in their fit (no "

@@ -20,7 +20,8 @@ from .core.bootstrap import BootSweeps
 from .core.laws import LawFit, collinear, loss_law, power_law
 
 
-def _by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
+def by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
+    """(group dict, rows) of each ``by`` group of an optima table, in sorted order."""
     if not by:
         yield {}, optima
         return
@@ -31,26 +32,19 @@ def _by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
 
 def fit_laws(
     optima: pd.DataFrame, boot: BootSweeps | None, by: tuple[str, ...], include, ci: float,
-    notes: list[str],
+    notes: list[str], extra: bool = True,
 ) -> list[LawFit]:
-    """Every law the data supports, per ``by`` group: see docs/math.md for the rules."""
+    """Every law the data supports, per ``by`` group: see docs/math.md for the rules.
+    ``extra``: also the conditional laws and the loss laws (a joint fit's per-batch-size
+    groups get the primary laws of lr_opt and curvature only)."""
     laws: list[LawFit] = []
     has_s, has_d = "scale" in optima, "horizon" in optima
     if not (has_s or has_d):
         return laws
     fixed_ratio_groups: list[str] = []
-    for group, sub in _by_groups(optima, by):
+    for group, sub in by_groups(optima, by):
         label = _label(group)
-        pts = sub[sub["status"].isin(include)]
-        # Included non-ok sweeps carry no fitted optimum: their best observed LR stands in,
-        # never for a "sweep" of a single LR.
-        single = (pts["n_lrs"] < 2) & ~pts["status"].isin(["ok", "div_bracketed"])
-        if single.any():
-            notes.append(f"{label}{int(single.sum())} included sweep(s) with a single LR left "
-                         "out of the laws: one LR says nothing about the optimum")
-            pts = pts[~single]
-        pts = pts.assign(lr_opt=pts["lr_opt"].fillna(pts["lr_best"]))
-        pts = pts[np.isfinite(pts["lr_opt"])]
+        pts = law_points(sub, include, notes, label)
         if len(pts) < 3:
             if has_s or has_d:
                 notes.append(f"{label}{len(pts)} sweep(s) with an optimum: too few for a law "
@@ -81,6 +75,8 @@ def fit_laws(
         else:
             notes.append(f"{label}{len(pts)} optima: too few for a law in {' and '.join(variables)}"
                          f" (need {need})")
+        if not extra:
+            continue
         # Conditional laws: vs scale at each horizon, vs horizon at each scale.
         if len(variables) == 2:
             for var, other in (("scale", "horizon"), ("horizon", "scale")):
@@ -101,6 +97,22 @@ def fit_laws(
         notes.append(f"horizon is proportional to scale (fixed tokens per parameter){where}: "
                      "the joint law is not identifiable; fitting lr_opt vs scale")
     return laws
+
+
+def law_points(sub: pd.DataFrame, include, notes: list[str] | None = None,
+               label: str = "") -> pd.DataFrame:
+    """The optima of one by group that enter its laws: statuses in ``include``, an included
+    non-ok sweep with its best observed LR standing in for its optimum (never a "sweep" of
+    a single LR), finite ``lr_opt`` only."""
+    pts = sub[sub["status"].isin(include)]
+    single = (pts["n_lrs"] < 2) & ~pts["status"].isin(["ok", "div_bracketed"])
+    if single.any():
+        if notes is not None:
+            notes.append(f"{label}{int(single.sum())} included sweep(s) with a single LR left "
+                         "out of the laws: one LR says nothing about the optimum")
+        pts = pts[~single]
+    pts = pts.assign(lr_opt=pts["lr_opt"].fillna(pts["lr_best"]))
+    return pts[np.isfinite(pts["lr_opt"])]
 
 
 def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "curvature")):
@@ -181,6 +193,20 @@ def _loss_law(pts, boot, group, ci) -> LawFit:
     law = loss_law(pts["scale"].to_numpy(float), pts["loss_opt"].to_numpy(float), yb,
                    dict(group), ci)
     return dataclasses.replace(law, notes=(*law.notes, *notes))
+
+
+def law_variables(pts: pd.DataFrame) -> tuple[str, ...] | None:
+    """The variables a primary law of these points can use: scale and horizon where each
+    varies (>= 2 values), scale alone when horizon is tied to it (fixed tokens per
+    parameter); None when neither varies."""
+    has_s, has_d = "scale" in pts, "horizon" in pts
+    vary_s = has_s and pts["scale"].nunique() >= 2
+    vary_d = has_d and pts["horizon"].nunique() >= 2
+    if vary_s and vary_d:
+        if collinear(np.log(pts["scale"].to_numpy(float)), np.log(pts["horizon"].to_numpy(float))):
+            return ("scale",)
+        return ("scale", "horizon")
+    return ("scale",) if vary_s else (("horizon",) if vary_d else None)
 
 
 def _label(group: dict) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .core.bootstrap import (
+    THIN_WINDOW,
     BootSweeps,
     bootstrap_sweeps,
     bracket_draws,
@@ -35,42 +36,16 @@ from .grouping import (
     pooling_hints,
     sweep_runs,
 )
+from .joint import check_column as check_joint_column
+from .joint import fit_joint, progress_part, with_joint
 from .laws import fit_laws
 from .optima_table import is_optima_table, load_optima
 from .progress import resolve
 from .quality import transfer_quality
 from .results.fit import FitResult
 from .results.quality import TransferQuality
+from .statuses import STATUS_NOTES, STATUS_WHY
 from .table import apply_extract, load_runs, read_input
-
-STATUS_WHY = {
-    "all_diverged": "every run diverged",
-    "too_few": "each sweep needs >= 3 distinct LRs with a finite loss",
-    "edge": "the best LR is the smallest or largest tried; extend the LR grid past it, or "
-            "pass --include-status ok edge",
-    "not_convex": "the loss is not convex in ln lr around the best LR",
-    "bad_fit": "the parabola does not describe the runs in its window",
-    "off_grid": "the parabola's vertex lies outside the LRs it was fitted on",
-    "div_bracketed": "the optimum is bracketed by a diverged run; pass --include-status ok "
-                     "div_bracketed to use it",
-}
-# One line per status a fit shows (docs/math.md section 1 has the rules).
-STATUS_NOTES = {
-    "edge": "the best LR is the smallest or largest tried, so the optimum is not bracketed; "
-            "extend the LR grid past it",
-    "too_few": "fewer than 3 distinct LRs with a finite loss: no parabola",
-    "not_convex": "the loss is not convex in ln lr around the best LR",
-    "all_diverged": "every run diverged",
-    "bad_fit": "the parabola does not describe the runs in its window (its level means are "
-               "off it by more than {pct} of the valley's depth, or it dips below every loss "
-               "observed there by more than {gap} x the variation at the valley's floor); see "
-               "docs/math.md",
-    "off_grid": "the parabola's vertex lies outside the LRs it was fitted on (an "
-                "extrapolation, not an estimate); see best_lr",
-    "div_bracketed": "the best LR lies between a finite lower LR and a diverged higher one, "
-                     "with no parabola to fit: the optimum is the best LR, its interval the "
-                     "bracket [lower LR, diverged LR] from the grid, its curvature unknown",
-}
 
 
 def fit(
@@ -99,6 +74,7 @@ def fit(
     floor_gap: float = GAP_SD,
     optima: bool | None = None,
     optima_level: float = 0.95,
+    joint: str | None = None,
 ) -> FitResult:
     """Fit optimal LRs per sweep and power laws of the optimum, with bootstrap intervals.
 
@@ -138,6 +114,10 @@ def fit(
         searched in COL (numbers converted), applied before anything else.
     require_optimum: raise ScalefitInputError when no sweep has an optimum of a status
         in ``include`` (the command line does).
+    joint: a numeric column swept with the LR (the batch size): LR sweeps per value of it
+        (as ``by``), and ``FitResult.joint``: the joint optimum of every (by group, scale,
+        horizon) from a quadratic surface in (ln lr, ln bs), laws of both optima, the
+        batch-size-aware LR law, exponents side by side (docs/math.md section 10).
     The result's ``warnings`` name text and numeric columns that vary within a sweep
     without being ``by`` columns (their runs are pooled).
     """
@@ -154,17 +134,20 @@ def fit(
         if not (v > 0):
             raise ScalefitInputError(f"{name} must be a number > 0 (got {v})")
     blowup = parse_blowup(blowup)
+    by = with_joint(by, joint)
 
     df, src = read_input(table, fmt, source)
     extract = tuple(extract)
     if extract:
         df = apply_extract(df, extract, src)
-    if is_optima_table(df, lr=lr, loss=loss, optima=optima):
+    if joint is None and is_optima_table(df, lr=lr, loss=loss, optima=optima):
         return _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference,
                            optima_level, extract, fmt, require_optimum)
     runs = load_runs(df, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
                      source=src, fmt=fmt, status_ok=status_ok)
     runs = dataclasses.replace(runs, extract=extract)
+    if joint is not None:
+        check_joint_column(runs, joint)
     n_marked = runs.n_diverged
     runs = mark_divergence(runs, diverged_above, None if diverged_above is not None else blowup)
     n_marked = runs.n_diverged - n_marked
@@ -179,11 +162,18 @@ def fit(
     plan = _noise_plan(point, n, groups, runs.by, notes) if n_boot > 0 else None
     per_sweep = sweep_runs(runs, groups)
     report, bar = resolve(progress, "bootstrap", after="fitting laws")
+    parts = 2 if joint is not None else 1  # the joint surfaces redraw the same resamples
     with bar:
-        boot = (bootstrap_sweeps(sw, n_boot, seed, window, report, plan["sd"])
-                if n_boot > 0 else None)
+        boot = (bootstrap_sweeps(sw, n_boot, seed, window, progress_part(report, 0, parts),
+                                 plan["sd"]) if n_boot > 0 else None)
         optima, laws, quality, boot = _estimate(groups, sw, point, boot, plan, per_sweep,
-                                                runs.by, include, ci, notes, reference, seed)
+                                                runs.by, include, ci, notes, reference, seed,
+                                                quality=joint is None)
+        joint_fit = None
+        if joint is not None:
+            joint_fit = fit_joint(runs, groups, sw, point, plan, optima, boot, per_sweep,
+                                  joint, ci, seed, window, n_boot, max_misfit, floor_gap,
+                                  include, progress_part(report, 1, parts))
     notes += status_notes(optima, include, max_misfit, floor_gap, blowup, diverged_above,
                           per_sweep)
     inp = {"source": runs.source, "rows": runs.n_rows + runs.n_excluded, "columns": runs.columns,
@@ -195,6 +185,8 @@ def fit(
         inp["extract"] = list(runs.extract)
     if fmt:
         inp["format"] = fmt
+    if joint is not None:
+        inp["joint"] = joint
     result = FitResult(
         optima=optima, laws=laws, input=inp,
         settings={"n_boot": n_boot, "ci": ci, "seed": seed, "window": window,
@@ -202,7 +194,7 @@ def fit(
                   "blowup": blowup, "status_ok": _as_list(status_ok),
                   "max_misfit": max_misfit, "floor_gap": floor_gap},
         notes=notes, warnings=pooling_hints(runs), quality=quality, boot=boot,
-        runs=per_sweep,
+        runs=per_sweep, joint=joint_fit,
     )
     if require_optimum:
         check_optimum(result, include)
@@ -291,7 +283,7 @@ def check_optimum(result: FitResult, include) -> None:
 
 
 def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, reference,
-              seed):
+              seed, quality: bool = True):
     """Optima table, laws, transfer quality and the resamples as the laws used them (no
     noise where none was measured, ``x_law`` set) from the point fit and the resamples."""
     if boot is not None:
@@ -302,12 +294,12 @@ def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, 
     if plan is not None:
         optima["boot_kind"] = plan["kind"]
         boot = _law_draws(boot, optima, point, sw, seed)
-    laws = fit_laws(optima, boot, by, include, ci, notes)
-    quality = None
-    if by:
-        quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci, reference),
-                                  level=ci)
-    return optima, laws, quality, boot
+    laws = fit_laws(optima, boot, by, include, ci, notes, extra=quality)
+    out_quality = None
+    if by and quality:
+        out_quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci, reference),
+                                      level=ci)
+    return optima, laws, out_quality, boot
 
 
 def _noise_plan(point, n, groups, by, notes: list[str]) -> dict:
@@ -315,25 +307,27 @@ def _noise_plan(point, n, groups, by, notes: list[str]) -> dict:
     resample (NaN: resample runs), ``kind`` (G,) its label, ``known`` (G,) whether the
     sweep carries measured noise at all.
 
-    A sweep with residual degrees of freedom (more than 3 runs in its fit) resamples its
-    runs; so does a sweep without an ok parabola that has replicates or more than 3 finite
-    runs (only its best LR is used, where a law includes it). An ok sweep with exactly 3
-    runs in its fit gets normal noise of the pooled residual s.d. of the sweeps of its own
-    ``by`` group that have residual degrees of freedom (never of another group's); with
-    none, it carries no noise: its optimum and every law that uses it have no interval.
+    A sweep with two or more residual degrees of freedom (5 or more runs in its fit)
+    resamples its runs; so does a sweep without an ok parabola that has replicates or more
+    than 3 finite runs (only its best LR is used, where a law includes it). An ok sweep
+    with 3 or 4 runs in its fit (``THIN_WINDOW``) gets normal noise of the pooled residual
+    s.d. of the sweeps of its own ``by`` group that have residual degrees of freedom (never
+    of another group's); with none, a sweep of 3 runs carries no noise: its optimum and
+    every law that uses it have no interval.
     """
     G = len(point.status)
-    exact = (point.n_window == 3) & (point.status == 0)
+    thin = (point.n_window <= THIN_WINDOW) & (point.status == 0)
+    exact = thin & (point.n_window == 3)
     runs_ok = ((point.n_window > 3) | (n >= 2).any(-1) | (n.sum(-1) > 3)) & ~exact
     sd = np.full(G, np.nan)
     kind = np.where(runs_ok, "runs", "none").astype(object)
     key = (groups[list(by)].astype(str).agg("\x1f".join, axis=1).to_numpy() if by
            else np.zeros(G, dtype=object))
     used, missing = [], []
-    for k in dict.fromkeys(key[exact]):
+    for k in dict.fromkeys(key[thin]):
         members = key == k
         pooled, m = pooled_noise_sd(point, members)
-        sel = exact & members
+        sel = thin & members
         label = _label(dict(zip(by, groups.loc[np.flatnonzero(members)[0], list(by)]))
                        ) if by else ""
         if np.isfinite(pooled) and pooled > 0:
@@ -341,13 +335,13 @@ def _noise_plan(point, n, groups, by, notes: list[str]) -> dict:
             kind[sel] = f"parametric (noise of {m} sweeps of the same group)"
             used.append(f"{label.strip(' []') + ': ' if by else ''}s.d. {pooled:.3g} from {m} "
                         "sweep(s)")
-        else:
-            missing.append((label.strip(" []") or "all", int(sel.sum())))
+        elif (sel & exact).any():
+            missing.append((label.strip(" []") or "all", int((sel & exact).sum())))
     if used:
         n_par = sum(str(k).startswith("parametric") for k in kind)
-        notes.append(f"{n_par} sweep(s) have "
-                     "exactly 3 runs in their fit (no replicate to resample): their resamples "
-                     "add normal noise of the pooled residual s.d. of the other sweeps of "
+        notes.append(f"{n_par} sweep(s) have 3 or 4 runs in their fit (at most one residual "
+                     "degree of freedom: resampling their runs cannot show the noise): their "
+                     "resamples add normal noise of the pooled residual s.d. of the sweeps of "
                      f"their own group ({'; '.join(used)})")
     if missing:
         where = (" (" + "; ".join(f"{lab}: {c}" for lab, c in missing) + ")") if by else ""

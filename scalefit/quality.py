@@ -60,7 +60,7 @@ def transfer_quality(optima: pd.DataFrame, boot, by: list[str], ci: float,
     bt = {lab: (None if boot is None or _blind(boot, s) else boot) for lab, s in series.items()}
     L_inf = {lab: _loss_asymptote(s, bt[lab]) for lab, s in series.items()}
     n_ok = {lab: len(s) for lab, s in series.items()}
-    ref = _choose_reference(reference, labels, L_inf, notes, n_ok)
+    ref = _choose_reference(reference, labels, series, notes, n_ok)
 
     groups = []
     for lab, key in labels.items():
@@ -129,7 +129,9 @@ def _loss_asymptote(s: pd.DataFrame, boot) -> tuple[float, np.ndarray | None]:
     return (float(L[0]) if not bad else np.nan), draws
 
 
-def _choose_reference(reference, labels: dict, L_inf: dict, notes: list[str], n_ok: dict):
+def _choose_reference(reference, labels: dict, series: dict, notes: list[str], n_ok: dict):
+    """The given reference, else the group with the lowest optimal loss at the largest scale
+    every group has an ok optimum at (a measured loss, not an extrapolated asymptote)."""
     if reference is not None:
         for lab in labels:
             if str(lab) == str(reference) or lab == reference:
@@ -138,10 +140,15 @@ def _choose_reference(reference, labels: dict, L_inf: dict, notes: list[str], n_
             f"reference {reference!r} is not a group; groups are: "
             f"{', '.join(map(str, labels))}"
         )
-    finite = {k: v[0] for k, v in L_inf.items() if np.isfinite(v[0])}
-    if finite:
-        ref = min(finite, key=finite.get)
-        notes.append(f"reference {ref}: the group with the lowest fitted asymptotic loss")
+    scales = [set(s["scale"]) for s in series.values() if "scale" in s and len(s)]
+    shared = set.intersection(*scales) if scales and len(scales) == len(series) else set()
+    if shared:
+        top = max(shared)
+        at = {lab: float(s.loc[s["scale"] == top, "loss_opt"].min())
+              for lab, s in series.items()}
+        ref = min(at, key=at.get)
+        notes.append(f"reference {ref}: the group with the lowest optimal loss at the largest "
+                     f"scale all groups share ({top:.3g}); choose one with --reference")
         return ref
     ref = max(labels, key=lambda k: n_ok.get(k, 0))
     notes.append(f"reference {ref}: no group has an identified loss asymptote (needs 4 scales "

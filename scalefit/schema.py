@@ -143,6 +143,76 @@ TRANSFER = {
     },
 }
 
+JOINT_STATUS = {"enum": ["ok", "edge_lr", "edge_bs", "too_few", "not_convex", "saddle",
+                         "bad_fit", "off_grid", "all_diverged"]}
+JOINT_OPTIMUM = {
+    "type": "object",
+    "required": ["group", "scale", "horizon", "lr_opt", "lr_opt_lo", "lr_opt_hi", "bs_opt",
+                 "bs_opt_lo", "bs_opt_hi", "loss_opt", "k_lr", "k_lr_bs", "k_bs", "status",
+                 "n_runs", "n_diverged"],
+    "properties": {
+        "group": GROUP,
+        **{k: NUM_OR_NULL for k in (
+            "scale", "horizon", "lr_opt", "lr_opt_lo", "lr_opt_hi", "bs_opt", "bs_opt_lo",
+            "bs_opt_hi", "loss_opt", "loss_opt_lo", "loss_opt_hi", "k_lr", "k_lr_lo", "k_lr_hi",
+            "k_lr_bs", "k_lr_bs_lo", "k_lr_bs_hi", "k_bs", "k_bs_lo", "k_bs_hi", "lr_bs_slope",
+            "lr_bs_slope_lo", "lr_bs_slope_hi", "k_bs_floor", "k_bs_floor_lo", "k_bs_floor_hi",
+            "lr_best", "bs_best", "loss_best", "fit_rmse", "misfit", "lr_window_lo",
+            "lr_window_hi", "bs_window_lo", "bs_window_hi", "lr_tried_lo", "lr_tried_hi",
+            "bs_tried_lo", "bs_tried_hi", "boot_valid")},
+        **{k: {"type": "integer"} for k in ("n_runs", "n_diverged", "n_window", "n_cells",
+                                            "n_lrs", "n_bss")},
+        "lr_opt_ci_open": {"enum": ["low", "high", "both", None]},
+        "bs_opt_ci_open": {"enum": ["low", "high", "both", None]},
+        "status": JOINT_STATUS,
+    },
+}
+JOINT_LAW = {
+    **LAW,
+    "properties": {
+        **LAW["properties"],
+        "target": {"enum": ["lr_opt", "bs_opt", "k_lr", "lr_bs_slope", "k_bs_floor"]},
+        "variables": {"type": "array", "items": {"enum": ["scale", "horizon", "bs"]}},
+        "extrapolation": {**EXTRAPOLATION, "properties": {
+            **EXTRAPOLATION["properties"], "left_out": {"enum": ["scale", "horizon", "bs"]}}},
+        "audit_range": {
+            "type": ["object", "null"],
+            "properties": {"ratio_tried": PAIR_OR_NULL, "ratio_diverged": NUM_OR_NULL,
+                           "bs_ratio_tried": PAIR_OR_NULL},
+        },
+    },
+}
+JOINT_EXPONENT = {
+    "type": "object",
+    "required": ["group", "variable", "fixed_bs", "fixed_bs_ci", "c", "bs_law", "along",
+                 "along_ci", "joint", "joint_ci"],
+    "properties": {
+        "group": GROUP,
+        "variable": {"enum": ["scale", "horizon"]},
+        **{k: NUM_OR_NULL for k in ("fixed_bs", "c", "bs_law", "along", "joint")},
+        **{k: PAIR_OR_NULL for k in ("fixed_bs_ci", "c_ci", "bs_law_ci", "along_ci",
+                                     "joint_ci")},
+    },
+}
+JOINT = {
+    "type": ["object", "null"],
+    "required": ["column", "by", "optima", "laws", "bs_laws", "exponents"],
+    "properties": {
+        "column": {"type": "string"},
+        "by": {"type": "array", "items": {"type": "string"}},
+        "optima": {"type": "array", "items": JOINT_OPTIMUM},
+        "laws": {"type": "array", "items": JOINT_LAW},
+        "bs_laws": {"type": "array", "items": JOINT_LAW},
+        "exponents": {"type": "array", "items": JOINT_EXPONENT},
+        "notes": {"type": "array", "items": {"type": "string"}},
+        "runs": {"type": ["array", "null"], "items": {
+            "type": "object", "required": ["lr", "bs", "loss"],
+            "properties": {"lr": {"type": "array", "items": NUM},
+                           "bs": {"type": "array", "items": NUM},
+                           "loss": {"type": "array", "items": NUM_OR_NULL}}}},
+    },
+}
+
 SCHEMA = {
     "$schema": "http://json-schema.org/draft-07/schema#",
     "title": "scalefit fit result",
@@ -166,6 +236,7 @@ SCHEMA = {
                                     "additionalProperties": {"type": "integer"}},
                 "marked_diverged": {"type": "integer"},
                 "kind": {"enum": ["runs", "optima"]},
+                "joint": {"type": "string"},
             },
         },
         "settings": {
@@ -190,6 +261,7 @@ SCHEMA = {
         "notes": {"type": "array", "items": {"type": "string"}},
         "warnings": {"type": "array", "items": {"type": "string"}},
         "runs": RUNS,
+        "joint": JOINT,
     },
 }
 

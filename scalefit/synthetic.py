@@ -139,3 +139,104 @@ def make_isoflop(
                 frame.insert(0, "rep", r)
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------- LR x batch-size grids
+
+
+@dataclass(frozen=True)
+class JointTruth:
+    """Known laws of a synthetic LR x batch-size grid (exponents signed as in the formulas):
+    ``lr* = C_lr s^a_lr d^b_lr``, ``bs* = C_bs s^a_bs d^b_bs`` and a tilted quadratic valley
+    ``L = L*(s, d) + k_lr dx^2 + 2 k_lr_bs dx dy + k_bs dy^2`` (dx, dy: errors in ln lr and
+    ln bs; k_lr k_bs > k_lr_bs^2)."""
+
+    C_lr: float = 2.0
+    a_lr: float = -0.7
+    b_lr: float = 0.3
+    C_bs: float = 0.01
+    a_bs: float = -0.3
+    b_bs: float = 0.6
+    k_lr: float = 0.03
+    k_lr_bs: float = -0.01
+    k_bs: float = 0.02
+    L_inf: float = 2.0
+    A: float = 40.0
+    alpha_s: float = -0.3
+
+    def lr_opt(self, s, d):
+        return self.C_lr * np.asarray(s, float) ** self.a_lr * np.asarray(d, float) ** self.b_lr
+
+    def bs_opt(self, s, d):
+        return self.C_bs * np.asarray(s, float) ** self.a_bs * np.asarray(d, float) ** self.b_bs
+
+    @property
+    def slope(self) -> float:
+        """d ln lr* / d ln bs along the valley: the exponent c of the LR law at fixed bs."""
+        return -self.k_lr_bs / self.k_lr
+
+    def fixed_bs_exponents(self) -> dict:
+        """The exponents of ``lr* = C s^a d^b bs^c`` at a fixed batch size."""
+        c = self.slope
+        return {"a": self.a_lr - c * self.a_bs, "b": self.b_lr - c * self.b_bs, "c": c}
+
+
+def make_joint_sweeps(
+    scales=(2e8, 4e8, 8e8, 1.6e9),
+    horizons=(5e9, 2e10, 8e10),
+    n_lrs: int = 7,
+    lr_step: float = 2 ** 0.5,
+    n_bs: int = 6,
+    bs_step: float = 2.0,
+    seeds: int = 1,
+    noise: float = 0.002,
+    truth: JointTruth | None = None,
+    reps: int = 1,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """A full LR x batch-size grid per (scale, horizon) from ``truth`` (``JointTruth``).
+
+    Per (scale, horizon) (and replication): ``n_lrs`` LRs spaced by ``lr_step`` and ``n_bs``
+    batch sizes spaced by ``bs_step``, each grid centred on the true optimum offset by a
+    random fraction of at most half a step; ``seeds`` runs per cell with normal loss noise
+    of s.d. ``noise``. Columns: ``scale``, ``horizon``, ``lr``, ``bs``, ``loss``, ``seed``,
+    ``lr_true``, ``bs_true`` and, with ``reps`` > 1, ``rep``.
+    """
+    tl = truth or JointTruth()
+    rng = np.random.default_rng(seed)
+    frames = []
+    for r in range(reps):
+        for s in scales:
+            for d in horizons:
+                x0, y0 = np.log(tl.lr_opt(s, d)), np.log(tl.bs_opt(s, d))
+                xc = x0 + rng.uniform(-0.5, 0.5) * np.log(lr_step)
+                yc = y0 + rng.uniform(-0.5, 0.5) * np.log(bs_step)
+                x = xc + (np.arange(n_lrs) - (n_lrs - 1) / 2) * np.log(lr_step)
+                y = yc + (np.arange(n_bs) - (n_bs - 1) / 2) * np.log(bs_step)
+                xx, yy = (np.repeat(g.ravel(), seeds) for g in np.meshgrid(x, y, indexing="ij"))
+                dx, dy = xx - x0, yy - y0
+                base = tl.L_inf + tl.A * s ** tl.alpha_s
+                loss = (base + tl.k_lr * dx * dx + 2 * tl.k_lr_bs * dx * dy + tl.k_bs * dy * dy
+                        + rng.normal(0.0, noise, xx.size))
+                frame = pd.DataFrame({"scale": s, "horizon": d, "lr": np.exp(xx),
+                                      "bs": np.exp(yy), "loss": loss,
+                                      "seed": np.tile(np.arange(seeds), n_lrs * n_bs),
+                                      "lr_true": np.exp(x0), "bs_true": np.exp(y0)})
+                if reps > 1:
+                    frame.insert(0, "rep", r)
+                frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+def runs_at(points: pd.DataFrame, law: TrueLaw | None = None, noise: float = 0.005,
+            diverge_above: float = np.inf, lr_true=None, seed: int = 0) -> pd.DataFrame:
+    """Train runs "at" ``points`` (columns scale, horizon, lr): their losses drawn from
+    ``law`` as ``make_sweeps`` draws them (``lr_true``: each point's true optimum, default
+    the law's), for simulating the runs an adaptive sweep asks for. Returns ``points``
+    with ``loss`` (NaN beyond ``diverge_above``) and ``lr_true``."""
+    tl = law or TrueLaw()
+    rng = np.random.default_rng(seed)
+    s, d = points["scale"].to_numpy(float), points["horizon"].to_numpy(float)
+    x_star = np.log(tl.lr_opt(s, d) if lr_true is None else np.asarray(lr_true, float))
+    x = np.log(points["lr"].to_numpy(float))
+    loss = tl.loss_opt(s, d) + tl.curvature(s) * (x - x_star) ** 2 + rng.normal(0, noise, x.size)
+    loss[x - x_star > diverge_above] = np.nan
+    return points.assign(loss=loss, lr_true=np.exp(x_star))

@@ -28,10 +28,13 @@ LAYERS = [
     ("scalefit.table", 2), ("scalefit.grouping", 2), ("scalefit.quality", 2),
     ("scalefit.files", 2), ("scalefit.progress", 2), ("scalefit.threads", 2),
     ("scalefit.schema", 2), ("scalefit.synthetic", 2), ("scalefit.isoflop_table", 2),
+    ("scalefit.statuses", 2),
     ("scalefit.laws", 2), ("scalefit.optima_table", 2), ("scalefit.readers", 2),
     ("scalefit.extract", 2),
     ("scalefit.results", 3), ("scalefit.render.", 3),
     ("scalefit.pipeline", 4), ("scalefit.chinchilla", 4), ("scalefit.isoflop", 4),
+    ("scalefit.joint", 4),
+    ("scalefit.next", 4),
     ("scalefit.cli", 5), ("scalefit.__main__", 6),
 ]
 CORE_EXTERNAL = {"numpy", "scipy", "__future__"}

@@ -49,3 +49,18 @@ def test_readme_output_is_what_the_command_prints(case, capsys, monkeypatch):
     for line in shown:
         assert line.rstrip() in printed[at:], f"README line not printed (in order): {line!r}"
         at = printed.index(line.rstrip(), at) + 1
+
+
+def test_readme_next_output_is_what_the_command_prints(capsys, monkeypatch, tmp_path):
+    argv = ["next", "examples/data/parameterization_cpu.csv", "--by", "parameterization",
+            "--budget", "6", "--target-scale", "8e5", "--cost", "runs"]
+    monkeypatch.chdir(ROOT)
+    assert main(argv) == 0
+    cap = capsys.readouterr()
+    printed = [x.rstrip() for x in (cap.out + cap.err).splitlines()]
+    shown = quoted_after("--target-scale 8e5 --cost runs` prints")
+    assert len(shown) >= 8
+    at = 0
+    for line in shown:
+        assert line.rstrip() in printed[at:], f"README line not printed (in order): {line!r}"
+        at = printed.index(line.rstrip(), at) + 1

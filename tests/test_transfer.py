@@ -158,10 +158,11 @@ def test_regimes_are_groups_like_any_other():
     assert isinstance(r.quality.table(), pd.DataFrame)
 
 
-def test_a_loss_law_without_flattening_does_not_pick_the_reference():
+def test_the_default_reference_is_chosen_by_measured_loss_not_a_fitted_asymptote():
     """Optimal loss falling with no sign of flattening over 4 scales (generated as
     -5 + 10 s^-0.03, positive on the data): the fitted asymptote is negative, which a
-    positive loss cannot reach; it must not make its group the reference."""
+    positive loss cannot reach. The default reference is the group with the lowest
+    optimal loss at the largest shared scale (a measurement), whatever the asymptotes."""
     rows = []
     for g, shift in (("a", 0.0), ("b", 0.05)):
         for s in (1e6, 4e6, 1.6e7, 6.4e7):
@@ -172,4 +173,7 @@ def test_a_loss_law_without_flattening_does_not_pick_the_reference():
     law = res.law("loss_opt", {"g": "a"}, primary=False)
     assert law.params["L_inf"] < 0 and law.params["alpha"] < -0.01  # not at the flat end
     assert any("L_inf below 0" in n for n in law.notes)
-    assert any("no group has an identified loss asymptote" in n for n in res.quality.notes)
+    assert res.quality.reference == "a"  # b's loss is 0.05 higher at every scale
+    assert any("lowest optimal loss at the largest scale" in n for n in res.quality.notes)
+    flipped = pd.DataFrame(rows).assign(g=lambda d: d["g"].map({"a": "b", "b": "a"}))
+    assert scalefit.fit(flipped, by=["g"], n_boot=0).quality.reference == "b"

@@ -70,7 +70,7 @@ def fit(args) -> int:
                           blowup=args.blowup, status_ok=tuple(args.status_ok),
                           max_misfit=args.max_misfit, floor_gap=args.floor_gap,
                           optima=args.optima,
-                          optima_level=args.optima_level)
+                          optima_level=args.optima_level, joint=getattr(args, "joint", None))
     args.late_warnings += result.warnings
     view = "compare" if args.command == "compare" else "fit"
 
@@ -92,9 +92,13 @@ def _saved(args, scale=None, horizon=None):
 
     check_outputs(args.json, None, [args.fit])
     fit, group = load_fit(args.fit), dict(args.group) or None
+    if getattr(args, "bs", None) is not None and fit.joint is None:
+        raise UsageError(f"--bs needs a fit made with --joint; {args.fit} has none")
     if args.command != "transfer":
+        joint = fit.joint
         with from_file(args.fit):
-            law = fit.law("lr_opt", fit.groups(group)[0])
+            law = (joint.law("lr_opt", joint.groups(group)[0]) if joint is not None
+                   else fit.law("lr_opt", fit.groups(group)[0]))
         if isinstance(law, list):  # a file can hold laws no fit writes
             raise ScalefitInputError(f"{args.fit}: {len(law)} lr_opt laws for one group; the "
                                      "file is damaged; refit")
@@ -135,14 +139,14 @@ def _finite(args, result, key: str):
 def predict(args) -> int:
     fit, group = _saved(args, args.scale, args.horizon)
     with from_file(args.fit):
-        res = fit.predict(args.scale, args.horizon, group=group)
+        res = fit.predict(args.scale, args.horizon, group=group, bs=args.bs)
     return _emit(args, _finite(args, res, "lr"))
 
 
 def audit(args) -> int:
     fit, group = _saved(args, args.scale, args.horizon)
     with from_file(args.fit):
-        res = fit.audit(args.lr, args.scale, args.horizon, group=group)
+        res = fit.audit(args.lr, args.scale, args.horizon, group=group, bs=args.bs)
     return _emit(args, _finite(args, res, "lr"))
 
 
@@ -215,6 +219,38 @@ def allocate(args) -> int:
     return _emit(args, res)
 
 
-COMMANDS = {"fit": fit, "compare": fit, "predict": predict, "audit": audit,
+def next_(args) -> int:
+    """``next``: table -> fit -> Proposals -> summary, --json, --out (runs to do)."""
+    from ..files import check_outputs
+    from ..next import candidates_table, next_runs, write_to_do
+
+    check_outputs(args.json, None, [args.runs, args.candidates])
+    if args.out:
+        write_to_do(None, args.out, [args.runs, args.candidates], check_only=True)
+    cand = None
+    if args.candidates:
+        cand = candidates_table(args.candidates, scale=args.scale, horizon=args.horizon,
+                                lr=args.lr, by=list(dict.fromkeys(args.by)))
+    res, props, todo = next_runs(
+        args.runs, args.budget, target_scale=args.target_scale,
+        target_horizon=args.target_horizon, group=dict(args.group) or None, candidates=cand,
+        cost=args.cost, objective=args.objective, new_scales=args.new_scale,
+        new_horizons=args.new_horizon, new_sweeps=not args.no_new_sweeps,
+        new_sweep_lrs=args.new_sweep_lrs, per_group=args.per_group, scale=args.scale,
+        horizon=args.horizon, lr=args.lr, loss=args.loss, by=list(dict.fromkeys(args.by)),
+        status=args.status, status_ok=tuple(args.status_ok), extract=args.extract,
+        fmt=args.format, n_boot=args.boot, seed=args.seed, ci=args.ci, window=args.window,
+        include=tuple(args.include_status), diverged_above=args.diverged_above,
+        blowup=args.blowup, max_misfit=args.max_misfit, floor_gap=args.floor_gap,
+        optima=args.optima, progress=None if args.quiet else "auto")
+    args.late_warnings += res.warnings
+    _emit(args, props)
+    if args.out:
+        write_to_do(todo, args.out, [args.runs, args.candidates])
+        args.messages.append(f"wrote {len(todo)} run(s) to do in {args.out}")
+    return 0
+
+
+COMMANDS = {"next": next_, "fit": fit, "compare": fit, "predict": predict, "audit": audit,
             "transfer": transfer, "chinchilla": chinchilla, "isoflop": isoflop,
             "allocate": allocate}

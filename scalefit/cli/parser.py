@@ -99,6 +99,7 @@ EPILOGS = {
   scalefit fit wandb_export.csv --loss scaling/global_loss \
       --extract 'Name:-(?P<width>\d+)x(?P<depth>\d+)_.*_lr(?P<lr>[0-9.e+-]+)_'
   cat runs.csv | scalefit fit - --json - > fit.json
+  scalefit fit steplaw.csv --scale N --horizon D --loss "smooth loss" --joint bs
   scalefit fit optima.csv         # a table of optima: lr_opt (best_lr, lr*, ...) per row
 
 Columns are found by name: scale (N, params, n_params, width, ...), horizon (D, tokens,
@@ -120,6 +121,8 @@ run). Outputs are written atomically, never over the input.
   scalefit fit runs.csv --by parameterization --json fit.json
   scalefit predict fit.json --scale 7B --horizon 1T
   scalefit predict fit.json --scale 7e9 --horizon 1e12 --group parameterization=mup
+  scalefit fit steplaw.csv --scale N --horizon D --loss "smooth loss" --joint bs --json j.json
+  scalefit predict j.json --scale 7B --horizon 1T --bs 512
 
 Intervals come from the bootstrap draws saved in FIT.json; a FIT.json is read as data
 only (it never makes scalefit open another file).
@@ -127,6 +130,7 @@ only (it never makes scalefit open another file).
     "audit": """examples:
   scalefit audit fit.json --lr 3e-4 --scale 7B --horizon 1T
   scalefit audit fit.json --lr 3e-4 --scale 7e9 --horizon 1e12 --group parameterization=sp
+  scalefit audit joint.json --lr 3e-4 --bs 2048 --scale 7B --horizon 1T   # a --joint fit
 
 The penalty is curvature * (ln lr - ln lr_opt)^2 in loss units, with the curvature
 extrapolated by its own law.
@@ -167,6 +171,21 @@ Minimises the fitted loss under C = 6 N D: N* = G (C/6)^a, D* = (C/6)^b / G with
 a = beta / (alpha + beta). Intervals: every bootstrap draw saved in FIT.json, allocated.
 Warns when a budget, N* or D* lies outside the data the law was fitted on.
 """,
+    "next": """examples:
+  scalefit next runs.csv --budget 16
+  scalefit next runs.csv --budget 16 --target-scale 7B --target-horizon 1T --out next.csv
+  reference-trainer sweep --from-csv next.csv --out runs.csv      # train them, then again
+  scalefit next runs.csv --by parameterization --group parameterization=mup --budget 8 \
+      --target-scale 1e9 --new-scale 2e9 --json next.json
+
+Proposes the runs (sweep and LR) expected to shrink the uncertainty of the target most
+per unit cost: the optimal LR each group's law predicts at --target-scale/--target-horizon,
+or without them the optimum of every sweep. Sweeps that are not ok get the runs their
+status asks for (edge: LRs past the edge; too_few: the missing LRs; div_bracketed: inside
+the bracket; ...). No LR at or above one where a run of the sweep diverged is proposed.
+--out writes one row per run, copied from a run of its sweep with the new LR (and the
+reference trainer's config JSON), for 'reference-trainer sweep --from-csv'.
+""",
 }
 
 MAIN_DESCRIPTION = """\
@@ -199,6 +218,11 @@ ABOUT = {
                 "quadratic in ln N around the best N, with the run bootstrap of LR sweeps), "
                 "then N*, D*, tokens per parameter and the loss at the optimum as laws of the "
                 "FLOP budget C, with intervals."),
+    "next": ("which runs to train next (adaptive sweeps)",
+             "Propose the next runs of a study: the runs that reduce the uncertainty of the "
+             "predicted optimal LR at a target scale and horizon (or of every sweep's optimum) "
+             "the most per unit cost, each with its reason in one line (docs/math.md section "
+             "10)."),
     "allocate": ("compute-optimal N and D for a budget, from a Chinchilla fit",
                  "For budgets of C FLOPs: the model size N* and tokens D* that minimise a saved "
                  "Chinchilla law (scalefit chinchilla --json) at C = 6 N D, the tokens per "
@@ -215,6 +239,7 @@ MAIN_EPILOG = """examples:
   scalefit chinchilla runs.csv --boot 200 --json law.json
   scalefit allocate law.json --budget 5.88e23
   scalefit isoflop isoflops.csv --by dataset
+  scalefit next runs.csv --budget 16 --target-scale 7B --target-horizon 1T --out next.csv
 
 exit status: 0 success, 2 bad input or usage, 1 the fit failed.
 'scalefit COMMAND --help' shows every option, with examples.
@@ -222,7 +247,8 @@ exit status: 0 success, 2 bad input or usage, 1 the fit failed.
 USAGES = {"fit": "%(prog)s RUNS [options]", "chinchilla": "%(prog)s RUNS [options]",
           "isoflop": "%(prog)s RUNS [options]",
           "allocate": "%(prog)s FIT.json --budget C [--budget C2 ...] [options]",
-          "compare": "%(prog)s RUNS --by COL [COL ...] [options]"}
+          "compare": "%(prog)s RUNS --by COL [COL ...] [options]",
+          "next": "%(prog)s RUNS --budget K [options]"}
 
 
 def _columns(p, lr=True):
@@ -247,13 +273,14 @@ def _columns(p, lr=True):
                         "without one)")
 
 
-def _fit_options(p, by_required=False):
+def _fit_options(p, by_required=False, joint=True):
     g = p.add_argument_group("fit")
     g.add_argument("--by", metavar="COL", nargs="+", action="extend", default=[],
                    required=by_required,
                    help="columns that split runs into groups, e.g. parameterization")
     g.add_argument("--reference", metavar="LABEL", help="reference group for the transfer "
-                   "measures (default: the group with the lowest asymptotic loss)")
+                   "measures (default: the group with the lowest loss at the largest "
+                   "scale all groups share)")
     g.add_argument("--boot", metavar="N", type=boot, default=1000,
                    help="bootstrap resamples, 0 for none (default 1000)")
     g.add_argument("--seed", metavar="S", type=seed, default=0,
@@ -284,6 +311,12 @@ def _fit_options(p, by_required=False):
                    help="the table is (--optima) or is not (--no-optima) a table of optima, "
                         "one optimal LR per row (default: detected: an lr_opt/best_lr/lr* "
                         "column and no loss column)")
+    if joint:
+        g.add_argument("--joint", metavar="COL", default=None,
+                       help="a numeric column swept with the LR (the batch size, e.g. --joint "
+                            "bs): LR sweeps per value of it, plus the joint optimum (lr*, bs*) "
+                            "of every scale and horizon from a quadratic surface in (ln lr, ln "
+                            "COL), laws of both, and lr_opt = C * scale^a * horizon^b * COL^c")
     g.add_argument("--optima-level", metavar="LEVEL", type=level, default=0.95,
                    help="level of a table of optima's lr_opt_lo/lr_opt_hi columns (default "
                         "0.95)")
@@ -319,12 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
                               epilog=EPILOGS[name], help=ABOUT[name][0], usage=USAGES.get(name),
                               description=textwrap.fill(ABOUT[name][1], width=88))
          for name in EPILOGS}
-    for name in ("fit", "compare", "chinchilla"):
+    for name in ("fit", "compare", "chinchilla", "next"):
         p[name].add_argument("runs", metavar="RUNS", nargs="?", help="table of runs: .csv .tsv "
                              ".parquet .jsonl .json, or - for stdin")
         _columns(p[name], lr=name != "chinchilla")
     _fit_options(p["fit"])
-    _fit_options(p["compare"], by_required=True)
+    _fit_options(p["next"], joint=False)
+    _next_args(p["next"])
+    _fit_options(p["compare"], by_required=True, joint=False)
     p["fit"].add_argument("--all-laws", action="store_true", help="also list the conditional "
                           "laws (at one fixed horizon or scale) in the summary; they are always "
                           "in --json")
@@ -334,6 +369,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, what, eg in (("predict", "target ", "7e9 or 7B"), ("audit", "", "7B")):
         p[name].add_argument("--scale", metavar="N", type=amount, help=f"{what}scale, e.g. {eg}")
         p[name].add_argument("--horizon", metavar="D", type=amount, help=f"{what}tokens, e.g. 1T")
+        p[name].add_argument("--bs", metavar="B", type=amount,
+                             help="batch size (a fit made with --joint; in that column's units): "
+                                  + ("also the best LR at this batch size" if name == "predict"
+                                     else "the batch size used (default: the predicted "
+                                          "optimum)"))
     t = p["transfer"]
     t.add_argument("--lr", metavar="X", type=positive, required=True,
                    help="LR tuned at the --from horizon")
@@ -359,10 +399,46 @@ def build_parser() -> argparse.ArgumentParser:
     _allocate_args(p["allocate"])
     for name in EPILOGS:
         _outputs(p[name], report=name in ("fit", "compare"))
+    p["next"].add_argument_group("runs to do").add_argument(
+        "--out", metavar="PATH", help="write the proposed runs as a table (CSV) of runs to do: "
+        "each copied from a run of its sweep, with the new LR; 'reference-trainer sweep "
+        "--from-csv PATH' trains it")
     p["isoflop"].add_argument_group("figures").add_argument(
         "--figures", metavar="DIR", help="write DIR/isoflop_profiles.png|svg (loss vs N with "
         "the parabolas and optima) and DIR/isoflop_law.png|svg (N* and D* vs C with the laws)")
     return parser
+
+
+def _next_args(p) -> None:
+    g = p.add_argument_group("next runs")
+    g.add_argument("--budget", metavar="K", type=_count(1), required=True,
+                   help="how many runs to propose")
+    g.add_argument("--target-scale", metavar="N", type=amount,
+                   help="target scale, e.g. 7B: reduce the uncertainty of the optimal LR the "
+                   "law predicts there")
+    g.add_argument("--target-horizon", metavar="D", type=amount,
+                   help="target horizon in tokens, e.g. 1T")
+    g.add_argument("--group", metavar="K=V", type=pair, action="append", default=[],
+                   help="only this by-group's sweeps, e.g. parameterization=mup (repeatable)")
+    g.add_argument("--per-group", action="store_true",
+                   help="propose --budget runs for each by-group (default: in all)")
+    g.add_argument("--cost", choices=("flops", "runs"), default="flops",
+                   help="cost of a run: flops (scale x horizon, default) or runs (all equal)")
+    g.add_argument("--objective", choices=("variance", "loss"), default="variance",
+                   help="reduce the variance of ln lr_opt (default) or its expected loss "
+                   "cost (curvature x variance)")
+    g.add_argument("--new-scale", metavar="N", type=amount, action="append", default=[],
+                   help="a scale at which a new sweep may be proposed (repeatable; besides "
+                   "the next scale of the data's own ladder)")
+    g.add_argument("--new-horizon", metavar="D", type=amount, action="append", default=[],
+                   help="a horizon at which a new sweep may be proposed (repeatable)")
+    g.add_argument("--no-new-sweeps", action="store_true",
+                   help="propose runs in the existing sweeps only")
+    g.add_argument("--new-sweep-lrs", metavar="N", type=_count(3), default=5,
+                   help="runs of a new sweep (default 5)")
+    g.add_argument("--candidates", metavar="PATH",
+                   help="a table of the only runs allowed (the columns of RUNS that define a "
+                   "sweep, and the LR), e.g. the points of a grid not trained yet")
 
 
 def _isoflop_args(p) -> None:

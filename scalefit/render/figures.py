@@ -1,6 +1,7 @@
 """The figures of a fit, by name: ``sweeps`` (loss vs LR per sweep), ``lr_law`` and
 ``curvature`` (the optimum and the curvature against scale and horizon, with the laws),
-``compare`` (the groups side by side). Each draws only what the result holds.
+``compare`` (the groups side by side), ``joint`` (a joint fit: the runs over (lr, bs) with
+the fitted surface and optimum per group). Each draws only what the result holds.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from .figure_kit import save_figure
+from .joint_figures import joint_figure
 from .law_figures import compare_figure, law_figure
 from .sweep_figure import sweeps_figure
 
@@ -34,4 +36,6 @@ def fit_figures(result, which=None) -> dict[str, Figure]:
             figs["curvature"] = law_figure(result, "curvature", variables=("scale",))
     if on("compare") and result.by and result.quality is not None and "scale" in opt:
         figs["compare"] = compare_figure(result)
+    if on("joint") and getattr(result, "joint", None) is not None:
+        figs["joint"] = joint_figure(result.joint)
     return figs

@@ -94,7 +94,11 @@ def fit_document(result, conditional: bool = False) -> Document:
             f"columns: {cols}" + (f"   by: {', '.join(inp['by'])}" if inp["by"] else ""),
             _boot_text(inp, s, lvl), ""]
     blocks: list = [Text(head), optima_table(result)]
-    if result.laws:
+    joint = getattr(result, "joint", None)
+    if joint is not None:  # the 1-D laws are per batch size: listed compactly in the joint part
+        per_bs = [law for law in result.laws if law.primary and law.target == "lr_opt"]
+        blocks.append(joint.summary(per_bs))
+    elif result.laws:
         by = set(result.by)
         shown = [law for law in result.laws if conditional or set(law.group) <= by]
         blocks.append(Text(["", f"Laws ({lvl} CI; exponents signed as in the formula)"]))

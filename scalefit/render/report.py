@@ -43,7 +43,8 @@ CAPTIONS = {
                "bootstrap intervals; dashed: the fitted asymptotic ratio R_inf.",
 }
 TITLES = {"sweeps": "LR sweeps", "lr_law": "Optimal learning rate laws",
-          "curvature": "Curvature of the loss valley", "compare": "Comparison of groups"}
+          "curvature": "Curvature of the loss valley", "compare": "Comparison of groups",
+          "joint": "Joint optimum per group (runs over lr and batch size)"}
 
 CSS = """
 body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;
@@ -89,6 +90,10 @@ def report_document(result, pngs: dict, command: str | None = None) -> Document:
     q = result.quality
     if q is not None and q.groups:  # the table's title names the groups and the reference
         blocks += [Heading("Transfer quality"), q.summary()]
+    joint = getattr(result, "joint", None)
+    if joint is not None:
+        per_bs = [law for law in result.laws if law.primary and law.target == "lr_opt"]
+        blocks += [Heading(f"Joint LR x {joint.column}"), joint.summary(per_bs)]
     for name, png in pngs.items():
         blocks += [Heading(TITLES.get(name, name)), FigureBlock(name, png)]
     blocks += [Heading("Optimum of every sweep"), fit_text.optima_table(result, limit=None)]

@@ -50,6 +50,7 @@ class _Rows:
     level: float = 0.95
     interval_source: str | None = None
     warning_key = "extrapolation"
+    draw_keys = DRAW_KEYS  # keys of a row that hold draws (a subclass may name others)
 
     def __post_init__(self):
         object.__setattr__(self, "rows", freeze([dict(r) for r in self.rows]))
@@ -91,7 +92,7 @@ class _Rows:
         for r in self.rows:
             row = dict(r["group"] or {})
             for k, v in r.items():
-                if k in DRAW_KEYS or k == "group":
+                if k in self.draw_keys or k == "group":
                     continue
                 if isinstance(v, tuple) and len(v) == 2 and k.endswith(("_ci", "_pi")):
                     row[k + "_lo"], row[k + "_hi"] = v
@@ -103,7 +104,7 @@ class _Rows:
     def _rows_dict(self, draws: bool) -> list[dict]:
         rows = []
         for r in thaw(self.rows):
-            for k in DRAW_KEYS:
+            for k in self.draw_keys:
                 if k in r:
                     v = r.pop(k)
                     if draws and v is not None:
@@ -111,9 +112,9 @@ class _Rows:
             rows.append(r)
         return jsonable(rows)
 
-    @staticmethod
-    def _rows_from(rows: list[dict]) -> list[dict]:
-        return [{k: (draws_from_json(v) if k in DRAW_KEYS else v) for k, v in r.items()}
+    @classmethod
+    def _rows_from(cls, rows: list[dict]) -> list[dict]:
+        return [{k: (draws_from_json(v) if k in cls.draw_keys else v) for k, v in r.items()}
                 for r in rows]
 
     def _lvl(self) -> str:

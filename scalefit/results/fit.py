@@ -23,6 +23,7 @@ from ..render import fit_text
 from ..render.format import group_label, group_text
 from .base import draws_from_json, jsonable, level_or_stored
 from .decisions import Audit, HorizonTransfer, Prediction, transfer_row
+from .joint import JointFit
 from .law import Law
 from .quality import TransferQuality
 
@@ -44,19 +45,22 @@ class FitResult:
     ``warnings``: pooling hints (text columns that vary within a sweep);
     ``boot``: the resampled optima (``core.bootstrap.BootSweeps``; None after
     ``load_fit``); ``runs``: per sweep, its runs' ``lr`` and ``loss`` (NaN = diverged);
-    ``origin``: the file it was read from (None for a fit made here).
+    ``origin``: the file it was read from (None for a fit made here); ``joint``: the
+    joint LR x batch-size part (``results.joint.JointFit``) of a fit with ``joint=COLUMN``
+    (its 1-D optima and laws are then those of every batch size), else None.
     """
 
     __slots__ = ("_optima", "laws", "quality", "input", "settings", "notes", "warnings",
-                 "boot", "runs", "origin")
+                 "boot", "runs", "origin", "joint")
 
     def __init__(self, optima: pd.DataFrame, laws, input: dict, settings: dict, notes=(),
                  warnings=(), quality: TransferQuality | None = None, boot=None, runs=None,
-                 origin: str | None = None):
+                 origin: str | None = None, joint: JointFit | None = None):
         values = {"_optima": optima.copy(), "laws": tuple(Law.of(x) for x in laws),
                   "quality": quality, "input": freeze(input), "settings": freeze(settings),
                   "notes": tuple(notes), "warnings": tuple(warnings), "boot": boot,
-                  "runs": None if runs is None else freeze(list(runs)), "origin": origin}
+                  "runs": None if runs is None else freeze(list(runs)), "origin": origin,
+                  "joint": joint}
         for k, v in values.items():
             object.__setattr__(self, k, v)
 
@@ -144,11 +148,17 @@ class FitResult:
         return "point estimates only: the fit has no bootstrap (n_boot = 0)"
 
     # ------------------------------------------------------------------ decisions
-    def predict(self, scale=None, horizon=None, group: dict | None = None) -> Prediction:
+    def predict(self, scale=None, horizon=None, group: dict | None = None,
+                bs=None) -> Prediction:
         """Optimal LR at (scale, horizon) from each group's primary law of lr_opt, with
         ``lr_ci`` (the law's mean) and ``lr_pi`` (adds the optima's scatter).
-        Without ``group``: every group, one row each."""
+        Without ``group``: every group, one row each. A joint fit answers with its joint
+        laws (``JointPrediction``: lr* and bs*, and with ``bs`` the best LR at that batch
+        size)."""
         seed = self.settings.get("seed", 0)
+        if self.joint is not None:
+            return self.joint.predict(scale, horizon, bs=bs, group=group, seed=seed)
+        _no_bs(bs)
         rows = [dec.predict(self._primary("lr_opt", g), scale, horizon, self.level, seed)
                 for g in self.groups(group)]
         _warn_assumptions(rows)
@@ -156,10 +166,14 @@ class FitResult:
                           scale=scale, horizon=horizon)
 
     def audit(self, lr_used: float, scale=None, horizon=None,
-              group: dict | None = None) -> Audit:
+              group: dict | None = None, bs=None) -> Audit:
         """Predicted optimum and the expected loss penalty of training at ``lr_used``
-        (``penalty``, ``penalty_ci``), per group. Without ``group``: every group."""
+        (``penalty``, ``penalty_ci``), per group. Without ``group``: every group. A joint
+        fit audits (``lr_used``, ``bs``) on its surface laws (``JointAudit``)."""
         seed = self.settings.get("seed", 0)
+        if self.joint is not None:
+            return self.joint.audit(lr_used, scale, horizon, bs=bs, group=group, seed=seed)
+        _no_bs(bs)
         rows = [dec.audit(self._primary("lr_opt", g), self._primary("curvature", g), lr_used,
                           scale, horizon, self.level, seed) for g in self.groups(group)]
         _warn_assumptions(rows)
@@ -195,6 +209,30 @@ class FitResult:
         return HorizonTransfer(rows=rows, level=self.level if level is None else level,
                                interval_source=src, lr_ref=lr_ref, horizon_ref=horizon_ref,
                                horizon_target=horizon_target)
+
+    def next_runs(self, k: int, target_scale=None, target_horizon=None,
+                  group: dict | None = None, candidates=None, cost: str = "flops",
+                  objective: str = "variance", new_scales=(), new_horizons=(),
+                  new_sweeps: bool = True, new_sweep_lrs: int = 5, per_group: bool = False,
+                  past: int = 2):
+        """The ``k`` runs expected to reduce the uncertainty of the target most per unit
+        cost (docs/math.md section 11): a ``Proposals`` result, one row per run with its
+        reason. Target: the optimal LR each group's law predicts at ``target_scale`` /
+        ``target_horizon``, or without them every sweep's own optimum. Sweeps that are not
+        ok get the runs their status asks for (past an edge, inside a divergence bracket,
+        ...); no run is proposed at or above an LR where a run of its sweep diverged.
+        ``candidates``: a DataFrame (by columns, scale, horizon, lr) of the only runs allowed
+        (default: each sweep's LR ladder, ``past`` steps beyond its LRs); ``cost``:
+        ``flops`` (scale x horizon) or ``runs``; ``objective``: ``variance`` (of ln lr_opt)
+        or ``loss`` (curvature x variance: the expected loss cost); ``new_scales``,
+        ``new_horizons``: values at which a new sweep may be proposed (besides the next
+        point of each variable's ladder; ``new_sweeps=False``: none), each of
+        ``new_sweep_lrs`` runs; ``per_group``: ``k`` runs for each by group."""
+        from .proposal_rows import propose
+
+        return propose(self, k, target_scale, target_horizon, group, candidates, cost,
+                       objective, new_scales, new_horizons, new_sweeps, new_sweep_lrs,
+                       per_group, past)
 
     # ------------------------------------------------------------------ protocol
     @property
@@ -274,7 +312,7 @@ class FitResult:
         runs = None
         if self.runs is not None:
             runs = [{"lr": jsonable(r["lr"]), "loss": jsonable(r["loss"])} for r in self.runs]
-        return jsonable({
+        out = {
             "schema_version": SCHEMA_VERSION,
             "version": __version__,
             "input": thaw(self.input),
@@ -285,7 +323,10 @@ class FitResult:
             "notes": list(self.notes),
             "warnings": list(self.warnings),
             "runs": runs,
-        })
+        }
+        if self.joint is not None:  # a joint fit only (docs/json-schema.md)
+            out["joint"] = self.joint.to_dict(draws=draws)
+        return jsonable(out)
 
     def _optimum_dict(self, r: pd.Series) -> dict:
         def pair(lo, hi):
@@ -358,7 +399,14 @@ class FitResult:
         return cls(optima=optima, laws=[Law.from_dict(x, level) for x in d["laws"]],
                    input=d["input"], settings=d["settings"], notes=d.get("notes", []),
                    warnings=d.get("warnings", []), runs=runs, origin=origin,
-                   quality=TransferQuality.from_dict(t, level) if t is not None else None)
+                   quality=TransferQuality.from_dict(t, level) if t is not None else None,
+                   joint=JointFit.from_dict(d["joint"], level) if d.get("joint") else None)
+
+
+def _no_bs(bs) -> None:
+    if bs is not None:
+        raise ScalefitInputError("a batch size (bs) needs a joint fit: fit with joint='bs' "
+                                 "(--joint bs)")
 
 
 def _warn_assumptions(rows) -> None:

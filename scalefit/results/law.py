@@ -42,7 +42,7 @@ class Law(LawFit):
         lo_hi = percentile_ci(self.boot, lvl)
         out = {n: (float(lo_hi[0, i]), float(lo_hi[1, i])) for i, n in
                enumerate(self.param_names)}
-        if self.target != "loss_opt":
+        if self.target != "loss_opt" and self.param_names[0] == "C":
             out["C"] = (float(np.exp(lo_hi[0, 0])), float(np.exp(lo_hi[1, 0])))
         return out
 
@@ -59,8 +59,9 @@ class Law(LawFit):
         ex = self.extrapolation
         if ex:
             cost = f", loss cost {fmt(ex['loss_cost'])}" if ex.get("loss_cost") is not None else ""
+            what = self.target if self.param_names[:1] == ("s0",) else f"ln {self.target}"
             lines.append(f"      leave-largest-out ({ex['left_out']} = {fmt(ex['value'])}): error "
-                         f"in ln {self.target} {fmt(ex['error_log'])} "
+                         f"in {what} {fmt(ex['error_log'])} "
                          f"{fmt_ci(ex.get('error_log_ci'))}{cost}")
         lines += [f"      note: {n}" for n in self.notes]
         return Text(lines, pre=True)
@@ -103,6 +104,8 @@ class Law(LawFit):
             d["ln_C"] = num(self.coef()[0])
         if self.points is not None:
             d["range"] = {v: list(self.value_range(v)) for v in self.variables}
+        if any(v not in ("scale", "horizon") for v in self.variables):
+            d["variables"] = list(self.variables)  # a law in another variable (bs) names them
         if self.domain is not None:
             d["domain"] = {k: [float(a), float(b)] for k, (a, b) in self.domain.items()}
         if self.audit_range is not None:
@@ -118,6 +121,8 @@ class Law(LawFit):
         names = {"a": "scale", "b": "horizon"}
         if d["target"] == "loss_opt":
             variables = tuple(d.get("range") or ("scale",))[:1]
+        elif d.get("variables") is not None:
+            variables = tuple(d["variables"])
         else:
             variables = tuple(names[p] for p in params if p in names)
         rng = d.get("range") or {}

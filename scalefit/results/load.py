@@ -114,10 +114,17 @@ def _check_shapes(d: dict, path) -> None:
         if isinstance(c, (int, float)) and c < 0:  # C = exp(ln C): never negative
             raise ScalefitInputError(f"{path}: key $.laws[{i}].params.C: {c!r} is negative; "
                                      "a power law's constant is > 0")
-        draws = law.get("draws")
-        if draws is not None and any(len(r) != len(law["params"]) for r in draws):
-            raise ScalefitInputError(f"{path}: key $.laws[{i}].draws: every row needs "
-                                     f"{len(law['params'])} values (one per parameter)")
+    joint = d.get("joint") or {}
+    for key, laws in (("laws", d["laws"]), ("joint.laws", joint.get("laws", [])),
+                      ("joint.bs_laws", joint.get("bs_laws", []))):
+        for i, law in enumerate(laws):
+            draws = law.get("draws")
+            if draws is not None and any(len(r) != len(law["params"]) for r in draws):
+                raise ScalefitInputError(f"{path}: key $.{key}[{i}].draws: every row needs "
+                                         f"{len(law['params'])} values (one per parameter)")
+    if joint.get("runs") is not None and len(joint["runs"]) != len(joint["optima"]):
+        raise ScalefitInputError(f"{path}: key $.joint.runs: {len(joint['runs'])} entries for "
+                                 f"{len(joint['optima'])} joint optima")
     runs = d.get("runs")
     if runs is not None:
         if len(runs) != len(d["optima"]):

@@ -1,0 +1,264 @@
+"""Replay of adaptive sweeps on the Step Law dense grid (read in place, never copied).
+
+Every sweep of the grid starts from 3 of its runs (its lowest, middle and highest LR:
+a coarse first look), the rest hidden. A policy then reveals K runs per round, chosen only
+among the grid's hidden runs, until nothing is hidden (or it proposes nothing more):
+
+* ``next``: ``FitResult.next_runs(K, candidates=<hidden runs>, cost="runs")`` on a fit of
+  the revealed runs, target: every sweep's own optimum;
+* ``next-target``: the same with the target at the largest (N, D) (its law's prediction);
+* ``random``: K hidden runs drawn uniformly (repeated over seeds);
+* ``coarse-to-fine``: per sweep, every other LR of its grid first (nearest the current
+  best LR first), then the neighbours of the best, then the rest; sweeps with the fewest
+  revealed runs first.
+
+The reference is the full grid's fit (1,000 resamples, seed 0). A sweep is *found* when
+its revealed runs give an ``ok`` optimum inside the full grid's 95% interval (an open end
+counts as open), and it stays found at every later round; its *runs needed* is the number
+of its revealed runs then. The *law* is found when the joint law's prediction at the
+largest (N, D) lies inside the full grid's law interval there (``lr_ci``), for every bs
+group, from that round on. Per policy: total runs revealed (and their share of the grid)
+when 90% and when all found sweeps are found, the median runs needed per sweep, and the
+runs when the law is found.
+
+    python benchmarks/adaptive_replay.py                      # every bs its own sweep
+    python benchmarks/adaptive_replay.py --bs 256 --k 4       # one bs: 17 sweeps
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import scalefit
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "steplaw" / \
+    "dense_lr_bs_loss.csv"
+TARGET = (1073741824.0, 56900000000.0)  # the largest (N, D) of the dense grid
+
+
+def load(bs) -> pd.DataFrame:
+    d = pd.read_csv(DATA)[["N", "D", "bs", "lr", "loss"]]
+    if bs != "all":
+        d = d[d["bs"] == int(bs)]
+    d = d.reset_index(drop=True)
+    d["sweep"] = d.groupby(["bs", "N", "D"], sort=True).ngroup()
+    return d
+
+
+def fit(df, n_boot=0):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return scalefit.fit(df[["N", "D", "bs", "lr", "loss"]], by=["bs"], n_boot=n_boot,
+                            progress=None)
+
+
+def reference(d):
+    r = fit(d, 1000)
+    o = r.optima
+    ok = (o["status"] == "ok").to_numpy()
+    lo = o["lr_opt_lo"].fillna(0.0).to_numpy()
+    hi = o["lr_opt_hi"].fillna(np.inf).to_numpy()
+    law = {}
+    for g in r.groups():
+        p = r.predict(*TARGET, group=g)
+        law[g["bs"]] = p.rows[0]["lr_ci"]
+    return {"ok": ok, "lo": lo, "hi": hi, "law": law, "fit": r}
+
+
+def evaluate(d, revealed, ref):
+    """(found per sweep (S,), law found per bs group {bs: bool})."""
+    r = fit(d.loc[sorted(revealed)])
+    o = r.optima
+    key = pd.MultiIndex.from_frame(o[["bs", "scale", "horizon"]].astype(float))
+    sw = d.drop_duplicates("sweep").set_index("sweep").sort_index()[["bs", "N", "D"]].astype(float)
+    pos = key.get_indexer(pd.MultiIndex.from_frame(sw))
+    found = np.zeros(len(sw), bool)
+    have = pos >= 0
+    st = o["status"].to_numpy()[pos[have]]
+    x = o["lr_opt"].to_numpy()[pos[have]]
+    idx = np.flatnonzero(have)
+    with np.errstate(invalid="ignore"):
+        found[idx] = ((st == "ok") & (x >= ref["lo"][idx]) & (x <= ref["hi"][idx])
+                      & ref["ok"][idx])
+    law = {}
+    for b, ci in ref["law"].items():
+        lw = r.law("lr_opt", {"bs": b})
+        if ci is None or lw is None or isinstance(lw, list):
+            law[b] = False
+            continue
+        try:
+            y = float(np.exp(lw.predict_log({v: dict(zip(("scale", "horizon"), TARGET))[v]
+                                              for v in lw.variables})[0]))
+        except Exception:  # noqa: BLE001 - a law of another form cannot predict there
+            law[b] = False
+            continue
+        law[b] = bool(ci[0] <= y <= ci[1])
+    return found, law
+
+
+def start(d) -> set:
+    out = set()
+    for _, g in d.groupby("sweep"):
+        g = g.sort_values("lr")
+        n = len(g)
+        out |= set(g.index[[0, n // 2, n - 1]]) if n >= 3 else set(g.index)
+    return out
+
+
+OBJECTIVE = "variance"
+
+
+def pick_next(d, revealed, k, target):
+    r = fit(d.loc[sorted(revealed)])
+    hidden = d.drop(index=sorted(revealed))
+    cand = hidden.rename(columns={"N": "scale", "D": "horizon"})[["bs", "scale", "horizon",
+                                                                  "lr"]]
+    kw = {"target_scale": TARGET[0], "target_horizon": TARGET[1]} if target else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = r.next_runs(k, candidates=cand, cost="runs", objective=OBJECTIVE, **kw)
+    chosen = []
+    runs = p.runs
+    for _, row in runs.iterrows():
+        m = hidden[(hidden["bs"] == row["bs"]) & np.isclose(hidden["N"], row["scale"])
+                   & np.isclose(hidden["D"], row["horizon"])
+                   & np.isclose(hidden["lr"], row["lr"], rtol=1e-9)]
+        m = m.drop(index=[i for i in chosen if i in m.index])
+        if len(m):
+            chosen.append(m.index[0])
+    return chosen
+
+
+def pick_random(d, revealed, k, rng):
+    hidden = np.array(sorted(set(d.index) - revealed))
+    return list(rng.choice(hidden, size=min(k, hidden.size), replace=False))
+
+
+def pick_coarse_to_fine(d, revealed, k):
+    rev = d.loc[sorted(revealed)]
+    counts = rev.groupby("sweep").size().reindex(range(d["sweep"].max() + 1), fill_value=0)
+    chosen = []
+    for s in counts.sort_values(kind="stable").index:
+        if len(chosen) >= k:
+            break
+        g = d[d["sweep"] == s].sort_values("lr")
+        hid = [i for i in g.index if i not in revealed]
+        if not hid:
+            continue
+        pos = {i: j for j, i in enumerate(g.index)}
+        rg = g.loc[[i for i in g.index if i in revealed]]
+        best = pos[rg["loss"].idxmin()] if rg["loss"].notna().any() else len(g) // 2
+        coarse = [i for i in hid if pos[i] % 2 == 0]
+        near = [i for i in hid if abs(pos[i] - best) == 1]
+        order = (sorted(coarse, key=lambda i: abs(pos[i] - best)) or near
+                 or sorted(hid, key=lambda i: abs(pos[i] - best)))
+        chosen.append(order[0])
+    return chosen
+
+
+def trajectory(d, ref, policy, k, rng=None, log=None):
+    revealed = start(d)
+    traj = []
+    while True:
+        found, law = evaluate(d, revealed, ref)
+        counts = d.loc[sorted(revealed)].groupby("sweep").size().reindex(
+            range(d["sweep"].max() + 1), fill_value=0).to_numpy()
+        traj.append((len(revealed), found, law, counts))
+        if len(revealed) == len(d):
+            break
+        if policy == "random":
+            new = pick_random(d, revealed, k, rng)
+        elif policy == "coarse-to-fine":
+            new = pick_coarse_to_fine(d, revealed, k)
+        else:
+            new = pick_next(d, revealed, k, policy == "next-target")
+        new = [i for i in new if i not in revealed]
+        if not new:
+            break
+        revealed |= set(new)
+        if log:
+            log(f"  {policy}: {len(revealed)} runs revealed")
+    return traj
+
+
+def summarize(traj, ref, n_total):
+    F = np.array([t[1] for t in traj])  # (T, S)
+    budgets = np.array([t[0] for t in traj])
+    C = np.array([t[3] for t in traj])
+    target = ref["ok"]
+    # stably found from round i on: found at i and at every later round
+    stable = np.flip(np.logical_and.accumulate(np.flip(F, 0), 0), 0)
+    first = np.where(stable.any(0), stable.argmax(0), -1)
+    share = stable[:, target].mean(1)
+
+    def at(q):
+        hit = np.flatnonzero(share >= q - 1e-12)
+        return int(budgets[hit[0]]) if hit.size else None
+
+    per_sweep = [C[first[s], s] for s in np.flatnonzero(target) if first[s] >= 0]
+    L = np.array([all(t[2].values()) for t in traj])
+    lstable = np.flip(np.logical_and.accumulate(np.flip(L)))
+    law_at = int(budgets[lstable.argmax()]) if lstable.any() else None
+    return {"runs_90": at(0.9), "runs_all": at(1.0),
+            "median_per_sweep": float(np.median(per_sweep)) if per_sweep else None,
+            "never": int((first[target] < 0).sum()), "law": law_at,
+            "end": int(budgets[-1]), "n_total": n_total}
+
+
+def fmt_runs(v, n):
+    return "-" if v is None else f"{v} ({v / n:.0%})"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bs", default="all", help="'all' (every bs its own sweep) or one bs")
+    ap.add_argument("--k", type=int, default=17, help="runs revealed per round")
+    ap.add_argument("--seeds", type=int, default=10, help="replications of random")
+    ap.add_argument("--policies", default="next,next-target,coarse-to-fine,random")
+    ap.add_argument("--objective", default="variance", help="of next: variance or loss")
+    args = ap.parse_args(argv)
+    global OBJECTIVE
+    OBJECTIVE = args.objective
+    if not DATA.exists():
+        print(f"skipped: {DATA} is not present", file=sys.stderr)
+        return 0
+    t0 = time.perf_counter()
+    d = load(args.bs)
+    ref = reference(d)
+    n = len(d)
+    print(f"Step Law dense grid, bs {args.bs}: {n} runs, {d['sweep'].nunique()} sweeps "
+          f"({int(ref['ok'].sum())} ok in the full grid: the reference), start: 3 runs per "
+          f"sweep ({len(start(d))}), K = {args.k} per round")
+    rows = []
+    for policy in args.policies.split(","):
+        reps = range(args.seeds) if policy == "random" else [0]
+        res = [summarize(trajectory(d, ref, policy, args.k, np.random.default_rng(s)), ref, n)
+               for s in reps]
+        rows.append((policy, res))
+        print(f"  [{policy} done, {time.perf_counter() - t0:.0f} s]", file=sys.stderr)
+    print(f"{'policy':<16}{'90% of sweeps found':>22}{'all found':>16}{'median runs/sweep':>19}"
+          f"{'never':>7}{'law at largest (N,D)':>22}{'stopped at':>12}")
+    def med(res, key):
+        v = [r[key] for r in res]
+        return None if any(x is None for x in v) else int(np.median(v))
+
+    for policy, res in rows:
+        extra = f" (median of {len(res)} seeds)" if len(res) > 1 else ""
+        print(f"{policy:<16}{fmt_runs(med(res, 'runs_90'), n):>22}"
+              f"{fmt_runs(med(res, 'runs_all'), n):>16}"
+              f"{np.median([r['median_per_sweep'] or np.nan for r in res]):>19.1f}"
+              f"{int(np.median([r['never'] for r in res])):>7}{fmt_runs(med(res, 'law'), n):>22}"
+              f"{fmt_runs(med(res, 'end'), n):>12}{extra}")
+    print(f"({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Speed of ``scalefit next``: the 3,000-run table of benchmarks/core.py, K = 16.
+
+* the command end to end (``python -m scalefit next runs.csv --by parameterization
+  --budget 16 --target-scale 1e10 --target-horizon 1e11 --out next.csv``: interpreter
+  start, imports, reading, the fit with 1,000 resamples, the proposals, the table of runs
+  to do), best of ``--repeat``;
+* in process: the fit, and ``FitResult.next_runs(16)`` alone (with and without a target);
+* the planner against a straightforward one in the same run: each greedy step evaluates
+  every candidate with its own call (one pseudo-sweep per ``fit_sweeps`` call) instead of
+  all candidates of all sweeps in one call and only the chosen sweep's after a pick. Both
+  choose the same runs (checked).
+
+    python benchmarks/next_speed.py --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from core import cpu_name, table  # noqa: E402
+
+import scalefit  # noqa: E402
+from scalefit.core import planner as planner_mod  # noqa: E402
+from scalefit.core.design import optimum_mse  # noqa: E402
+
+
+def straightforward_best(self, used, quota, left):
+    """Every candidate evaluated on its own, every step (no batching, no caching)."""
+    for i, g in enumerate(self.cg):
+        ex = np.asarray(self.extra.get(int(g), []), float)
+        self.vc[i] = optimum_mse(self.ds, np.array([g]), np.append(ex, self.cx[i])[None])[0]
+        self.v[g] = optimum_mse(self.ds, np.array([g]), ex[None] if ex.size else None)[0]
+    return FAST_BEST(self, used, quota, left)
+
+
+FAST_BEST = planner_mod.Planner._best
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--k", type=int, default=16)
+    args = ap.parse_args()
+    df = table()
+    print(f"machine: {cpu_name()}; table: {len(df)} runs, "
+          f"{df.groupby(['parameterization', 'scale', 'horizon']).ngroups} sweeps; K = {args.k}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "runs.csv"
+        df.drop(columns="lr_true").to_csv(path, index=False)
+        cmd = [sys.executable, "-m", "scalefit", "next", str(path), "--by", "parameterization",
+               "--budget", str(args.k), "--target-scale", "1e10", "--target-horizon", "1e11",
+               "--out", str(Path(tmp) / "next.csv"), "-q"]
+        times = []
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            times.append(time.perf_counter() - t0)
+            assert p.returncode == 0, p.stderr
+        print(f"scalefit next (command, end to end): best {min(times):.2f} s of {args.repeat} "
+              f"(all: {', '.join(f'{t:.2f}' for t in times)}); target < 5 s")
+    data = df.drop(columns="lr_true")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        res = scalefit.fit(data, by=["parameterization"], n_boot=1000, progress=None)
+        t_fit = time.perf_counter() - t0
+        for label, kw in (("no target", {}),
+                          ("target 1e10, 1e11", {"target_scale": 1e10, "target_horizon": 1e11})):
+            ts = []
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                fast = res.next_runs(args.k, **kw)
+                ts.append(time.perf_counter() - t0)
+            planner_mod.Planner._best = straightforward_best
+            try:
+                t0 = time.perf_counter()
+                slow = res.next_runs(args.k, **kw)
+                t_slow = time.perf_counter() - t0
+            finally:
+                planner_mod.Planner._best = FAST_BEST
+            same = fast.runs[["scale", "horizon", "lr"]].equals(slow.runs[["scale", "horizon",
+                                                                            "lr"]])
+            print(f"next_runs({args.k}), {label}: {min(ts):.3f} s (best of {args.repeat}); "
+                  f"straightforward {t_slow:.2f} s; {t_slow / min(ts):.0f}x; same runs: {same}")
+    print(f"the fit itself (1,000 resamples, in process): {t_fit:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""``sweep --from-csv`` (the runs ``scalefit next --out`` writes, trained as they are) and
+``sweep --adaptive`` (propose with scalefit, train, repeat), on tiny CPU models."""
+
+import csv
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from trainer_helpers import ROOT, cli_env, run_cli, tiny_flags
+
+from reference_trainer import cli
+
+GRID = [*tiny_flags(tokens=2048), "--param", "mup", "--widths", "32,64", "--lrs",
+        "3e-3,1e-2,3e-2", "--seeds", "0", "--device", "cpu"]
+
+
+def rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("grid") / "runs.csv"
+    run_cli("sweep", *GRID, "--out", out)
+    return out
+
+
+def test_scalefit_next_out_is_trained_as_it_is(trained, tmp_path):
+    out = tmp_path / "runs.csv"
+    out.write_bytes(trained.read_bytes())
+    todo = tmp_path / "next.csv"
+    p = subprocess.run([sys.executable, "-m", "scalefit", "next", out, "--budget", "3",
+                        "--out", todo, "--boot", "50", "-q"], capture_output=True, text=True,
+                       env=cli_env(), timeout=120)
+    assert p.returncode == 0, p.stderr
+    proposed = rows(todo)
+    before = {r["run_id"] for r in rows(out)}
+    run_cli("sweep", "--from-csv", todo, "--out", out, "--device", "cpu")
+    new = [r for r in rows(out) if r["run_id"] not in before]
+    assert len(new) == 3
+    got = sorted((float(r["lr"]), int(r["seed"]), int(r["width"])) for r in new)
+    want = sorted((float(r["lr"]), int(r["seed"]), int(r["width"])) for r in proposed)
+    assert got == want
+    # the runs are the sweep's own except for lr and seed
+    base = json.loads(rows(trained)[0]["config"])
+    for r in new:
+        cfg = json.loads(r["config"])
+        assert {k for k in cfg if cfg[k] != base.get(k)} <= {"lr", "seed", "width"}
+    # listed runs already in the file are skipped
+    again = run_cli("sweep", "--from-csv", todo, "--out", out, "--device", "cpu")
+    assert "all already in" in again.stderr
+
+
+def test_from_csv_without_config_reads_setting_columns(tmp_path):
+    table = tmp_path / "runs_to_do.csv"
+    t = dict(tiny_flags_dict(), lr="0.01", parameterization="sp")
+    with open(table, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(t))
+        w.writeheader()
+        w.writerow(t)
+        w.writerow({**t, "lr": "0.02"})
+    out = tmp_path / "runs.csv"
+    run_cli("sweep", "--from-csv", table, "--out", out, "--device", "cpu", "--seed", "3")
+    got = rows(out)
+    assert sorted(float(r["lr"]) for r in got) == [0.01, 0.02]
+    assert {r["parameterization"] for r in got} == {"sp"} and {r["seed"] for r in got} == {"3"}
+
+
+def tiny_flags_dict():
+    f = tiny_flags(tokens=2048)
+    return {f[i][2:].replace("-", "_"): f[i + 1] for i in range(0, len(f), 2)}
+
+
+@pytest.mark.parametrize("content, needles", [
+    ('config\n"{""lr"": 0.01, ""width"": 32}"\n"{not json"\n',
+     ["column 'config', row 2", "not JSON"]),
+    ('config,lr\n"",0.01\n', ["column 'config', row 1", "empty", "width and depth"]),
+    ('config\n"{""lr"": 0.01, ""colour"": 3}"\n', ["row 1", "unknown setting", "colour"]),
+    ('config\n"{""lr"": -1}"\n', ["row 1", "lr must be positive"]),
+    ("width,depth\n32,1\n", ["no config column and no lr column"]),
+])
+def test_from_csv_bad_rows_one_line(tmp_path, capsys, content, needles):
+    table = tmp_path / "bad.csv"
+    table.write_text(content)
+    rc = cli.main(["sweep", "--from-csv", str(table), "--out", str(tmp_path / "o.csv"),
+                   "--device", "cpu"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("reference-trainer sweep: error:")
+    for n in needles:
+        assert n in err[0], (n, err[0])
+
+
+def test_adaptive_trains_the_grid_then_the_proposed_runs(tmp_path):
+    out = tmp_path / "runs.csv"
+    p = run_cli("sweep", *GRID, "--out", out, "--adaptive", "1", "--budget", "2",
+                timeout=300)
+    assert "adaptive round 1/1: target interval spans" in p.stderr
+    assert "Next runs: 2 of a budget of 2" in p.stderr
+    assert "adaptive sweep: 1 round(s), 8 run(s) trained" in p.stderr
+    assert len(rows(out)) == 8
+    # continuing the file (no grid), stopping as soon as the interval is finite and
+    # narrower than the factor: each round trained adds 2 rows
+    q = run_cli("sweep", "--out", out, "--device", "cpu", "--adaptive", "3", "--budget", "2",
+                "--until", "1e6", timeout=300)
+    assert "stopped: until" in q.stderr
+    m = re.search(r"adaptive: (\d) round\(s\), (\d+) run\(s\) trained; target interval "
+                  r"spans x([0-9.e+]+)", q.stderr)
+    assert m and int(m.group(1)) < 3 and float(m.group(3)) <= 1e6
+    assert len(rows(out)) == 8 + 2 * int(m.group(1)) == 8 + int(m.group(2))
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--budget", "2"], "go with --adaptive"),
+    (["--adaptive", "2"], "--budget K >= 1"),
+    (["--adaptive", "1", "--budget", "2", "--until", "0.5"], "factor > 1"),
+    (["--adaptive", "1", "--budget", "2"], "holds no runs and no grid was given"),
+    (["--from-csv", "x.csv", "--lrs", "1e-3,2e-3"], "takes one value here"),
+])
+def test_adaptive_misuse_is_one_line(tmp_path, capsys, args, needle, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc = cli.main(["sweep", "--out", str(tmp_path / "empty.csv"), "--device", "cpu", *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and needle in err[0], err
+
+
+def test_trainer_does_not_import_scalefit_and_says_when_it_is_missing(tmp_path, capsys,
+                                                                     monkeypatch):
+    code = ("import sys, reference_trainer.cli, reference_trainer.adaptive, "
+            "reference_trainer.runlist, reference_trainer.sweep; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scalefit'))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=cli_env(), cwd=ROOT, timeout=60)
+    assert p.returncode == 0 and p.stdout.strip() == "[]", p.stdout + p.stderr
+    monkeypatch.setitem(sys.modules, "scalefit.next", None)  # as if not installed
+    rc = cli.main(["sweep", *GRID, "--out", str(tmp_path / "r.csv"), "--adaptive", "1",
+                   "--budget", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--adaptive needs scalefit" in err and "pip install" in err
+    assert not (tmp_path / "r.csv").exists()  # nothing trained before the check
