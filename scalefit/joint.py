@@ -36,6 +36,7 @@ from .errors import ScalefitInputError
 from .grouping import _factorize
 from .laws import _label, law_variables
 from .laws import _with_noise as laws_with_noise
+from .render.format import name_list, quote
 from .results.joint import JointFit
 
 # Laws of the joint optima and of the valley's curvature: target -> (what it is, log-linear?)
@@ -75,6 +76,13 @@ def progress_part(report, part: int, parts: int):
     return lambda done, total: report(part * total + done, parts * total)
 
 
+def check_present(df: pd.DataFrame, column: str, src) -> None:
+    """The joint column is a column of the table (one line naming the columns there are)."""
+    if column not in df.columns:
+        raise ScalefitInputError(f"{src}: --joint column {quote(column, 60)} not found; "
+                                 f"columns are: {name_list(df.columns)}")
+
+
 def check_column(runs, column: str) -> None:
     """The joint column holds a finite number > 0 for every run (one line naming a row)."""
     values = pd.to_numeric(runs.data[column], errors="coerce").to_numpy(float)
@@ -83,8 +91,8 @@ def check_column(runs, column: str) -> None:
         i = int(np.flatnonzero(bad)[0])
         raise ScalefitInputError(
             f"{runs.source}: --joint {column}: every value must be a number > 0 (row {i + 1} "
-            f"has {runs.data[column].iloc[i]!r}); the joint column is a hyperparameter swept "
-            "with the LR, e.g. the batch size")
+            f"has {quote(str(runs.data[column].iloc[i]), 60)}); the joint column is a "
+            "hyperparameter swept with the LR, e.g. the batch size")
 
 
 def fit_joint(runs, groups: pd.DataFrame, sw, point1, plan, optima1: pd.DataFrame, boot1,

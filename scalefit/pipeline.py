@@ -37,6 +37,7 @@ from .grouping import (
     sweep_runs,
 )
 from .joint import check_column as check_joint_column
+from .joint import check_present as check_joint_present
 from .joint import fit_joint, progress_part, with_joint
 from .laws import fit_laws
 from .optima_table import is_optima_table, load_optima
@@ -143,6 +144,8 @@ def fit(
     if joint is None and is_optima_table(df, lr=lr, loss=loss, optima=optima):
         return _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference,
                            optima_level, extract, fmt, require_optimum)
+    if joint is not None:
+        check_joint_present(df, joint, src)
     runs = load_runs(df, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
                      source=src, fmt=fmt, status_ok=status_ok)
     runs = dataclasses.replace(runs, extract=extract)

@@ -411,8 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _next_args(p) -> None:
     g = p.add_argument_group("next runs")
-    g.add_argument("--budget", metavar="K", type=_count(1), required=True,
-                   help="how many runs to propose")
+    g.add_argument("--budget", metavar="K", type=_count(1, 1000), required=True,
+                   help="how many runs to propose (1 to 1000 per call)")
     g.add_argument("--target-scale", metavar="N", type=amount,
                    help="target scale, e.g. 7B: reduce the uncertainty of the optimal LR the "
                    "law predicts there")

@@ -158,6 +158,9 @@ def _num_eq(a, b) -> bool:
         return False
 
 
+MAX_BUDGET = 1000  # runs per call: each is a greedy step; rounds refit in between
+
+
 def plan(fit, k: int, target_scale=None, target_horizon=None, group=None, candidates=None,
          cost="flops", objective="variance", new_scales=(), new_horizons=(),
          new_sweeps=True, new_sweep_lrs=5, per_group=False, past=2):
@@ -165,8 +168,9 @@ def plan(fit, k: int, target_scale=None, target_horizon=None, group=None, candid
     if objective not in OBJECTIVES:
         raise ScalefitInputError(f"objective must be one of {', '.join(OBJECTIVES)} "
                                  f"(got {objective!r})")
-    if not (isinstance(k, (int, np.integer)) and k >= 1):
-        raise ScalefitInputError(f"the budget must be a whole number >= 1 (got {k!r})")
+    if not (isinstance(k, (int, np.integer)) and 1 <= k <= MAX_BUDGET):
+        raise ScalefitInputError(f"the budget must be a whole number from 1 to {MAX_BUDGET} "
+                                 f"(got {k!r}); propose in rounds: train, refit, propose again")
     ds, info = design_of(fit)
     optima = fit.optima.reset_index(drop=True)
     costs = run_costs(optima, cost)

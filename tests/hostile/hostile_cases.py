@@ -867,11 +867,75 @@ def flat_cases() -> list[Case]:
     ]
 
 
+def next_cases() -> list[Case]:
+    """``scalefit next``: budgets, targets, candidates and the to-do file."""
+    k = "next"
+
+    def nxt(*extra):
+        return ["next", "{d}/runs.csv", "--boot", "0", "-q", *extra]
+
+    todo = b"scale,horizon,lr\n1e8,1e9,0.001\n"
+    return [
+        Case("next_ok", k, nxt("--budget", "3"), files={"runs.csv": GOOD}, expect=0,
+             shows=("Next runs: 3 of a budget of 3",)),
+        Case("next_budget_zero", k, nxt("--budget", "0"), files={"runs.csv": GOOD},
+             needles=("--budget",)),
+        Case("next_budget_huge", k, nxt("--budget", "1000000000"), files={"runs.csv": GOOD},
+             needles=("--budget", "1000")),
+        Case("next_budget_text", k, nxt("--budget", "1e3"), files={"runs.csv": GOOD},
+             needles=("--budget",)),
+        Case("next_target_negative", k, nxt("--budget", "2", "--target-scale", "-1"),
+             files={"runs.csv": GOOD}, needles=("--target-scale",)),
+        Case("next_target_inf", k, nxt("--budget", "2", "--target-horizon", "inf"),
+             files={"runs.csv": GOOD}, needles=("--target-horizon",)),
+        Case("next_out_is_input", k, nxt("--budget", "2", "--out", "{d}/runs.csv"),
+             files={"runs.csv": GOOD}, needles=("runs.csv", "overwrite")),
+        Case("next_out_kept_on_failure", k, nxt("--budget", "2", "--group", "p=zz", "--out",
+                                                "{d}/todo.csv"),
+             files={"runs.csv": GOOD, "todo.csv": todo}, needles=("p",)),
+        Case("next_on_optima_table", k, nxt("--budget", "2"), files={"runs.csv": OPTIMA},
+             needles=("optima",)),
+        Case("next_candidates_missing", k, nxt("--budget", "2", "--candidates",
+                                               "{d}/nope.csv"),
+             files={"runs.csv": GOOD}, needles=("nope.csv",)),
+        Case("next_candidates_negative_lr", k, nxt("--budget", "2", "--candidates",
+                                                   "{d}/cand.csv"),
+             files={"runs.csv": GOOD, "cand.csv": "scale,horizon,lr\n1e8,1e9,-1\n"},
+             needles=("cand.csv", "lr", "row 1")),
+        Case("next_candidates_text_lr", k, nxt("--budget", "2", "--candidates",
+                                               "{d}/cand.csv"),
+             files={"runs.csv": GOOD, "cand.csv": "scale,horizon,lr\n1e8,1e9,abc\n"},
+             needles=("cand.csv", "row 1")),
+        Case("next_all_diverged", k, nxt("--budget", "2"),
+             files={"runs.csv": csv([{**r, "loss": math.inf} for r in rows()])}, expect=0,
+             shows=("every run diverged",)),
+    ]
+
+
+def joint_cases() -> list[Case]:
+    """``scalefit fit --joint COL``: the joint column missing, not numeric, a role."""
+    k = "joint"
+    with_bs = lambda v: csv([{**r, "bs": v} for r in rows()])  # noqa: E731
+    return [
+        table_case("joint_missing_column", k, GOOD, "--joint", "bs", needles=("--joint", "bs")),
+        table_case("joint_text_value", k, with_bs("abc"), "--joint", "bs",
+                   needles=("--joint", "row 1", "abc")),
+        table_case("joint_negative", k, with_bs(-64), "--joint", "bs",
+                   needles=("--joint", "-64")),
+        table_case("joint_zero", k, with_bs(0), "--joint", "bs", needles=("--joint",)),
+        table_case("joint_is_the_lr", k, GOOD, "--joint", "lr", needles=("lr",)),
+        table_case("joint_one_value", k, with_bs(64), "--joint", "bs", expect=0,
+                   shows=("too_few",)),
+        table_case("joint_on_optima_table", k, OPTIMA, "--joint", "bs", needles=("bs",)),
+    ]
+
+
 def all_cases() -> list[Case]:
     cases = [*encoding_cases(), *separator_cases(), *number_cases(), *column_cases(),
              *flag_cases(), *binary_cases(), *stream_cases(), *nested_cases(), *huge_cases(),
              *saved_fit_cases(), *output_cases(), *regex_cases(), *chinchilla_cases(),
-             *control_cases(), *flat_cases()]
+             *control_cases(), *flat_cases(), *next_cases(),
+             *joint_cases()]
     TAMPER["escape_in_saved_group"] = TAMPER["fit_group_escape"]
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "case names must be unique"

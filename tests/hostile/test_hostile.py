@@ -145,7 +145,7 @@ def test_the_suite_is_large_and_covers_every_class():
     assert len(CASES) >= 120
     assert klasses == {"encodings", "separators", "numbers", "columns", "flags", "binary",
                        "streams", "nested", "huge", "saved_fit", "outputs", "regex",
-                       "chinchilla", "control", "flat"}
+                       "chinchilla", "control", "flat", "next", "joint"}
 
 
 def test_catastrophic_regex_stops_within_its_time_limit(tmp_path, monkeypatch):

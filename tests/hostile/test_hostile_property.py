@@ -39,6 +39,7 @@ BASE = {
     "audit": ["--lr", "1e-3", "--scale", "1e9", "--horizon", "1e10"],
     "transfer": ["--lr", "1e-3", "--from", "1e9", "--to", "1e10", "--b", "-0.3"],
     "allocate": ["--budget", "1e21"],
+    "next": ["--budget", "2", "--boot", "0", "-q"],
 }
 NUMBERS = ["0", "1", "2", "3", "-1", "0.5", "1.3", "95", "1e-3", "7B", "1e21", "nan", "inf",
            "-inf", "1e400", "1e-400", "9" * 25, "abc", "", "off"]
@@ -104,7 +105,7 @@ def flag(draw, command: str, columns: list[str]) -> list[str]:
 def table(draw, command: str) -> tuple[pd.DataFrame, str]:
     """A valid table of the command, damaged at random, and the format it is written in."""
     base = {"chinchilla": chin_rows, "isoflop": iso_rows}.get(command, rows)()
-    if command in ("fit", "compare") and draw(st.booleans()):  # a table of optima
+    if command in ("fit", "compare", "next") and draw(st.booleans()):  # a table of optima
         base = [{"scale": s, "horizon": 1e9, "lr_opt": 1e-3 * (s / 1e8) ** -0.2}
                 for s in (1e7, 3e7, 1e8, 3e8, 1e9)]
     df = pd.DataFrame(base)
@@ -153,7 +154,7 @@ def write(df: pd.DataFrame, fmt: str, folder: Path) -> tuple[Path, list[str]]:
 def command_line(draw) -> tuple[str, pd.DataFrame | None, str, list[str]]:
     command = draw(st.sampled_from(list(BASE)))
     df, fmt = draw(table(command)) if command in ("fit", "compare", "chinchilla",
-                                                   "isoflop") else (None, "")
+                                                   "isoflop", "next") else (None, "")
     columns = [str(c) for c in df.columns] if df is not None else ["parameterization"]
     extra = [x for _ in range(draw(st.integers(0, 5))) for x in draw(flag(command, columns))]
     return command, df, fmt, extra
