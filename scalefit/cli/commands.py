@@ -244,11 +244,12 @@ def next_(args) -> int:
         blowup=args.blowup, max_misfit=args.max_misfit, floor_gap=args.floor_gap,
         optima=args.optima, progress=None if args.quiet else "auto")
     args.late_warnings += res.warnings
-    _emit(args, props)
-    if args.out:
+
+    def to_do():  # with --json, all or nothing, before anything is printed
         write_to_do(todo, args.out, [args.runs, args.candidates])
         args.messages.append(f"wrote {len(todo)} run(s) to do in {args.out}")
-    return 0
+
+    return _emit(args, props, files=to_do if args.out else None)
 
 
 COMMANDS = {"next": next_, "fit": fit, "compare": fit, "predict": predict, "audit": audit,

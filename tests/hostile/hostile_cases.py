@@ -875,6 +875,10 @@ def next_cases() -> list[Case]:
         return ["next", "{d}/runs.csv", "--boot", "0", "-q", *extra]
 
     todo = b"scale,horizon,lr\n1e8,1e9,0.001\n"
+
+    def full_node(d: Path):
+        os.mknod(d / "full", stat.S_IFCHR | 0o666, os.makedev(1, 7))
+
     return [
         Case("next_ok", k, nxt("--budget", "3"), files={"runs.csv": GOOD}, expect=0,
              shows=("Next runs: 3 of a budget of 3",)),
@@ -906,6 +910,8 @@ def next_cases() -> list[Case]:
                                                "{d}/cand.csv"),
              files={"runs.csv": GOOD, "cand.csv": "scale,horizon,lr\n1e8,1e9,abc\n"},
              needles=("cand.csv", "row 1")),
+        Case("next_out_full_device_keeps_json", k, nxt("--budget", "2", "--out", "{d}/full"),
+             files={"runs.csv": GOOD}, setup=full_node, needles=("No space",), needs="mknod"),
         Case("next_all_diverged", k, nxt("--budget", "2"),
              files={"runs.csv": csv([{**r, "loss": math.inf} for r in rows()])}, expect=0,
              shows=("every run diverged",)),
