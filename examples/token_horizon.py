@@ -10,9 +10,13 @@ a Markdown table, and writes it to OUT/token_horizon.md with the fit's report:
 * the optimal LR falls with the horizon (b < 0), jointly and at each width;
 * its size: beta = -b of 0.38 to 0.70 for small models (0.32 from 760M up);
 * the transfer rule: fitted on the shorter horizons, the law predicts the longest
-  horizon's optimum better than keeping the LR tuned at the second-longest one, at a
-  smaller loss cost (curvature x error^2);
+  horizon's optimum better than keeping the LR tuned at the second-longest one (agrees
+  when the law's whole 95% interval of error is smaller than keeping's error, disagrees
+  when it is wholly larger, otherwise not resolved), with the loss cost of each
+  (curvature x error^2);
 * under muP, at a fixed horizon, the optimum does not move with width (a = 0).
+
+``--min-tokens N`` repeats all of it on the horizons of at least N tokens only.
 """
 
 from __future__ import annotations
@@ -68,7 +72,11 @@ def transfer_rows(table: pd.DataFrame, res, boot: int) -> list[str]:
         k = o["curvature"]
         ci = (None if draws is None else
               list(np.percentile(draws[np.isfinite(draws)] - np.log(o["lr_opt"]), [2.5, 97.5])))
-        better = abs(err) < abs(keep)
+        # agrees when the law's whole interval is closer than keeping the LR, disagrees when
+        # it is wholly farther, otherwise not resolved (both errors within the noise)
+        lo, hi = (err, err) if ci is None else ci
+        better = (True if -abs(keep) < lo and hi < abs(keep) else
+                  False if lo > abs(keep) or hi < -abs(keep) else None)
         width = int(table.loc[table["n_params"] == s, "width"].iloc[0])
         rows.append(f"| transfer rule at width {width}"
                     f" (fit on horizons < {d_max:.3g}) | {verdict(better)} | error in ln lr "
@@ -82,9 +90,13 @@ def main(argv=None) -> int:
     ap.add_argument("runs", type=Path, help="the token-horizon table")
     ap.add_argument("--out", type=Path, default=Path("out/token_horizon"))
     ap.add_argument("--boot", type=int, default=1000)
+    ap.add_argument("--min-tokens", type=float, default=0,
+                    help="use only horizons of at least this many tokens, e.g. 1048576 for "
+                    "the long-horizon end of the study")
     args = ap.parse_args(argv)
     table = pd.read_csv(args.runs)
-    res = scalefit.fit(args.runs, n_boot=args.boot, progress=None)
+    table = table[table["tokens"] >= args.min_tokens].reset_index(drop=True)
+    res = scalefit.fit(table, n_boot=args.boot, progress=None)
     joint = res.law("lr_opt")
     rows = []
     if joint is not None and "horizon" in joint.variables:
@@ -111,7 +123,8 @@ def main(argv=None) -> int:
         b_ci = law.conf_int()["b"]
         rows.append((f"the optimal LR falls with the horizon at width {w}",
                      verdict(below_zero(b_ci)), f"b = {fmt(law.params['b'])} {fmt_ci(b_ci)}"))
-    lines = [f"# Token-horizon study: {args.runs}", "",
+    only = f" (horizons >= {args.min_tokens:.0f} tokens)" if args.min_tokens else ""
+    lines = [f"# Token-horizon study: {args.runs}{only}", "",
              f"{res.input['rows']} runs, {len(res.optima)} sweeps "
              f"({(res.optima['status'] == 'ok').sum()} ok); 95% bootstrap intervals, "
              f"{args.boot} resamples.", "",
@@ -119,7 +132,9 @@ def main(argv=None) -> int:
     lines += [f"| {c} | {v} | {n} |" for c, v, n in rows]
     lines += transfer_rows(table, res, args.boot)
     args.out.mkdir(parents=True, exist_ok=True)
-    res.report(args.out, command=f"python examples/token_horizon.py {args.runs}")
+    cmd = f"python examples/token_horizon.py {args.runs}" + (
+        f" --min-tokens {args.min_tokens:.0f}" if args.min_tokens else "")
+    res.report(args.out, command=cmd)
     (args.out / "token_horizon.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

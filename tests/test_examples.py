@@ -92,6 +92,12 @@ def test_token_horizon_script_verdicts_from_ground_truth(tmp_path):
     bad = [r for r in claims if "| agrees |" not in r]
     assert not bad, "\n".join(bad)
     assert (tmp_path / "o" / "report.html").exists()
+    # the long end only: 4 horizons, the same laws, every claim still holds
+    out = run("examples/token_horizon.py", tmp_path / "h.csv", "--boot", "100", "--out",
+              tmp_path / "o2", "--min-tokens", str(2**20))
+    assert "(horizons >= 1048576 tokens)" in out and "168 runs, 12 sweeps (12 ok)" in out
+    claims = [r for r in out.splitlines() if r.startswith("| ") and "---" not in r][1:]
+    assert len(claims) == 9 and all("| agrees |" in r for r in claims), "\n".join(claims)
 
 
 def test_llama_audit_script(datasets):

@@ -5,14 +5,15 @@
 
 Design (docs/trainer.md, "Designing a transfer study"): muP, tiny GPTs (depth 1, 2 heads,
 base width 16, attention normalised at the base width, the base init chosen by the
-parameterization study's init phase), widths 8, 16 and 32 at seven horizons from 2^17 to
-2^23 tokens (256 to 16,384 steps of 512 tokens: 64x; about 10,000 tokens per
-non-embedding parameter at width 8, 2,700 at 16, 680 at 32), and width 64 at the three
-shortest (2^17 to 2^19: a check of muP's flat optimum one width further; its longer
-horizons would take about 12 CPU-hours), the same warmup (32,768 tokens) at every
-horizon, cosine decay to 10% over exactly the horizon, 2 seeds, LR grids widened until
-every optimum has 2 LRs on each side. Each width's runs train as one batch (each model
-leaves it at its own horizon).
+parameterization study's init phase), widths 8, 16, 32 and 64 at seven horizons from 2^17
+to 2^23 tokens (256 to 16,384 steps of 512 tokens: 64x; about 10,000 tokens per
+non-embedding parameter at width 8, 2,700 at 16, 680 at 32, 170 at 64), the same warmup
+(32,768 tokens) at every horizon, cosine decay to 10% over exactly the horizon, 2 seeds,
+LR grids widened until every optimum has 2 LRs on each side. Each width's runs train as
+one batch (each model leaves it at its own horizon). On the 2-core machine the whole
+design took about 2 hours with two workers (examples/data/token_horizon_cpu.md); the
+batch times measured there (width 8: 20 min, 16: 58 min, 32: 70 min) put
+`--widths 8 16 32` at about 80 minutes.
 Kill it at any moment and rerun the same command: finished runs are skipped. --widths
 runs part of the design (for example on a second machine, into its own file: the files
 concatenate).
@@ -33,7 +34,7 @@ from reference_trainer.config import RunConfig  # noqa: E402
 BASE = dict(param="mup", depth=1, n_heads=2, base_width=16, seq_len=64, batch_size=8,
             eval_tokens=65536, attn_norm="base", warmup_tokens=32768, device="cpu")
 HORIZONS = tuple(2**k for k in range(17, 24))
-DESIGN = {8: HORIZONS, 16: HORIZONS, 32: HORIZONS, 64: HORIZONS[:3]}  # width -> horizons
+DESIGN = {w: HORIZONS for w in (8, 16, 32, 64)}  # width -> horizons
 CENTRE = 0.02  # starting guess of the optimum at 2^20 tokens
 
 
