@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from contract import check, run_inprocess, snapshot
 from hostile_cases import chin_rows, iso_rows, rows
 from hypothesis import HealthCheck, given, settings
@@ -160,6 +161,7 @@ def command_line(draw) -> tuple[str, pd.DataFrame | None, str, list[str]]:
     return command, df, fmt, extra
 
 
+@pytest.mark.filterwarnings("ignore:DataFrame columns are not unique")  # duplicated on purpose
 @settings(max_examples=150, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(command_line())
