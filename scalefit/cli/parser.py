@@ -222,7 +222,7 @@ ABOUT = {
              "Propose the next runs of a study: the runs that reduce the uncertainty of the "
              "predicted optimal LR at a target scale and horizon (or of every sweep's optimum) "
              "the most per unit cost, each with its reason in one line (docs/math.md section "
-             "10)."),
+             "11)."),
     "allocate": ("compute-optimal N and D for a budget, from a Chinchilla fit",
                  "For budgets of C FLOPs: the model size N* and tokens D* that minimise a saved "
                  "Chinchilla law (scalefit chinchilla --json) at C = 6 N D, the tokens per "
