@@ -15,7 +15,7 @@ from ..core.chinchilla import FORM
 from ..errors import ScalefitInputError
 from ..schema import CHINCHILLA, CHINCHILLA_PARAMS, CHINCHILLA_READABLE, validate
 from .chinchilla import ChinchillaResult
-from .load import _shorten, read_json
+from .load import _shorten, check_version, read_json
 
 HINT = "give the output of 'scalefit chinchilla RUNS --json FIT.json'"
 COMMAND = "scalefit chinchilla RUNS --json FIT.json"
@@ -34,15 +34,7 @@ def read_chinchilla_json(path) -> dict:
     if d["form"] != FORM:
         raise ScalefitInputError(f"{path}: key 'form' is {_shorten(repr(d['form']), 80)}, not "
                                  f"{FORM!r}; {HINT}")
-    v = d.get("schema_version")
-    if v is None:
-        raise ScalefitInputError(f"{path}: key 'schema_version' is missing: the file comes from "
-                                 f"an older scalefit; refit with '{COMMAND}'")
-    if isinstance(v, bool) or v not in CHINCHILLA_READABLE:
-        raise ScalefitInputError(f"{path}: key 'schema_version' is {_shorten(repr(v), 40)}; "
-                                 "this scalefit reads Chinchilla fits of version "
-                                 f"{', '.join(map(str, CHINCHILLA_READABLE))}; refit with this "
-                                 "version")
+    check_version(d, path, CHINCHILLA_READABLE, COMMAND, kind="Chinchilla fits of ")
     problems = validate(d, CHINCHILLA)
     if problems:
         raise ScalefitInputError(f"{path}: key {_shorten(problems[0])}; {HINT}")

@@ -62,15 +62,7 @@ def read_fit_json(path) -> dict:
     if not isinstance(d, dict) or not {"laws", "settings", "input", "optima"} <= set(d):
         raise ScalefitInputError(f"{path}: not a scalefit fit result (no laws/settings/input/"
                                  f"optima); {HINT}")
-    v = d.get("schema_version")
-    if v is None:
-        raise ScalefitInputError(f"{path}: key 'schema_version' is missing: the file comes "
-                                 "from an older scalefit; refit with 'scalefit fit RUNS --json "
-                                 "FIT.json'")
-    if isinstance(v, bool) or v not in READABLE_VERSIONS:
-        raise ScalefitInputError(f"{path}: key 'schema_version' is {v!r}; this scalefit reads "
-                                 f"version {', '.join(map(str, READABLE_VERSIONS))}; refit "
-                                 "with this version")
+    check_version(d, path, READABLE_VERSIONS, "scalefit fit RUNS --json FIT.json")
     problems = validate(d, LOADABLE)
     if problems:
         raise ScalefitInputError(f"{path}: key {_shorten(problems[0])}; {HINT}")
@@ -95,6 +87,19 @@ def load_fit(path) -> FitResult:
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
+
+
+def check_version(d: dict, path, readable, command: str, kind: str = "") -> None:
+    """The file's ``schema_version`` is one of ``readable`` (one line naming the key, and
+    ``command`` to refit with when it is missing); ``kind``: e.g. 'Chinchilla fits of '."""
+    v = d.get("schema_version")
+    if v is None:
+        raise ScalefitInputError(f"{path}: key 'schema_version' is missing: the file comes "
+                                 f"from an older scalefit; refit with '{command}'")
+    if isinstance(v, bool) or v not in readable:
+        raise ScalefitInputError(f"{path}: key 'schema_version' is {_shorten(repr(v), 40)}; "
+                                 f"this scalefit reads {kind}version "
+                                 f"{', '.join(map(str, readable))}; refit with this version")
 
 
 def _shorten(text: str, limit: int = 200) -> str:
