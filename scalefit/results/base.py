@@ -16,6 +16,22 @@ import numpy as np
 from ..errors import ScalefitInputError
 
 
+class Immutable:
+    """A result whose attributes are set once, by ``_set`` in ``__init__``; setting one
+    afterwards raises AttributeError (``_immutable_hint`` is added to the message)."""
+
+    __slots__ = ()
+    _immutable_hint = ""
+
+    def _set(self, values: dict) -> None:
+        for k, v in values.items():
+            object.__setattr__(self, k, v)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is immutable (cannot set {name!r})"
+                             f"{self._immutable_hint}")
+
+
 def num(v):
     """A finite float, or None."""
     if v is None:

@@ -21,7 +21,7 @@ from ..core.frozen import freeze, thaw
 from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..render import fit_text
 from ..render.format import group_label, group_text
-from .base import draws_from_json, jsonable, level_or_stored
+from .base import Immutable, draws_from_json, jsonable, level_or_stored
 from .decisions import Audit, HorizonTransfer, Prediction, transfer_row
 from .joint import JointFit
 from .law import Law
@@ -30,7 +30,7 @@ from .quality import TransferQuality
 SCHEMA_VERSION = 2
 
 
-class FitResult:
+class FitResult(Immutable):
     """The result of ``scalefit.fit``.
 
     ``optima``: DataFrame (a copy on each access), one row per sweep: the ``by``
@@ -53,6 +53,8 @@ class FitResult:
     __slots__ = ("_optima", "laws", "quality", "input", "settings", "notes", "warnings",
                  "boot", "runs", "origin", "joint")
 
+    _immutable_hint = "; build a new one"
+
     def __init__(self, optima: pd.DataFrame, laws, input: dict, settings: dict, notes=(),
                  warnings=(), quality: TransferQuality | None = None, boot=None, runs=None,
                  origin: str | None = None, joint: JointFit | None = None):
@@ -61,11 +63,7 @@ class FitResult:
                   "notes": tuple(notes), "warnings": tuple(warnings), "boot": boot,
                   "runs": None if runs is None else freeze(list(runs)), "origin": origin,
                   "joint": joint}
-        for k, v in values.items():
-            object.__setattr__(self, k, v)
-
-    def __setattr__(self, name, value):
-        raise AttributeError(f"FitResult is immutable (cannot set {name!r}); build a new one")
+        self._set(values)
 
     @property
     def optima(self) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..render.format import group_label
 from ..schema import ISOFLOP_SCHEMA_VERSION
 from .allocation import Allocation, check_budgets
-from .base import draws_from_json, draws_to_json, jsonable, level_or_stored, num
+from .base import Immutable, draws_from_json, draws_to_json, jsonable, level_or_stored, num
 
 PROFILE_KEYS = ("budget", "n_runs", "n_diverged", "N_opt", "N_opt_lo", "N_opt_hi", "D_opt",
                 "D_opt_lo", "D_opt_hi", "tokens_per_param", "tokens_per_param_lo",
@@ -34,7 +34,7 @@ PROFILE_KEYS = ("budget", "n_runs", "n_diverged", "N_opt", "N_opt_lo", "N_opt_hi
 INT_KEYS = ("n_runs", "n_diverged", "n_levels", "n_window")
 
 
-class IsoflopResult:
+class IsoflopResult(Immutable):
     """An IsoFLOP analysis (``scalefit.fit_isoflop``); immutable.
 
     ``profiles``: DataFrame, one row per profile (``by`` columns, ``budget`` C, N*, D*,
@@ -55,11 +55,7 @@ class IsoflopResult:
                   "settings": freeze(settings), "notes": tuple(notes),
                   "warnings": tuple(warnings), "runs": None if runs is None else freeze(runs),
                   "draws": None if draws is None else freeze(draws), "origin": origin}
-        for k, v in values.items():
-            object.__setattr__(self, k, v)
-
-    def __setattr__(self, name, value):
-        raise AttributeError(f"IsoflopResult is immutable (cannot set {name!r})")
+        self._set(values)
 
     @property
     def profiles(self) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from ..core.bootstrap import percentile_ci
 from ..core.frozen import freeze, thaw
 from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..render import joint_text
-from .base import draws_from_json, draws_to_json, jsonable
+from .base import Immutable, draws_from_json, draws_to_json, jsonable
 from .decisions import _Rows
 from .law import Law
 
@@ -28,7 +28,7 @@ from .law import Law
 TEXT_COLUMNS = ("status", "lr_opt_ci_open", "bs_opt_ci_open")
 
 
-class JointFit:
+class JointFit(Immutable):
     """Joint optima and laws of a fit with ``joint=COLUMN`` (see the module doc).
 
     ``column``: the joint column (the batch size); ``by``: the ``by`` columns of the
@@ -53,11 +53,7 @@ class JointFit:
                   "bs_laws": tuple(Law.of(x) for x in bs_laws),
                   "exponents": freeze([dict(e) for e in exponents]), "notes": tuple(notes),
                   "runs": None if runs is None else freeze(list(runs)), "level": float(level)}
-        for k, v in values.items():
-            object.__setattr__(self, k, v)
-
-    def __setattr__(self, name, value):
-        raise AttributeError(f"JointFit is immutable (cannot set {name!r})")
+        self._set(values)
 
     @property
     def optima(self) -> pd.DataFrame:

@@ -17,13 +17,13 @@ from .._version import __version__
 from ..core.frozen import freeze, thaw
 from ..render.format import fmt, fmt_ci, group_label
 from ..render.tables import Document, Table, Text
-from .base import jsonable
+from .base import Immutable, jsonable
 
 KIND = {"variance": "precision", "new_sweep": "new sweep"}
 Z95 = 1.959963984540054
 
 
-class Proposals:
+class Proposals(Immutable):
     """Runs to train next. ``runs``: DataFrame (a copy), one row per run: the by columns,
     ``scale``, ``horizon``, ``lr``, ``kind`` (``rule``: the sweep's status asks for it;
     ``precision``: it cuts the target's variance most per unit cost; ``new sweep``: a
@@ -49,11 +49,7 @@ class Proposals:
         values = {"_runs": pd.DataFrame(runs).copy(), "targets": freeze(list(targets)),
                   "settings": freeze(settings), "notes": tuple(notes), "level": float(level),
                   "by": tuple(by)}
-        for k, v in values.items():
-            object.__setattr__(self, k, v)
-
-    def __setattr__(self, name, value):
-        raise AttributeError(f"Proposals is immutable (cannot set {name!r})")
+        self._set(values)
 
     @property
     def runs(self):
