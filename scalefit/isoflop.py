@@ -32,6 +32,7 @@ from .core.sweeps import index_runs
 from .errors import ScalefitInputError
 from .grouping import pooling_hints
 from .isoflop_table import DEFAULT_BUDGET_TOL, IsoflopTable, load_isoflop_table
+from .pipeline import check_options
 from .progress import resolve
 from .results.isoflop import IsoflopResult
 
@@ -67,15 +68,7 @@ def fit_isoflop(
     n_boot, ci, seed, window, include, status, progress, source, extract, fmt,
         require_optimum: as for ``scalefit.fit`` (the window is in steps of the N grid).
     """
-    if not 0 < ci < 1:
-        raise ScalefitInputError(f"ci must be between 0 and 1 (got {ci}); e.g. 0.95")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
-        raise ScalefitInputError(f"n_boot must be a whole number >= 0 (got {n_boot!r})")
-    if window < 1:
-        raise ScalefitInputError(f"window must be >= 1 grid step (got {window})")
-    bad = set(include) - set(STATUS_NAMES)
-    if bad:
-        raise ScalefitInputError(f"unknown status in include: {sorted(bad)}; use {STATUS_NAMES}")
+    check_options(ci, n_boot, window, include)
     t = load_isoflop_table(table, flops=flops, params=params, tokens=tokens, loss=loss, by=by,
                            status=status, budget_col=budget_col, budget_tol=budget_tol,
                            fmt=fmt, extract=extract, source=source)

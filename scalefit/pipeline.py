@@ -49,6 +49,19 @@ from .statuses import STATUS_NOTES, STATUS_WHY
 from .table import apply_extract, load_runs, read_input
 
 
+def check_options(ci, n_boot, window, include) -> None:
+    """The options every sweep fit shares (``fit``, ``fit_isoflop``): one line each."""
+    if not 0 < ci < 1:
+        raise ScalefitInputError(f"ci must be between 0 and 1 (got {ci}); e.g. 0.95")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
+        raise ScalefitInputError(f"n_boot must be a whole number >= 0 (got {n_boot!r})")
+    if window < 1:
+        raise ScalefitInputError(f"window must be >= 1 grid step (got {window})")
+    bad = set(include) - set(STATUS_NAMES)
+    if bad:
+        raise ScalefitInputError(f"unknown status in include: {sorted(bad)}; use {STATUS_NAMES}")
+
+
 def fit(
     table: str | Path | pd.DataFrame,
     scale: str | None = None,
@@ -122,15 +135,7 @@ def fit(
     The result's ``warnings`` name text and numeric columns that vary within a sweep
     without being ``by`` columns (their runs are pooled).
     """
-    if not 0 < ci < 1:
-        raise ScalefitInputError(f"ci must be between 0 and 1 (got {ci}); e.g. 0.95")
-    if n_boot < 0:
-        raise ScalefitInputError(f"n_boot must be >= 0 (got {n_boot})")
-    if window < 1:
-        raise ScalefitInputError(f"window must be >= 1 grid step (got {window})")
-    bad = set(include) - set(STATUS_NAMES)
-    if bad:
-        raise ScalefitInputError(f"unknown status in include: {sorted(bad)}; use {STATUS_NAMES}")
+    check_options(ci, n_boot, window, include)
     for name, v in (("max_misfit", max_misfit), ("floor_gap", floor_gap)):
         if not (v > 0):
             raise ScalefitInputError(f"{name} must be a number > 0 (got {v})")
