@@ -34,7 +34,9 @@ from reference_trainer.config import RunConfig  # noqa: E402
 BASE = dict(param="mup", depth=1, n_heads=2, base_width=16, seq_len=64, batch_size=8,
             eval_tokens=65536, attn_norm="base", warmup_tokens=32768, device="cpu")
 HORIZONS = tuple(2**k for k in range(17, 24))
-DESIGN = {w: HORIZONS for w in (8, 16, 32, 64)}  # width -> horizons
+# width -> horizons; widest first, so the two workers start on the longest batches and
+# the short ones fill in behind them
+DESIGN = {w: HORIZONS for w in (64, 32, 16, 8)}
 CENTRE = 0.02  # starting guess of the optimum at 2^20 tokens
 
 
