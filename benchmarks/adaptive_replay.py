@@ -23,6 +23,16 @@ runs when the law is found.
 
     python benchmarks/adaptive_replay.py                      # every bs its own sweep
     python benchmarks/adaptive_replay.py --bs 256 --k 4       # one bs: 17 sweeps
+    python benchmarks/adaptive_replay.py --joint --k 17       # LR x bs: 17 surfaces
+
+With ``--joint`` each (N, D) is one LR x batch-size surface (``fit(..., joint="bs")``,
+on ``smooth loss`` as docs/math.md section 10): it starts from 3 runs (the middle batch
+size's LRs at a quarter, half and three quarters of its LR range), ``next`` proposes
+(lr, bs) cells among the hidden ones, a surface is *found* when its revealed runs give
+an ``ok`` joint optimum with lr* and bs* inside the full grid's intervals, the law when
+the joint laws' lr* and bs* at the largest (N, D) are inside the full grid's intervals
+there; ``coarse-to-fine`` takes every other LR x every other batch size first (nearest
+the current best cell first), then the best cell's neighbours.
 """
 
 from __future__ import annotations
@@ -43,20 +53,70 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "steplaw" /
 TARGET = (1073741824.0, 56900000000.0)  # the largest (N, D) of the dense grid
 
 
+JOINT = False  # --joint: one LR x bs surface per (N, D)
+
+
 def load(bs) -> pd.DataFrame:
-    d = pd.read_csv(DATA)[["N", "D", "bs", "lr", "loss"]]
+    raw = pd.read_csv(DATA)
+    d = raw[["N", "D", "bs", "lr"]].copy()
+    d["loss"] = raw["smooth loss"] if JOINT else raw["loss"]
     if bs != "all":
         d = d[d["bs"] == int(bs)]
     d = d.reset_index(drop=True)
-    d["sweep"] = d.groupby(["bs", "N", "D"], sort=True).ngroup()
+    d["sweep"] = d.groupby(["N", "D"] if JOINT else ["bs", "N", "D"], sort=True).ngroup()
     return d
 
 
 def fit(df, n_boot=0):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if JOINT:
+            return scalefit.fit(df[["N", "D", "bs", "lr", "loss"]], joint="bs",
+                                n_boot=n_boot, progress=None)
         return scalefit.fit(df[["N", "D", "bs", "lr", "loss"]], by=["bs"], n_boot=n_boot,
                             progress=None)
+
+
+def reference_joint(d):
+    r = fit(d, 1000)
+    o = r.joint.optima
+    ok = (o["status"] == "ok").to_numpy()
+    lim = {c: o[c].fillna(v).to_numpy() for c, v in (("lr_opt_lo", 0.0), ("bs_opt_lo", 0.0),
+                                                     ("lr_opt_hi", np.inf),
+                                                     ("bs_opt_hi", np.inf))}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = r.joint.predict(*TARGET).rows[0]
+    return {"ok": ok, **lim, "law": {"lr": p["lr_ci"], "bs": p["bs_opt_ci"]}, "fit": r,
+            "key": _keys(o)}
+
+
+def _keys(o):
+    return pd.MultiIndex.from_frame(o[["scale", "horizon"]].astype(float))
+
+
+def evaluate_joint(d, revealed, ref):
+    r = fit(d.loc[sorted(revealed)])
+    o = r.joint.optima
+    pos = _keys(o).get_indexer(ref["key"])
+    found = np.zeros(len(ref["ok"]), bool)
+    have = np.flatnonzero(pos >= 0)
+    st = o["status"].to_numpy()[pos[have]]
+    x, b = o["lr_opt"].to_numpy()[pos[have]], o["bs_opt"].to_numpy()[pos[have]]
+    with np.errstate(invalid="ignore"):
+        found[have] = ((st == "ok") & ref["ok"][have]
+                       & (x >= ref["lr_opt_lo"][have]) & (x <= ref["lr_opt_hi"][have])
+                       & (b >= ref["bs_opt_lo"][have]) & (b <= ref["bs_opt_hi"][have]))
+    law = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = r.joint.predict(*TARGET).rows[0]
+        lci, bci = ref["law"]["lr"], ref["law"]["bs"]
+        law = bool(lci[0] <= p["lr"] <= lci[1] and bci[0] <= p["bs_opt"] <= bci[1])
+    except Exception:  # noqa: BLE001 - no law yet (too few ok surfaces)
+        law = False
+    return found, {"all": law}
 
 
 def reference(d):
@@ -105,6 +165,13 @@ def evaluate(d, revealed, ref):
 
 def start(d) -> set:
     out = set()
+    if JOINT:  # the middle batch size's LRs at 1/4, 1/2, 3/4 of its range
+        for _, g in d.groupby("sweep"):
+            bss = np.sort(g["bs"].unique())
+            row = g[g["bs"] == bss[len(bss) // 2]].sort_values("lr")
+            n = len(row)
+            out |= set(row.index[[n // 4, n // 2, (3 * n) // 4]]) if n >= 3 else set(row.index)
+        return out
     for _, g in d.groupby("sweep"):
         g = g.sort_values("lr")
         n = len(g)
@@ -127,7 +194,7 @@ def pick_next(d, revealed, k, target):
     chosen = []
     runs = p.runs
     for _, row in runs.iterrows():
-        m = hidden[(hidden["bs"] == row["bs"]) & np.isclose(hidden["N"], row["scale"])
+        m = hidden[np.isclose(hidden["bs"], row["bs"]) & np.isclose(hidden["N"], row["scale"])
                    & np.isclose(hidden["D"], row["horizon"])
                    & np.isclose(hidden["lr"], row["lr"], rtol=1e-9)]
         m = m.drop(index=[i for i in chosen if i in m.index])
@@ -141,7 +208,44 @@ def pick_random(d, revealed, k, rng):
     return list(rng.choice(hidden, size=min(k, hidden.size), replace=False))
 
 
+def pick_coarse_to_fine_joint(d, revealed, k):
+    """Per surface (fewest revealed first): every other LR x every other bs, nearest the
+    current best cell first; then the best cell's 8 neighbours; then the rest by distance."""
+    rev = d.loc[sorted(revealed)]
+    counts = rev.groupby("sweep").size().reindex(range(d["sweep"].max() + 1), fill_value=0)
+    chosen = []
+    while len(chosen) < k:
+        before = len(chosen)
+        for s in counts.sort_values(kind="stable").index:
+            if len(chosen) >= k:
+                break
+            g = d[d["sweep"] == s]
+            hid = [i for i in g.index if i not in revealed and i not in chosen]
+            if not hid:
+                continue
+            li = {v: j for j, v in enumerate(np.sort(g["lr"].unique()))}
+            bi = {v: j for j, v in enumerate(np.sort(g["bs"].unique()))}
+            pos = {i: (li[g.at[i, "lr"]], bi[g.at[i, "bs"]]) for i in g.index}
+            rg = g.loc[[i for i in g.index if i in revealed]]
+            best = (pos[rg["loss"].idxmin()] if rg["loss"].notna().any()
+                    else (len(li) // 2, len(bi) // 2))
+            def dist(i, pos=pos, best=best):
+                return (pos[i][0] - best[0]) ** 2 + (pos[i][1] - best[1]) ** 2
+
+            coarse = [i for i in hid if pos[i][0] % 2 == 0 and pos[i][1] % 2 == 0]
+            near = [i for i in hid if max(abs(pos[i][0] - best[0]), abs(pos[i][1] - best[1]))
+                    == 1]
+            order = sorted(coarse, key=dist) or sorted(near, key=dist) or sorted(hid, key=dist)
+            chosen.append(order[0])
+            counts[s] += 1
+        if len(chosen) == before:
+            break
+    return chosen
+
+
 def pick_coarse_to_fine(d, revealed, k):
+    if JOINT:
+        return pick_coarse_to_fine_joint(d, revealed, k)
     rev = d.loc[sorted(revealed)]
     counts = rev.groupby("sweep").size().reindex(range(d["sweep"].max() + 1), fill_value=0)
     chosen = []
@@ -163,15 +267,15 @@ def pick_coarse_to_fine(d, revealed, k):
     return chosen
 
 
-def trajectory(d, ref, policy, k, rng=None, log=None):
+def trajectory(d, ref, policy, k, rng=None, log=None, max_share=1.0):
     revealed = start(d)
     traj = []
     while True:
-        found, law = evaluate(d, revealed, ref)
+        found, law = (evaluate_joint if JOINT else evaluate)(d, revealed, ref)
         counts = d.loc[sorted(revealed)].groupby("sweep").size().reindex(
             range(d["sweep"].max() + 1), fill_value=0).to_numpy()
         traj.append((len(revealed), found, law, counts))
-        if len(revealed) == len(d):
+        if len(revealed) == len(d) or len(revealed) >= max_share * len(d):
             break
         if policy == "random":
             new = pick_random(d, revealed, k, rng)
@@ -223,24 +327,29 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=10, help="replications of random")
     ap.add_argument("--policies", default="next,next-target,coarse-to-fine,random")
     ap.add_argument("--objective", default="variance", help="of next: variance or loss")
+    ap.add_argument("--joint", action="store_true", help="LR x bs surfaces per (N, D)")
+    ap.add_argument("--max-share", type=float, default=1.0,
+                    help="stop a policy once this share of the grid is revealed")
     args = ap.parse_args(argv)
-    global OBJECTIVE
-    OBJECTIVE = args.objective
+    global OBJECTIVE, JOINT
+    OBJECTIVE, JOINT = args.objective, args.joint
     if not DATA.exists():
         print(f"skipped: {DATA} is not present", file=sys.stderr)
         return 0
     t0 = time.perf_counter()
     d = load(args.bs)
-    ref = reference(d)
+    ref = (reference_joint if JOINT else reference)(d)
     n = len(d)
-    print(f"Step Law dense grid, bs {args.bs}: {n} runs, {d['sweep'].nunique()} sweeps "
+    what = "LR x bs surfaces" if JOINT else "sweeps"
+    print(f"Step Law dense grid{' (smooth loss)' if JOINT else ''}, bs {args.bs}: {n} runs, "
+          f"{d['sweep'].nunique()} {what} "
           f"({int(ref['ok'].sum())} ok in the full grid: the reference), start: 3 runs per "
           f"sweep ({len(start(d))}), K = {args.k} per round")
     rows = []
     for policy in args.policies.split(","):
         reps = range(args.seeds) if policy == "random" else [0]
-        res = [summarize(trajectory(d, ref, policy, args.k, np.random.default_rng(s)), ref, n)
-               for s in reps]
+        res = [summarize(trajectory(d, ref, policy, args.k, np.random.default_rng(s),
+                                    max_share=args.max_share), ref, n) for s in reps]
         rows.append((policy, res))
         print(f"  [{policy} done, {time.perf_counter() - t0:.0f} s]", file=sys.stderr)
     print(f"{'policy':<16}{'90% of sweeps found':>22}{'all found':>16}{'median runs/sweep':>19}"

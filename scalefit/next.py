@@ -65,6 +65,7 @@ def next_runs(table, k: int, *, target_scale=None, target_horizon=None, group=No
 def to_do(props, runs) -> pd.DataFrame:
     """The proposed runs as rows of the table they were proposed from (module docstring)."""
     data, raw, cols = runs.data, runs.raw, runs.columns
+    joint = props.settings.get("joint")  # the column swept with the LR (a --joint fit)
     keys = list(runs.by) + [r for r in ("scale", "horizon") if r in data]
     sweep_of = _sweep_index(data, keys)
     out, used = [], {}
@@ -73,6 +74,11 @@ def to_do(props, runs) -> pd.DataFrame:
         rows = sweep_of.get(key)
         if rows is None:  # a new sweep: copy the nearest sweep of its group
             rows = _nearest_sweep(sweep_of, data, keys, p, runs.by)
+        if joint:  # a run at the proposed batch size, if the surface has one, is the template
+            same = np.isclose(pd.to_numeric(raw.loc[rows, joint], errors="coerce")
+                              .to_numpy(float), float(p[joint]))
+            rows = rows[same] if same.any() else rows
+            key = (*key, f"{float(p[joint]):.12g}")
         sub_raw = raw.loc[rows]
         ok = ~data.loc[rows, "diverged"].to_numpy()
         template = sub_raw.iloc[int(np.argmax(ok))] if ok.any() else sub_raw.iloc[0]
@@ -86,11 +92,13 @@ def to_do(props, runs) -> pd.DataFrame:
         for role in ("scale", "horizon"):
             if cols.get(role) and role in p and p[role] is not None and np.isfinite(p[role]):
                 row[cols[role]] = _as_type(template[cols[role]], p[role])
+        if joint:
+            row[joint] = _as_type(template[joint], p[joint])
         seed = _seed(sub_raw, data.loc[rows], p["lr"], used, key)
         if seed is not None and "seed" in raw.columns:
             row["seed"] = seed
         if "config" in raw.columns:
-            row["config"] = _config(template.get("config"), p, seed, cols, template)
+            row["config"] = _config(template.get("config"), p, seed, cols, template, joint)
         row.update({"proposal_kind": p["kind"], "proposal_rule": p["rule"],
                     "proposal_reason": p["reason"], "proposal_gain": p["gain"]})
         out.append(row)
@@ -196,7 +204,7 @@ def _seed(sub_raw, sub, lr, used: dict, key) -> int | None:
     return s
 
 
-def _config(text, p, seed, cols, template):
+def _config(text, p, seed, cols, template, joint=None):
     """The reference trainer's ``config`` JSON of the template with the new LR and seed
     (and, for a new sweep, the new horizon or scale where it is a setting of its own);
     None when the new sweep's scale or horizon is not one (a new model size: its shape is
@@ -210,6 +218,10 @@ def _config(text, p, seed, cols, template):
     cfg["lr"] = float(p["lr"])
     if seed is not None and "seed" in cfg:
         cfg["seed"] = int(seed)
+    if joint is not None:
+        if joint not in cfg:
+            return None  # the batch size is not a setting of this config: the user's choice
+        cfg[joint] = _as_type(cfg[joint], p[joint])
     for role in ("scale", "horizon"):
         col = cols.get(role)
         if col is None or role not in p or p[role] is None:

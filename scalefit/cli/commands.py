@@ -230,7 +230,8 @@ def next_(args) -> int:
     cand = None
     if args.candidates:
         cand = candidates_table(args.candidates, scale=args.scale, horizon=args.horizon,
-                                lr=args.lr, by=list(dict.fromkeys(args.by)))
+                                lr=args.lr, by=list(dict.fromkeys(
+                                    args.by + ([args.joint] if args.joint else []))))
     res, props, todo = next_runs(
         args.runs, args.budget, target_scale=args.target_scale,
         target_horizon=args.target_horizon, group=dict(args.group) or None, candidates=cand,
@@ -242,7 +243,7 @@ def next_(args) -> int:
         fmt=args.format, n_boot=args.boot, seed=args.seed, ci=args.ci, window=args.window,
         include=tuple(args.include_status), diverged_above=args.diverged_above,
         blowup=args.blowup, max_misfit=args.max_misfit, floor_gap=args.floor_gap,
-        optima=args.optima, progress=None if args.quiet else "auto")
+        optima=args.optima, joint=args.joint, progress=None if args.quiet else "auto")
     args.late_warnings += res.warnings
 
     def to_do():  # with --json, all or nothing, before anything is printed

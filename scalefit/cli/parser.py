@@ -177,6 +177,7 @@ Warns when a budget, N* or D* lies outside the data the law was fitted on.
   reference-trainer sweep --from-csv next.csv --out runs.csv      # train them, then again
   scalefit next runs.csv --by parameterization --group parameterization=mup --budget 8 \
       --target-scale 1e9 --new-scale 2e9 --json next.json
+  scalefit next steplaw.csv --scale N --horizon D --loss "smooth loss" --joint bs --budget 17
 
 Proposes the runs (sweep and LR) expected to shrink the uncertainty of the target most
 per unit cost: the optimal LR each group's law predicts at --target-scale/--target-horizon,
@@ -185,6 +186,10 @@ status asks for (edge: LRs past the edge; too_few: the missing LRs; div_brackete
 the bracket; ...). No LR at or above one where a run of the sweep diverged is proposed.
 --out writes one row per run, copied from a run of its sweep with the new LR (and the
 reference trainer's config JSON), for 'reference-trainer sweep --from-csv'.
+With --joint COL (the batch size) each (scale, horizon) is one LR x COL surface and a run
+names both its LR and its COL: the cells that most shrink the joint optimum's (ln lr*,
+ln COL*) variance, or the cells its status asks for (past an LR or COL edge, around the
+best cell).
 """,
 }
 
@@ -357,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
                              ".parquet .jsonl .json, or - for stdin")
         _columns(p[name], lr=name != "chinchilla")
     _fit_options(p["fit"])
-    _fit_options(p["next"], joint=False)
+    _fit_options(p["next"])
     _next_args(p["next"])
     _fit_options(p["compare"], by_required=True, joint=False)
     p["fit"].add_argument("--all-laws", action="store_true", help="also list the conditional "

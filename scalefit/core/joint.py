@@ -46,7 +46,7 @@ LEVEL_TOL = 1e-3
 FLOOR_CELLS = 5
 
 
-def _levels(values: np.ndarray, owner: np.ndarray, n_owner: int, tol: float = LEVEL_TOL):
+def merge_levels(values: np.ndarray, owner: np.ndarray, n_owner: int, tol: float = LEVEL_TOL):
     """Merge ``values`` (ln) of each owner into sorted levels closer than ``tol``.
 
     Returns (levels (n_owner, M) NaN-padded: the mean of each merged cluster, index (n,)
@@ -121,11 +121,11 @@ def index_cells(x_sweeps: np.ndarray, sweep_group: np.ndarray, y_sweep: np.ndarr
     """
     sweep_group = np.asarray(sweep_group, np.int64)
     y_sweep = np.asarray(y_sweep, float)
-    y, sweep_k = _levels(y_sweep, sweep_group, n_groups)
+    y, sweep_k = merge_levels(y_sweep, sweep_group, n_groups)
     S, L = x_sweeps.shape
     has = np.isfinite(x_sweeps)
     owner = np.broadcast_to(sweep_group[:, None], (S, L))[has]
-    x, idx = _levels(x_sweeps[has], owner, n_groups)
+    x, idx = merge_levels(x_sweeps[has], owner, n_groups)
     level_j = np.full((S, L), -1, np.int64)
     level_j[has] = idx
     return Cells(x=x, y=y, sweep_group=sweep_group, sweep_k=sweep_k, level_j=level_j)
@@ -164,6 +164,8 @@ class SurfaceFit:
     loss_best: np.ndarray | None = None
     x_window: np.ndarray | None = None
     y_window: np.ndarray | None = None
+    coef: np.ndarray | None = None  # (..., G, 6) in (t, u) around the best cell (detail)
+    in_window: np.ndarray | None = None  # (..., G, J, K) the cells fitted (detail)
 
 
 def _radius(present_line: np.ndarray, best: np.ndarray, window: int, min_levels: int):
@@ -186,7 +188,7 @@ def _radius(present_line: np.ndarray, best: np.ndarray, window: int, min_levels:
 def fit_surfaces(
     x: np.ndarray, y: np.ndarray, n: np.ndarray, s: np.ndarray, q: np.ndarray | None = None,
     window: int = 2, min_levels: int = 3, max_misfit: float = 0.25, gap_sd: float = 2.0,
-    rules: bool = True,
+    rules: bool = True, detail: bool = False,
 ) -> SurfaceFit:
     """Fit every joint group's surface.
 
@@ -196,7 +198,9 @@ def fit_surfaces(
     grid steps in each direction; min_levels: levels needed in each direction.
     max_misfit, gap_sd: the ``bad_fit`` thresholds (as for LR sweeps, docs/math.md).
     rules: apply ``bad_fit`` and ``off_grid`` (resamples skip them and keep every positive
-    definite vertex, as LR sweeps' resamples keep every convex one).
+    definite vertex, as LR sweeps' resamples keep every convex one). detail: also return
+    the coefficients and the window's cells (``coef``, ``in_window``: the planner's
+    delta method, ``core.surface_design``).
     """
     n = np.asarray(n, float)
     s = np.asarray(s, float)
@@ -336,6 +340,8 @@ def fit_surfaces(
     status[edge_lr] = EDGE_LR
     status[few] = TOO_FEW
     status[~any_run] = ALL_DIVERGED
+    if detail:
+        out.update(coef=c, in_window=inwin)
     return SurfaceFit(status=status, **out)
 
 

@@ -226,6 +226,11 @@ class FitResult(Immutable):
         ``new_horizons``: values at which a new sweep may be proposed (besides the next
         point of each variable's ladder; ``new_sweeps=False``: none), each of
         ``new_sweep_lrs`` runs; ``per_group``: ``k`` runs for each by group."""
+        if self.input.get("joint"):
+            from .joint_planning import propose_joint
+
+            return propose_joint(self, k, target_scale, target_horizon, group, candidates,
+                                 cost, objective, per_group, past)
         from .proposal_rows import propose
 
         return propose(self, k, target_scale, target_horizon, group, candidates, cost,

@@ -1,0 +1,347 @@
+"""Which runs to train next for joint LR x batch-size optima (docs/math.md section 11).
+
+Pure numpy. A *surface* is the LR x batch-size grid of one (group, scale, horizon), fitted
+by ``core.joint.fit_surfaces``. Its runs are arrays ``x`` (ln lr), ``y`` (ln bs), ``loss``
+(finite losses only) with ``owner`` (the surface of each run).
+
+**Error of a joint optimum.** ``fit_surfaces`` fits ``L = c . f(t, u)`` (a full quadratic in
+``t = x - x_best``, ``u = y - y_best``) on the cells of its window; by the delta method
+the vertex has covariance ``sigma^2 J M^-1 J^T`` (``design.vertex_cov``, ``d = 2``), and the
+error of the joint optimum is ``v = Var ln lr* + Var ln bs*``. As for LR sweeps, each
+candidate run is evaluated on the window the estimator would use *with* it: its loss is
+predicted by the current surface, the cells are rebuilt with it (``merge_levels``: a run
+at a tried cell is a replicate) and ``fit_surfaces`` recomputes the best cell and the
+window (every candidate of every surface a pseudo-surface, in one call). A candidate after
+which the surface would not be ``ok`` has infinite error.
+
+**Status rules.** A surface that is not ``ok`` has no optimum to sharpen; ``rule_points``
+says which cells it lacks (past an LR or batch-size edge, the cells a quadratic needs
+around the best one, towards an off-grid vertex, ...), as ideal (x, y) points that
+``SurfacePlanner`` maps to the nearest allowed cells.
+
+**Greedy choice.** Rule runs first (surfaces with the fewest runs given so far first,
+then the cheapest), then the candidate with the largest expected reduction of the
+weighted error ``sum_s w_s v_s`` per unit cost; after each pick the chosen surface's
+error and its candidates' are recomputed with the run added at its predicted loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .design import quad_features, vertex_cov
+from .joint import (
+    ALL_DIVERGED,
+    BAD_FIT,
+    EDGE_BS,
+    EDGE_LR,
+    N_COEF,
+    NOT_CONVEX,
+    OFF_GRID,
+    OK,
+    SADDLE,
+    TOO_FEW,
+    fit_surfaces,
+    merge_levels,
+)
+
+
+def cells_of(x, y, loss, owner, n_owner: int):
+    """Cells of every owner from its runs: X (G, J), Y (G, K) merged levels (ascending,
+    NaN-padded) and n, s, q (G, J, K) run count, loss sum, squared-loss sum."""
+    x, y, loss = (np.asarray(a, float) for a in (x, y, loss))
+    owner = np.asarray(owner, np.int64)
+    if owner.size == 0:
+        z = np.zeros((n_owner, 1, 1))
+        return np.full((n_owner, 1), np.nan), np.full((n_owner, 1), np.nan), z, z.copy(), z.copy()
+    X, jx = merge_levels(x, owner, n_owner)
+    Y, ky = merge_levels(y, owner, n_owner)
+    shape = (n_owner, X.shape[1], Y.shape[1])
+    n, s, q = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    np.add.at(n, (owner, jx, ky), 1.0)
+    np.add.at(s, (owner, jx, ky), loss)
+    np.add.at(q, (owner, jx, ky), loss * loss)
+    return X, Y, n, s, q
+
+
+def fit_cells(X, Y, n, s, q, window=2, max_misfit=0.25, gap_sd=2.0):
+    """``fit_surfaces`` with the detail the delta method needs."""
+    return fit_surfaces(X, Y, n, s, q, window=window, max_misfit=max_misfit, gap_sd=gap_sd,
+                        detail=True)
+
+
+def vertex_variance(X, Y, n, fit, sigma) -> np.ndarray:
+    """Var ln lr* + Var ln bs* (G,) of each surface's fitted vertex (delta method on its
+    window's cells, run s.d. ``sigma`` (G,)); inf where the surface is not ``ok``."""
+    G, J = X.shape
+    K = Y.shape[1]
+    t = np.broadcast_to(X[:, :, None] - fit.x_best[:, None, None], (G, J, K))
+    u = np.broadcast_to(Y[:, None, :] - fit.y_best[:, None, None], (G, J, K))
+    F = np.nan_to_num(quad_features(np.stack([t, u], -1))).reshape(G, J * K, N_COEF)
+    w = np.where(fit.in_window, n, 0.0).reshape(G, J * K)
+    ok = fit.status == OK
+    c = np.where(ok[:, None], np.nan_to_num(fit.coef), [0, 0, 0, 1, 0, 1])
+    with np.errstate(invalid="ignore", over="ignore"):
+        cov = vertex_cov(F, w, c, np.asarray(sigma, float))
+        v = cov[:, 0, 0] + cov[:, 1, 1]
+    return np.where(ok & np.isfinite(v) & (v >= 0), v, np.inf)
+
+
+def predict_loss(fit, g: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The loss surface g's fitted quadratic predicts at (x, y)."""
+    c = fit.coef[g]
+    t, u = x - fit.x_best[g], y - fit.y_best[g]
+    return c[:, 0] + c[:, 1] * t + c[:, 2] * u + c[:, 3] * t * t + c[:, 4] * t * u + c[:, 5] * u * u
+
+
+def pooled_sigma(fit, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run noise per surface: the pooled residual s.d. of the ``ok`` surfaces of its key
+    (``rmse`` over the runs of each window, on ``n_window - 6`` degrees of freedom) and
+    whether it was measured (False: a stand-in, the s.d.s are relative)."""
+    G = len(key)
+    sigma, known = np.full(G, np.nan), np.zeros(G, bool)
+    usable = (fit.status == OK) & np.isfinite(fit.rmse) & (fit.n_window > N_COEF)
+    for k in dict.fromkeys(key):
+        m = (key == k) & usable
+        if m.any():
+            sse = np.sum(fit.rmse[m] ** 2 * fit.n_window[m])
+            sd = np.sqrt(sse / np.sum(fit.n_window[m] - N_COEF))
+            if sd > 0:
+                sigma[key == k], known[key == k] = sd, True
+    if not known.all():
+        stand_in = float(np.median(sigma[known])) if known.any() else 1.0
+        sigma = np.where(known, sigma, stand_in)
+    return sigma, known
+
+
+# ---------------------------------------------------------------- status rules
+
+
+@dataclass
+class SurfaceView:
+    """What the rules need of one surface: its finite runs' cells (xs, ys), the best cell,
+    the window box, the fitted vertex (NaN if none), the grid steps, the diverged runs."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    x_best: float
+    y_best: float
+    box: tuple  # (x_lo, x_hi, y_lo, y_hi), NaN if none
+    vertex: tuple  # (x, y)
+    hx: float
+    hy: float
+    x_div: np.ndarray
+    y_div: np.ndarray
+
+
+def rule_points(st: int, v: SurfaceView):
+    """(code, ideal (x, y) points in order of preference, region(x, y) -> bool) of a
+    surface that is not ok; None for an ok one."""
+    if st == OK:
+        return None
+    hx, hy, xb, yb = v.hx, v.hy, v.x_best, v.y_best
+    tol_x, tol_y = 0.5 * hx, 0.5 * hy
+    if st == ALL_DIVERGED or v.xs.size == 0:
+        lo = float(v.x_div.min()) if v.x_div.size else 0.0
+        ym = float(np.median(v.y_div)) if v.y_div.size else 0.0
+        return ("all_diverged", [(lo - hx, ym), (lo - 2 * hx, ym)],
+                lambda x, y: x < lo - 1e-9)
+    seen = set(zip(np.round(v.xs / hx, 6), np.round(v.ys / hy, 6)))
+
+    def unseen(x, y):
+        return (round(x / hx, 6), round(y / hy, 6)) not in seen
+
+    if st == EDGE_LR:
+        row = v.xs[np.abs(v.ys - yb) < tol_y]
+        if xb <= row.min() + 1e-6:
+            e = float(row.min())
+            return ("edge_lr_low", [(e - hx, yb), (e - 2 * hx, yb)],
+                    lambda x, y: (x < e - 1e-9) & (np.abs(y - yb) < tol_y))
+        e = float(row.max())
+        return ("edge_lr_high", [(e + hx, yb), (e + 2 * hx, yb)],
+                lambda x, y: (x > e + 1e-9) & (np.abs(y - yb) < tol_y))
+    if st == EDGE_BS:
+        col = v.ys[np.abs(v.xs - xb) < tol_x]
+        near = lambda x: np.abs(x - xb) < 1.5 * hx  # noqa: E731  the valley may tilt
+        if yb <= col.min() + 1e-6:
+            e = float(col.min())
+            return ("edge_bs_low", [(xb, e - hy), (xb - hx, e - hy), (xb, e - 2 * hy)],
+                    lambda x, y: (y < e - 1e-9) & near(x))
+        e = float(col.max())
+        return ("edge_bs_high", [(xb, e + hy), (xb + hx, e + hy), (xb, e + 2 * hy)],
+                lambda x, y: (y > e + 1e-9) & near(x))
+    if st == OFF_GRID and np.all(np.isfinite(v.box)) and np.all(np.isfinite(v.vertex)):
+        x_lo, x_hi, y_lo, y_hi = v.box
+        pts = [(float(np.clip(v.vertex[0], x_lo - i * hx, x_hi + i * hx)),
+                float(np.clip(v.vertex[1], y_lo - i * hy, y_hi + i * hy))) for i in (1, 2)]
+        return ("off_grid", pts, lambda x, y: ((x < x_lo - 1e-9) | (x > x_hi + 1e-9)
+                                               | (y < y_lo - 1e-9) | (y > y_hi + 1e-9)))
+    # too_few, not_convex, saddle, bad_fit (and off_grid without a box): the cells a
+    # quadratic needs around the best one, axis neighbours first, then diagonals, then
+    # two steps out; the directions that lack levels first
+    code = {TOO_FEW: "too_few", NOT_CONVEX: "not_convex", SADDLE: "saddle",
+            BAD_FIT: "bad_fit", OFF_GRID: "off_grid"}.get(st, "too_few")
+    few_x = np.unique(np.round(v.xs / hx, 6)).size < 3
+    few_y = np.unique(np.round(v.ys / hy, 6)).size < 3
+    ring1 = [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1)]
+    ring2 = [(2, 0), (-2, 0), (0, 2), (0, -2), (2, 1), (-2, -1), (1, 2), (-1, -2),
+             (2, -1), (-2, 1), (1, -2), (-1, 2)]
+
+    def order(d):
+        dx, dy = d
+        lacking = (few_y and dy != 0 and dx == 0) or (few_x and dx != 0 and dy == 0)
+        return (not lacking,)
+
+    pts = [(xb + dx * hx, yb + dy * hy) for dx, dy in sorted(ring1, key=order) + ring2]
+    pts = [p for p in pts if unseen(*p)]
+    if st == BAD_FIT:
+        pts.append((xb, yb))  # a replicate of the best cell
+    return (code, pts[:3], lambda x, y: np.ones(np.shape(x), bool))
+
+
+# ---------------------------------------------------------------- the greedy choice
+
+
+@dataclass
+class JointPick:
+    """One chosen run of surface ``surface`` at (x, y) = (ln lr, ln bs); ``code``
+    (``variance`` or a rule code), ``gain`` (weighted reduction of the error; inf for a
+    rule run), ``var_before`` / ``var_after`` (the surface's own error), ``objective_after``
+    (the summed weighted error after the pick)."""
+
+    surface: int
+    x: float
+    y: float
+    code: str
+    gain: float
+    var_before: float = np.nan
+    var_after: float = np.nan
+    objective_after: float = np.nan
+
+
+class SurfacePlanner:
+    """Greedy choice of runs for joint surfaces (module docstring).
+
+    x, y, loss, owner: the finite runs of the S surfaces; views: S SurfaceViews; cand_s,
+    cand_x, cand_y: the allowed cells (replicates of tried cells among them where
+    ``replicates``); weight (S,): each surface's weight in the objective (0: not a
+    target); cost (S,): cost of one run; sigma (S,): run noise; fit options.
+    """
+
+    def __init__(self, x, y, loss, owner, views, cand_s, cand_x, cand_y, weight, cost, sigma,
+                 replicates=True, window=2, max_misfit=0.25, gap_sd=2.0):
+        self.runs = [np.column_stack([np.asarray(x)[owner == s], np.asarray(y)[owner == s],
+                                      np.asarray(loss)[owner == s]]) for s in range(len(views))]
+        self.views = views
+        self.S = len(views)
+        self.cs = np.asarray(cand_s, np.int64)
+        self.cx, self.cy = np.asarray(cand_x, float), np.asarray(cand_y, float)
+        self.alive = np.ones(self.cs.size, bool)
+        self.w, self.cost = np.asarray(weight, float), np.asarray(cost, float)
+        self.sigma = np.asarray(sigma, float)
+        self.replicates = replicates
+        self.opts = dict(window=window, max_misfit=max_misfit, gap_sd=gap_sd)
+        self.given = np.zeros(self.S, int)
+        self.fit, self.v = self._state(np.arange(self.S))
+        self.status = np.asarray(self.fit.status).copy()
+        self.vc = np.full(self.cs.size, np.inf)
+        self._evaluate(np.arange(self.S))
+        self.rules = {}
+        for s in range(self.S):
+            r = self._rule(s)
+            if r is not None:
+                self.rules[s] = r
+
+    # -- surfaces and candidates
+    def _state(self, surfaces):
+        rs = [self.runs[s] for s in surfaces]
+        own = np.concatenate([np.full(len(r), i) for i, r in enumerate(rs)]) if rs else []
+        allr = np.concatenate(rs) if rs else np.zeros((0, 3))
+        X, Y, n, s, q = cells_of(allr[:, 0], allr[:, 1], allr[:, 2], own, len(rs))
+        fit = fit_cells(X, Y, n, s, q, **self.opts)
+        return fit, vertex_variance(X, Y, n, fit, self.sigma[surfaces])
+
+    def _evaluate(self, surfaces) -> None:
+        """Error of each alive candidate of ``surfaces`` if it were run (at its predicted
+        loss), on the window the estimator would use with it."""
+        surfaces = [int(s) for s in surfaces if self.status[s] == OK]
+        sel = np.flatnonzero(np.isin(self.cs, surfaces) & self.alive)
+        if sel.size == 0:
+            return
+        g = self.cs[sel]
+        pred = predict_loss(self.fit, g, self.cx[sel], self.cy[sel])
+        parts, owner = [], []
+        for i, (s, x, y, p) in enumerate(zip(g, self.cx[sel], self.cy[sel], pred)):
+            r = self.runs[s]
+            parts.append(np.vstack([r, [[x, y, p]]]))
+            owner.append(np.full(len(r) + 1, i))
+        allr, own = np.concatenate(parts), np.concatenate(owner)
+        X, Y, n, s_, q = cells_of(allr[:, 0], allr[:, 1], allr[:, 2], own, sel.size)
+        fit = fit_cells(X, Y, n, s_, q, **self.opts)
+        self.vc[sel] = vertex_variance(X, Y, n, fit, self.sigma[g])
+
+    def _rule(self, s: int):
+        r = rule_points(int(self.status[s]), self.views[s])
+        if r is None:
+            return None
+        code, ideal, region = r
+        mine = np.flatnonzero((self.cs == s) & self.alive)
+        hx, hy = self.views[s].hx, self.views[s].hy
+        inside = mine[np.asarray(region(self.cx[mine], self.cy[mine]), bool)] if mine.size \
+            else mine
+        chosen = []
+        for px, py in ideal:
+            pool = np.setdiff1d(inside, chosen)
+            if pool.size == 0:
+                break
+            d = ((self.cx[pool] - px) / hx) ** 2 + ((self.cy[pool] - py) / hy) ** 2
+            chosen.append(int(pool[np.argmin(d)]))
+        if not chosen and mine.size:  # nothing where the rule looks: the nearest allowed cell
+            v = self.views[s]
+            d = ((self.cx[mine] - v.x_best) / hx) ** 2 + ((self.cy[mine] - v.y_best) / hy) ** 2
+            chosen, code = [int(mine[np.argmin(d)])], code + "_near"
+        return (code, chosen) if chosen else None
+
+    def objective(self) -> float:
+        m = self.w > 0
+        return float(np.sum(self.w[m] * self.v[m]))
+
+    # -- the greedy loop
+    def run(self, k: int) -> list[JointPick]:
+        picks: list[JointPick] = []
+        while len(picks) < k:
+            live = [s for s, (_, c) in self.rules.items() if c]
+            if live:
+                s = min(live, key=lambda s: (self.given[s], self.cost[s], s))
+                code, cells = self.rules[s]
+                i = cells.pop(0)
+                picks.append(self._take(i, code, np.inf))
+                continue
+            with np.errstate(invalid="ignore"):
+                gain = self.w[self.cs] * (self.v[self.cs] - self.vc)
+            gain = np.where(self.alive & np.isfinite(gain), gain, -np.inf)
+            if gain.size == 0:
+                break
+            score = gain / self.cost[self.cs]
+            i = int(np.argmax(score))
+            if not score[i] > 0:
+                break
+            picks.append(self._take(i, "variance", float(gain[i])))
+        return picks
+
+    def _take(self, i: int, code: str, gain: float) -> JointPick:
+        s, x, y = int(self.cs[i]), float(self.cx[i]), float(self.cy[i])
+        self.given[s] += 1
+        if not self.replicates:
+            self.alive[i] = False
+        before = float(self.v[s])
+        if code == "variance":
+            p = float(predict_loss(self.fit, np.array([s]), np.array([x]), np.array([y]))[0])
+            self.runs[s] = np.vstack([self.runs[s], [[x, y, p]]])
+            fit, v = self._state(np.arange(self.S))
+            self.fit, self.v = fit, v
+            self._evaluate([s])
+        return JointPick(surface=s, x=x, y=y, code=code, gain=gain, var_before=before,
+                         var_after=float(self.v[s]), objective_after=self.objective())

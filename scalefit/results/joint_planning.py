@@ -1,0 +1,406 @@
+"""``FitResult.next_runs`` for a ``--joint`` fit: from the fit's LR sweeps to the joint
+surfaces' planner (``core.surface_design``) and back to ``Proposals`` rows.
+
+Each (by group, scale, horizon) is one surface: the runs of its LR sweeps at every value
+of the joint column (after the fit's blow-up rule: a diverged run has no loss). A proposed
+run names its batch size (the joint column) beside its LR. docs/math.md section 11.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..core.joint import OK, STATUS_NAMES, fit_surfaces
+from ..core.planner import leverage
+from ..core.surface_design import SurfacePlanner, SurfaceView, cells_of, pooled_sigma
+from ..errors import ScalefitInputError
+from ..laws import law_variables
+from .proposals import KIND, Proposals
+
+RULE_TEXT = {
+    "too_few": "a quadratic surface needs 3 LRs, 3 batch sizes and 6 cells around the best: "
+               "a cell next to the best one",
+    "edge_lr_low": "the best LR is the lowest tried at its batch size: an LR below it",
+    "edge_lr_high": "the best LR is the highest tried at its batch size: an LR above it",
+    "edge_bs_low": "the best batch size is the smallest tried at its LR: a smaller one",
+    "edge_bs_high": "the best batch size is the largest tried at its LR: a larger one",
+    "not_convex": "the surface is not convex around the best cell: a cell next to it",
+    "saddle": "the surface is a saddle around the best cell: a cell next to it",
+    "bad_fit": "the surface does not describe its window: a cell next to the best one",
+    "off_grid": "the surface's vertex lies outside its window: a cell towards it",
+    "all_diverged": "every run diverged: a lower LR",
+}
+
+
+def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
+                  candidates=None, cost="flops", objective="variance", per_group=False,
+                  past=2) -> Proposals:
+    """``FitResult.next_runs`` for a fit made with ``joint=`` (module docstring)."""
+    col = fit.input["joint"]
+    if objective != "variance":
+        raise ScalefitInputError("--objective loss is not available with --joint yet: the "
+                                 "joint planner reduces the variance of (ln lr*, ln bs*)")
+    if per_group:
+        raise ScalefitInputError("--per-group is not available with --joint yet")
+    if fit.runs is None:
+        raise ScalefitInputError("proposing runs needs the runs of every sweep: fit a table "
+                                 "of runs")
+    st = fit.settings
+    opts = dict(window=int(st.get("window", 2)), max_misfit=float(st.get("max_misfit", 0.25)),
+                gap_sd=float(st.get("floor_gap", 2.0)))
+    sf = _surfaces(fit, col)
+    S = len(sf["table"])
+    X, Y, n, s, q = cells_of(sf["x"], sf["y"], sf["loss"], sf["owner"], S)
+    point = fit_surfaces(X, Y, n, s, q, **opts)
+    views = _views(sf, point, X, Y)
+    key = sf["key"]
+    sigma, known = pooled_sigma(point, key)
+    chosen = _selected(sf["table"], sf["by"], group)
+    cand_s, cand_x, cand_y, notes = (_given(sf, candidates, col) if candidates is not None
+                                     else _ladder(sf, views, past))
+    cand_s, cand_x, cand_y = _below_caps(sf, cand_s, cand_x, cand_y, views)
+    keep = chosen[cand_s]
+    cand_s, cand_x, cand_y = cand_s[keep], cand_x[keep], cand_y[keep]
+    costs = _costs(sf["table"], cost)
+    law_mode = target_scale is not None or target_horizon is not None
+    weight, laws, wnotes = _weights(sf, point.status, chosen, target_scale, target_horizon,
+                                    law_mode)
+    notes += wnotes
+    planner = SurfacePlanner(sf["x"], sf["y"], sf["loss"], sf["owner"], views, cand_s,
+                             cand_x, cand_y, weight, costs, sigma,
+                             replicates=candidates is None, **opts)
+    for s_ in [s_ for s_ in planner.rules if not chosen[s_]]:
+        del planner.rules[s_]
+    v0 = planner.v.copy()
+    picks = planner.run(int(k))
+    rows = [_row(fit, sf, col, planner, pk, costs, law_mode, known) for pk in picks]
+    by0 = sf["by"]
+    runs = pd.DataFrame(rows, columns=[*by0, col, *sf["roles"], "lr", "kind", "rule",
+                                       "status", "reason", "gain", "sd_after", "cost"])
+    targets = _targets(fit, sf, picks, v0, planner, laws, law_mode, target_scale,
+                       target_horizon)
+    if not known.all():
+        notes.append("some surfaces have no measured run noise (no residual in any ok "
+                     "surface of their group): their s.d.s are relative (*) and rank runs "
+                     "only")
+    if len(picks) < k:
+        notes.append(f"{len(picks)} of {k} runs proposed: no other allowed run is expected to "
+                     "reduce the target's variance")
+    if law_mode:
+        notes.append("with --joint, runs go to the surfaces the data have; new scales or "
+                     "horizons are not proposed")
+    settings = {"budget": int(k), "per_group": False,
+                "target": "law" if law_mode else "sweeps", "target_scale": target_scale,
+                "target_horizon": target_horizon, "group": dict(group or {}), "cost": cost,
+                "cost_text": _COST_TEXT[cost], "objective": objective,
+                "candidates": "ladder" if candidates is None else "given", "past": past,
+                "new_sweeps": False, "new_sweep_lrs": 0, "relative": bool(not known.all()),
+                "joint": col}
+    return Proposals(runs, targets, settings, notes, level=fit.level, by=[*by0, col])
+
+
+_COST_TEXT = {"flops": "scale x horizon (6ND FLOPs up to the factor 6), relative to the "
+                       "cheapest surface", "runs": "1 (every run costs the same)"}
+
+
+def _surfaces(fit, col) -> dict:
+    """The runs of every surface: finite (x, y, loss, owner) and diverged (x, y, owner),
+    the surfaces' table (by columns, scale, horizon) and each surface's key (by group)."""
+    opt = fit.optima
+    by0 = [b for b in fit.by if b != col]
+    roles = [r for r in ("scale", "horizon") if r in opt]
+    keys = by0 + roles
+    lab = (opt[keys].astype(str).agg("\x1f".join, axis=1) if keys
+           else pd.Series("", index=opt.index))
+    codes, uniq = pd.factorize(lab)
+    first = pd.Series(range(len(opt))).groupby(codes).first().to_numpy()
+    table = opt.iloc[first][keys].reset_index(drop=True)
+    xs, ys, ls, os_, dx, dy, do = [], [], [], [], [], [], []
+    for g, r in enumerate(fit.runs):
+        lr, loss = np.asarray(r["lr"], float), np.asarray(r["loss"], float)
+        y = math.log(float(opt[col].iloc[g]))
+        fin = np.isfinite(loss) & (lr > 0)
+        xs.append(np.log(lr[fin]))
+        ys.append(np.full(fin.sum(), y))
+        ls.append(loss[fin])
+        os_.append(np.full(fin.sum(), codes[g]))
+        bad = ~fin & (lr > 0)
+        dx.append(np.log(lr[bad]))
+        dy.append(np.full(bad.sum(), y))
+        do.append(np.full(bad.sum(), codes[g]))
+    by_lab = (table[by0].astype(str).agg("\x1f".join, axis=1).to_numpy() if by0
+              else np.full(len(table), ""))
+    cat = lambda a, t=float: np.concatenate(a).astype(t) if a else np.zeros(0, t)  # noqa: E731
+    return {"x": cat(xs), "y": cat(ys), "loss": cat(ls), "owner": cat(os_, np.int64),
+            "dx": cat(dx), "dy": cat(dy), "downer": cat(do, np.int64), "table": table,
+            "by": by0, "roles": roles, "key": by_lab,
+            "bs_values": np.unique(opt[col].to_numpy(float)),
+            "lr_values": np.unique(np.concatenate([np.asarray(r["lr"], float)
+                                                   for r in fit.runs]))}
+
+
+def _step(levels: np.ndarray) -> float:
+    d = np.diff(np.unique(np.round(levels, 9)))
+    d = d[d > 1e-3]
+    return float(np.median(d)) if d.size else np.nan
+
+
+def _views(sf, point, X, Y) -> list[SurfaceView]:
+    S = len(sf["table"])
+    hx = np.array([_step(X[s][np.isfinite(X[s])]) for s in range(S)])
+    hy = np.array([_step(Y[s][np.isfinite(Y[s])]) for s in range(S)])
+    gx = float(np.nanmedian(hx)) if np.isfinite(hx).any() else math.log(2)
+    gy = float(np.nanmedian(hy)) if np.isfinite(hy).any() else math.log(2)
+    views = []
+    for s in range(S):
+        m, dm = sf["owner"] == s, sf["downer"] == s
+        box = (np.nan,) * 4
+        if point.x_window is not None:
+            box = (float(point.x_window[0, s]), float(point.x_window[1, s]),
+                   float(point.y_window[0, s]), float(point.y_window[1, s]))
+        views.append(SurfaceView(
+            xs=sf["x"][m], ys=sf["y"][m], x_best=float(point.x_best[s]),
+            y_best=float(point.y_best[s]), box=box,
+            vertex=(float(point.x_opt[s]), float(point.y_opt[s])),
+            hx=float(hx[s]) if np.isfinite(hx[s]) else gx,
+            hy=float(hy[s]) if np.isfinite(hy[s]) else gy,
+            x_div=sf["dx"][dm], y_div=sf["dy"][dm]))
+    return views
+
+
+def _ladder(sf, views, past):
+    """Every surface's allowed cells: its LR and batch-size levels, ``past`` steps beyond
+    each end, crossed (tried cells included: a replicate is a candidate)."""
+    out_s, out_x, out_y = [], [], []
+    for s, v in enumerate(views):
+        xs = np.concatenate([v.xs, v.x_div]) if v.xs.size else v.x_div
+        ys = np.concatenate([v.ys, v.y_div]) if v.ys.size else v.y_div
+        if xs.size == 0:
+            continue
+        lx, ly = np.unique(np.round(xs, 9)), np.unique(np.round(ys, 9))
+        ext = np.arange(1, past + 1)
+        lx = np.concatenate([lx[0] - ext * v.hx, lx, lx[-1] + ext * v.hx])
+        ly = np.concatenate([ly[0] - ext * v.hy, ly, ly[-1] + ext * v.hy])
+        gx, gy = np.meshgrid(lx, ly, indexing="ij")
+        out_s.append(np.full(gx.size, s))
+        out_x.append(gx.ravel())
+        out_y.append(gy.ravel())
+    if not out_s:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0), []
+    return (np.concatenate(out_s).astype(np.int64), np.concatenate(out_x),
+            np.concatenate(out_y), [])
+
+
+def _given(sf, cand: pd.DataFrame, col):
+    """The allowed runs a caller gives (by columns, scale, horizon, lr and the joint
+    column), matched to surfaces; a row of no surface is left out (a note counts them)."""
+    if col not in cand.columns:
+        raise ScalefitInputError(f"the candidates need the --joint column {col!r}")
+    keys = sf["by"] + sf["roles"]
+    table = sf["table"]
+    lab_t = (table[keys].astype(str).agg("\x1f".join, axis=1) if keys
+             else pd.Series("", index=table.index))
+    index = {v: i for i, v in enumerate(lab_t)}
+    c = cand.copy()
+    for r in sf["roles"]:  # the same text as the fit's numbers
+        c[r] = c[r].astype(float)
+        table_vals = table[r].astype(float).to_numpy()
+        c[r] = [table[r].iloc[int(np.argmin(np.abs(table_vals - v)))]
+                if np.any(np.isclose(table_vals, v, rtol=1e-9)) else v for v in c[r]]
+    lab_c = (c[keys].astype(str).agg("\x1f".join, axis=1) if keys
+             else pd.Series("", index=c.index))
+    s = np.array([index.get(v, -1) for v in lab_c], np.int64)
+    ok = s >= 0
+    notes = []
+    if (~ok).any():
+        notes.append(f"{int((~ok).sum())} candidate run(s) match no surface of the fit and "
+                     "were left out")
+    return (s[ok], np.log(c["lr"].to_numpy(float)[ok]),
+            np.log(pd.to_numeric(c[col]).to_numpy(float)[ok]), notes)
+
+
+def _below_caps(sf, cs, cx, cy, views):
+    """Drop candidates at or above the lowest LR that diverged above the best LR of the
+    nearest batch size tried (never propose an LR beyond where the data's runs diverged)."""
+    keep = np.ones(cs.size, bool)
+    for s, v in enumerate(views):
+        m = np.flatnonzero(cs == s)
+        if m.size == 0 or v.x_div.size == 0:
+            continue
+        rows = np.unique(np.round(np.concatenate([v.ys, v.y_div]), 9))
+        caps = np.full(rows.size, np.inf)
+        for i, r in enumerate(rows):
+            fin = v.xs[np.abs(v.ys - r) < 1e-6]
+            best = fin.max() if fin.size else -np.inf  # conservative: above every finite LR
+            if fin.size:
+                ls = sf["loss"][(sf["owner"] == s)][np.abs(v.ys - r) < 1e-6]
+                best = fin[np.argmin(ls)]
+            div = v.x_div[(np.abs(v.y_div - r) < 1e-6) & (v.x_div > best)]
+            if div.size:
+                caps[i] = div.min()
+        near = np.argmin(np.abs(cy[m][:, None] - rows[None, :]), axis=1)
+        keep[m] = cx[m] < caps[near] - 1e-9
+    return cs[keep], cx[keep], cy[keep]
+
+
+def _selected(table, by, group) -> np.ndarray:
+    if not group:
+        return np.ones(len(table), bool)
+    m = np.ones(len(table), bool)
+    for k_, v in group.items():
+        if k_ not in by:
+            raise ScalefitInputError(f"--group {k_}: not a --by column")
+        m &= table[k_].astype(str).to_numpy() == str(v)
+    if not m.any():
+        raise ScalefitInputError(f"--group {group}: no such group")
+    return m
+
+
+def _costs(table, how) -> np.ndarray:
+    if how == "runs":
+        return np.ones(len(table))
+    c = np.ones(len(table))
+    for r in ("scale", "horizon"):
+        if r in table:
+            c = c * table[r].to_numpy(float)
+    return c / c.min()
+
+
+def _weights(sf, status, chosen, target_scale, target_horizon, law_mode):
+    """Weight of each surface's error in the objective: 1 per chosen ok surface (its own
+    optimum), or with a target the squared leverage of the law of the group's ok surfaces
+    at the target (``h_s^2``: the law's prediction is ``h' y``)."""
+    S = len(status)
+    ok = (status == OK) & chosen
+    if not law_mode:
+        return ok.astype(float), {}, []
+    w, laws, notes = np.zeros(S), {}, []
+    table = sf["table"]
+    for key in dict.fromkeys(sf["key"][chosen]):
+        m = ok & (sf["key"] == key)
+        pts = table[m]
+        vars_ = law_variables(pts) if len(pts) else None
+        if not vars_:
+            notes.append("a group has too few ok surfaces for its law: each surface is its "
+                         "own target")
+            w[m] = 1.0
+            continue
+        want = {"scale": target_scale, "horizon": target_horizon}
+        if any(want[v] is None for v in vars_):
+            missing = [v for v in vars_ if want[v] is None]
+            raise ScalefitInputError(f"the joint law uses {', '.join(vars_)}: give "
+                                     f"--target-{missing[0]}")
+        Z = np.column_stack([np.ones(len(pts))] + [np.log(pts[v].to_numpy(float))
+                                                   for v in vars_])
+        z0 = np.array([1.0] + [math.log(float(want[v])) for v in vars_])
+        h = leverage(Z, z0)
+        if not np.all(np.isfinite(h)):
+            notes.append("a group's law is not determined by its ok surfaces: each surface "
+                         "is its own target")
+            w[m] = 1.0
+            continue
+        w[np.flatnonzero(m)] = h * h
+        laws[key] = {"members": np.flatnonzero(m), "h": h, "vars": vars_}
+    return w, laws, notes
+
+
+def _exact(values, v: float, integer: bool = False) -> float:
+    """``v`` as the table has it (a value within 1e-6), else rounded: to an integer where
+    every value of the column is one (a batch size), else to 6 significant digits."""
+    hit = values[np.isclose(values, v, rtol=1e-6, atol=0)]
+    if hit.size:
+        return float(hit[0])
+    return float(max(1, round(v))) if integer else float(f"{v:.6g}")
+
+
+def _row(fit, sf, col, planner, pk, costs, law_mode, known) -> dict:
+    s = pk.surface
+    t = sf["table"].iloc[s]
+    row = {c: _py(t[c]) for c in sf["by"] + sf["roles"]}
+    bs = sf["bs_values"]
+    row[col] = _exact(bs, math.exp(pk.y), bool(np.all(bs == np.round(bs))))
+    row["lr"] = _exact(sf["lr_values"], math.exp(pk.x))
+    status = STATUS_NAMES[int(planner.status[s])]
+    if pk.code == "variance":
+        star = "" if known[s] else " (relative: its noise is not measured)"
+        what = "the target's" if law_mode else "this surface's"
+        before = math.sqrt(pk.var_before) if np.isfinite(pk.var_before) else float("nan")
+        after = math.sqrt(pk.var_after) if np.isfinite(pk.var_after) else float("nan")
+        reason = (f"cuts the s.d. of {what} joint optimum (ln lr*, ln bs*) "
+                  + (f"{math.sqrt(pk.objective_after + pk.gain):.3g} -> "
+                     f"{math.sqrt(pk.objective_after):.3g}" if law_mode
+                     else f"{before:.3g} -> {after:.3g}") + star)
+    else:
+        base = pk.code.removesuffix("_near")
+        reason = RULE_TEXT.get(base, base)
+        if pk.code.endswith("_near"):
+            reason += " (none allowed there: the allowed cell nearest the best)"
+    sd = (math.sqrt(pk.objective_after) if law_mode and np.isfinite(pk.objective_after)
+          else (math.sqrt(pk.var_after) if np.isfinite(pk.var_after) else None))
+    return {**row, "kind": KIND.get(pk.code, "rule"), "rule": pk.code, "status": status,
+            "reason": reason, "gain": float(pk.gain) if np.isfinite(pk.gain) else None,
+            "sd_after": sd, "cost": float(costs[s])}
+
+
+def _joint_row(fit, t: pd.Series, roles):
+    j = fit.joint.optima if fit.joint is not None else None
+    if j is None:
+        return None
+    m = np.ones(len(j), bool)
+    for c in t.index:
+        if c in j:
+            m &= j[c].astype(str).to_numpy() == str(t[c])
+    return j[m].iloc[0] if m.any() else None
+
+
+def _targets(fit, sf, picks, v0, planner, laws, law_mode, target_scale, target_horizon):
+    out = []
+    sd = lambda v: math.sqrt(v) if np.isfinite(v) else None  # noqa: E731
+    if law_mode:
+        for law in laws.values():
+            m, h = law["members"], law["h"]
+            t0 = sf["table"].iloc[m[0]]
+            grp = {b: _py(t0[b]) for b in sf["by"]}
+            lr = ci = None
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    pred = fit.joint.predict(scale=target_scale, horizon=target_horizon,
+                                             group=grp or None)
+                r0 = pred.rows[0]
+                lr, ci = r0.get("lr"), r0.get("lr_ci")
+                ci = tuple(ci) if ci is not None else None
+            except (ValueError, ScalefitInputError, KeyError, IndexError):
+                pass
+            n_runs = sum(1 for p in picks if p.surface in set(m.tolist()))
+            out.append({"target": "law", "group": grp, "scale": target_scale,
+                        "horizon": target_horizon, "lr": lr, "lr_ci": ci,
+                        "sd_now": sd(float(np.sum(h * h * v0[m]))),
+                        "sd_after": sd(float(np.sum(h * h * planner.v[m]))),
+                        "loss_cost_now": None, "loss_cost_after": None, "runs": n_runs})
+        return out
+    for s in sorted({p.surface for p in picks}):
+        t = sf["table"].iloc[s]
+        jr = _joint_row(fit, t, sf["roles"])
+        ok = jr is not None and jr["status"] == "ok"
+        lr = float(jr["lr_opt"]) if ok else None
+        ci = ((float(jr["lr_opt_lo"]), float(jr["lr_opt_hi"]))
+              if ok and np.isfinite(jr["lr_opt_lo"]) else None)
+        out.append({"target": "sweep", "group": {b: _py(t[b]) for b in sf["by"]},
+                    "scale": _py(t["scale"]) if "scale" in t else None,
+                    "horizon": _py(t["horizon"]) if "horizon" in t else None,
+                    "lr": lr, "lr_ci": ci, "sd_now": sd(v0[s]), "sd_after": sd(planner.v[s]),
+                    "loss_cost_now": None, "loss_cost_after": None,
+                    "runs": sum(1 for p in picks if p.surface == s)})
+    return out
+
+
+def _py(v):
+    if isinstance(v, np.generic):
+        v = v.item()
+    return v
+

@@ -1,0 +1,200 @@
+"""`scalefit next --joint bs`: runs proposed on LR x batch-size surfaces (docs/math.md s. 11)."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalefit
+from scalefit.cli.main import main as cli_main
+from scalefit.core import joint as cj
+from scalefit.core.surface_design import cells_of, fit_cells, vertex_variance
+from scalefit.synthetic import make_joint_sweeps
+
+KXX, KXY, KYY = 0.03, -0.01, 0.02  # the synthetic truth's valley (JointTruth defaults)
+
+
+def _fit(df, n_boot=0):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return scalefit.fit(df, joint="bs", n_boot=n_boot, progress=None)
+
+
+def _one_surface(noise=0.002, seed=3):
+    df = make_joint_sweeps(scales=(4e8,), horizons=(2e10,), n_lrs=7, n_bs=6, noise=noise,
+                           seed=seed)
+    return df
+
+
+def test_delta_method_matches_the_estimators_spread():
+    """Predicted s.d. of (ln lr*, ln bs*) on a fixed design against the spread of the joint
+    estimator over 300 fresh noise draws of the same runs (true surface, true noise)."""
+    rng = np.random.default_rng(0)
+    xs, ys = np.linspace(-1.2, 1.2, 7), np.linspace(-1.5, 1.5, 6)
+    X, Y = (g.ravel() for g in np.meshgrid(xs, ys, indexing="ij"))
+    sigma = 0.004
+
+    def truth(x, y):
+        return 2 + KXX * x * x + 2 * KXY * x * y + KYY * y * y
+
+    draws = 300
+    loss = truth(X, Y)[None] + rng.normal(0, sigma, (draws, X.size))
+    owner = np.repeat(np.arange(draws), X.size)
+    cx, cy, n, s, q = cells_of(np.tile(X, draws), np.tile(Y, draws), loss.ravel(), owner, draws)
+    fit = fit_cells(cx, cy, n, s, q)
+    ok = fit.status == cj.OK
+    assert ok.mean() > 0.95
+    spread = np.var(fit.x_opt[ok]) + np.var(fit.y_opt[ok])
+    # the prediction from the true surface's exact cells
+    c1 = cells_of(X, Y, truth(X, Y), np.zeros(X.size, int), 1)
+    f1 = fit_cells(*c1)
+    v = vertex_variance(c1[0], c1[1], c1[2], f1, np.array([sigma]))[0]
+    assert math.sqrt(v) == pytest.approx(math.sqrt(spread), rel=0.2)
+
+
+def test_ok_surface_gets_precision_runs_that_cut_its_variance():
+    df = _one_surface()
+    res = _fit(df)
+    assert (res.joint.optima["status"] == "ok").all()
+    props = res.next_runs(4, cost="runs")
+    runs = props.runs
+    assert len(runs) == 4
+    assert set(runs["kind"]) == {"precision"}
+    assert "bs" in runs.columns and runs["bs"].notna().all()
+    assert (runs["gain"] > 0).all()
+    t = props.targets[0]
+    assert t["sd_after"] < t["sd_now"]
+    assert props.settings["joint"] == "bs"
+    # JSON round trip keeps the batch size
+    back = type(props).from_dict(json.loads(json.dumps(props.to_dict())))
+    assert back.runs["bs"].tolist() == runs["bs"].tolist()
+
+
+def test_three_runs_on_one_batch_size_ask_for_new_batch_sizes():
+    df = _one_surface()
+    bss = np.sort(df["bs"].unique())
+    row = df[df["bs"] == bss[3]].sort_values("lr")
+    start = row.iloc[[1, 3, 5]]
+    res = _fit(start)
+    assert res.joint.optima["status"].iloc[0] == "too_few"
+    runs = res.next_runs(3, cost="runs").runs
+    assert set(runs["rule"]) == {"too_few"}
+    assert (runs["kind"] == "rule").all()
+    assert runs["bs"].nunique() >= 2 and not np.isclose(runs["bs"], bss[3]).all()
+
+
+def test_edge_in_lr_goes_past_the_edge_and_never_past_a_diverged_run():
+    df = _one_surface()
+    lrs = np.sort(df["lr"].unique())
+    # keep the LRs above the optimum's neighbourhood only: the best LR is the lowest tried
+    sub = df[df["lr"] >= lrs[3]].copy()
+    res = _fit(sub)
+    assert res.joint.optima["status"].iloc[0] == "edge_lr"
+    runs = res.next_runs(2, cost="runs").runs
+    assert (runs["rule"] == "edge_lr_low").all()
+    assert (runs["lr"] < lrs[3]).all()
+    # an LR that diverged caps the proposals of its batch size
+    df2 = df.copy()
+    top = df2["lr"] == lrs[-1]
+    df2.loc[top, "loss"] = np.nan
+    res2 = _fit(df2)
+    runs2 = res2.next_runs(12, cost="runs").runs
+    assert (runs2["lr"] < lrs[-1] * (1 - 1e-9)).all()
+
+
+def test_candidates_restrict_the_proposals():
+    df = _one_surface()
+    rng = np.random.default_rng(1)
+    hidden = df.sample(frac=0.5, random_state=2)
+    shown = df.drop(index=hidden.index)
+    res = _fit(shown)
+    cand = hidden[["scale", "horizon", "bs", "lr"]]
+    runs = res.next_runs(6, candidates=cand, cost="runs").runs
+    assert len(runs) > 0
+    keys = {(round(b, 6), round(lr, 12)) for b, lr in zip(cand["bs"], cand["lr"])}
+    for b, lr in zip(runs["bs"], runs["lr"]):
+        assert (round(b, 6), round(lr, 12)) in keys
+    # without replicates a cell is proposed once
+    assert len({(b, lr) for b, lr in zip(runs["bs"], runs["lr"])}) == len(runs)
+    del rng
+
+
+def test_target_mode_weights_the_surfaces_the_law_leans_on():
+    df = make_joint_sweeps(scales=(2e8, 4e8, 8e8), horizons=(5e9, 2e10), noise=0.003, seed=4)
+    res = _fit(df, n_boot=50)
+    props = res.next_runs(6, target_scale=3.2e9, target_horizon=8e10)
+    t = props.targets[0]
+    assert t["target"] == "law"
+    assert t["sd_after"] < t["sd_now"]
+    # extrapolating up in scale: the largest scale carries the most leverage
+    assert props.runs["scale"].max() == pytest.approx(8e8)
+    assert any("new scales or horizons are not proposed" in n for n in props.notes)
+
+
+def test_adaptive_rounds_find_the_true_optimum():
+    """From 3 runs on one batch size, 6 rounds of 4 proposed runs each (revealed from the
+    true surface with noise) end with an ok joint optimum near the truth."""
+    truth = make_joint_sweeps(scales=(4e8,), horizons=(2e10,), n_lrs=9, n_bs=8, noise=0.0,
+                              seed=5)
+    x0, y0 = math.log(truth["lr_true"].iloc[0]), math.log(truth["bs_true"].iloc[0])
+    rng = np.random.default_rng(7)
+    base = truth["loss"].to_numpy()
+
+    def run(idx):
+        out = truth.loc[idx].copy()
+        out["loss"] = base[idx] + rng.normal(0, 0.002, len(idx))
+        return out
+
+    bss = np.sort(truth["bs"].unique())
+    row = truth[truth["bs"] == bss[4]].sort_values("lr")
+    shown = run(list(row.index[[2, 4, 6]]))
+    for _ in range(6):
+        hidden = truth.drop(index=shown.index)
+        res = _fit(shown[["scale", "horizon", "lr", "bs", "loss"]])
+        runs = res.next_runs(4, candidates=hidden[["scale", "horizon", "bs", "lr"]],
+                             cost="runs").runs
+        pick = [hidden.index[np.flatnonzero(np.isclose(hidden["bs"], b)
+                                            & np.isclose(hidden["lr"], lr))[0]]
+                for b, lr in zip(runs["bs"], runs["lr"])]
+        shown = pd.concat([shown, run(pick)])
+    res = _fit(shown[["scale", "horizon", "lr", "bs", "loss"]])
+    o = res.joint.optima.iloc[0]
+    assert o["status"] == "ok"
+    assert len(shown) <= 27 < len(truth) / 2
+    assert abs(math.log(o["lr_opt"]) - x0) < 0.25
+    assert abs(math.log(o["bs_opt"]) - y0) < 0.35
+
+
+def test_cli_next_joint_writes_runs_with_their_batch_size(tmp_path):
+    df = _one_surface()
+    df = df.drop(columns=["lr_true", "bs_true"])
+    df["config"] = [json.dumps({"lr": lr, "batch_size": int(round(b)), "seed": 0})
+                    for lr, b in zip(df["lr"], df["bs"])]
+    df["batch_size"] = df["bs"].round().astype(int)
+    df = df.drop(columns=["bs"])
+    src = tmp_path / "runs.csv"
+    df.to_csv(src, index=False)
+    out = tmp_path / "next.csv"
+    rc = cli_main(["next", str(src), "--joint", "batch_size", "--budget", "3", "--cost", "runs",
+                   "--boot", "0", "--out", str(out), "--quiet"])
+    assert rc == 0
+    todo = pd.read_csv(out)
+    assert len(todo) == 3
+    assert todo["batch_size"].notna().all()
+    for _, r in todo.iterrows():
+        cfg = json.loads(r["config"])
+        assert cfg["batch_size"] == r["batch_size"]
+        assert cfg["lr"] == pytest.approx(r["lr"])
+
+
+def test_joint_refuses_what_it_does_not_do():
+    res = _fit(_one_surface())
+    with pytest.raises(scalefit.ScalefitInputError, match="--objective loss"):
+        res.next_runs(2, objective="loss")
+    with pytest.raises(scalefit.ScalefitInputError, match="--per-group"):
+        res.next_runs(2, per_group=True)
