@@ -198,3 +198,37 @@ def test_joint_refuses_what_it_does_not_do():
         res.next_runs(2, objective="loss")
     with pytest.raises(scalefit.ScalefitInputError, match="--per-group"):
         res.next_runs(2, per_group=True)
+
+
+def test_lookahead_completes_the_cells_around_the_vertex():
+    """Once no single candidate is expected to help, the planner picks the untried allowed
+    cell nearest the vertex within 2 grid steps of it (code ``window``)."""
+    from scalefit.results import joint_planning as jp
+
+    df = make_joint_sweeps(scales=(4e8,), horizons=(2e10,), n_lrs=11, n_bs=9, noise=0.001,
+                           seed=6)
+    lrs, bss = np.sort(df["lr"].unique()), np.sort(df["bs"].unique())
+    li, bi = np.searchsorted(lrs, df["lr"]), np.searchsorted(bss, df["bs"])
+    coarse = (li % 2 == 0) & (bi % 2 == 0)
+    res = _fit(df[coarse])
+    sf = jp._surfaces(res, "bs")
+    X, Y, n, s_, q = cells_of(sf["x"], sf["y"], sf["loss"], sf["owner"], 1)
+    point = cj.fit_surfaces(X, Y, n, s_, q)
+    views = jp._views(sf, point, X, Y)
+    hid = df[~coarse]
+    from scalefit.core.surface_design import SurfacePlanner
+
+    pl = SurfacePlanner(sf["x"], sf["y"], sf["loss"], sf["owner"], views,
+                        np.zeros(len(hid), int), np.log(hid["lr"].to_numpy()),
+                        np.log(hid["bs"].to_numpy()), np.ones(1), np.ones(1), np.full(1, 0.001),
+                        replicates=False)
+    assert pl.status[0] == cj.OK
+    pl.vc[:] = np.inf  # no single run helps
+    i = pl._completion()
+    assert i >= 0
+    xo, yo = pl.fit.x_opt[0], pl.fit.y_opt[0]
+    d = np.hypot((pl.cx - xo) / views[0].hx, (pl.cy - yo) / views[0].hy)
+    assert d[i] == pytest.approx(d.min())
+    assert abs(pl.cx[i] - xo) <= 2 * views[0].hx and abs(pl.cy[i] - yo) <= 2 * views[0].hy
+    pick = pl.run(1)[0]
+    assert pick.code == "window" and (pick.x, pick.y) == (pl.cx[i], pl.cy[i])

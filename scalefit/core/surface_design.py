@@ -22,7 +22,10 @@ around the best one, towards an off-grid vertex, ...), as ideal (x, y) points th
 **Greedy choice.** Rule runs first (surfaces with the fewest runs given so far first,
 then the cheapest), then the candidate with the largest expected reduction of the
 weighted error ``sum_s w_s v_s`` per unit cost; after each pick the chosen surface's
-error and its candidates' are recomputed with the run added at its predicted loss.
+error and its candidates' are recomputed with the run added at its predicted loss. Once
+no single run is expected to help (a cell outside the estimator's current window changes
+nothing on its own), the lookahead completes the window at the grid's resolution around
+each surface's vertex (``window`` grid steps), as the LR planner does.
 """
 
 from __future__ import annotations
@@ -325,11 +328,43 @@ class SurfacePlanner:
             if gain.size == 0:
                 break
             score = gain / self.cost[self.cs]
-            i = int(np.argmax(score))
-            if not score[i] > 0:
+            i = int(np.argmax(score)) if score.size else -1
+            if i >= 0 and score[i] > 0:
+                picks.append(self._take(i, "variance", float(gain[i])))
+                continue
+            i = self._completion()
+            if i < 0:
                 break
-            picks.append(self._take(i, "variance", float(gain[i])))
+            picks.append(self._take(i, "window", np.nan))
         return picks
+
+    def _completion(self) -> int:
+        """Lookahead once no single run is expected to help: an untried allowed cell within
+        ``window`` grid steps of an ok target surface's vertex (the window the estimator
+        would fit if the grid were complete there), nearest the vertex first, the surface with
+        the largest weighted error first; -1 if none."""
+        win = self.opts["window"]
+        best, key = -1, None
+        for s in np.flatnonzero((self.w > 0) & (self.status == OK)):
+            v = self.views[s]
+            xo, yo = self.fit.x_opt[s], self.fit.y_opt[s]
+            if not (np.isfinite(xo) and np.isfinite(yo)):
+                continue
+            m = np.flatnonzero((self.cs == s) & self.alive)
+            if m.size == 0:
+                continue
+            dx, dy = (self.cx[m] - xo) / v.hx, (self.cy[m] - yo) / v.hy
+            r = self.runs[s]
+            tried = np.array([np.any((np.abs(r[:, 0] - x) < 1e-6) & (np.abs(r[:, 1] - y) < 1e-6))
+                              for x, y in zip(self.cx[m], self.cy[m])], bool)
+            ok = (np.abs(dx) <= win + 1e-6) & (np.abs(dy) <= win + 1e-6) & ~tried
+            if not ok.any():
+                continue
+            j = int(np.argmin(np.where(ok, dx * dx + dy * dy, np.inf)))
+            k = (-float(self.w[s] * self.v[s]), float(dx[j] ** 2 + dy[j] ** 2), s)
+            if key is None or k < key:
+                best, key = int(m[j]), k
+        return best
 
     def _take(self, i: int, code: str, gain: float) -> JointPick:
         s, x, y = int(self.cs[i]), float(self.cx[i]), float(self.cy[i])
@@ -337,7 +372,7 @@ class SurfacePlanner:
         if not self.replicates:
             self.alive[i] = False
         before = float(self.v[s])
-        if code == "variance":
+        if code in ("variance", "window"):
             p = float(predict_loss(self.fit, np.array([s]), np.array([x]), np.array([y]))[0])
             self.runs[s] = np.vstack([self.runs[s], [[x, y, p]]])
             fit, v = self._state(np.arange(self.S))

@@ -89,7 +89,7 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
                      "only")
     if len(picks) < k:
         notes.append(f"{len(picks)} of {k} runs proposed: no other allowed run is expected to "
-                     "reduce the target's variance")
+                     "reduce the target's variance, and every cell around each vertex is run")
     if law_mode:
         notes.append("with --joint, runs go to the surfaces the data have; new scales or "
                      "horizons are not proposed")
@@ -334,6 +334,9 @@ def _row(fit, sf, col, planner, pk, costs, law_mode, known) -> dict:
                   + (f"{math.sqrt(pk.objective_after + pk.gain):.3g} -> "
                      f"{math.sqrt(pk.objective_after):.3g}" if law_mode
                      else f"{before:.3g} -> {after:.3g}") + star)
+    elif pk.code == "window":
+        reason = ("completes the cells around this surface's vertex (2 grid steps each way): "
+                  "no single run is expected to help before they are all run")
     else:
         base = pk.code.removesuffix("_near")
         reason = RULE_TEXT.get(base, base)
@@ -341,7 +344,8 @@ def _row(fit, sf, col, planner, pk, costs, law_mode, known) -> dict:
             reason += " (none allowed there: the allowed cell nearest the best)"
     sd = (math.sqrt(pk.objective_after) if law_mode and np.isfinite(pk.objective_after)
           else (math.sqrt(pk.var_after) if np.isfinite(pk.var_after) else None))
-    return {**row, "kind": KIND.get(pk.code, "rule"), "rule": pk.code, "status": status,
+    kind = "precision" if pk.code == "window" else KIND.get(pk.code, "rule")
+    return {**row, "kind": kind, "rule": pk.code, "status": status,
             "reason": reason, "gain": float(pk.gain) if np.isfinite(pk.gain) else None,
             "sd_after": sd, "cost": float(costs[s])}
 
