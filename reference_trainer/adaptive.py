@@ -75,14 +75,18 @@ def with_by_columns(df, fields: list[str]):
     return df, cols
 
 
-def propose(out, budget: int, target_scale=None, target_horizon=None, seed: int = 0):
-    """(fit, proposals, configs of the runs to train, lines about runs left out)."""
+def propose(out, budget: int, target_scale=None, target_horizon=None, seed: int = 0,
+            joint: str | None = None):
+    """(fit, proposals, configs of the runs to train, lines about runs left out).
+    ``joint``: a setting swept with the LR (``batch_size``): LR x setting surfaces, each
+    proposed run a cell (``scalefit next --joint``)."""
     pd, sfn = _scalefit()
     df = pd.read_csv(out)
-    df, by = with_by_columns(df, sweep_columns(df))
+    df, by = with_by_columns(df, [f for f in sweep_columns(df) if f != joint])
+    extra = {"joint": BY_COLUMN.get(joint, joint)} if joint else {}
     res, props, todo = sfn.next_runs(df, budget, target_scale=target_scale,
                                      target_horizon=target_horizon, by=by, source=str(out),
-                                     seed=seed)
+                                     seed=seed, **extra)
     cfgs, skipped = [], []
     for i, row in todo.iterrows():
         text = row.get("config")
@@ -141,7 +145,7 @@ def interval_factor(props) -> float:
 
 def run_adaptive(runs: list[RunConfig], out, devices, rounds: int, budget: int,
                  until: float | None = None, target_scale=None, target_horizon=None,
-                 **sweep_options) -> dict:
+                 joint: str | None = None, **sweep_options) -> dict:
     """Train ``runs`` (the starting grid; may be empty), then ``rounds`` rounds of
     propose-and-train (module docstring). Returns {"rounds", "trained", "factor",
     "stopped"}; progress and each round's proposals on stderr."""
@@ -157,7 +161,7 @@ def run_adaptive(runs: list[RunConfig], out, devices, rounds: int, budget: int,
         trained += c["ok"] + c["diverged"]
     stopped, factor, done = "rounds", math.inf, 0
     for rnd in range(1, rounds + 1):
-        res, props, cfgs, skipped = propose(out, budget, target_scale, target_horizon)
+        res, props, cfgs, skipped = propose(out, budget, target_scale, target_horizon, joint=joint)
         factor = interval_factor(props)
         log(f"adaptive round {rnd}/{rounds}: target interval spans x{factor:.3g}"
             + (f" (--until {until:g})" if until else ""))
@@ -177,7 +181,7 @@ def run_adaptive(runs: list[RunConfig], out, devices, rounds: int, budget: int,
             stopped = "no new run"
             break
     else:
-        res, props, _, _ = propose(out, budget, target_scale, target_horizon)
+        res, props, _, _ = propose(out, budget, target_scale, target_horizon, joint=joint)
         factor = interval_factor(props)
     log(f"adaptive: {done} round(s), {trained} run(s) trained; target interval spans "
         f"x{factor:.3g}; stopped: {stopped}")

@@ -207,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="target scale (n_params): shrink the interval of the optimal LR the "
                    "law predicts there (default target: every sweep's optimum)")
     a.add_argument("--target-horizon", metavar="D", type=float, help="target horizon (tokens)")
+    a.add_argument("--joint", metavar="SETTING", choices=["batch_size"],
+                   help="batch_size: the grid sweeps it with the LR; each round proposes "
+                   "(lr, batch size) cells of the joint optimum ('scalefit next --joint')")
     s.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     s.add_argument("-v", "--verbose", action="store_true", help="log every run's steps")
     _add_config_flags(s, lists=True)
@@ -331,7 +334,8 @@ def cmd_sweep(args) -> int:
             from .adaptive import run_adaptive
 
             res = run_adaptive(runs, out, devices, args.adaptive, args.budget, args.until,
-                               args.target_scale, args.target_horizon, **options)
+                               args.target_scale, args.target_horizon, joint=args.joint,
+                               **options)
             print(f"adaptive sweep: {res['rounds']} round(s), {res['trained']} run(s) trained, "
                   f"target interval x{res['factor']:.3g} ({res['stopped']}); results in {out}",
                   file=sys.stderr)
@@ -361,9 +365,9 @@ def _sweep_runs(args, spec: dict) -> list[RunConfig]:
             if v is not None and not (math.isfinite(v) and v > 0):
                 raise ValueError(f"--{flag.replace('_', '-')} must be a number > 0")
     elif any(getattr(args, f) is not None for f in ("budget", "until", "target_scale",
-                                                    "target_horizon")):
-        raise ValueError("--budget, --until, --target-scale and --target-horizon go with "
-                         "--adaptive ROUNDS")
+                                                    "target_horizon", "joint")):
+        raise ValueError("--budget, --until, --target-scale, --target-horizon and --joint go "
+                         "with --adaptive ROUNDS")
     if args.from_csv:
         many = [k for k, v in spec.items() if isinstance(v, list) and len(v) > 1]
         if many or "tokens_per_param" in spec:

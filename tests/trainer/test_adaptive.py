@@ -112,7 +112,28 @@ def test_adaptive_trains_the_grid_then_the_proposed_runs(tmp_path):
     assert len(rows(out)) == 8 + 2 * int(m.group(1)) == 8 + int(m.group(2))
 
 
+def test_adaptive_joint_proposes_batch_sizes(tmp_path):
+    """--joint batch_size: a 3 LR x 3 batch-size grid, then one round of 2 proposed cells,
+    each trained at the batch size its proposal names."""
+    out = tmp_path / "runs.csv"
+    grid = [*tiny_flags(tokens=2048), "--param", "mup", "--widths", "32", "--lrs",
+            "3e-3,1e-2,3e-2", "--batch-size", "4,8,16", "--seeds", "0", "--device", "cpu"]
+    p = run_cli("sweep", *grid, "--out", out, "--adaptive", "1", "--budget", "2",
+                "--joint", "batch_size", timeout=300)
+    assert "Next runs: 2 of a budget of 2" in p.stderr
+    assert "adaptive sweep: 1 round(s), 11 run(s) trained" in p.stderr
+    new = rows(out)[9:]
+    assert len(new) == 2
+    for r in new:
+        cfg = json.loads(r["config"])
+        assert int(r["batch_size"]) == cfg["batch_size"]
+    lines = p.stderr.splitlines()
+    head = lines[[i for i, line in enumerate(lines) if line.startswith("Next runs")][0] + 1]
+    assert head.split()[:2] == ["batch_size", "scale"]  # the table names each run's cell
+
+
 @pytest.mark.parametrize("args, needle", [
+    (["--joint", "batch_size"], "go with --adaptive"),
     (["--budget", "2"], "go with --adaptive"),
     (["--adaptive", "2"], "--budget K >= 1"),
     (["--adaptive", "1", "--budget", "2", "--until", "0.5"], "factor > 1"),
