@@ -88,8 +88,10 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
                      "surface of their group): their s.d.s are relative (*) and rank runs "
                      "only")
     if len(picks) < k:
-        notes.append(f"{len(picks)} of {k} runs proposed: no other allowed run is expected to "
-                     "reduce the target's variance, and every cell around each vertex is run")
+        why = ("a surface that is not ok gets at most the cells its status asks for per call "
+               "(train them and ask again); " if planner.rules else "")
+        notes.append(f"{len(picks)} of {k} runs proposed: {why}no other allowed run is "
+                     "expected to reduce the target's variance")
     if law_mode:
         notes.append("with --joint, runs go to the surfaces the data have; new scales or "
                      "horizons are not proposed")

@@ -89,7 +89,8 @@ class Proposals(Immutable):
         rows = []
         by = list(self.by)
         for _, r in self._runs.iterrows():
-            rows.append([*(str(r[b]) for b in by), fmt(r.get("scale")), fmt(r.get("horizon")),
+            rows.append([*(fmt(r[b]) if isinstance(r[b], float) else str(r[b]) for b in by),
+                         fmt(r.get("scale")), fmt(r.get("horizon")),
                          fmt(r["lr"]), fmt(r.get("cost")), r["kind"], r["reason"]])
         header = [*by, "scale", "horizon", "lr", "cost", "kind", "why"]
         blocks = [Text([head])]
@@ -108,10 +109,14 @@ class Proposals(Immutable):
         if trows:
             title = ("Target: ln lr_opt predicted by the law" if s.get("target") == "law"
                      else "Targets: the optima of the sweeps that get runs")
+            if s.get("joint"):
+                title = ("Target: the joint optimum predicted by the joint laws"
+                         if s.get("target") == "law"
+                         else "Targets: the joint optima of the surfaces that get runs")
             blocks.append(Table(["target", "lr_opt", f"{lvl} CI now", "s.d. now",
                                  "s.d. after", "loss cost now", "after", "runs"], trows,
                                 title=title,
-                                notes=["  (s.d. of ln lr_opt predicted by the delta method "
+                                notes=[f"  (s.d. of {_sd_of(s)} predicted by the delta method "
                                        "from the current fit; loss cost = curvature x "
                                        "variance: what the estimate's uncertainty costs on "
                                        "average)"]))
@@ -149,12 +154,21 @@ class Proposals(Immutable):
 
 
 def _what(s: dict) -> str:
+    col = s.get("joint")
     if s.get("target") == "law":
         at = ", ".join(f"{k} {fmt(v)}" for k, v in (("scale", s.get("target_scale")),
                                                        ("horizon", s.get("target_horizon")))
                        if v is not None)
-        return f"target: the optimal LR predicted at {at}"
+        what = f"the optimal LR and {col}" if col else "the optimal LR"
+        return f"target: {what} predicted at {at}"
+    if col:
+        return f"target: the joint optimum (lr*, {col}*) of every LR x {col} surface"
     return "target: the optimal LR of every sweep"
+
+
+def _sd_of(s: dict) -> str:
+    col = s.get("joint")
+    return f"(ln lr*, ln {col}*): sqrt(Var + Var)" if col else "ln lr_opt"
 
 
 def _sd(v, s) -> str:
