@@ -107,9 +107,10 @@ def to_do(props, runs) -> pd.DataFrame:
 
 
 def candidates_table(path, scale=None, horizon=None, lr=None, by=(),
-                     fmt=None) -> pd.DataFrame:
+                     fmt=None, joint=None) -> pd.DataFrame:
     """A table of allowed runs (``--candidates``) with its role columns named ``scale``,
-    ``horizon``, ``lr`` (found like those of the runs table) and the ``by`` columns."""
+    ``horizon``, ``lr`` (found like those of the runs table), the ``by`` columns and the
+    ``joint`` column (a number > 0 in every row)."""
     df, src = read_input(path, fmt)
     df.columns = [str(c).strip() for c in df.columns]
     cols = resolve_columns(list(df.columns), {"scale": scale, "horizon": horizon, "lr": lr,
@@ -125,6 +126,13 @@ def candidates_table(path, scale=None, horizon=None, lr=None, by=(),
             raise ScalefitInputError(f"{src}: group column {b!r} (--by) not found; columns "
                                      f"are: {', '.join(df.columns)}")
         out[b] = df[b]
+    if joint is not None:
+        if joint not in df.columns:
+            raise ScalefitInputError(f"{src}: the --joint column {joint!r} not found; "
+                                     f"columns are: {', '.join(df.columns)}")
+        vals = _numeric(df, joint, src, "--joint")
+        _positive(vals, joint, src, "--joint")
+        out[joint] = vals
     return out
 
 

@@ -232,3 +232,23 @@ def test_lookahead_completes_the_cells_around_the_vertex():
     assert abs(pl.cx[i] - xo) <= 2 * views[0].hx and abs(pl.cy[i] - yo) <= 2 * views[0].hy
     pick = pl.run(1)[0]
     assert pick.code == "window" and (pick.x, pick.y) == (pl.cx[i], pl.cy[i])
+
+
+@pytest.mark.parametrize("drop, needle", [("bs", "the --joint column 'bs' not found"),
+                                          (None, "row 2")])
+def test_cli_candidates_need_a_valid_joint_column(tmp_path, capsys, drop, needle):
+    df = _one_surface().drop(columns=["lr_true", "bs_true"])
+    src = tmp_path / "runs.csv"
+    df.to_csv(src, index=False)
+    cand = df[["scale", "horizon", "bs", "lr"]].head(3).copy()
+    if drop:
+        cand = cand.drop(columns=[drop])
+    else:
+        cand["bs"] = cand["bs"].astype(object)
+        cand.iloc[1, cand.columns.get_loc("bs")] = -4
+    cpath = tmp_path / "cand.csv"
+    cand.to_csv(cpath, index=False)
+    rc = cli_main(["next", str(src), "--joint", "bs", "--budget", "2", "--boot", "0",
+                   "--candidates", str(cpath), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and needle in err[0], err

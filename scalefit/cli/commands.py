@@ -230,8 +230,7 @@ def next_(args) -> int:
     cand = None
     if args.candidates:
         cand = candidates_table(args.candidates, scale=args.scale, horizon=args.horizon,
-                                lr=args.lr, by=list(dict.fromkeys(
-                                    args.by + ([args.joint] if args.joint else []))))
+                                lr=args.lr, by=list(dict.fromkeys(args.by)), joint=args.joint)
     res, props, todo = next_runs(
         args.runs, args.budget, target_scale=args.target_scale,
         target_horizon=args.target_horizon, group=dict(args.group) or None, candidates=cand,
