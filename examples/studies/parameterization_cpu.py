@@ -23,7 +23,9 @@ attention normalised at the base width (so every arm is the same model at m = 1)
 
 Part 1 goes to OUT, the init runs to OUT with `_init` before the suffix, part 2 with
 `_decay` and part 3 with `_init<R>` (R the init of part 3). Kill it at any moment and
-rerun the same command: finished runs are skipped.
+rerun the same command: finished runs are skipped. On the idle 2-core machine all four
+parts train in 61 minutes with two workers (854 runs; part 1 41 min), every loss identical
+to the bundled tables' (examples/data/parameterization_cpu.md).
 """
 
 from __future__ import annotations
