@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..core.design import grid_step
 from ..core.joint import OK, STATUS_NAMES, fit_surfaces
 from ..core.planner import leverage
 from ..core.surface_design import SurfacePlanner, SurfaceView, cells_of, pooled_sigma
@@ -73,8 +74,6 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
     planner = SurfacePlanner(sf["x"], sf["y"], sf["loss"], sf["owner"], views, cand_s,
                              cand_x, cand_y, weight, costs, sigma,
                              replicates=candidates is None, **opts)
-    for s_ in [s_ for s_ in planner.rules if not chosen[s_]]:
-        del planner.rules[s_]
     v0 = planner.v.copy()
     picks = planner.run(int(k))
     rows = [_row(fit, sf, col, planner, pk, costs, law_mode, known) for pk in picks]
@@ -145,18 +144,9 @@ def _surfaces(fit, col) -> dict:
                                                    for r in fit.runs]))}
 
 
-def _step(levels: np.ndarray) -> float:
-    d = np.diff(np.unique(np.round(levels, 9)))
-    d = d[d > 1e-3]
-    return float(np.median(d)) if d.size else np.nan
-
-
 def _views(sf, point, X, Y) -> list[SurfaceView]:
     S = len(sf["table"])
-    hx = np.array([_step(X[s][np.isfinite(X[s])]) for s in range(S)])
-    hy = np.array([_step(Y[s][np.isfinite(Y[s])]) for s in range(S)])
-    gx = float(np.nanmedian(hx)) if np.isfinite(hx).any() else math.log(2)
-    gy = float(np.nanmedian(hy)) if np.isfinite(hy).any() else math.log(2)
+    hx, hy = grid_step(X), grid_step(Y)  # each surface's steps in ln lr and ln bs
     views = []
     for s in range(S):
         m, dm = sf["owner"] == s, sf["downer"] == s
@@ -168,8 +158,7 @@ def _views(sf, point, X, Y) -> list[SurfaceView]:
             xs=sf["x"][m], ys=sf["y"][m], x_best=float(point.x_best[s]),
             y_best=float(point.y_best[s]), box=box,
             vertex=(float(point.x_opt[s]), float(point.y_opt[s])),
-            hx=float(hx[s]) if np.isfinite(hx[s]) else gx,
-            hy=float(hy[s]) if np.isfinite(hy[s]) else gy,
+            hx=float(hx[s]), hy=float(hy[s]),
             x_div=sf["dx"][dm], y_div=sf["dy"][dm]))
     return views
 
