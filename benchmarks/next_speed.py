@@ -64,6 +64,17 @@ def straightforward_evaluate(self, surfaces):
             self.alive = keep
 
 
+def time_command(cmd: list[str], repeat: int) -> list[float]:
+    """Wall times of ``repeat`` runs of the command (each must exit 0)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        times.append(time.perf_counter() - t0)
+        assert p.returncode == 0, p.stderr
+    return times
+
+
 def main_joint(args):
     from scalefit.synthetic import make_joint_sweeps
 
@@ -77,12 +88,7 @@ def main_joint(args):
         df.to_csv(path, index=False)
         cmd = [sys.executable, "-m", "scalefit", "next", str(path), "--joint", "bs",
                "--budget", str(args.k), "--out", str(Path(tmp) / "next.csv"), "-q"]
-        times = []
-        for _ in range(args.repeat):
-            t0 = time.perf_counter()
-            p = subprocess.run(cmd, capture_output=True, text=True)
-            times.append(time.perf_counter() - t0)
-            assert p.returncode == 0, p.stderr
+        times = time_command(cmd, args.repeat)
         print(f"scalefit next --joint bs (command, end to end): best {min(times):.2f} s of "
               f"{args.repeat} (all: {', '.join(f'{t:.2f}' for t in times)}); target < 5 s")
     with warnings.catch_warnings():
@@ -126,12 +132,7 @@ def main():
         cmd = [sys.executable, "-m", "scalefit", "next", str(path), "--by", "parameterization",
                "--budget", str(args.k), "--target-scale", "1e10", "--target-horizon", "1e11",
                "--out", str(Path(tmp) / "next.csv"), "-q"]
-        times = []
-        for _ in range(args.repeat):
-            t0 = time.perf_counter()
-            p = subprocess.run(cmd, capture_output=True, text=True)
-            times.append(time.perf_counter() - t0)
-            assert p.returncode == 0, p.stderr
+        times = time_command(cmd, args.repeat)
         print(f"scalefit next (command, end to end): best {min(times):.2f} s of {args.repeat} "
               f"(all: {', '.join(f'{t:.2f}' for t in times)}); target < 5 s")
     data = df.drop(columns="lr_true")
