@@ -137,8 +137,8 @@ def test_target_mode_weights_the_surfaces_the_law_leans_on():
 
 
 def test_adaptive_rounds_find_the_true_optimum():
-    """From 3 runs on one batch size, 6 rounds of 4 proposed runs each (revealed from the
-    true surface with noise) end with an ok joint optimum near the truth."""
+    """From 3 runs on one batch size, 7 rounds of at most 4 proposed runs each (revealed
+    from the true surface with noise) end with an ok joint optimum near the truth."""
     truth = make_joint_sweeps(scales=(4e8,), horizons=(2e10,), n_lrs=9, n_bs=8, noise=0.0,
                               seed=5)
     x0, y0 = math.log(truth["lr_true"].iloc[0]), math.log(truth["bs_true"].iloc[0])
@@ -153,7 +153,7 @@ def test_adaptive_rounds_find_the_true_optimum():
     bss = np.sort(truth["bs"].unique())
     row = truth[truth["bs"] == bss[4]].sort_values("lr")
     shown = run(list(row.index[[2, 4, 6]]))
-    for _ in range(6):
+    for _ in range(7):
         hidden = truth.drop(index=shown.index)
         res = _fit(shown[["scale", "horizon", "lr", "bs", "loss"]])
         runs = res.next_runs(4, candidates=hidden[["scale", "horizon", "bs", "lr"]],
@@ -165,7 +165,7 @@ def test_adaptive_rounds_find_the_true_optimum():
     res = _fit(shown[["scale", "horizon", "lr", "bs", "loss"]])
     o = res.joint.optima.iloc[0]
     assert o["status"] == "ok"
-    assert len(shown) <= 27 < len(truth) / 2
+    assert len(shown) <= 31 < len(truth) / 2
     assert abs(math.log(o["lr_opt"]) - x0) < 0.25
     assert abs(math.log(o["bs_opt"]) - y0) < 0.35
 
@@ -223,6 +223,7 @@ def test_lookahead_completes_the_cells_around_the_vertex():
                         np.log(hid["bs"].to_numpy()), np.ones(1), np.ones(1), np.full(1, 0.001),
                         replicates=False)
     assert pl.status[0] == cj.OK
+    assert not pl.rules  # a quadratic valley: no lack of fit, no resolution rule (next test)
     pl.vc[:] = np.inf  # no single run helps
     i = pl._completion()
     assert i >= 0
@@ -232,6 +233,48 @@ def test_lookahead_completes_the_cells_around_the_vertex():
     assert abs(pl.cx[i] - xo) <= 2 * views[0].hx and abs(pl.cy[i] - yo) <= 2 * views[0].hy
     pick = pl.run(1)[0]
     assert pick.code == "window" and (pick.x, pick.y) == (pl.cx[i], pl.cy[i])
+
+
+def test_resolution_rule_reaches_the_full_grids_answer():
+    """On a surface that is not quadratic (a cubic LR term, a quartic batch-size term), a
+    window at every other level of the grid is twice as wide as the full grid's and its
+    vertex differs; the planner first asks for the skipped levels next to the best cell
+    (``resolution``) and within 3 rounds of 6 runs reaches the full grid's answer."""
+    lr = 2e-3 * np.sqrt(2.0) ** np.arange(-5, 6)
+    bs = 256 * 2.0 ** np.arange(-4, 5)
+    X, Y = np.meshgrid(np.log(lr), np.log(bs), indexing="ij")
+    dx, dy = X - math.log(2.3e-3), Y - math.log(300)
+    loss = 2.5 + 0.03 * dx**2 + 0.01 * dx**3 + 0.02 * dy**2 - 0.01 * dx * dy + 0.004 * dy**4
+    df = pd.DataFrame({"scale": 4e8, "horizon": 2e10, "lr": np.exp(X.ravel()),
+                       "bs": np.exp(Y.ravel()), "loss": loss.ravel()})
+    full = _fit(df).joint.optima.iloc[0]
+    li, bi = np.searchsorted(lr, df["lr"]), np.searchsorted(bs, df["bs"])
+    shown = df[(li % 2 == 0) & (bi % 2 == 0)]
+
+    def off(o):
+        return (abs(math.log(o["lr_opt"] / full["lr_opt"])),
+                abs(math.log(o["bs_opt"] / full["bs_opt"])))
+
+    assert off(_fit(shown).joint.optima.iloc[0])[0] > 0.15  # the coarse window's bias
+    for r in range(3):
+        hidden = df.drop(index=shown.index)
+        runs = _fit(shown).next_runs(6, candidates=hidden[["scale", "horizon", "bs", "lr"]],
+                                     cost="runs").runs
+        if r == 0:
+            res = runs[runs["rule"] == "resolution"]
+            best_lr, best_bs = 2e-3, 256.0  # the coarse grid's best cell
+            assert len(res) == 4  # one skipped level each side, in lr and in bs
+            assert sorted(np.round(np.log2(res["lr"] / best_lr) * 2).astype(int)) == \
+                [-1, 0, 0, 1]
+            assert sorted(np.round(np.log2(res["bs"] / best_bs)).astype(int)) == [-1, 0, 0, 1]
+        pick = [hidden.index[np.flatnonzero(np.isclose(hidden["bs"], b)
+                                            & np.isclose(hidden["lr"], x))[0]]
+                for b, x in zip(runs["bs"], runs["lr"])]
+        shown = pd.concat([shown, df.loc[pick]])
+    o = _fit(shown).joint.optima.iloc[0]
+    assert o["status"] == "ok"
+    assert max(off(o)) < 0.02
+    assert len(shown) <= 43 < len(df) / 2
 
 
 @pytest.mark.parametrize("drop, needle", [("bs", "the --joint column 'bs' not found"),
@@ -252,3 +295,61 @@ def test_cli_candidates_need_a_valid_joint_column(tmp_path, capsys, drop, needle
                    "--candidates", str(cpath), "--quiet"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and needle in err[0], err
+
+
+def _grid_surfaces(G, loss_fn, noise, seed, every=1):
+    """G copies of a 9 x 9 grid (ln lr step 0.35, ln bs step 0.69; every ``every``-th
+    level), one run per cell with noise ``noise``: cells (X, Y, n, s, q) and the runs."""
+    rng = np.random.default_rng(seed)
+    xs, ys = 0.35 * np.arange(-4, 5)[::every], 0.69 * np.arange(-4, 5)[::every]
+    gx, gy = (g.ravel() for g in np.meshgrid(xs, ys, indexing="ij"))
+    x, y = np.tile(gx, G), np.tile(gy, G)
+    owner = np.repeat(np.arange(G), gx.size)
+    loss = loss_fn(x - 0.1, y + 0.2) + rng.normal(0, noise, x.size)
+    return cells_of(x, y, loss, owner, G), (x, y, loss, owner)
+
+
+def _quadratic(dx, dy):
+    return 2.5 + KXX * dx * dx + 2 * KXY * dx * dy + KYY * dy * dy
+
+
+def _skewed(dx, dy):
+    return _quadratic(dx, dy) + 0.01 * dx ** 3 + 0.004 * dy ** 4
+
+
+def test_lack_of_fit_test_is_calibrated_and_sees_a_skewed_valley():
+    from scalefit.core.surface_design import lack_of_fit_p
+
+    (X, Y, n, s, q), _ = _grid_surfaces(400, _quadratic, 0.003, seed=1)
+    fit = fit_cells(X, Y, n, s, q)
+    p = lack_of_fit_p(X, Y, n, s, q, fit)
+    p = p[np.isfinite(p)]
+    assert p.size > 350
+    assert np.mean(p < 0.01) < 0.03 and np.mean(p < 0.1) < 0.15  # uniform under the null
+    (X, Y, n, s, q), _ = _grid_surfaces(20, _skewed, 0.0005, seed=2)
+    fit = fit_cells(X, Y, n, s, q)
+    assert np.all(lack_of_fit_p(X, Y, n, s, q, fit) < 0.01)
+
+
+def test_shift_test_compares_the_grids_window_with_a_coarse_one():
+    """Every other level: the estimator's window spans twice the complete grid's. The
+    vertex on the runs inside the complete grid's box against the wide window's: rarely
+    significant on a quadratic valley with noise, always on a skewed one with little."""
+    from scalefit.core.surface_design import shift_p, vertex_covariance
+
+    def p_values(fn, noise, G, seed):
+        (X, Y, n, s, q), (x, y, loss, owner) = _grid_surfaces(G, fn, noise, seed, every=2)
+        wide = fit_cells(X, Y, n, s, q)
+        xb, yb = wide.x_best[owner], wide.y_best[owner]
+        keep = (np.abs(x - xb) <= 2 * 0.35 + 1e-6) & (np.abs(y - yb) <= 2 * 0.69 + 1e-6)
+        Xn, Yn, nn, sn, qn = cells_of(x[keep], y[keep], loss[keep], owner[keep], G)
+        narrow = fit_cells(Xn, Yn, nn, sn, qn, window=10 ** 6)
+        cov = vertex_covariance(Xn, Yn, nn, narrow, np.full(G, noise))
+        return shift_p(narrow, cov, wide.x_opt, wide.y_opt)
+
+    p = p_values(_quadratic, 0.003, 400, seed=3)
+    p = p[np.isfinite(p)]
+    assert p.size > 300
+    assert np.mean(p < 0.01) < 0.03
+    p = p_values(_skewed, 0.0005, 20, seed=4)
+    assert np.all(p < 0.01)

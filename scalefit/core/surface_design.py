@@ -17,7 +17,11 @@ which the surface would not be ``ok`` has infinite error.
 **Status rules.** A surface that is not ``ok`` has no optimum to sharpen; ``rule_points``
 says which cells it lacks (past an LR or batch-size edge, the cells a quadratic needs
 around the best one, towards an off-grid vertex, ...), as ideal (x, y) points that
-``SurfacePlanner`` maps to the nearest allowed cells.
+``SurfacePlanner`` maps to the nearest allowed cells. An ``ok`` surface whose window skips
+allowed levels next to its best cell, and whose valley is not quadratic across that wider
+window (``lack_of_fit_p`` < ``LOF_ALPHA``), gets those levels first (``resolution``): its
+vertex would otherwise differ from a complete grid's by a bias no run at its present levels
+removes.
 
 **Greedy choice.** Rule runs first (surfaces with the fewest runs given so far first,
 then the cheapest), then the candidate with the largest expected reduction of the
@@ -40,6 +44,7 @@ from .joint import (
     BAD_FIT,
     EDGE_BS,
     EDGE_LR,
+    LEVEL_TOL,
     N_COEF,
     NOT_CONVEX,
     OFF_GRID,
@@ -78,6 +83,16 @@ def fit_cells(X, Y, n, s, q, window=2, max_misfit=0.25, gap_sd=2.0):
 def vertex_variance(X, Y, n, fit, sigma) -> np.ndarray:
     """Var ln lr* + Var ln bs* (G,) of each surface's fitted vertex (delta method on its
     window's cells, run s.d. ``sigma`` (G,)); inf where the surface is not ``ok``."""
+    cov = vertex_covariance(X, Y, n, fit, sigma)
+    with np.errstate(invalid="ignore", over="ignore"):
+        v = cov[:, 0, 0] + cov[:, 1, 1]
+    return np.where(np.isfinite(v) & (v >= 0), v, np.inf)
+
+
+def vertex_covariance(X, Y, n, fit, sigma) -> np.ndarray:
+    """Covariance (G, 2, 2) of each surface's fitted vertex (ln lr*, ln bs*) by the delta
+    method on its window's cells, run s.d. ``sigma`` (G,); inf where the surface is not
+    ``ok``."""
     G, J = X.shape
     K = Y.shape[1]
     t = np.broadcast_to(X[:, :, None] - fit.x_best[:, None, None], (G, J, K))
@@ -88,8 +103,79 @@ def vertex_variance(X, Y, n, fit, sigma) -> np.ndarray:
     c = np.where(ok[:, None], np.nan_to_num(fit.coef), [0, 0, 0, 1, 0, 1])
     with np.errstate(invalid="ignore", over="ignore"):
         cov = vertex_cov(F, w, c, np.asarray(sigma, float))
-        v = cov[:, 0, 0] + cov[:, 1, 1]
-    return np.where(ok & np.isfinite(v) & (v >= 0), v, np.inf)
+    return np.where(ok[:, None, None], cov, np.inf)
+
+
+N_ALT = 12  # the quadratic's 6 terms, the 4 cubic ones and t^4, u^4
+
+
+def lack_of_fit_p(X, Y, n, s, q, fit) -> np.ndarray:
+    """p-value (G,) of each ok surface's quadratic on its window against a richer surface:
+    the F test of the cubic terms (t^3, t^2 u, t u^2, u^3) and t^4, u^4 on the window's
+    runs (the richer surface's residual, lack of fit and replicate noise, as the error;
+    terms the window's levels cannot identify are left out). Small: the valley is not
+    quadratic across the window, so its vertex depends on the window's width. NaN where
+    untestable (not ok, no extra term identified, or no residual degree of freedom)."""
+    G, J = X.shape
+    K = Y.shape[1]
+    t = np.broadcast_to(X[:, :, None] - fit.x_best[:, None, None], (G, J, K))
+    u = np.broadcast_to(Y[:, None, :] - fit.y_best[:, None, None], (G, J, K))
+    t, u = np.nan_to_num(t), np.nan_to_num(u)
+    phi = np.stack([np.ones_like(t), t, u, t * t, t * u, u * u,
+                    t ** 3, t * t * u, t * u * u, u ** 3, t ** 4, u ** 4],
+                   -1).reshape(G, J * K, N_ALT)
+    w = np.where(fit.in_window, n, 0.0).reshape(G, J * K)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(w > 0, s.reshape(G, J * K) / np.where(w > 0, n.reshape(G, J * K), 1),
+                        0.0)
+        pure = np.where(w > 1, q.reshape(G, J * K) - s.reshape(G, J * K) ** 2
+                        / np.where(w > 0, n.reshape(G, J * K), 1), 0.0).sum(1)
+    pure = np.maximum(pure, 0.0)
+    m0 = np.where(w > 0, mean, np.inf).min(1)
+    m0 = np.where(np.isfinite(m0), m0, 0.0)
+    dm = np.where(w > 0, mean - m0[:, None], 0.0)  # centred: the sums keep their digits
+
+    def lof(p):
+        F = phi[..., :p]
+        A = np.einsum("gc,gci,gcj->gij", w, F, F)
+        b = np.einsum("gc,gc,gci->gi", w, dm, F)
+        d = np.sqrt(np.abs(np.einsum("gii->gi", A))) + 1e-300
+        An = A / d[:, :, None] / d[:, None, :]
+        c = np.einsum("gij,gj->gi", np.linalg.pinv(An, rcond=1e-10), b / d) / d
+        r = dm - np.einsum("gci,gi->gc", F, c)
+        return np.sum(w * r * r, 1), np.linalg.matrix_rank(An, tol=1e-8)
+
+    sse6, r6 = lof(N_COEF)
+    sse10, r10 = lof(N_ALT)
+    n_runs = w.sum(1)
+    df1, df2 = r10 - r6, n_runs - r10
+    err = sse10 + pure
+    from scipy.stats import f as f_dist
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        F_stat = np.maximum(sse6 - sse10, 0.0) / np.maximum(df1, 1) / (err / np.maximum(df2, 1))
+        p = np.where(err > 0, f_dist.sf(F_stat, np.maximum(df1, 1), np.maximum(df2, 1)),
+                     np.where(sse6 - sse10 > 0, 0.0, 1.0))
+    testable = (fit.status == OK) & (df1 > 0) & (df2 >= 1)
+    return np.where(testable, p, np.nan)
+
+
+def shift_p(narrow, cov, x_wide, y_wide) -> np.ndarray:
+    """p-value (G,) of the shift between the vertex of a wide window (``x_wide``,
+    ``y_wide``) and that of a narrower one inside it (the ``ok`` fit ``narrow``, vertex
+    covariance ``cov`` (G, 2, 2)): ``d^T cov^-1 d`` against chi^2 with 2 degrees of freedom
+    (the narrow vertex's covariance alone: conservative, as the difference's is smaller when
+    the valley is quadratic). NaN where the narrow fit is not ok or cov is not finite."""
+    d = np.stack([narrow.x_opt - x_wide, narrow.y_opt - y_wide], -1)
+    good = (narrow.status == OK) & np.all(np.isfinite(d), -1) & np.all(np.isfinite(cov),
+                                                                         (-1, -2))
+    c = np.where(good[:, None, None], cov, np.eye(2))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        h = np.einsum("gi,gij,gj->g", np.where(good[:, None], d, 0.0), np.linalg.pinv(c),
+                      np.where(good[:, None], d, 0.0))
+    from scipy.stats import chi2
+
+    return np.where(good, chi2.sf(np.maximum(h, 0.0), 2), np.nan)
 
 
 def predict_loss(fit, g: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -139,9 +225,10 @@ class SurfaceView:
     y_div: np.ndarray
 
 
-def rule_points(st: int, v: SurfaceView):
+def rule_points(st: int, v: SurfaceView, fill: bool = True):
     """(code, ideal (x, y) points in order of preference, region(x, y) -> bool) of a
-    surface that is not ok; None for an ok one."""
+    surface that is not ok; None for an ok one. ``off_grid``: with ``fill`` the untried
+    cells inside the window nearest the vertex (``off_grid_fill``), else cells beyond it."""
     if st == OK:
         return None
     hx, hy, xb, yb = v.hx, v.hy, v.x_best, v.y_best
@@ -177,6 +264,16 @@ def rule_points(st: int, v: SurfaceView):
                 lambda x, y: (y > e + 1e-9) & near(x))
     if st == OFF_GRID and np.all(np.isfinite(v.box)) and np.all(np.isfinite(v.vertex)):
         x_lo, x_hi, y_lo, y_hi = v.box
+        # untried cells inside the window first: only they change the window's fit
+        edge = (float(np.clip(v.vertex[0], x_lo, x_hi)), float(np.clip(v.vertex[1], y_lo, y_hi)))
+        if fill:
+            def inside(x, y):
+                x, y = np.asarray(x, float), np.asarray(y, float)
+                tried = np.any((np.abs(x[..., None] - v.xs) < tol_x)
+                               & (np.abs(y[..., None] - v.ys) < tol_y), -1)
+                return ((x >= x_lo - 1e-9) & (x <= x_hi + 1e-9) & (y >= y_lo - 1e-9)
+                        & (y <= y_hi + 1e-9) & ~tried)
+            return ("off_grid_fill", [edge, edge, edge], inside)
         pts = [(float(np.clip(v.vertex[0], x_lo - i * hx, x_hi + i * hx)),
                 float(np.clip(v.vertex[1], y_lo - i * hy, y_hi + i * hy))) for i in (1, 2)]
         return ("off_grid", pts, lambda x, y: ((x < x_lo - 1e-9) | (x > x_hi + 1e-9)
@@ -205,6 +302,13 @@ def rule_points(st: int, v: SurfaceView):
 
 
 # ---------------------------------------------------------------- the greedy choice
+
+
+# The lack-of-fit test's level below which an ok surface whose window skips allowed levels
+# gets them (``SurfacePlanner._resolution``): a valley this far from quadratic makes the
+# vertex depend on the window's width, and only the grid's own width gives the answer a
+# complete grid would.
+LOF_ALPHA = 0.01
 
 
 @dataclass
@@ -251,11 +355,13 @@ class SurfacePlanner:
         self.status = np.asarray(self.fit.status).copy()
         self.vc = np.full(self.cs.size, np.inf)
         self._evaluate(np.arange(self.S))
+        self.lof_p = self._lack_of_fit()
         self.rules = {}
         for s in range(self.S):
-            r = self._rule(s)
+            r = self._rule(s) if self.status[s] != OK else None
             if r is not None:
                 self.rules[s] = r
+        self.rules.update(self._resolution_rules())
 
     # -- surfaces and candidates
     def _state(self, surfaces):
@@ -265,6 +371,13 @@ class SurfacePlanner:
         X, Y, n, s, q = cells_of(allr[:, 0], allr[:, 1], allr[:, 2], own, len(rs))
         fit = fit_cells(X, Y, n, s, q, **self.opts)
         return fit, vertex_variance(X, Y, n, fit, self.sigma[surfaces])
+
+    def _lack_of_fit(self) -> np.ndarray:
+        """``lack_of_fit_p`` of every surface on its runs as given (S,)."""
+        own = np.concatenate([np.full(len(r), i) for i, r in enumerate(self.runs)])
+        allr = np.concatenate(self.runs)
+        X, Y, n, s, q = cells_of(allr[:, 0], allr[:, 1], allr[:, 2], own, self.S)
+        return lack_of_fit_p(X, Y, n, s, q, fit_cells(X, Y, n, s, q, **self.opts))
 
     def _evaluate(self, surfaces) -> None:
         """Error of each alive candidate of ``surfaces`` if it were run (at its predicted
@@ -294,6 +407,10 @@ class SurfacePlanner:
         hx, hy = self.views[s].hx, self.views[s].hy
         inside = mine[np.asarray(region(self.cx[mine], self.cy[mine]), bool)] if mine.size \
             else mine
+        if code == "off_grid_fill" and inside.size == 0:  # the window is complete
+            code, ideal, region = rule_points(int(self.status[s]), self.views[s], fill=False)
+            inside = mine[np.asarray(region(self.cx[mine], self.cy[mine]), bool)] \
+                if mine.size else mine
         chosen = []
         for px, py in ideal:
             pool = np.setdiff1d(inside, chosen)
@@ -306,6 +423,65 @@ class SurfacePlanner:
             d = ((self.cx[mine] - v.x_best) / hx) ** 2 + ((self.cy[mine] - v.y_best) / hy) ** 2
             chosen, code = [int(mine[np.argmin(d)])], code + "_near"
         return (code, chosen) if chosen else None
+
+    def _resolution(self, s: int):
+        """(cells, box) of an ok surface whose window is coarser than the allowed grid: the
+        grid levels (its runs' and allowed cells', in ln lr and in ln bs) within ``window``
+        levels of the best cell that none of its runs has, each as the allowed cell at that
+        level nearest the best cell, nearest levels first; ``box`` (x_lo, x_hi, y_lo, y_hi)
+        the window a complete grid would have. None if no level is missing."""
+        v, win = self.views[s], self.opts["window"]
+        mine = np.flatnonzero((self.cs == s) & self.alive)
+        if mine.size == 0 or not (np.isfinite(v.x_best) and np.isfinite(v.y_best)):
+            return None
+        r = self.runs[s]
+        wanted, box = [], []  # (distance in levels, cell); the box's ends per axis
+        for best, have, cand in ((v.x_best, r[:, 0], self.cx[mine]),
+                                 (v.y_best, r[:, 1], self.cy[mine])):
+            both = np.concatenate([have, cand])
+            lev = merge_levels(both, np.zeros(both.size, np.int64), 1)[0][0]
+            lev = lev[np.isfinite(lev)]
+            jb = int(np.argmin(np.abs(lev - best)))
+            lo, hi = max(0, jb - win), min(lev.size - 1, jb + win)
+            box += [lev[lo] - LEVEL_TOL, lev[hi] + LEVEL_TOL]
+            for j in range(lo, hi + 1):
+                if np.any(np.abs(have - lev[j]) <= LEVEL_TOL):
+                    continue
+                at = mine[np.abs(cand - lev[j]) <= LEVEL_TOL]
+                at = at[~np.isin(at, [c for _, c in wanted])]
+                if at.size == 0:
+                    continue
+                d = ((self.cx[at] - v.x_best) / v.hx) ** 2 + ((self.cy[at] - v.y_best) / v.hy) ** 2
+                wanted.append((abs(j - jb), int(at[np.argmin(d)])))
+        if not wanted:
+            return None
+        return [c for _, c in sorted(wanted, key=lambda t: t[0])], tuple(box)
+
+    def _resolution_rules(self) -> dict:
+        """``resolution`` rules of the ok target surfaces whose window skips allowed levels
+        and whose vertex depends on the window's width: the vertex fitted on the runs inside
+        the box a complete grid would use moves from the window's by more than its noise
+        (``shift_p``), or the valley is not quadratic across the window
+        (``lack_of_fit_p``); either below ``LOF_ALPHA``."""
+        found = {s: r for s in np.flatnonzero((self.status == OK) & (self.w > 0))
+                 if (r := self._resolution(int(s))) is not None}
+        if not found:
+            return {}
+        sel = np.array(sorted(found))
+        parts = []
+        for s in sel:
+            x_lo, x_hi, y_lo, y_hi = found[s][1]
+            r = self.runs[s]
+            parts.append(r[(r[:, 0] >= x_lo) & (r[:, 0] <= x_hi) & (r[:, 1] >= y_lo)
+                           & (r[:, 1] <= y_hi)])
+        own = np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)])
+        allr = np.concatenate(parts)
+        X, Y, n, s_, q = cells_of(allr[:, 0], allr[:, 1], allr[:, 2], own, sel.size)
+        narrow = fit_cells(X, Y, n, s_, q, **{**self.opts, "window": 10 ** 6})
+        cov = vertex_covariance(X, Y, n, narrow, self.sigma[sel])
+        p = shift_p(narrow, cov, self.fit.x_opt[sel], self.fit.y_opt[sel])
+        fire = (p < LOF_ALPHA) | (self.lof_p[sel] < LOF_ALPHA)
+        return {int(s): ("resolution", found[s][0]) for s, f in zip(sel, fire) if f}
 
     def objective(self) -> float:
         m = self.w > 0
@@ -372,7 +548,7 @@ class SurfacePlanner:
         if not self.replicates:
             self.alive[i] = False
         before = float(self.v[s])
-        if code in ("variance", "window"):
+        if code in ("variance", "window", "resolution"):
             p = float(predict_loss(self.fit, np.array([s]), np.array([x]), np.array([y]))[0])
             self.runs[s] = np.vstack([self.runs[s], [[x, y, p]]])
             fit, v = self._state(np.arange(self.S))

@@ -33,7 +33,11 @@ RULE_TEXT = {
     "saddle": "the surface is a saddle around the best cell: a cell next to it",
     "bad_fit": "the surface does not describe its window: a cell next to the best one",
     "off_grid": "the surface's vertex lies outside its window: a cell towards it",
+    "off_grid_fill": "the surface's vertex lies outside its window, which has untried cells: "
+                     "the one nearest the vertex",
     "all_diverged": "every run diverged: a lower LR",
+    "resolution": "the surface's window skips allowed LRs or batch sizes within 2 levels of "
+                  "the best cell (a coarser window than the grid's): the missing level",
 }
 
 
