@@ -13,7 +13,7 @@ import pytest
 import scalefit
 from scalefit.cli.main import main as cli_main
 from scalefit.core import joint as cj
-from scalefit.core.surface_design import cells_of, fit_cells, vertex_variance
+from scalefit.core.surface_error import cells_of, fit_cells, vertex_variance
 from scalefit.synthetic import make_joint_sweeps
 
 KXX, KXY, KYY = 0.03, -0.01, 0.02  # the synthetic truth's valley (JointTruth defaults)
@@ -318,7 +318,7 @@ def _skewed(dx, dy):
 
 
 def test_lack_of_fit_test_is_calibrated_and_sees_a_skewed_valley():
-    from scalefit.core.surface_design import lack_of_fit_p
+    from scalefit.core.surface_error import lack_of_fit_p
 
     (X, Y, n, s, q), _ = _grid_surfaces(400, _quadratic, 0.003, seed=1)
     fit = fit_cells(X, Y, n, s, q)
@@ -335,7 +335,7 @@ def test_shift_test_compares_the_grids_window_with_a_coarse_one():
     """Every other level: the estimator's window spans twice the complete grid's. The
     vertex on the runs inside the complete grid's box against the wide window's: rarely
     significant on a quadratic valley with noise, always on a skewed one with little."""
-    from scalefit.core.surface_design import shift_p, vertex_covariance
+    from scalefit.core.surface_error import shift_p, vertex_covariance
 
     def p_values(fn, noise, G, seed):
         (X, Y, n, s, q), (x, y, loss, owner) = _grid_surfaces(G, fn, noise, seed, every=2)

@@ -200,7 +200,7 @@ def fit_surfaces(
     rules: apply ``bad_fit`` and ``off_grid`` (resamples skip them and keep every positive
     definite vertex, as LR sweeps' resamples keep every convex one). detail: also return
     the coefficients and the window's cells (``coef``, ``in_window``: the planner's
-    delta method, ``core.surface_design``).
+    delta method, ``core.surface_error``).
     """
     n = np.asarray(n, float)
     s = np.asarray(s, float)

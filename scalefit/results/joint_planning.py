@@ -17,7 +17,8 @@ import pandas as pd
 from ..core.design import grid_step
 from ..core.joint import OK, STATUS_NAMES, fit_surfaces
 from ..core.planner import leverage
-from ..core.surface_design import SurfacePlanner, SurfaceView, cells_of, pooled_sigma
+from ..core.surface_design import SurfacePlanner, SurfaceView
+from ..core.surface_error import cells_of, pooled_sigma
 from ..errors import ScalefitInputError
 from ..laws import law_variables
 from .proposals import KIND, Proposals
