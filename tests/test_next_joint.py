@@ -194,10 +194,57 @@ def test_cli_next_joint_writes_runs_with_their_batch_size(tmp_path):
 
 def test_joint_refuses_what_it_does_not_do():
     res = _fit(_one_surface())
-    with pytest.raises(scalefit.ScalefitInputError, match="--objective loss"):
-        res.next_runs(2, objective="loss")
     with pytest.raises(scalefit.ScalefitInputError, match="--per-group"):
         res.next_runs(2, per_group=True)
+    with pytest.raises(scalefit.ScalefitInputError, match="objective must be"):
+        res.next_runs(2, objective="speed")
+
+
+def test_the_metric_decides_which_error_the_runs_cut():
+    """With metric diag(1, 0) only the error in ln lr* counts, with diag(0, 1) only that in
+    ln bs*: the runs each chooses cut their own coordinate's variance more."""
+    from scalefit.core.surface_design import SurfacePlanner
+    from scalefit.results import joint_planning as jp
+
+    df = make_joint_sweeps(scales=(4e8,), horizons=(2e10,), n_lrs=9, n_bs=8, noise=0.002,
+                           seed=8)
+    lrs, bss = np.sort(df["lr"].unique()), np.sort(df["bs"].unique())
+    li, bi = np.searchsorted(lrs, df["lr"]), np.searchsorted(bss, df["bs"])
+    shown = (np.abs(li - 4) <= 2) & (np.abs(bi - 3.5) <= 2)
+    res = _fit(df[shown])
+    sf = jp._surfaces(res, "bs")
+    X, Y, n, s_, q = cells_of(sf["x"], sf["y"], sf["loss"], sf["owner"], 1)
+    views = jp._views(sf, cj.fit_surfaces(X, Y, n, s_, q), X, Y)
+    hid = df[~shown]
+    after = {}
+    for name, m in (("lr", np.diag([1.0, 0.0])), ("bs", np.diag([0.0, 1.0]))):
+        pl = SurfacePlanner(sf["x"], sf["y"], sf["loss"], sf["owner"], views,
+                            np.zeros(len(hid), int), np.log(hid["lr"].to_numpy()),
+                            np.log(hid["bs"].to_numpy()), np.ones(1), np.ones(1),
+                            np.full(1, 0.002), replicates=False, metric=m[None])
+        assert pl.status[0] == cj.OK and not pl.rules
+        picks = pl.run(4)
+        assert all(p.code == "variance" for p in picks)
+        after[name] = np.diag(pl.cov[0])
+    assert after["lr"][0] < after["bs"][0]
+    assert after["bs"][1] < after["lr"][1]
+
+
+def test_objective_loss_reports_and_cuts_the_expected_loss_cost():
+    df = make_joint_sweeps(scales=(2e8, 4e8, 8e8), horizons=(5e9, 2e10), noise=0.003, seed=4)
+    res = _fit(df, n_boot=50)
+    for kw in ({}, {"target_scale": 3.2e9, "target_horizon": 8e10}):
+        props = res.next_runs(6, objective="loss", **kw)
+        assert len(props.runs) == 6
+        prec = props.runs[props.runs["kind"] == "precision"]
+        assert prec["reason"].str.contains("expected loss cost").all()
+        for t in props.targets:
+            if t["runs"]:
+                assert 0 < t["loss_cost_after"] < t["loss_cost_now"]
+                assert t["sd_after"] < t["sd_now"]
+    # variance and loss objectives both report both quantities
+    t = res.next_runs(6, target_scale=3.2e9, target_horizon=8e10).targets[0]
+    assert t["loss_cost_now"] > 0 and t["sd_now"] > 0
 
 
 def test_lookahead_completes_the_cells_around_the_vertex():
@@ -318,17 +365,18 @@ def _skewed(dx, dy):
 
 
 def test_lack_of_fit_test_is_calibrated_and_sees_a_skewed_valley():
-    from scalefit.core.surface_error import lack_of_fit_p
+    from scalefit.core.surface_error import lack_of_fit
 
     (X, Y, n, s, q), _ = _grid_surfaces(400, _quadratic, 0.003, seed=1)
     fit = fit_cells(X, Y, n, s, q)
-    p = lack_of_fit_p(X, Y, n, s, q, fit)
+    p, sd = lack_of_fit(X, Y, n, s, q, fit)
+    assert np.nanmedian(sd) == pytest.approx(0.003, rel=0.1)  # the run noise
     p = p[np.isfinite(p)]
     assert p.size > 350
     assert np.mean(p < 0.01) < 0.03 and np.mean(p < 0.1) < 0.15  # uniform under the null
     (X, Y, n, s, q), _ = _grid_surfaces(20, _skewed, 0.0005, seed=2)
     fit = fit_cells(X, Y, n, s, q)
-    assert np.all(lack_of_fit_p(X, Y, n, s, q, fit) < 0.01)
+    assert np.all(lack_of_fit(X, Y, n, s, q, fit)[0] < 0.01)
 
 
 def test_shift_test_compares_the_grids_window_with_a_coarse_one():

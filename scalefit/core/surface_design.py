@@ -19,7 +19,7 @@ says which cells it lacks (past an LR or batch-size edge, the cells a quadratic 
 around the best one, towards an off-grid vertex, ...), as ideal (x, y) points that
 ``SurfacePlanner`` maps to the nearest allowed cells. An ``ok`` surface whose window skips
 allowed levels next to its best cell, and whose vertex depends on that wider window's width
-(``shift_p`` or ``lack_of_fit_p`` below ``LOF_ALPHA``), gets those levels first
+(``shift_p`` or ``lack_of_fit`` below ``LOF_ALPHA``), gets those levels first
 (``resolution``): its vertex would otherwise differ from a complete grid's by a bias no run
 at its present levels removes.
 
@@ -53,8 +53,9 @@ from .joint import (
 )
 from .surface_error import (
     cells_of,
+    error_of,
     fit_cells,
-    lack_of_fit_p,
+    lack_of_fit,
     predict_loss,
     shift_p,
     vertex_covariance,
@@ -171,8 +172,9 @@ LOF_ALPHA = 0.01
 class JointPick:
     """One chosen run of surface ``surface`` at (x, y) = (ln lr, ln bs); ``code``
     (``variance`` or a rule code), ``gain`` (weighted reduction of the error; inf for a
-    rule run), ``var_before`` / ``var_after`` (the surface's own error), ``objective_after``
-    (the summed weighted error after the pick)."""
+    rule run), ``var_before`` / ``var_after`` (the surface's own error: a variance, or a
+    loss cost with a metric), ``objective_after`` (the summed weighted error after the
+    pick), ``sds_after`` (``SurfacePlanner.sds`` after the pick: the s.d.s in ln)."""
 
     surface: int
     x: float
@@ -182,6 +184,7 @@ class JointPick:
     var_before: float = np.nan
     var_after: float = np.nan
     objective_after: float = np.nan
+    sds_after: tuple = (np.nan, np.nan)
 
 
 class SurfacePlanner:
@@ -190,11 +193,13 @@ class SurfacePlanner:
     x, y, loss, owner: the finite runs of the S surfaces; views: S SurfaceViews; cand_s,
     cand_x, cand_y: the allowed cells (replicates of tried cells among them where
     ``replicates``); weight (S,): each surface's weight in the objective (0: not a
-    target); cost (S,): cost of one run; sigma (S,): run noise; fit options.
+    target); cost (S,): cost of one run; sigma (S,): run noise; metric (S, 2, 2) or None:
+    each surface's error is ``tr(metric C)`` (the expected loss cost where metric is the
+    valley's curvature matrix) instead of ``tr C``; fit options.
     """
 
     def __init__(self, x, y, loss, owner, views, cand_s, cand_x, cand_y, weight, cost, sigma,
-                 replicates=True, window=2, max_misfit=0.25, gap_sd=2.0):
+                 replicates=True, window=2, max_misfit=0.25, gap_sd=2.0, metric=None):
         self.runs = [np.column_stack([np.asarray(x)[owner == s], np.asarray(y)[owner == s],
                                       np.asarray(loss)[owner == s]]) for s in range(len(views))]
         self.views = views
@@ -204,14 +209,15 @@ class SurfacePlanner:
         self.alive = np.ones(self.cs.size, bool)
         self.w, self.cost = np.asarray(weight, float), np.asarray(cost, float)
         self.sigma = np.asarray(sigma, float)
+        self.metric = None if metric is None else np.asarray(metric, float)
         self.replicates = replicates
         self.opts = dict(window=window, max_misfit=max_misfit, gap_sd=gap_sd)
         self.given = np.zeros(self.S, int)
-        self.fit, self.v = self._state(np.arange(self.S))
+        self.fit, self.v, self.cov = self._state(np.arange(self.S))
         self.status = np.asarray(self.fit.status).copy()
         self.vc = np.full(self.cs.size, np.inf)
         self._evaluate(np.arange(self.S))
-        self.lof_p = self._lack_of_fit()
+        self.lof_p, self.lof_sd = self._lack_of_fit()
         self.rules = {}
         for s in range(self.S):
             r = self._rule(s) if self.status[s] != OK else None
@@ -226,14 +232,29 @@ class SurfacePlanner:
         allr = np.concatenate(rs) if rs else np.zeros((0, 3))
         X, Y, n, s, q = cells_of(allr[:, 0], allr[:, 1], allr[:, 2], own, len(rs))
         fit = fit_cells(X, Y, n, s, q, **self.opts)
-        return fit, vertex_variance(X, Y, n, fit, self.sigma[surfaces])
+        cov = vertex_covariance(X, Y, n, fit, self.sigma[surfaces])
+        return fit, error_of(cov, self._metric(surfaces)), cov
 
-    def _lack_of_fit(self) -> np.ndarray:
-        """``lack_of_fit_p`` of every surface on its runs as given (S,)."""
+    def _metric(self, surfaces):
+        return None if self.metric is None else self.metric[surfaces]
+
+    def _all_cells(self):
+        """The cells (X, Y, n, s, q) of every surface's runs (chosen ones at their predicted
+        losses) and their fit."""
         own = np.concatenate([np.full(len(r), i) for i, r in enumerate(self.runs)])
         allr = np.concatenate(self.runs)
-        X, Y, n, s, q = cells_of(allr[:, 0], allr[:, 1], allr[:, 2], own, self.S)
-        return lack_of_fit_p(X, Y, n, s, q, fit_cells(X, Y, n, s, q, **self.opts))
+        cells = cells_of(allr[:, 0], allr[:, 1], allr[:, 2], own, self.S)
+        return cells, fit_cells(*cells, **self.opts)
+
+    def covariances(self) -> np.ndarray:
+        """The vertex covariance (S, 2, 2) of every surface with the runs chosen so far."""
+        (X, Y, n, _, _), fit = self._all_cells()
+        return vertex_covariance(X, Y, n, fit, self.sigma)
+
+    def _lack_of_fit(self) -> tuple[np.ndarray, np.ndarray]:
+        """``lack_of_fit`` (p, sd) of every surface on its runs as given (S,)."""
+        cells, fit = self._all_cells()
+        return lack_of_fit(*cells, fit)
 
     def _evaluate(self, surfaces) -> None:
         """Error of each alive candidate of ``surfaces`` if it were run (at its predicted
@@ -252,7 +273,7 @@ class SurfacePlanner:
         allr, own = np.concatenate(parts), np.concatenate(owner)
         X, Y, n, s_, q = cells_of(allr[:, 0], allr[:, 1], allr[:, 2], own, sel.size)
         fit = fit_cells(X, Y, n, s_, q, **self.opts)
-        self.vc[sel] = vertex_variance(X, Y, n, fit, self.sigma[g])
+        self.vc[sel] = vertex_variance(X, Y, n, fit, self.sigma[g], self._metric(g))
 
     def _rule(self, s: int):
         r = rule_points(int(self.status[s]), self.views[s])
@@ -318,7 +339,7 @@ class SurfacePlanner:
         and whose vertex depends on the window's width: the vertex fitted on the runs inside
         the box a complete grid would use moves from the window's by more than its noise
         (``shift_p``), or the valley is not quadratic across the window
-        (``lack_of_fit_p``); either below ``LOF_ALPHA``."""
+        (``lack_of_fit``); either below ``LOF_ALPHA``."""
         found = {s: r for s in np.flatnonzero((self.status == OK) & (self.w > 0))
                  if (r := self._resolution(int(s))) is not None}
         if not found:
@@ -334,10 +355,23 @@ class SurfacePlanner:
         allr = np.concatenate(parts)
         X, Y, n, s_, q = cells_of(allr[:, 0], allr[:, 1], allr[:, 2], own, sel.size)
         narrow = fit_cells(X, Y, n, s_, q, **{**self.opts, "window": 10 ** 6})
-        cov = vertex_covariance(X, Y, n, narrow, self.sigma[sel])
+        # the noise: the richer surface's residual where it has 3 degrees of freedom (the
+        # quadratic's, pooled into sigma, holds the very lack of fit being tested)
+        noise = np.where(np.isfinite(self.lof_sd[sel]), self.lof_sd[sel], self.sigma[sel])
+        cov = vertex_covariance(X, Y, n, narrow, noise)
         p = shift_p(narrow, cov, self.fit.x_opt[sel], self.fit.y_opt[sel])
         fire = (p < LOF_ALPHA) | (self.lof_p[sel] < LOF_ALPHA)
         return {int(s): ("resolution", found[s][0]) for s, f in zip(sel, fire) if f}
+
+    def sds(self, s: int) -> tuple[float, float]:
+        """(s.d. of surface ``s``'s vertex, s.d. of the weighted target: sqrt of
+        ``sum_s w_s tr C_s``) now, in ln, whatever the objective."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            tr = self.cov[:, 0, 0] + self.cov[:, 1, 1]
+            m = self.w > 0
+            t = float(np.sum(self.w[m] * tr[m]))
+        root = lambda v: float(np.sqrt(v)) if np.isfinite(v) and v >= 0 else np.nan  # noqa: E731
+        return root(float(tr[s])), root(t)
 
     def objective(self) -> float:
         m = self.w > 0
@@ -407,8 +441,8 @@ class SurfacePlanner:
         if code in ("variance", "window", "resolution"):
             p = float(predict_loss(self.fit, np.array([s]), np.array([x]), np.array([y]))[0])
             self.runs[s] = np.vstack([self.runs[s], [[x, y, p]]])
-            fit, v = self._state(np.arange(self.S))
-            self.fit, self.v = fit, v
+            self.fit, self.v, self.cov = self._state(np.arange(self.S))
             self._evaluate([s])
         return JointPick(surface=s, x=x, y=y, code=code, gain=gain, var_before=before,
-                         var_after=float(self.v[s]), objective_after=self.objective())
+                         var_after=float(self.v[s]), objective_after=self.objective(),
+                         sds_after=self.sds(s))

@@ -7,9 +7,10 @@ cells by ``cells_of``.
 
 * ``vertex_covariance`` / ``vertex_variance``: the delta-method covariance of the fitted
   vertex (ln lr*, ln bs*) on the window's cells, and its trace ``v``;
+* ``curvature_matrices``: what an error of the vertex costs in loss;
 * ``pooled_sigma``: the run noise per surface;
 * ``predict_loss``: the fitted surface at any cell;
-* ``lack_of_fit_p``, ``shift_p``: whether the vertex depends on the window's width (a
+* ``lack_of_fit``, ``shift_p``: whether the vertex depends on the window's width (a
   valley that is not quadratic across it).
 """
 
@@ -45,13 +46,28 @@ def fit_cells(X, Y, n, s, q, window=2, max_misfit=0.25, gap_sd=2.0):
                         detail=True)
 
 
-def vertex_variance(X, Y, n, fit, sigma) -> np.ndarray:
+def vertex_variance(X, Y, n, fit, sigma, metric=None) -> np.ndarray:
     """Var ln lr* + Var ln bs* (G,) of each surface's fitted vertex (delta method on its
-    window's cells, run s.d. ``sigma`` (G,)); inf where the surface is not ``ok``."""
-    cov = vertex_covariance(X, Y, n, fit, sigma)
+    window's cells, run s.d. ``sigma`` (G,)); with ``metric`` M (G, 2, 2) the error
+    ``tr(M C)`` instead (M = the valley's curvature matrix K: the expected loss cost of the
+    vertex's error, ``E d^T K d``, loss units); inf where the surface is not ``ok``."""
+    return error_of(vertex_covariance(X, Y, n, fit, sigma), metric)
+
+
+def error_of(cov, metric=None) -> np.ndarray:
+    """``tr C`` (G,) of vertex covariances ``cov`` (G, 2, 2), or ``tr(M C)`` with ``metric``
+    M (G, 2, 2); inf where not finite."""
     with np.errstate(invalid="ignore", over="ignore"):
-        v = cov[:, 0, 0] + cov[:, 1, 1]
+        v = (cov[:, 0, 0] + cov[:, 1, 1] if metric is None
+             else np.einsum("gij,gji->g", np.asarray(metric, float), cov))
     return np.where(np.isfinite(v) & (v >= 0), v, np.inf)
+
+
+def curvature_matrices(fit) -> np.ndarray:
+    """Each surface's curvature matrix K (G, 2, 2) (loss per (ln lr)^2, per ln lr ln bs, per
+    (ln bs)^2): an error d = (d ln lr, d ln bs) costs d^T K d in loss. NaN where none."""
+    return np.stack([np.stack([fit.k_xx, fit.k_xy], -1), np.stack([fit.k_xy, fit.k_yy], -1)],
+                    -2).astype(float)
 
 
 def vertex_covariance(X, Y, n, fit, sigma) -> np.ndarray:
@@ -74,13 +90,17 @@ def vertex_covariance(X, Y, n, fit, sigma) -> np.ndarray:
 N_ALT = 12  # the quadratic's 6 terms, the 4 cubic ones and t^4, u^4
 
 
-def lack_of_fit_p(X, Y, n, s, q, fit) -> np.ndarray:
-    """p-value (G,) of each ok surface's quadratic on its window against a richer surface:
-    the F test of the cubic terms (t^3, t^2 u, t u^2, u^3) and t^4, u^4 on the window's
+def lack_of_fit(X, Y, n, s, q, fit) -> tuple[np.ndarray, np.ndarray]:
+    """(p, sd) (G,) of each ok surface's quadratic on its window against a richer surface.
+
+    p: the F test of the cubic terms (t^3, t^2 u, t u^2, u^3) and t^4, u^4 on the window's
     runs (the richer surface's residual, lack of fit and replicate noise, as the error;
     terms the window's levels cannot identify are left out). Small: the valley is not
-    quadratic across the window, so its vertex depends on the window's width. NaN where
-    untestable (not ok, no extra term identified, or no residual degree of freedom)."""
+    quadratic across the window, so its vertex depends on the window's width. sd: that
+    residual's s.d. per run (loss units), a noise estimate that a valley's departure from
+    the quadratic inflates less than the quadratic's own (NaN below 3 degrees of freedom).
+    NaN where untestable (not ok, no extra term identified, or no residual degree of
+    freedom)."""
     G, J = X.shape
     K = Y.shape[1]
     t = np.broadcast_to(X[:, :, None] - fit.x_best[:, None, None], (G, J, K))
@@ -111,18 +131,20 @@ def lack_of_fit_p(X, Y, n, s, q, fit) -> np.ndarray:
         return np.sum(w * r * r, 1), np.linalg.matrix_rank(An, tol=1e-8)
 
     sse6, r6 = lof(N_COEF)
-    sse10, r10 = lof(N_ALT)
+    sse_alt, r_alt = lof(N_ALT)
     n_runs = w.sum(1)
-    df1, df2 = r10 - r6, n_runs - r10
-    err = sse10 + pure
+    df1, df2 = r_alt - r6, n_runs - r_alt
+    err = sse_alt + pure
     from scipy.stats import f as f_dist
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        F_stat = np.maximum(sse6 - sse10, 0.0) / np.maximum(df1, 1) / (err / np.maximum(df2, 1))
+        mse = err / np.maximum(df2, 1)
+        F_stat = np.maximum(sse6 - sse_alt, 0.0) / np.maximum(df1, 1) / mse
         p = np.where(err > 0, f_dist.sf(F_stat, np.maximum(df1, 1), np.maximum(df2, 1)),
-                     np.where(sse6 - sse10 > 0, 0.0, 1.0))
+                     np.where(sse6 - sse_alt > 0, 0.0, 1.0))
     testable = (fit.status == OK) & (df1 > 0) & (df2 >= 1)
-    return np.where(testable, p, np.nan)
+    return (np.where(testable, p, np.nan),
+            np.where(testable & (df2 >= 3), np.sqrt(mse), np.nan))
 
 
 def shift_p(narrow, cov, x_wide, y_wide) -> np.ndarray:

@@ -14,11 +14,12 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..core import decisions as dec
 from ..core.design import grid_step
 from ..core.joint import OK, STATUS_NAMES, fit_surfaces
 from ..core.planner import leverage
 from ..core.surface_design import SurfacePlanner, SurfaceView
-from ..core.surface_error import cells_of, pooled_sigma
+from ..core.surface_error import cells_of, curvature_matrices, pooled_sigma
 from ..errors import ScalefitInputError
 from ..laws import law_variables
 from .proposals import KIND, Proposals
@@ -37,8 +38,8 @@ RULE_TEXT = {
     "off_grid_fill": "the surface's vertex lies outside its window, which has untried cells: "
                      "the one nearest the vertex",
     "all_diverged": "every run diverged: a lower LR",
-    "resolution": "the surface's window skips allowed LRs or batch sizes within 2 levels of "
-                  "the best cell (a coarser window than the grid's): the missing level",
+    "resolution": "the window skips grid levels next to the best cell and its width moves "
+                  "the vertex: a missing level",
 }
 
 
@@ -47,9 +48,8 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
                   past=2) -> Proposals:
     """``FitResult.next_runs`` for a fit made with ``joint=`` (module docstring)."""
     col = fit.input["joint"]
-    if objective != "variance":
-        raise ScalefitInputError("--objective loss is not available with --joint yet: the "
-                                 "joint planner reduces the variance of (ln lr*, ln bs*)")
+    if objective not in ("variance", "loss"):
+        raise ScalefitInputError(f"objective must be variance or loss (got {objective!r})")
     if per_group:
         raise ScalefitInputError("--per-group is not available with --joint yet")
     if fit.runs is None:
@@ -76,17 +76,23 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
     weight, laws, wnotes = _weights(sf, point.status, chosen, target_scale, target_horizon,
                                     law_mode)
     notes += wnotes
+    K = curvature_matrices(point)  # each surface's own valley
+    for law in laws.values():  # a law's surfaces: the valley at the target
+        law["K"] = _k_at_target(fit, sf, law, K, target_scale, target_horizon)
+        K[law["members"]] = law["K"]
     planner = SurfacePlanner(sf["x"], sf["y"], sf["loss"], sf["owner"], views, cand_s,
                              cand_x, cand_y, weight, costs, sigma,
-                             replicates=candidates is None, **opts)
-    v0 = planner.v.copy()
+                             replicates=candidates is None,
+                             metric=K if objective == "loss" else None, **opts)
+    cov0 = planner.covariances()
     picks = planner.run(int(k))
-    rows = [_row(fit, sf, col, planner, pk, costs, law_mode, known) for pk in picks]
+    rows = [_row(fit, sf, col, planner, pk, costs, law_mode, known, objective)
+            for pk in picks]
     by0 = sf["by"]
     runs = pd.DataFrame(rows, columns=[*by0, col, *sf["roles"], "lr", "kind", "rule",
                                        "status", "reason", "gain", "sd_after", "cost"])
-    targets = _targets(fit, sf, picks, v0, planner, laws, law_mode, target_scale,
-                       target_horizon)
+    targets = _targets(fit, sf, picks, (cov0, planner.covariances()), K, laws, law_mode,
+                       target_scale, target_horizon)
     if not known.all():
         notes.append("some surfaces have no measured run noise (no residual in any ok "
                      "surface of their group): their s.d.s are relative (*) and rank runs "
@@ -313,7 +319,7 @@ def _exact(values, v: float, integer: bool = False) -> float:
     return float(max(1, round(v))) if integer else float(f"{v:.6g}")
 
 
-def _row(fit, sf, col, planner, pk, costs, law_mode, known) -> dict:
+def _row(fit, sf, col, planner, pk, costs, law_mode, known, objective="variance") -> dict:
     s = pk.surface
     t = sf["table"].iloc[s]
     row = {c: _py(t[c]) for c in sf["by"] + sf["roles"]}
@@ -324,11 +330,15 @@ def _row(fit, sf, col, planner, pk, costs, law_mode, known) -> dict:
     if pk.code == "variance":
         star = "" if known[s] else " (relative: its noise is not measured)"
         what = "the target's" if law_mode else "this surface's"
-        before = math.sqrt(pk.var_before) if np.isfinite(pk.var_before) else float("nan")
-        after = math.sqrt(pk.var_after) if np.isfinite(pk.var_after) else float("nan")
-        reason = (f"cuts the s.d. of {what} joint optimum (ln lr*, ln bs*) "
-                  + (f"{math.sqrt(pk.objective_after + pk.gain):.3g} -> "
-                     f"{math.sqrt(pk.objective_after):.3g}" if law_mode
+        # the planner's error: a variance ((ln)^2, shown as an s.d.) or a loss cost
+        f = math.sqrt if objective == "variance" else float
+        before = f(pk.var_before) if np.isfinite(pk.var_before) else float("nan")
+        after = f(pk.var_after) if np.isfinite(pk.var_after) else float("nan")
+        quantity = ("the s.d. of" if objective == "variance"
+                    else "the expected loss cost of")
+        reason = (f"cuts {quantity} {what} joint optimum (ln lr*, ln bs*) "
+                  + (f"{f(pk.objective_after + pk.gain):.3g} -> "
+                     f"{f(pk.objective_after):.3g}" if law_mode
                      else f"{before:.3g} -> {after:.3g}") + star)
     elif pk.code == "window":
         reason = ("completes the cells around this surface's vertex (2 grid steps each way): "
@@ -338,8 +348,8 @@ def _row(fit, sf, col, planner, pk, costs, law_mode, known) -> dict:
         reason = RULE_TEXT.get(base, base)
         if pk.code.endswith("_near"):
             reason += " (none allowed there: the allowed cell nearest the best)"
-    sd = (math.sqrt(pk.objective_after) if law_mode and np.isfinite(pk.objective_after)
-          else (math.sqrt(pk.var_after) if np.isfinite(pk.var_after) else None))
+    sd = pk.sds_after[1] if law_mode else pk.sds_after[0]
+    sd = float(sd) if np.isfinite(sd) else None
     kind = "precision" if pk.code == "window" else KIND.get(pk.code, "rule")
     return {**row, "kind": kind, "rule": pk.code, "status": status,
             "reason": reason, "gain": float(pk.gain) if np.isfinite(pk.gain) else None,
@@ -357,9 +367,47 @@ def _joint_row(fit, t: pd.Series, roles):
     return j[m].iloc[0] if m.any() else None
 
 
-def _targets(fit, sf, picks, v0, planner, laws, law_mode, target_scale, target_horizon):
+def _k_at_target(fit, sf, law, K, target_scale, target_horizon) -> np.ndarray:
+    """The valley's curvature matrix (2, 2) at the target: from the joint laws of k_lr,
+    lr_bs_slope and k_bs_floor (docs/math.md section 10); else the median of the law's
+    surfaces' own."""
+    t0 = sf["table"].iloc[law["members"][0]]
+    grp = {b: _py(t0[b]) for b in sf["by"]}
+    try:
+        v = {}
+        for t in ("k_lr", "lr_bs_slope", "k_bs_floor"):
+            lw = fit.joint.law(t, grp or None) if fit.joint is not None else None
+            if lw is None or isinstance(lw, list):
+                raise LookupError(t)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                v[t] = float(np.ravel(lw.predict_log(dec.needed(lw, target_scale,
+                                                                target_horizon))[0])[0])
+        k_xx, slope, k_floor = math.exp(v["k_lr"]), v["lr_bs_slope"], math.exp(v["k_bs_floor"])
+        k_xy = -slope * k_xx
+        out = np.array([[k_xx, k_xy], [k_xy, k_floor + k_xy * k_xy / k_xx]])
+        if np.all(np.isfinite(out)):
+            return out
+    except (LookupError, ValueError, ScalefitInputError, OverflowError):
+        pass
+    return np.nanmedian(K[law["members"]], axis=0)
+
+
+def _cost(K, cov) -> float | None:
+    """E d^T K d = tr(K C): the expected loss cost of a vertex error of covariance C."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        v = float(np.trace(K @ cov))
+    return v if np.isfinite(v) and v >= 0 else None
+
+
+def _targets(fit, sf, picks, covs, K, laws, law_mode, target_scale, target_horizon):
     out = []
-    sd = lambda v: math.sqrt(v) if np.isfinite(v) else None  # noqa: E731
+    cov0, cov1 = covs
+
+    def sd(c):
+        v = float(np.trace(c))
+        return math.sqrt(v) if np.isfinite(v) and v >= 0 else None
+
     if law_mode:
         for law in laws.values():
             m, h = law["members"], law["h"]
@@ -377,11 +425,14 @@ def _targets(fit, sf, picks, v0, planner, laws, law_mode, target_scale, target_h
             except (ValueError, ScalefitInputError, KeyError, IndexError):
                 pass
             n_runs = sum(1 for p in picks if p.surface in set(m.tolist()))
+            # the law's prediction (ln lr*, ln bs*) = sum_s h_s y_s: covariance sum h_s^2 C_s
+            c0 = np.einsum("s,sij->ij", h * h, cov0[m])
+            c1 = np.einsum("s,sij->ij", h * h, cov1[m])
             out.append({"target": "law", "group": grp, "scale": target_scale,
                         "horizon": target_horizon, "lr": lr, "lr_ci": ci,
-                        "sd_now": sd(float(np.sum(h * h * v0[m]))),
-                        "sd_after": sd(float(np.sum(h * h * planner.v[m]))),
-                        "loss_cost_now": None, "loss_cost_after": None, "runs": n_runs})
+                        "sd_now": sd(c0), "sd_after": sd(c1),
+                        "loss_cost_now": _cost(law["K"], c0),
+                        "loss_cost_after": _cost(law["K"], c1), "runs": n_runs})
         return out
     for s in sorted({p.surface for p in picks}):
         t = sf["table"].iloc[s]
@@ -393,8 +444,9 @@ def _targets(fit, sf, picks, v0, planner, laws, law_mode, target_scale, target_h
         out.append({"target": "sweep", "group": {b: _py(t[b]) for b in sf["by"]},
                     "scale": _py(t["scale"]) if "scale" in t else None,
                     "horizon": _py(t["horizon"]) if "horizon" in t else None,
-                    "lr": lr, "lr_ci": ci, "sd_now": sd(v0[s]), "sd_after": sd(planner.v[s]),
-                    "loss_cost_now": None, "loss_cost_after": None,
+                    "lr": lr, "lr_ci": ci, "sd_now": sd(cov0[s]), "sd_after": sd(cov1[s]),
+                    "loss_cost_now": _cost(K[s], cov0[s]),
+                    "loss_cost_after": _cost(K[s], cov1[s]),
                     "runs": sum(1 for p in picks if p.surface == s)})
     return out
 

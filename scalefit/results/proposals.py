@@ -117,9 +117,15 @@ class Proposals(Immutable):
                                  "s.d. after", "loss cost now", "after", "runs"], trows,
                                 title=title,
                                 notes=[f"  (s.d. of {_sd_of(s)} predicted by the delta method "
-                                       "from the current fit; loss cost = curvature x "
-                                       "variance: what the estimate's uncertainty costs on "
-                                       "average)"]))
+                                       "from the current fit; loss cost = "
+                                       + ("tr(K C), K the valley's curvature matrix, C the "
+                                          "optimum's covariance" if s.get("joint")
+                                          else "curvature x variance")
+                                       + ": what the estimate's uncertainty costs on average"
+                                       + ("; -: not predictable, the surface or sweep would "
+                                          "not be ok after the runs at their predicted losses"
+                                          if any(t.get("sd_after") is None for t in shown)
+                                          else "") + ")"]))
         if self.notes:
             blocks.append(Text(["Notes:", *(f"  - {n}" for n in self.notes)]))
         return Document(blocks)
