@@ -192,12 +192,26 @@ def test_cli_next_joint_writes_runs_with_their_batch_size(tmp_path):
         assert cfg["lr"] == pytest.approx(r["lr"])
 
 
-def test_joint_refuses_what_it_does_not_do():
+def test_joint_refuses_an_unknown_objective():
     res = _fit(_one_surface())
-    with pytest.raises(scalefit.ScalefitInputError, match="--per-group"):
-        res.next_runs(2, per_group=True)
     with pytest.raises(scalefit.ScalefitInputError, match="objective must be"):
         res.next_runs(2, objective="speed")
+
+
+def test_per_group_gives_each_by_group_its_budget():
+    """Two by groups (a muP and an SP-like copy with a tenfold steeper valley): without
+    --per-group the budget goes where the error is largest; with it, each gets K."""
+    a = make_joint_sweeps(scales=(2e8, 4e8), horizons=(5e9,), noise=0.003, seed=11)
+    b = make_joint_sweeps(scales=(2e8, 4e8), horizons=(5e9,), noise=0.003, seed=12)
+    b["loss"] = 2.0 + 10 * (b["loss"] - 2.0)
+    df = pd.concat([a.assign(param="mup"), b.assign(param="sp")], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = scalefit.fit(df, joint="bs", by=["param"], n_boot=0, progress=None)
+    both = res.next_runs(5, per_group=True, cost="runs").runs
+    assert both.groupby("param").size().to_dict() == {"mup": 5, "sp": 5}
+    one = res.next_runs(5, cost="runs").runs
+    assert len(one) == 5
 
 
 def test_the_metric_decides_which_error_the_runs_cut():

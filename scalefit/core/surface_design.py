@@ -213,6 +213,7 @@ class SurfacePlanner:
         self.replicates = replicates
         self.opts = dict(window=window, max_misfit=max_misfit, gap_sd=gap_sd)
         self.given = np.zeros(self.S, int)
+        self.open = np.ones(self.S, bool)  # surfaces whose quota is not spent (run)
         self.fit, self.v, self.cov = self._state(np.arange(self.S))
         self.status = np.asarray(self.fit.status).copy()
         self.vc = np.full(self.cs.size, np.inf)
@@ -378,31 +379,44 @@ class SurfacePlanner:
         return float(np.sum(self.w[m] * self.v[m]))
 
     # -- the greedy loop
-    def run(self, k: int) -> list[JointPick]:
+    def run(self, k: int, group=None) -> list[JointPick]:
+        """Up to ``k`` runs; with ``group`` (S,) (each surface's quota group) up to ``k`` per
+        group."""
         picks: list[JointPick] = []
-        while len(picks) < k:
-            live = [s for s, (_, c) in self.rules.items() if c]
-            if live:
-                s = min(live, key=lambda s: (self.given[s], self.cost[s], s))
-                code, cells = self.rules[s]
-                i = cells.pop(0)
-                picks.append(self._take(i, code, np.inf))
-                continue
-            with np.errstate(invalid="ignore"):
-                gain = self.w[self.cs] * (self.v[self.cs] - self.vc)
-            gain = np.where(self.alive & np.isfinite(gain), gain, -np.inf)
-            if gain.size == 0:
+        group = np.zeros(self.S, np.int64) if group is None else np.asarray(group)
+        left = {g: int(k) for g in np.unique(group)}
+        while True:
+            self.open = np.array([left[g] > 0 for g in group], bool)
+            if not self.open.any():
                 break
-            score = gain / self.cost[self.cs]
-            i = int(np.argmax(score)) if score.size else -1
-            if i >= 0 and score[i] > 0:
-                picks.append(self._take(i, "variance", float(gain[i])))
-                continue
-            i = self._completion()
-            if i < 0:
+            n_before = len(picks)
+            self._step(picks)
+            if len(picks) == n_before:
                 break
-            picks.append(self._take(i, "window", np.nan))
+            left[group[picks[-1].surface]] -= 1
         return picks
+
+    def _step(self, picks: list) -> None:
+        """Append the next pick among the open surfaces (``self.open``), if any: a rule run,
+        else the best reduction of the weighted error per unit cost, else the lookahead."""
+        live = [s for s, (_, c) in self.rules.items() if c and self.open[s]]
+        if live:
+            s = min(live, key=lambda s: (self.given[s], self.cost[s], s))
+            code, cells = self.rules[s]
+            picks.append(self._take(cells.pop(0), code, np.inf))
+            return
+        with np.errstate(invalid="ignore"):
+            gain = self.w[self.cs] * (self.v[self.cs] - self.vc)
+        gain = np.where(self.alive & self.open[self.cs] & np.isfinite(gain), gain, -np.inf)
+        if gain.size:
+            score = gain / self.cost[self.cs]
+            i = int(np.argmax(score))
+            if score[i] > 0:
+                picks.append(self._take(i, "variance", float(gain[i])))
+                return
+        i = self._completion()
+        if i >= 0:
+            picks.append(self._take(i, "window", np.nan))
 
     def _completion(self) -> int:
         """Lookahead once no single run is expected to help: an untried allowed cell within
@@ -411,7 +425,7 @@ class SurfacePlanner:
         the largest weighted error first; -1 if none."""
         win = self.opts["window"]
         best, key = -1, None
-        for s in np.flatnonzero((self.w > 0) & (self.status == OK)):
+        for s in np.flatnonzero((self.w > 0) & (self.status == OK) & self.open):
             v = self.views[s]
             xo, yo = self.fit.x_opt[s], self.fit.y_opt[s]
             if not (np.isfinite(xo) and np.isfinite(yo)):

@@ -50,8 +50,6 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
     col = fit.input["joint"]
     if objective not in ("variance", "loss"):
         raise ScalefitInputError(f"objective must be variance or loss (got {objective!r})")
-    if per_group:
-        raise ScalefitInputError("--per-group is not available with --joint yet")
     if fit.runs is None:
         raise ScalefitInputError("proposing runs needs the runs of every sweep: fit a table "
                                  "of runs")
@@ -85,7 +83,7 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
                              replicates=candidates is None,
                              metric=K if objective == "loss" else None, **opts)
     cov0 = planner.covariances()
-    picks = planner.run(int(k))
+    picks = planner.run(int(k), group=pd.factorize(sf["key"])[0] if per_group else None)
     rows = [_row(fit, sf, col, planner, pk, costs, law_mode, known, objective)
             for pk in picks]
     by0 = sf["by"]
@@ -97,7 +95,7 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
         notes.append("some surfaces have no measured run noise (no residual in any ok "
                      "surface of their group): their s.d.s are relative (*) and rank runs "
                      "only")
-    if len(picks) < k:
+    if len(picks) < k and not per_group:
         why = ("a surface that is not ok gets at most the cells its status asks for per call "
                "(train them and ask again); " if planner.rules else "")
         notes.append(f"{len(picks)} of {k} runs proposed: {why}no other allowed run is "
@@ -105,7 +103,7 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
     if law_mode:
         notes.append("with --joint, runs go to the surfaces the data have; new scales or "
                      "horizons are not proposed")
-    settings = {"budget": int(k), "per_group": False,
+    settings = {"budget": int(k), "per_group": bool(per_group),
                 "target": "law" if law_mode else "sweeps", "target_scale": target_scale,
                 "target_horizon": target_horizon, "group": dict(group or {}), "cost": cost,
                 "cost_text": _COST_TEXT[cost], "objective": objective,
