@@ -133,7 +133,7 @@ def test_target_mode_weights_the_surfaces_the_law_leans_on():
     assert t["sd_after"] < t["sd_now"]
     # extrapolating up in scale: the largest scale carries the most leverage
     assert props.runs["scale"].max() == pytest.approx(8e8)
-    assert any("new scales or horizons are not proposed" in n for n in props.notes)
+    assert any("no new surface" in n for n in props.notes)  # 6 runs: below a 3 x 3 block
 
 
 def test_adaptive_rounds_find_the_true_optimum():
@@ -415,3 +415,59 @@ def test_shift_test_compares_the_grids_window_with_a_coarse_one():
     assert np.mean(p < 0.01) < 0.03
     p = p_values(_skewed, 0.0005, 20, seed=4)
     assert np.all(p < 0.01)
+
+
+def _clustered(seeds):
+    """Three close scales (x 1.26), full 7 x 6 grids with ``seeds`` runs per cell: a law
+    that extrapolates far from a short lever arm."""
+    df = make_joint_sweeps(scales=(2e8, 2.5e8, 3.2e8), horizons=(2e10,), n_lrs=7, n_bs=6,
+                           noise=0.003, seeds=seeds, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return scalefit.fit(df, joint="bs", n_boot=0, progress=None)
+
+
+def test_a_new_surface_when_it_beats_the_runs_it_replaces():
+    """Surfaces already replicated 3 times: more runs there help little, so a block at the
+    next scale of the ladder (3.2e8 x 1.26) cuts the law's error at 1e10 more per run."""
+    props = _clustered(3).next_runs(50, target_scale=1e10, cost="runs")
+    new = props.runs[props.runs["kind"] == "new sweep"]
+    assert len(new) in (9, 25, 49) and len(props.runs) == 50
+    assert new["scale"].nunique() == 1
+    assert new["scale"].iloc[0] == pytest.approx(3.2e8 * (3.2e8 / 2e8) ** 0.5, rel=1e-6)
+    side = int(round(math.sqrt(len(new))))
+    assert new["lr"].nunique() == side and new["bs"].nunique() == side
+    # at the grid's steps (x sqrt 2 in lr, x 2 in bs), though each surface's grid is offset
+    assert np.allclose(np.diff(np.log(np.sort(new["lr"].unique()))), math.log(2) / 2, atol=0.01)
+    assert np.allclose(np.diff(np.log(np.sort(new["bs"].unique()))), math.log(2), atol=0.15)
+    # the block is centred on the joint laws' lr* there (within a grid step)
+    lr_mid = float(np.exp(np.median(np.log(new["lr"].unique()))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lr_law = _clustered(3).joint.predict(scale=new["scale"].iloc[0]).rows[0]["lr"]
+    assert abs(math.log(lr_mid / lr_law)) <= math.log(2 ** 0.5) / 2 + 1e-9
+    t = props.targets[0]
+    assert t["sd_after"] < t["sd_now"] and t["runs"] == 50
+    assert not any("no new surface" in n for n in props.notes)
+
+
+def test_no_new_surface_when_runs_on_the_data_help_more():
+    props = _clustered(1).next_runs(12, target_scale=1e10, cost="runs")
+    assert (props.runs["kind"] != "new sweep").all()
+    assert any("no new surface" in n for n in props.notes)
+    off = _clustered(3).next_runs(50, target_scale=1e10, cost="runs", new_sweeps=False)
+    assert (off.runs["kind"] != "new sweep").all()
+
+
+def test_cli_out_writes_a_new_surfaces_cells(tmp_path):
+    df = make_joint_sweeps(scales=(2e8, 2.5e8, 3.2e8), horizons=(2e10,), n_lrs=7, n_bs=6,
+                           noise=0.003, seeds=3, seed=4).drop(columns=["lr_true", "bs_true"])
+    src, out = tmp_path / "runs.csv", tmp_path / "next.csv"
+    df.to_csv(src, index=False)
+    rc = cli_main(["next", str(src), "--joint", "bs", "--budget", "30", "--cost", "runs",
+                   "--target-scale", "1e10", "--boot", "0", "--out", str(out), "--quiet"])
+    assert rc == 0
+    got = pd.read_csv(out)
+    new = got[got["proposal_kind"] == "new sweep"]
+    assert len(new) == 25 and np.allclose(new["scale"], 3.2e8 * 1.6 ** 0.5)
+    assert new["loss"].isna().all() and (new["bs"] > 0).all()

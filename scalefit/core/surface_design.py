@@ -34,6 +34,7 @@ each surface's vertex (``window`` grid steps), as the LR planner does.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -379,12 +380,12 @@ class SurfacePlanner:
         return float(np.sum(self.w[m] * self.v[m]))
 
     # -- the greedy loop
-    def run(self, k: int, group=None) -> list[JointPick]:
+    def run(self, k: int, group=None, spent=None) -> list[JointPick]:
         """Up to ``k`` runs; with ``group`` (S,) (each surface's quota group) up to ``k`` per
-        group."""
+        group; ``spent``: {group: runs already given elsewhere} (group 0 without ``group``)."""
         picks: list[JointPick] = []
         group = np.zeros(self.S, np.int64) if group is None else np.asarray(group)
-        left = {g: int(k) for g in np.unique(group)}
+        left = {g: int(k) - int((spent or {}).get(int(g), 0)) for g in np.unique(group)}
         while True:
             self.open = np.array([left[g] > 0 for g in group], bool)
             if not self.open.any():
@@ -395,6 +396,15 @@ class SurfacePlanner:
                 break
             left[group[picks[-1].surface]] -= 1
         return picks
+
+    def preview_score(self, n: int) -> float:
+        """The expected reduction of the weighted error per unit cost of the ``n`` runs this
+        planner would choose next (on a copy; rule runs count their cost, no gain)."""
+        other = copy.deepcopy(self)
+        before = other.objective()
+        picks = other.run(n)
+        spent = float(sum(self.cost[p.surface] for p in picks))
+        return max(before - other.objective(), 0.0) / spent if spent > 0 else 0.0
 
     def _step(self, picks: list) -> None:
         """Append the next pick among the open surfaces (``self.open``), if any: a rule run,

@@ -8,6 +8,7 @@ cells by ``cells_of``.
 * ``vertex_covariance`` / ``vertex_variance``: the delta-method covariance of the fitted
   vertex (ln lr*, ln bs*) on the window's cells, and its trace ``v``;
 * ``curvature_matrices``: what an error of the vertex costs in loss;
+* ``block_cov``: the expected vertex covariance of a surface not run yet (a block);
 * ``pooled_sigma``: the run noise per surface;
 * ``predict_loss``: the fitted surface at any cell;
 * ``lack_of_fit``, ``shift_p``: whether the vertex depends on the window's width (a
@@ -61,6 +62,20 @@ def error_of(cov, metric=None) -> np.ndarray:
         v = (cov[:, 0, 0] + cov[:, 1, 1] if metric is None
              else np.einsum("gij,gji->g", np.asarray(metric, float), cov))
     return np.where(np.isfinite(v) & (v >= 0), v, np.inf)
+
+
+def block_cov(hx: float, hy: float, K, sigma: float, n_side: int = 3) -> np.ndarray:
+    """Expected vertex covariance (2, 2) of a surface not run yet: one run at each cell of
+    an ``n_side`` x ``n_side`` block centred on its optimum, steps ``hx``, ``hy`` (ln lr,
+    ln bs), curvature matrix ``K`` (2, 2), run s.d. ``sigma``; inf if the block does not
+    determine the vertex."""
+    off = np.arange(n_side) - (n_side - 1) / 2
+    t, u = (g.ravel() for g in np.meshgrid(off * hx, off * hy, indexing="ij"))
+    F = quad_features(np.stack([t, u], -1))
+    K = np.asarray(K, float)
+    c = np.array([0.0, 0.0, 0.0, K[0, 0], 2 * K[0, 1], K[1, 1]])
+    with np.errstate(invalid="ignore", over="ignore"):
+        return vertex_cov(F[None], np.ones((1, t.size)), c[None], np.array([sigma]))[0]
 
 
 def curvature_matrices(fit) -> np.ndarray:

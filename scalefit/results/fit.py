@@ -230,7 +230,8 @@ class FitResult(Immutable):
             from .joint_planning import propose_joint
 
             return propose_joint(self, k, target_scale, target_horizon, group, candidates,
-                                 cost, objective, per_group, past)
+                                 cost, objective, per_group, past, new_scales, new_horizons,
+                                 new_sweeps)
         from .proposal_rows import propose
 
         return propose(self, k, target_scale, target_horizon, group, candidates, cost,

@@ -8,13 +8,13 @@ run names its batch size (the joint column) beside its LR. docs/math.md section 
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
 import numpy as np
 import pandas as pd
 
-from ..core import decisions as dec
 from ..core.design import grid_step
 from ..core.joint import OK, STATUS_NAMES, fit_surfaces
 from ..core.planner import leverage
@@ -22,6 +22,14 @@ from ..core.surface_design import SurfacePlanner, SurfaceView
 from ..core.surface_error import cells_of, curvature_matrices, pooled_sigma
 from ..errors import ScalefitInputError
 from ..laws import law_variables
+from .joint_new import (
+    NEW_SIDES,
+    choose_new,
+    exact_value,
+    new_rows,
+    new_surface_options,
+    predict_at,
+)
 from .proposals import KIND, Proposals
 
 RULE_TEXT = {
@@ -45,7 +53,7 @@ RULE_TEXT = {
 
 def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
                   candidates=None, cost="flops", objective="variance", per_group=False,
-                  past=2) -> Proposals:
+                  past=2, new_scales=(), new_horizons=(), new_sweeps=True) -> Proposals:
     """``FitResult.next_runs`` for a fit made with ``joint=`` (module docstring)."""
     col = fit.input["joint"]
     if objective not in ("variance", "loss"):
@@ -83,32 +91,50 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
                              replicates=candidates is None,
                              metric=K if objective == "loss" else None, **opts)
     cov0 = planner.covariances()
-    picks = planner.run(int(k), group=pd.factorize(sf["key"])[0] if per_group else None)
-    rows = [_row(fit, sf, col, planner, pk, costs, law_mode, known, objective)
-            for pk in picks]
+    codes, uniq = pd.factorize(sf["key"])
+    news = []
+    if law_mode and new_sweeps and candidates is None and laws:
+        news = choose_new(new_surface_options(
+            fit, sf, laws, views, planner.v, sigma,
+            {"scale": target_scale, "horizon": target_horizon}, costs, cost, new_scales,
+            new_horizons, sides=[n for n in NEW_SIDES if n * n <= k],
+            loss_objective=objective == "loss"), functools.cache(planner.preview_score),
+            int(k), per_group)
+    spent = {int(np.flatnonzero(uniq == o.key)[0]): o.x.size for o in news}
+    picks = planner.run(int(k), group=codes if per_group else None,
+                        spent=spent if per_group else {0: sum(spent.values())})
+    rows = [r for o in news for r in new_rows(sf, col, o, laws, objective)]
+    rows += [_row(fit, sf, col, planner, pk, costs, law_mode, known, objective)
+             for pk in picks]
     by0 = sf["by"]
     runs = pd.DataFrame(rows, columns=[*by0, col, *sf["roles"], "lr", "kind", "rule",
                                        "status", "reason", "gain", "sd_after", "cost"])
+    for o in news:
+        laws[o.key]["new"] = o
     targets = _targets(fit, sf, picks, (cov0, planner.covariances()), K, laws, law_mode,
                        target_scale, target_horizon)
     if not known.all():
         notes.append("some surfaces have no measured run noise (no residual in any ok "
                      "surface of their group): their s.d.s are relative (*) and rank runs "
                      "only")
-    if len(picks) < k and not per_group:
+    if len(rows) < k and not per_group:
         why = ("a surface that is not ok gets at most the cells its status asks for per call "
                "(train them and ask again); " if planner.rules else "")
-        notes.append(f"{len(picks)} of {k} runs proposed: {why}no other allowed run is "
+        notes.append(f"{len(rows)} of {k} runs proposed: {why}no other allowed run is "
                      "expected to reduce the target's variance")
-    if law_mode:
-        notes.append("with --joint, runs go to the surfaces the data have; new scales or "
-                     "horizons are not proposed")
+    if law_mode and not news and new_sweeps and candidates is None and laws:
+        notes.append("no new surface: a block of 3 x 3 cells needs a budget of at least 9"
+                     if k < NEW_SIDES[0] ** 2 else
+                     "no new surface (a block of 3 x 3 to 7 x 7 cells at the next scale or "
+                     "horizon) is expected to cut the target's error more per unit cost than "
+                     "the runs on the surfaces the data have")
     settings = {"budget": int(k), "per_group": bool(per_group),
                 "target": "law" if law_mode else "sweeps", "target_scale": target_scale,
                 "target_horizon": target_horizon, "group": dict(group or {}), "cost": cost,
                 "cost_text": _COST_TEXT[cost], "objective": objective,
                 "candidates": "ladder" if candidates is None else "given", "past": past,
-                "new_sweeps": False, "new_sweep_lrs": 0, "relative": bool(not known.all()),
+                "new_sweeps": bool(new_sweeps and candidates is None),
+                "new_sweep_lrs": None, "relative": bool(not known.all()),
                 "joint": col}
     return Proposals(runs, targets, settings, notes, level=fit.level, by=[*by0, col])
 
@@ -308,22 +334,13 @@ def _weights(sf, status, chosen, target_scale, target_horizon, law_mode):
     return w, laws, notes
 
 
-def _exact(values, v: float, integer: bool = False) -> float:
-    """``v`` as the table has it (a value within 1e-6), else rounded: to an integer where
-    every value of the column is one (a batch size), else to 6 significant digits."""
-    hit = values[np.isclose(values, v, rtol=1e-6, atol=0)]
-    if hit.size:
-        return float(hit[0])
-    return float(max(1, round(v))) if integer else float(f"{v:.6g}")
-
-
 def _row(fit, sf, col, planner, pk, costs, law_mode, known, objective="variance") -> dict:
     s = pk.surface
     t = sf["table"].iloc[s]
     row = {c: _py(t[c]) for c in sf["by"] + sf["roles"]}
     bs = sf["bs_values"]
-    row[col] = _exact(bs, math.exp(pk.y), bool(np.all(bs == np.round(bs))))
-    row["lr"] = _exact(sf["lr_values"], math.exp(pk.x))
+    row[col] = exact_value(bs, math.exp(pk.y), bool(np.all(bs == np.round(bs))))
+    row["lr"] = exact_value(sf["lr_values"], math.exp(pk.x))
     status = STATUS_NAMES[int(planner.status[s])]
     if pk.code == "variance":
         star = "" if known[s] else " (relative: its noise is not measured)"
@@ -366,29 +383,12 @@ def _joint_row(fit, t: pd.Series, roles):
 
 
 def _k_at_target(fit, sf, law, K, target_scale, target_horizon) -> np.ndarray:
-    """The valley's curvature matrix (2, 2) at the target: from the joint laws of k_lr,
-    lr_bs_slope and k_bs_floor (docs/math.md section 10); else the median of the law's
-    surfaces' own."""
+    """The valley's curvature matrix (2, 2) at the target: what the joint laws predict there
+    (``joint_new.predict_at``); else the median of the law's surfaces' own."""
     t0 = sf["table"].iloc[law["members"][0]]
-    grp = {b: _py(t0[b]) for b in sf["by"]}
-    try:
-        v = {}
-        for t in ("k_lr", "lr_bs_slope", "k_bs_floor"):
-            lw = fit.joint.law(t, grp or None) if fit.joint is not None else None
-            if lw is None or isinstance(lw, list):
-                raise LookupError(t)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                v[t] = float(np.ravel(lw.predict_log(dec.needed(lw, target_scale,
-                                                                target_horizon))[0])[0])
-        k_xx, slope, k_floor = math.exp(v["k_lr"]), v["lr_bs_slope"], math.exp(v["k_bs_floor"])
-        k_xy = -slope * k_xx
-        out = np.array([[k_xx, k_xy], [k_xy, k_floor + k_xy * k_xy / k_xx]])
-        if np.all(np.isfinite(out)):
-            return out
-    except (LookupError, ValueError, ScalefitInputError, OverflowError):
-        pass
-    return np.nanmedian(K[law["members"]], axis=0)
+    pred = predict_at(fit, {b: _py(t0[b]) for b in sf["by"]},
+                      {"scale": target_scale, "horizon": target_horizon})
+    return pred[2] if pred is not None else np.nanmedian(K[law["members"]], axis=0)
 
 
 def _cost(K, cov) -> float | None:
@@ -426,6 +426,10 @@ def _targets(fit, sf, picks, covs, K, laws, law_mode, target_scale, target_horiz
             # the law's prediction (ln lr*, ln bs*) = sum_s h_s y_s: covariance sum h_s^2 C_s
             c0 = np.einsum("s,sij->ij", h * h, cov0[m])
             c1 = np.einsum("s,sij->ij", h * h, cov1[m])
+            if "new" in law:  # the law with the new surface: its leverages change
+                o = law["new"]
+                c1 = (np.einsum("s,sij->ij", o.h[:-1] ** 2, cov1[m]) + o.h[-1] ** 2 * o.cov)
+                n_runs += o.x.size
             out.append({"target": "law", "group": grp, "scale": target_scale,
                         "horizon": target_horizon, "lr": lr, "lr_ci": ci,
                         "sd_now": sd(c0), "sd_after": sd(c1),
