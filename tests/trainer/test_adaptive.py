@@ -161,3 +161,36 @@ def test_trainer_does_not_import_scalefit_and_says_when_it_is_missing(tmp_path, 
     err = capsys.readouterr().err
     assert rc == 2 and "--adaptive needs scalefit" in err and "pip install" in err
     assert not (tmp_path / "r.csv").exists()  # nothing trained before the check
+
+
+def test_a_new_surface_cell_is_trained_at_its_batch_size(tmp_path, monkeypatch):
+    """A proposed new surface at a new scale has no config to copy: the trainer builds the
+    model shape nearest the scale and sets the cell's batch size and LR."""
+    import dataclasses
+
+    import pandas as pd
+
+    from reference_trainer import adaptive
+    from reference_trainer.build import non_embedding_params
+    from reference_trainer.config import RunConfig
+
+    base = RunConfig(width=64, batch_size=8)
+    out = tmp_path / "runs.csv"
+    pd.DataFrame([{"n_params": non_embedding_params(base), "tokens": base.tokens,
+                   "lr": base.lr, "batch_size": 8, "val_loss": 3.0,
+                   "config": json.dumps(dataclasses.asdict(base))}]).to_csv(out, index=False)
+    target = non_embedding_params(base.replace(width=128))
+    runs = pd.DataFrame([{"scale": float(target), "horizon": float(base.tokens),
+                          "batch_size": 32.0, "lr": 2e-3, "kind": "new sweep"}])
+    todo = pd.DataFrame([{"config": None, "proposal_reason": "a new surface"}])
+
+    class FakeNext:
+        @staticmethod
+        def next_runs(df, budget, **kw):
+            assert kw["joint"] == "batch_size"
+            return None, type("P", (), {"runs": runs})(), todo
+
+    monkeypatch.setattr(adaptive, "_scalefit", lambda: (pd, FakeNext))
+    _, _, cfgs, skipped = adaptive.propose(out, 1, target_scale=1e9, joint="batch_size")
+    assert not skipped and len(cfgs) == 1
+    assert (cfgs[0].width, cfgs[0].batch_size, cfgs[0].lr) == (128, 32, 2e-3)
