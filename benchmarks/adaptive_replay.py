@@ -33,6 +33,12 @@ an ``ok`` joint optimum with lr* and bs* inside the full grid's intervals, the l
 the joint laws' lr* and bs* at the largest (N, D) are inside the full grid's intervals
 there; ``coarse-to-fine`` takes every other LR x every other batch size first (nearest
 the current best cell first), then the best cell's neighbours.
+
+``--starts N`` replays every policy from N start sets (start 0 as above, the others drawn
+at random: ``start``) and reports the median and the worst; ``--without lack-of-fit`` or
+``--without shift`` switches off one test of the joint planner's resolution rule.
+
+    python benchmarks/adaptive_replay.py --joint --k 17 --max-share 0.6 --seeds 3 --starts 5
 """
 
 from __future__ import annotations
@@ -347,7 +353,22 @@ def main(argv=None):
                     help="stop a policy once this share of the grid is revealed")
     ap.add_argument("--starts", type=int, default=1,
                     help="start sets: 0 as documented, the others drawn at random (start())")
+    ap.add_argument("--without", choices=("lack-of-fit", "shift"),
+                    help="ablation (--joint): that test of the resolution rule never fires")
     args = ap.parse_args(argv)
+    if args.without:
+        from scalefit.core import surface_design as sd
+
+        if args.without == "lack-of-fit":  # its p-value never fires; its noise stays
+            test = sd.lack_of_fit
+
+            def no_lack_of_fit(*a):
+                p, noise = test(*a)
+                return np.full_like(p, np.nan), noise
+
+            sd.lack_of_fit = no_lack_of_fit
+        else:
+            sd.shift_p = lambda narrow, *a: np.full(narrow.status.shape[0], np.nan)
     global OBJECTIVE, JOINT
     OBJECTIVE, JOINT = args.objective, args.joint
     if not DATA.exists():
