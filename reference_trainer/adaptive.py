@@ -96,10 +96,9 @@ def propose(out, budget: int, target_scale=None, target_horizon=None, seed: int 
                 skipped.append(f"{row.get('proposal_reason')}: no model shape for it")
                 continue
             if joint:  # a new surface's cell: its own value of the joint setting
-                value = props.runs.iloc[i][extra["joint"]]
-                cfg = cfg.replace(**{joint: type(getattr(cfg, joint))(round(float(value)))
-                                     if isinstance(getattr(cfg, joint), int)
-                                     else float(value)})
+                value = float(props.runs.iloc[i][extra["joint"]])
+                whole = isinstance(getattr(cfg, joint), int)
+                cfg = cfg.replace(**{joint: int(round(value)) if whole else value})
         else:
             cfg = RunConfig(**json.loads(text))
         cfgs.append(cfg)

@@ -215,11 +215,12 @@ class SurfacePlanner:
         self.opts = dict(window=window, max_misfit=max_misfit, gap_sd=gap_sd)
         self.given = np.zeros(self.S, int)
         self.open = np.ones(self.S, bool)  # surfaces whose quota is not spent (run)
-        self.fit, self.v, self.cov = self._state(np.arange(self.S))
+        cells, self.fit = self._cells(np.arange(self.S))
+        self.v, self.cov = self._errors(cells, self.fit, np.arange(self.S))
         self.status = np.asarray(self.fit.status).copy()
         self.vc = np.full(self.cs.size, np.inf)
         self._evaluate(np.arange(self.S))
-        self.lof_p, self.lof_sd = self._lack_of_fit()
+        self.lof_p, self.lof_sd = lack_of_fit(*cells, self.fit)  # on the runs as given
         self.rules = {}
         for s in range(self.S):
             r = self._rule(s) if self.status[s] != OK else None
@@ -228,35 +229,27 @@ class SurfacePlanner:
         self.rules.update(self._resolution_rules())
 
     # -- surfaces and candidates
-    def _state(self, surfaces):
+    def _cells(self, surfaces):
+        """The cells (X, Y, n, s, q) of the runs of ``surfaces`` (chosen ones at their
+        predicted losses) and their fit."""
         rs = [self.runs[s] for s in surfaces]
         own = np.concatenate([np.full(len(r), i) for i, r in enumerate(rs)]) if rs else []
         allr = np.concatenate(rs) if rs else np.zeros((0, 3))
-        X, Y, n, s, q = cells_of(allr[:, 0], allr[:, 1], allr[:, 2], own, len(rs))
-        fit = fit_cells(X, Y, n, s, q, **self.opts)
+        cells = cells_of(allr[:, 0], allr[:, 1], allr[:, 2], own, len(rs))
+        return cells, fit_cells(*cells, **self.opts)
+
+    def _errors(self, cells, fit, surfaces):
+        """(error (G,), vertex covariance (G, 2, 2)) of ``surfaces`` from their cells."""
+        X, Y, n, _, _ = cells
         cov = vertex_covariance(X, Y, n, fit, self.sigma[surfaces])
-        return fit, error_of(cov, self._metric(surfaces)), cov
+        return error_of(cov, self._metric(surfaces)), cov
+
+    def _state(self, surfaces):
+        cells, fit = self._cells(surfaces)
+        return (fit, *self._errors(cells, fit, surfaces))
 
     def _metric(self, surfaces):
         return None if self.metric is None else self.metric[surfaces]
-
-    def _all_cells(self):
-        """The cells (X, Y, n, s, q) of every surface's runs (chosen ones at their predicted
-        losses) and their fit."""
-        own = np.concatenate([np.full(len(r), i) for i, r in enumerate(self.runs)])
-        allr = np.concatenate(self.runs)
-        cells = cells_of(allr[:, 0], allr[:, 1], allr[:, 2], own, self.S)
-        return cells, fit_cells(*cells, **self.opts)
-
-    def covariances(self) -> np.ndarray:
-        """The vertex covariance (S, 2, 2) of every surface with the runs chosen so far."""
-        (X, Y, n, _, _), fit = self._all_cells()
-        return vertex_covariance(X, Y, n, fit, self.sigma)
-
-    def _lack_of_fit(self) -> tuple[np.ndarray, np.ndarray]:
-        """``lack_of_fit`` (p, sd) of every surface on its runs as given (S,)."""
-        cells, fit = self._all_cells()
-        return lack_of_fit(*cells, fit)
 
     def _evaluate(self, surfaces) -> None:
         """Error of each alive candidate of ``surfaces`` if it were run (at its predicted

@@ -85,14 +85,19 @@ def curvature_matrices(fit) -> np.ndarray:
                     -2).astype(float)
 
 
+def _offsets(X, Y, fit):
+    """(t, u) (G, J, K): each cell's ln lr and ln bs relative to its surface's best cell."""
+    shape = (X.shape[0], X.shape[1], Y.shape[1])
+    return (np.broadcast_to(X[:, :, None] - fit.x_best[:, None, None], shape),
+            np.broadcast_to(Y[:, None, :] - fit.y_best[:, None, None], shape))
+
+
 def vertex_covariance(X, Y, n, fit, sigma) -> np.ndarray:
     """Covariance (G, 2, 2) of each surface's fitted vertex (ln lr*, ln bs*) by the delta
     method on its window's cells, run s.d. ``sigma`` (G,); inf where the surface is not
     ``ok``."""
-    G, J = X.shape
-    K = Y.shape[1]
-    t = np.broadcast_to(X[:, :, None] - fit.x_best[:, None, None], (G, J, K))
-    u = np.broadcast_to(Y[:, None, :] - fit.y_best[:, None, None], (G, J, K))
+    G, J, K = n.shape
+    t, u = _offsets(X, Y, fit)
     F = np.nan_to_num(quad_features(np.stack([t, u], -1))).reshape(G, J * K, N_COEF)
     w = np.where(fit.in_window, n, 0.0).reshape(G, J * K)
     ok = fit.status == OK
@@ -116,14 +121,11 @@ def lack_of_fit(X, Y, n, s, q, fit) -> tuple[np.ndarray, np.ndarray]:
     the quadratic inflates less than the quadratic's own (NaN below 3 degrees of freedom).
     NaN where untestable (not ok, no extra term identified, or no residual degree of
     freedom)."""
-    G, J = X.shape
-    K = Y.shape[1]
-    t = np.broadcast_to(X[:, :, None] - fit.x_best[:, None, None], (G, J, K))
-    u = np.broadcast_to(Y[:, None, :] - fit.y_best[:, None, None], (G, J, K))
-    t, u = np.nan_to_num(t), np.nan_to_num(u)
-    phi = np.stack([np.ones_like(t), t, u, t * t, t * u, u * u,
-                    t ** 3, t * t * u, t * u * u, u ** 3, t ** 4, u ** 4],
-                   -1).reshape(G, J * K, N_ALT)
+    G, J, K = n.shape
+    t, u = (np.nan_to_num(a) for a in _offsets(X, Y, fit))
+    phi = np.concatenate([quad_features(np.stack([t, u], -1)),
+                          np.stack([t ** 3, t * t * u, t * u * u, u ** 3, t ** 4, u ** 4], -1)],
+                         -1).reshape(G, J * K, N_ALT)
     w = np.where(fit.in_window, n, 0.0).reshape(G, J * K)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(w > 0, s.reshape(G, J * K) / np.where(w > 0, n.reshape(G, J * K), 1),

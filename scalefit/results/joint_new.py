@@ -57,7 +57,7 @@ class NewSurface:
         return self.gain / self.cost
 
 
-def new_surface_options(fit, sf, laws, views, errors, sigma, target, costs, cost_mode,
+def new_surface_options(fit, sf, laws, views, errors, sigma, target, cost_mode,
                         new_scales=(), new_horizons=(), sides=(3,),
                         loss_objective=False) -> list[NewSurface]:
     """Every new-surface option of every law (module docstring). ``laws``: the joint
@@ -68,7 +68,7 @@ def new_surface_options(fit, sf, laws, views, errors, sigma, target, costs, cost
     for key, law in laws.items():
         m, vars_ = law["members"], law["vars"]
         pts = table.iloc[m]
-        grp = {b: _py(pts.iloc[0][b]) for b in sf["by"]}
+        grp = group_of(sf, m[0])
         z0 = np.array([1.0] + [math.log(float(target[v])) for v in vars_])
         Z = np.column_stack([np.ones(len(m))] + [np.log(pts[v].to_numpy(float))
                                                  for v in vars_])
@@ -87,9 +87,9 @@ def new_surface_options(fit, sf, laws, views, errors, sigma, target, costs, cost
             h = leverage(np.vstack([Z, z]), z0)
             if not np.all(np.isfinite(h)):
                 continue
-            c = 1.0
+            c = 1.0  # per run, relative to the cheapest surface's (as the planner's costs)
             if cost_mode == "flops":
-                c = (scale or 1.0) * (horizon or 1.0) / _cheapest(table)
+                c = (scale or 1.0) * (horizon or 1.0) / flops(table).min()
             for n_side in sides:
                 cov = block_cov(hx, hy, K, sig, n_side)
                 v = float(error_of(cov[None], law["K"][None] if loss_objective else None)[0])
@@ -125,8 +125,7 @@ def choose_new(options, instead, k: int, per_group: bool) -> list:
 
 
 def new_rows(sf, col, o, laws, objective) -> list[dict]:
-    t = sf["table"].iloc[laws[o.key]["members"][0]]
-    base = {c: _py(t[c]) for c in sf["by"]}
+    base = group_of(sf, laws[o.key]["members"][0])
     if "scale" in sf["roles"]:
         base["scale"] = o.scale
     if "horizon" in sf["roles"]:
@@ -252,12 +251,20 @@ def _levels(v: np.ndarray, tol: float) -> np.ndarray:
     return np.array([g[(g.size - 1) // 2] for g in np.split(v, cut)])
 
 
-def _cheapest(table) -> float:
+def group_of(sf, s: int) -> dict:
+    """The by columns' values (plain Python) of surface ``s``."""
+    t = sf["table"].iloc[int(s)]
+    return {b: _py(t[b]) for b in sf["by"]}
+
+
+def flops(table) -> np.ndarray:
+    """scale x horizon of each surface (the factor 6 of 6ND left out; 1 for a role the
+    table lacks)."""
     c = np.ones(len(table))
     for r in ("scale", "horizon"):
         if r in table:
             c = c * table[r].to_numpy(float)
-    return float(c.min())
+    return c
 
 
 def _py(v):

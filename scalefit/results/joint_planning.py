@@ -26,6 +26,8 @@ from .joint_new import (
     NEW_SIDES,
     choose_new,
     exact_value,
+    flops,
+    group_of,
     new_rows,
     new_surface_options,
     predict_at,
@@ -90,13 +92,13 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
                              cand_x, cand_y, weight, costs, sigma,
                              replicates=candidates is None,
                              metric=K if objective == "loss" else None, **opts)
-    cov0 = planner.covariances()
+    cov0 = planner.cov  # the vertex covariances now (the planner replaces, never edits, it)
     codes, uniq = pd.factorize(sf["key"])
     news = []
     if law_mode and new_sweeps and candidates is None and laws:
         news = choose_new(new_surface_options(
             fit, sf, laws, views, planner.v, sigma,
-            {"scale": target_scale, "horizon": target_horizon}, costs, cost, new_scales,
+            {"scale": target_scale, "horizon": target_horizon}, cost, new_scales,
             new_horizons, sides=[n for n in NEW_SIDES if n * n <= k],
             loss_objective=objective == "loss"), functools.cache(planner.preview_score),
             int(k), per_group)
@@ -111,7 +113,7 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
                                        "status", "reason", "gain", "sd_after", "cost"])
     for o in news:
         laws[o.key]["new"] = o
-    targets = _targets(fit, sf, picks, (cov0, planner.covariances()), K, laws, law_mode,
+    targets = _targets(fit, sf, picks, (cov0, planner.cov), K, laws, law_mode,
                        target_scale, target_horizon)
     if not known.all():
         notes.append("some surfaces have no measured run noise (no residual in any ok "
@@ -289,10 +291,7 @@ def _selected(table, by, group) -> np.ndarray:
 def _costs(table, how) -> np.ndarray:
     if how == "runs":
         return np.ones(len(table))
-    c = np.ones(len(table))
-    for r in ("scale", "horizon"):
-        if r in table:
-            c = c * table[r].to_numpy(float)
+    c = flops(table)
     return c / c.min()
 
 
@@ -385,8 +384,7 @@ def _joint_row(fit, t: pd.Series, roles):
 def _k_at_target(fit, sf, law, K, target_scale, target_horizon) -> np.ndarray:
     """The valley's curvature matrix (2, 2) at the target: what the joint laws predict there
     (``joint_new.predict_at``); else the median of the law's surfaces' own."""
-    t0 = sf["table"].iloc[law["members"][0]]
-    pred = predict_at(fit, {b: _py(t0[b]) for b in sf["by"]},
+    pred = predict_at(fit, group_of(sf, law["members"][0]),
                       {"scale": target_scale, "horizon": target_horizon})
     return pred[2] if pred is not None else np.nanmedian(K[law["members"]], axis=0)
 
@@ -409,8 +407,7 @@ def _targets(fit, sf, picks, covs, K, laws, law_mode, target_scale, target_horiz
     if law_mode:
         for law in laws.values():
             m, h = law["members"], law["h"]
-            t0 = sf["table"].iloc[m[0]]
-            grp = {b: _py(t0[b]) for b in sf["by"]}
+            grp = group_of(sf, m[0])
             lr = ci = None
             try:
                 with warnings.catch_warnings():
@@ -443,7 +440,7 @@ def _targets(fit, sf, picks, covs, K, laws, law_mode, target_scale, target_horiz
         lr = float(jr["lr_opt"]) if ok else None
         ci = ((float(jr["lr_opt_lo"]), float(jr["lr_opt_hi"]))
               if ok and np.isfinite(jr["lr_opt_lo"]) else None)
-        out.append({"target": "sweep", "group": {b: _py(t[b]) for b in sf["by"]},
+        out.append({"target": "sweep", "group": group_of(sf, s),
                     "scale": _py(t["scale"]) if "scale" in t else None,
                     "horizon": _py(t["horizon"]) if "horizon" in t else None,
                     "lr": lr, "lr_ci": ci, "sd_now": sd(cov0[s]), "sd_after": sd(cov1[s]),
