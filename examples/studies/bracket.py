@@ -1,7 +1,8 @@
 """Train LR sweeps until every sweep's best LR is bracketed: the study driver.
 
 A study is a set of *sweeps* (one `RunConfig` template each: everything but the LR and
-the seed) and a starting LR grid per sweep on a x2 ladder. Each round trains, for every
+the seed) and a starting LR grid per sweep on a ladder 1e-3 * r^k (r = 2 unless the sweep
+says otherwise, e.g. sqrt(2)). Each round trains, for every
 sweep, every seed at every LR of its grid that is not yet in the results file
 (`reference_trainer.sweep.run`: batched where it pays, resumable, one row per run), then
 reads the file and widens each grid where its best LR (lowest mean loss over seeds, a
@@ -26,16 +27,17 @@ from reference_trainer import sweep
 from reference_trainer.config import RunConfig
 
 
-def ladder(lr: float) -> float:
-    """`lr` rounded to the nearest point of the ladder 1e-3 * 2^k (6 significant digits)."""
-    k = round(math.log2(lr / 1e-3))
-    return float(f"{1e-3 * 2.0 ** k:.6g}")
+def ladder(lr: float, ratio: float = 2.0) -> float:
+    """`lr` rounded to the nearest point of the ladder 1e-3 * ratio^k (6 significant
+    digits)."""
+    k = round(math.log(lr / 1e-3) / math.log(ratio))
+    return float(f"{1e-3 * ratio ** k:.6g}")
 
 
-def grid(centre: float, n: int) -> list[float]:
-    """`n` LRs on the ladder around `centre` (x2 apart)."""
-    k0 = round(math.log2(ladder(centre) / 1e-3)) - (n - 1) // 2
-    return [float(f"{1e-3 * 2.0 ** (k0 + i):.6g}") for i in range(n)]
+def grid(centre: float, n: int, ratio: float = 2.0) -> list[float]:
+    """`n` LRs on the ladder around `centre` (`ratio` apart)."""
+    k0 = round(math.log(centre / 1e-3) / math.log(ratio)) - (n - 1) // 2
+    return [float(f"{1e-3 * ratio ** (k0 + i):.6g}") for i in range(n)]
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Sweep:
     template: RunConfig
     lrs: list[float]
     seeds: tuple[int, ...] = (0, 1)
+    ratio: float = 2.0  # the ladder's step: widening adds LRs this far apart
     notes: list[str] = field(default_factory=list)
 
     def runs(self) -> list[RunConfig]:
@@ -80,9 +83,9 @@ def missing_lrs(sw: Sweep, losses: dict[str, float], margin: int = 2) -> list[fl
     best = min(range(len(lrs)), key=lambda i: mean[i])
     added = []
     if best < margin:
-        added += [lrs[0] / 2.0 ** (i + 1) for i in range(margin - best)]
+        added += [lrs[0] / sw.ratio ** (i + 1) for i in range(margin - best)]
     if len(lrs) - 1 - best < margin and math.isfinite(mean[-1]):
-        added += [lrs[-1] * 2.0 ** (i + 1) for i in range(margin - (len(lrs) - 1 - best))]
+        added += [lrs[-1] * sw.ratio ** (i + 1) for i in range(margin - (len(lrs) - 1 - best))]
     return [float(f"{x:.6g}") for x in added]
 
 
