@@ -5,6 +5,10 @@ Sources (the ``data`` field):
 * ``stdlib``: the Python standard library sources of the running interpreter
   (``sysconfig`` stdlib path, tests and site-packages left out), files in a fixed
   shuffled order, bytes as tokens. Present right after installing; nothing is downloaded.
+* ``stdlib-bpeV`` (e.g. ``stdlib-bpe4096``): the same text in a vocabulary of V tokens,
+  byte-level BPE (``bpe.py``) trained on the first 2 MB of the training split; train
+  and validation text are encoded separately (no token spans the split); the encoding
+  is cached on disk after the first load (about half a minute).
 * a directory with ``train.bin`` and ``val.bin`` (nanoGPT format: flat uint16 tokens,
   memory-mapped), used as given;
 * a single ``.bin`` file: memory-mapped, the last ``val_frac`` of it held out;
@@ -79,18 +83,47 @@ def _bin_vocab(*arrays) -> int:
     return max(BYTE_VOCAB, -(-top // 64) * 64)
 
 
+BPE_TRAIN_BYTES = 2_000_000  # the BPE merges of stdlib-bpeV are learned on this prefix
+
+
+def _stdlib_bytes() -> tuple[bytes, str]:
+    import sys
+
+    files = stdlib_files()
+    if sum(f.stat().st_size for f in files) < 1_000_000:  # stripped install: no sources
+        files = _fallback_files()
+    name = f"stdlib:py{sys.version_info.major}.{sys.version_info.minor}"
+    return b"".join(f.read_bytes() + b"\n\n" for f in files), name
+
+
+def _bpe_vocab(source: str) -> int | None:
+    """V of 'stdlib-bpeV', None for any other source; ValueError for a bad V."""
+    if not source.startswith("stdlib-bpe"):
+        return None
+    v = source[len("stdlib-bpe"):]
+    if not v.isdigit() or not 256 < int(v) <= 65536:
+        raise ValueError(f"data {source!r}: expected stdlib-bpeV with 256 < V <= 65536, "
+                         "e.g. stdlib-bpe4096")
+    return int(v)
+
+
 @functools.lru_cache(maxsize=4)
 def load(source: str = "stdlib", val_frac: float = 0.05) -> Dataset:
     """Load a data source (see module doc). Cached per process: a sweep loads it once."""
     if source == "stdlib":
-        files = stdlib_files()
-        if sum(f.stat().st_size for f in files) < 1_000_000:  # stripped install: no sources
-            files = _fallback_files()
-        tokens = encode(b"".join(f.read_bytes() + b"\n\n" for f in files))
-        import sys
+        raw, name = _stdlib_bytes()
+        return _split(encode(raw), val_frac, name, BYTE_VOCAB)
+    vocab = _bpe_vocab(source)
+    if vocab is not None:
+        from . import bpe
 
-        name = f"stdlib:py{sys.version_info.major}.{sys.version_info.minor}"
-        return _split(tokens, val_frac, name, BYTE_VOCAB)
+        raw, name = _stdlib_bytes()
+        n_val = max(1, int(len(raw) * val_frac))  # the byte split of `stdlib`
+        train_raw, val_raw = raw[:-n_val], raw[-n_val:]
+        head = train_raw[:BPE_TRAIN_BYTES]
+        train = bpe.cached_encode(head, train_raw, vocab)
+        val = bpe.cached_encode(head, val_raw, vocab)
+        return Dataset(train, val, vocab, f"{name}:bpe{vocab}")
     path = Path(source).expanduser()
     if path.is_dir():
         tr, va = path / "train.bin", path / "val.bin"
