@@ -41,7 +41,7 @@ COLUMNS = [
     "weight_decay", "wd_mode", "wd_transfer", "schedule", "warmup_tokens", "min_lr_frac",
     "grad_clip",
     "batch_size", "seq_len", "norm", "pos", "data", "seed",
-    "val_loss", "train_loss", "status", "steps", "wall_time_s", "tokens_per_s",
+    "val_loss", "train_loss", "loss_spikes", "max_loss_ratio", "status", "steps", "wall_time_s", "tokens_per_s",
     "device", "torch_version", "git_rev", "config",
 ]
 
@@ -77,7 +77,8 @@ def git_rev() -> str:
 
 
 def make_row(cfg, tbl, *, n_params: int, n_params_total: int, val_loss: float,
-             train_loss: float, status: str, steps: int, wall_time_s: float,
+             train_loss: float, status: str, loss_spikes: int | None = None,
+             max_loss_ratio: float | None = None, steps: int, wall_time_s: float,
              tokens_per_s: float, device: str, data_name: str) -> dict:
     """One results row (see COLUMNS); val_loss is None unless status == 'ok'."""
     import torch
@@ -104,6 +105,8 @@ def make_row(cfg, tbl, *, n_params: int, n_params_total: int, val_loss: float,
         "val_loss": val_loss if ok else None,
         "train_loss": train_loss if train_loss is not None and math.isfinite(train_loss)
         else None,
+        "loss_spikes": loss_spikes,
+        "max_loss_ratio": None if max_loss_ratio is None else round(max_loss_ratio, 4),
         "status": "ok" if ok else "diverged", "steps": steps,
         "wall_time_s": round(wall_time_s, 3), "tokens_per_s": round(tokens_per_s, 1),
         "device": device, "torch_version": torch.__version__, "git_rev": git_rev(),
