@@ -35,10 +35,14 @@ SP has every exponent 0. Each *switch* changes one thing from SP towards muP:
     readout_mult  logits times 1/m       a_readout 0 -> -1
     readout_lr    readout LR and init    c_readout, b_readout  0 -> -1
                   (the same effective readout as readout_mult, without a multiplier)
+    readout_init  readout init           b_readout 0 -> -1/2
     attn          attention scale        e         1/2 -> 1
 
 Presets: ``sp`` = no switch; ``mup`` = hidden_lr + hidden_init + readout_mult + attn;
-``sp_emb`` = emb_lr. A name is a preset followed by ``+switch`` / ``-switch``:
+``sp_emb`` = emb_lr; ``sp_fanin`` = hidden_init + readout_init: SP as most code
+initialises it, every matrix with std ``sigma * m^-1/2`` (with ``init_rel`` 1,
+``1/sqrt(fan_in)`` at every width), so SP's init is a convention of its own rather
+than an absolute std carried over from another arm's base init. A name is a preset followed by ``+switch`` / ``-switch``:
 ``sp+hidden_lr``, ``mup-attn``, ``mup-readout_mult+readout_lr``.
 
 The residual output projections (``attn.c_proj``, ``mlp.c_proj``) get an extra init
@@ -52,11 +56,13 @@ import re
 from dataclasses import dataclass
 
 TENSOR_TYPES = ("emb", "hidden", "readout", "norm")
-SWITCHES = ("emb_lr", "hidden_lr", "hidden_init", "readout_mult", "readout_lr", "attn")
+SWITCHES = ("emb_lr", "hidden_lr", "hidden_init", "readout_mult", "readout_lr", "readout_init",
+            "attn")
 PRESETS = {
     "sp": frozenset(),
     "mup": frozenset({"hidden_lr", "hidden_init", "readout_mult", "attn"}),
     "sp_emb": frozenset({"emb_lr"}),
+    "sp_fanin": frozenset({"hidden_init", "readout_init"}),
 }
 
 
@@ -95,6 +101,9 @@ def parse(name: str) -> frozenset:
     if {"readout_mult", "readout_lr"} <= active:
         raise ValueError(f"{name!r}: readout_mult and readout_lr are two ways of the same "
                          "change; use one")
+    if {"readout_lr", "readout_init"} <= active:
+        raise ValueError(f"{name!r}: readout_lr already sets the readout init (m^-1); "
+                         "drop readout_init")
     return frozenset(active)
 
 
@@ -118,7 +127,8 @@ def exponents(name: str) -> tuple[dict[str, Exponents], float]:
     hidden = Exponents(init=-0.5 if "hidden_init" in on else 0.0,
                        lr=-1.0 if "hidden_lr" in on else 0.0)
     readout = Exponents(mult=-1.0 if "readout_mult" in on else 0.0,
-                        init=-1.0 if "readout_lr" in on else 0.0,
+                        init=(-1.0 if "readout_lr" in on else
+                              -0.5 if "readout_init" in on else 0.0),
                         lr=-1.0 if "readout_lr" in on else 0.0)
     norm = Exponents()
     attn = 1.0 if "attn" in on else 0.5

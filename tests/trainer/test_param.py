@@ -174,3 +174,18 @@ def test_wd_transfer_keeps_lr_times_decay_per_type_constant_in_width():
     assert products[0]["hidden"] == pytest.approx(LR * wd)
     plain = RunConfig(param="mup", width=512, base_width=64, weight_decay=wd)
     assert param.table_for(plain).rules["hidden"].wd_mult == 1.0  # off: decay shrinks as 1/m
+
+
+def test_sp_fanin_initialises_every_matrix_as_one_over_sqrt_fan_in():
+    from reference_trainer import param
+
+    for width in (16, 64, 256):
+        t = param.table("sp_fanin", width, 16, init_std=1 / 16**0.5)   # init_rel 1
+        assert abs(t.rules["hidden"].init_std - width**-0.5) < 1e-12
+        assert abs(t.rules["readout"].init_std - width**-0.5) < 1e-12
+        assert t.rules["emb"].init_std == 0.25                          # no fan-in: constant
+        assert t.rules["hidden"].lr_mult == t.rules["readout"].lr_mult == 1.0
+    assert param.canonical_name("sp+hidden_init+readout_init") == "sp_fanin"
+    assert param.canonical_name("sp+hidden_init") == "sp+hidden_init"   # old names unchanged
+    with pytest.raises(ValueError, match="readout_lr already sets"):
+        param.parse("sp_fanin+readout_lr")
