@@ -21,14 +21,17 @@ the same command continues from what the file holds (ROUNDS more rounds).
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import sys
 
 from . import sweep
 from .config import RunConfig
+from .results import ResultsFile, RowError, config_of
 
 BY_COLUMN = {"param": "parameterization"}
+NUMBERS = ("n_params", "tokens", "lr", "val_loss", "batch_size")  # what the fit reads
 
 
 def _scalefit():
@@ -46,10 +49,26 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def sweep_columns(df) -> list[str]:
+def read_results(out, pd):
+    """The results table at `out` (whole rows: a torn last line is left out), each row's
+    config and line number. A row that cannot be read, a config that is not a JSON
+    object, or a number column holding something else raises `results.RowError`."""
+    rf = ResultsFile(out)
+    numbered = rf.numbered_rows()
+    for n, r in numbered:
+        for col in NUMBERS:
+            v = r.get(col, "").strip()
+            try:
+                float(v or "nan")
+            except ValueError:
+                raise RowError(out, n, f"column {col!r}: {v!r} is not a number") from None
+    cfgs = [config_of(out, n, r.get("config", "")) for n, r in numbered]
+    df = pd.read_csv(io.BytesIO(rf.whole_bytes()))
+    return df, cfgs, [n for n, _ in numbered]
+
+
+def sweep_columns(df, cfgs: list[dict]) -> list[str]:
     """The ``--by`` columns of a results table: the settings that vary within a cell."""
-    cfgs = [json.loads(c) if isinstance(c, str) and c.strip() else {}
-            for c in df.get("config", [])]
     if not cfgs:
         return []
     cells: dict = {}
@@ -64,13 +83,13 @@ def sweep_columns(df) -> list[str]:
     return sorted(varying)
 
 
-def with_by_columns(df, fields: list[str]):
+def with_by_columns(df, cfgs: list[dict], fields: list[str]):
     """``df`` with a column per varying setting (the row's own column where it has one)."""
     cols = []
     for f in fields:
         col = BY_COLUMN.get(f, f)
         if col not in df.columns:
-            df = df.assign(**{col: [json.loads(c).get(f) for c in df["config"]]})
+            df = df.assign(**{col: [c.get(f) for c in cfgs]})
         cols.append(col)
     return df, cols
 
@@ -81,8 +100,8 @@ def propose(out, budget: int, target_scale=None, target_horizon=None, seed: int 
     ``joint``: a setting swept with the LR (``batch_size``): LR x setting surfaces, each
     proposed run a cell (``scalefit next --joint``)."""
     pd, sfn = _scalefit()
-    df = pd.read_csv(out)
-    df, by = with_by_columns(df, [f for f in sweep_columns(df) if f != joint])
+    df, rows, lines = read_results(out, pd)
+    df, by = with_by_columns(df, rows, [f for f in sweep_columns(df, rows) if f != joint])
     extra = {"joint": BY_COLUMN.get(joint, joint)} if joint else {}
     res, props, todo = sfn.next_runs(df, budget, target_scale=target_scale,
                                      target_horizon=target_horizon, by=by, source=str(out),
@@ -91,7 +110,7 @@ def propose(out, budget: int, target_scale=None, target_horizon=None, seed: int 
     for i, row in todo.iterrows():
         text = row.get("config")
         if not isinstance(text, str) or not text.strip():
-            cfg = _new_scale(row, df, props.runs.iloc[i])
+            cfg = _new_scale(row, df, props.runs.iloc[i], rows, lines, out)
             if cfg is None:
                 skipped.append(f"{row.get('proposal_reason')}: no model shape for it")
                 continue
@@ -100,21 +119,33 @@ def propose(out, budget: int, target_scale=None, target_horizon=None, seed: int 
                 whole = isinstance(getattr(cfg, joint), int)
                 cfg = cfg.replace(**{joint: int(round(value)) if whole else value})
         else:
-            cfg = RunConfig(**json.loads(text))
+            cfg = _run_config(json.loads(text), out, f"proposed run {i + 1}")
         cfgs.append(cfg)
     return res, props, cfgs, skipped
 
 
-def _new_scale(row, df, p):
+def _run_config(settings: dict, out, what: str) -> RunConfig:
+    """The run of a config read from `out`; a config this trainer cannot run is one line
+    naming the file and `what` (a row's line, or the proposal)."""
+    try:
+        return RunConfig(**settings)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{out}, {what}: column 'config' is not a run of this trainer "
+                         f"({e})") from None
+
+
+def _new_scale(row, df, p, rows: list[dict], lines: list[int], out):
     """A run of a new sweep at a new scale: the template's shape with the width whose
-    non-embedding parameter count is nearest the proposed scale (depth kept)."""
+    non-embedding parameter count is nearest the proposed scale (depth kept). `rows`,
+    `lines`: the config and line number of each row of `df`, read from `out`."""
     from .build import non_embedding_params
 
     same = df[df["parameterization"] == row.get("parameterization")] if \
         "parameterization" in df else df
     if same.empty or "scale" not in p or p["scale"] is None:
         return None
-    base = RunConfig(**json.loads(same["config"].iloc[0]))
+    first = same.index[0]
+    base = _run_config(rows[first], out, f"line {lines[first]}")
     step = base.n_heads or base.head_dim
     best = None
     for w in range(step, 64 * base.width + 1, step):
@@ -154,8 +185,6 @@ def run_adaptive(runs: list[RunConfig], out, devices, rounds: int, budget: int,
     propose-and-train (module docstring). Returns {"rounds", "trained", "factor",
     "stopped"}; progress and each round's proposals on stderr."""
     _scalefit()  # fail before training anything when scalefit is missing
-    from .results import ResultsFile
-
     if not runs and not ResultsFile(out).run_ids():
         raise ValueError(f"--adaptive: {out} holds no runs and no grid was given: give a "
                          "starting grid (--lrs, --widths, ... or --config, --from-csv)")

@@ -20,7 +20,8 @@ training time until its end.
 Checkpoints (``ckpt_dir`` and ``ckpt_every``): the batch saves the state of the
 models still training to ``ckpt_dir/batch-<hash>.pt``; a later batch whose runs are
 all in such a file (the same batch, or part of it when some runs have finished since)
-resumes from it.
+resumes from it; a file that cannot be resumed from, for any reason, is ignored with one
+line on stderr and the batch trains from scratch.
 """
 
 from __future__ import annotations
@@ -37,7 +38,16 @@ from . import data, loop, schedule
 from .batched import BatchedGPT, quiet_layout_note
 from .batched_optim import BatchedAdamW
 from .config import RunConfig
-from .runtime import HostScalar, autocast, load_checkpoint, log, save_atomic
+from .runtime import (
+    HostScalar,
+    autocast,
+    check_progress,
+    error_line,
+    ignore_checkpoint,
+    load_checkpoint,
+    log,
+    save_atomic,
+)
 
 
 def train_step(model: BatchedGPT, opt: BatchedAdamW, forward, x, y, micro: int,
@@ -91,10 +101,18 @@ def ckpt_file(ckpt_dir, run_ids) -> Path:
 
 
 def _load(path: Path) -> dict | None:
-    """A batch checkpoint (mmap: reading the run ids does not read the weights), or None
-    when unreadable or not one of ours."""
+    """A batch checkpoint (mmap: reading the run ids does not read the weights), or None,
+    with one line on stderr, when unreadable or not one of ours."""
     st = load_checkpoint(path, "cpu", mmap=True)
-    return st if st is not None and "run_ids" in st and "step" in st else None
+    if st is None:
+        return None
+    ids, step = st.get("run_ids"), st.get("step")
+    if not (isinstance(ids, list) and ids and all(isinstance(i, str) for i in ids)
+            and isinstance(step, int) and not isinstance(step, bool) and step >= 0):
+        ignore_checkpoint(path, "not a batch checkpoint of this trainer (no list of run ids "
+                          "and step)")
+        return None
+    return st
 
 
 def find_checkpoint(ckpt_dir, run_ids) -> tuple[Path, dict] | None:
@@ -126,7 +144,42 @@ def remove_finished_checkpoints(ckpt_dir, done_ids: set) -> None:
             f.unlink(missing_ok=True)
 
 
+def resume(st: dict, cfgs: list[RunConfig], model: BatchedGPT, opt: BatchedAdamW,
+           streams: dict) -> tuple:
+    """Load the rows of `cfgs` from batch checkpoint `st` into the model, optimizer and
+    data streams; returns (step, losses, init_loss, elapsed_s), per-run lists. Raises when
+    anything does not fit (the objects may then be half-loaded: build them anew)."""
+    step = st["step"]
+    rows_of = [st["run_ids"].index(c.run_id) for c in cfgs]
+    losses = [st["losses"][r] for r in rows_of]
+    init_loss = [st["init_loss"][r] for r in rows_of]
+    for c, ls, first in zip(cfgs, losses, init_loss, strict=True):
+        check_progress(step, ls, first, c.steps)
+    flat, m, v = (st[k][rows_of] for k in ("flat", "m", "v"))
+    for name, t in (("flat", flat), ("m", m), ("v", v)):
+        if t.shape != model.flat.shape:  # copy_ would broadcast a wrong shape silently
+            raise ValueError(f"{name} has shape {tuple(t.shape)} for a batch of "
+                             f"{tuple(model.flat.shape)}")
+    if isinstance(st["t"], bool) or not isinstance(st["t"], int):
+        raise ValueError(f"optimizer step count {st['t']!r} is not an integer")
+    model.flat.copy_(flat)
+    opt.load_state_dict({"m": m, "v": v, "t": st["t"]})
+    for seed, gen_state in st["streams"].items():
+        if seed in streams:
+            streams[seed].load_state_dict(gen_state)
+    return step, [list(ls) for ls in losses], init_loss, float(st["elapsed_s"])
+
+
 # ------------------------------------------------------------------------- training
+def fresh(cfgs: list[RunConfig], vocab: int, dev: torch.device, ds) -> tuple:
+    """A new batch: the model, its optimizer, and one data stream per seed (the batches
+    each model's single run would draw)."""
+    model = BatchedGPT(cfgs, vocab, dev)
+    streams = {c.seed: data.Batches(ds.train, c.seq_len, c.batch_size, seed=c.seed + 1)
+               for c in cfgs}
+    return model, BatchedAdamW(model), streams
+
+
 def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
                 on_row: Callable[[int, dict], None] | None = None,
                 losses_out: dict | None = None) -> list[dict]:
@@ -138,18 +191,14 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
     say = (lambda m: None) if quiet else log
     c0 = cfgs[0]
     d, ds = loop.start(c0, batched=True)
-    dev = d.device
-    model = BatchedGPT(cfgs, c0.vocab_size or ds.vocab_size, dev)
-    opt = BatchedAdamW(model)
+    dev, vocab = d.device, c0.vocab_size or ds.vocab_size
+    model, opt, streams = fresh(cfgs, vocab, dev, ds)
     K0 = len(cfgs)
     n_params, n_params_total = model.n_params
     micro = min(c0.micro_batch_size or c0.batch_size, c0.batch_size)
     if c0.batch_size % micro:
         raise ValueError(f"batch_size {c0.batch_size} is not a multiple of "
                          f"micro_batch_size {micro}")
-    # one data stream per seed: the batches each model's single run would draw
-    streams = {c.seed: data.Batches(ds.train, c.seq_len, c.batch_size, seed=c.seed + 1)
-               for c in cfgs}
     n_steps = [c.steps for c in cfgs]
     factors = torch.tensor([[schedule.lr_factor(s, c.steps, c.warmup_steps, c.schedule,
                                                 c.min_lr_frac) for s in range(max(n_steps))]
@@ -162,22 +211,19 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
 
     ckpt_every = c0.ckpt_every if ckpt_dir else 0
     ckpt_path = ckpt_file(ckpt_dir, [c.run_id for c in cfgs]) if ckpt_every else None
+    found = None
     if ckpt_every:
         Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
         found = find_checkpoint(ckpt_dir, [c.run_id for c in cfgs])
-        if found:
-            st = found[1]
-            rows_of = [st["run_ids"].index(c.run_id) for c in cfgs]
-            model.flat.copy_(st["flat"][rows_of])
-            opt.load_state_dict({"m": st["m"][rows_of], "v": st["v"][rows_of], "t": st["t"]})
-            for seed, gen_state in st["streams"].items():
-                if seed in streams:
-                    streams[seed].load_state_dict(gen_state)
-            step = start_step = st["step"]
-            for k, r in enumerate(rows_of):
-                losses[k], init_loss[k] = list(st["losses"][r]), st["init_loss"][r]
-            elapsed_s = st["elapsed_s"]
+    if found:
+        try:
+            step, losses, init_loss, elapsed_s = resume(found[1], cfgs, model, opt, streams)
+            start_step = step
             say(f"batch of {K0}: resumed at step {step} from {found[0].name}")
+        except Exception as e:  # noqa: BLE001 - any bad checkpoint: train from scratch
+            ignore_checkpoint(found[0], f"cannot resume this batch from it ({error_line(e)});"
+                              " training from scratch")
+            model, opt, streams = fresh(cfgs, vocab, dev, ds)  # nothing half-loaded
 
     compile_ = c0.compile
     if compile_:

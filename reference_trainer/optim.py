@@ -55,3 +55,14 @@ def apply_schedule(opt: torch.optim.Optimizer, factor: float, wd_mode: str) -> N
             with torch.no_grad():
                 for p in g["params"]:
                     p.mul_(1.0 - g["wd"] * factor)
+
+
+def check_state(opt: torch.optim.Optimizer) -> None:
+    """Raise ValueError if a loaded optimizer state does not fit its parameters (torch
+    checks only the group sizes; a wrong moment shape would fail at the first step)."""
+    for g in opt.param_groups:
+        for p in g["params"]:
+            for k, v in opt.state.get(p, {}).items():
+                if torch.is_tensor(v) and v.dim() and v.shape != p.shape:
+                    raise ValueError(f"optimizer state {k!r} of shape {tuple(v.shape)} for a "
+                                     f"parameter of shape {tuple(p.shape)}")

@@ -6,10 +6,13 @@ Appending costs O(1) whatever the file's length: under an exclusive ``flock`` on
 ``os.write`` on an ``O_APPEND`` descriptor, then fsynced. A process killed at any
 instant (SIGKILL included) leaves either the whole line or, at worst, a torn last line
 without its newline; the next writer repairs that under the lock before anything else
-(completing the line only when it parses as a whole row, else cutting it off), and
-readers never parse a line without its newline. A write cut short (disk full) is taken
-back and raises. The header is written once, when the file is created; a row with a new
-column (rare) rewrites the whole file atomically (temporary file, fsync, ``os.replace``).
+(completing the line only when it parses as a whole row: every field, the last one
+closed by its quote, and a ``config`` that is a whole JSON object; else cutting it off,
+so that run trains again), and readers never parse a line without its newline. A row
+that cannot be read is an error naming the file and its line (`RowError`). A write cut
+short (disk full) is taken back and raises. The header is written once, when the file
+is created; a row with a new column (rare) rewrites the whole file atomically (temporary
+file, fsync, ``os.replace``).
 A row whose ``run_id`` is present is not written again: the writer keeps the set of ids
 in memory and reads only what other writers appended since (the file's inode and size
 say when).
@@ -128,8 +131,70 @@ def _line(header: list[str], row: dict) -> bytes:
     return buf.getvalue().encode()
 
 
-def _parse(data: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(data.decode("utf-8", errors="replace"))))
+class RowError(ValueError):
+    """A results row that cannot be read; the message names the file and the line."""
+
+    def __init__(self, path, line: int, what: str):
+        super().__init__(f"{path}, line {line}: {what}")
+
+
+def _parse(data: bytes, path="results", first_line: int = 1) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of each line of `data` (whole lines), numbered from
+    `first_line`; a line the csv module refuses raises `RowError`."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")))
+    out = []
+    try:
+        for fields in reader:
+            out.append((first_line + reader.line_num - 1, fields))
+    except csv.Error as e:
+        raise RowError(path, first_line + reader.line_num - 1, f"not a CSV row ({e})") from None
+    return out
+
+
+def _checked(path, header: list[str], lines) -> list[tuple[int, list[str]]]:
+    """`lines` without blank ones; a row whose field count is not the header's raises."""
+    out = []
+    for n, fields in lines:
+        if not fields:
+            continue
+        if len(fields) != len(header):
+            raise RowError(path, n, f"{len(fields)} fields where the header has "
+                           f"{len(header)}; fix or remove the line")
+        out.append((n, fields))
+    return out
+
+
+def config_of(path, line: int, text: str) -> dict:
+    """The ``config`` JSON of the row at `line` ({} when empty); `RowError` if it is not a
+    JSON object."""
+    if not text.strip():
+        return {}
+    try:
+        cfg = json.loads(text)
+    except ValueError as e:
+        raise RowError(path, line, f"column 'config' is not JSON ({e})") from None
+    if not isinstance(cfg, dict):
+        raise RowError(path, line, "column 'config' is not a JSON object")
+    return cfg
+
+
+def _whole_row(header: list[str], tail: bytes) -> bool:
+    """True if the torn last line `tail` (no newline) is a complete row: it decodes, has
+    the header's fields, its last field ends with its closing quote (a cut after an
+    unquoted field cannot be told from a cut inside it) and its ``config`` is a JSON
+    object."""
+    try:
+        fields = next(csv.reader([tail.decode()], strict=True))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        return False
+    if len(fields) != len(header) or not tail.endswith(b'"'):
+        return False
+    if "config" in header:
+        try:
+            return isinstance(json.loads(fields[header.index("config")]), dict)
+        except ValueError:
+            return False
+    return True
 
 
 class ResultsFile:
@@ -143,6 +208,7 @@ class ResultsFile:
         self._ids: set[str] = set()
         self._ino = None  # inode of the file as last read (None: not read / absent)
         self._offset = 0  # bytes read so far: whole lines only
+        self._line = 0  # lines read so far (the next one read is line _line + 1)
 
     @contextmanager
     def locked(self):
@@ -163,7 +229,7 @@ class ResultsFile:
             fh = open(self.path, "rb")
         except FileNotFoundError:
             self._header, self._header_bytes, self._ids = [], b"", set()
-            self._ino, self._offset = None, 0
+            self._ino, self._offset, self._line = None, 0, 0
             return
         with fh:
             st = os.fstat(fh.fileno())
@@ -178,26 +244,39 @@ class ResultsFile:
                 fh.seek(0)
                 data = fh.read()
                 self._header, self._header_bytes, self._ids = [], b"", set()
-                self._offset = 0
+                self._offset = self._line = 0
             whole = data[:data.rfind(b"\n") + 1]  # a line without its newline is not ours yet
-            lines = _parse(whole)
+            lines = _parse(whole, self.path, self._line + 1)
             if not self._header and lines:
-                self._header = lines.pop(0)
+                self._header = lines.pop(0)[1]
                 self._header_bytes = whole[:whole.find(b"\n") + 1]
+            lines = _checked(self.path, self._header, lines)
             if "run_id" in self._header:
                 k = self._header.index("run_id")
-                self._ids.update(r[k] for r in lines if len(r) > k)
+                self._ids.update(r[k] for _, r in lines)
             self._ino, self._offset = st.st_ino, self._offset + len(whole)
+            self._line += whole.count(b"\n")
+
+    def whole_bytes(self) -> bytes:
+        """The file up to its last newline (a torn last line left out); b"" if absent."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return b""
+        return data[:data.rfind(b"\n") + 1]
+
+    def numbered_rows(self) -> list[tuple[int, dict]]:
+        """(line number, row as a dict of strings) of every whole row; a row that cannot
+        be read raises `RowError` (file and line)."""
+        lines = _parse(self.whole_bytes(), self.path)
+        if not lines or not lines[0][1]:
+            return []
+        header = lines[0][1]
+        return [(n, dict(zip(header, r))) for n, r in _checked(self.path, header, lines[1:])]
 
     def rows(self) -> list[dict]:
         """All whole rows as dicts of strings."""
-        if not self.path.exists():
-            return []
-        lines = _parse(self.path.read_bytes().rpartition(b"\n")[0] + b"\n")
-        if not lines or not lines[0]:
-            return []
-        header = lines[0]
-        return [dict(zip(header, r + [""] * (len(header) - len(r)))) for r in lines[1:] if r]
+        return [r for _, r in self.numbered_rows()]
 
     def run_ids(self) -> set[str]:
         self._refresh()
@@ -229,14 +308,8 @@ class ResultsFile:
             fh.seek(0)
             data = fh.read()
             cut = data.rfind(b"\n") + 1
-            tail, header = data[cut:], _parse(data[:data.find(b"\n") + 1])
-            try:
-                fields = next(csv.reader([tail.decode()], strict=True))
-            except (UnicodeDecodeError, csv.Error, StopIteration):
-                fields = None
-            # whole only if every field is there and the last one is quoted (so it ended)
-            if cut and header and fields and len(fields) == len(header[0]) \
-                    and tail.endswith(b'"'):
+            tail, header = data[cut:], _parse(data[:data.find(b"\n") + 1], self.path)
+            if cut and header and _whole_row(header[0][1], tail):
                 fh.seek(size)
                 fh.write(b"\n")
                 what = "completed its last line (the newline was missing)"

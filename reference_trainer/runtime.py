@@ -164,6 +164,22 @@ def remove_stale_tmp(path_or_dir) -> list[str]:
     return removed
 
 
+_IGNORED: set = set()  # (path, reason) already reported by this process
+
+
+def ignore_checkpoint(path, why: str) -> None:
+    """Say once per process that checkpoint `path` is ignored, and why (one line)."""
+    if (str(path), why) not in _IGNORED:
+        _IGNORED.add((str(path), why))
+        log(f"ignoring checkpoint {path}: {why}")
+
+
+def error_line(e: BaseException) -> str:
+    """An exception as one short line: 'KeyError: 'model''."""
+    first = (str(e).strip().splitlines() or [""])[0][:200]
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
 def load_checkpoint(path, map_location="cpu", mmap: bool = False) -> dict | None:
     """A checkpoint written by `save_atomic`, loaded with ``weights_only=True`` (tensors,
     numbers, strings, lists, dicts: no code runs); None, with one line on stderr, when the
@@ -171,13 +187,24 @@ def load_checkpoint(path, map_location="cpu", mmap: bool = False) -> dict | None
     try:
         st = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as e:  # noqa: BLE001 - not ours to resume from
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         why = ("it holds more than tensors and plain values, so it was not loaded"
                if "weights_only" in str(e).lower() or "weights only" in str(e).lower()
-               else f"unreadable ({type(e).__name__}: {first[:200]})")
-        log(f"ignoring checkpoint {path}: {why}")
+               else f"unreadable ({error_line(e)})")
+        ignore_checkpoint(path, why)
         return None
     if not isinstance(st, dict):
-        log(f"ignoring checkpoint {path}: not a checkpoint of this trainer")
+        ignore_checkpoint(path, "not a checkpoint of this trainer")
         return None
     return st
+
+
+def check_progress(step, losses, init_loss, n_steps: int) -> None:
+    """Raise ValueError unless a checkpoint's `step`, `losses` (one per step) and
+    `init_loss` describe a run of `n_steps` steps in progress."""
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= n_steps:
+        raise ValueError(f"step {step!r} is not a step of a {n_steps}-step run")
+    if not isinstance(losses, list) or len(losses) != step \
+            or not all(isinstance(v, float) for v in losses):
+        raise ValueError(f"its losses are not {step} numbers")
+    if step and not isinstance(init_loss, float):
+        raise ValueError(f"its first loss {init_loss!r} is not a number")

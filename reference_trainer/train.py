@@ -23,7 +23,18 @@ from . import data, loop, optim, schedule
 from .build import build_model
 from .config import RunConfig
 from .model import GPT
-from .runtime import Dist, HostScalar, all_mean, autocast, load_checkpoint, log, save_atomic
+from .runtime import (
+    Dist,
+    HostScalar,
+    all_mean,
+    autocast,
+    check_progress,
+    error_line,
+    ignore_checkpoint,
+    load_checkpoint,
+    log,
+    save_atomic,
+)
 
 
 @torch.no_grad()
@@ -78,12 +89,39 @@ def train_step(model, raw: GPT, opt, x, y, micro: int, cfg: RunConfig, d: Dist,
     return loss_sum
 
 
+def fresh(cfg: RunConfig, ds, d: Dist):
+    """A new run's model (on the device), its table, optimizer and data stream."""
+    raw, tbl = build_model(cfg, cfg.vocab_size or ds.vocab_size)
+    raw.to(d.device)
+    opt = optim.build(raw, tbl, cfg, fused=d.device.type == "cuda")
+    batches = data.Batches(ds.train, cfg.seq_len, cfg.batch_size, seed=cfg.seed + 1,
+                           rank=d.rank, world=d.world)
+    return raw, tbl, opt, batches
+
+
+def resume(st: dict, cfg: RunConfig, raw: GPT, opt, batches) -> tuple:
+    """Load checkpoint `st` into the model, optimizer and data stream of run `cfg`; returns
+    (step, losses, init_loss, elapsed_s). Raises when it is another run's or does not fit
+    (the objects may then be half-loaded: build them anew)."""
+    if st.get("run_id") != cfg.run_id:
+        raise ValueError(f"it holds run {st.get('run_id')!r}")
+    step, losses, init_loss = st["step"], st["losses"], st["init_loss"]
+    check_progress(step, losses, init_loss, cfg.steps)
+    raw.load_state_dict(st["model"])
+    opt.load_state_dict(st["opt"])
+    optim.check_state(opt)
+    batches.load_state_dict(st["batches"])
+    return step, list(losses), init_loss, float(st["elapsed_s"])
+
+
 def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
           losses_out: dict | None = None) -> dict:
     """Train `cfg` to its token horizon (or divergence), evaluate, return the results row.
 
     With `ckpt_path`, resumes from it when it holds this run (same run_id) and saves
-    every `cfg.ckpt_every` steps; resuming gives the same losses as an unbroken run.
+    every `cfg.ckpt_every` steps; resuming gives the same losses as an unbroken run. A
+    checkpoint that cannot be resumed from, for any reason, is ignored with one line on
+    stderr and the run trains from scratch.
     With `losses_out` (a dict), the training loss of every step is stored there under
     the run_id.
     """
@@ -91,11 +129,32 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
     d, ds = loop.start(cfg)
     say = (lambda m: None) if (quiet or not d.main) else log
     cuda = d.device.type == "cuda"
-    vocab = cfg.vocab_size or ds.vocab_size
-    raw, tbl = build_model(cfg, vocab)
-    raw.to(d.device)
+    per_rank = cfg.batch_size // d.world
+    micro = min(cfg.micro_batch_size or per_rank, per_rank)
+    if per_rank % micro:
+        raise ValueError(f"batch_size/processes = {per_rank} is not a multiple of "
+                         f"micro_batch_size {micro}")
+    n_steps, warmup = cfg.steps, cfg.warmup_steps
+    if cfg.steps * cfg.tokens_per_step != cfg.tokens:
+        say(f"note: horizon {cfg.tokens} tokens rounded to {n_steps} steps x "
+            f"{cfg.tokens_per_step} = {n_steps * cfg.tokens_per_step} tokens")
+
+    raw, tbl, opt, batches = fresh(cfg, ds, d)
     n_params, n_params_total = raw.n_params()
-    opt = optim.build(raw, tbl, cfg, fused=cuda)
+    step, losses, init_loss, elapsed_s = 0, [], None, 0.0
+    st = load_checkpoint(ckpt_path, d.device) if ckpt_path and os.path.exists(ckpt_path) \
+        else None
+    if st is not None:
+        try:
+            step, losses, init_loss, elapsed_s = resume(st, cfg, raw, opt, batches)
+            say(f"resumed {cfg.run_id} at step {step}/{n_steps}")
+        except Exception as e:  # noqa: BLE001 - any bad checkpoint: train from scratch
+            if d.main:
+                ignore_checkpoint(ckpt_path, f"cannot resume {cfg.run_id} from it "
+                                  f"({error_line(e)}); training from scratch")
+            step, losses, init_loss, elapsed_s = 0, [], None, 0.0
+            raw, tbl, opt, batches = fresh(cfg, ds, d)  # nothing half-loaded
+
     if cfg.compile:
         torch._dynamo.reset()  # a sweep compiles many shapes: do not hit the cache limit
     model = torch.compile(raw) if cfg.compile else raw
@@ -103,29 +162,6 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         model = DDP(model, device_ids=[d.device.index] if cuda else None)
-
-    per_rank = cfg.batch_size // d.world
-    micro = min(cfg.micro_batch_size or per_rank, per_rank)
-    if per_rank % micro:
-        raise ValueError(f"batch_size/processes = {per_rank} is not a multiple of "
-                         f"micro_batch_size {micro}")
-    batches = data.Batches(ds.train, cfg.seq_len, cfg.batch_size, seed=cfg.seed + 1,
-                           rank=d.rank, world=d.world)
-    n_steps, warmup = cfg.steps, cfg.warmup_steps
-    if cfg.steps * cfg.tokens_per_step != cfg.tokens:
-        say(f"note: horizon {cfg.tokens} tokens rounded to {n_steps} steps x "
-            f"{cfg.tokens_per_step} = {n_steps * cfg.tokens_per_step} tokens")
-
-    step, losses, init_loss, elapsed_s = 0, [], None, 0.0
-    st = load_checkpoint(ckpt_path, d.device) if ckpt_path and os.path.exists(ckpt_path) \
-        else None
-    if st is not None and st.get("run_id") == cfg.run_id:
-        raw.load_state_dict(st["model"])
-        opt.load_state_dict(st["opt"])
-        batches.load_state_dict(st["batches"])
-        step, losses, init_loss, elapsed_s = (st["step"], st["losses"], st["init_loss"],
-                                              st["elapsed_s"])
-        say(f"resumed {cfg.run_id} at step {step}/{n_steps}")
 
     start_step = step
     log_every = loop.log_every(cfg, n_steps)

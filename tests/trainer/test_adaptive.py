@@ -194,3 +194,45 @@ def test_a_new_surface_cell_is_trained_at_its_batch_size(tmp_path, monkeypatch):
     _, _, cfgs, skipped = adaptive.propose(out, 1, target_scale=1e9, joint="batch_size")
     assert not skipped and len(cfgs) == 1
     assert (cfgs[0].width, cfgs[0].batch_size, cfgs[0].lr) == (128, 32, 2e-3)
+
+
+def _edit_row(src, dst, line, **cells):
+    """Copy results file `src` to `dst` with the row at `line` (1-based, header 1) edited."""
+    with open(src, newline="") as fh:
+        table = list(csv.reader(fh))
+    header = table[0]
+    for k, v in cells.items():
+        table[line - 1][header.index(k)] = v
+    with open(dst, "w", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(table)
+
+
+@pytest.mark.parametrize("cells,needle", [
+    ({"config": '{"lr": 0.01, "wid'}, "line 3: column 'config' is not JSON"),
+    ({"config": "[1, 2]"}, "line 3: column 'config' is not a JSON object"),
+    ({"val_loss": "3.1.4"}, "line 3: column 'val_loss': '3.1.4' is not a number"),
+])
+def test_adaptive_names_the_file_and_line_of_a_bad_row(trained, tmp_path, capsys, cells,
+                                                       needle):
+    out = tmp_path / "runs.csv"
+    _edit_row(trained, out, 3, **cells)
+    rc = cli.main(["sweep", "--out", str(out), "--device", "cpu", "--adaptive", "1",
+                   "--budget", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert err[0].startswith(f"reference-trainer sweep: error: {out}, {needle}"), err
+
+
+def test_a_row_torn_inside_its_config_is_trained_again(trained, tmp_path):
+    """A last line cut just after a quote inside its config JSON (which parses as a
+    complete CSV row) is cut off by the next sweep, and its run trained again."""
+    out = tmp_path / "runs.csv"
+    data = trained.read_bytes()
+    start = data.rstrip(b"\n").rfind(b"\n") + 1
+    last = data[start:-1]
+    cut = last.index(b'"{""') + 3  # '"{"': the cut closes the quoted field, config '{'
+    out.write_bytes(data[:start] + last[:cut])
+    p = run_cli("sweep", *GRID, "--out", out)
+    assert f"{out}: removed a partial last line ({cut} bytes)" in p.stderr
+    assert "1 to train" in p.stderr
+    assert sorted(r["run_id"] for r in rows(out)) == sorted(r["run_id"] for r in rows(trained))

@@ -3,6 +3,7 @@ full disks and concurrency; the failure log."""
 
 import csv
 import errno
+import json
 import multiprocessing as mp
 import os
 import random
@@ -251,3 +252,47 @@ def test_failure_log_records_runs_that_raised(tmp_path, tiny):
     assert entry["attempts"] == 2 and entry["error"].endswith("boom")
     assert entry["config"]["lr"] == 0.5 and entry["host"]
     assert not out.path.exists()  # no results row for a failed run
+
+
+def test_a_torn_last_row_is_kept_only_when_it_parses_whole_at_every_cut(tmp_path, tiny):
+    """Cut the last row at every offset: the repair keeps it only when all of it is there
+    (a config cut inside its JSON is cut off), so that run is trained again."""
+    path = tmp_path / "runs.csv"
+    f = ResultsFile(path)
+    for i, lr in enumerate((1e-3, 3e-3, 1e-2)):
+        cfg = tiny(lr=lr)
+        f.append(row(i, run_id=cfg.run_id, config=json.dumps(cfg.identity(), sort_keys=True)))
+    data = path.read_bytes()
+    whole = data[:data.rstrip(b"\n").rfind(b"\n") + 1]
+    last = data[len(whole):-1]  # the last row without its newline
+    last_id = last.split(b",")[0].decode()
+    kept = []
+    for cut in range(len(last) + 1):
+        path.write_bytes(whole + last[:cut])
+        fixed = ResultsFile(path).repair()
+        ids = ResultsFile(path).run_ids()
+        if path.read_bytes() == data:
+            kept.append(cut)
+            assert last_id in ids and "completed" in fixed
+        else:
+            assert path.read_bytes() == whole and last_id not in ids  # trained again
+            assert cut == 0 or "removed" in fixed
+    assert kept == [len(last)]  # only the row with every byte but its newline
+
+
+def test_an_unreadable_row_names_the_file_and_line(tmp_path):
+    path = tmp_path / "runs.csv"
+    f = ResultsFile(path)
+    for i in range(3):
+        f.append(row(i, config="{}"))
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = b"r001,0.002"  # a short row in the middle (line 3)
+    path.write_bytes(b"\n".join(lines))
+    for read in (lambda: ResultsFile(path).run_ids(), lambda: ResultsFile(path).rows(),
+                 lambda: ResultsFile(path).append(row(9))):
+        with pytest.raises(results.RowError) as e:
+            read()
+        assert str(e.value) == f"{path}, line 3: 2 fields where the header has 5; fix or " \
+                               "remove the line"
+    with pytest.raises(results.RowError, match=r", line 2: column 'config' is not JSON"):
+        results.config_of(path, 2, '{"lr": 0.01, "see')
