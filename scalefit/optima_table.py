@@ -20,10 +20,10 @@ the laws are fitted by the same code as for sweeps:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from .core.bootstrap import BootSweeps, percentile_ci
 from .errors import ScalefitInputError
@@ -168,7 +168,7 @@ def _interval_sd(df, cols, y, src, level) -> np.ndarray:
         i = int(np.flatnonzero(bad)[0])
         raise ScalefitInputError(f"{src}: row {i + 1}: the interval [{lo[i]:g}, {hi[i]:g}] "
                                  f"({lo_c!r}, {hi_c!r}) does not hold the optimum {y[i]:g}")
-    z = norm.ppf(0.5 + level / 2)
+    z = NormalDist().inv_cdf(0.5 + level / 2)  # scipy.stats would cost ~490 modules
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(have, np.log(hi / lo) / (2 * z), 0.0)
 
