@@ -18,6 +18,11 @@ def test_bundled_table(table):
     assert sidecar.exists(), f"{table.name} needs a sidecar {sidecar.name}"
     text = sidecar.read_text().lower()
     df = pd.read_csv(table)
+    if "**status: pre-registration; training in progress.**" in text:
+        # a study still training: its rows are checked when the sidecar records them
+        assert "## claims, tests and data cuts" in text and "## design" in text
+        assert df["status"].isin(["ok", "diverged"]).all()
+        pytest.skip(f"{table.name}: training in progress ({len(df)} runs so far)")
     if "run_id" in df:  # produced by the reference trainer: provenance is recorded
         for item in ("command", "git revision", "device", "torch", "wall time",
                      "total tokens"):
