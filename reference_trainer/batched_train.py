@@ -261,7 +261,8 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
         row = loop.finished_row(
             c, model_tables[i], losses[i], val_loss, n_params=n_params,
             n_params_total=n_params_total, wall_time_s=elapsed_s + time.perf_counter() - t0,
-            tokens_per_s=(len(losses[i]) - start_step) * c.tokens_per_step / max(train_s, 1e-9),
+            # the batch's throughput while this run trained: every model's tokens
+            tokens_per_s=progress.model_steps * c.tokens_per_step / max(train_s, 1e-9),
             device=f"{dev} batch{K0}", data_name=ds.name)
         rows[i] = row
         if losses_out is not None:
@@ -270,12 +271,14 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
             on_row(i, row)
 
     model_tables = list(model.tables)
+    progress = Heartbeat(cfgs, n_steps, log)
     pending = None  # (losses of the last step on the device, runs, step) not yet read
     while ids:
         x, y = _next_batches(streams, [cfgs[i].seed for i in ids])
         loss = train_step(model, opt, forward, x, y, micro, dev, c0.dtype,
                           factors[:, step])
         step += 1
+        progress.step(step, ids)
         out = set()  # runs leaving the batch now: diverged, or at their horizon
         if pending is not None:
             diverged = record(pending[0].tolist(), pending[1], pending[2])
@@ -325,6 +328,35 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
     if ckpt_path is not None and ckpt_path.exists():
         ckpt_path.unlink(missing_ok=True)
     return rows
+
+
+class Heartbeat:
+    """Progress of a batch between finished runs: counts model-steps, and every
+    `every_s` seconds prints one line (even when the batch is quiet): the step, the runs
+    left, the batch's tokens/s over the last interval, and the time the batch has left
+    at that rate (the remaining model-steps of the runs still in it)."""
+
+    def __init__(self, cfgs: list[RunConfig], n_steps: list[int], say, every_s: float = 60.0):
+        self.cfgs, self.n_steps, self.say, self.every_s = cfgs, n_steps, say, every_s
+        self.model_steps = 0          # model-steps trained since the batch (re)started
+        self.t_last = time.perf_counter()
+        self.steps_last = 0
+
+    def step(self, step: int, ids: list[int]) -> None:
+        self.model_steps += len(ids)
+        now = time.perf_counter()
+        if now - self.t_last < self.every_s:
+            return
+        rate = (self.model_steps - self.steps_last) / (now - self.t_last)  # model-steps/s
+        self.t_last, self.steps_last = now, self.model_steps
+        left = sum(max(0, self.n_steps[i] - step) for i in ids)
+        eta = left / max(rate, 1e-9)
+        eta_s = f"{eta / 60:.0f} min" if eta >= 600 else f"{eta:.0f} s"
+        c = self.cfgs[0]
+        self.say(f"batch of {len(self.cfgs)} ({c.param} w={c.width} d={c.depth} "
+                 f"bs={c.batch_size}): step {step}/{max(self.n_steps[i] for i in ids)}, "
+                 f"{len(ids)} of {len(self.cfgs)} runs left, "
+                 f"{rate * c.tokens_per_step:,.0f} tokens/s, about {eta_s} left")
 
 
 def _next_batches(streams: dict, seeds: list[int]):

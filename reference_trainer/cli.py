@@ -150,6 +150,48 @@ def _add_config_flags(p: argparse.ArgumentParser, lists: bool) -> None:
                            action=argparse.BooleanOptionalAction, help=help_)
 
 
+def _dry_run(runs, out, device: str, workers: int, batch, max_batch: int,
+             no_probe: bool) -> int:
+    """The runs with their state, a count, and (unless `no_probe`) a time estimate."""
+    from . import sweep
+    from .results import FailureLog, ResultsFile
+
+    have = ResultsFile(out).run_ids()
+    failed = FailureLog(ResultsFile(out)).run_ids()
+    todo = []
+    for cfg in runs:
+        state = "done" if cfg.run_id in have else "todo"
+        note = "  (failed before: see the .failed log)" if state == "todo" and \
+            cfg.run_id in failed else ""
+        print(f"{cfg.run_id}  {state}  {sweep.describe(cfg)}{note}")
+        if state == "todo":
+            todo.append(cfg)
+    tokens = sum(c.steps * c.tokens_per_step for c in todo)
+    head = (f"{len(runs)} runs: {len(runs) - len(todo)} done, {len(todo)} to train "
+            f"({tokens:,} tokens)")
+    if not todo:
+        print(head)
+        return 0
+    devices = sweep.resolve_devices(device, workers)
+    cpu_only = all(d == "cpu" for d in devices)
+    max_width = sweep.CPU_BATCH_MAX_WIDTH if batch is None and cpu_only else None
+    batches = sweep.plan(todo, max_batch if batch is not False else 1, len(devices), max_width)
+    head += f" in {len(batches)} batch{'es' if len(batches) != 1 else ''}"
+    if no_probe:
+        print(head)
+        return 0
+    from .estimate import estimate
+
+    todo = [c.replace(device=devices[0]) for c in todo]
+    seconds, lines = estimate(todo, batches, len(devices), batch is not False)
+    for line in lines:
+        print(line)
+    took = f"{seconds / 60:.0f} min" if seconds >= 600 else f"{seconds:.0f} s"
+    print(f"{head}; about {took} on {len(devices)} worker{'s' if len(devices) > 1 else ''} "
+          "here (a probe of a few steps per shape; other load on the machine slows it)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(prog="reference-trainer", description=__doc__,
@@ -210,7 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--joint", metavar="SETTING", choices=["batch_size"],
                    help="batch_size: the grid sweeps it with the LR; each round proposes "
                    "(lr, batch size) cells of the joint optimum ('scalefit next --joint')")
-    s.add_argument("--dry-run", action="store_true", help="list the runs and exit")
+    s.add_argument("--dry-run", action="store_true",
+                   help="list the runs, count them and estimate the time from a short timing "
+                   "probe of each batch shape on this machine, then exit")
+    s.add_argument("--no-probe", action="store_true",
+                   help="with --dry-run: count the runs but do not time them")
     s.add_argument("-v", "--verbose", action="store_true", help="log every run's steps")
     _add_config_flags(s, lists=True)
 
@@ -310,22 +356,13 @@ def cmd_sweep(args) -> int:
         except ValueError:
             raise ValueError(f"--tokens-per-param: expected numbers, got {tpp!r}") from None
     runs = _sweep_runs(args, spec)
-    if args.dry_run:
-        from .results import FailureLog, ResultsFile
-
-        have = ResultsFile(out).run_ids()
-        failed = FailureLog(ResultsFile(out)).run_ids()
-        for cfg in runs:
-            state = "done" if cfg.run_id in have else "todo"
-            note = "  (failed before: see the .failed log)" if state == "todo" and \
-                cfg.run_id in failed else ""
-            print(f"{cfg.run_id}  {state}  {sweep.describe(cfg)}{note}")
-        return 0
     batch = args.batch if args.batch is not None else (
         parse_bool(extra["batch"], "batch") if "batch" in extra else None)
     max_batch = args.max_batch if args.max_batch is not None else int(extra.get("max_batch", 16))
     if max_batch < 1:
         raise ValueError(f"--max-batch must be at least 1, got {max_batch}")
+    if args.dry_run:
+        return _dry_run(runs, out, device, workers, batch, max_batch, args.no_probe)
     devices = [device] if args.ray else sweep.resolve_devices(device, workers)
     options = dict(ckpt_dir=args.ckpt_dir or extra.get("ckpt_dir"), verbose=args.verbose,
                    batch=batch, max_batch=max_batch, share=args.share, ray=args.ray)

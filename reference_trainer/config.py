@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 
@@ -185,23 +186,51 @@ def parse_bool(text, label: str) -> bool:
     raise ValueError(f"{label}: expected true or false, got {text!r}")
 
 
+_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmbgt]?)\s*$", re.I)
+_POWER = re.compile(r"^\s*([0-9]+)\s*\^\s*([0-9]+)\s*$")
+_SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
+
+
+def parse_int(text) -> int:
+    """A whole number from an int, a whole float, or text such as 4194304, 4.2e6, 1M, 7B
+    (decimal suffixes k, M, B/G, T, as scalefit reads them) or 2^22; ValueError else."""
+    if isinstance(text, bool):
+        raise ValueError
+    if isinstance(text, int):
+        return text
+    if isinstance(text, float):
+        if not text.is_integer():
+            raise ValueError
+        return int(text)
+    s = str(text)
+    m = _POWER.match(s)
+    if m:
+        return int(m.group(1)) ** int(m.group(2))
+    m = _SIZE.match(s)
+    if not m:
+        raise ValueError
+    base, suffix = m.group(1), _SUFFIX[m.group(2).lower()]
+    if suffix == 1 and re.fullmatch(r"[0-9]+", base):
+        return int(base)  # exact, however large
+    v = float(base) * suffix
+    if not v.is_integer():
+        raise ValueError
+    return int(v)
+
+
 def parse_value(f: dataclasses.Field, text) -> object:
     """Parse one value of field `f` from a string (CLI) or a TOML/YAML scalar."""
     typ = f.type if isinstance(f.type, str) else f.type.__name__
+    flag = f"--{f.name.replace('_', '-')}"
     if typ == "bool":
-        return parse_bool(text, f"--{f.name.replace('_', '-')}")
+        return parse_bool(text, flag)
     try:
         if typ == "int":
-            if isinstance(text, float) and text.is_integer():
-                return int(text)
-            v = float(text) if isinstance(text, str) and ("e" in text.lower()) else text
-            if isinstance(v, float):
-                if not v.is_integer():
-                    raise ValueError
-                v = int(v)
-            return int(v)
+            return parse_int(text)
         if typ == "float":
             return float(text)
     except (TypeError, ValueError):
-        raise ValueError(f"--{f.name.replace('_', '-')}: expected a {typ}, got {text!r}") from None
+        what = ("a whole number (e.g. 4194304, 4.2e6, 1M, 2^22)" if typ == "int"
+                else "a number")
+        raise ValueError(f"{flag}: expected {what}, got {text!r}") from None
     return str(text)

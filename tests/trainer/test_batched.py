@@ -216,3 +216,34 @@ def test_plan_groups_by_shape_caps_k_and_feeds_every_device(tiny):
     assert [len(b) for b in wide] == [4, 2] + [1] * 6
     assert batch_key(tiny(lr=1.0, seed=3, param="sp")) == batch_key(tiny(param="mup"))
     assert batch_key(tiny(batch_size=4)) != batch_key(tiny())
+
+
+def test_heartbeat_reports_progress_and_a_batch_eta(monkeypatch):
+    from reference_trainer import batched_train as bt
+    from reference_trainer.config import RunConfig
+
+    cfgs = [RunConfig(width=16, n_heads=2, tokens=t) for t in (2**16, 2**17)]
+    lines = []
+    clock = iter([0.0, 30.0, 61.0, 200.0])
+    monkeypatch.setattr(bt.time, "perf_counter", lambda: next(clock))
+    hb = bt.Heartbeat(cfgs, [100, 200], lines.append, every_s=60)
+    hb.step(1, [0, 1])      # t = 30: too soon
+    hb.step(2, [0, 1])      # t = 61: 4 model-steps in 61 s
+    assert len(lines) == 1 and "step 2/200" in lines[0] and "2 of 2 runs left" in lines[0]
+    rate = 4 / 61 * cfgs[0].tokens_per_step
+    assert f"{rate:,.0f} tokens/s" in lines[0]
+    left = (100 - 2) + (200 - 2)
+    assert f"about {left / (4 / 61) / 60:.0f} min left" in lines[0]
+    assert hb.model_steps == 4
+
+
+def test_batched_rows_report_the_batch_throughput(tmp_path):
+    from reference_trainer.batched_train import train_batch
+    from reference_trainer.config import RunConfig
+
+    base = dict(width=16, depth=1, n_heads=2, seq_len=16, batch_size=2, tokens=32 * 200,
+                eval_tokens=64, device="cpu")
+    rows = train_batch([RunConfig(lr=lr, **base) for lr in (1e-3, 2e-3, 4e-3)], quiet=True)
+    # three models trained together: the machine's rate is 3x one model's share of it
+    per_model = rows[0]["steps"] * 32 / rows[0]["wall_time_s"]
+    assert rows[0]["tokens_per_s"] > 2 * per_model

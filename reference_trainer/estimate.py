@@ -1,0 +1,76 @@
+"""How long a sweep will take here: a short timing probe per batch shape (`--dry-run`).
+
+For every batch the sweep would train (`sweep.plan`), one probe per shape times a few
+optimizer steps of min(K, 8) models trained together (or one model, where the sweep
+trains one by one) on this machine, after warm-up steps; a batch then costs its runs'
+tokens (plus their evaluation tokens, at a third of a training token's cost) over the
+probe's model-tokens per second, and the batches are dealt to the workers longest first.
+The estimate ignores other load on the machine and the speed-up of larger batches past 8.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .config import RunConfig
+
+WARMUP_STEPS, TIMED_STEPS = 2, 4
+EVAL_COST = 1 / 3  # a forward pass is about a third of a training step's work
+
+
+def probe_rate(cfgs: list[RunConfig], batched: bool) -> float:
+    """Model-tokens per second of one batch of `cfgs` (one shape) on their device."""
+    import torch
+
+    from . import batched_train as bt
+    from . import data, runtime
+    from .batched import BatchedGPT
+    from .batched_optim import BatchedAdamW
+
+    c0 = cfgs[0]
+    k = min(len(cfgs), 8) if batched else 1
+    cfgs = [c.replace(seed=i) for i, c in enumerate(cfgs[:1] * k)]
+    dev = runtime.resolve_device(c0.device)
+    ds = data.load(c0.data, c0.val_frac)
+    model = BatchedGPT(cfgs, c0.vocab_size or ds.vocab_size, dev)
+    opt = BatchedAdamW(model)
+    streams = {c.seed: data.Batches(ds.train, c.seq_len, c.batch_size, seed=c.seed + 1)
+               for c in cfgs}
+    seeds = [c.seed for c in cfgs]
+    factor = torch.full((k,), 0.1, device=dev)
+    micro = min(c0.micro_batch_size or c0.batch_size, c0.batch_size)
+    t0 = 0.0
+    for i in range(WARMUP_STEPS + TIMED_STEPS):
+        if i == WARMUP_STEPS:
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        x, y = bt._next_batches(streams, seeds)
+        loss = bt.train_step(model, opt, model.forward, x, y, micro, dev, c0.dtype, factor)
+        loss.sum().item()
+    return k * TIMED_STEPS * c0.tokens_per_step / (time.perf_counter() - t0)
+
+
+def estimate(todo: list[RunConfig], batches: list[list[int]], n_workers: int,
+             batched: bool) -> tuple[float, list[str]]:
+    """(seconds, one line per probed shape) for training `batches` of `todo`."""
+    from .batched import batch_key
+
+    rates: dict = {}
+    lines = []
+    costs = []
+    for b in batches:
+        cfgs = [todo[i] for i in b]
+        key = (batch_key(cfgs[0]), batched and len(b) > 1)
+        if key not in rates:
+            rates[key] = probe_rate(cfgs, key[1])
+            c = cfgs[0]
+            lines.append(f"probe: {c.param} w={c.width} d={c.depth} bs={c.batch_size} "
+                         f"{'batched x' + str(min(len(b), 8)) if key[1] else 'one model'}: "
+                         f"{rates[key]:,.0f} tokens/s")
+        work = sum(c.steps * c.tokens_per_step + EVAL_COST * c.eval_tokens for c in cfgs)
+        costs.append(work / rates[key])
+    loads = [0.0] * max(1, n_workers)
+    for c in sorted(costs, reverse=True):  # longest first, to the least loaded worker
+        loads[loads.index(min(loads))] += c
+    return max(loads), lines
