@@ -8,8 +8,8 @@ Inside ``all_or_nothing()`` (what a command's outputs are written in) the rename
 until every file of the block is written: a failure anywhere (a full disk at the last
 figure) removes the temporary files and the folders the block made, and leaves every
 old output byte-identical. A target that is a device, a FIFO or a socket (``/dev/full``),
-a path through /dev or /proc (``/dev/stdout``, ``/dev/fd/3``) or the file behind standard
-output or error is written in place, opened and written, never replaced; a symbolic link
+a link in /dev or /proc/PID/fd (``/dev/stdout``, ``/dev/fd/3``) or the file behind
+standard output or error is written in place, opened and written, never replaced; a symbolic link
 is written through (the file it names is replaced, the link stays). A new file gets the
 mode a plain ``open()`` gives (0666 less the umask); a replaced file keeps its mode.
 ``json_text`` is the one JSON encoder: a value beyond floating point (inf, NaN) becomes
@@ -25,6 +25,7 @@ import contextvars
 import json
 import math
 import os
+import re
 import stat
 import tempfile
 import warnings
@@ -70,13 +71,13 @@ def _std_fd(path: Path) -> int | None:
 
 def in_place(path: str | Path) -> bool:
     """Whether ``path`` is written in place (opened and written, never replaced): a device,
-    FIFO or socket, a path through /dev or /proc (/dev/stdout, /dev/fd/N), or the file
+    FIFO or socket, a link in /dev or /proc/PID/fd (/dev/stdout, /dev/fd/N), or the file
     behind standard output or error."""
     path = Path(path)
     if not os.path.lexists(path):
         return False
     parent = os.path.realpath(os.path.dirname(os.path.abspath(path)))
-    through_os = parent == "/dev" or parent.startswith(("/dev/", "/proc/"))
+    through_os = parent == "/dev" or re.fullmatch(r"/proc/[^/]+/fd", parent) is not None
     return through_os or _special(path) or _std_fd(path) is not None
 
 
