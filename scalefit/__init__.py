@@ -6,8 +6,12 @@ lazily so that `scalefit --help` stays fast. No submodule carries a public name,
 importing any part of the package never replaces one of these (docs/architecture.md).
 """
 
-from ._version import __version__
-from .errors import ExtrapolationWarning, ScalefitFitError, ScalefitInputError
+from .interrupt import guard_start
+
+guard_start()  # the scalefit command: Ctrl-C during its imports is one line, exit 130
+
+from ._version import __version__  # noqa: E402
+from .errors import ExtrapolationWarning, ScalefitFitError, ScalefitInputError  # noqa: E402
 
 _LAZY = {
     "fit": ("scalefit.pipeline", "fit"),

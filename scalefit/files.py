@@ -7,9 +7,15 @@ a full disk or a crash leaves either the old file or the new one, never half of 
 Inside ``all_or_nothing()`` (what a command's outputs are written in) the renames wait
 until every file of the block is written: a failure anywhere (a full disk at the last
 figure) removes the temporary files and the folders the block made, and leaves every
-old output byte-identical. A target that is a device, a FIFO or a socket (``/dev/full``,
-``/dev/stdout``) is written in place, never replaced. ``check_outputs`` refuses, before
-any work, an output that would overwrite an input or cannot be written.
+old output byte-identical. A target that is a device, a FIFO or a socket (``/dev/full``),
+a link in /dev or /proc/PID/fd (``/dev/stdout``, ``/dev/fd/3``) or the file behind
+standard output or error is written in place, opened and written, never replaced; a symbolic link
+is written through (the file it names is replaced, the link stays). A new file gets the
+mode a plain ``open()`` gives (0666 less the umask); a replaced file keeps its mode.
+``json_text`` is the one JSON encoder: a value beyond floating point (inf, NaN) becomes
+null with a warning naming it. ``check_outputs`` refuses, before any work, an output that
+would overwrite an input (by path, link or inode, the file behind standard input
+included), two outputs naming one file, and an output that cannot be written.
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import math
 import os
+import re
 import stat
 import tempfile
+import warnings
 from pathlib import Path
 
 from .errors import ScalefitInputError
@@ -41,38 +50,112 @@ def _special(path: Path) -> bool:
         stat.S_ISSOCK(mode)
 
 
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+def _std_fd(path: Path) -> int | None:
+    """1 or 2 when ``path`` is the file behind standard output or error, else None."""
+    try:
+        target = _identity(os.stat(path))
+    except OSError:
+        return None
+    for fd in (1, 2):
+        try:
+            if _identity(os.fstat(fd)) == target:
+                return fd
+        except OSError:
+            continue
+    return None
+
+
+def in_place(path: str | Path) -> bool:
+    """Whether ``path`` is written in place (opened and written, never replaced): a device,
+    FIFO or socket, a link in /dev or /proc/PID/fd (/dev/stdout, /dev/fd/N), or the file
+    behind standard output or error."""
+    path = Path(path)
+    if not os.path.lexists(path):
+        return False
+    parent = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    through_os = parent == "/dev" or re.fullmatch(r"/proc/[^/]+/fd", parent) is not None
+    return through_os or _special(path) or _std_fd(path) is not None
+
+
+def _umask() -> int:
+    """The process's umask (read from /proc where it can be, without changing it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(path: Path) -> int:
+    """The mode a plain ``open(path, "w")`` leaves: the existing file's, else 0666 less
+    the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _write_in_place(path: Path, blob: bytes) -> None:
+    """Write ``blob`` into ``path`` as it is: through standard output or error when it is
+    their file (after what they hold, at their position), else opened and truncated."""
+    fd = _std_fd(path)
+    if fd is None:
+        with open(path, "wb") as f:
+            f.write(blob)
+            f.flush()
+        return
+    import sys
+
+    stream = sys.stdout if fd == 1 else sys.stderr
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        stream.flush()
+    view = memoryview(blob)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def _cannot(path, what: str, e: OSError) -> ScalefitInputError:
     return ScalefitInputError(f"{path}: cannot write {what}: {e.strerror or e}")
 
 
 def atomic_write(path: str | Path, data: bytes | str, what: str = "the file") -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder + rename
-    (inside ``all_or_nothing``, the rename waits for the end of the block)."""
+    (inside ``all_or_nothing``, the rename waits for the end of the block); a target that
+    is written in place (``in_place``) is opened and written at once."""
     path = Path(path)
     blob = data.encode("utf-8") if isinstance(data, str) else data
-    if _special(path):
+    if in_place(path):
         try:
-            with open(path, "wb") as f:
-                f.write(blob)
-                f.flush()
+            _write_in_place(path, blob)
         except OSError as e:
             raise _cannot(path, what, e) from None
         return path
+    real = Path(os.path.realpath(path)) if os.path.islink(path) else path
     stage = _STAGE.get()
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _mode_for(real))
             f.write(blob)
             f.flush()
             os.fsync(f.fileno())
         if stage is not None:
-            earlier = stage["files"].pop(str(path), None)
+            earlier = stage["files"].pop(str(real), None)
             if earlier is not None:
                 os.unlink(earlier)
-            stage["files"][str(path)] = tmp
+            stage["files"][str(real)] = tmp
         else:
-            os.replace(tmp, path)
+            os.replace(tmp, real)
         tmp = None
     except OSError as e:
         raise _cannot(path, what, e) from None
@@ -86,7 +169,8 @@ def atomic_write(path: str | Path, data: bytes | str, what: str = "the file") ->
 def read_output(path: str | Path) -> bytes:
     """The bytes written to ``path``, also while they wait to be renamed into place."""
     stage = _STAGE.get()
-    staged = None if stage is None else stage["files"].get(str(Path(path)))
+    real = os.path.realpath(path) if os.path.islink(path) else str(Path(path))
+    staged = None if stage is None else stage["files"].get(real)
     return Path(staged or path).read_bytes()
 
 
@@ -146,9 +230,39 @@ def _rollback(stage: dict) -> None:
 
 
 def write_json(path: str | Path, obj) -> Path:
-    """``obj`` as indented JSON (no NaN), atomically."""
-    text = json.dumps(obj, indent=2, allow_nan=False) + "\n"
-    return atomic_write(path, text, "the JSON")
+    """``obj`` as indented JSON (``json_text``: no NaN), atomically."""
+    return atomic_write(path, json_text(obj, str(path)), "the JSON")
+
+
+def json_text(obj, target: str = "the JSON") -> str:
+    """``obj`` as indented JSON text (one line at the end). A value beyond floating point
+    (inf, NaN) is written as null, with one warning naming where (JSON has no such value)."""
+    bad: list[str] = []
+    text = json.dumps(_finite(obj, "$", bad), indent=2, allow_nan=False) + "\n"
+    if bad:
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        warnings.warn(f"{target}: {len(bad)} value(s) beyond floating point (inf or NaN) "
+                      f"written as null: {', '.join(bad[:5])}{more}", NonFiniteWarning,
+                      stacklevel=2)
+    return text
+
+
+class NonFiniteWarning(UserWarning):
+    """A value beyond floating point was written to JSON as null."""
+
+
+def _finite(obj, where: str, bad: list):
+    """``obj`` with every non-finite float replaced by None (its JSON path kept in ``bad``)."""
+    if isinstance(obj, dict):
+        return {k: _finite(v, f"{where}.{k}", bad) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v, f"{where}[{i}]", bad) for i, v in enumerate(obj)]
+    if isinstance(obj, float) or getattr(getattr(obj, "dtype", None), "kind", "") == "f":
+        if not math.isfinite(obj):
+            bad.append(where)
+            return None
+        return float(obj)
+    return obj
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:
@@ -161,6 +275,55 @@ def same_file(a: str | Path, b: str | Path) -> bool:
 
 def _input_paths(inputs) -> list[str]:
     return [str(p) for p in inputs if p is not None and str(p) != "-" and os.path.exists(p)]
+
+
+def _input_ids(inputs) -> list[tuple[str, tuple[int, int]]]:
+    """(what, (device, inode)) of each input that exists, and of the file behind standard
+    input when ``"-"`` is one (``scalefit fit - < runs.csv``)."""
+    out = []
+    for p in inputs:
+        if p is None:
+            continue
+        try:
+            if str(p) == "-":
+                st = os.fstat(0)
+                if stat.S_ISREG(st.st_mode):
+                    out.append(("the file behind standard input", _identity(st)))
+            else:
+                out.append((f"the input file {p}", _identity(os.stat(p))))
+        except OSError:
+            continue
+    return out
+
+
+def _not_an_input(target, flag: str, ids) -> None:
+    """Refuse ``target`` when it is the same file (inode) as an input."""
+    try:
+        me = _identity(os.stat(target))
+    except OSError:
+        return
+    for what, ident in ids:
+        if ident == me:
+            raise ScalefitInputError(f"{target}: is {what}; {flag} would overwrite it; give "
+                                     "another file name")
+
+
+def _folder_files(folder: str | None) -> list[str]:
+    try:
+        return [os.path.join(folder, n) for n in os.listdir(folder)] if folder else []
+    except OSError:
+        return []
+
+
+def _distinct(outputs: list[tuple[str, str]]) -> None:
+    """Refuse two outputs of one command naming one file (by path, link or inode); a
+    device or FIFO (/dev/null) may take both."""
+    for i, (flag_a, a) in enumerate(outputs):
+        for flag_b, b in outputs[i + 1:]:
+            if same_file(a, b) and not _special(Path(a)):
+                raise ScalefitInputError(f"{a}: {flag_a} and {flag_b} both name this file, so "
+                                         "one would overwrite the other; give each its own "
+                                         "file name")
 
 
 def _writable_folder(target: str, folder: str, what: str) -> None:
@@ -178,13 +341,29 @@ def _writable_folder(target: str, folder: str, what: str) -> None:
 
 
 def check_outputs(json_path: str | None = None, report_dir: str | None = None,
-                  inputs=(), figures_dir: str | None = None) -> None:
+                  inputs=(), figures_dir: str | None = None, out: str | None = None) -> None:
     """Refuse, before the work, outputs that cannot be written or would overwrite an input.
 
-    ``inputs``: the paths read (a runs table, a FIT.json). The JSON may not be one of them,
-    and no file of the report folder (report.md, report.html, figures/*) may be either, nor
-    the JSON; every output folder must be writable (or creatable).
+    ``inputs``: the paths read (a runs table, a FIT.json; ``"-"``: standard input). No
+    output (the JSON, ``out``: next's --out, the report's report.md, report.html and
+    figures/*, the figures) may be one of them, by path, link or inode (the file behind
+    standard input included), no two outputs may name one file, and every output folder
+    must be writable (or creatable).
     """
+    _check_outputs(json_path, report_dir, inputs, figures_dir)
+    ids = _input_ids(inputs)
+    targets = [("--json", json_path)] if json_path and json_path != "-" else []
+    targets += [("--out", out)] if out and out != "-" else []
+    if report_dir:
+        targets += [("--report", os.path.join(report_dir, n)) for n in REPORT_FILES]
+    for flag, target in targets + [("--report", f) for f in _folder_files(
+            report_dir and os.path.join(report_dir, "figures"))] + [
+            ("--figures", f) for f in _folder_files(figures_dir)]:
+        _not_an_input(target, flag, ids)
+    _distinct(targets)
+
+
+def _check_outputs(json_path, report_dir, inputs, figures_dir) -> None:
     ins = _input_paths(inputs)
     if json_path and json_path != "-":
         for p in ins:
@@ -201,7 +380,7 @@ def check_outputs(json_path: str | None = None, report_dir: str | None = None,
             if os.path.isdir(p):
                 raise ScalefitInputError(f"{json_path}: cannot write the JSON: the folder "
                                          f"{parent} does not exist")
-        if not _special(Path(json_path)):
+        if not in_place(json_path):
             _writable_folder(json_path, parent, "the JSON")
     if figures_dir:
         if os.path.lexists(figures_dir) and not os.path.isdir(figures_dir):

@@ -3,8 +3,10 @@ encodings scalefit accepts, into a DataFrame (the first step of the table edge).
 
 CSV / TSV, Parquet, JSON Lines, JSON records; standard input (``"-"``, CSV unless a
 format is given), pipes and other streams (``/dev/stdin``, ``<(...)``, FIFOs: read to
-their end, so only a stream that gives no byte is empty); text in UTF-8, or UTF-16 /
-UTF-32 told by a byte-order mark (or, for UTF-16/32 without one, by its NUL bytes). A CSV
+their end, so only a stream that gives no byte is empty; a stream named by its path that
+gives no byte for ``streams.wait_seconds()`` is refused, not waited on forever); text in
+UTF-8, or UTF-16 / UTF-32 told by a byte-order mark (or, for UTF-16/32 without one, by its
+NUL bytes). A CSV
 whose header holds tabs, semicolons or pipes but no comma is read with that separator.
 Every problem is one ``ScalefitInputError`` line naming the input and, where there is
 one, the line, row and column: bytes that are not UTF-8 (with the Latin-1 reading they
@@ -30,6 +32,7 @@ import pandas as pd
 
 from .errors import ScalefitInputError
 from .render.format import quote
+from .streams import Stream, stdin_stream
 
 _SUFFIXES = {
     ".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet",
@@ -45,13 +48,12 @@ def read_table(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
     """
     src = str(path)
     if src == "-":
-        if sys.stdin is None or sys.stdin.closed:
-            raise ScalefitInputError("<stdin>: standard input is closed; pipe the table in "
-                                     "(cat runs.csv | scalefit fit -) or give its file")
-        buf = getattr(sys.stdin, "buffer", None)
-        if buf is None:
-            return parse_bytes(sys.stdin.read().encode("utf-8"), "<stdin>", fmt or "csv")
-        return parse_bytes(read_stream(buf, "<stdin>", fmt or "csv"), "<stdin>", fmt or "csv")
+        stream = stdin_stream()
+        if stream is None:  # a standard input without a file (a test's)
+            buf = getattr(sys.stdin, "buffer", None)
+            data = buf.read() if buf is not None else sys.stdin.read().encode("utf-8")
+            return parse_bytes(data, "<stdin>", fmt or "csv")
+        return parse_bytes(read_stream(stream, "<stdin>", fmt or "csv"), "<stdin>", fmt or "csv")
     p = Path(path)
     if not p.exists():
         raise ScalefitInputError(f"{src}: {missing(p)}")
@@ -59,8 +61,8 @@ def read_table(path: str | Path, fmt: str | None = None) -> pd.DataFrame:
         raise ScalefitInputError(f"{src}: is a directory; give a CSV, Parquet or JSON Lines file")
     kind = fmt or _SUFFIXES.get(p.suffix.lower(), "csv")
     try:
-        if not p.is_file():  # a pipe, FIFO, /dev/stdin, <(...): read the stream
-            with open(p, "rb") as f:
+        if not p.is_file():  # a pipe, FIFO, /dev/stdin, <(...): read the stream, timed
+            with Stream.open(p, src) as f:
                 return parse_bytes(read_stream(f, src, kind), src, kind)
         if p.stat().st_size == 0:
             raise ScalefitInputError(f"{src}: the file is empty; it needs a header and one row "

@@ -8,7 +8,6 @@ old output file as it was."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shlex
 import sys
@@ -20,10 +19,10 @@ from .parser import UsageError
 def _emit(args, result, text=None, draws=False, files=None) -> int:
     """Write --json and ``files()`` (the report, the figures) all or nothing, then print the
     summary, or the JSON when --json is '-' (standard output)."""
-    from ..files import all_or_nothing, write_json
+    from ..files import all_or_nothing, json_text, write_json
 
     if args.json == "-":
-        text = json.dumps(result.to_dict(draws=draws), indent=2, allow_nan=False)
+        text = json_text(result.to_dict(draws=draws), "standard output")
     text = str(result.summary() if text is None else text).rstrip("\n") + "\n"
     with all_or_nothing():
         if args.json and args.json != "-":
@@ -224,7 +223,7 @@ def next_(args) -> int:
     from ..files import check_outputs
     from ..next import candidates_table, next_runs, write_to_do
 
-    check_outputs(args.json, None, [args.runs, args.candidates])
+    check_outputs(args.json, None, [args.runs, args.candidates], out=args.out)
     if args.out:
         write_to_do(None, args.out, [args.runs, args.candidates], check_only=True)
     cand = None

@@ -8,6 +8,7 @@ import os
 import sys
 
 from ..errors import ScalefitFitError, ScalefitInputError
+from ..interrupt import as_exception
 from ..render.format import safe_text
 from .parser import PROG, UsageError, build_parser
 
@@ -18,7 +19,16 @@ COMMAND_NAMES = ("fit", "compare", "predict", "audit", "transfer", "next", "chin
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input, 1 fit failed)."""
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 1 fit failed,
+    130 interrupted)."""
+    try:
+        with as_exception():
+            return _main(argv)
+    except KeyboardInterrupt:  # between the handler's switch and the command's own
+        return _fail("interrupted", 130, False)
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     # Every matrix here is small: one BLAS thread is faster (the library also limits BLAS

@@ -400,7 +400,8 @@ class FitResult(Immutable):
             runs = [{"lr": draws_from_json(r["lr"]), "loss": draws_from_json(r["loss"])}
                     for r in d["runs"]]
         t = d.get("transfer")
-        return cls(optima=optima, laws=[Law.from_dict(x, level) for x in d["laws"]],
+        laws = [Law.from_dict(x, level, f"$.laws[{i}]") for i, x in enumerate(d["laws"])]
+        return cls(optima=optima, laws=laws,
                    input=d["input"], settings=d["settings"], notes=d.get("notes", []),
                    warnings=d.get("warnings", []), runs=runs, origin=origin,
                    quality=TransferQuality.from_dict(t, level) if t is not None else None,

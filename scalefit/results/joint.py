@@ -257,8 +257,10 @@ class JointFit(Immutable):
         if d.get("runs") is not None:
             runs = [{k: draws_from_json(r[k]) for k in ("lr", "bs", "loss")} for r in d["runs"]]
         return cls(column=d["column"], by=d["by"], optima=optima,
-                   laws=[Law.from_dict(x, level) for x in d["laws"]],
-                   bs_laws=[Law.from_dict(x, level) for x in d["bs_laws"]],
+                   laws=[Law.from_dict(x, level, f"$.joint.laws[{i}]")
+                         for i, x in enumerate(d["laws"])],
+                   bs_laws=[Law.from_dict(x, level, f"$.joint.bs_laws[{i}]")
+                            for i, x in enumerate(d["bs_laws"])],
                    exponents=d.get("exponents", []), notes=d.get("notes", []), runs=runs,
                    level=level)
 

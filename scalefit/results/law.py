@@ -115,16 +115,13 @@ class Law(LawFit):
         return d
 
     @classmethod
-    def from_dict(cls, d: dict, level: float = 0.95) -> Law:
-        """A law from ``to_dict`` output (its ``range`` stands in for the points)."""
+    def from_dict(cls, d: dict, level: float = 0.95, where: str = "$") -> Law:
+        """A law from ``to_dict`` output (its ``range`` stands in for the points). A law
+        whose redundant fields disagree (``form`` and ``params``, ``C`` and ``ln_C``) is
+        refused: ScalefitInputError naming the key (``where``: the law's JSON path)."""
         params = d["params"]
-        names = {"a": "scale", "b": "horizon"}
-        if d["target"] == "loss_opt":
-            variables = tuple(d.get("range") or ("scale",))[:1]
-        elif d.get("variables") is not None:
-            variables = tuple(d["variables"])
-        else:
-            variables = tuple(names[p] for p in params if p in names)
+        variables = _variables(d)
+        check_agrees(d, variables, where)
         rng = d.get("range") or {}
         return cls(
             target=d["target"], form=d["form"], variables=variables, group=dict(d["group"]),
@@ -169,6 +166,71 @@ class Law(LawFit):
 
 def _nan(v):
     return np.nan if v is None else v
+
+
+EXPONENT_OF = {"a": "scale", "b": "horizon"}
+LN_TOL = 1e-9  # |ln C - ln_C| allowed, relative to max(1, |ln_C|): float round trips
+
+
+def _variables(d: dict) -> tuple[str, ...]:
+    """The variables of a saved law: named, or read from its exponents (a: scale, b:
+    horizon); a loss law's from its range."""
+    if d["target"] == "loss_opt":
+        return tuple(d.get("range") or ("scale",))[:1]
+    if d.get("variables") is not None:
+        return tuple(d["variables"])
+    return tuple(EXPONENT_OF[p] for p in d["params"] if p in EXPONENT_OF)
+
+
+def expected_form(target: str, names, variables) -> str:
+    """The form a law of ``target`` with parameters ``names`` in ``variables`` prints."""
+    if target == "loss_opt":
+        return f"loss_opt = L_inf + A * {variables[0]}^alpha"
+    if names[0] == "s0":  # a linear law in the logs (joint.py's _as_linear)
+        return f"{target} = s0 + " + " + ".join(f"{n} * ln {v}" for n, v in
+                                                zip(names[1:], variables))
+    return f"{target} = {names[0]} * " + " * ".join(f"{v}^{n}" for v, n in
+                                                    zip(variables, names[1:]))
+
+
+def check_agrees(d: dict, variables, where: str = "$") -> None:
+    """Refuse a saved law that contradicts itself: a ``form`` other than the one its
+    parameters and variables give, parameters that are not those of its form, a ``C``
+    that is not exp(``ln_C``). One ScalefitInputError line naming the key."""
+    from ..errors import ScalefitInputError
+
+    names = list(d["params"])
+    loss = d["target"] == "loss_opt"
+    if names != ["L_inf", "A", "alpha"] if loss else len(variables) != len(names) - 1:
+        raise ScalefitInputError(
+            f"key {where}.params: {', '.join(names) or 'none'} are not the parameters of "
+            f"{d['form']!r}; the law was edited by hand or damaged: refit")
+    form = expected_form(d["target"], names, variables)
+    if d["form"] != form:
+        raise ScalefitInputError(
+            f"key {where}.form: {d['form']!r} is not the law its params give ({form!r}); "
+            "the law was edited by hand or damaged: restore it or refit")
+    if not loss and d.get("ln_C") is not None:
+        c = d["params"][names[0]]
+        if names[0] == "s0":  # s0 is ln C itself
+            c = None if c is None or c > 709.78 else float(np.exp(c))
+        _check_ln_c(c, d["ln_C"], f"{where}.params.{names[0]}", names[0])
+
+
+def _check_ln_c(c, ln_c: float, key: str, name: str) -> None:
+    """``c`` (None: beyond floating point) must be exp(``ln_c``)."""
+    from ..errors import ScalefitInputError
+
+    if c is None or c == 0:
+        fine = ln_c > 709.78 if c is None else ln_c < -745.13  # over-/underflows
+    else:
+        fine = c > 0 and abs(np.log(c) - ln_c) <= LN_TOL * max(1.0, abs(ln_c))
+    if not fine:
+        with np.errstate(over="ignore"):
+            exact = f"{np.exp(ln_c):.10g}"
+        raise ScalefitInputError(
+            f"key {key}: {c!r} disagrees with ln_{name} = {ln_c!r} ({name} = exp(ln {name}) "
+            f"= {exact}); predictions use ln_{name}: edit both, or refit")
 
 
 def lmfit_loss_law(s: np.ndarray, y: np.ndarray, start):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -18,22 +19,19 @@ from ..schema import LOADABLE, READABLE_VERSIONS, validate
 from .fit import FitResult
 
 HINT = "give the output of 'scalefit fit --json'"
+MAX_BYTES = 256 << 20  # a saved fit (LR or Chinchilla) is refused above this size
 
 
 def read_json(path, hint: str = HINT, command: str = "scalefit fit RUNS --json FIT.json"):
     """The parsed JSON of one file, or of standard input for ``"-"`` (one-line
-    ScalefitInputError: missing, unreadable, not JSON, nested too deeply; NaN and Infinity
-    are refused). Text may be UTF-8 (with or without a byte-order mark) or UTF-16/32, as
-    for tables. ``hint``/``command`` say what file to give."""
+    ScalefitInputError: missing, unreadable, larger than ``MAX_BYTES``, a stream that gives
+    nothing, not JSON, nested too deeply; NaN and Infinity are refused). Text may be UTF-8
+    (with or without a byte-order mark) or UTF-16/32, as for tables. ``hint``/``command``
+    say what file to give."""
     from ..readers import decode_text, missing
 
     try:
-        if str(path) == "-":
-            raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else \
-                sys.stdin.read().encode("utf-8")
-        else:
-            with open(path, "rb") as f:
-                raw = f.read()
+        raw = _read_bounded(path, hint)
     except FileNotFoundError:
         why = missing(Path(path))
         todo = f"; write one with '{command}'" if why == "no such file" else ""
@@ -54,6 +52,37 @@ def read_json(path, hint: str = HINT, command: str = "scalefit fit RUNS --json F
     except ValueError as e:
         where = f" (line {e.lineno})" if hasattr(e, "lineno") else ""
         raise ScalefitInputError(f"{path}: not valid JSON{where}; {hint}") from None
+
+
+def _read_bounded(path, hint: str) -> bytes:
+    """The bytes of a saved fit, at most ``MAX_BYTES``: a file, standard input, or a
+    stream (timed: a FIFO no program writes is refused, see ``streams``)."""
+    from ..streams import Stream, is_stream, stdin_stream
+
+    limit = MAX_BYTES + 1
+    if str(path) == "-":
+        stream = stdin_stream("the saved fit", "scalefit predict - ... < FIT.json")
+        if stream is None:  # a standard input without a file (a test's)
+            raw = sys.stdin.buffer.read(limit) if hasattr(sys.stdin, "buffer") else \
+                sys.stdin.read(limit).encode("utf-8")
+        else:
+            raw = stream.read(limit)
+    elif is_stream(path):
+        with Stream.open(path) as f:
+            raw = f.read(limit)
+    else:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size > MAX_BYTES:
+                raise _too_big(path, hint)
+            raw = f.read(limit)
+    if len(raw) > MAX_BYTES:
+        raise _too_big(path, hint)
+    return raw
+
+
+def _too_big(path, hint: str) -> ScalefitInputError:
+    return ScalefitInputError(f"{path}: is larger than {MAX_BYTES >> 20} MiB, far more than a "
+                              f"saved fit holds (a few MiB with its draws); {hint}")
 
 
 def read_fit_json(path) -> dict:
@@ -80,6 +109,8 @@ def load_fit(path) -> FitResult:
     d = read_fit_json(path)
     try:
         return FitResult.from_dict(d, origin=str(path))
+    except ScalefitInputError as e:  # fields that contradict each other, named
+        raise ScalefitInputError(f"{path}: {e}") from None
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise ScalefitInputError(f"{path}: malformed fit result ({type(e).__name__}: "
                                  f"{_shorten(str(e))}); {HINT}") from None

@@ -937,11 +937,13 @@ def joint_cases() -> list[Case]:
 
 
 def all_cases() -> list[Case]:
+    from cases_outputs import more_cases  # issue 25's outputs (it imports this module)
+
     cases = [*encoding_cases(), *separator_cases(), *number_cases(), *column_cases(),
              *flag_cases(), *binary_cases(), *stream_cases(), *nested_cases(), *huge_cases(),
              *saved_fit_cases(), *output_cases(), *regex_cases(), *chinchilla_cases(),
              *control_cases(), *flat_cases(), *next_cases(),
-             *joint_cases()]
+             *joint_cases(), *more_cases()]
     TAMPER["escape_in_saved_group"] = TAMPER["fit_group_escape"]
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "case names must be unique"
