@@ -169,3 +169,23 @@ def test_tick_labels():
 
     assert si(2e7) == "20M" and si(2.5e9) == "2.5B" and si(256) == "256" and si(1.4e12) == "1.4T"
     assert sci(3e-4) == "3e-4" and sci(0.05) == "0.05" and sci(2.5e-5) == "2.5e-5"
+
+
+def test_open_interval_is_an_arrow_and_never_hides_the_other_bars():
+    """One point whose interval runs past the LRs tried (open high) and one without an
+    interval: the finite intervals keep their bars, the open end is an arrow to the grid's
+    edge, and the axis reaches it (before, one open interval removed the group's bars)."""
+    from matplotlib.text import Annotation
+
+    from scalefit.render.figure_kit import interval_bars, new_figure
+
+    ax = new_figure(4, 3).add_subplot()
+    x, y = [1e3, 1e4, 1e5, 1e6], [0.01, 0.012, 0.02, 0.015]
+    lo, hi = [0.008, 0.01, 0.015, np.nan], [0.013, 0.015, np.inf, np.nan]
+    interval_bars(ax, x, y, lo, hi, ["", "", "high", ""], edge_hi=[0.064] * 4, fmt="o")
+    arrows = [a for a in ax.texts if isinstance(a, Annotation)]
+    assert len(arrows) == 1 and arrows[0].xy == (1e5, 0.064)
+    bars = ax.containers[0].lines[2][0].get_segments()      # the vertical bars
+    spans = sorted(round(abs(s[1][1] - s[0][1]), 6) for s in bars if abs(s[1][1] - s[0][1]) > 0)
+    assert spans == [0.005, 0.005, 0.005]                   # points 1-2 closed, 3's low end
+    assert ax.get_ylim()[1] >= 0.064

@@ -26,6 +26,35 @@ ROLE_LABEL = {"scale": "scale", "horizon": "horizon (tokens)", "lr": "learning r
 # ---------------------------------------------------------------- helpers
 
 
+def interval_bars(ax, x, y, lo, hi, open_=None, edge_lo=None, edge_hi=None,
+                  color="k", **kw) -> None:
+    """Points (x, y) with their intervals [lo, hi] (arrays (n,)), each point on its own:
+    a finite, closed end is a bar with a cap; an open end (``open_[i]`` 'low', 'high' or
+    'both': the interval ran past the LRs tried) is an arrow from the point to the edge
+    of the LRs tried (``edge_lo`` / ``edge_hi``), pointing on; an end with no finite value
+    and no edge is not drawn. One point without an interval never hides the others'.
+    ``kw`` goes to ``errorbar`` (fmt, ms, label, zorder, ...)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    n = len(x)
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    open_ = [""] * n if open_ is None else [o if isinstance(o, str) else "" for o in open_]
+    e_lo = np.full(n, np.nan) if edge_lo is None else np.asarray(edge_lo, float)
+    e_hi = np.full(n, np.nan) if edge_hi is None else np.asarray(edge_hi, float)
+    down = np.where(np.isfinite(lo) & ~np.isin(open_, ("low", "both")), y - lo, 0.0)
+    up = np.where(np.isfinite(hi) & ~np.isin(open_, ("high", "both")), hi - y, 0.0)
+    ax.errorbar(x, y, yerr=np.abs(np.vstack([down, up])), color=color, ecolor=color,
+                elinewidth=1, capsize=2, **kw)
+    arrow = dict(arrowstyle="-|>", color=color, lw=1, shrinkA=0, shrinkB=0,
+                 mutation_scale=7)
+    for i in range(n):
+        for side, end in (("low", e_lo[i] if np.isfinite(e_lo[i]) else lo[i]),
+                          ("high", e_hi[i] if np.isfinite(e_hi[i]) else hi[i])):
+            if open_[i] in (side, "both") and np.isfinite(end) and end > 0:
+                ax.annotate("", xy=(x[i], end), xytext=(x[i], y[i]), arrowprops=arrow,
+                            zorder=kw.get("zorder", 3))
+                ax.plot([x[i]], [end], alpha=0)  # the axis reaches the arrow's head
+
+
 def new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
     """A Figure with an Agg canvas attached (no pyplot)."""
     fig = Figure(figsize=(width, height), layout=layout)

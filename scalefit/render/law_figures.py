@@ -24,6 +24,7 @@ from .figure_kit import (
     _select,
     _values_colours,
     axis_label,
+    interval_bars,
     log_axes,
     new_figure,
     plain,
@@ -31,6 +32,19 @@ from .figure_kit import (
     si,
     tidy_log,
 )
+
+
+def _bars(ax, pts, var: str, target: str, colour, **kw) -> None:
+    """The optima `pts` of `target` against `var` with their intervals: open-ended ones
+    (lr_opt past the LRs tried) as arrows to the grid's edge, every finite one as a bar."""
+    nan = np.full(len(pts), np.nan)
+    col = lambda name: pts[name].to_numpy(float) if name in pts else nan  # noqa: E731
+    open_ = pts[f"{target}_ci_open"].tolist() if f"{target}_ci_open" in pts else None
+    edges = {}
+    if target == "lr_opt":
+        edges = dict(edge_lo=col("lr_tried_lo"), edge_hi=col("lr_tried_hi"))
+    interval_bars(ax, pts[var].to_numpy(float), pts[target].to_numpy(float),
+                  col(f"{target}_lo"), col(f"{target}_hi"), open_, color=colour, **edges, **kw)
 
 
 def law_figure(result, target: str = "lr_opt", variables=("scale", "horizon")) -> Figure:
@@ -58,7 +72,6 @@ def law_figure(result, target: str = "lr_opt", variables=("scale", "horizon")) -
     fig = new_figure(width, height, layout=None)
     fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, top=1 - 0.85 / height,
                         bottom=0.55 / height, wspace=0.25, hspace=0.5)
-    lo_col, hi_col = f"{target}_lo", f"{target}_hi"
     ylabel = "optimal learning rate" if target == "lr_opt" else "curvature (loss per (ln lr)^2)"
     laws = {k: primary_law(result, target, by, k) for k in keys}
     for i, (key, var) in enumerate(panels):
@@ -69,13 +82,8 @@ def law_figure(result, target: str = "lr_opt", variables=("scale", "horizon")) -
         cmap = _values_colours(pts[other]) if other else {}
         for val, sub in (pts.groupby(other, sort=True) if other else [(None, pts)]):
             col = cmap.get(float(val), GROUP_COLOURS[0]) if other else GROUP_COLOURS[0]
-            y = sub[target].to_numpy(float)
-            yerr = None
-            if lo_col in sub and np.all(np.isfinite(sub[[lo_col, hi_col]].to_numpy())):
-                yerr = np.abs(np.vstack([y - sub[lo_col], sub[hi_col] - y]))
             lab = f"{'N' if other == 'scale' else 'D'} = {si(val)}" if other else None
-            ax.errorbar(sub[var], y, yerr=yerr, fmt="o", ms=4.5, color=col, ecolor=col,
-                        elinewidth=1, capsize=2, label=lab, zorder=3)
+            _bars(ax, sub, var, target, col, fmt="o", ms=4.5, label=lab, zorder=3)
         if law is not None and var in law.variables:
             xs = _grid(pts[var].to_numpy(float))
             levels = sorted(pts[other].unique()) if len(law.variables) == 2 else [None]
@@ -142,12 +150,8 @@ def compare_figure(result) -> Figure:
     for key in keys:
         pts = _select(ok, by, key).sort_values("scale")
         c = colours[key]
-        y = pts["lr_opt"].to_numpy(float)
-        yerr = None
-        if np.all(np.isfinite(pts[["lr_opt_lo", "lr_opt_hi"]].to_numpy())):
-            yerr = np.abs(np.vstack([y - pts["lr_opt_lo"], pts["lr_opt_hi"] - y]))
-        ax1.errorbar(pts["scale"], y, yerr=yerr, fmt="o", ms=5, color=c, capsize=2,
-                     label=_group_label(key, by), zorder=3)
+        _bars(ax1, pts, "scale", "lr_opt", c, fmt="o", ms=5, label=_group_label(key, by),
+              zorder=3)
         law = primary_law(result, "lr_opt", by, key)
         if law is not None and "scale" in law.variables and len(pts) >= 2:
             xs = _grid(pts["scale"].to_numpy(float))
