@@ -149,6 +149,17 @@ def test_report_files(grouped, tmp_path):
     assert "![sweeps](figures/sweeps.png)" in md
     for key in ("sweeps.png", "sweeps.svg", "compare.png", "compare.svg"):
         assert paths[key].exists()
+    # the headline (per group: law, exponents, how far the optimum moves) before the figures
+    head = html.index("The optimal LR per group")
+    assert head < html.index("<img ") < html.index("<h2>Laws</h2>")
+    assert md.index("The optimal LR per group") < md.index("![sweeps]")
+    assert all(f"<td>{g}</td>" in html for g in result.optima["parameterization"].unique())
+    assert "over x" in html
+    # no raw Markdown in the HTML: code spans become <code>, notes a list
+    assert "`" not in html.split("<pre>")[0]
+    assert "<code>scalefit fit runs.csv</code>" in html
+    if result.notes:
+        assert "<h2>Notes</h2><ul><li>" in html.replace("\n", "")
 
 
 def test_plots_do_not_touch_pyplot():

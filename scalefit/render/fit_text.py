@@ -173,3 +173,47 @@ def headline(result) -> list[str]:
             f"Columns: {cols}" + (f"; groups by {', '.join(inp['by'])}" if inp.get("by")
                                   else "") + ".",
             f"Uncertainty: {boot}."]
+
+
+FLAT = 1.25  # "flat": the optimum moves by less than this factor over the data
+
+
+def _moves(law, name: str, var: str) -> str:
+    """How far law's exponent `name` moves lr* over its data range of `var`, as a factor
+    with its interval, and what that says (moves / flat within FLAT / not resolved)."""
+    lo_v, hi_v = law.value_range(var) if law.points is not None else (None, None)
+    a, ci = law.params.get(name), law.ci.get(name)
+    if not lo_v or not hi_v or hi_v <= lo_v or a is None:
+        return "-"
+    import math
+
+    span = math.log(hi_v / lo_v)
+    factor = f"x{fmt(math.exp(a * span))}"
+    if ci is None or None in ci or not all(map(math.isfinite, ci)):
+        return f"{factor} over x{fmt(hi_v / lo_v)} in {var} (no interval)"
+    f_lo, f_hi = math.exp(ci[0] * span), math.exp(ci[1] * span)
+    where = f"{factor} [{fmt(f_lo)}, {fmt(f_hi)}] over x{fmt(hi_v / lo_v)} in {var}"
+    if ci[0] > 0 or ci[1] < 0:
+        return f"moves: {where}"
+    if 1 / FLAT < f_lo and f_hi < FLAT:
+        return f"flat within {FLAT:g}x: {where}"
+    return f"not resolved: {where}"
+
+
+def headline_table(result) -> Table:
+    """Per group, the law of the optimal LR, its exponents with intervals, and how far the
+    optimum moves over the data (the report's first table)."""
+    rows = []
+    for law in result.laws:
+        if law.target != "lr_opt" or not law.primary:
+            continue
+        exps = "; ".join(f"{n} = {fmt_with_ci(law.params.get(n), law.ci.get(n))}"
+                         for n in law.param_names[1:])
+        verdicts = "; ".join(_moves(law, n, v)
+                             for n, v in zip(law.param_names[1:], law.variables))
+        rows.append([group_label(law.group), law.form, exps or "-", verdicts or "-"])
+    lvl = f"{result.settings.get('ci', 0.95) * 100:g}%"
+    return Table(["group", "law", f"exponents ({lvl} CI)", "over the data"], rows,
+                 title=f"The optimal LR per group: its law, and how far it moves over the "
+                       f"data (moves: the interval of the exponent excludes 0; flat: the "
+                       f"whole interval moves it by less than {FLAT:g}x)")

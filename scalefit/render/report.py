@@ -4,9 +4,10 @@
 ``files.all_or_nothing``, all of them or none),
 
 * ``figures/<name>.png`` and ``figures/<name>.svg`` for every figure of ``fit_figures``,
-* ``report.md``: the headline, the laws and transfer-quality tables, the figures (PNGs
-  linked from ``figures/``), the optimum of every sweep, the notes and the summary as
-  printed,
+* ``report.md``: the headline (source, columns, uncertainty; per group the law of the
+  optimal LR, its exponents with intervals and how far the optimum moves over the data),
+  the figures (PNGs linked from ``figures/``), the laws and transfer-quality tables, the
+  optimum of every sweep, the notes and the summary as printed,
 * ``report.html``: the same Document in one file, figures embedded as base64 PNG, so it
   can be mailed or attached as it is.
 
@@ -25,7 +26,7 @@ from pathlib import Path
 from .._version import __version__
 from ..files import atomic_write, make_folder, read_output
 from . import fit_text
-from .tables import Document, Heading, Text
+from .tables import Bullets, Document, Heading, Text
 
 CAPTIONS = {
     "sweeps": "Loss vs learning rate for every sweep. Solid line: the quadratic in ln lr "
@@ -80,10 +81,16 @@ class FigureBlock:
 
 
 def report_document(result, pngs: dict, command: str | None = None) -> Document:
-    """The report as a Document: headline, laws, transfer quality, figures, optima, notes."""
+    """The report as a Document: the headline (per group the law, its exponents and how far
+    the optimum moves), the figures, then laws, transfer quality, optima and notes."""
     stamp = f"scalefit {__version__}, {_now()}" + (f": `{command}`" if command else "")
     blocks: list = [Heading("scalefit report", 1), Text([stamp]),
                     Text(fit_text.headline(result))]
+    head = fit_text.headline_table(result)
+    if head.rows:
+        blocks += [head]
+    for name, png in pngs.items():
+        blocks += [Heading(TITLES.get(name, name)), FigureBlock(name, png)]
     laws = fit_text.laws_table(result)
     if laws.rows:
         blocks += [Heading("Laws"), laws]
@@ -94,11 +101,9 @@ def report_document(result, pngs: dict, command: str | None = None) -> Document:
     if joint is not None:
         per_bs = [law for law in result.laws if law.primary and law.target == "lr_opt"]
         blocks += [Heading(f"Joint LR x {joint.column}"), joint.summary(per_bs)]
-    for name, png in pngs.items():
-        blocks += [Heading(TITLES.get(name, name)), FigureBlock(name, png)]
     blocks += [Heading("Optimum of every sweep"), fit_text.optima_table(result, limit=None)]
     if result.notes:
-        blocks += [Heading("Notes"), Text([f"- {n}" for n in result.notes])]
+        blocks += [Heading("Notes"), Bullets(result.notes)]
     blocks += [Heading("Summary as printed"), Text(result.summary().to_text().split("\n"),
                                                    pre=True)]
     return Document(blocks)

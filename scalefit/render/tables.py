@@ -11,6 +11,7 @@ from the data cannot make a table a megabyte wide.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 
 from .format import safe_text
@@ -21,6 +22,14 @@ CELL, LINE = 120, 1000  # characters of a table cell, of a line of text, at most
 def _md_escape(text: str, limit: int = LINE) -> str:
     text = safe_text(text, limit)
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+
+
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _html_line(text: str, limit: int = LINE) -> str:
+    """One line of prose as HTML: escaped, with Markdown `code` spans as <code>."""
+    return _CODE.sub(r"<code>\1</code>", html.escape(safe_text(text, limit)))
 
 
 class Rendered:
@@ -118,8 +127,26 @@ class Text:
     def to_html(self) -> str:
         if self.pre:
             return f"<pre>{html.escape(self.to_text())}</pre>"
-        return "".join(f"<p>{html.escape(safe_text(x.strip(), LINE))}</p>" for x in self.lines
-                       if x.strip())
+        return "".join(f"<p>{_html_line(x.strip())}</p>" for x in self.lines if x.strip())
+
+
+@dataclass(frozen=True)
+class Bullets:
+    """A list: ``- item`` lines in text and Markdown, ``<ul>`` in HTML."""
+
+    items: tuple[str, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "items", tuple(self.items))
+
+    def to_text(self) -> str:
+        return "\n".join(safe_text(f"- {x.strip()}", LINE) for x in self.items)
+
+    def to_markdown(self) -> str:
+        return "\n".join(f"- {_md_escape(x.strip())}" for x in self.items)
+
+    def to_html(self) -> str:
+        return "<ul>" + "".join(f"<li>{_html_line(x.strip())}</li>" for x in self.items) + "</ul>"
 
 
 @dataclass(frozen=True)
