@@ -1,10 +1,9 @@
-"""`reference-trainer`: train one configuration, run a sweep, check a parameterization.
+"""reference-trainer: train one configuration, run a sweep, check a parameterization.
 
-Every RunConfig field is a flag (``--width``, ``--lr``, ``--wd-mode`` ...) and a key of
-a TOML/YAML file (``--config FILE``; flags override the file). In ``sweep`` every
-flag takes a comma-separated list (a grid axis) or a geometric range
-``START:STOP:xFACTOR``; ``--widths``, ``--lrs``, ``--seeds``, ``--params``,
-``--depths`` are spelled in the plural too.
+Every RunConfig field is a flag (--width, --lr, --wd-mode ...) and a key of a TOML/YAML
+file (--config FILE; flags override the file). In sweep every flag takes a
+comma-separated list (a grid axis) or a geometric range START:STOP:xFACTOR; --widths,
+--lrs, --seeds, --params, --depths are spelled in the plural too.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ examples:
   reference-trainer sweep --config grid.toml --ray auto --ckpt-dir /shared/ckpt --ckpt-every 200
   reference-trainer sweep --config grid.toml --share             # beside a running sweep
   reference-trainer sweep --from-csv next.csv --out runs.csv     # the runs of scalefit next
-  reference-trainer sweep --config grid.toml --adaptive 4 --budget 16 --until 1.3 \
+  reference-trainer sweep --config grid.toml --adaptive 4 --budget 16 --until 1.3 \\
       --target-scale 1e9 --target-horizon 2e10                   # propose, train, repeat
   scalefit fit runs.csv
 
@@ -265,12 +264,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Activation scale per layer after a few steps at a high "
                        "LR, per width, and its slope in log2(width).")
     c.add_argument("--param", default="sp,mup", help="comma-separated (default sp,mup)")
-    c.add_argument("--widths", default="64,128,256,512")
-    c.add_argument("--steps", type=int, default=4)
-    c.add_argument("--lr", type=float, default=1e-2)
-    c.add_argument("--seeds", default="0,1,2")
-    c.add_argument("--depth", type=int, default=2)
-    c.add_argument("--head-dim", type=int, default=32)
+    c.add_argument("--widths", default="64,128,256,512",
+                   help="comma-separated widths (default 64,128,256,512)")
+    c.add_argument("--steps", type=int, default=4,
+                   help="optimizer steps before the activations are measured (default 4)")
+    c.add_argument("--lr", type=float, default=1e-2,
+                   help="the (high) LR of those steps (default 1e-2)")
+    c.add_argument("--seeds", default="0,1,2",
+                   help="comma-separated seeds, averaged (default 0,1,2)")
+    c.add_argument("--depth", type=int, default=2, help="transformer blocks (default 2)")
+    c.add_argument("--head-dim", type=int, default=32,
+                   help="size of one attention head (default 32)")
     c.add_argument("--as-trained", action="store_true",
                    help="the steps of a training run: its warmup/schedule over its horizon, "
                    "clipping and decay (default: constant LR, no clipping, no decay)")

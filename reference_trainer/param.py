@@ -93,11 +93,18 @@ def parse(name: str) -> frozenset:
         raise ValueError(f"unknown parameterization {base!r}; use one of {sorted(PRESETS)} "
                          f"followed by +switch or -switch, switches: {', '.join(SWITCHES)}")
     active = set(PRESETS[base])
+    so_far = base
     for sign, sw in zip(parts[1::2], parts[2::2], strict=True):
         sw = sw.strip()
         if sw not in SWITCHES:
             raise ValueError(f"unknown switch {sw!r} in {name!r}; switches: {', '.join(SWITCHES)}")
+        if (sign == "+") == (sw in active):
+            has = "already has" if sign == "+" else "does not have"
+            raise ValueError(f"{name!r}: {so_far} {has} {sw}, so '{sign}{sw}' changes "
+                             f"nothing and the run would be {canonical_name_of(active)}; "
+                             "drop it")
         (active.add if sign == "+" else active.discard)(sw)
+        so_far += sign + sw
     if {"readout_mult", "readout_lr"} <= active:
         raise ValueError(f"{name!r}: readout_mult and readout_lr are two ways of the same "
                          "change; use one")
@@ -109,7 +116,11 @@ def parse(name: str) -> frozenset:
 
 def canonical_name(name: str) -> str:
     """One name per set of switches: the preset itself, else the shortest preset+/- form."""
-    active = parse(name)
+    return canonical_name_of(parse(name))
+
+
+def canonical_name_of(active) -> str:
+    """The canonical name of a set of switches (see `canonical_name`)."""
     best = None
     for base, preset in PRESETS.items():  # dict order: sp first, so ties go to sp
         add = [s for s in SWITCHES if s in active and s not in preset]

@@ -189,3 +189,11 @@ def test_sp_fanin_initialises_every_matrix_as_one_over_sqrt_fan_in():
     assert param.canonical_name("sp+hidden_init") == "sp+hidden_init"   # old names unchanged
     with pytest.raises(ValueError, match="readout_lr already sets"):
         param.parse("sp_fanin+readout_lr")
+
+
+@pytest.mark.parametrize("name, why", [("mup+hidden_lr", "mup already has hidden_lr"),
+                                       ("sp-attn", "sp does not have attn"),
+                                       ("mup-attn-attn", "mup-attn does not have attn")])
+def test_a_switch_that_changes_nothing_is_refused(name, why):
+    with pytest.raises(ValueError, match=why):
+        param.parse(name)

@@ -95,9 +95,9 @@ def test_grid_files_dry_run_and_workers(tmp_path):
                                                               batch_size=8, tokens=2048,
                                                               eval_tokens=512,
                                                               base_width=32).items()))
-    dry = run_cli("sweep", "--config", toml, "--dry-run").stdout.splitlines()
-    assert len(dry) == 8 and all(" todo " in line for line in dry)
-    assert "sp_emb w=64" in dry[-1]
+    dry = run_cli("sweep", "--config", toml, "--dry-run", "--no-probe").stdout.splitlines()
+    assert len(dry) == 9 and all(" todo " in line for line in dry[:-1])
+    assert "sp_emb w=64" in dry[-2] and dry[-1].startswith("8 runs: 0 done, 8 to train")
     p = run_cli("sweep", "--config", toml, "--device", "cpu", "--workers", "2",
                 "--lrs", "1e-2")  # a flag overrides the file
     assert "4 ok" in p.stderr and "2x cpu" in p.stderr
@@ -107,7 +107,7 @@ def test_grid_files_dry_run_and_workers(tmp_path):
     yml = tmp_path / "grid.yaml"
     yml.write_text(yaml.safe_dump({"widths": [32, 48], "lr": 0.01, "head_dim": 16}))
     assert len(run_cli("sweep", "--config", yml, "--out", tmp_path / "y.csv",
-                       "--dry-run").stdout.splitlines()) == 2
+                       "--dry-run", "--no-probe").stdout.splitlines()) == 3
 
 
 def test_train_command_prints_row_and_appends(tmp_path):
@@ -160,8 +160,9 @@ def test_tokens_per_param_sets_each_widths_horizon(tmp_path, tiny):
     assert {round(c.tokens / non_embedding_params(c)) for c in runs} == {2, 4}
     p = run_cli("sweep", "--widths", "32,64", "--depth", "1", "--head-dim", "16",
                 "--seq-len", "32", "--batch-size", "8", "--tokens-per-param", "2",
-                "--out", tmp_path / "r.csv", "--dry-run")
-    tokens = [int(line.split("tokens=")[1].split()[0]) for line in p.stdout.splitlines()]
+                "--out", tmp_path / "r.csv", "--dry-run", "--no-probe")
+    tokens = [int(line.split("tokens=")[1].split()[0]) for line in p.stdout.splitlines()
+              if " todo " in line]
     assert tokens == [c.tokens for c in runs if c.lr == 1e-3 and round(
         c.tokens / non_embedding_params(c)) == 2]
 
