@@ -89,8 +89,7 @@ def fit(
     optima: bool | None = None,
     optima_level: float = 0.95,
     joint: str | None = None,
-    missing_loss: str = "skip",
-    keep_duplicates: bool = False,
+    missing_loss: str = "skip", keep_duplicates: bool = False,
 ) -> FitResult:
     """Fit optimal LRs per sweep and power laws of the optimum, with bootstrap intervals.
 
@@ -134,13 +133,9 @@ def fit(
         (as ``by``), and ``FitResult.joint``: the joint optimum of every (by group, scale,
         horizon) from a quadratic surface in (ln lr, ln bs), laws of both optima, the
         batch-size-aware LR law, exponents side by side (docs/math.md section 10).
-    missing_loss: what an empty loss cell (no value; NaN and inf are diverged runs)
-        means: ``"skip"`` (default: left out, counted in ``input["missing_loss"]``, noted)
-        or ``"diverged"``.
-    keep_duplicates: keep rows that repeat an earlier row exactly, and run ids given
-        twice with different values (default: copies counted once, such ids refused).
-    The result's ``warnings`` name text and numeric columns that vary within a sweep
-    without being ``by`` columns (their runs are pooled), and repeated rows.
+    missing_loss, keep_duplicates: empty losses, repeated rows (``load_runs``; counted).
+    The result's ``warnings`` name repeated rows, and columns that vary within a sweep
+    without being ``by`` columns (their runs are pooled).
     """
     check_options(ci, n_boot, window, include)
     for name, v in (("max_misfit", max_misfit), ("floor_gap", floor_gap)):
@@ -194,8 +189,8 @@ def fit(
                           per_sweep)
     inp = {"source": runs.source, "rows": runs.n_read, "columns": runs.columns,
            "by": list(runs.by), "diverged": runs.n_diverged, "groups": sw.n_groups,
-           "excluded": runs.n_excluded, "marked_diverged": n_marked,
-           "missing_loss": runs.missing, "duplicates": runs.duplicates}
+           "excluded": runs.n_excluded, "marked_diverged": n_marked, "missing_loss":
+           runs.missing, "duplicates": runs.duplicates}
     if runs.excluded:
         inp["excluded_status"] = dict(runs.excluded)
     if runs.extract:
@@ -212,8 +207,7 @@ def fit(
                   "max_misfit": max_misfit, "floor_gap": floor_gap,
                   "missing_loss": missing_loss, "keep_duplicates": keep_duplicates},
         notes=notes, warnings=[*runs.warnings, *pooling_hints(runs)], quality=quality,
-        boot=boot,
-        runs=per_sweep, joint=joint_fit,
+        boot=boot, runs=per_sweep, joint=joint_fit,
     )
     if require_optimum:
         check_optimum(result, include)

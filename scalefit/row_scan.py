@@ -39,6 +39,7 @@ from .errors import ScalefitInputError
 # as it does 'nan' and 'inf', which are values (a diverged run).
 MISSING_TOKENS = frozenset({"", "na", "n/a", "#n/a", "null", "none", "<na>", "#na", "missing"})
 _BREAK = re.compile(r"\r\n|\r|\n")
+FIELD_LIMIT = 2**31 - 1  # characters of one cell (csv's default, 128 KiB, is too small)
 
 
 class ReadInfo:
@@ -109,6 +110,7 @@ def scan_csv(text: str, src: str, sep: str) -> tuple[str, list[int], list[int], 
     count differs from the header's is refused; a torn last line is cut off with a note."""
     reader = _reader(text, sep)
     header, lines, width, last, bad = None, [], 0, 0, None
+    limit = _csv.field_size_limit(FIELD_LIMIT)  # pandas reads cells of any size
     try:
         for rec in reader:
             line, last = last + 1, reader.line_num
@@ -124,6 +126,8 @@ def scan_csv(text: str, src: str, sep: str) -> tuple[str, list[int], list[int], 
                 bad = (line, len(lines), len(rec), width, rec)
     except _csv.Error as e:
         raise ScalefitInputError(f"{src}: malformed CSV: line {reader.line_num}: {e}") from None
+    finally:
+        _csv.field_size_limit(limit)
     torn = bool(lines) and not text.rstrip(" \t\f\v").endswith(("\n", "\r"))
     if bad is not None and not (torn and bad[1] == len(lines)):
         _ragged(src, *bad)
@@ -146,6 +150,8 @@ def torn_note(src: str, line: int, row: int) -> str:
 def _ragged(src: str, line: int, row: int, n: int, width: int, rec: list[str]) -> None:
     extra = n > width and not any(x.strip() for x in rec[width:])
     hint = (" (a separator at the end of the row? the header has none)" if extra else
+            " (is the first line a title or a comment, not the header? remove it)"
+            if width == 1 and row == 1 else
             "; every row needs one field per column (an empty cell is an empty field "
             "between separators)")
     raise ScalefitInputError(f"{src}: malformed CSV: line {line} (row {row}) has {n} field"

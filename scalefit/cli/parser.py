@@ -270,14 +270,11 @@ def _columns(p, lr=True):
     g.add_argument("--status-ok", metavar="VALUE", nargs="+", action="extend", default=[],
                    help="status values that also mean a finished run (besides ok, finished, "
                         "completed, success, done)")
-    g.add_argument("--missing-loss", choices=("skip", "diverged"), default="skip",
-                   help="what an empty loss cell (no value: empty, NA, null) means: skip "
-                        "(default: the run is left out, counted and noted) or diverged; a "
-                        "loss written as NaN or inf is always a diverged run")
-    g.add_argument("--keep-duplicates", action="store_true",
-                   help="keep rows that repeat an earlier row exactly (default: counted once, "
-                        "with a warning) and run ids (run_id) given twice with different "
-                        "values (default: refused)")
+    g.add_argument("--missing-loss", choices=("skip", "diverged"), default="skip", help="an "
+                   "empty loss cell (empty, NA, null): skip the run (default; counted, noted) or "
+                   "count it as diverged; a NaN or inf loss is always diverged")
+    g.add_argument("--keep-duplicates", action="store_true", help="keep copies of a row "
+                   "(default: counted once) and run_ids given twice (default: refused)")
     g.add_argument("--extract", metavar="COL:REGEX", action="append", default=[],
                    help="make columns from the named groups (?P<name>...) of REGEX searched in "
                         "COL; numbers are converted (repeatable)")
@@ -466,14 +463,11 @@ def _isoflop_args(p) -> None:
                    help="tokens column D (default: D, tokens, ...; else D = C / (6 N))")
     g.add_argument("--loss", metavar="COL", help="loss column")
     g.add_argument("--status", metavar="COL", help="status column (diverged/failed runs)")
-    g.add_argument("--missing-loss", choices=("skip", "diverged"), default="skip",
-                   help="what an empty loss cell (no value: empty, NA, null) means: skip "
-                        "(default: the run is left out, counted and noted) or diverged; a "
-                        "loss written as NaN or inf is always a diverged run")
-    g.add_argument("--keep-duplicates", action="store_true",
-                   help="keep rows that repeat an earlier row exactly (default: counted once, "
-                        "with a warning) and run ids (run_id) given twice with different "
-                        "values (default: refused)")
+    g.add_argument("--missing-loss", choices=("skip", "diverged"), default="skip", help="an "
+                   "empty loss cell (empty, NA, null): skip the run (default; counted, noted) or "
+                   "count it as diverged; a NaN or inf loss is always diverged")
+    g.add_argument("--keep-duplicates", action="store_true", help="keep copies of a row "
+                   "(default: counted once) and run_ids given twice (default: refused)")
     g.add_argument("--extract", metavar="COL:REGEX", action="append", default=[],
                    help="make columns from the named groups of REGEX searched in COL")
     g.add_argument("--format", choices=FORMATS, help="input format (default: by extension)")
