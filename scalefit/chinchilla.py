@@ -141,11 +141,15 @@ def _span(a: np.ndarray) -> tuple[float, float]:
 def fit_chinchilla_table(table, *, scale: str | None = None, horizon: str | None = None,
                          loss: str | None = None, status: str | None = None,
                          fmt: str | None = None, extract=(), source: str | None = None,
-                         status_ok=(), **kwargs) -> ChinchillaResult:
+                         status_ok=(), missing_loss: str = "skip",
+                         keep_duplicates: bool = False, **kwargs) -> ChinchillaResult:
     """``fit_chinchilla`` on the non-diverged runs of a table of runs (path or DataFrame):
     N from the scale column, D from the horizon column (found by name unless given). Runs
     whose status says they did not finish are left out (``status_ok``: more finished
-    values; see ``scalefit.load_runs``)."""
+    values), empty losses (``missing_loss``) and repeated rows (``keep_duplicates``) as
+    ``scalefit.load_runs`` says; its warnings are issued as ``UserWarning``."""
+    import warnings
+
     import pandas as pd
 
     from .table import load_runs, read_table
@@ -156,7 +160,10 @@ def fit_chinchilla_table(table, *, scale: str | None = None, horizon: str | None
     dummy = "__scalefit_lr__"  # the table edge wants an lr column; a loss law needs none
     runs = load_runs(table.assign(**{dummy: 1.0}), scale=scale, horizon=horizon, lr=dummy,
                      loss=loss, status=status, source=source, extract=extract,
-                     status_ok=status_ok)
+                     status_ok=status_ok, missing_loss=missing_loss,
+                     keep_duplicates=keep_duplicates)
+    for message in runs.warnings:
+        warnings.warn(message, stacklevel=2)
     for role, what, flag in (("scale", "N (parameters)", "--scale"),
                              ("horizon", "D (tokens)", "--horizon")):
         if runs.columns.get(role) is None:
@@ -175,7 +182,7 @@ def fit_chinchilla_table(table, *, scale: str | None = None, horizon: str | None
             f"{loss_vals[i]:g}; the Chinchilla law fits ln loss, so every loss must be > 0: "
             "fix or drop that run")
     cols = {k: v for k, v in runs.columns.items() if k != "lr"}
-    info = {"source": runs.source, "rows": runs.n_rows + runs.n_excluded,
+    info = {"source": runs.source, "rows": runs.n_read,
             "used": int(len(data)), "diverged": runs.n_diverged, "columns": cols}
     if runs.excluded:
         info["excluded"] = runs.n_excluded

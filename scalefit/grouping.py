@@ -18,7 +18,7 @@ import pandas as pd
 
 from .core.sweeps import Sweeps, index_runs
 from .errors import ScalefitInputError
-from .render.format import fmt
+from .render.format import fmt, name_list
 from .table import RunTable, normalize_name
 
 # Where-and-with-what columns of the reference trainer's rows: they may differ within a
@@ -34,6 +34,7 @@ OUTCOME_PARTS = {"loss", "losses", "ppl", "perplexity", "acc", "accuracy", "scor
                  "wall", "seconds", "sec", "secs", "duration", "runtime", "elapsed",
                  "throughput", "tokens_per_s", "tps", "mfu", "flops", "memory", "mem", "hours",
                  "s"}
+ONE_LINE = 3  # more pooled columns than this are named in one warning
 BLOWUP = 1.3  # default factor of the blow-up rule (docs/math.md section 1)
 
 
@@ -112,7 +113,7 @@ def pooling_hints(runs: RunTable) -> list[str]:
     cols = runs.columns
     used = {c for c in cols.values() if c} | set(runs.by)
     keys = [cols[r] for r in ("scale", "horizon") if cols.get(r)] + list(runs.by)
-    hints = []
+    hints, pooled = [], []
     for col in df.columns:
         if col in used or str(col).startswith("_"):
             continue
@@ -140,9 +141,19 @@ def pooling_hints(runs: RunTable) -> list[str]:
                              f"{PROVENANCE[col]} are pooled (as when a sweep was extended "
                              "later); check that nothing that changes results differs")
             else:
-                hints.append(f"{what} varies within sweeps but is not a --by column, so its "
-                             f"runs are pooled; add --by {col} if they are different sweeps")
-    return hints
+                pooled.append((col, what))
+    return hints + _pooled_hints(pooled)
+
+
+def _pooled_hints(pooled: list[tuple]) -> list[str]:
+    """One line per pooled column, or one line for them all when there are more than
+    ``ONE_LINE`` (10,000 varying text columns are one warning, not 10,000)."""
+    if len(pooled) <= ONE_LINE:
+        return [f"{what} varies within sweeps but is not a --by column, so its runs are "
+                f"pooled; add --by {col} if they are different sweeps" for col, what in pooled]
+    names = name_list([c for c, _ in pooled], limit=5, quoted=True)
+    return [f"{len(pooled)} columns vary within sweeps but are not --by columns, so their runs "
+            f"are pooled ({names}); add --by COL for those that make different sweeps"]
 
 
 def duplicate_runs(runs: RunTable) -> str | None:

@@ -58,7 +58,9 @@ def next_runs(table, k: int, *, target_scale=None, target_horizon=None, group=No
                           new_sweeps=new_sweeps, new_sweep_lrs=new_sweep_lrs,
                           per_group=per_group)
     runs = load_runs(df, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
-                     source=src, status_ok=status_ok)
+                     source=src, status_ok=status_ok,
+                     **{k: fit_options[k] for k in ("missing_loss", "keep_duplicates")
+                        if k in fit_options})
     return res, props, to_do(props, runs)
 
 

@@ -89,6 +89,7 @@ def fit(
     optima: bool | None = None,
     optima_level: float = 0.95,
     joint: str | None = None,
+    missing_loss: str = "skip", keep_duplicates: bool = False,
 ) -> FitResult:
     """Fit optimal LRs per sweep and power laws of the optimum, with bootstrap intervals.
 
@@ -132,7 +133,8 @@ def fit(
         (as ``by``), and ``FitResult.joint``: the joint optimum of every (by group, scale,
         horizon) from a quadratic surface in (ln lr, ln bs), laws of both optima, the
         batch-size-aware LR law, exponents side by side (docs/math.md section 10).
-    The result's ``warnings`` name text and numeric columns that vary within a sweep
+    missing_loss, keep_duplicates: empty losses, repeated rows (``load_runs``; counted).
+    The result's ``warnings`` name repeated rows, and columns that vary within a sweep
     without being ``by`` columns (their runs are pooled).
     """
     check_options(ci, n_boot, window, include)
@@ -152,7 +154,8 @@ def fit(
     if joint is not None:
         check_joint_present(df, joint, src)
     runs = load_runs(df, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
-                     source=src, fmt=fmt, status_ok=status_ok)
+                     source=src, fmt=fmt, status_ok=status_ok, missing_loss=missing_loss,
+                     keep_duplicates=keep_duplicates)
     runs = dataclasses.replace(runs, extract=extract)
     if joint is not None:
         check_joint_column(runs, joint)
@@ -184,9 +187,10 @@ def fit(
                                   include, progress_part(report, 1, parts))
     notes += status_notes(optima, include, max_misfit, floor_gap, blowup, diverged_above,
                           per_sweep)
-    inp = {"source": runs.source, "rows": runs.n_rows + runs.n_excluded, "columns": runs.columns,
+    inp = {"source": runs.source, "rows": runs.n_read, "columns": runs.columns,
            "by": list(runs.by), "diverged": runs.n_diverged, "groups": sw.n_groups,
-           "excluded": runs.n_excluded, "marked_diverged": n_marked}
+           "excluded": runs.n_excluded, "marked_diverged": n_marked, "missing_loss":
+           runs.missing, "duplicates": runs.duplicates}
     if runs.excluded:
         inp["excluded_status"] = dict(runs.excluded)
     if runs.extract:
@@ -200,9 +204,10 @@ def fit(
         settings={"n_boot": n_boot, "ci": ci, "seed": seed, "window": window,
                   "include": list(include), "diverged_above": diverged_above,
                   "blowup": blowup, "status_ok": _as_list(status_ok),
-                  "max_misfit": max_misfit, "floor_gap": floor_gap},
-        notes=notes, warnings=pooling_hints(runs), quality=quality, boot=boot,
-        runs=per_sweep, joint=joint_fit,
+                  "max_misfit": max_misfit, "floor_gap": floor_gap,
+                  "missing_loss": missing_loss, "keep_duplicates": keep_duplicates},
+        notes=notes, warnings=[*runs.warnings, *pooling_hints(runs)], quality=quality,
+        boot=boot, runs=per_sweep, joint=joint_fit,
     )
     if require_optimum:
         check_optimum(result, include)

@@ -32,6 +32,7 @@ import pandas as pd
 
 from .errors import ScalefitInputError
 from .render.format import quote
+from .row_scan import ReadInfo, check_surrogates, scan_csv, scan_jsonl
 from .streams import Stream, stdin_stream
 
 _SUFFIXES = {
@@ -130,9 +131,14 @@ def parse_bytes(data: bytes, src: str, kind: str) -> pd.DataFrame:
     try:
         if kind in ("csv", "tsv"):
             return _read_csv(text, src, "\t" if kind == "tsv" else ",")
+        check_surrogates(text, src, kind)
         if kind == "json":
             _check_json(text, src)
-        return pd.read_json(_io.StringIO(text), lines=kind == "jsonl")
+            return pd.read_json(_io.StringIO(text))
+        text, lines, offsets, notes = scan_jsonl(text, src)
+        df = pd.read_json(_io.StringIO(text), lines=True)
+        df.attrs["scalefit"] = ReadInfo(lines, offsets, text, "jsonl", notes)
+        return df
     except ScalefitInputError:
         raise
     except (ValueError, TypeError, OSError, RecursionError) as e:
@@ -313,22 +319,33 @@ def _stray_nul(body: bytes, src: str, kind: str) -> None:
 
 
 def _read_csv(text: str, src: str, sep: str) -> pd.DataFrame:
-    """A CSV/TSV table; a comma-separated read that gives one column whose name holds tabs,
-    semicolons or pipes is read again with that separator."""
+    """A CSV/TSV table, every row accounted for (``row_scan.scan_csv``); a comma-separated
+    header that is one field holding tabs, semicolons or pipes sets that separator."""
+    if sep == ",":
+        sep = _separator(text)
+    text, lines, offsets, notes = scan_csv(text, src, sep)
     df = _parse_csv(text, src, sep)
-    if sep == "," and df.shape[1] == 1:
-        name = str(df.columns[0])
-        for other in ("\t", ";", "|"):
-            if other in name:
-                again = _parse_csv(text, src, other)
-                if again.shape[1] > 1:
-                    return again
+    df.attrs["scalefit"] = ReadInfo(lines, offsets, text, sep, notes)
     return df
+
+
+def _separator(text: str) -> str:
+    """',' unless the header, read with commas, is one field holding a tab, ';' or '|'."""
+    try:
+        header = next((r for r in _csv.reader(_io.StringIO(text[:1 << 20], newline=""))
+                       if r and any(x.strip() for x in r)), [])
+    except _csv.Error:
+        return ","
+    if len(header) == 1:
+        for other in ("\t", ";", "|"):
+            if other in header[0]:
+                return other
+    return ","
 
 
 def _parse_csv(text: str, src: str, sep: str) -> pd.DataFrame:
     try:
-        return pd.read_csv(_io.StringIO(text), sep=sep, skipinitialspace=True)
+        return pd.read_csv(_io.StringIO(text), sep=sep, skipinitialspace=True, index_col=False)
     except pd.errors.EmptyDataError as e:
         raise ScalefitInputError(
             f"{src}: the file is empty; it needs a header and one row per run"

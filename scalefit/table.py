@@ -25,6 +25,9 @@ from .errors import ScalefitInputError
 from .extract import apply_extract
 from .readers import read_table
 from .render.format import name_list, quote
+from .row_checks import (MISSING_LOSS, blank_loss, duplicate_rows, missing_note,
+                         position_label, positions)
+from .row_scan import read_info
 
 ROLES = ("scale", "horizon", "lr", "loss")
 
@@ -87,7 +90,9 @@ class RunTable:
     ``raw``: the table as read (after ``extract``), every column, the rows of ``data``
     only; ``extract``: the specs applied; ``fmt``: the format it was read as, when given;
     ``excluded``: (status, count) of the rows left out as unfinished runs; ``rows``: the
-    1-based row of each run in the table read (for messages).
+    1-based row of each run in the table read (for messages); ``missing``: runs left
+    out for an empty loss; ``duplicates``: rows left out as copies of an earlier row;
+    ``warnings``: one line each (copies, run ids given twice).
     """
 
     data: pd.DataFrame
@@ -100,6 +105,14 @@ class RunTable:
     fmt: str | None = None
     excluded: tuple[tuple[str, int], ...] = ()
     rows: np.ndarray | None = field(default=None, repr=False, compare=False)
+    missing: int = 0
+    duplicates: int = 0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_read(self) -> int:
+        """Every data row read, the ones left out included."""
+        return len(self.data) + self.n_excluded + self.missing + self.duplicates
 
     @property
     def n_rows(self) -> int:
@@ -265,6 +278,8 @@ def load_runs(
     required: tuple[str, ...] = ("lr", "loss"),
     extract: tuple[str, ...] | list[str] = (),
     status_ok: tuple[str, ...] | list[str] | str = (),
+    missing_loss: str = "skip",
+    keep_duplicates: bool = False,
 ) -> RunTable:
     """Load and validate a table of runs.
 
@@ -280,9 +295,18 @@ def load_runs(
     ``source`` names the input in messages (default: the path, or ``<DataFrame>``,
     ``<stdin>``). ``required``: roles that must have a column (``lr`` and
     ``loss``; a loss-law table needs only ``loss``). ``extract``: ``COL:REGEX`` specs
-    applied first (see ``apply_extract``). Raises ``ScalefitInputError`` on bad input.
+    applied first (see ``apply_extract``). ``missing_loss``: what an empty loss cell (no
+    value: empty, NA, null; not NaN or inf, which are diverged runs) means: ``"skip"``
+    (default: the run is left out, counted and noted) or ``"diverged"``.
+    ``keep_duplicates``: keep rows that repeat an earlier row exactly (default: counted
+    once, with a warning) and run ids given twice with different values (default:
+    refused). Raises ``ScalefitInputError`` on bad input.
     """
+    if missing_loss not in MISSING_LOSS:
+        raise ScalefitInputError(f"missing_loss must be one of {', '.join(MISSING_LOSS)} "
+                                 f"(got {missing_loss!r})")
     df, src = read_input(table, fmt, source)
+    info = read_info(df)
     extract = tuple(extract)
     if extract:
         df = apply_extract(df, extract, src)
@@ -320,6 +344,8 @@ def load_runs(
     if status_col is not None:
         used.setdefault(status_col, "status")
     df = _plain_cells(df, used, src)
+    where, label = positions(info, len(df)), position_label(info)
+    copies, dup_warning = duplicate_rows(df, where, src, label, keep_duplicates)
 
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     if cols["lr"] is not None:
@@ -332,17 +358,29 @@ def load_runs(
             _positive(vals, cols[role], src, role)
             out[role] = vals
 
-    notes: list[str] = []
+    notes: list[str] = list(info.notes) if info is not None else []
     diverged = ~np.isfinite(loss_vals)
-    keep = np.ones(len(df), dtype=bool)
+    keep, div_status = ~copies, np.zeros(len(df), dtype=bool)
     excluded: tuple[tuple[str, int], ...] = ()
     if status_col is not None:
-        div_status, keep, excluded = classify_status(df[status_col], status_ok)
+        div_status, finished, excluded = classify_status(df[status_col][keep], status_ok)
+        div_status = _spread(div_status, keep)
+        keep = _spread(finished, keep)
         diverged |= div_status
         if excluded:
             notes.append(excluded_note(excluded))
         if not keep.any():
             raise ScalefitInputError(f"{src}: no finished run: {excluded_note(excluded)}")
+    blank = blank_loss(df, cols["loss"], loss_vals, info) & keep & ~div_status
+    n_missing = 0
+    if blank.any() and missing_loss == "skip":
+        n_missing = int(blank.sum())
+        notes.append(missing_note(n_missing, [int(x) for x in where[blank]], label))
+        keep = keep & ~blank
+        if not keep.any():
+            raise ScalefitInputError(f"{src}: every run's loss is empty (column "
+                                     f"{quote(cols['loss'], 60)}); pass --missing-loss "
+                                     "diverged to count them as diverged")
     out["loss"] = np.where(diverged, np.nan, loss_vals)
     out["diverged"] = diverged
     for b in by:
@@ -357,7 +395,16 @@ def load_runs(
         notes.append("every run diverged: no optimum can be estimated")
     return RunTable(data=out, columns={**cols, "status": status_col}, by=by, source=src,
                     notes=tuple(notes), raw=df, extract=extract, fmt=fmt, excluded=excluded,
-                    rows=rows)
+                    rows=rows, missing=n_missing, duplicates=int(copies.sum()),
+                    warnings=(dup_warning,) if dup_warning else ())
+
+
+def _spread(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(len(mask),) bool: ``values`` at the True places of ``mask``, False elsewhere."""
+    out = np.zeros(len(mask), dtype=bool)
+    out[mask] = values
+    return out
+
 
 
 def read_input(table, fmt: str | None = None, source: str | None = None):

@@ -327,7 +327,14 @@ def test_copied_runs_are_named():
     df = make_sweeps(scales=(1e8, 3e8, 1e9), horizons=(1e10,), n_lrs=7, seeds=1, seed=4)
     copies = pd.concat([df, df[df["scale"] == 1e8].iloc[2:5]], ignore_index=True)
     assert not any("repeat another run" in n for n in fit(df, n_boot=0).notes)
-    note = next(n for n in fit(copies, n_boot=0).notes if "repeat another run" in n)
+    # exact copies of a row are counted once, with one warning naming them
+    once = fit(copies, n_boot=0)
+    assert once.input["duplicates"] == 3 and once.input["rows"] == len(copies)
+    assert any("3 rows repeat an earlier row exactly (rows 22, 23, 24)" in w
+               for w in once.warnings)
+    assert not any("repeat another run" in n for n in once.notes)
+    kept = fit(copies, n_boot=0, keep_duplicates=True)
+    note = next(n for n in kept.notes if "repeat another run" in n)
     assert note.startswith("3 run(s) in 1 sweep(s) repeat another run exactly")
 
 

@@ -37,14 +37,19 @@ def test_explicit_columns_override(tmp_path):
     assert runs.data["scale"].iloc[0] == 2
 
 
-def test_diverged_from_nan_inf_blank_and_status(tmp_path):
+def test_diverged_from_nan_inf_and_status_blank_is_missing(tmp_path):
     p = write(tmp_path, "lr,loss,status\n1e-3,2.5,ok\n2e-3,nan,ok\n4e-3,inf,ok\n8e-3,,ok\n"
                         "1.6e-2,2.9,diverged\n3.2e-2,3.0,EXPLODED\n6.4e-2,3.1,FAILED\n")
     runs = load_runs(p)
-    # FAILED is not a divergence: the run did not finish (left out, counted, named)
-    assert runs.data["diverged"].tolist() == [False, True, True, True, True, True]
-    assert runs.n_diverged == 5 and runs.n_rows == 6 and runs.excluded == (("failed", 1),)
-    assert runs.data["loss"].isna().sum() == 5
+    # FAILED is not a divergence: the run did not finish (left out, counted, named); the
+    # empty loss is missing (left out, counted, noted), not a divergence
+    assert runs.data["diverged"].tolist() == [False, True, True, True, True]
+    assert runs.n_diverged == 4 and runs.n_rows == 5 and runs.excluded == (("failed", 1),)
+    assert runs.missing == 1 and runs.n_read == 7
+    assert any("line 5" in n and "--missing-loss diverged" in n for n in runs.notes)
+    old = load_runs(p, missing_loss="diverged")
+    assert old.data["diverged"].tolist() == [False, True, True, True, True, True]
+    assert old.n_diverged == 5 and old.missing == 0
 
 
 def test_formats_parquet_jsonl(tmp_path):

@@ -69,7 +69,9 @@ def fit(args) -> int:
                           blowup=args.blowup, status_ok=tuple(args.status_ok),
                           max_misfit=args.max_misfit, floor_gap=args.floor_gap,
                           optima=args.optima,
-                          optima_level=args.optima_level, joint=getattr(args, "joint", None))
+                          optima_level=args.optima_level, joint=getattr(args, "joint", None),
+                          missing_loss=args.missing_loss,
+                          keep_duplicates=args.keep_duplicates)
     args.late_warnings += result.warnings
     view = "compare" if args.command == "compare" else "fit"
 
@@ -173,6 +175,8 @@ def chinchilla(args) -> int:
     res = fit_chinchilla_table(args.runs, scale=args.scale, horizon=args.horizon, loss=args.loss,
                                status=args.status, fmt=args.format, extract=args.extract,
                                status_ok=tuple(args.status_ok),
+                               missing_loss=args.missing_loss,
+                               keep_duplicates=args.keep_duplicates,
                                huber_delta=args.huber_delta, n_boot=args.boot, seed=args.seed,
                                ci=args.ci, progress=None if args.quiet else "auto")
     return _emit(args, res, draws=True)
@@ -241,7 +245,8 @@ def next_(args) -> int:
         fmt=args.format, n_boot=args.boot, seed=args.seed, ci=args.ci, window=args.window,
         include=tuple(args.include_status), diverged_above=args.diverged_above,
         blowup=args.blowup, max_misfit=args.max_misfit, floor_gap=args.floor_gap,
-        optima=args.optima, joint=args.joint, progress=None if args.quiet else "auto")
+        optima=args.optima, joint=args.joint, progress=None if args.quiet else "auto",
+        missing_loss=args.missing_loss, keep_duplicates=args.keep_duplicates)
     args.late_warnings += res.warnings
 
     def to_do():  # with --json, all or nothing, before anything is printed

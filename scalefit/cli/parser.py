@@ -270,6 +270,11 @@ def _columns(p, lr=True):
     g.add_argument("--status-ok", metavar="VALUE", nargs="+", action="extend", default=[],
                    help="status values that also mean a finished run (besides ok, finished, "
                         "completed, success, done)")
+    g.add_argument("--missing-loss", choices=("skip", "diverged"), default="skip", help="an "
+                   "empty loss cell (empty, NA, null): skip the run (default; counted, noted) or "
+                   "count it as diverged; a NaN or inf loss is always diverged")
+    g.add_argument("--keep-duplicates", action="store_true", help="keep copies of a row "
+                   "(default: counted once) and run_ids given twice (default: refused)")
     g.add_argument("--extract", metavar="COL:REGEX", action="append", default=[],
                    help="make columns from the named groups (?P<name>...) of REGEX searched in "
                         "COL; numbers are converted (repeatable)")
@@ -458,6 +463,11 @@ def _isoflop_args(p) -> None:
                    help="tokens column D (default: D, tokens, ...; else D = C / (6 N))")
     g.add_argument("--loss", metavar="COL", help="loss column")
     g.add_argument("--status", metavar="COL", help="status column (diverged/failed runs)")
+    g.add_argument("--missing-loss", choices=("skip", "diverged"), default="skip", help="an "
+                   "empty loss cell (empty, NA, null): skip the run (default; counted, noted) or "
+                   "count it as diverged; a NaN or inf loss is always diverged")
+    g.add_argument("--keep-duplicates", action="store_true", help="keep copies of a row "
+                   "(default: counted once) and run_ids given twice (default: refused)")
     g.add_argument("--extract", metavar="COL:REGEX", action="append", default=[],
                    help="make columns from the named groups of REGEX searched in COL")
     g.add_argument("--format", choices=FORMATS, help="input format (default: by extension)")

@@ -81,6 +81,10 @@ def _runs_text(inp) -> str:
     if inp.get("kind") == "optima":
         return f"{inp['rows']} optima (a table of optima), {inp['groups']} points"
     excl = f", {inp['excluded']} excluded as unfinished" if inp.get("excluded") else ""
+    if inp.get("missing_loss"):
+        excl += f", {inp['missing_loss']} with an empty loss left out"
+    if inp.get("duplicates"):
+        excl += f", {inp['duplicates']} duplicate rows counted once"
     return f"{inp['rows']} runs ({inp['diverged']} diverged{excl}), {inp['groups']} sweeps"
 
 

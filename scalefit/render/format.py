@@ -1,24 +1,27 @@
 """The one number formatter (``fmt``, ``fmt_ci``) and ``safe_text`` for values from the data.
 
-``safe_text`` makes control characters and escape sequences visible instead of letting a
-terminal or a Markdown viewer act on them (``\\x1b[31m`` prints as the text ``\\x1b[31m``),
-and shortens long strings where a message quotes them.
+``safe_text`` is the one place names and values from the data are made safe to show: it
+makes control characters and escape sequences visible instead of letting a terminal or a
+Markdown viewer act on them (``\\x1b[31m`` prints as the text ``\\x1b[31m``), and shows
+every invisible or confusable character escaped (``\\u200b``), so two names that differ
+only in one never print alike; it shortens long strings where a message quotes them.
+Escaped: what ``str.isprintable`` refuses (categories Cc, Cf, Cs, Co, Cn, Zl, Zp and Zs
+other than the space: zero-width spaces and joiners, bidirectional controls such as
+U+061C and U+202E, U+2028/2029, lone surrogates, no-break spaces).
 """
 
 from __future__ import annotations
 
 import math
-import re
 
-# C0 and C1 control characters, DEL, and the Unicode bidirectional overrides and isolates
-# (which reorder what a terminal shows).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 LONG = 200  # characters of one value quoted in a message
 
 
-def _escape(m: re.Match) -> str:
-    c = ord(m.group(0))
-    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+def _escape(ch: str) -> str:
+    c = ord(ch)
+    if ch.isprintable():
+        return ch
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" if c < 0x10000 else f"\\U{c:08x}"
 
 
 def safe_text(text, limit: int | None = None) -> str:
@@ -27,8 +30,8 @@ def safe_text(text, limit: int | None = None) -> str:
     cut = limit is not None and len(s) > limit
     if cut:  # escape only what is shown: a 20 MB cell costs nothing
         s = s[:limit]
-    if _UNSAFE.search(s):
-        s = _UNSAFE.sub(_escape, s)
+    if not s.isprintable():
+        s = "".join(map(_escape, s))
     if limit is not None and (cut or len(s) > limit):
         s = s[: max(limit - 3, 1)] + "..."
     return s

@@ -28,9 +28,12 @@ from pathlib import Path
 
 from scalefit.cli import main
 
-# What may not reach a terminal: C0 controls except the newline, DEL, C1 controls, and
-# the bidirectional overrides and isolates.
-CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# What may not reach a terminal: C0 controls except the newline, DEL, C1 controls, the
+# bidirectional overrides, isolates and marks (U+061C too), and invisible characters that
+# make one name print as another (zero-width spaces and joiners, word joiner, BOM, soft
+# hyphen, line and paragraph separators).
+CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\xad\u061c\u200b-\u200f\u202a-\u202e"
+                     "\u2028\u2029\u2060\u2066-\u2069\ufeff]")
 MAX_LINE = 1200  # characters of one error line: huge cells must be shortened
 MAX_OUT = 4000  # characters of a line of output (a table row of shortened cells)
 

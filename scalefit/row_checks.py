@@ -1,0 +1,158 @@
+"""Rows that are not one run each: empty losses and repeated rows (part of the table edge).
+
+``blank_loss`` tells a loss cell that holds no value (empty, NA, null: the metric was
+never logged) from one that holds NaN or inf (the run diverged). ``duplicate_rows``
+finds exact copies of an earlier row and run ids (a ``run_id`` column) given twice: copies
+are counted once unless kept, and one id with two different results is refused (or, when
+copies are kept, warned about). Row positions in messages are the file's lines when the
+table was read from text (``row_scan.ReadInfo``), else 1-based rows.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from .errors import ScalefitInputError
+from .render.format import quote
+from .row_scan import MISSING_TOKENS, ReadInfo
+
+RUN_ID_COLUMNS = ("run_id", "runid")
+MISSING_LOSS = ("skip", "diverged")  # what an empty loss cell means: left out, or diverged
+SHOWN = 5  # line numbers named in one message
+
+
+def blank_loss(df: pd.DataFrame, col: str, values: np.ndarray,
+               info: ReadInfo | None) -> np.ndarray:
+    """(R,) bool: rows whose loss cell (column ``col``, parsed ``values``) held no value."""
+    nan = np.flatnonzero(np.isnan(values))
+    out = np.zeros(len(values), dtype=bool)
+    if not nan.size:
+        return out
+    raw = df[col]
+    if info is not None:
+        out[nan] = info.blank(str(col), list(df.columns).index(col), nan)
+    elif raw.dtype == object:
+        out[nan] = [v is None or v is pd.NA or (isinstance(v, str) and v.strip().lower()
+                                                in MISSING_TOKENS) for v in raw.iloc[nan]]
+    elif isinstance(raw.dtype, pd.api.extensions.ExtensionDtype):
+        out[nan] = raw.iloc[nan].isna().to_numpy(bool)  # pd.NA (a NaN there is a value)
+    return out
+
+
+def missing_note(n: int, where: list[int], label: tuple[str, str]) -> str:
+    """The note naming rows left out for an empty loss."""
+    unit = label[n != 1]
+    return (f"{n} run{'s' if n != 1 else ''} with an empty loss ({unit} {_few(where)}) left "
+            "out as missing (never logged?); pass --missing-loss diverged (missing_loss="
+            "'diverged' in Python) to count them as diverged")
+
+
+def position_label(info: ReadInfo | None) -> tuple[str, str]:
+    """('line', 'lines') for rows read from text, else ('row', 'rows')."""
+    return ("line", "lines") if info is not None else ("row", "rows")
+
+
+def positions(info: ReadInfo | None, n: int) -> np.ndarray:
+    """(n,) the line (text) or 1-based row of each row."""
+    return info.lines.copy() if info is not None else np.arange(1, n + 1)
+
+
+def duplicate_rows(df: pd.DataFrame, where: np.ndarray, src: str, label: tuple[str, str],
+                   keep: bool) -> tuple[np.ndarray, str | None]:
+    """(R,) bool of the rows to drop as copies (none when ``keep``) and one warning naming
+    the copies and, when kept, the run ids given twice with different values; a run id
+    with two different results is refused unless ``keep``."""
+    copy = _copies(df)
+    conflicts = _id_conflicts(df, copy)
+    if conflicts and not keep:
+        raise ScalefitInputError(_conflict_message(df, conflicts[0], where, src, label[0]))
+    parts = []
+    if copy.any():
+        lines = [int(x) for x in where[copy]]
+        what = "kept as separate runs (--keep-duplicates)" if keep else (
+            "counted once (copies would narrow the intervals); pass --keep-duplicates "
+            "(keep_duplicates=True in Python) to keep them")
+        parts.append(f"{len(lines)} row{'s' if len(lines) != 1 else ''} repeat an earlier "
+                     f"row exactly ({label[len(lines) != 1]} {_few(lines)}): {what}")
+    if conflicts:
+        col, (i, j) = conflicts[0][0], conflicts[0][1]
+        parts.append(f"{len(conflicts)} run id{'s' if len(conflicts) != 1 else ''} in "
+                     f"{quote(col, 40)} given twice with different values (first "
+                     f"{quote(_py(df[col].iloc[j]), 60)} on {label[1]} {where[i]} and {where[j]}): "
+                     "kept as separate runs (--keep-duplicates)")
+    warning = f"{src}: " + "; ".join(parts) if parts else None
+    return (np.zeros(len(df), dtype=bool) if keep else copy), warning
+
+
+def _copies(df: pd.DataFrame) -> np.ndarray:
+    """(R,) bool: rows equal in every column to an earlier row."""
+    if df.shape[1] == 0 or len(df) < 2:
+        return np.zeros(len(df), dtype=bool)
+    try:
+        return df.duplicated(keep="first").to_numpy(bool)
+    except TypeError:  # unhashable cells left: compare their text
+        return df.astype(str).duplicated(keep="first").to_numpy(bool)
+
+
+def _id_conflicts(df: pd.DataFrame, copy: np.ndarray) -> list[tuple[str, tuple[int, int]]]:
+    """(id column, (first row, later row)) for each later row whose run id was given before
+    on a row with other values (0-based rows)."""
+    col = next((c for c in df.columns if _norm(c) in RUN_ID_COLUMNS), None)
+    if col is None:
+        return []
+    ids = df[col]
+    given = ids.notna() & (ids.astype(str).str.strip() != "")
+    twice = (ids.duplicated(keep=False) & given).to_numpy(bool)
+    first: dict = {}
+    out = []
+    for i in np.flatnonzero(twice):
+        key = ids.iloc[i]
+        if key not in first:
+            first[key] = i
+        elif not copy[i]:
+            out.append((col, (first[key], i)))
+    return out
+
+
+def _conflict_message(df, conflict, where, src: str, unit: str) -> str:
+    col, (i, j) = conflict
+    a, b = df.iloc[i], df.iloc[j]
+    diff = next((c for c in df.columns if not _same(a[c], b[c])), None)
+    what = (f" ({quote(diff, 40)}: {quote(_py(a[diff]), 60)} vs {quote(_py(b[diff]), 60)})"
+            if diff is not None else "")
+    return (f"{src}: run id {quote(_py(df[col].iloc[i]), 60)} is on {unit} {where[i]} and {unit} "
+            f"{where[j]} with different values{what}; one run has one result: remove the "
+            "wrong row, or pass --keep-duplicates to keep both")
+
+
+def _py(v):
+    """A numpy scalar as the Python value it holds (for its repr in a message)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _same(x, y) -> bool:
+    if x is y:
+        return True
+    try:
+        if pd.isna(x) and pd.isna(y):
+            return True
+    except (TypeError, ValueError):
+        pass
+    try:
+        return bool(x == y)
+    except (TypeError, ValueError):
+        return str(x) == str(y)
+
+
+def _norm(name) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_")
+
+
+def _few(values) -> str:
+    """The first few numbers of a list, then how many in all."""
+    values = list(values)
+    shown = ", ".join(str(v) for v in values[:SHOWN])
+    return shown + (f", ... ({len(values)} in all)" if len(values) > SHOWN else "")
