@@ -35,6 +35,15 @@ OUTCOME_PARTS = {"loss", "losses", "ppl", "perplexity", "acc", "accuracy", "scor
                  "throughput", "tokens_per_s", "tps", "mfu", "flops", "memory", "mem", "hours",
                  "s"}
 ONE_LINE = 3  # more pooled columns than this are named in one warning
+# The reference trainer's results rows (docs/trainer.md, "Results row") are recognised by
+# these columns; its arms are the settings below that differ between the runs of one scale
+# and horizon (taken in this order, each only if it still differs within the groups of
+# the ones before: the LR multipliers and inits follow from the parameterization).
+TRAINER_COLUMNS = frozenset({"run_id", "parameterization", "config", "n_params", "tokens",
+                             "lr", "val_loss"})
+TRAINER_ARMS = ("parameterization", "weight_decay", "wd_mode", "wd_transfer", "batch_size",
+                "seq_len", "schedule", "warmup_tokens", "min_lr_frac", "grad_clip", "data",
+                "norm", "pos", "base_width")
 BLOWUP = 1.3  # default factor of the blow-up rule (docs/math.md section 1)
 
 
@@ -97,6 +106,24 @@ def _factorize(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFr
     return gid.astype(np.int64), uniques
 
 
+def trainer_arms(df: pd.DataFrame, keys=("n_params", "tokens"), exclude=()) -> tuple:
+    """The columns that define the arms of a reference-trainer results table (see
+    ``TRAINER_ARMS``), () for any other table. ``keys``: the scale and horizon columns."""
+    if not TRAINER_COLUMNS <= set(map(str, df.columns)):
+        return ()
+    keys = [k for k in keys if k in df.columns]
+    chosen: list[str] = []
+    for col in TRAINER_ARMS:
+        if col in exclude or col not in df.columns:
+            continue
+        by = [df[k] for k in keys + chosen]
+        varies = (df[col].nunique(dropna=False) > 1 if not by else
+                  bool((df[col].groupby(by, dropna=False).nunique(dropna=False) > 1).any()))
+        if varies:
+            chosen.append(col)
+    return tuple(chosen)
+
+
 def pooling_hints(runs: RunTable) -> list[str]:
     """Columns that vary within a sweep but are not --by columns (likely a forgotten --by).
 
@@ -141,17 +168,75 @@ def pooling_hints(runs: RunTable) -> list[str]:
                              f"{PROVENANCE[col]} are pooled (as when a sweep was extended "
                              "later); check that nothing that changes results differs")
             else:
-                pooled.append((col, what))
-    return hints + _pooled_hints(pooled)
+                pooled.append((col, what, numeric))
+    return hints + _role_hints(pooled, cols) + _pooled_hints(_explained(df, keys, pooled))
+
+
+# Name parts of a column that looks like the scale or the horizon (when no column took
+# that role): the remedy is --scale / --horizon, not --by.
+ROLE_PARTS = {"scale": {"param", "params", "parameters", "size", "width", "d_model", "model",
+                        "n_embd", "hidden", "nparams"},
+              "horizon": {"token", "tokens", "horizon", "data", "d", "budget"}}
+
+
+def _role_hints(pooled: list, cols: dict) -> list[str]:
+    """A pooled numeric column that looks like a missing scale or horizon column: one
+    warning naming --scale / --horizon (quoted as a shell needs); it leaves `pooled`."""
+    import shlex
+
+    out = []
+    for item in list(pooled):
+        col, what, numeric = item
+        words = set(normalize_name(col).split("_")) | {normalize_name(col)}
+        role = next((r for r, parts in ROLE_PARTS.items()
+                     if numeric and not cols.get(r) and words & parts), None)
+        if role:
+            pooled.remove(item)
+            out.append(f"{what} varies within sweeps and looks like the {role}, which no "
+                       f"column was taken as; its runs are pooled: add --{role} "
+                       f"{shlex.quote(str(col))} if it is the {role}, or --by "
+                       f"{shlex.quote(str(col))} if it is a factor")
+    return out
+
+
+def _explained(df: pd.DataFrame, keys: list, pooled: list) -> list[tuple]:
+    """`pooled` with the column that explains others (they are constant within its
+    groups: the LR multipliers of a parameterization) named once, with its followers."""
+    if not 2 <= len(pooled) <= 12:  # beyond that the warning is one line anyway
+        return [(c, w, ()) for c, w, _ in pooled]
+    names = [c for c, _, _ in pooled]
+    numeric = {c: n for c, _, n in pooled}
+
+    def followers(x):
+        by = [df[k] for k in keys] + [df[x]]
+        return tuple(y for y in names if y != x and
+                     (df[y].groupby(by, dropna=False).nunique(dropna=False) <= 1).all())
+
+    follow = {x: followers(x) for x in names}
+    # most followers; then a text column (a label such as a parameterization); then fewer values
+    best = max(names, key=lambda x: (len(follow[x]), not numeric[x], -df[x].nunique()))
+    found = follow[best]
+    if not found:
+        return [(c, w, ()) for c, w, _ in pooled]
+    return [(c, w, found if c == best else ()) for c, w, _ in pooled if c not in found]
 
 
 def _pooled_hints(pooled: list[tuple]) -> list[str]:
     """One line per pooled column, or one line for them all when there are more than
-    ``ONE_LINE`` (10,000 varying text columns are one warning, not 10,000)."""
+    ``ONE_LINE`` (10,000 varying text columns are one warning, not 10,000). A column that
+    explains others names them, and they get no line of their own."""
+    import shlex
+
     if len(pooled) <= ONE_LINE:
-        return [f"{what} varies within sweeps but is not a --by column, so its runs are "
-                f"pooled; add --by {col} if they are different sweeps" for col, what in pooled]
-    names = name_list([c for c, _ in pooled], limit=5, quoted=True)
+        out = []
+        for col, what, follow in pooled:
+            also = (f" ({name_list(list(follow), limit=4, quoted=True)} vary with it)"
+                    if follow else "")
+            out.append(f"{what} varies within sweeps but is not a --by column, so its runs "
+                       f"are pooled{also}; add --by {shlex.quote(str(col))} if they are "
+                       "different sweeps")
+        return out
+    names = name_list([c for c, *_ in pooled], limit=5, quoted=True)
     return [f"{len(pooled)} columns vary within sweeps but are not --by columns, so their runs "
             f"are pooled ({names}); add --by COL for those that make different sweeps"]
 

@@ -35,6 +35,7 @@ from .grouping import (
     mark_divergence,
     pooling_hints,
     sweep_runs,
+    trainer_arms,
 )
 from .joint import check_column as check_joint_column
 from .joint import check_present as check_joint_present
@@ -142,12 +143,19 @@ def fit(
         if not (v > 0):
             raise ScalefitInputError(f"{name} must be a number > 0 (got {v})")
     blowup = parse_blowup(blowup)
-    by = with_joint(by, joint)
 
     df, src = read_input(table, fmt, source)
     extract = tuple(extract)
     if extract:
         df = apply_extract(df, extract, src)
+    arms_note = None
+    if not by:  # the reference trainer's table says which settings make its arms
+        by = trainer_arms(df, (scale or "n_params", horizon or "tokens"), exclude={joint})
+        if by:
+            arms_note = (f"reference-trainer results: runs grouped by {', '.join(by)}, the "
+                         "settings that differ between its runs at one scale and horizon "
+                         "(--by COL chooses the groups yourself)")
+    by = with_joint(by, joint)
     if joint is None and is_optima_table(df, lr=lr, loss=loss, optima=optima):
         return _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference,
                            optima_level, extract, fmt, require_optimum)
@@ -166,7 +174,7 @@ def fit(
     n, s, q = sw.level_sums()
     point = fit_sweeps(sw.x, n, s, q, window=window, x_div=sw.x_div, max_misfit=max_misfit,
                        gap_sd=floor_gap)
-    notes = list(runs.notes)
+    notes = ([arms_note] if arms_note else []) + list(runs.notes)
     dup = duplicate_runs(runs)
     if dup:
         notes.append(dup)

@@ -1,0 +1,65 @@
+"""Which runs form one sweep: the reference trainer's arms without flags, and pooling
+advice that names the one column that explains the others, or --scale / --horizon."""
+
+import numpy as np
+import pandas as pd
+
+import scalefit
+
+
+def trainer_like(with_marker: bool = True) -> pd.DataFrame:
+    """Two arms (sp, mup) at 3 widths, one horizon: sp's optimum falls as 1/width, muP's
+    stays; lr_mult_hidden and init_std_hidden follow from the arm and the width."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for arm in ("sp", "mup"):
+        for w in (16, 32, 64):
+            m = w / 16
+            opt = 0.02 / m if arm == "sp" else 0.02
+            for i, lr in enumerate(0.02 * 2.0 ** np.arange(-5, 3)):
+                loss = 3 - 0.1 * np.log(m) + 0.05 * np.log(lr / opt) ** 2
+                rows.append(dict(run_id=f"{arm}{w}-{i}", parameterization=arm, width=w,
+                                 n_params=12 * w * w, tokens=2**19, lr=lr,
+                                 lr_mult_hidden=1 / m if arm == "mup" else 1.0,
+                                 init_std_hidden=0.125 / m**0.5 if arm == "mup" else 0.125,
+                                 val_loss=loss + 0.002 * rng.standard_normal(),
+                                 status="ok", config="{}", seed=0))
+    df = pd.DataFrame(rows)
+    return df if with_marker else df.drop(columns=["run_id", "config"])
+
+
+def test_trainer_results_are_grouped_by_their_arms_without_flags():
+    res = scalefit.fit(trainer_like(), n_boot=0, progress=None)
+    assert res.input["by"] == ["parameterization"]
+    assert any(n.startswith("reference-trainer results: runs grouped by parameterization")
+               for n in res.notes)
+    a = {law.group["parameterization"]: law.params["a"] for law in res.laws
+         if law.target == "lr_opt" and law.primary}
+    assert abs(a["mup"]) < 0.05 and a["sp"] < -0.4          # the arms' own laws
+    assert not res.warnings
+
+
+def test_an_explicit_by_wins():
+    res = scalefit.fit(trainer_like(), by=["seed"], n_boot=0, progress=None)
+    assert res.input["by"] == ["seed"]
+    assert not any("reference-trainer" in n for n in res.notes)
+
+
+def test_one_warning_names_the_column_that_explains_the_others():
+    res = scalefit.fit(trainer_like(with_marker=False), n_boot=0, progress=None)
+    assert res.input["by"] == []
+    assert len(res.warnings) == 1, res.warnings
+    w = res.warnings[0]
+    assert w.startswith("column 'parameterization' (2 values: mup, sp) varies within sweeps")
+    assert "'lr_mult_hidden', 'init_std_hidden' vary with it" in w
+    assert w.endswith("add --by parameterization if they are different sweeps")
+
+
+def test_a_scale_like_column_gets_the_scale_remedy_quoted():
+    df = trainer_like(with_marker=False)
+    df = df[df["parameterization"] == "mup"].rename(columns={"n_params": "Model Params"})
+    res = scalefit.fit(df[["Model Params", "lr", "val_loss"]], n_boot=0, progress=None)
+    assert len(res.warnings) == 1
+    assert ("looks like the scale, which no column was taken as; its runs are pooled: add "
+            "--scale 'Model Params' if it is the scale, or --by 'Model Params'"
+            in res.warnings[0])
