@@ -222,8 +222,10 @@ def test_ctrl_c_at_any_moment_is_one_line_and_130(delay):
     package's first line has run, as the scalefit command): during the imports of the
     command line, numpy and pandas, the parsing, the fit. (Before it, Python's own start
     and its site files run: no scalefit code can answer there.)"""
-    p = subprocess.Popen([sys.executable, "-c", STARTER, "fit", str(EXAMPLE), "--boot", "2000",
-                          "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    # 30,000 resamples by group: about 10 s of work, so the signal always lands inside it
+    p = subprocess.Popen([sys.executable, "-c", STARTER, "fit", str(EXAMPLE), "--by",
+                          "parameterization", "--boot", "30000", "-q"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
     assert p.stdout.readline() == b"go\n"
     time.sleep(delay)
     p.send_signal(signal.SIGINT)
@@ -233,9 +235,9 @@ def test_ctrl_c_at_any_moment_is_one_line_and_130(delay):
 
 
 def test_ctrl_c_of_python_m_scalefit():
-    p = subprocess.Popen([sys.executable, "-m", "scalefit", "fit", str(EXAMPLE), "--boot",
-                          "2000", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env=ENV)
+    p = subprocess.Popen([sys.executable, "-m", "scalefit", "fit", str(EXAMPLE), "--by",
+                          "parameterization", "--boot", "30000", "-q"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
     time.sleep(0.5)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
