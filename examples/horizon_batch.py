@@ -222,10 +222,11 @@ def batch_claim(table: pd.DataFrame, fit: dict) -> dict:
                                                                for lvl in LEVELS},
                      "no horizon law at two batch sizes")
     (b0, d0, _), (b1, d1, _) = per_bs[BASE_BS], per_bs[top]
-    diff = None if d0 is None or d1 is None else d1[:min(len(d0), len(d1))] - d0[:min(len(d0), len(d1))]
+    n = 0 if d0 is None or d1 is None else min(len(d0), len(d1))
+    diff = d1[:n] - d0[:n] if n else None
     cis = {lvl: ci_of(diff, lvl) for lvl in LEVELS}
     each = "; ".join(f"b(bs {bs}) = {fmt(v[0])} {fmt_ci(v[2])}" for bs, v in per_bs.items())
-    return claim("H4", text, f"all batch sizes, 2^20-2^23, both widths",
+    return claim("H4", text, "all batch sizes, 2^20-2^23, both widths",
                  {lvl: sign_verdict(ci, negative=False) for lvl, ci in cis.items()},
                  f"b({top}) - b({BASE_BS}) = {fmt(b1 - b0)} {fmt_ci(cis[0.95])}; {each}")
 

@@ -207,7 +207,7 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
     losses: list[list[float]] = [[] for _ in cfgs]
     init_loss: list[float | None] = [None] * K0
     rows: list[dict | None] = [None] * K0
-    step, elapsed_s, start_step = 0, 0.0, 0
+    step, elapsed_s = 0, 0.0
 
     ckpt_every = c0.ckpt_every if ckpt_dir else 0
     ckpt_path = ckpt_file(ckpt_dir, [c.run_id for c in cfgs]) if ckpt_every else None
@@ -218,7 +218,6 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
     if found:
         try:
             step, losses, init_loss, elapsed_s = resume(found[1], cfgs, model, opt, streams)
-            start_step = step
             say(f"batch of {K0}: resumed at step {step} from {found[0].name}")
         except Exception as e:  # noqa: BLE001 - any bad checkpoint: train from scratch
             ignore_checkpoint(found[0], f"cannot resume this batch from it ({error_line(e)});"

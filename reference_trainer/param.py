@@ -42,8 +42,9 @@ Presets: ``sp`` = no switch; ``mup`` = hidden_lr + hidden_init + readout_mult + 
 ``sp_emb`` = emb_lr; ``sp_fanin`` = hidden_init + readout_init: SP as most code
 initialises it, every matrix with std ``sigma * m^-1/2`` (with ``init_rel`` 1,
 ``1/sqrt(fan_in)`` at every width), so SP's init is a convention of its own rather
-than an absolute std carried over from another arm's base init. A name is a preset followed by ``+switch`` / ``-switch``:
-``sp+hidden_lr``, ``mup-attn``, ``mup-readout_mult+readout_lr``.
+than an absolute std carried over from another arm's base init. A name is a preset
+followed by ``+switch`` / ``-switch``: ``sp+hidden_lr``, ``mup-attn``,
+``mup-readout_mult+readout_lr``.
 
 The residual output projections (``attn.c_proj``, ``mlp.c_proj``) get an extra init
 factor ``(2 depth)^-1/2`` (GPT-2), the same in every parameterization.

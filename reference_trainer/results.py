@@ -44,7 +44,8 @@ COLUMNS = [
     "weight_decay", "wd_mode", "wd_transfer", "schedule", "warmup_tokens", "min_lr_frac",
     "grad_clip",
     "batch_size", "seq_len", "norm", "pos", "data", "seed",
-    "val_loss", "train_loss", "loss_spikes", "max_loss_ratio", "status", "steps", "wall_time_s", "tokens_per_s",
+    "val_loss", "train_loss", "loss_spikes", "max_loss_ratio", "status", "steps",
+    "wall_time_s", "tokens_per_s",
     "device", "torch_version", "git_rev", "config",
 ]
 

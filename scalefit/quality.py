@@ -151,8 +151,9 @@ def _choose_reference(reference, labels: dict, series: dict, notes: list[str], n
                      f"scale all groups share ({top:.3g}); choose one with --reference")
         return ref
     ref = max(labels, key=lambda k: n_ok.get(k, 0))
-    notes.append(f"reference {ref}: no group has an identified loss asymptote (needs 4 scales "
-                 "and a law that flattens), so the group with the most usable optima")
+    notes.append(f"reference {ref}: the groups share no scale at which each has an ok "
+                 f"optimum, so the reference is the group with the most ok optima "
+                 f"({n_ok.get(ref, 0)}); choose one with --reference")
     return ref
 
 
@@ -216,7 +217,8 @@ def _ratio_measures(s, ref, boot, ci, notes, lab, is_ref) -> dict:
     m = pd.merge(s.assign(col=s.index)[cols], ref.assign(col=ref.index)[cols], on="scale",
                  suffixes=("", "_ref"))
     if len(m) == 0:
-        notes.append(f"{lab}: no scale shared with the reference: no R")
+        notes.append(f"{lab}: no scale at which both it and the reference have an ok optimum: "
+                     "no R")
         return out
     R = m["loss_opt"].to_numpy() / m["loss_opt_ref"].to_numpy() - 1
     Rb = None

@@ -25,8 +25,14 @@ from .errors import ScalefitInputError
 from .extract import apply_extract
 from .readers import read_table
 from .render.format import name_list, quote
-from .row_checks import (MISSING_LOSS, blank_loss, duplicate_rows, missing_note,
-                         position_label, positions)
+from .row_checks import (
+    MISSING_LOSS,
+    blank_loss,
+    duplicate_rows,
+    missing_note,
+    position_label,
+    positions,
+)
 from .row_scan import read_info
 
 ROLES = ("scale", "horizon", "lr", "loss")

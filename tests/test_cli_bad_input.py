@@ -84,7 +84,7 @@ def test_the_good_table_fits(tmp_path):
     path.write_text(GOOD)
     proc = scalefit("fit", path, "--boot", 10)
     assert proc.returncode == 0, proc.stderr
-    assert "1 sweeps (1 ok)" in proc.stdout
+    assert "1 sweep (1 ok)" in proc.stdout
 
 
 # ---------------------------------------------------------------- more cases, in process

@@ -177,3 +177,18 @@ def test_the_default_reference_is_chosen_by_measured_loss_not_a_fitted_asymptote
     assert any("lowest optimal loss at the largest scale" in n for n in res.quality.notes)
     flipped = pd.DataFrame(rows).assign(g=lambda d: d["g"].map({"a": "b", "b": "a"}))
     assert scalefit.fit(flipped, by=["g"], n_boot=0).quality.reference == "b"
+
+
+def test_a_negative_beta_is_named_as_a_likely_sign_slip():
+    import warnings
+
+    from scalefit.results.decisions import transfer
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t = transfer(3e-3, 1e10, 1e12, beta=-0.32)
+        transfer(3e-3, 1e10, 1e12, beta=0.32)
+    assert len(caught) == 1
+    assert "beta = -0.32 is negative, so the LR would rise" in str(caught[0].message)
+    assert "did you mean --beta 0.32" in str(caught[0].message)
+    assert t.rows[0]["lr"] > 3e-3

@@ -171,7 +171,7 @@ Minimises the fitted loss under C = 6 N D: N* = G (C/6)^a, D* = (C/6)^b / G with
 a = beta / (alpha + beta). Intervals: every bootstrap draw saved in FIT.json, allocated.
 Warns when a budget, N* or D* lies outside the data the law was fitted on.
 """,
-    "next": """examples:
+    "next": r"""examples:
   scalefit next runs.csv --budget 16
   scalefit next runs.csv --budget 16 --target-scale 7B --target-horizon 1T --out next.csv
   reference-trainer sweep --from-csv next.csv --out runs.csv      # train them, then again

@@ -7,7 +7,7 @@ Table or Document; nothing is computed here but text.
 from __future__ import annotations
 
 from .._version import __version__
-from .format import fmt, fmt_ci, fmt_with_ci, group_label, group_text
+from .format import count, fmt, fmt_ci, fmt_with_ci, group_label, group_text
 from .tables import Document, Table, Text
 
 ROLE_KEYS = ("scale", "horizon")
@@ -79,13 +79,15 @@ def ci_text(r) -> str:
 def _runs_text(inp) -> str:
     """'192 runs (4 diverged)', with the unfinished runs left out, or a table of optima."""
     if inp.get("kind") == "optima":
-        return f"{inp['rows']} optima (a table of optima), {inp['groups']} points"
+        return (f"{count(inp['rows'], 'optimum', 'optima')} (a table of optima), "
+                f"{count(inp['groups'], 'point')}")
     excl = f", {inp['excluded']} excluded as unfinished" if inp.get("excluded") else ""
     if inp.get("missing_loss"):
         excl += f", {inp['missing_loss']} with an empty loss left out"
     if inp.get("duplicates"):
         excl += f", {inp['duplicates']} duplicate rows counted once"
-    return f"{inp['rows']} runs ({inp['diverged']} diverged{excl}), {inp['groups']} sweeps"
+    return (f"{count(inp['rows'], 'run')} ({inp['diverged']} diverged{excl}), "
+            f"{count(inp['groups'], 'sweep')}")
 
 
 def fit_document(result, conditional: bool = False) -> Document:

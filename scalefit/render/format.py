@@ -54,6 +54,11 @@ def name_list(names, limit: int = 20, each: int = 40, quoted: bool = False) -> s
     return ", ".join(shown) + more
 
 
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """'1 sweep', '3 sweeps' (``plural`` for irregular words)."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
 def fmt(v, digits: int = 3) -> str:
     """A number, compactly: ``digits`` significant digits, exponent notation below 1e-3 or
     from 1e5 on; '-' for a missing value; text is returned as it is (made safe)."""

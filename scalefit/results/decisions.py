@@ -356,6 +356,15 @@ def transfer(lr_ref: float, horizon_ref: float, horizon_target: float, b: float 
     """
     if b is None and beta is not None:
         b = -beta
+        if beta < 0 and horizon_target > 0 and horizon_ref > 0:
+            import warnings
+
+            factor = (horizon_target / horizon_ref) ** b
+            way = "rise" if factor > 1 else "fall"
+            warnings.warn(f"beta = {fmt(beta)} is negative, so the LR would {way} with the "
+                          f"horizon (x{fmt(factor)} here); Bjorck et al.'s beta is "
+                          f"positive (lr ~ D^-beta): did you mean --beta {fmt(-beta)} "
+                          f"(or --b {fmt(beta)})?", UserWarning, stacklevel=2)
     if b is not None:
         t = dec.horizon_transfer(lr_ref, horizon_ref, horizon_target, b=b)
         return HorizonTransfer(rows=[transfer_row(None, t)], lr_ref=lr_ref,
