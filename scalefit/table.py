@@ -270,6 +270,26 @@ def _positive(values: np.ndarray, col: str, src: str, role: str) -> None:
         )
 
 
+def by_column(name: str, columns, src: str) -> str:
+    """The column a --by name means: itself, else the one column equal to it ignoring case
+    and spaces/underscores/dashes (as role names are matched); else a one-line error with
+    the closest names."""
+    columns = [str(c) for c in columns]
+    if name in columns:
+        return name
+    same = [c for c in columns if normalize_name(c) == normalize_name(name)]
+    if len(same) == 1:
+        return same[0]
+    import difflib
+
+    close = difflib.get_close_matches(name.lower(), [c.lower() for c in columns], n=3,
+                                      cutoff=0.6)
+    close = [next(c for c in columns if c.lower() == x) for x in close]
+    hint = (f"; did you mean {' or '.join(quote(c, 60) for c in close)}?" if close else
+            f"; columns are: {name_list(columns)}")
+    raise ScalefitInputError(f"{src}: group column {quote(name, 60)} (--by) not found{hint}")
+
+
 def load_runs(
     table: str | Path | pd.DataFrame,
     *,
@@ -328,12 +348,8 @@ def load_runs(
                                               "loss": loss}, src, required)
     if len(df) == 0:
         raise ScalefitInputError(f"{src}: the table has a header but no rows")
+    by = tuple(by_column(b, df.columns, src) for b in by)
     for b in by:
-        if b not in df.columns:
-            raise ScalefitInputError(
-                f"{src}: group column {quote(b, 60)} (--by) not found; columns are: "
-                f"{name_list(df.columns)}"
-            )
         if b in cols.values():
             role = next(r for r, c in cols.items() if c == b)
             raise ScalefitInputError(

@@ -63,3 +63,17 @@ def test_a_scale_like_column_gets_the_scale_remedy_quoted():
     assert ("looks like the scale, which no column was taken as; its runs are pooled: add "
             "--scale 'Model Params' if it is the scale, or --by 'Model Params'"
             in res.warnings[0])
+
+
+def test_by_matches_like_role_names_and_suggests_close_ones():
+    import pytest
+
+    from scalefit.errors import ScalefitInputError
+
+    df = trainer_like()
+    res = scalefit.fit(df, by=["Parameterization"], n_boot=0, progress=None)
+    assert res.input["by"] == ["parameterization"]
+    with pytest.raises(ScalefitInputError, match="did you mean 'parameterization'"):
+        scalefit.fit(df, by=["paramterization"], n_boot=0, progress=None)
+    with pytest.raises(ScalefitInputError, match="not found; columns are: run_id"):
+        scalefit.fit(df, by=["zzz"], n_boot=0, progress=None)
