@@ -106,15 +106,17 @@ def _factorize(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFr
     return gid.astype(np.int64), uniques
 
 
-def trainer_arms(df: pd.DataFrame, keys=("n_params", "tokens"), exclude=()) -> tuple:
+def trainer_arms(df: pd.DataFrame, keys=("n_params", "tokens"), joint=None) -> tuple:
     """The columns that define the arms of a reference-trainer results table (see
-    ``TRAINER_ARMS``), () for any other table. ``keys``: the scale and horizon columns."""
+    ``TRAINER_ARMS``), () for any other table. ``keys``: the scale and horizon columns;
+    ``joint``: a column swept with the LR (its sweeps are split by it already, and what
+    follows from it, such as the warmup in tokens at each batch size, is no arm)."""
     if not TRAINER_COLUMNS <= set(map(str, df.columns)):
         return ()
-    keys = [k for k in keys if k in df.columns]
+    keys = [k for k in (*keys, joint) if k is not None and k in df.columns]
     chosen: list[str] = []
     for col in TRAINER_ARMS:
-        if col in exclude or col not in df.columns:
+        if col == joint or col not in df.columns:
             continue
         by = [df[k] for k in keys + chosen]
         varies = (df[col].nunique(dropna=False) > 1 if not by else

@@ -150,7 +150,7 @@ def fit(
         df = apply_extract(df, extract, src)
     arms_note = None
     if not by:  # the reference trainer's table says which settings make its arms
-        by = trainer_arms(df, (scale or "n_params", horizon or "tokens"), exclude={joint})
+        by = trainer_arms(df, (scale or "n_params", horizon or "tokens"), joint=joint)
         if by:
             arms_note = (f"reference-trainer results: runs grouped by {', '.join(by)}, the "
                          "settings that differ between its runs at one scale and horizon "
