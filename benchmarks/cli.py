@@ -6,7 +6,7 @@
 Each command runs as a fresh subprocess (interpreter start, imports, reading, fitting,
 printing), repeated; the table gives the median and minimum wall time and the median
 CPU time (user + sys of the child, less sensitive to other jobs on the machine). Targets
-(issue 4): ``scalefit --help`` under 0.5 s; ``scalefit fit`` on the bundled example with
+``scalefit --help`` under 0.5 s; ``scalefit fit`` on the bundled example with
 1,000 resamples under 3 s on a 2-core machine.
 """
 

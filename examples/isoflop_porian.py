@@ -13,7 +13,7 @@ profile's optimum with the windowed parabola in ln N (the LR-sweep estimator) an
 interval with its run bootstrap. The column "Akima" repeats, for comparison only, the
 paper's own optimum: an Akima spline of ln loss through every point of a profile,
 minimised on a grid 25 times finer than the points, then least squares of ln N* on ln C
-(no interval here). The paper's values are the two the issue quotes:
+(no interval here). The paper's values, as published:
 
     rw, tuned, short, const, standard, val   a = 0.497 [0.492, 0.503]
     rw, base, long, kaplan, kaplan, train    a = 0.835 (their reproduction of Kaplan)

@@ -279,3 +279,14 @@ def test_joint_figure_and_report(joint_fit, tmp_path):
     assert "joint.png" in paths
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "Joint LR x bs" in md and "along bs*" in md
+
+
+def test_prediction_at_a_batch_size_says_which_lr_to_use(joint_fit):
+    from scalefit.render.format import fmt
+
+    p = joint_fit.predict(5e8, 3e10, bs=64)
+    text = str(p.summary())
+    at = float(p["lr_at_bs"])
+    assert "use: lr at bs 64 = " in text and "the batch-size-aware law" in text
+    assert f"= {fmt(at)}," in text
+    assert "is a cross-check; they differ by x" in text

@@ -27,7 +27,8 @@ def test_readme_python_block_runs(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "Transfer quality by parameterization (reference: mup" in out
     assert "LR audit: lr 3.00e-04" in out and "Chinchilla-form loss law" in out
-    assert (tmp_path / "fit.json").exists() and (tmp_path / "report" / "report.html").exists()
+    assert (tmp_path / "fit_py.json").exists()
+    assert (tmp_path / "report_py" / "report.html").exists()
     # the module-level function is still the function after everything ran
     import scalefit
 

@@ -127,6 +127,20 @@ def _at(scale, horizon) -> str:
                      if v is not None)
 
 
+def _which_lr(r, column: str, bs: float, named: bool) -> str:
+    """Which of the two LRs at a given batch size to use, and why."""
+    who = f" [{group_label(r['group'])}]" if named else ""
+    at, valley = r.get("lr_at_bs"), r.get("lr_valley")
+    if at is None:
+        return (f"  use{who}: the LR along the valley, {fmt(valley)} (no batch-size-aware law: "
+                "the joint surface's local slope carried from bs_opt)")
+    gap = f"; they differ by x{fmt(max(at, valley) / min(at, valley))}" if valley else ""
+    return (f"  use{who}: lr at {column} {fmt(bs)} = {fmt(at)}, the batch-size-aware law, "
+            f"fitted to the optima measured at every {column} tried; 'along the valley' "
+            f"carries the joint optimum along the surface's local slope from {column}_opt "
+            f"and is a cross-check{gap}")
+
+
 def prediction_table(p) -> Table:
     lvl = f"{p.level * 100:g}%"
     head = ["group", "lr_opt", f"{lvl} CI", f"{p.column}_opt", f"{lvl} CI"]
@@ -141,6 +155,8 @@ def prediction_table(p) -> Table:
                       fmt_ci(r["lr_valley_ci"]) or "-"]
         rows.append(cells)
     notes = _warnings(p.rows)
+    if p.bs is not None:
+        notes += [_which_lr(r, p.column, p.bs, len(p.rows) > 1) for r in p.rows]
     notes.append("  (lr_opt, bs_opt: the joint optima's laws; lr at a batch size: the "
                  "batch-size-aware law lr_opt = C * scale^a * horizon^b * bs^c, and the surface's "
                  "valley lr_opt * (bs / bs_opt)^slope)")
