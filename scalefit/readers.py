@@ -187,7 +187,7 @@ def _read_parquet(source, src: str) -> pd.DataFrame:
         return pd.read_parquet(source)
     except ImportError as e:
         raise ScalefitInputError(
-            f"{src}: reading Parquet needs pyarrow: pip install 'scalefit[parquet]'") from e
+            f"{src}: reading Parquet needs pyarrow: pip install 'scalefit-lr[parquet]'") from e
     except (ValueError, OSError, TypeError, NotImplementedError, KeyError, IndexError) as e:
         # pyarrow's errors (ArrowInvalid, ArrowTypeError, ...) derive from these
         raise ScalefitInputError(f"{src}: cannot read as parquet: {_first_line(e)}") from e
