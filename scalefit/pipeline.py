@@ -23,9 +23,9 @@ from .core.bootstrap import (
     bracket_draws,
     censored_interval,
     percentile_ci,
-    pooled_noise_sd,
 )
-from .core.optimum import DEFAULT_WINDOW, GAP_SD, MAX_MISFIT, STATUS_NAMES, fit_sweeps
+from .core.noise import FLAT_Z, flat_valleys, group_noise, replicate_noise
+from .core.optimum import DEFAULT_WINDOW, FLAT, GAP_SD, MAX_MISFIT, STATUS_NAMES, fit_sweeps
 from .errors import ScalefitInputError
 from .grouping import (
     BLOWUP,
@@ -89,6 +89,7 @@ def fit(
     optima: bool | None = None,
     optima_level: float = 0.95,
     joint: str | None = None,
+    flat_z: float | None = FLAT_Z,
 ) -> FitResult:
     """Fit optimal LRs per sweep and power laws of the optimum, with bootstrap intervals.
 
@@ -132,6 +133,9 @@ def fit(
         (as ``by``), and ``FitResult.joint``: the joint optimum of every (by group, scale,
         horizon) from a quadratic surface in (ln lr, ln bs), laws of both optima, the
         batch-size-aware LR law, exponents side by side (docs/math.md section 10).
+    flat_z: an ok sweep whose loss rises from its best LR towards either end of its LRs by
+        less than this many standard errors of its group's noise gets status ``flat``
+        (default 2; None turns the rule off).
     The result's ``warnings`` name text and numeric columns that vary within a sweep
     without being ``by`` columns (their runs are pooled).
     """
@@ -167,7 +171,12 @@ def fit(
     dup = duplicate_runs(runs)
     if dup:
         notes.append(dup)
-    plan = _noise_plan(point, n, groups, runs.by, notes) if n_boot > 0 else None
+    noise = group_noise(point.n_window, point.rmse, point.status, _by_key(groups, runs.by))
+    flat, flat_z_g = (_flat(sw, n, s, q, point, noise, _by_key(groups, runs.by), flat_z)
+                      if flat_z is not None else (np.zeros(len(groups), bool), None))
+    if flat.any():
+        point = dataclasses.replace(point, status=np.where(flat, FLAT, point.status))
+    plan = _noise_plan(point, n, groups, runs.by, notes, noise) if n_boot > 0 else None
     per_sweep = sweep_runs(runs, groups)
     report, bar = resolve(progress, "bootstrap", after="fitting laws")
     parts = 2 if joint is not None else 1  # the joint surfaces redraw the same resamples
@@ -176,14 +185,16 @@ def fit(
                                  plan["sd"]) if n_boot > 0 else None)
         optima, laws, quality, boot = _estimate(groups, sw, point, boot, plan, per_sweep,
                                                 runs.by, include, ci, notes, reference, seed,
-                                                quality=joint is None)
+                                                quality=joint is None,
+                                                noise=(noise, flat_z_g))
         joint_fit = None
         if joint is not None:
             joint_fit = fit_joint(runs, groups, sw, point, plan, optima, boot, per_sweep,
                                   joint, ci, seed, window, n_boot, max_misfit, floor_gap,
                                   include, progress_part(report, 1, parts))
     notes += status_notes(optima, include, max_misfit, floor_gap, blowup, diverged_above,
-                          per_sweep)
+                          per_sweep, flat_z, runs.by)
+    notes += noise_notes(optima, runs.by)
     inp = {"source": runs.source, "rows": runs.n_rows + runs.n_excluded, "columns": runs.columns,
            "by": list(runs.by), "diverged": runs.n_diverged, "groups": sw.n_groups,
            "excluded": runs.n_excluded, "marked_diverged": n_marked}
@@ -200,7 +211,7 @@ def fit(
         settings={"n_boot": n_boot, "ci": ci, "seed": seed, "window": window,
                   "include": list(include), "diverged_above": diverged_above,
                   "blowup": blowup, "status_ok": _as_list(status_ok),
-                  "max_misfit": max_misfit, "floor_gap": floor_gap},
+                  "max_misfit": max_misfit, "floor_gap": floor_gap, "flat_z": flat_z},
         notes=notes, warnings=pooling_hints(runs), quality=quality, boot=boot,
         runs=per_sweep, joint=joint_fit,
     )
@@ -291,7 +302,7 @@ def check_optimum(result: FitResult, include) -> None:
 
 
 def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, reference,
-              seed, quality: bool = True):
+              seed, quality: bool = True, noise=None):
     """Optima table, laws, transfer quality and the resamples as the laws used them (no
     noise where none was measured, ``x_law`` set) from the point fit and the resamples."""
     if boot is not None:
@@ -299,6 +310,11 @@ def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, 
         boot = BootSweeps(**{k: np.where(unknown[None, :], np.nan, getattr(boot, k))
                              for k in ("x_opt", "loss_opt", "curvature", "x_best")})
     optima = _optima_table(groups, sw, point, boot, ci, per_sweep)
+    if noise is not None:
+        gn, z = noise
+        optima["noise_ratio"] = gn.ratio
+        optima["aberrant"] = gn.aberrant
+        optima["flat_z"] = z if z is not None else np.nan
     if plan is not None:
         optima["boot_kind"] = plan["kind"]
         boot = _law_draws(boot, optima, point, sw, seed)
@@ -310,7 +326,24 @@ def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, 
     return optima, laws, out_quality, boot
 
 
-def _noise_plan(point, n, groups, by, notes: list[str]) -> dict:
+def _flat(sw, n, s, q, point, noise, key, z):
+    """The flat rule (``core.noise.flat_valleys``) with its yardstick: the group's robust
+    replicate s.d. (else its noise); an aberrant sweep's own residual s.d."""
+    rep = replicate_noise(sw.x, n, s, q, point.x_window, point.status, key, noise.aberrant)
+    sd = np.where(np.isfinite(rep), rep, noise.sd)
+    sd = np.where(noise.aberrant, noise.ratio * noise.sd, sd)
+    return flat_valleys(sw.x, n, s, point.status, sd, z, point.x_window)
+
+
+def _by_key(groups: pd.DataFrame, by) -> np.ndarray:
+    """(G,) integer id of each sweep's ``by`` group (0 for all without ``by``)."""
+    if not by:
+        return np.zeros(len(groups), np.int64)
+    key = groups[list(by)].astype(str).agg("\x1f".join, axis=1).to_numpy()
+    return pd.factorize(key)[0].astype(np.int64)
+
+
+def _noise_plan(point, n, groups, by, notes: list[str], noise=None) -> dict:
     """Where each sweep's resampled noise comes from: ``sd`` (G,) of the parametric
     resample (NaN: resample runs), ``kind`` (G,) its label, ``known`` (G,) whether the
     sweep carries measured noise at all.
@@ -318,10 +351,10 @@ def _noise_plan(point, n, groups, by, notes: list[str]) -> dict:
     A sweep with two or more residual degrees of freedom (5 or more runs in its fit)
     resamples its runs; so does a sweep without an ok parabola that has replicates or more
     than 3 finite runs (only its best LR is used, where a law includes it). An ok sweep
-    with 3 or 4 runs in its fit (``THIN_WINDOW``) gets normal noise of the pooled residual
-    s.d. of the sweeps of its own ``by`` group that have residual degrees of freedom (never
-    of another group's); with none, a sweep of 3 runs carries no noise: its optimum and
-    every law that uses it have no interval.
+    with 3 or 4 runs in its fit (``THIN_WINDOW``) gets normal noise of its own ``by``
+    group's noise (``core.noise.group_noise``: the ok sweeps with residual degrees of
+    freedom, robust to an aberrant one; never another group's); with none, a sweep of 3
+    runs carries no noise: its optimum and every law that uses it have no interval.
     """
     G = len(point.status)
     thin = (point.n_window <= THIN_WINDOW) & (point.status == 0)
@@ -332,15 +365,20 @@ def _noise_plan(point, n, groups, by, notes: list[str]) -> dict:
     key = (groups[list(by)].astype(str).agg("\x1f".join, axis=1).to_numpy() if by
            else np.zeros(G, dtype=object))
     used, missing = [], []
+    if noise is None:
+        noise = group_noise(point.n_window, point.rmse, point.status, _by_key(groups, by))
     for k in dict.fromkeys(key[thin]):
         members = key == k
-        pooled, m = pooled_noise_sd(point, members)
+        first = int(np.flatnonzero(members)[0])
+        pooled, m = float(noise.sd[first]), int(noise.n_used[first])
         sel = thin & members
         label = _label(dict(zip(by, groups.loc[np.flatnonzero(members)[0], list(by)]))
                        ) if by else ""
         if np.isfinite(pooled) and pooled > 0:
             sd[sel] = pooled
             kind[sel] = f"parametric (noise of {m} sweeps of the same group)"
+            if noise.source[first] == "other":
+                kind[sel] = f"parametric (noise of {m} non-ok sweeps of the same group)"
             used.append(f"{label.strip(' []') + ': ' if by else ''}s.d. {pooled:.3g} from {m} "
                         "sweep(s)")
         elif (sel & exact).any():
@@ -440,14 +478,15 @@ def _law_draws(boot: BootSweeps | None, optima: pd.DataFrame, point, sw, seed) -
 
 
 def status_notes(optima: pd.DataFrame, include, max_misfit: float, floor_gap: float, blowup,
-                 diverged_above, per_sweep: list[dict]) -> list[str]:
+                 diverged_above, per_sweep: list[dict], flat_z=FLAT_Z, by=()) -> list[str]:
     """One note per non-ok status present (what it means), and on open intervals."""
     notes = []
     counts = optima["status"].value_counts()
     for st in STATUS_NAMES[1:]:
         if st not in counts.index:
             continue
-        why = STATUS_NOTES[st].format(pct=f"{max_misfit:.0%}", gap=f"{floor_gap:g}")
+        why = STATUS_NOTES[st].format(pct=f"{max_misfit:.0%}", gap=f"{floor_gap:g}",
+                                      z=flat_z if flat_z is not None else FLAT_Z)
         line = f"{counts[st]} sweep(s) {st}: {why}"
         if st == "div_bracketed":
             line += ("; they enter the laws (included), each resample drawing their optimum "
@@ -459,6 +498,10 @@ def status_notes(optima: pd.DataFrame, include, max_misfit: float, floor_gap: fl
                     "estimate)"
         if st == "bad_fit" and diverged_above is None:
             line += _blowup_hint(optima, per_sweep, blowup)
+        if st == "flat":
+            if st not in include:
+                line += "; they do not enter the laws (--include-status ok flat adds them)"
+            line += f": {_names(optima, optima['status'] == 'flat', by)}"
         notes.append(line)
     flat = flat_sweeps(per_sweep)
     if flat.any():
@@ -471,6 +514,38 @@ def status_notes(optima: pd.DataFrame, include, max_misfit: float, floor_gap: fl
                      "open-ended (< or > the last LR tried); the laws clamp such resamples to "
                      "the tried LRs (no law learns from a vertex the grid does not show)")
     return notes
+
+
+def noise_notes(optima: pd.DataFrame, by) -> list[str]:
+    """Name the sweeps whose runs disagree with their own parabola far more than their
+    group's noise (``core.noise``): they are left out of the group's noise."""
+    if "aberrant" not in optima:
+        return []
+    bad = optima["aberrant"].fillna(False).to_numpy(bool)
+    if not bad.any():
+        return []
+    parts = [f"{_sweep_name(optima.iloc[j], by)} (residual s.d. "
+             f"{optima['noise_ratio'].iloc[j]:.3g} x the group's)" for j in np.flatnonzero(bad)]
+    return [f"{int(bad.sum())} sweep(s) disagree with their own parabola far more than their "
+            "group's noise (mixed run families? repeated LRs with very different losses?), so "
+            f"their residuals are left out of the group's noise: {'; '.join(parts)}"]
+
+
+def _sweep_name(row, by) -> str:
+    """A sweep named by its by values, scale and horizon."""
+    parts = [f"{b}={row[b]}" for b in by]
+    for k in ("scale", "horizon"):
+        if k in row.index and row[k] == row[k]:
+            parts.append(f"{k} {row[k]:.3g}")
+    return " ".join(parts) if parts else "the sweep"
+
+
+def _names(optima: pd.DataFrame, mask, by, limit: int = 6) -> str:
+    """Up to ``limit`` sweeps named, then how many more."""
+    idx = np.flatnonzero(np.asarray(mask, bool))
+    names = [_sweep_name(optima.iloc[j], by) for j in idx[:limit]]
+    more = f"; and {len(idx) - limit} more" if len(idx) > limit else ""
+    return "; ".join(names) + more
 
 
 def _blowup_hint(optima: pd.DataFrame, per_sweep: list[dict], blowup) -> str:
