@@ -30,7 +30,7 @@ STATUS_NOTES = {
     "div_bracketed": "the best LR lies between a finite lower LR and a diverged higher one, "
                      "with no parabola to fit: the optimum is the best LR, its interval the "
                      "bracket [lower LR, diverged LR] from the grid, its curvature unknown",
-    "flat": "from the best LR the loss rises towards the lowest or the highest LR tried by "
-            "less than {z:g} standard errors of the group's noise: the valley is no deeper "
+    "flat": "the valley's curvature, over all the LRs tried and over the fit window, is "
+            "within {z:g} standard errors (at the group's noise) of 0: the valley is no deeper "
             "than the noise can resolve (add seeds, or LRs further out)",
 }

@@ -30,7 +30,7 @@ LAYERS = [
     ("scalefit.schema", 2), ("scalefit.synthetic", 2), ("scalefit.isoflop_table", 2),
     ("scalefit.statuses", 2),
     ("scalefit.laws", 2), ("scalefit.optima_table", 2), ("scalefit.readers", 2),
-    ("scalefit.extract", 2),
+    ("scalefit.extract", 2), ("scalefit.noise_plan", 2),
     ("scalefit.results", 3), ("scalefit.render.", 3),
     ("scalefit.pipeline", 4), ("scalefit.chinchilla", 4), ("scalefit.isoflop", 4),
     ("scalefit.joint", 4),
