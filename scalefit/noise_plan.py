@@ -8,14 +8,17 @@ import numpy as np
 import pandas as pd
 
 from .core.bootstrap import THIN_WINDOW
-from .core.noise import flat_valleys, group_noise, replicate_noise
+from .core.noise import FLAT_MIN_DF, flat_valleys, group_noise, replicate_noise
 
 
 def flat_statuses(sw, n, s, q, point, noise, key, z):
     """The flat rule (``core.noise.flat_valleys``) with its yardstick: the group's robust
-    replicate s.d. (else its noise); an aberrant sweep's own residual s.d."""
+    replicate s.d., else its residual noise where that pools ``FLAT_MIN_DF`` or more degrees
+    of freedom (a few parabola residuals are mostly lack of fit: no test then); an aberrant
+    sweep's own residual s.d."""
     rep = replicate_noise(sw.x, n, s, q, point.x_window, point.status, key, noise.aberrant)
-    sd = np.where(np.isfinite(rep), rep, noise.sd)
+    resid = np.where(noise.df >= FLAT_MIN_DF, noise.sd, np.nan)
+    sd = np.where(np.isfinite(rep), rep, resid)
     sd = np.where(noise.aberrant, noise.ratio * noise.sd, sd)
     return flat_valleys(sw.x, n, s, point.status, sd, z, point.x_window)
 

@@ -241,3 +241,14 @@ def test_identifiable_asymptotes_stay_identified_and_cover():
             lo, hi = percentile_ci(np.where(pb, rb, np.nan), 0.95)
             cover += lo <= 0.02 <= hi
     assert ident >= 45 and cover / ident >= 0.85
+
+
+def test_a_few_parabola_residuals_are_not_a_yardstick_for_flat():
+    """Two sweeps of 4 LRs, one run each (the reference trainer's tiny adaptive test): their
+    parabola residuals (2 degrees of freedom) are lack of fit, not noise: no flat call."""
+    lr = [0.003, 0.01, 0.03, 0.0948683]
+    df = pd.DataFrame({"scale": [12384] * 4 + [49344] * 4, "horizon": 2048, "lr": lr * 2,
+                       "loss": [4.85334, 3.892789, 2.968082, 3.126773,
+                                4.876334, 3.972879, 2.996882, 3.055347]})
+    r = scalefit.fit(df, n_boot=0, progress=None)
+    assert (r.optima["status"] == "ok").all()

@@ -34,7 +34,9 @@ ABERRANT_RATIO = 5.0
 ABERRANT_P = 1e-3
 # A robust (median) scale needs at least this many sweeps with residual degrees of freedom.
 MIN_ROBUST = 3
-# flat: the curvature of the window's parabola is below this many standard errors.
+# flat: the curvature (over the grid and over the window) is below this many standard errors
+# ... of a yardstick with at least this many degrees of freedom (replicates, or residuals).
+FLAT_MIN_DF = 5
 FLAT_Z = 3.0
 
 
@@ -44,13 +46,15 @@ class GroupNoise:
     how many sweeps it pools, ``ratio`` the sweep's own residual s.d. over ``sd``,
     ``aberrant`` whether the sweep's residuals far exceed its group's noise, ``source``
     "ok" (the group's ok sweeps) or "other" (no ok sweep with residual degrees of freedom:
-    its other sweeps that are not bad_fit) or "" (none)."""
+    its other sweeps that are not bad_fit) or "" (none), ``df`` the residual degrees of
+    freedom ``sd`` pools."""
 
     sd: np.ndarray
     n_used: np.ndarray
     ratio: np.ndarray
     aberrant: np.ndarray
     source: np.ndarray
+    df: np.ndarray | None = None
 
 
 def _chi2_over_df(df: np.ndarray, upper: float) -> np.ndarray:
@@ -118,7 +122,8 @@ def group_noise(n_window: np.ndarray, rmse: np.ndarray, status: np.ndarray,
         ratio = np.where(has, np.sqrt(v) / sd, np.nan)
     n_used = np.bincount(key, weights=keep, minlength=K).astype(int)[key]
     source = np.where(n_used == 0, "", np.where(n_ok[key] > 0, "ok", "other"))
-    return GroupNoise(sd=sd, n_used=n_used, ratio=ratio, aberrant=aberrant, source=source)
+    return GroupNoise(sd=sd, n_used=n_used, ratio=ratio, aberrant=aberrant, source=source,
+                      df=df_k[key])
 
 
 def replicate_noise(x: np.ndarray, n: np.ndarray, s: np.ndarray, q: np.ndarray,
