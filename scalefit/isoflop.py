@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 
 from .core.allocation import FLOPS_PER_PARAM_TOKEN
-from .core.bootstrap import bootstrap_sweeps, percentile_ci, pooled_noise_sd
+from .core.bootstrap import bootstrap_sweeps, percentile_ci
 from .core.isoflop import interp_levels
 from .core.laws import LawFit, loss_law, power_law
+from .core.noise import group_noise
 from .core.optimum import DEFAULT_WINDOW, STATUS_NAMES, fit_sweeps
 from .core.sweeps import index_runs
 from .errors import ScalefitInputError
@@ -81,7 +82,7 @@ def fit_isoflop(
     n, s, q = sw.level_sums()
     point = fit_sweeps(sw.x, n, s, q, window=window, bounds=True)
     notes = list(t.notes)
-    noise_sd = _parametric_noise(point, notes) if n_boot > 0 else None
+    noise_sd = _parametric_noise(point, notes, _by_key(groups, t.by)) if n_boot > 0 else None
     report, bar = resolve(progress, "bootstrap", after="fitting laws")
     with bar:
         boot = bootstrap_sweeps(sw, n_boot, seed, window, report, noise_sd) if n_boot else None
@@ -160,8 +161,11 @@ def _level_means(sw, gid, ln_n, values, diverged) -> np.ndarray:
         return np.where(cnt > 0, tot / np.where(cnt > 0, cnt, 1), np.nan)
 
 
-def _parametric_noise(point, notes: list[str]) -> np.ndarray:
-    """Per-profile s.d. for parametric resamples of profiles with exactly 3 runs in the fit.
+def _parametric_noise(point, notes: list[str], key: np.ndarray) -> np.ndarray:
+    """Per-profile s.d. for parametric resamples of profiles with exactly 3 runs in the fit:
+    the noise of the profile's own ``by`` group (``core.noise.group_noise``, as for LR
+    sweeps: its ok profiles with residual degrees of freedom, robust to an aberrant one),
+    never another group's.
 
     (LR sweeps also give 4-run windows the parametric resample, ``THIN_WINDOW``; IsoFLOP
     profiles keep the run bootstrap there: on Porian et al.'s profiles, resamples that drop
@@ -170,17 +174,27 @@ def _parametric_noise(point, notes: list[str]) -> np.ndarray:
     sd = np.full(point.n_window.shape, np.nan)
     if not exact.any():
         return sd
-    pooled, _ = pooled_noise_sd(point)
-    if np.isfinite(pooled) and pooled > 0:
-        sd[exact] = pooled
-        notes.append(f"{int(exact.sum())} profile(s) have exactly 3 runs in their fit (no "
+    noise = group_noise(point.n_window, point.rmse, point.status, key)
+    has = exact & np.isfinite(noise.sd) & (noise.sd > 0)
+    sd[has] = noise.sd[has]
+    if has.any():
+        vals = ", ".join(f"{v:.3g}" for v in dict.fromkeys(noise.sd[has].tolist()))
+        notes.append(f"{int(has.sum())} profile(s) have exactly 3 runs in their fit (no "
                      f"replicate to resample): their resamples add normal noise of s.d. "
-                     f"{pooled:.3g}, the pooled residual s.d. of the other profiles")
-    else:
-        notes.append(f"{int(exact.sum())} profile(s) have exactly 3 runs in their fit and no "
-                     "profile has residual noise to estimate it from: their intervals are "
-                     "unknown (add model sizes)")
+                     f"{vals}, the residual s.d. of the other profiles of their own group")
+    if (exact & ~has).any():
+        notes.append(f"{int((exact & ~has).sum())} profile(s) have exactly 3 runs in their fit "
+                     "and no profile of their group has residual noise to estimate it from: "
+                     "their intervals are unknown (add model sizes)")
     return sd
+
+
+def _by_key(groups: pd.DataFrame, by) -> np.ndarray:
+    """(G,) integer id of each profile's ``by`` group."""
+    if not by:
+        return np.zeros(len(groups), np.int64)
+    return pd.factorize(groups[list(by)].astype(str).agg("\x1f".join, axis=1))[0].astype(
+        np.int64)
 
 
 def _profile_table(groups, sw, point, draws, to_ln_d, noise_sd, ci) -> pd.DataFrame:

@@ -17,15 +17,14 @@ import numpy as np
 import pandas as pd
 
 from .core.bootstrap import (
-    THIN_WINDOW,
     BootSweeps,
     bootstrap_sweeps,
     bracket_draws,
     censored_interval,
     percentile_ci,
-    pooled_noise_sd,
 )
-from .core.optimum import DEFAULT_WINDOW, GAP_SD, MAX_MISFIT, STATUS_NAMES, fit_sweeps
+from .core.noise import FLAT_Z, group_noise
+from .core.optimum import DEFAULT_WINDOW, FLAT, GAP_SD, MAX_MISFIT, STATUS_NAMES, fit_sweeps
 from .errors import ScalefitInputError
 from .grouping import (
     BLOWUP,
@@ -41,6 +40,7 @@ from .joint import check_column as check_joint_column
 from .joint import check_present as check_joint_present
 from .joint import fit_joint, progress_part, with_joint
 from .laws import fit_laws
+from .noise_plan import by_key, flat_statuses, noise_notes, noise_plan, sweep_names
 from .optima_table import is_optima_table, load_optima
 from .progress import resolve
 from .quality import transfer_quality
@@ -91,6 +91,7 @@ def fit(
     optima_level: float = 0.95,
     joint: str | None = None,
     missing_loss: str = "skip", keep_duplicates: bool = False,
+    flat_z: float | None = FLAT_Z,
 ) -> FitResult:
     """Fit optimal LRs per sweep and power laws of the optimum, with bootstrap intervals.
 
@@ -135,6 +136,9 @@ def fit(
         horizon) from a quadratic surface in (ln lr, ln bs), laws of both optima, the
         batch-size-aware LR law, exponents side by side (docs/math.md section 10).
     missing_loss, keep_duplicates: empty losses, repeated rows (``load_runs``; counted).
+    flat_z: an ok sweep whose loss rises from its best LR towards either end of its LRs by
+        less than this many standard errors of its group's noise gets status ``flat``
+        (default 2; None turns the rule off).
     The result's ``warnings`` name repeated rows, and columns that vary within a sweep
     without being ``by`` columns (their runs are pooled).
     """
@@ -178,7 +182,12 @@ def fit(
     dup = duplicate_runs(runs)
     if dup:
         notes.append(dup)
-    plan = _noise_plan(point, n, groups, runs.by, notes) if n_boot > 0 else None
+    noise = group_noise(point.n_window, point.rmse, point.status, by_key(groups, runs.by))
+    flat, flat_z_g = (flat_statuses(sw, n, s, q, point, noise, by_key(groups, runs.by), flat_z)
+                      if flat_z is not None else (np.zeros(len(groups), bool), None))
+    if flat.any():
+        point = dataclasses.replace(point, status=np.where(flat, FLAT, point.status))
+    plan = noise_plan(point, n, groups, runs.by, notes, noise) if n_boot > 0 else None
     per_sweep = sweep_runs(runs, groups)
     report, bar = resolve(progress, "bootstrap", after="fitting laws")
     parts = 2 if joint is not None else 1  # the joint surfaces redraw the same resamples
@@ -187,14 +196,16 @@ def fit(
                                  plan["sd"]) if n_boot > 0 else None)
         optima, laws, quality, boot = _estimate(groups, sw, point, boot, plan, per_sweep,
                                                 runs.by, include, ci, notes, reference, seed,
-                                                quality=joint is None)
+                                                quality=joint is None,
+                                                noise=(noise, flat_z_g))
         joint_fit = None
         if joint is not None:
             joint_fit = fit_joint(runs, groups, sw, point, plan, optima, boot, per_sweep,
                                   joint, ci, seed, window, n_boot, max_misfit, floor_gap,
                                   include, progress_part(report, 1, parts))
     notes += status_notes(optima, include, max_misfit, floor_gap, blowup, diverged_above,
-                          per_sweep)
+                          per_sweep, flat_z, runs.by)
+    notes += noise_notes(optima, runs.by)
     inp = {"source": runs.source, "rows": runs.n_read, "columns": runs.columns,
            "by": list(runs.by), "diverged": runs.n_diverged, "groups": sw.n_groups,
            "excluded": runs.n_excluded, "marked_diverged": n_marked, "missing_loss":
@@ -213,7 +224,8 @@ def fit(
                   "include": list(include), "diverged_above": diverged_above,
                   "blowup": blowup, "status_ok": _as_list(status_ok),
                   "max_misfit": max_misfit, "floor_gap": floor_gap,
-                  "missing_loss": missing_loss, "keep_duplicates": keep_duplicates},
+                  "missing_loss": missing_loss, "keep_duplicates": keep_duplicates,
+                  "flat_z": flat_z},
         notes=notes, warnings=[*runs.warnings, *pooling_hints(runs)], quality=quality,
         boot=boot, runs=per_sweep, joint=joint_fit,
     )
@@ -304,7 +316,7 @@ def check_optimum(result: FitResult, include) -> None:
 
 
 def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, reference,
-              seed, quality: bool = True):
+              seed, quality: bool = True, noise=None):
     """Optima table, laws, transfer quality and the resamples as the laws used them (no
     noise where none was measured, ``x_law`` set) from the point fit and the resamples."""
     if boot is not None:
@@ -312,6 +324,11 @@ def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, 
         boot = BootSweeps(**{k: np.where(unknown[None, :], np.nan, getattr(boot, k))
                              for k in ("x_opt", "loss_opt", "curvature", "x_best")})
     optima = _optima_table(groups, sw, point, boot, ci, per_sweep)
+    if noise is not None:
+        gn, z = noise
+        optima["noise_ratio"] = gn.ratio
+        optima["aberrant"] = gn.aberrant
+        optima["flat_z"] = z if z is not None else np.nan
     if plan is not None:
         optima["boot_kind"] = plan["kind"]
         boot = _law_draws(boot, optima, point, sw, seed)
@@ -321,56 +338,6 @@ def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, 
         out_quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci, reference),
                                       level=ci)
     return optima, laws, out_quality, boot
-
-
-def _noise_plan(point, n, groups, by, notes: list[str]) -> dict:
-    """Where each sweep's resampled noise comes from: ``sd`` (G,) of the parametric
-    resample (NaN: resample runs), ``kind`` (G,) its label, ``known`` (G,) whether the
-    sweep carries measured noise at all.
-
-    A sweep with two or more residual degrees of freedom (5 or more runs in its fit)
-    resamples its runs; so does a sweep without an ok parabola that has replicates or more
-    than 3 finite runs (only its best LR is used, where a law includes it). An ok sweep
-    with 3 or 4 runs in its fit (``THIN_WINDOW``) gets normal noise of the pooled residual
-    s.d. of the sweeps of its own ``by`` group that have residual degrees of freedom (never
-    of another group's); with none, a sweep of 3 runs carries no noise: its optimum and
-    every law that uses it have no interval.
-    """
-    G = len(point.status)
-    thin = (point.n_window <= THIN_WINDOW) & (point.status == 0)
-    exact = thin & (point.n_window == 3)
-    runs_ok = ((point.n_window > 3) | (n >= 2).any(-1) | (n.sum(-1) > 3)) & ~exact
-    sd = np.full(G, np.nan)
-    kind = np.where(runs_ok, "runs", "none").astype(object)
-    key = (groups[list(by)].astype(str).agg("\x1f".join, axis=1).to_numpy() if by
-           else np.zeros(G, dtype=object))
-    used, missing = [], []
-    for k in dict.fromkeys(key[thin]):
-        members = key == k
-        pooled, m = pooled_noise_sd(point, members)
-        sel = thin & members
-        label = _label(dict(zip(by, groups.loc[np.flatnonzero(members)[0], list(by)]))
-                       ) if by else ""
-        if np.isfinite(pooled) and pooled > 0:
-            sd[sel] = pooled
-            kind[sel] = f"parametric (noise of {m} sweeps of the same group)"
-            used.append(f"{label.strip(' []') + ': ' if by else ''}s.d. {pooled:.3g} from {m} "
-                        "sweep(s)")
-        elif (sel & exact).any():
-            missing.append((label.strip(" []") or "all", int((sel & exact).sum())))
-    if used:
-        n_par = sum(str(k).startswith("parametric") for k in kind)
-        notes.append(f"{n_par} sweep(s) have 3 or 4 runs in their fit (at most one residual "
-                     "degree of freedom: resampling their runs cannot show the noise): their "
-                     "resamples add normal noise of the pooled residual s.d. of the sweeps of "
-                     f"their own group ({'; '.join(used)})")
-    if missing:
-        where = (" (" + "; ".join(f"{lab}: {c}" for lab, c in missing) + ")") if by else ""
-        notes.append(f"no interval for {sum(c for _, c in missing)} optimum(s){where} or for "
-                     "any law that uses them: they have exactly 3 runs in their fit and no "
-                     "sweep of their group has replicates; add seeds or LRs")
-    known = kind != "none"
-    return {"sd": sd, "kind": kind.astype(str), "known": known}
 
 
 def _optima_table(groups: pd.DataFrame, sw, point, boot: BootSweeps | None,
@@ -453,14 +420,15 @@ def _law_draws(boot: BootSweeps | None, optima: pd.DataFrame, point, sw, seed) -
 
 
 def status_notes(optima: pd.DataFrame, include, max_misfit: float, floor_gap: float, blowup,
-                 diverged_above, per_sweep: list[dict]) -> list[str]:
+                 diverged_above, per_sweep: list[dict], flat_z=FLAT_Z, by=()) -> list[str]:
     """One note per non-ok status present (what it means), and on open intervals."""
     notes = []
     counts = optima["status"].value_counts()
     for st in STATUS_NAMES[1:]:
         if st not in counts.index:
             continue
-        why = STATUS_NOTES[st].format(pct=f"{max_misfit:.0%}", gap=f"{floor_gap:g}")
+        why = STATUS_NOTES[st].format(pct=f"{max_misfit:.0%}", gap=f"{floor_gap:g}",
+                                      z=flat_z if flat_z is not None else FLAT_Z)
         line = f"{counts[st]} sweep(s) {st}: {why}"
         if st == "div_bracketed":
             line += ("; they enter the laws (included), each resample drawing their optimum "
@@ -472,6 +440,10 @@ def status_notes(optima: pd.DataFrame, include, max_misfit: float, floor_gap: fl
                     "estimate)"
         if st == "bad_fit" and diverged_above is None:
             line += _blowup_hint(optima, per_sweep, blowup)
+        if st == "flat":
+            if st not in include:
+                line += "; they do not enter the laws (--include-status ok flat adds them)"
+            line += f": {sweep_names(optima, optima['status'] == 'flat', by)}"
         notes.append(line)
     flat = flat_sweeps(per_sweep)
     if flat.any():
@@ -502,7 +474,3 @@ def _blowup_hint(optima: pd.DataFrame, per_sweep: list[dict], blowup) -> str:
             if blowup is not None else "the blow-up rule is off")
     return (f"; above their best LR their runs reach x{worst:.3g} their best loss ({rule}): if "
             "runs blew up, mark them with --blowup FACTOR or --diverged-above X")
-
-
-def _label(group: dict) -> str:
-    return ("[" + ", ".join(f"{k}={v}" for k, v in group.items()) + "] ") if group else ""

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .core.bootstrap import percentile_ci
+from .core.identify import MAX_AT_BOUND, draws_identified, loss_asymptote_identified
 from .core.laws import collinear, leave_largest_out, loglinear, loss_law_profile
 from .core.quality import ratio_asymptote
 from .errors import ScalefitInputError
@@ -58,7 +59,7 @@ def transfer_quality(optima: pd.DataFrame, boot, by: list[str], ci: float,
     # A group with an optimum that carries no measured noise gets no intervals (its draws
     # would come from the other optima alone).
     bt = {lab: (None if boot is None or _blind(boot, s) else boot) for lab, s in series.items()}
-    L_inf = {lab: _loss_asymptote(s, bt[lab]) for lab, s in series.items()}
+    L_inf = {lab: _loss_asymptote(s, bt[lab], ci) for lab, s in series.items()}
     n_ok = {lab: len(s) for lab, s in series.items()}
     ref = _choose_reference(reference, labels, series, notes, n_ok)
 
@@ -70,10 +71,17 @@ def transfer_quality(optima: pd.DataFrame, boot, by: list[str], ci: float,
         g.update(_kappa(s, bt[lab], ci, notes, lab))
         pair = bt[lab] if bt[ref] is not None else None
         g.update(_ratio_measures(s, series[ref], pair, ci, notes, lab, lab == ref))
-        d = _delta(L_inf[lab], L_inf[ref], ci) if lab != ref else (0.0, [0.0, 0.0])
-        g["L_inf"] = L_inf[lab][0]
-        g["delta_L_inf"], g["delta_L_inf_ci"] = d
+        g["L_inf"] = L_inf[lab][0] if L_inf[lab][2] else None
+        g["L_inf_identified"], g["L_inf_reason"] = L_inf[lab][2], L_inf[lab][3]
+        g.update(_delta(L_inf[lab], L_inf[ref], ci, lab == ref))
         groups.append(g)
+    reasons: dict[str, list] = {}
+    for g, lab in zip(groups, labels):
+        if not g["delta_L_inf_identified"]:
+            reasons.setdefault(g["delta_L_inf_reason"], []).append(str(lab))
+    for why, labs in reasons.items():
+        notes.append(f"delta_L_inf not identified for {len(labs)} group(s) ({', '.join(labs)}): "
+                     f"{why}")
     return {"by": by, "reference": labels[ref] if len(by) > 1 else ref, "horizon": horizon,
             "groups": groups, "notes": notes}
 
@@ -116,17 +124,19 @@ def _common_horizon(ok: pd.DataFrame, notes: list[str]) -> float | None:
     return float(best)
 
 
-def _loss_asymptote(s: pd.DataFrame, boot) -> tuple[float, np.ndarray | None]:
+def _loss_asymptote(s: pd.DataFrame, boot, ci: float = 0.95):
+    """(L_inf, its draws, identified, reason) of the group's loss law in scale."""
     if "scale" not in s or s["scale"].nunique() < 4:
-        return np.nan, None
-    L, _, _, at_bound = loss_law_profile(s["scale"].to_numpy(), s["loss_opt"].to_numpy()[None])
-    draws = None
+        return np.nan, None, False, "fewer than 4 scales with an ok optimum"
+    y = s["loss_opt"].to_numpy()
+    L, _, _, at_bound = loss_law_profile(s["scale"].to_numpy(), y[None])
+    draws = bound = None
     if boot is not None:
-        draws = loss_law_profile(s["scale"].to_numpy(), boot.loss_opt[:, s.index.to_numpy()])[0]
-    # Not identified: alpha at its flat end, or an asymptote below 0 for a positive loss
-    # (the points fall without flattening); such a fit cannot pick the reference.
-    bad = at_bound[0] or (L[0] < 0 and (s["loss_opt"] > 0).all())
-    return (float(L[0]) if not bad else np.nan), draws
+        draws, _, _, bound = loss_law_profile(s["scale"].to_numpy(),
+                                              boot.loss_opt[:, s.index.to_numpy()])
+    ident, why = loss_asymptote_identified(float(L[0]), bool(at_bound[0]), y, draws, bound, ci)
+    # A fit that is not identified cannot pick the reference or give delta_L_inf.
+    return (float(L[0]) if ident else np.nan), draws, ident, why
 
 
 def _choose_reference(reference, labels: dict, series: dict, notes: list[str], n_ok: dict):
@@ -207,11 +217,14 @@ def _kappa(s, boot, ci, notes, lab) -> dict:
 
 
 def _ratio_measures(s, ref, boot, ci, notes, lab, is_ref) -> dict:
-    out = {"R_inf": None, "R_inf_ci": None, "R_largest": None, "R_largest_ci": None}
+    out = {"R_inf": None, "R_inf_ci": None, "R_largest": None, "R_largest_ci": None,
+           "R_mean": None, "R_mean_ci": None, "R_inf_identified": False, "R_inf_reason": None}
     if is_ref:
-        out.update(R_inf=0.0, R_inf_ci=[0.0, 0.0], R_largest=0.0, R_largest_ci=[0.0, 0.0])
+        out.update(R_inf=0.0, R_inf_ci=[0.0, 0.0], R_largest=0.0, R_largest_ci=[0.0, 0.0],
+                   R_mean=0.0, R_mean_ci=[0.0, 0.0], R_inf_identified=True)
         return out
     if "scale" not in s:
+        out["R_inf_reason"] = "no scale column"
         return out
     cols = ["scale", "loss_opt", "col"]
     m = pd.merge(s.assign(col=s.index)[cols], ref.assign(col=ref.index)[cols], on="scale",
@@ -219,6 +232,7 @@ def _ratio_measures(s, ref, boot, ci, notes, lab, is_ref) -> dict:
     if len(m) == 0:
         notes.append(f"{lab}: no scale at which both it and the reference have an ok optimum: "
                      "no R")
+        out["R_inf_reason"] = "no scale at which both it and the reference have an ok optimum"
         return out
     R = m["loss_opt"].to_numpy() / m["loss_opt_ref"].to_numpy() - 1
     Rb = None
@@ -231,31 +245,69 @@ def _ratio_measures(s, ref, boot, ci, notes, lab, is_ref) -> dict:
         curve["R_ci"] = q.T.tolist()
     out["R_curve"] = curve
     out["R_largest"] = float(R[-1])
+    out["R_mean"] = float(np.mean(R))
     if Rb is not None:
         out["R_largest_ci"] = percentile_ci(Rb[:, -1], ci).tolist()
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out["R_mean_ci"] = percentile_ci(np.nanmean(Rb, axis=1), ci).tolist()
     if len(m) < 4:
         notes.append(f"{lab}: {len(m)} scales shared with the reference: R_inf needs 4")
+        out["R_inf_reason"] = f"{len(m)} shared scale(s), R_inf needs 4"
         return out
     sc = m["scale"].to_numpy()
     R_inf, power, pval = ratio_asymptote(sc, R[None])
     out["R_model"] = "power" if power[0] else "constant"
     if not np.isfinite(R_inf[0]):
         notes.append(f"{lab}: R(s) could not be fitted: R_inf unknown (see R_largest)")
+        out["R_inf_reason"] = "R(s) could not be fitted"
         return out
+    mean_txt = f"R (mean over shared scales) = {fmt_ci_text(out['R_mean'], out['R_mean_ci'])}"
     if not power[0]:
-        notes.append(f"{lab}: R(s) shows no significant power-law trend over these scales "
-                     f"(F-test p = {pval[0]:.2g}): R_inf is the mean ratio")
-    out["R_inf"] = float(R_inf[0])
+        why = f"no resolved trend, F-test p = {pval[0]:.2g}"
+        out["R_inf_reason"] = why
+        notes.append(f"{lab}: {mean_txt}, R_inf not identified ({why})")
+        return out
+    why = None
     if Rb is not None:
-        out["R_inf_ci"] = percentile_ci(ratio_asymptote(sc, Rb)[0], ci).tolist()
+        Rinf_b, power_b, _ = ratio_asymptote(sc, Rb)
+        ok_b = np.isfinite(Rinf_b)
+        if ok_b.any() and power_b[ok_b].mean() < 1 - MAX_AT_BOUND:
+            why = (f"the trend is resolved in only {power_b[ok_b].mean():.0%} of the "
+                   "resamples")
+        else:
+            _, why = draws_identified(np.where(power_b, Rinf_b, np.nan), None, R, ci, "R_inf")
+    if why is not None:
+        out["R_inf_reason"] = why
+        notes.append(f"{lab}: {mean_txt}, R_inf not identified ({why})")
+        return out
+    out["R_inf"] = float(R_inf[0])
+    out["R_inf_identified"] = True
+    if Rb is not None:
+        out["R_inf_ci"] = percentile_ci(np.where(power_b, Rinf_b, np.nan), ci).tolist()
     return out
 
 
-def _delta(p, ref, ci):
-    if not (np.isfinite(p[0]) and np.isfinite(ref[0])):
-        return None, None
-    d = p[0] - ref[0]
-    dci = None
+def fmt_ci_text(v, ci) -> str:
+    """``v [lo, hi]`` with 3 significant digits (for notes)."""
+    if ci is None:
+        return f"{v:.3g}"
+    return f"{v:.3g} [{ci[0]:.3g}, {ci[1]:.3g}]"
+
+
+def _delta(p, ref, ci, is_ref: bool) -> dict:
+    """delta_L_inf of a group: identified only when both asymptotes are."""
+    out = {"delta_L_inf": None, "delta_L_inf_ci": None, "delta_L_inf_identified": False,
+           "delta_L_inf_reason": None}
+    if not p[2] or not ref[2]:
+        who = "this group's" if not p[2] else "the reference's"
+        out["delta_L_inf_reason"] = f"{who} L_inf is not identified: {(p if not p[2] else ref)[3]}"
+        return out
+    out["delta_L_inf_identified"] = True
+    if is_ref:
+        out.update(delta_L_inf=0.0, delta_L_inf_ci=[0.0, 0.0])
+        return out
+    out["delta_L_inf"] = float(p[0] - ref[0])
     if p[1] is not None and ref[1] is not None:
-        dci = percentile_ci(p[1] - ref[1], ci).tolist()
-    return float(d), dci
+        out["delta_L_inf_ci"] = percentile_ci(p[1] - ref[1], ci).tolist()
+    return out

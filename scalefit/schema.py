@@ -20,7 +20,7 @@ NUM_OR_NULL = {"type": ["number", "null"]}
 PAIR_OR_NULL = {"type": ["array", "null"], "items": NUM_OR_NULL, "minItems": 2, "maxItems": 2}
 GROUP = {"type": "object"}
 STATUS = {"enum": ["ok", "edge", "too_few", "not_convex", "all_diverged", "bad_fit", "off_grid",
-                  "div_bracketed"]}
+                  "div_bracketed", "flat"]}
 
 OPTIMUM = {
     "type": "object",
@@ -50,6 +50,9 @@ OPTIMUM = {
         "tried": PAIR_OR_NULL,
         "lr_diverged": NUM_OR_NULL,
         "boot_kind": {"type": ["string", "null"]},
+        "noise_ratio": NUM_OR_NULL,
+        "aberrant": {"type": ["boolean", "null"]},
+        "flat_z": NUM_OR_NULL,
     },
 }
 
@@ -92,6 +95,8 @@ LAW = {
             "type": ["object", "null"],
             "properties": {"ratio_tried": PAIR_OR_NULL, "ratio_diverged": NUM_OR_NULL},
         },
+        "L_inf_identified": {"type": "boolean"},
+        "L_inf_reason": {"type": ["string", "null"]},
     },
 }
 
@@ -103,9 +108,13 @@ TRANSFER_GROUP = {
         "group": GROUP,
         **{k: NUM_OR_NULL for k in ("E", "extrapolation_error", "extrapolation_loss_cost",
                                     "kappa", "R_inf", "R_largest", "delta_L_inf", "L_inf",
-                                    "lr_exponent")},
+                                    "lr_exponent", "R_mean")},
         **{k: PAIR_OR_NULL for k in ("E_ci", "extrapolation_error_ci", "kappa_ci", "R_inf_ci",
-                                     "R_largest_ci", "delta_L_inf_ci", "lr_exponent_ci")},
+                                     "R_largest_ci", "delta_L_inf_ci", "lr_exponent_ci",
+                                     "R_mean_ci")},
+        **{k + "_identified": {"type": "boolean"} for k in ("R_inf", "delta_L_inf", "L_inf")},
+        **{k + "_reason": {"type": ["string", "null"]} for k in ("R_inf", "delta_L_inf",
+                                                                  "L_inf")},
         "n_scales": {"type": "integer"},
         "R_model": {"enum": ["power", "constant"]},
         "R_curve": {

@@ -11,6 +11,8 @@ STATUS_WHY = {
     "off_grid": "the parabola's vertex lies outside the LRs it was fitted on",
     "div_bracketed": "the optimum is bracketed by a diverged run; pass --include-status ok "
                      "div_bracketed to use it",
+    "flat": "the valley is no deeper than its noise can resolve; add seeds or widen the LR "
+            "grid, or pass --include-status ok flat",
 }
 # One line per status a fit shows.
 STATUS_NOTES = {
@@ -28,4 +30,7 @@ STATUS_NOTES = {
     "div_bracketed": "the best LR lies between a finite lower LR and a diverged higher one, "
                      "with no parabola to fit: the optimum is the best LR, its interval the "
                      "bracket [lower LR, diverged LR] from the grid, its curvature unknown",
+    "flat": "the valley's curvature, over all the LRs tried and over the fit window, is "
+            "within {z:g} standard errors (at the group's noise) of 0: the valley is no deeper "
+            "than the noise can resolve (add seeds, or LRs further out)",
 }

@@ -14,7 +14,7 @@ from .._version import __version__
 PROG = "scalefit"
 # Same as scalefit.core.optimum.STATUS_NAMES (kept here so that --help imports no numpy).
 STATUS_NAMES = ("ok", "edge", "too_few", "not_convex", "all_diverged", "bad_fit", "off_grid",
-                "div_bracketed")
+                "div_bracketed", "flat")
 FORMATS = ("csv", "tsv", "parquet", "jsonl", "json")
 
 
@@ -111,7 +111,8 @@ finished, completed, ...; --status-ok adds values) nor diverged (running, killed
 failed, ...) are left out as unfinished, and counted. Sweep statuses (docs/math.md): ok,
 edge, too_few, not_convex, all_diverged, bad_fit (the parabola does not describe its
 window), off_grid (vertex outside the LRs fitted), div_bracketed (bracketed by a diverged
-run). Outputs are written atomically, never over the input.
+run), flat (the valley is no deeper than the noise can resolve). Outputs are written
+atomically, never over the input.
 """,
     "compare": """examples:
   scalefit compare examples/data/synthetic_sweeps.csv --by parameterization --reference mup

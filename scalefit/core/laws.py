@@ -20,6 +20,7 @@ import numpy as np
 
 from .bootstrap import percentile_ci
 from .frozen import freeze
+from .identify import loss_asymptote_identified
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,11 @@ class LawFit:
     log_C: float | None = None
     domain: dict | None = None
     audit_range: dict | None = None
+    asymptote: dict | None = None
 
     def __post_init__(self):
         for name in ("group", "params", "ci", "extrapolation", "points", "boot", "domain",
-                     "audit_range"):
+                     "audit_range", "asymptote"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, freeze(value))
@@ -437,15 +439,21 @@ def loss_law(
         r2 = rmse = np.nan
     names = ("L_inf", "A", "alpha")
     ci = {n: None for n in names}
-    boot = None
+    boot = Lb = bound_b = None
     if y_boot is not None and len(y_boot):
-        Lb, Ab, ab, _ = loss_law_profile(s, y_boot)
+        Lb, Ab, ab, bound_b = loss_law_profile(s, y_boot)
         boot = np.column_stack([Lb, Ab, ab])
         lo_hi = percentile_ci(boot, ci_level)
         ci = {n: [float(lo_hi[0, i]), float(lo_hi[1, i])] for i, n in enumerate(names)}
+    ident, why = loss_asymptote_identified(float(L0), bool(at_bound), y, Lb, bound_b, ci_level)
+    if not ident:
+        ci["L_inf"] = None  # an interval is a promise the draws cannot keep
+        if not any("not identified" in n for n in notes):
+            notes.append(f"L_inf not identified: {why}")
     return LawFit(
         target="loss_opt", form=f"loss_opt = L_inf + A * {variable}^alpha",
         variables=(variable,), group=group, params=params, ci=ci, r2_log=r2, rmse_log=rmse,
         n_points=len(y), param_names=names, notes=notes, boot=boot,
         points={variable: s, "loss_opt": y}, level=ci_level,
+        asymptote={"identified": ident, "reason": why},
     )

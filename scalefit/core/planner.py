@@ -25,6 +25,7 @@ from .optimum import (
     BAD_FIT,
     DIV_BRACKETED,
     EDGE,
+    FLAT,
     NOT_CONVEX,
     OFF_GRID,
     OK,
@@ -39,8 +40,9 @@ def rule_points(ds: SweepDesign, g: int) -> tuple[str, list[float], float, float
     low, region high), or None for an ``ok`` sweep. Codes: ``edge_low`` / ``edge_high``
     (LRs past the edge), ``too_few`` (the LRs a parabola lacks), ``bracket`` (inside the
     divergence bracket), ``bad_fit`` (inside the window, next to the best LR),
-    ``off_grid`` (towards the vertex), ``not_convex`` (widen the window), ``all_diverged``
-    (below the lowest LR tried)."""
+    ``off_grid`` (towards the vertex), ``not_convex`` (widen the window), ``flat`` (a step
+    past each end of the LRs tried, then a replicate of the best), ``all_diverged`` (below
+    the lowest LR tried)."""
     st = int(ds.status[g])
     if st == OK:
         return None
@@ -75,6 +77,8 @@ def rule_points(ds: SweepDesign, g: int) -> tuple[str, list[float], float, float
         return "off_grid", [hi_w + h, hi_w + 2 * h], hi_w, cap
     if st == NOT_CONVEX:
         return "not_convex", [lo_w - h, hi_w + h], -np.inf, cap
+    if st == FLAT:  # too shallow for the noise: the walls further out, then a replicate
+        return "flat", [lv[0] - h, lv[-1] + h, xb], -np.inf, cap
     return None
 
 

@@ -212,7 +212,9 @@ def compare_figure(result) -> Figure:
         ax2.grid(True, which="both", alpha=0.2)
         if len(keys) > 1:
             _legend(ax2, fontsize=8, frameon=False, ncols=1 if len(keys) <= 8 else 2)
-        ax2.set_title(f"Optimal loss relative to {ref_name} (dashed: R_inf)", fontsize=10)
+        n_ni = sum(g.get("R_inf_identified") is False for g in tq.groups)
+        ni = f"; R_inf not identified for {n_ni} group(s)" if n_ni else ""
+        ax2.set_title(f"Optimal loss relative to {ref_name} (dashed: R_inf{ni})", fontsize=10)
     fig.suptitle(f"Comparison of the {', '.join(plain(b, 30) for b in by)} groups "
                  f"({level * 100:g}% bootstrap intervals)", fontsize=11)
     return fig

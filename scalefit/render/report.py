@@ -41,7 +41,8 @@ CAPTIONS = {
                  "at scale (kappa > 0).",
     "compare": "Comparison of the groups at one horizon. Left: optimal LR vs scale with each "
                "group's law. Right: optimal loss relative to the reference group, with "
-               "bootstrap intervals; dashed: the fitted asymptotic ratio R_inf.",
+               "bootstrap intervals; dashed: the fitted asymptotic ratio R_inf, only where it is "
+               "identified.",
 }
 TITLES = {"sweeps": "LR sweeps", "lr_law": "Optimal learning rate laws",
           "curvature": "Curvature of the loss valley", "compare": "Comparison of groups",

@@ -370,6 +370,10 @@ class FitResult(Immutable):
             "tried": pair("lr_tried_lo", "lr_tried_hi"),
             "lr_diverged": get("lr_diverged"),
             "boot_kind": get("boot_kind"),
+            "noise_ratio": get("noise_ratio"),
+            "aberrant": bool(r["aberrant"]) if "aberrant" in r and not _missing(r["aberrant"])
+            else None,
+            "flat_z": get("flat_z"),
         }
 
     @classmethod
@@ -383,7 +387,8 @@ class FitResult(Immutable):
             r.update({k: o.get(k) for k in ("n_runs", "n_diverged", "lr_opt", "loss_opt",
                                             "curvature", "lr_best", "status", "n_window",
                                             "n_lrs", "fit_rmse", "loss_best", "misfit",
-                                            "lr_diverged")})
+                                            "lr_diverged", "noise_ratio", "flat_z")})
+            r["aberrant"] = o.get("aberrant")
             for k in ("lr_opt", "loss_opt", "curvature"):
                 r[f"{k}_lo"], r[f"{k}_hi"] = o.get(f"{k}_ci") or (None, None)
             r["lr_opt_ci_open"] = o.get("lr_opt_ci_open") or ""
@@ -393,7 +398,7 @@ class FitResult(Immutable):
             rows.append(r)
         optima = pd.DataFrame(rows)
         for c in optima.columns:
-            if c not in by and c not in ("status", "lr_opt_ci_open", "boot_kind"):
+            if c not in by and c not in ("status", "lr_opt_ci_open", "boot_kind", "aberrant"):
                 optima[c] = pd.to_numeric(optima[c], errors="coerce")
         runs = None
         if d.get("runs") is not None:

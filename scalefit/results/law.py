@@ -72,6 +72,8 @@ class Law(LawFit):
     def _param_text(self, name: str) -> str:
         """``name = value [lo, hi]``; a C that under- or overflows as ``exp(ln C)``."""
         v = self.params.get(name)
+        if name == "L_inf" and self.asymptote and not self.asymptote.get("identified", True):
+            return "L_inf not identified"
         if name == "C" and self.target != "loss_opt":
             lc = float(self.coef()[0])
             if np.isfinite(lc) and not -690 < lc < 690:
@@ -110,6 +112,9 @@ class Law(LawFit):
             d["domain"] = {k: [float(a), float(b)] for k, (a, b) in self.domain.items()}
         if self.audit_range is not None:
             d["audit_range"] = jsonable(self.audit_range)
+        if self.asymptote is not None:
+            d["L_inf_identified"] = bool(self.asymptote.get("identified"))
+            d["L_inf_reason"] = self.asymptote.get("reason")
         if draws and self.boot is not None:
             d["draws"] = draws_to_json(self.boot)  # (B, k); a power law: ln C, exponents
         return d
@@ -137,6 +142,9 @@ class Law(LawFit):
             level=level, log_C=d.get("ln_C"),
             domain={k: tuple(v) for k, v in d["domain"].items()} if d.get("domain") else None,
             audit_range=d.get("audit_range"),
+            asymptote=({"identified": bool(d["L_inf_identified"]),
+                        "reason": d.get("L_inf_reason")}
+                       if d.get("L_inf_identified") is not None else None),
         )
 
     # ------------------------------------------------------------------ classical fits

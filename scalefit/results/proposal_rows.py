@@ -139,6 +139,9 @@ def _rule(code, ds, info, g, x) -> str:
     if code == "not_convex":
         return (f"the loss is not convex around the best LR {e(ds.x_best[g])}: an LR beyond "
                 "the window")
+    if code == "flat":
+        return (f"the valley around the best LR {e(ds.x_best[g])} is no deeper than the noise "
+                f"can resolve: an LR past the ends of the grid{below_cap}, or a replicate")
     if code == "all_diverged":
         return f"every run diverged: an LR below the lowest tried ({e(info['x_low'][g])})"
     return code

@@ -9,7 +9,9 @@ from ..render.format import fmt, fmt_with_ci, group_label
 from ..render.tables import Table
 from .base import jsonable, level_or_stored
 
-MEASURES = ("lr_exponent", "E", "extrapolation_error", "kappa", "R_inf", "delta_L_inf")
+MEASURES = ("lr_exponent", "E", "extrapolation_error", "kappa", "R_mean", "R_inf",
+            "delta_L_inf")
+NOT_IDENTIFIED = "not identified"
 
 
 @dataclass(frozen=True)
@@ -17,7 +19,9 @@ class TransferQuality:
     """Transfer measures per group of the ``by`` columns, at the fit's interval level.
 
     ``groups``: one mapping per group: ``group`` (by-column values), each measure of
-    ``MEASURES`` with ``<measure>_ci``, and ``L_inf``, ``R_largest`` (+ ``_ci``),
+    ``MEASURES`` with ``<measure>_ci``; ``R_inf``, ``delta_L_inf`` and ``L_inf`` with
+    ``<name>_identified`` and ``<name>_reason`` (an asymptote that is not identified is
+    None, never a number); and ``L_inf``, ``R_largest`` (+ ``_ci``),
     ``R_model``, ``n_scales``, ``extrapolation_loss_cost``, ``R_curve`` (the loss ratio
     to the reference at each shared scale: ``scale``, ``R``, ``R_ci``). ``reference``:
     the reference group's label; ``horizon``: where groups are compared (None: all).
@@ -70,10 +74,10 @@ class TransferQuality:
         where = f" at horizon {fmt(self.horizon)}" if self.horizon is not None else ""
         ref = thaw(self.reference)
         title = f"Transfer quality by {', '.join(self.by)} (reference: {ref}{where})"
-        header = ["group", "lr exponent a", "E (rmse ln lr)", "extrap. err", "kappa", "R_inf",
-                  "delta_L_inf"]
-        rows = [[group_label(g["group"], "")] + [fmt_with_ci(g.get(m), g.get(m + "_ci"))
-                                                 for m in MEASURES] for g in self.groups]
+        header = ["group", "lr exponent a", "E (rmse ln lr)", "extrap. err", "kappa",
+                  "R (mean)", "R_inf", "delta_L_inf"]
+        rows = [[group_label(g["group"], "")] + [_cell(g, m) for m in MEASURES]
+                for g in self.groups]
         return Table(header, rows, title=title, notes=[f"  note: {n}" for n in self.notes])
 
     def summary_lines(self) -> list[str]:
@@ -92,3 +96,10 @@ class TransferQuality:
     def from_dict(cls, d: dict, level: float = 0.95) -> TransferQuality:
         return cls(by=d["by"], reference=d["reference"], horizon=d.get("horizon"),
                    groups=d["groups"], notes=d.get("notes", []), level=level)
+
+
+def _cell(g, m: str) -> str:
+    """A measure with its interval; an asymptote that is not identified says so."""
+    if g.get(m + "_identified") is False and g.get(m) is None:
+        return NOT_IDENTIFIED
+    return fmt_with_ci(g.get(m), g.get(m + "_ci"))
