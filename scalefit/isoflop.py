@@ -55,6 +55,7 @@ def fit_isoflop(
     seed: int = 0, window: int = DEFAULT_WINDOW, include=("ok",), status: str | None = None,
     progress: Callable[[int, int], None] | str | None = "auto", source: str | None = None,
     extract=(), fmt: str | None = None, require_optimum: bool = False,
+    missing_loss: str = "skip", keep_duplicates: bool = False,
 ) -> IsoflopResult:
     """IsoFLOP analysis (Approach 2): the optimal N of every profile, then N*, D*, D*/N*
     and the loss at the optimum as laws of the budget C, all with bootstrap intervals.
@@ -67,12 +68,14 @@ def fit_isoflop(
     budget_col: the column holding each run's budget (exact groups); otherwise a
         repeating FLOP column, else C binned within ``budget_tol`` (relative).
     n_boot, ci, seed, window, include, status, progress, source, extract, fmt,
-        require_optimum: as for ``scalefit.fit`` (the window is in steps of the N grid).
+        require_optimum, missing_loss, keep_duplicates: as for ``scalefit.fit`` (the
+        window is in steps of the N grid).
     """
     check_options(ci, n_boot, window, include)
     t = load_isoflop_table(table, flops=flops, params=params, tokens=tokens, loss=loss, by=by,
                            status=status, budget_col=budget_col, budget_tol=budget_tol,
-                           fmt=fmt, extract=extract, source=source)
+                           fmt=fmt, extract=extract, source=source,
+                           missing_loss=missing_loss, keep_duplicates=keep_duplicates)
     groups, gid = _profiles(t)
     G = len(groups)
     data = t.data
@@ -116,7 +119,9 @@ def fit_isoflop(
                   "window": int(window), "include": list(include),
                   "budget_tol": float(budget_tol)},
         notes=notes, runs=_runs(data, gid, G), draws=draws,
-        warnings=[h.replace("within sweeps", "within profiles") for h in pooling_hints(hint_runs)])
+        warnings=[*t.runs.warnings,
+                  *[h.replace("within sweeps", "within profiles")
+                    for h in pooling_hints(hint_runs)]])
     if require_optimum:
         counts = profiles["status"].value_counts()
         if not any(st in counts.index for st in include):

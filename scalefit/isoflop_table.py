@@ -82,7 +82,7 @@ def load_isoflop_table(
     table, *, flops: str | None = None, params: str | None = None, tokens: str | None = None,
     loss: str | None = None, by=(), status: str | None = None, budget_col: str | None = None,
     budget_tol: float = DEFAULT_BUDGET_TOL, fmt: str | None = None, extract=(),
-    source: str | None = None,
+    source: str | None = None, missing_loss: str = "skip", keep_duplicates: bool = False,
 ) -> IsoflopTable:
     """Read and check an IsoFLOP table (path, ``"-"`` or DataFrame); see the module doc."""
     if not (isinstance(budget_tol, (int, float)) and np.isfinite(budget_tol)
@@ -102,7 +102,8 @@ def load_isoflop_table(
     params = params or _numeric_alias(df, "scale", "--params", source, exclude=(flops, tokens))
     tokens = tokens or _numeric_alias(df, "horizon", "--tokens", source, exclude=(flops, params))
     runs = load_runs(df.assign(**{_DUMMY_LR: 1.0}), scale=params, horizon=tokens, lr=_DUMMY_LR,
-                     loss=loss, by=by, status=status, source=source)
+                     loss=loss, by=by, status=status, source=source,
+                     missing_loss=missing_loss, keep_duplicates=keep_duplicates)
     if extract:
         runs = dataclasses.replace(runs, extract=tuple(extract))
     src, raw = runs.source, runs.raw

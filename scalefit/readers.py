@@ -133,8 +133,13 @@ def parse_bytes(data: bytes, src: str, kind: str) -> pd.DataFrame:
             return _read_csv(text, src, "\t" if kind == "tsv" else ",")
         check_surrogates(text, src, kind)
         if kind == "json":
-            _check_json(text, src)
-            return pd.read_json(_io.StringIO(text))
+            doc = _check_json(text, src)
+            df = pd.read_json(_io.StringIO(text))
+            if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc) \
+                    and len(doc) == len(df):  # records: a null or absent value is no value
+                df.attrs[NULLS] = {str(c): np.array([r.get(c) is None for r in doc], bool)
+                                   for c in df.columns}
+            return df
         text, lines, offsets, notes = scan_jsonl(text, src)
         df = pd.read_json(_io.StringIO(text), lines=True)
         df.attrs["scalefit"] = ReadInfo(lines, offsets, text, "jsonl", notes)
@@ -147,8 +152,9 @@ def parse_bytes(data: bytes, src: str, kind: str) -> pd.DataFrame:
                                  ) from e
 
 
-def _check_json(text: str, src: str) -> None:
-    """A JSON document that is not a table, said in words (pandas' wording is not)."""
+def _check_json(text: str, src: str):
+    """The parsed JSON document; one that is not a table is refused in words (pandas'
+    wording is not)."""
     try:
         doc = json.loads(text)
     except RecursionError:
@@ -165,6 +171,7 @@ def _check_json(text: str, src: str) -> None:
                                                  for v in doc.values()):
         raise ScalefitInputError(f"{src}: holds one object of single values (one run?), not a "
                                  f"table; give {shape}")
+    return doc
 
 
 def _bad_json_line(text: str) -> str | None:
@@ -182,9 +189,25 @@ def _bad_json_line(text: str) -> str | None:
     return None
 
 
+NULLS = "scalefit_nulls"  # DataFrame.attrs key: column -> (R,) bool, the cells that held null
+
+
 def _read_parquet(source, src: str) -> pd.DataFrame:
+    """A Parquet table, with the null cells of its float columns kept apart from written
+    NaNs (pandas turns both into NaN; an empty loss is missing, a NaN loss diverged)."""
     try:
-        return pd.read_parquet(source)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(source)
+        df = table.to_pandas()
+        nulls = {str(name): np.asarray(table.column(name).is_null(), dtype=bool)
+                 for name in table.column_names
+                 if pa.types.is_floating(table.column(name).type)
+                 and table.column(name).null_count}
+        if nulls:
+            df.attrs[NULLS] = nulls
+        return df
     except ImportError as e:
         raise ScalefitInputError(
             f"{src}: reading Parquet needs pyarrow: pip install 'scalefit-lr[parquet]'") from e

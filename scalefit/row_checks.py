@@ -32,7 +32,10 @@ def blank_loss(df: pd.DataFrame, col: str, values: np.ndarray,
     if not nan.size:
         return out
     raw = df[col]
-    if info is not None:
+    nulls = getattr(df, "attrs", {}).get("scalefit_nulls", {}).get(str(col))
+    if info is None and nulls is not None and len(nulls) == len(df):  # Parquet, JSON records
+        out[nan] = nulls[nan]
+    elif info is not None:
         out[nan] = info.blank(str(col), list(df.columns).index(col), nan)
     elif raw.dtype == object:
         out[nan] = [v is None or v is pd.NA or (isinstance(v, str) and v.strip().lower()

@@ -155,10 +155,14 @@ def resolve_columns(
     given = {r: c for r, c in explicit.items() if c}
     for role, chosen in given.items():
         if chosen not in columns:
+            import difflib
+
+            close = difflib.get_close_matches(chosen, [str(c) for c in columns], n=2,
+                                              cutoff=0.6)
+            hint = (f"did you mean {' or '.join(quote(c, 60) for c in close)}?" if close
+                    else f"columns are: {name_list(columns)}")
             raise ScalefitInputError(
-                f"{src}: column {quote(chosen, 60)} (given for {role}) not found; columns "
-                f"are: {name_list(columns)}"
-            )
+                f"{src}: column {quote(chosen, 60)} (given for {role}) not found; {hint}")
         twice = [r for r, c in given.items() if c == chosen and r != role]
         if twice:
             raise ScalefitInputError(

@@ -155,3 +155,16 @@ def test_help_lists_the_commands(capsys):
     for cmd in ("isoflop", "allocate"):
         assert main([cmd, "--help"]) == 0
         assert "examples:" in capsys.readouterr().out
+
+
+def test_isoflop_counts_copied_rows_once_unless_kept(capsys, tmp_path):
+    import pandas as pd
+
+    df = pd.read_csv(EXAMPLE)
+    pd.concat([df, df.iloc[:3]]).to_csv(tmp_path / "dup.csv", index=False)
+    code, out, err = run(capsys, "isoflop", str(tmp_path / "dup.csv"), "--boot", "0")
+    assert code == 0 and f"{len(df)} runs (0 diverged)" in out
+    assert "3 rows repeat an earlier row exactly" in err
+    code, out, _ = run(capsys, "isoflop", str(tmp_path / "dup.csv"), "--boot", "0",
+                       "--keep-duplicates")
+    assert code == 0 and f"{len(df) + 3} runs (0 diverged)" in out

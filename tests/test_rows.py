@@ -170,3 +170,39 @@ def test_many_varying_columns_are_one_warning():
     assert len(hints) == 1 and hints[0].startswith("50 columns vary within sweeps")
     few = pooling_hints(load_runs(table({"t0": np.where(np.arange(30) % 2, "x", "y")})))
     assert len(few) == 1 and "column 't0'" in few[0]
+
+
+def _valley_rows():
+    import numpy as np
+
+    return [dict(scale=w, lr=lr, loss=3 + 0.05 * np.log(lr / 4e-3) ** 2 - 0.1 * np.log(w / 1e6))
+            for w in (1e6, 2e6, 4e6) for lr in (1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2)]
+
+
+def test_parquet_null_loss_is_missing_and_nan_is_diverged(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    import scalefit
+
+    rows = _valley_rows()
+    loss = [r["loss"] for r in rows]
+    loss[3], loss[7] = float("nan"), None
+    t = pa.table({"scale": [r["scale"] for r in rows], "lr": [r["lr"] for r in rows],
+                  "loss": pa.array(loss, type=pa.float64())})
+    pq.write_table(t, tmp_path / "runs.parquet")
+    res = scalefit.fit(tmp_path / "runs.parquet", n_boot=0, progress=None)
+    assert (res.input["missing_loss"], res.input["diverged"]) == (1, 1)
+
+
+def test_json_records_null_loss_is_missing(tmp_path):
+    import json
+
+    import scalefit
+
+    rows = _valley_rows()
+    rows[7]["loss"] = None
+    del rows[9]["loss"]
+    (tmp_path / "runs.json").write_text(json.dumps(rows))
+    res = scalefit.fit(tmp_path / "runs.json", n_boot=0, progress=None)
+    assert (res.input["missing_loss"], res.input["diverged"]) == (2, 0)

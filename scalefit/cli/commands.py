@@ -194,7 +194,8 @@ def isoflop(args) -> int:
                       budget_tol=args.budget_tol, n_boot=args.boot, ci=args.ci, seed=args.seed,
                       window=args.window, include=tuple(args.include_status), status=args.status,
                       extract=args.extract, fmt=args.format, progress=progress,
-                      require_optimum=True)
+                      require_optimum=True, missing_loss=args.missing_loss,
+                      keep_duplicates=args.keep_duplicates)
     args.late_warnings += res.warnings
 
     def figures():

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from ..core import decisions as dec
-from ..render.format import fmt, group_text
+from ..render.format import fmt, group_text, name_list
 from .planning import plan
 from .proposals import KIND, Proposals
 
@@ -207,12 +207,17 @@ def _notes(fit, p, rows, k, per_group, relative) -> list[str]:
     if len(rows) < want:
         notes.append(f"{len(rows)} run(s) proposed of a budget of {want}: no other candidate "
                      "is expected to reduce the target's variance")
-    for t in p["meta"]:
-        if t["kind"] == "law":
-            pr_notes = dec.extrapolation(t["law"], t["values"])
-            who = group_text(t["group"])
-            notes += [f"{'[' + who + '] ' if who else ''}the target extrapolates: {e}"
-                      for e in pr_notes]
+    same: dict[str, list[str]] = {}  # one note per extrapolation, naming its groups
+    laws = [t for t in p["meta"] if t["kind"] == "law"]
+    for t in laws:
+        for e in dec.extrapolation(t["law"], t["values"]):
+            same.setdefault(e, []).append(group_text(t["group"]))
+    for e, who in same.items():
+        named = [w for w in who if w]
+        tag = ("" if not named else f"[{named[0]}] " if len(named) == 1 else
+               "[every group] " if len(named) == len(laws) > 1 else
+               f"[{len(named)} groups: {name_list(named, limit=4)}] ")
+        notes.append(f"{tag}the target extrapolates: {e}")
     return notes
 
 
