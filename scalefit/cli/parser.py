@@ -340,6 +340,10 @@ def _outputs(p, report=True):
     if report:
         g.add_argument("--report", metavar="DIR", help="write DIR/report.md, DIR/report.html "
                        "(self-contained) and DIR/figures/*.png|svg")
+        g.add_argument("--show", metavar="LABEL", nargs="+", action="extend", default=None,
+                       help="the --by groups the report's figures draw, e.g. --show sp mup "
+                            "(default: all, at most 6 in a panel, the reference first, with a "
+                            "note naming how many were left out)")
     g.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar and no 'wrote ...' messages on stderr")
 
