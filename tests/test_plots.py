@@ -332,3 +332,22 @@ def test_cli_show(tmp_path):
     svg = (tmp_path / "r1" / "figures" / "sweeps.svg").read_text()
     assert "g03" in svg and "g07" in svg and "g05" not in svg
     assert round(png_dpi(tmp_path / "r1" / "figures" / "sweeps.png")) == 200
+
+
+def test_readme_images_come_from_a_command_written_next_to_them():
+    """Every docs/img figure the README shows has, in the next code block, the command that
+    makes it and the copy into docs/img; the committed PNG is 200 dpi and small."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    readme = (repo / "README.md").read_text()
+    images = re.findall(r"!\[[^\]]*\]\((docs/img/[^)]+\.png)\)", readme)
+    assert images
+    for img in images:
+        after = readme[readme.index(f"]({img})"):]
+        block = re.search(r"```\n(.*?)```", after, re.S).group(1)
+        assert block.startswith("scalefit fit "), img
+        assert re.search(rf"^cp \S+/figures/\w+\.png {re.escape(img)}$", block, re.M), img
+        path = repo / img
+        assert round(png_dpi(path)) == 200 and path.stat().st_size < 400_000, img

@@ -242,8 +242,8 @@ def compare_figure(result, show=None) -> Figure:
                              float).T
                 if np.all(np.isfinite(q)):
                     yerr = np.abs(np.vstack([R - q[0], q[1] - R]))
-            ax2.errorbar(curve["scale"], R, yerr=yerr, fmt=mark, ls=dash, ms=5, color=c, capsize=2, lw=1,
-                         label=_group_label(key, by))
+            ax2.errorbar(curve["scale"], R, yerr=yerr, fmt=mark, ls=dash, ms=5, color=c,
+                         capsize=2, lw=1, label=_group_label(key, by))
             rinf = g.get("R_inf")
             if rinf is not None and np.isfinite(rinf):
                 ax2.axhline(rinf, color=c, ls="--", lw=1, alpha=0.8)
