@@ -342,8 +342,7 @@ def _outputs(p, report=True):
                        "(self-contained) and DIR/figures/*.png|svg")
         g.add_argument("--show", metavar="LABEL", nargs="+", action="extend", default=None,
                        help="the --by groups the report's figures draw, e.g. --show sp mup "
-                            "(default: all, at most 6 in a panel, the reference first, with a "
-                            "note naming how many were left out)")
+                            "(default: all, at most 6 in a panel, with a note on the others)")
     g.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar and no 'wrote ...' messages on stderr")
 
