@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 import scalefit
+from scalefit.render.figure_kit import save_figure
 from scalefit.render.format import fmt, fmt_ci
 
 REF = "mup"
@@ -241,13 +242,11 @@ def main(argv=None) -> int:
         lines += decay_part(decay, args.boot)
     args.out.mkdir(parents=True, exist_ok=True)
     p1.res.report(args.out / "width", command=f"python examples/parameterization.py {runs}")
-    # figures of the main arms alone (all eleven crowd one panel)
-    main_arms = p1.df[p1.df["parameterization"].isin(FIGURE_ARMS)]
-    few = scalefit.fit(main_arms, by=["parameterization"], reference=REF, n_boot=args.boot,
-                       progress=None, source=str(runs))
+    # figures of the main arms alone (all eleven crowd one panel): what `scalefit fit ...
+    # --show sp mup sp_emb sp+hidden_lr --report DIR` draws
     (args.out / "figures").mkdir(exist_ok=True)
-    for name, fig in few.plot().items():
-        fig.savefig(args.out / "figures" / f"{name}.png", dpi=110, metadata={"Software": None})
+    for name, fig in p1.res.plot(show=FIGURE_ARMS).items():
+        save_figure(fig, args.out / "figures" / name)
     (args.out / "parameterization.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

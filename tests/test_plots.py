@@ -7,6 +7,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from scalefit import fit
@@ -200,3 +201,153 @@ def test_open_interval_is_an_arrow_and_never_hides_the_other_bars():
     spans = sorted(round(abs(s[1][1] - s[0][1]), 6) for s in bars if abs(s[1][1] - s[0][1]) > 0)
     assert spans == [0.005, 0.005, 0.005]                   # points 1-2 closed, 3's low end
     assert ax.get_ylim()[1] >= 0.064
+
+
+# ---------------------------------------------------------------- many groups
+
+
+def many_groups_table(n=11):
+    """``n`` arms with different exponents; arm g01's runs at the smallest scale are a copy
+    of g00's (as every arm of a study is the same model at its base width)."""
+    laws = {f"g{i:02d}": TrueLaw(C=0.02 * 1.15 ** i, a=-0.05 * i, b=0.0) for i in range(n)}
+    df = make_sweeps(scales=(1e7, 1e8, 1e9), horizons=(1e9,), n_lrs=7, seeds=1, groups=laws,
+                     seed=3)
+    col = "parameterization"
+    small = df["scale"] == df["scale"].min()
+    copy = df[small & (df[col] == "g00")].assign(**{col: "g01"})
+    return pd.concat([df[~(small & (df[col] == "g01"))], copy], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def many():
+    return fit(many_groups_table(), by="parameterization", n_boot=20, progress=None)
+
+
+def legend_labels(fig):
+    return [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+
+
+def fig_texts(fig):
+    texts = [t.get_text() for t in fig.texts]
+    for ax in fig.get_axes():
+        texts += [t.get_text() for t in ax.texts] + [ax.get_title()]
+    return texts
+
+
+def test_show_draws_only_the_chosen_groups_in_that_order(many):
+    figs = many.plot(show=["g05", "g02"])
+    assert legend_labels(figs["sweeps"])[:3] == ["g05", "g02", "fitted optimum (95% CI)"]
+    ax1 = figs["compare"].get_axes()[0]
+    assert [t.get_text() for t in ax1.get_legend().get_texts()] == ["g05", "g02"]
+    titles = [ax.get_title() for ax in figs["lr_law"].get_axes()]
+    assert len(titles) == 2 and titles[0].startswith("g05") and titles[1].startswith("g02")
+    assert not any("groups shown" in t for f in figs.values() for t in fig_texts(f))
+
+
+def test_show_unknown_label_is_one_line_naming_the_groups(many):
+    from scalefit.errors import ScalefitInputError
+
+    with pytest.raises(ScalefitInputError) as e:
+        many.plot(show=["g05", "nope"])
+    msg = str(e.value)
+    assert "\n" not in msg and "'nope'" in msg and "g00, g01, g02" in msg
+
+
+def test_without_show_many_groups_are_cut_with_a_note(many):
+    figs = many.plot()
+    labels = legend_labels(figs["sweeps"])
+    assert sum(lab.startswith("g") for lab in labels) == 6
+    note = [t for t in fig_texts(figs["sweeps"]) if "groups shown" in t]
+    assert note and note[0].startswith("6 of 11 groups shown (5 left out") and "--show" in note[0]
+    assert any("6 of 11 groups shown" in t for t in fig_texts(figs["compare"]))
+    assert len(figs["lr_law"].get_axes()) == 11  # a panel per group: all of them
+
+
+def test_palette_keeps_eleven_groups_distinct():
+    from matplotlib.colors import to_hex
+
+    from scalefit.render.figure_kit import GROUP_COLOURS, _style_of
+
+    keys = [(f"arm{i}",) for i in range(11)]
+    styles = _style_of(keys)
+    colours = [to_hex(styles[k][0]) for k in keys]
+    assert len(set(colours)) == 11 and set(colours) <= set(GROUP_COLOURS)
+    more = _style_of([(f"arm{i}",) for i in range(25)])
+    assert len(set(more.values())) == 25  # past the colours: other markers and dashes
+
+
+def test_lr_law_panels_share_one_y_range_and_no_single_value_legend(many):
+    fig = many.plot(which=["lr_law"])["lr_law"]
+    axes = fig.get_axes()
+    assert len({tuple(np.round(ax.get_ylim(), 12)) for ax in axes}) == 1
+    assert all(ax.get_legend() is None for ax in axes)  # one horizon: said in the title
+    assert "at D = 1B" in fig._suptitle.get_text()
+
+
+def test_coinciding_groups_are_named_where_they_coincide(many):
+    figs = many.plot(show=["g00", "g01", "g02"])
+    first = figs["sweeps"].get_axes()[0]  # the smallest scale: g01 is a copy of g00
+    assert [t.get_text() for t in first.texts] == ["g00 and g01 coincide here"]
+    assert not any("coincide" in t.get_text() for ax in figs["sweeps"].get_axes()[1:]
+                   for t in ax.texts)
+    assert "g00 and g01 coincide at N = 10M" in fig_texts(figs["compare"])
+
+
+def png_dpi(path) -> float:
+    """The resolution a PNG records (its pHYs chunk), in dots per inch."""
+    import struct
+
+    data = path.read_bytes()
+    i = data.index(b"pHYs")
+    x, _y, unit = struct.unpack(">IIB", data[i + 4:i + 13])
+    assert unit == 1  # per metre
+    return x * 0.0254
+
+
+def test_saved_png_is_200_dpi_with_an_svg(many, tmp_path):
+    from scalefit.render.figures import save_figure
+
+    png, svg = save_figure(many.plot(which=["compare"])["compare"], tmp_path / "compare")
+    assert round(png_dpi(png)) == 200 and svg.suffix == ".svg"
+    check_png(png)
+
+
+def test_cli_show(tmp_path):
+    runs = tmp_path / "many.csv"
+    many_groups_table().to_csv(runs, index=False)
+    base = [sys.executable, "-m", "scalefit", "fit", str(runs), "--by", "parameterization",
+            "--boot", "10", "-q"]
+
+    def cli(*more):
+        return subprocess.run(base + list(more), capture_output=True, text=True, timeout=300)
+
+    bad = cli("--report", str(tmp_path / "r0"), "--show", "g01", "nope")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert "'nope' is not a group" in bad.stderr and "g10" in bad.stderr
+    assert not (tmp_path / "r0" / "report.html").exists()
+    assert cli("--show", "g01").returncode == 2  # --show without --report
+    good = cli("--report", str(tmp_path / "r1"), "--show", "g03", "g07")
+    assert good.returncode == 0, good.stderr
+    svg = (tmp_path / "r1" / "figures" / "sweeps.svg").read_text()
+    assert "g03" in svg and "g07" in svg and "g05" not in svg
+    assert round(png_dpi(tmp_path / "r1" / "figures" / "sweeps.png")) == 200
+
+
+def test_readme_images_come_from_a_command_written_next_to_them():
+    """Every docs/img figure the README shows has, in the next code block, the command that
+    makes it and the copy into docs/img; the committed PNG is 200 dpi and small."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    readme = (repo / "README.md").read_text()
+    images = re.findall(r"!\[[^\]]*\]\((docs/img/[^)]+\.png)\)", readme)
+    assert images
+    for img in images:
+        after = readme[readme.index(f"]({img})"):]
+        block = re.search(r"```\n(.*?)```", after, re.S).group(1)
+        assert block.startswith("scalefit fit "), img
+        assert re.search(rf"^cp \S+/figures/\w+\.png {re.escape(img)}$", block, re.M), img
+        path = repo / img
+        assert round(png_dpi(path)) == 200 and path.stat().st_size < 400_000, img

@@ -59,6 +59,11 @@ def fit(args) -> int:
     by, progress = list(dict.fromkeys(args.by)), None if args.quiet else "auto"
     if args.reference is not None and not by:
         raise UsageError("--reference needs --by (the groups it refers to)")
+    if args.show and not args.report:
+        raise UsageError("--show needs --report (it chooses the groups the report's figures "
+                         "draw)")
+    if args.show and not by:
+        raise UsageError("--show needs --by (it names --by groups)")
     check_outputs(args.json, args.report, [args.runs])
     result = pipeline.fit(args.runs, scale=args.scale, horizon=args.horizon, lr=args.lr,
                           loss=args.loss, by=by, n_boot=args.boot, ci=args.ci, seed=args.seed,
@@ -72,12 +77,16 @@ def fit(args) -> int:
                           optima_level=args.optima_level, joint=getattr(args, "joint", None),
                           missing_loss=args.missing_loss,
                           keep_duplicates=args.keep_duplicates)
+    if args.show:  # an unknown label: one line, exit 2, before any output
+        from ..render.figure_kit import select_groups
+
+        select_groups(result, args.show)
     args.late_warnings += result.warnings
     view = "compare" if args.command == "compare" else "fit"
 
     def report():
         cmd = " ".join(["scalefit", *(shlex.quote(a) for a in sys.argv[1:])])
-        paths = result.report(args.report, command=cmd, progress=progress)
+        paths = result.report(args.report, command=cmd, progress=progress, show=args.show)
         n = sum(1 for k in paths if k.endswith(".png"))
         args.messages.append(f"wrote {paths['report.html']}, {paths['report.md']} and {n} "
                              f"figures (PNG + SVG) in {os.path.join(args.report, 'figures')}")

@@ -360,6 +360,9 @@ def _outputs(p, report=True):
     if report:
         g.add_argument("--report", metavar="DIR", help="write DIR/report.md, DIR/report.html "
                        "(self-contained) and DIR/figures/*.png|svg")
+        g.add_argument("--show", metavar="LABEL", nargs="+", action="extend", default=None,
+                       help="the --by groups the report's figures draw, e.g. --show sp mup "
+                            "(default: all, at most 6 in a panel, with a note on the others)")
     g.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bar and no 'wrote ...' messages on stderr")
 

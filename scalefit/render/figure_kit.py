@@ -1,5 +1,6 @@
 """What every figure shares: figures without pyplot, log axes and tick labels, colours,
-group keys, and ``save_figure`` (PNG and SVG, written atomically).
+group keys, the groups a figure shows (``shown_groups``), and ``save_figure`` (200 dpi
+PNG and SVG, written atomically).
 
 Object-oriented matplotlib only (``Figure`` + ``FigureCanvasAgg``): nothing touches
 pyplot's global state, so figures can be made from threads, servers and tests.
@@ -14,12 +15,22 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..errors import ScalefitInputError
 from ..files import atomic_write
 from .format import safe_text
 
+# A qualitative palette (tab10's colours, then black): unrelated groups never get a light
+# and a dark shade of one hue. Past these, colours repeat with other markers and dashes.
 GROUP_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-                 "#7f7f7f", "#bcbd22", "#17becf")
+                 "#7f7f7f", "#bcbd22", "#17becf", "#000000")
+GROUP_MARKERS = ("o", "s", "^", "D", "v", "P")
+GROUP_DASHES = ("-", "--", "-.", ":")
 MAX_PANELS = 30
+# Groups a figure draws when none are chosen: figures that overlay the groups in one panel
+# (sweeps, compare) stay readable with a few; figures with a panel per group take more.
+MAX_OVERLAID = 6
+MAX_GROUP_PANELS = 12
+DPI = 200
 ROLE_LABEL = {"scale": "scale", "horizon": "horizon (tokens)", "lr": "learning rate"}
 
 
@@ -109,9 +120,10 @@ def sci(v) -> str:
 
 
 def save_figure(fig: Figure, stem: str | Path, formats=("png", "svg"),
-                dpi: int = 110) -> list[Path]:
-    """Write ``fig`` as ``stem.png`` and ``stem.svg`` (reproducible: no dates in the files),
-    each atomically (drawn in memory, then written through a temporary file + rename)."""
+                dpi: int = DPI) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` (``dpi``, default 200, recorded in the file) and
+    ``stem.svg`` (reproducible: no dates in the files), each atomically (drawn in memory,
+    then written through a temporary file + rename)."""
     import io
 
     out = []
@@ -166,7 +178,8 @@ def _select(df, by: list[str], key: tuple):
 
 
 def _colour_of(keys: list[tuple]) -> dict:
-    """Colours of the groups: ordered (viridis) for one numeric column, else categorical."""
+    """Colours of the groups: ordered (viridis) for one numeric column, else the
+    qualitative ``GROUP_COLOURS`` in order (repeating past them: see ``_style_of``)."""
     from matplotlib import colormaps
 
     if keys and all(len(k) == 1 and _is_number(k[0]) for k in keys) and len(keys) > 3:
@@ -175,10 +188,130 @@ def _colour_of(keys: list[tuple]) -> dict:
         t = (t - t.min()) / (np.ptp(t) or 1.0)
         cmap = colormaps["viridis"]
         return {k: cmap(0.05 + 0.85 * ti) for k, ti in zip(keys, t)}
-    if len(keys) <= len(GROUP_COLOURS):
-        return {k: GROUP_COLOURS[i] for i, k in enumerate(keys)}
-    cmap = colormaps["tab20"]
-    return {k: cmap(i % 20) for i, k in enumerate(keys)}
+    return {k: GROUP_COLOURS[i % len(GROUP_COLOURS)] for i, k in enumerate(keys)}
+
+
+def _style_of(keys: list[tuple]) -> dict:
+    """key -> (colour, marker, linestyle): distinct for every group; the first
+    ``len(GROUP_COLOURS)`` groups differ by colour, later ones also by marker and dashes."""
+    colours = _colour_of(keys)
+    n = len(GROUP_COLOURS)
+    return {k: (colours[k], GROUP_MARKERS[(i // n) % len(GROUP_MARKERS)],
+                GROUP_DASHES[(i // n) % len(GROUP_DASHES)]) for i, k in enumerate(keys)}
+
+
+def group_labels(result) -> dict:
+    """label -> key of every group of the fit, as ``--show`` and ``plot(show=)`` take them:
+    the value for one ``by`` column, 'col=value, col=value' for several."""
+    by = list(result.by)
+    return {_raw_label(k, by): k for k in _group_keys(result.optima, by)} if by else {}
+
+
+def _raw_label(key: tuple, by: list[str]) -> str:
+    return str(key[0]) if len(by) == 1 else ", ".join(f"{b}={v}" for b, v in zip(by, key))
+
+
+def select_groups(result, show) -> list[tuple]:
+    """The keys of the groups named in ``show`` (labels, in that order); a label that is not
+    a group is a one-line ``ScalefitInputError`` naming the groups."""
+    labels = group_labels(result)
+    if isinstance(show, str):
+        show = [show]
+    if not labels:
+        raise ScalefitInputError("show chooses groups, and this fit has none (it needs --by)")
+    squash = {lab.replace(" ", ""): key for lab, key in labels.items()}
+    keys = []
+    for lab in show:
+        key = labels.get(str(lab), squash.get(str(lab).replace(" ", "")))
+        if key is None:
+            raise ScalefitInputError(f"show: {safe_text(lab, 80)!r} is not a group; the groups "
+                                     f"are: {', '.join(safe_text(x, 80) for x in labels)}")
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+def shown_groups(result, show=None, limit: int = MAX_OVERLAID) -> tuple[list[tuple], str]:
+    """The keys of the groups a figure draws and a note ('' when every group is drawn).
+
+    ``show``: labels chosen by the user (every one drawn, in that order). Without it, at
+    most ``limit`` groups, the reference first, then the others in the fit's order; the
+    note says how many were left out and how to choose them."""
+    by = list(result.by)
+    keys = _group_keys(result.optima, by)
+    if show is not None:
+        return select_groups(result, show), ""
+    if not by or len(keys) <= limit:
+        return keys, ""
+    ref = _reference_key(result, keys)
+    first = ([ref] if ref is not None else []) + [k for k in keys if k != ref]
+    left = first[limit:]
+    names = ", ".join(_group_label(k, by) for k in left[:2]) + (", ..." if len(left) > 2 else "")
+    note = (f"{limit} of {len(keys)} groups shown ({len(left)} left out: {names}); choose "
+            "with --show LABEL ... or plot(show=[...])")
+    return first[:limit], note
+
+
+def _reference_key(result, keys: list[tuple]):
+    q = getattr(result, "quality", None)
+    ref = getattr(q, "reference", None)
+    if ref is None:
+        return None
+    by = list(result.by)
+    want = tuple(ref[b] for b in by) if hasattr(ref, "keys") else (ref,)
+    return next((k for k in keys if all(_same(a, b) for a, b in zip(k, want))), None)
+
+
+def figure_note(fig: Figure, note: str, y_inch: float = 0.08) -> None:
+    """A note at the bottom of the figure (e.g. the groups left out), on one line when the
+    figure is wide enough (the caller leaves 0.25 inch), else cut at a word."""
+    if note:
+        chars = int(fig.get_figwidth() * 16)
+        text = note if len(note) <= chars else note[:chars - 3].rsplit(" ", 1)[0] + " ..."
+        fig.text(0.5, y_inch / fig.get_figheight(), text, ha="center", va="bottom",
+                 fontsize=8, color="0.25")
+
+
+def corner_note(ax, text: str, avoid_legend: bool = False) -> None:
+    """``text`` in the corner of ``ax`` with the fewest drawn points (the data stay
+    visible), on a light box; the upper left is left to a legend when ``avoid_legend``."""
+    pts = [np.column_stack([line.get_xdata(), line.get_ydata()]) for line in ax.get_lines()
+           if len(line.get_xdata())]
+    xy = np.concatenate(pts).astype(float) if pts else np.empty((0, 2))
+    xy = xy[np.all(np.isfinite(xy), axis=1)]
+    ax_xy = ax.transAxes.inverted().transform(ax.transData.transform(xy)) if len(xy) \
+        else np.empty((0, 2))
+    corners = [(0.02, 0.03, "left", "bottom"), (0.98, 0.03, "right", "bottom"),
+               (0.98, 0.97, "right", "top"), (0.02, 0.97, "left", "top")]
+    if avoid_legend:
+        corners = corners[:3]
+
+    def crowd(c):
+        x, y, ha, va = c
+        inx = ax_xy[:, 0] < 0.6 if ha == "left" else ax_xy[:, 0] > 0.4
+        iny = ax_xy[:, 1] < 0.3 if va == "bottom" else ax_xy[:, 1] > 0.7
+        return int(np.sum(inx & iny))
+
+    x, y, ha, va = min(corners, key=crowd)
+    ax.text(x, y, text, transform=ax.transAxes, fontsize=7.5, ha=ha, va=va, color="0.15",
+            zorder=7, bbox=dict(boxstyle="round,pad=0.25", fc="white", ec="none", alpha=0.85))
+
+
+def coincident(signatures) -> list[list[int]]:
+    """Indices of equal (hashable) signatures, as lists of two or more, first-seen order."""
+    seen: dict = {}
+    for i, sig in enumerate(signatures):
+        seen.setdefault(sig, []).append(i)
+    return [ix for ix in seen.values() if len(ix) >= 2]
+
+
+def coincide_text(names: list[str], width: int = 48, where: str = "here") -> str:
+    """'sp, mup and sp_emb coincide here', wrapped to ``width`` characters."""
+    import textwrap
+
+    shown = names if len(names) <= 6 else names[:5] + [f"{len(names) - 5} more"]
+    text = (", ".join(shown[:-1]) + " and " + shown[-1]) + f" coincide {where}"
+    return "\n".join(textwrap.wrap(text, width))
 
 
 def _is_number(v) -> bool:

@@ -13,7 +13,8 @@ from matplotlib.figure import Figure
 
 from .figure_kit import (
     GROUP_COLOURS,
-    _colour_of,
+    MAX_GROUP_PANELS,
+    MAX_OVERLAID,
     _grid,
     _group_keys,
     _group_label,
@@ -22,13 +23,18 @@ from .figure_kit import (
     _message_figure,
     _same,
     _select,
+    _style_of,
     _values_colours,
     axis_label,
+    coincide_text,
+    coincident,
+    figure_note,
     interval_bars,
     log_axes,
     new_figure,
     plain,
     primary_law,
+    shown_groups,
     si,
     tidy_log,
 )
@@ -47,12 +53,15 @@ def _bars(ax, pts, var: str, target: str, colour, **kw) -> None:
                   col(f"{target}_lo"), col(f"{target}_hi"), open_, color=colour, **edges, **kw)
 
 
-def law_figure(result, target: str = "lr_opt", variables=("scale", "horizon")) -> Figure:
+def law_figure(result, target: str = "lr_opt", variables=("scale", "horizon"),
+               show=None) -> Figure:
     """``target`` (lr_opt or curvature) vs each of ``variables`` per group, law and band.
 
     Points are the ok optima with their intervals, coloured by the other variable; the
     line is the group's primary law evaluated at each value of the other variable, the
-    band its bootstrap interval.
+    band its bootstrap interval. Every panel has the same y range, so that slopes compare
+    across groups. ``show``: the labels of the groups to draw (default: all, or the first
+    ``MAX_GROUP_PANELS`` with a note).
     """
     opt = result.optima
     by = list(result.by)
@@ -63,23 +72,31 @@ def law_figure(result, target: str = "lr_opt", variables=("scale", "horizon")) -
     if ok.empty or not variables:
         return _message_figure(f"No {target} law to draw: it needs ok optima at two or more "
                                "scales or horizons.")
-    keys = [k for k in _group_keys(opt, by) if len(_select(ok, by, k))]
+    chosen, left_out = shown_groups(result, show, MAX_GROUP_PANELS)
+    keys = [k for k in chosen if len(_select(ok, by, k))]
+    if not keys:
+        return _message_figure(f"No {target} law to draw: no group shown has ok optima.")
     level = result.settings.get("ci", 0.95)
     panels = [(k, v) for k in keys for v in variables]
     ncols = len(variables) if len(variables) > 1 else min(3, len(keys))
     nrows = math.ceil(len(panels) / ncols)
-    width, height = 4.4 * ncols + 0.4, 3.1 * nrows + 0.9
+    foot = 0.25 if left_out else 0.0
+    width, height = 4.0 * ncols + 0.5, 2.9 * nrows + 0.9 + foot
     fig = new_figure(width, height, layout=None)
     fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, top=1 - 0.85 / height,
-                        bottom=0.55 / height, wspace=0.25, hspace=0.5)
+                        bottom=(0.55 + foot) / height, wspace=0.25, hspace=0.5)
     ylabel = "optimal learning rate" if target == "lr_opt" else "curvature (loss per (ln lr)^2)"
     laws = {k: primary_law(result, target, by, k) for k in keys}
+    # one colour per value of the other variable across every panel, one legend for all
+    others = {v: _values_colours(ok[v]) for v in ("scale", "horizon") if v in ok}
+    axes = []
     for i, (key, var) in enumerate(panels):
         pts = _select(ok, by, key)
         law = laws[key]
         ax = fig.add_subplot(nrows, ncols, i + 1)
+        axes.append(ax)
         other = next((v for v in ("scale", "horizon") if v != var and v in pts), None)
-        cmap = _values_colours(pts[other]) if other else {}
+        cmap = others.get(other, {})
         for val, sub in (pts.groupby(other, sort=True) if other else [(None, pts)]):
             col = cmap.get(float(val), GROUP_COLOURS[0]) if other else GROUP_COLOURS[0]
             lab = f"{'N' if other == 'scale' else 'D'} = {si(val)}" if other else None
@@ -101,7 +118,6 @@ def law_figure(result, target: str = "lr_opt", variables=("scale", "horizon")) -
                                     zorder=1)
         log_axes(ax, x=True, y=True)
         tidy_log(ax, "x", counts=True)
-        tidy_log(ax, "y")
         ax.grid(True, which="both", alpha=0.2)
         ax.tick_params(labelsize=8)
         ax.set_xlabel(axis_label(result, var), fontsize=9)
@@ -111,21 +127,44 @@ def law_figure(result, target: str = "lr_opt", variables=("scale", "horizon")) -
         if law is not None and var in law.variables:
             title = (title + ": " if title else "") + _law_text(law)
         ax.set_title(title, fontsize=8.5 if len(title) <= 52 else 7.5)
-        if other and pts[other].nunique() <= 8:
-            _legend(ax, fontsize=7, frameon=False)
+        # a legend of the other variable's values only where they vary, in one panel
+        if i < ncols and other and ok[other].nunique() >= 2 and len(cmap) <= 8:
+            _legend(ax, fontsize=7.5, frameon=False)
+    _share_log_y(axes)
     what = "Optimal learning rate" if target == "lr_opt" else "Curvature of the loss valley"
     form = next((law.form for law in result.laws if law.target == target and law.primary), "")
-    fig.suptitle(f"{what}" + (f":  {form}" if form else "")
-                 + f"\n(line: fitted law; band: {level * 100:g}% bootstrap interval)",
+    fixed = [f"{'N' if v == 'scale' else 'D'} = {si(ok[v].iloc[0])}"
+             for v in ("scale", "horizon") if v in ok and ok[v].nunique() == 1]
+    at = f" at {', '.join(fixed)}" if fixed else ""
+    fig.suptitle(f"{what}" + (f":  {form}" if form else "") + at
+                 + f"\n(line: fitted law; band: {level * 100:g}% bootstrap interval; "
+                 "one y range in every panel)",
                  fontsize=10.5, y=1 - 0.1 / height, va="top")
+    figure_note(fig, left_out)
     return fig
+
+
+def _share_log_y(axes) -> None:
+    """One y range (the union of the panels') on every log-y panel, so that slopes compare."""
+    lims = np.array([ax.get_ylim() for ax in axes], float)
+    lims = lims[np.all(np.isfinite(lims) & (lims > 0), axis=1)]
+    if not len(lims):
+        return
+    lo, hi = float(lims[:, 0].min()), float(lims[:, 1].max())
+    for ax in axes:
+        ax.set_ylim(lo, hi)
+        tidy_log(ax, "y")
 
 
 # ---------------------------------------------------------------- comparison
 
 
-def compare_figure(result) -> Figure:
-    """lr_opt vs scale per group and the loss_opt ratio to the reference vs scale."""
+def compare_figure(result, show=None) -> Figure:
+    """lr_opt vs scale per group and the loss_opt ratio to the reference vs scale.
+
+    ``show``: the labels of the groups to draw (default: all, or the first
+    ``MAX_OVERLAID``, the reference first, with a note); optima that coincide at a scale
+    (e.g. every arm at the base width) are named in a note."""
     opt = result.optima
     by = list(result.by)
     tq = result.quality
@@ -136,21 +175,29 @@ def compare_figure(result) -> Figure:
     ok = opt[(opt["status"] == "ok") & np.isfinite(opt["lr_opt"])]
     if H is not None and "horizon" in ok:
         ok = ok[np.isclose(ok["horizon"], H)]
-    keys = [k for k in _group_keys(opt, by) if len(_select(ok, by, k))]
+    chosen, left_out = shown_groups(result, show, MAX_OVERLAID)
+    keys = [k for k in chosen if len(_select(ok, by, k))]
     if not keys:
-        return _message_figure("No comparison: no group has an ok optimum.")
-    colours = _colour_of(_group_keys(opt, by))
+        return _message_figure("No comparison: no group shown has an ok optimum.")
+    styles = _style_of(chosen)
+    colours = {k: st[0] for k, st in styles.items()}
     ref = tq.reference
     ref_key = tuple(ref[b] for b in by) if hasattr(ref, "keys") else (ref,)
-    ref_key = next((k for k in keys if all(_same(a, b) for a, b in zip(k, ref_key))), None)
+    every = _group_keys(opt, by)  # the reference, drawn or not, names the ratios' baseline
+    ref_key = next((k for k in every if all(_same(a, b) for a, b in zip(k, ref_key))), None)
 
-    fig = new_figure(10.5, 4.4, layout=None)
-    fig.subplots_adjust(left=0.08, right=0.985, top=0.84, bottom=0.12, wspace=0.25)
+    same = _coinciding_optima(ok, by, keys)[:2]  # named under the left panel's title
+    foot = 0.25 if left_out else 0.0
+    head = 0.95 + 0.16 * sum(s.count("\n") + 1 for s in same)
+    height = 4.15 + head + foot
+    fig = new_figure(10.5, height, layout=None)
+    fig.subplots_adjust(left=0.08, right=0.985, top=1 - head / height,
+                        bottom=(0.53 + foot) / height, wspace=0.25)
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     for key in keys:
         pts = _select(ok, by, key).sort_values("scale")
-        c = colours[key]
-        _bars(ax1, pts, "scale", "lr_opt", c, fmt="o", ms=5, label=_group_label(key, by),
+        c, mark, dash = styles[key]
+        _bars(ax1, pts, "scale", "lr_opt", c, fmt=mark, ms=5, label=_group_label(key, by),
               zorder=3)
         law = primary_law(result, "lr_opt", by, key)
         if law is not None and "scale" in law.variables and len(pts) >= 2:
@@ -161,7 +208,7 @@ def compare_figure(result) -> Figure:
                     continue
                 vals["horizon"] = np.full_like(xs, H)
             yl, band = law.curve(vals, level)
-            ax1.plot(xs, yl, color=c, lw=1.4)
+            ax1.plot(xs, yl, color=c, lw=1.4, ls=dash)
             if band is not None:
                 ax1.fill_between(xs, band[0], band[1], color=c, alpha=0.14, lw=0)
     log_axes(ax1, x=True, y=True)
@@ -172,7 +219,11 @@ def compare_figure(result) -> Figure:
     ax1.grid(True, which="both", alpha=0.2)
     _legend(ax1, fontsize=8, frameon=False, ncols=1 if len(keys) <= 8 else 2)
     at = f" at D = {si(H)}" if H is not None else ""
-    ax1.set_title(f"Optimal LR vs scale{at}", fontsize=10)
+    ax1.set_title(f"Optimal LR vs scale{at}", fontsize=10, pad=6 + 11.5 * sum(
+        s.count("\n") + 1 for s in same))
+    if same:  # under the title: no data or legend hides it
+        ax1.text(0.5, 1.015, "\n".join(same), transform=ax1.transAxes, ha="center",
+                 va="bottom", fontsize=8, color="0.2")
 
     ax2.axhline(0.0, color=colours.get(ref_key, "k"), lw=1.2, ls="-")
     quality = {tuple(g["group"][b] for b in by): g for g in tq.groups}
@@ -183,7 +234,7 @@ def compare_figure(result) -> Figure:
             curve = None if (key == ref_key or g is None) else g.get("R_curve")
             if not curve or not len(curve["scale"]):
                 continue
-            c = colours[key]
+            c, mark, dash = styles[key]
             R = np.array([np.nan if v is None else v for v in curve["R"]], float)
             yerr = None
             if curve.get("R_ci") is not None:
@@ -191,8 +242,8 @@ def compare_figure(result) -> Figure:
                              float).T
                 if np.all(np.isfinite(q)):
                     yerr = np.abs(np.vstack([R - q[0], q[1] - R]))
-            ax2.errorbar(curve["scale"], R, yerr=yerr, fmt="o-", ms=5, color=c, capsize=2, lw=1,
-                         label=_group_label(key, by))
+            ax2.errorbar(curve["scale"], R, yerr=yerr, fmt=mark, ls=dash, ms=5, color=c,
+                         capsize=2, lw=1, label=_group_label(key, by))
             rinf = g.get("R_inf")
             if rinf is not None and np.isfinite(rinf):
                 ax2.axhline(rinf, color=c, ls="--", lw=1, alpha=0.8)
@@ -214,10 +265,26 @@ def compare_figure(result) -> Figure:
             _legend(ax2, fontsize=8, frameon=False, ncols=1 if len(keys) <= 8 else 2)
         n_ni = sum(g.get("R_inf_identified") is False for g in tq.groups)
         ni = f"; R_inf not identified for {n_ni} group(s)" if n_ni else ""
-        ax2.set_title(f"Optimal loss relative to {ref_name} (dashed: R_inf{ni})", fontsize=10)
+        ax2.set_title(f"Optimal loss relative to {ref_name}\n(dashed: R_inf{ni})", fontsize=10)
     fig.suptitle(f"Comparison of the {', '.join(plain(b, 30) for b in by)} groups "
                  f"({level * 100:g}% bootstrap intervals)", fontsize=11)
+    figure_note(fig, left_out)
     return fig
+
+
+def _coinciding_optima(ok, by: list[str], keys: list[tuple]) -> list[str]:
+    """'at N = 3.12K: sp, mup and sp_emb coincide here', for every scale where two or more
+    groups' optima (lr_opt and its interval) are the same point."""
+    out = []
+    for scale, at in ok.groupby("scale", sort=True):
+        rows = [(key, _select(at, by, key)) for key in keys]
+        rows = [(key, r.iloc[0]) for key, r in rows if len(r)]
+        sigs = [tuple(f"{r.get(c, np.nan):.9g}" for c in ("lr_opt", "lr_opt_lo", "lr_opt_hi"))
+                for _, r in rows]
+        for same in coincident(sigs):
+            names = [_group_label(rows[j][0], by) for j in same]
+            out.append(coincide_text(names, width=80, where=f"at N = {si(scale)}"))
+    return out
 
 
 # ---------------------------------------------------------------- all figures of a fit

@@ -3,7 +3,8 @@
 ``write_report(result, directory)`` writes, each file atomically (and, inside
 ``files.all_or_nothing``, all of them or none),
 
-* ``figures/<name>.png`` and ``figures/<name>.svg`` for every figure of ``fit_figures``,
+* ``figures/<name>.png`` (200 dpi) and ``figures/<name>.svg`` for every figure of
+  ``fit_figures``,
 * ``report.md``: the headline (source, columns, uncertainty; per group the law of the
   optimal LR, its exponents with intervals and how far the optimum moves over the data),
   the figures (PNGs linked from ``figures/``), the laws and transfer-quality tables, the
@@ -32,10 +33,13 @@ CAPTIONS = {
     "sweeps": "Loss vs learning rate for every sweep. Solid line: the quadratic in ln lr "
               "fitted around the best LR (dashed beyond its fit window); star: the fitted "
               "optimum with its bootstrap interval; triangles: runs above the plotted range; "
-              "crosses: diverged runs, drawn at the top edge.",
+              "crosses: diverged runs, drawn at the top edge. Groups whose sweeps coincide in "
+              "a panel are drawn once and named in a note there.",
     "lr_law": "Optimal learning rate vs scale and vs horizon (log-log), coloured by the other "
               "variable. Lines: the fitted power law at each value of the other variable; "
-              "bands: its bootstrap interval; error bars: the interval of each optimum.",
+              "bands: its bootstrap interval; error bars: the interval of each optimum "
+              "(an arrow: open-ended, past the LRs tried). Every panel has the same y range, "
+              "so slopes compare across groups.",
     "curvature": "Curvature of the loss valley (loss per (ln lr)^2) vs scale: how much loss "
                  "an error in ln lr costs. A rising curvature means transfer errors cost more "
                  "at scale (kappa > 0).",
@@ -111,17 +115,18 @@ def report_document(result, pngs: dict, command: str | None = None) -> Document:
 
 
 def write_report(result, directory: str | Path, command: str | None = None,
-                 figures: dict | None = None) -> dict[str, Path]:
+                 figures: dict | None = None, show=None) -> dict[str, Path]:
     """Write report.md, report.html and figures/ into ``directory``; return their paths.
 
-    ``figures``: name -> Figure (default: ``fit_figures(result)``).
+    ``figures``: name -> Figure (default: ``fit_figures(result, show=show)``); ``show``:
+    the labels of the groups the figures draw (the tables hold every group).
     """
     from .figures import fit_figures, save_figure
 
     out = Path(directory)
     figdir = make_folder(out / "figures", "the report")
     if figures is None:
-        figures = fit_figures(result)
+        figures = fit_figures(result, show=show)
     written: dict[str, Path] = {}
     pngs: dict[str, Path] = {}
     for name, fig in figures.items():

@@ -1,9 +1,13 @@
 """The sweeps figure: loss vs learning rate for every sweep, as the fit saw it.
 
-Small multiples, one panel per (scale, horizon), one colour per ``by`` group: the runs,
+Small multiples, one panel per (scale, horizon), one colour per ``by`` group (those
+``show`` names, or at most ``MAX_OVERLAID`` with a note saying how many were left out and
+how to choose them): the runs,
 the fitted parabola (solid over the fit window the result records, dashed beyond), the
 optimum with its interval, runs above the axis as open triangles and diverged runs as
-crosses at the top edge. Everything comes from the result (its ``runs`` and ``optima``):
+crosses at the top edge; groups whose sweeps coincide in a panel (the same runs and
+optimum, e.g. every arm at the base width) are drawn once with a note naming them.
+Everything comes from the result (its ``runs`` and ``optima``):
 with ``x = ln lr`` the fitted quadratic is exactly
 ``L(x) = loss_opt + curvature * (x - ln lr_opt)^2``.
 """
@@ -18,28 +22,38 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from .figure_kit import (
+    MAX_OVERLAID,
     MAX_PANELS,
-    _colour_of,
-    _group_keys,
     _group_label,
+    _style_of,
+    coincide_text,
+    coincident,
+    corner_note,
+    figure_note,
     log_axes,
     new_figure,
+    shown_groups,
     si,
     tidy_log,
 )
 
 
-def sweeps_figure(result, max_panels: int = MAX_PANELS) -> Figure:
+def sweeps_figure(result, max_panels: int = MAX_PANELS, show=None) -> Figure:
     """Loss vs LR for every sweep with the fitted parabola and the optimum (see module doc).
 
     One panel per (scale, horizon), one colour per ``by`` group. The parabola is solid
-    over the LRs its fit used (the result's fit window) and dashed beyond them.
+    over the LRs its fit used (the result's fit window) and dashed beyond them. ``show``:
+    the labels of the groups to draw (default: all, or the first ``MAX_OVERLAID``).
     """
-    opt = result.optima
     by = list(result.by)
+    keys, left_out = shown_groups(result, show, MAX_OVERLAID)
+    styles = _style_of(keys)
+    every = result.optima
+    drawn = np.array([tuple(r) in styles for r in every[by].itertuples(index=False)]
+                     if by else np.ones(len(every), bool), dtype=bool)
+    opt = every[drawn]
+    runs_all = result.runs or [None] * len(every)
     roles = [r for r in ("scale", "horizon") if r in opt]
-    keys = _group_keys(opt, by)
-    colours = _colour_of(keys)
     panels = ([tuple(p) for p in opt[roles].drop_duplicates().sort_values(roles)
                .itertuples(index=False)] if roles else [()])
     n_all = len(panels)
@@ -50,12 +64,15 @@ def sweeps_figure(result, max_panels: int = MAX_PANELS) -> Figure:
     width = max(7.5, 2.9 * ncols + 0.5)
     leg_cols = min(n_handles, max(2, int(width / 2.1)))
     leg_rows = math.ceil(n_handles / leg_cols)
-    height = 2.35 * nrows + 0.85 + 0.22 * leg_rows
+    foot = 0.25 if left_out else 0.0  # the note on the groups left out
+    height = 2.35 * nrows + 0.85 + 0.22 * leg_rows + foot
     fig = new_figure(width, height, layout=None)  # constrained layout is slow for many panels
-    fig.subplots_adjust(left=0.55 / width, right=1 - 0.15 / width, top=1 - 0.7 / height,
-                        bottom=(0.5 + 0.22 * leg_rows) / height, wspace=0.28, hspace=0.45)
+    fig.subplots_adjust(left=0.6 / width, right=1 - 0.15 / width, top=1 - 0.7 / height,
+                        bottom=(0.5 + 0.22 * leg_rows + foot) / height, wspace=0.28,
+                        hspace=0.45)
     level = result.settings.get("ci", 0.95)
-    runs = result.runs or [None] * len(opt)  # per sweep: its runs' lr and loss (NaN: diverged)
+    # per sweep: its runs' lr and loss (NaN: diverged)
+    runs = [r for r, d in zip(runs_all, drawn) if d]
     panel_of = [tuple(r) for r in opt[roles].itertuples(index=False)] if roles else [()] * len(opt)
 
     for i, pvals in enumerate(panels):
@@ -70,16 +87,21 @@ def sweeps_figure(result, max_panels: int = MAX_PANELS) -> Figure:
                                or [np.array([])])
         xlim = (tried.min() / 2, tried.max() * 2) if tried.size else None
         notes = []
-        for o, r in sweeps:
+        hidden = set()  # sweeps that coincide with one drawn before them
+        for same in coincident([_signature(o, r) for o, r in sweeps]) if by else []:
+            hidden.update(same[1:])
+            notes.append(coincide_text([_group_label(tuple(sweeps[j][0][b] for b in by), by)
+                                        for j in same]))
+        for n_sweep, (o, r) in enumerate(sweeps):
             key = tuple(o[b] for b in by)
-            c = colours.get(key, "k")
-            if r is None:
+            c, mark, dash = styles.get(key, ("k", "o", "-"))
+            if r is None or n_sweep in hidden:
                 continue
             diverged = ~np.isfinite(r["loss"])
             lr, loss = np.asarray(r["lr"])[~diverged], np.asarray(r["loss"])[~diverged]
             inside = loss <= top
             # Line2D with markers only: much cheaper to build and draw than scatter.
-            ax.plot(lr[inside], loss[inside], ls="none", marker="o", ms=3.2, color=c,
+            ax.plot(lr[inside], loss[inside], ls="none", marker=mark, ms=3.2, color=c,
                     alpha=0.75, mew=0, zorder=3)
             if (~inside).any():
                 ax.plot(lr[~inside], np.full((~inside).sum(), top), ls="none", marker="^",
@@ -89,7 +111,7 @@ def sweeps_figure(result, max_panels: int = MAX_PANELS) -> Figure:
                 ax.plot(div, np.full(div.size, top), ls="none", marker="x", ms=4.8, color=c,
                         mew=1.2, zorder=4, clip_on=False)
             if o["status"] == "ok" and np.isfinite(o["lr_opt"]) and lr.size:
-                _parabola(ax, o, np.unique(lr), top, bottom, c)
+                _parabola(ax, o, np.unique(lr), top, bottom, c, dash)
                 lo, hi = _open_ends(o, xlim)
                 if np.isfinite(lo) and np.isfinite(hi):
                     _ci_bar(ax, lo, hi, o["loss_opt"], xlim, c)
@@ -110,20 +132,19 @@ def sweeps_figure(result, max_panels: int = MAX_PANELS) -> Figure:
         tidy_log(ax, "x")
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
         ax.grid(True, which="major", alpha=0.25)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=8)
         title = "   ".join(f"{'N' if r == 'scale' else 'D'} = {si(v)}"
                            for r, v in zip(roles, pvals))
         ax.set_title(title or "all runs", fontsize=9)
         if notes:
-            ax.text(0.02, 0.03, "\n".join(notes[:4]), transform=ax.transAxes, fontsize=7,
-                    va="bottom", color="0.3")
+            corner_note(ax, "\n".join(notes[:4]))
         if i % ncols == 0:
-            ax.set_ylabel("loss", fontsize=8)
+            ax.set_ylabel("loss", fontsize=9)
         if i >= len(panels) - ncols:
-            ax.set_xlabel("learning rate", fontsize=8)
+            ax.set_xlabel("learning rate", fontsize=9)
 
-    handles = [Line2D([], [], color=colours[k], marker="o", ms=4, lw=1.3,
-                      label=_group_label(k, by)) for k in keys if by]
+    handles = [Line2D([], [], color=styles[k][0], marker=styles[k][1], ms=4, lw=1.3,
+                      ls=styles[k][2], label=_group_label(k, by)) for k in keys if by]
     handles += [
         Line2D([], [], ls="none", marker="*", ms=9, color="0.4", mec="k", mew=0.5,
                label=f"fitted optimum ({level * 100:g}% CI)"),
@@ -133,14 +154,27 @@ def sweeps_figure(result, max_panels: int = MAX_PANELS) -> Figure:
         Line2D([], [], ls="none", marker="x", ms=5, color="0.4", label="diverged run"),
     ]
     fig.legend(handles=handles, loc="lower center", ncols=leg_cols, fontsize=8, frameon=False,
-               bbox_to_anchor=(0.5, 0.0))
+               bbox_to_anchor=(0.5, foot / height))
     head = "Loss vs learning rate per sweep; the parabola in ln lr is fitted around the best LR"
     if width < 10:
         head = "Loss vs learning rate per sweep\n(parabola in ln lr fitted around the best LR)"
     if n_all > len(panels):
         head += f" (first {len(panels)} of {n_all} panels)"
     fig.suptitle(head, fontsize=11, y=1 - 0.12 / height, va="top")
+    figure_note(fig, left_out)
     return fig
+
+
+def _signature(o, r) -> tuple:
+    """What a sweep draws, to 6 significant digits (what a figure can tell apart): its
+    runs (as a set of (lr, loss) points: their order is not drawn) and its optimum."""
+    def digits(v):
+        return tuple(f"{x:.6g}" for x in np.ravel(np.asarray(v, float)))
+
+    runs = () if r is None else tuple(sorted(zip(digits(r["lr"]), digits(r["loss"]))))
+    optimum = [o.get(c, np.nan) for c in ("lr_opt", "loss_opt", "curvature", "lr_opt_lo",
+                                          "lr_opt_hi")]
+    return str(o["status"]), digits(optimum), runs
 
 
 def _open_ends(o, xlim) -> tuple[float, float]:
@@ -164,7 +198,7 @@ def _ci_bar(ax, lo: float, hi: float, y: float, xlim, c) -> None:
                 mew=1.6, color=c, zorder=5, clip_on=False)
 
 
-def _parabola(ax, o, levels: np.ndarray, top: float, bottom: float, c) -> None:
+def _parabola(ax, o, levels: np.ndarray, top: float, bottom: float, c, dash="-") -> None:
     """The fitted quadratic: solid over its fit window (the LRs it was fitted on, as the
     result records them), dashed beyond, clipped to the axes."""
     x = np.log(levels)
@@ -181,7 +215,7 @@ def _parabola(ax, o, levels: np.ndarray, top: float, bottom: float, c) -> None:
         keep = ys <= limit
         ax.plot(np.exp(xs[keep]), ys[keep], color=c, zorder=2, **kw)
 
-    draw(xa, xb, lw=1.4)
+    draw(xa, xb, lw=1.4, ls=dash)
     draw(x[0], xa, lw=0.9, ls="--", alpha=0.6)
     draw(xb, x[-1], lw=0.9, ls="--", alpha=0.6)
 

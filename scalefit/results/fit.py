@@ -271,23 +271,27 @@ class FitResult(Immutable):
     def _repr_markdown_(self) -> str:
         return self.summary().to_markdown()
 
-    def report(self, directory, command: str | None = None, progress="auto") -> dict:
+    def report(self, directory, command: str | None = None, progress="auto",
+               show=None) -> dict:
         """Write report.md, report.html and figures/ into ``directory`` (what ``--report``
-        writes), every file atomically; returns name -> path."""
+        writes), every file atomically; returns name -> path. ``show``: the labels of the
+        groups the figures draw (what ``--show`` takes)."""
         from ..progress import resolve
         from ..render.report import write_report
 
         self._check_output(None, directory)
         _, bar = resolve(progress, "report")
         with bar:
-            return write_report(self, directory, command=command)
+            return write_report(self, directory, command=command, show=show)
 
-    def plot(self, which=None) -> dict:
+    def plot(self, which=None, show=None) -> dict:
         """The figures of the fit as matplotlib Figures: name -> Figure (``sweeps``,
-        ``lr_law``, ``curvature``, ``compare``, those that apply); ``which``: some names."""
+        ``lr_law``, ``curvature``, ``compare``, those that apply); ``which``: some names;
+        ``show``: the labels of the groups to draw, e.g. ``["sp", "mup"]`` (default: all, up
+        to a readable number, with a note naming how many were left out)."""
         from ..render.figures import fit_figures
 
-        return fit_figures(self, which)
+        return fit_figures(self, which, show=show)
 
     # ------------------------------------------------------------------ JSON
     def save(self, path, draws: bool = True):
