@@ -236,14 +236,12 @@ def compare_figure(result, show=None) -> Figure:
                 continue
             c, mark, dash = styles[key]
             R = np.array([np.nan if v is None else v for v in curve["R"]], float)
-            yerr = None
-            if curve.get("R_ci") is not None:
+            q = np.full((2, len(R)), np.nan)
+            if curve.get("R_ci") is not None:  # each point's own interval, where it has one
                 q = np.array([[np.nan if v is None else v for v in p] for p in curve["R_ci"]],
                              float).T
-                if np.all(np.isfinite(q)):
-                    yerr = np.abs(np.vstack([R - q[0], q[1] - R]))
-            ax2.errorbar(curve["scale"], R, yerr=yerr, fmt=mark, ls=dash, ms=5, color=c,
-                         capsize=2, lw=1, label=_group_label(key, by))
+            interval_bars(ax2, curve["scale"], R, q[0], q[1], color=c, fmt=mark, ls=dash,
+                          ms=5, lw=1, label=_group_label(key, by))
             rinf = g.get("R_inf")
             if rinf is not None and np.isfinite(rinf):
                 ax2.axhline(rinf, color=c, ls="--", lw=1, alpha=0.8)
