@@ -173,9 +173,16 @@ def _dry_run(runs, out, device: str, workers: int, batch, max_batch: int,
         return 0
     devices = sweep.resolve_devices(device, workers)
     cpu_only = all(d == "cpu" for d in devices)
-    max_width = sweep.CPU_BATCH_MAX_WIDTH if batch is None and cpu_only else None
-    batches = sweep.plan(todo, max_batch if batch is not False else 1, len(devices), max_width)
+    undecided = no_probe and batch is None and cpu_only and sweep.cpu_batch_mode() == "auto"
+    if undecided:  # no timing asked for: count batches as if every shape batched
+        size, max_width, sizes = max_batch, None, None
+    else:
+        size, max_width, sizes = sweep.cpu_plan_args(todo, batch, max_batch, cpu_only)
+    batches = sweep.plan(todo, size, len(devices), max_width, sizes)
     head += f" in {len(batches)} batch{'es' if len(batches) != 1 else ''}"
+    if undecided:
+        head += (" if every shape batches (on a CPU the sweep probes each shape first and "
+                 "may train it one by one)")
     if no_probe:
         print(head)
         return 0
