@@ -92,29 +92,32 @@ def probe_rate(cfgs: list[RunConfig], batched: bool) -> float:
     return TIMED_STEPS * tokens / (time.perf_counter() - t0)
 
 
-def probe_ks(cfg: RunConfig, ks, rounds: int = 2, steps: int = 3,
+def probe_ks(cfg: RunConfig, ks, rounds: int = 4, min_s: float = 0.1, steps: int = 2,
              warmup: int = WARMUP_STEPS) -> dict[int, float]:
     """{K: model-tokens per second} of the shape of `cfg` on its device, for K = 1 (one
     model on the one-by-one path) and each K > 1 (K models trained together). Every K's
-    model is built and warmed up first (`warmup` steps); then `rounds` rounds each time
-    `steps` steps of every K, in alternating order, so that other load on the machine
-    falls on all of them alike. A few seconds for small models."""
+    model is built and warmed up first (`warmup` steps); then each of `rounds` rounds
+    times every K, in alternating order, over at least `steps` steps and `min_s`
+    seconds, and a K's rate is its best round: other load on a busy machine only slows
+    a round down, so the fastest one is the least disturbed. About a second per K for
+    the widths of a small study."""
     steppers = {k: (_single_stepper(cfg) if k == 1 else _batched_stepper([cfg], k))
                 for k in sorted(set(ks))}
     for step, _ in steppers.values():
         for _ in range(warmup):
             step()
-    spent = dict.fromkeys(steppers, 0.0)
+    best = dict.fromkeys(steppers, 0.0)
     order = list(steppers)
     for r in range(rounds):
         for k in (order if r % 2 == 0 else order[::-1]):
-            step, _ = steppers[k]
+            step, tok = steppers[k]
             _sync(cfg.device)
-            t0 = time.perf_counter()
-            for _ in range(steps):
+            n, t0 = 0, time.perf_counter()
+            while n < steps or time.perf_counter() - t0 < min_s:
                 step()
-            spent[k] += time.perf_counter() - t0
-    return {k: rounds * steps * tok / max(spent[k], 1e-9) for k, (_, tok) in steppers.items()}
+                n += 1
+            best[k] = max(best[k], n * tok / max(time.perf_counter() - t0, 1e-9))
+    return best
 
 
 def estimate(todo: list[RunConfig], batches: list[list[int]], n_workers: int,

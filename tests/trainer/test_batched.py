@@ -296,7 +296,7 @@ def test_cpu_batch_env_and_flags_decide_the_plan(tiny, monkeypatch):
 def test_probe_ks_times_both_paths(tiny):
     from reference_trainer.estimate import probe_ks
 
-    rates = probe_ks(tiny(), [1, 2], rounds=2, steps=1, warmup=1)
+    rates = probe_ks(tiny(), [1, 2], rounds=2, min_s=0.01, steps=1, warmup=1)
     assert set(rates) == {1, 2} and all(r > 0 for r in rates.values())
 
 
