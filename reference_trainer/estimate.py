@@ -2,9 +2,10 @@
 
 For every batch the sweep would train (`sweep.plan`), one probe per shape times a few
 optimizer steps of min(K, 8) models trained together (or one model on the one-by-one
-path, `train.train_step`, where the sweep trains one by one) on this machine, after warm-up steps; a batch then costs its runs'
-tokens (plus their evaluation tokens, at a third of a training token's cost) over the
-probe's model-tokens per second, and the batches are dealt to the workers longest first.
+path, `train.train_step`, where the sweep trains one by one) on this machine, after
+warm-up steps; a batch then costs its runs' tokens (plus their evaluation tokens, at a
+third of a training token's cost) over the probe's model-tokens per second, and the
+batches are dealt to the workers longest first.
 The estimate ignores other load on the machine and the speed-up of larger batches past 8.
 
 `probe_ks` is the timing a CPU sweep decides its batching by (`sweep.cpu_batch_sizes`):
