@@ -3,6 +3,10 @@
     python benchmarks/batched.py        # GPU: width 256, depth 4, K = 1..32, then the
                                         # widths 128..1024 against K (about 5 minutes)
     python benchmarks/batched.py --device cpu --threads 1 --widths 128 --depth 2 --ks 1,2,4,8
+    # the CPU table of benchmarks/README.md (study-like shapes, 5 alternating repeats):
+    python benchmarks/batched.py --device cpu --threads 1 --widths 16,32,64,128 --depth 1 \
+        --n-heads 2 --seq-len 64 --batch-size 8 --ks 1,2,4,8,16 --steps 10 --warmup 3 \
+        --repeats 5
 
 For every width and K: K runs of one shape (an LR sweep: LRs spread around 3e-3, one
 seed each) are trained
@@ -17,6 +21,10 @@ Both do untimed warmup steps first (compilation, autotuning) and then `--steps` 
 steps per model, reading each step's loss back to the host one step late as the
 trainers do for the divergence test; model building and evaluation are not timed.
 tokens/s counts every model's tokens: K * batch_size * seq_len per batched step.
+With `--repeats R` every width is measured R times, each repeat timing the sequential
+runs and then every K again (so on a busy machine the two alternate and each ratio
+compares measurements taken minutes apart at most); each repeat's speed-up uses that
+repeat's sequential figure, and the table gives the median and range of the R ratios.
 Prints one JSON line per measurement and a table at the end; an out-of-memory K is
 reported as such and ends that width.
 """
@@ -26,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -49,7 +58,8 @@ def sync(dev: torch.device) -> None:
 def configs(a, width: int, k: int) -> list[RunConfig]:
     lrs = [3e-3 * 2 ** ((i - k // 2) / 2) for i in range(k)]  # half-octave LR grid
     return [RunConfig(width=width, depth=a.depth, seq_len=a.seq_len, batch_size=a.batch_size,
-                      head_dim=a.head_dim, param=a.param, base_width=128, lr=lr, seed=0,
+                      head_dim=a.head_dim, n_heads=a.n_heads, param=a.param,
+                      base_width=a.base_width or width, lr=lr, seed=0,
                       tokens=a.batch_size * a.seq_len * (a.steps + a.warmup),
                       device=a.device, dtype=a.dtype, compile=a.compile) for lr in lrs]
 
@@ -140,6 +150,11 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=32, help="sequences per step per model")
     p.add_argument("--head-dim", type=int, default=32)
+    p.add_argument("--n-heads", type=int, default=0, help="fixed heads (0: width / head-dim)")
+    p.add_argument("--base-width", type=int, default=128, help="muP base width (0: each "
+                   "width is its own base)")
+    p.add_argument("--repeats", type=int, default=1, help="measure every width this many "
+                   "times, sequential and batched alternating (default 1)")
     p.add_argument("--param", default="mup")
     p.add_argument("--steps", type=int, default=20, help="timed steps")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps first")
@@ -159,32 +174,49 @@ def main(argv=None) -> list[dict]:
     ks = [int(k) for k in (a.ks or ("1,2,4,8,16,32" if cuda else "1,2,4,8")).split(",")]
     seq_k = a.seq_k if a.seq_k is not None else (16 if 16 in ks else max(ks))
     results = []
-    for width in widths:
-        base = {"device": device_name(dev), "torch": torch.__version__, "width": width,
-                "depth": a.depth, "seq_len": a.seq_len, "batch_size": a.batch_size,
-                "compile": a.compile, "dtype": "bf16 autocast"
-                if (cuda and a.dtype == "auto") or a.dtype == "bf16" else "fp32"}
-        seq = None
-        if seq_k:
-            seq = round(time_sequential(configs(a, width, seq_k), a), 1)
-            print(json.dumps(base | {"sequential_runs": seq_k, "sequential_tokens_per_s": seq}),
-                  flush=True)
-        for k in ks:
-            rec = base | {"K": k}
-            try:
-                tps = round(time_batched(configs(a, width, k), a), 1)
-                rec["batched_tokens_per_s"] = tps
-                if seq:
-                    rec["sequential_tokens_per_s"] = seq
-                    rec["speedup"] = round(tps / seq, 2)
-            except torch.OutOfMemoryError:
-                rec["batched_tokens_per_s"] = "out of memory"
-            print(json.dumps(rec), flush=True)
-            results.append(rec)
-            if cuda:
-                torch.cuda.empty_cache()
-            if rec["batched_tokens_per_s"] == "out of memory":
-                break
+    for rep in range(max(1, a.repeats)):
+        for width in widths:
+            base = {"device": device_name(dev), "torch": torch.__version__, "width": width,
+                    "depth": a.depth, "n_heads": a.n_heads, "seq_len": a.seq_len,
+                    "batch_size": a.batch_size, "compile": a.compile, "repeat": rep,
+                    "dtype": "bf16 autocast"
+                    if (cuda and a.dtype == "auto") or a.dtype == "bf16" else "fp32"}
+            seq = None
+            if seq_k:
+                seq = round(time_sequential(configs(a, width, seq_k), a), 1)
+                print(json.dumps(base | {"sequential_runs": seq_k,
+                                         "sequential_tokens_per_s": seq}), flush=True)
+            for k in ks:
+                rec = base | {"K": k}
+                try:
+                    tps = round(time_batched(configs(a, width, k), a), 1)
+                    rec["batched_tokens_per_s"] = tps
+                    if seq:
+                        rec["sequential_tokens_per_s"] = seq
+                        rec["speedup"] = round(tps / seq, 2)
+                except torch.OutOfMemoryError:
+                    rec["batched_tokens_per_s"] = "out of memory"
+                print(json.dumps(rec), flush=True)
+                results.append(rec)
+                if cuda:
+                    torch.cuda.empty_cache()
+                if rec["batched_tokens_per_s"] == "out of memory":
+                    break
+    if a.repeats > 1:
+        print(f"\nwidth   K  sequential tok/s (median)  batched tok/s (median)  "
+              f"speed-up median [min, max] of {a.repeats} repeats")
+        for width in widths:
+            for k in ks:
+                rows = [r for r in results if r["width"] == width and r["K"] == k
+                        and "speedup" in r]
+                if not rows:
+                    continue
+                med = statistics.median
+                sp = sorted(r["speedup"] for r in rows)
+                print(f"{width:5d} {k:3d} {med(r['sequential_tokens_per_s'] for r in rows):26,.0f}"
+                      f" {med(r['batched_tokens_per_s'] for r in rows):23,.0f}  "
+                      f"{med(sp):.2f} [{sp[0]:.2f}, {sp[-1]:.2f}]")
+        return results
     print(f"\nwidth   K  batched tok/s  vs K=1  sequential tok/s ({seq_k} runs)  speed-up")
     for width in widths:
         rows = [r for r in results if r["width"] == width]

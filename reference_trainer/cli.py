@@ -52,7 +52,8 @@ grid.toml: any field, a list is an axis:
 
 Runs of one shape (LRs, seeds, parameterizations, horizons may differ) train together,
 up to --max-batch models at once on a device, each still writing its own row (on a CPU
-only up to width 64, where it pays; --batch forces it, --no-batch turns it off).
+only where a short probe per shape at the start measures it faster; --batch forces it,
+--no-batch turns it off, REFERENCE_TRAINER_CPU_BATCH=auto|on|off|width pins the default).
 --tokens-per-param 20 instead of --tokens: each width gets 20 tokens per parameter.
 --from-csv FILE trains one run per row (its config JSON, or columns named like settings).
 --adaptive ROUNDS --budget K trains the grid (or continues the file), then ROUNDS times fits
@@ -173,9 +174,16 @@ def _dry_run(runs, out, device: str, workers: int, batch, max_batch: int,
         return 0
     devices = sweep.resolve_devices(device, workers)
     cpu_only = all(d == "cpu" for d in devices)
-    max_width = sweep.CPU_BATCH_MAX_WIDTH if batch is None and cpu_only else None
-    batches = sweep.plan(todo, max_batch if batch is not False else 1, len(devices), max_width)
+    undecided = no_probe and batch is None and cpu_only and sweep.cpu_batch_mode() == "auto"
+    if undecided:  # no timing asked for: count batches as if every shape batched
+        size, max_width, sizes = max_batch, None, None
+    else:
+        size, max_width, sizes = sweep.cpu_plan_args(todo, batch, max_batch, cpu_only)
+    batches = sweep.plan(todo, size, len(devices), max_width, sizes)
     head += f" in {len(batches)} batch{'es' if len(batches) != 1 else ''}"
+    if undecided:
+        head += (" if every shape batches (on a CPU the sweep probes each shape first and "
+                 "may train it one by one)")
     if no_probe:
         print(head)
         return 0
@@ -219,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", action=argparse.BooleanOptionalAction, default=None,
                    help="train runs of one shape together on a device, K models at once; "
                    "--no-batch trains them one by one (default: where it pays: always on "
-                   "a GPU, on a CPU up to width 64)")
+                   "a GPU, on a CPU where a probe per shape measures it faster)")
     s.add_argument("--max-batch", type=int, metavar="K",
                    help="at most K models in one batch (default 16)")
     s.add_argument("--tokens-per-param", metavar="LIST",

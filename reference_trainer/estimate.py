@@ -1,11 +1,15 @@
 """How long a sweep will take here: a short timing probe per batch shape (`--dry-run`).
 
 For every batch the sweep would train (`sweep.plan`), one probe per shape times a few
-optimizer steps of min(K, 8) models trained together (or one model, where the sweep
-trains one by one) on this machine, after warm-up steps; a batch then costs its runs'
-tokens (plus their evaluation tokens, at a third of a training token's cost) over the
-probe's model-tokens per second, and the batches are dealt to the workers longest first.
+optimizer steps of min(K, 8) models trained together (or one model on the one-by-one
+path, `train.train_step`, where the sweep trains one by one) on this machine, after
+warm-up steps; a batch then costs its runs' tokens (plus their evaluation tokens, at a
+third of a training token's cost) over the probe's model-tokens per second, and the
+batches are dealt to the workers longest first.
 The estimate ignores other load on the machine and the speed-up of larger batches past 8.
+
+`probe_ks` is the timing a CPU sweep decides its batching by (`sweep.cpu_batch_sizes`):
+one model on the one-by-one path against K models together, alternated.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ WARMUP_STEPS, TIMED_STEPS = 2, 4
 EVAL_COST = 1 / 3  # a forward pass is about a third of a training step's work
 
 
-def probe_rate(cfgs: list[RunConfig], batched: bool) -> float:
-    """Model-tokens per second of one batch of `cfgs` (one shape) on their device."""
+def _batched_stepper(cfgs: list[RunConfig], k: int):
+    """(step, model-tokens per step): one optimizer step of k models of the shape of
+    `cfgs[0]` trained together (`batched_train`), each reading its own data stream."""
     import torch
 
     from . import batched_train as bt
@@ -28,7 +33,6 @@ def probe_rate(cfgs: list[RunConfig], batched: bool) -> float:
     from .batched_optim import BatchedAdamW
 
     c0 = cfgs[0]
-    k = min(len(cfgs), 8) if batched else 1
     cfgs = [c.replace(seed=i) for i, c in enumerate(cfgs[:1] * k)]
     dev = runtime.resolve_device(c0.device)
     ds = data.load(c0.data, c0.val_frac)
@@ -39,16 +43,82 @@ def probe_rate(cfgs: list[RunConfig], batched: bool) -> float:
     seeds = [c.seed for c in cfgs]
     factor = torch.full((k,), 0.1, device=dev)
     micro = min(c0.micro_batch_size or c0.batch_size, c0.batch_size)
+
+    def step() -> None:
+        x, y = bt._next_batches(streams, seeds)
+        bt.train_step(model, opt, model.forward, x, y, micro, dev, c0.dtype, factor).sum().item()
+
+    return step, k * c0.tokens_per_step
+
+
+def _single_stepper(cfg: RunConfig):
+    """(step, tokens per step): one optimizer step of one model on the path a run trained
+    alone takes (`train.train_step` on its own GPT, as `--no-batch` and batches of one)."""
+    from . import data, runtime, train
+
+    d = runtime.Dist(0, 1, runtime.resolve_device(cfg.device))
+    ds = data.load(cfg.data, cfg.val_frac)
+    raw, _tbl, opt, batches = train.fresh(cfg, ds, d)
+    micro = min(cfg.micro_batch_size or cfg.batch_size, cfg.batch_size)
+
+    def step() -> None:
+        x, y = batches.next()
+        train.train_step(raw, raw, opt, x, y, micro, cfg, d, 0.1).item()
+
+    return step, cfg.tokens_per_step
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    from . import runtime
+
+    if runtime.resolve_device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def probe_rate(cfgs: list[RunConfig], batched: bool) -> float:
+    """Model-tokens per second of one batch of `cfgs` (one shape) on their device:
+    min(len(cfgs), 8) models trained together, or with `batched` False one model on the
+    one-by-one path."""
+    c0 = cfgs[0]
+    step, tokens = (_batched_stepper(cfgs, min(len(cfgs), 8)) if batched
+                    else _single_stepper(c0))
     t0 = 0.0
     for i in range(WARMUP_STEPS + TIMED_STEPS):
         if i == WARMUP_STEPS:
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
+            _sync(c0.device)
             t0 = time.perf_counter()
-        x, y = bt._next_batches(streams, seeds)
-        loss = bt.train_step(model, opt, model.forward, x, y, micro, dev, c0.dtype, factor)
-        loss.sum().item()
-    return k * TIMED_STEPS * c0.tokens_per_step / (time.perf_counter() - t0)
+        step()
+    return TIMED_STEPS * tokens / (time.perf_counter() - t0)
+
+
+def probe_ks(cfg: RunConfig, ks, rounds: int = 4, min_s: float = 0.1, steps: int = 2,
+             warmup: int = WARMUP_STEPS) -> dict[int, float]:
+    """{K: model-tokens per second} of the shape of `cfg` on its device, for K = 1 (one
+    model on the one-by-one path) and each K > 1 (K models trained together). Every K's
+    model is built and warmed up first (`warmup` steps); then each of `rounds` rounds
+    times every K, in alternating order, over at least `steps` steps and `min_s`
+    seconds, and a K's rate is its best round: other load on a busy machine only slows
+    a round down, so the fastest one is the least disturbed. About a second per K for
+    the widths of a small study."""
+    steppers = {k: (_single_stepper(cfg) if k == 1 else _batched_stepper([cfg], k))
+                for k in sorted(set(ks))}
+    for step, _ in steppers.values():
+        for _ in range(warmup):
+            step()
+    best = dict.fromkeys(steppers, 0.0)
+    order = list(steppers)
+    for r in range(rounds):
+        for k in (order if r % 2 == 0 else order[::-1]):
+            step, tok = steppers[k]
+            _sync(cfg.device)
+            n, t0 = 0, time.perf_counter()
+            while n < steps or time.perf_counter() - t0 < min_s:
+                step()
+                n += 1
+            best[k] = max(best[k], n * tok / max(time.perf_counter() - t0, 1e-9))
+    return best
 
 
 def estimate(todo: list[RunConfig], batches: list[list[int]], n_workers: int,

@@ -11,8 +11,9 @@ a pool (`pools`: this process, or one worker process per device; `cluster`: Ray 
 on any number of machines) that hands back each run's row or error. A run that fails
 with an error gets no row; it is logged in ``<file>.failed`` (`results.FailureLog`).
 
-Batching (default where it pays: always on GPUs, up to `CPU_BATCH_MAX_WIDTH` on CPUs):
-the runs still to train that share a shape (`batched.batch_key`:
+Batching (default where it pays: always on GPUs; on CPUs where a short probe at the
+start of the sweep measures it faster, `cpu_batch_sizes`, or as
+$REFERENCE_TRAINER_CPU_BATCH says): the runs still to train that share a shape (`batched.batch_key`:
 width, depth, data, batch size, ...; LRs, seeds, parameterizations and horizons may
 differ) are trained together, up to `max_batch` at a time, by `batched_train`; each
 still gets its own row, appended as soon as it finishes. ``batch=False`` trains them
@@ -22,6 +23,7 @@ one by one (`train.train`).
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import time
 from collections import deque
@@ -32,7 +34,8 @@ from .results import FailureLog, ResultsFile
 from .sweeplock import Claims, SweepBusy, SweepLock
 from .worker import StopSweep, ckpt_path
 
-__all__ = ["ResultsFile", "StopSweep", "SweepBusy", "expand", "plan", "run"]
+__all__ = ["ResultsFile", "StopSweep", "SweepBusy", "choose_k", "cpu_batch_sizes", "expand",
+           "plan", "run"]
 
 # axes iterate in this order (outermost first); other fields follow in field order
 AXIS_ORDER = ("param", "tokens", "width", "depth")
@@ -115,27 +118,103 @@ def _outcome(row: dict) -> str:
     return f"diverged at step {row['steps']} ({row['wall_time_s']:.1f} s)"
 
 
-# On a CPU a batch pays only for tiny models (benchmarks/README.md, "Batched sweeps":
-# 1.7x at width 32, 1.2x at width 64, 0.83 to 0.99x at width 128), so by default a
-# CPU sweep batches runs of width <= CPU_BATCH_MAX_WIDTH and trains wider ones one by one.
+# The old fixed rule, kept for REFERENCE_TRAINER_CPU_BATCH=width and for CPU sweeps on a
+# Ray cluster (whose workers the driver cannot probe): batch CPU runs up to this width.
 CPU_BATCH_MAX_WIDTH = 64
+
+# Whether a CPU sweep given neither --batch nor --no-batch batches: "auto" (default)
+# probes every batch shape at the start of the sweep (`cpu_batch_sizes`), "on" batches
+# every shape, "off" trains every run alone, "width" batches up to CPU_BATCH_MAX_WIDTH.
+CPU_BATCH_ENV = "REFERENCE_TRAINER_CPU_BATCH"
+CPU_BATCH_MODES = ("auto", "on", "off", "width")
+PROBE_KS = (1, 4, 16)  # models per batch the probe times (capped at the runs of a shape)
+PROBE_MIN_GAIN = 1.10  # a larger K must be this much faster than the smaller one chosen
+
+_probed: dict = {}  # (batch_key on cpu, threads) -> {K: model-tokens/s}, for this process
+
+
+def cpu_batch_mode() -> str:
+    mode = os.environ.get(CPU_BATCH_ENV, "auto").strip().lower() or "auto"
+    if mode not in CPU_BATCH_MODES:
+        raise ValueError(f"{CPU_BATCH_ENV}={mode!r}: use one of {', '.join(CPU_BATCH_MODES)}")
+    return mode
+
+
+def choose_k(rates: dict[int, float], min_gain: float = PROBE_MIN_GAIN) -> int:
+    """The models per batch to train with, from measured {K: model-tokens/s}: the
+    smallest K, replaced by each larger K (in increasing order) whose rate is at least
+    `min_gain` times that of the K chosen so far. Ties and small gains keep the smaller
+    batch (less memory, rows sooner, one path's numerics)."""
+    if not rates:
+        raise ValueError("no rates to choose from")
+    ks = sorted(rates)
+    best = ks[0]
+    for k in ks[1:]:
+        if rates[k] >= min_gain * rates[best]:
+            best = k
+    return best
+
+
+def probe_ks_for(n_runs: int, max_batch: int) -> list[int]:
+    """The K the probe times for a shape with `n_runs` runs to train: PROBE_KS capped
+    at the runs and at `max_batch` ([] when there is nothing to choose)."""
+    cap = min(n_runs, max(1, max_batch))
+    return sorted({min(k, cap) for k in PROBE_KS}) if cap > 1 else []
+
+
+def cpu_batch_sizes(todo: list[RunConfig], max_batch: int, probe=None) -> dict:
+    """{batch_key: models per batch} for a CPU sweep of `todo`, by measurement: for each
+    shape with more than one run, time one model against K models together
+    (`probe_ks_for`; `estimate.probe_ks`, cached per shape for the process) and take
+    `choose_k` of the rates; logs one line per shape. `probe(cfg, ks) -> {K: rate}`
+    replaces the timing (tests)."""
+    import torch
+
+    from .batched import batch_key
+
+    if probe is None:
+        from .estimate import probe_ks as probe
+    groups: dict = {}
+    for cfg in todo:
+        groups.setdefault(batch_key(cfg), []).append(cfg)
+    sizes = {}
+    for key, cfgs in groups.items():
+        ks = probe_ks_for(len(cfgs), max_batch)
+        if not ks:
+            continue
+        c = cfgs[0].replace(device="cpu")
+        cache = _probed.setdefault((batch_key(c), torch.get_num_threads()), {})
+        missing = [k for k in ks if k not in cache]
+        if missing:
+            cache.update(probe(c, missing))
+        rates = {k: cache[k] for k in ks}
+        sizes[key] = k = choose_k(rates)
+        how = ", ".join(f"K={j} {r:,.0f}" for j, r in rates.items())
+        log(f"cpu batch probe: {c.param} w={c.width} d={c.depth} bs={c.batch_size} "
+            f"seq={c.seq_len} ({len(cfgs)} runs): model-tokens/s {how}"
+            f"{'' if missing else ' (measured earlier)'} -> "
+            f"{'one by one' if k == 1 else f'batches of up to {k}'}")
+    return sizes
 
 
 def plan(todo: list[RunConfig], max_batch: int, n_devices: int = 1,
-         max_width: int | None = None) -> list[list[int]]:
+         max_width: int | None = None, sizes: dict | None = None) -> list[list[int]]:
     """Indices of `todo` in batches: runs of one `batch_key`, in grid order, at most
     `max_batch` each (1: every run alone; so are runs wider than `max_width` when it is
-    given); batches are split further while there are fewer than `n_devices`, so every
-    device has work."""
+    given; `sizes` {batch_key: n} caps a shape's batches at n, see `cpu_batch_sizes`);
+    batches are split further while there are fewer than `n_devices`, so every device
+    has work."""
     from .batched import batch_key
 
     groups: dict = {}
     for i, cfg in enumerate(todo):
         groups.setdefault(batch_key(cfg), []).append(i)
     batches = []
-    for g in groups.values():
+    for key, g in groups.items():
         wide = max_width is not None and todo[g[0]].width > max_width
         size = 1 if wide else max(1, max_batch)
+        if sizes is not None and key in sizes:
+            size = min(size, max(1, sizes[key]))
         batches += [g[j:j + size] for j in range(0, len(g), size)]
     while len(batches) < n_devices:
         big = max(range(len(batches)), key=lambda b: len(batches[b]), default=None)
@@ -144,6 +223,25 @@ def plan(todo: list[RunConfig], max_batch: int, n_devices: int = 1,
         b = batches.pop(big)
         batches[big:big] = [b[:len(b) // 2], b[len(b) // 2:]]
     return batches
+
+
+def cpu_plan_args(todo: list[RunConfig], batch: bool | None, max_batch: int,
+                  cpu_only: bool, can_probe: bool = True) -> tuple[int, int | None, dict | None]:
+    """(max_batch, max_width, sizes) for `plan`: --batch / --no-batch as given; else on
+    GPUs batches of up to `max_batch`, and on CPUs what `cpu_batch_mode` says (auto:
+    `cpu_batch_sizes`, or the width rule where the sweep cannot probe its workers)."""
+    if batch is False:
+        return 1, None, None
+    if batch is True or not cpu_only:
+        return max_batch, None, None
+    mode = cpu_batch_mode()
+    if mode == "off":
+        return 1, None, None
+    if mode == "on":
+        return max_batch, None, None
+    if mode == "width" or not can_probe:
+        return max_batch, CPU_BATCH_MAX_WIDTH, None
+    return max_batch, None, cpu_batch_sizes(todo, max_batch)
 
 
 class Driver:
@@ -248,8 +346,8 @@ def run(runs: list[RunConfig], out_path, devices: list[str], ckpt_dir=None,
         share: bool = False, ray: str | None = None) -> dict:
     """Train every run of `runs` not yet in `out_path`, runs of one shape together in
     batches of up to `max_batch`: always with `batch` True, never with False, and with
-    None (default) where it pays: on GPUs always, on CPUs up to width
-    `CPU_BATCH_MAX_WIDTH`. Local `devices` (`resolve_devices`), or with `ray` (an
+    None (default) where it pays: on GPUs always, on CPUs as `cpu_plan_args` decides (a
+    probe per shape, `cpu_batch_sizes`). Local `devices` (`resolve_devices`), or with `ray` (an
     address: auto, local, host:port) tasks on a Ray cluster, `devices[0]` saying which
     kind (auto, cpu, cuda). Raises `SweepBusy` when another sweep writes `out_path` and
     `share` is False, `StopSweep` when the file cannot be written. Returns counts
@@ -283,8 +381,9 @@ def run(runs: list[RunConfig], out_path, devices: list[str], ckpt_dir=None,
             else:
                 n_slots, cpu_only = len(devices), all(d == "cpu" for d in devices)
                 where = ", ".join(f"{n}x {d}" for d, n in _count(devices).items())
-            max_width = CPU_BATCH_MAX_WIDTH if batch is None and cpu_only else None
-            batches = plan(todo, max_batch if batch is not False else 1, n_slots, max_width)
+            size, max_width, sizes = cpu_plan_args(todo, batch, max_batch, cpu_only,
+                                                   can_probe=ray is None)
+            batches = plan(todo, size, n_slots, max_width, sizes)
             if ray is None:
                 pool = (SerialPool(devices[0], ckpt_dir, verbose)
                         if len(devices) == 1 or len(batches) <= 1

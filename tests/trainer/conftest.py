@@ -10,6 +10,14 @@ from trainer_helpers import TINY  # noqa: E402
 from reference_trainer.config import RunConfig  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _cpu_batching_by_width(monkeypatch):
+    """A CPU sweep's default batching measures the machine (a probe per shape), which
+    would make which runs share a batch depend on the load: tests pin the fixed width
+    rule (the CLI subprocesses inherit it) unless they set REFERENCE_TRAINER_CPU_BATCH."""
+    monkeypatch.setenv("REFERENCE_TRAINER_CPU_BATCH", "width")
+
+
 @pytest.fixture
 def tiny():
     """Factory of tiny RunConfigs: tiny(lr=1e-2, ...)."""

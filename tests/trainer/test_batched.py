@@ -218,6 +218,88 @@ def test_plan_groups_by_shape_caps_k_and_feeds_every_device(tiny):
     assert batch_key(tiny(batch_size=4)) != batch_key(tiny())
 
 
+def test_probe_choice_takes_a_larger_k_only_when_10_percent_faster():
+    from reference_trainer.sweep import choose_k
+
+    assert choose_k({1: 100.0}) == 1
+    assert choose_k({1: 100.0, 4: 109.0}) == 1  # 9% is not enough
+    assert choose_k({1: 100.0, 4: 111.0}) == 4
+    assert choose_k({1: 100.0, 4: 150.0, 16: 160.0}) == 4  # 16 only 7% over 4
+    assert choose_k({1: 100.0, 4: 150.0, 16: 170.0}) == 16
+    assert choose_k({1: 100.0, 4: 105.0, 16: 115.0}) == 16  # 15% over the K chosen (1)
+    assert choose_k({16: 90.0, 1: 100.0, 4: 80.0}) == 1  # batching slower: one by one
+    assert choose_k({1: 100.0, 4: 120.0}, min_gain=1.25) == 1
+    with pytest.raises(ValueError):
+        choose_k({})
+
+
+def test_probe_ks_are_capped_at_the_runs_and_max_batch():
+    from reference_trainer.sweep import probe_ks_for
+
+    assert probe_ks_for(1, 16) == [] and probe_ks_for(40, 1) == []
+    assert probe_ks_for(2, 16) == [1, 2]
+    assert probe_ks_for(6, 16) == [1, 4, 6]
+    assert probe_ks_for(40, 16) == [1, 4, 16]
+    assert probe_ks_for(40, 8) == [1, 4, 8]
+
+
+def test_cpu_batch_sizes_probe_once_per_shape_and_plan_follows(tiny, monkeypatch, capsys):
+    from reference_trainer import sweep
+
+    monkeypatch.setattr(sweep, "_probed", {})
+    calls = []
+
+    def fake(cfg, ks):  # width 32: batching pays at K = 4; width 64: it does not
+        calls.append((cfg.width, tuple(ks)))
+        return {k: (1000.0 * (1 + 0.5 * (k > 1)) if cfg.width == 32 else 1000.0 / k)
+                for k in ks}
+
+    runs = [tiny(width=w, lr=lr) for w in (32, 64) for lr in (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)]
+    runs.append(tiny(width=128))  # one run: nothing to probe
+    sizes = sweep.cpu_batch_sizes(runs, 16, probe=fake)
+    assert calls == [(32, (1, 4, 5)), (64, (1, 4, 5))]
+    assert sorted(sizes.values()) == [1, 4]
+    assert sizes[batch_key(runs[0])] == 4 and sizes[batch_key(runs[5])] == 1
+    assert [len(b) for b in plan(runs, 16, sizes=sizes)] == [4, 1] + [1] * 5 + [1]
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == ("cpu batch probe: mup w=32 d=1 bs=8 seq=32 (5 runs): model-tokens/s "
+                      "K=1 1,000, K=4 1,500, K=5 1,500 -> batches of up to 4")
+    assert err[1].endswith("K=5 200 -> one by one")
+    # cached for the process: a second sweep of these shapes measures nothing again
+    sweep.cpu_batch_sizes(runs[:5], 16, probe=fake)
+    assert len(calls) == 2 and capsys.readouterr().err.strip().endswith(
+        "(measured earlier) -> batches of up to 4")
+
+
+def test_cpu_batch_env_and_flags_decide_the_plan(tiny, monkeypatch):
+    from reference_trainer import sweep
+
+    runs = [tiny(lr=lr) for lr in (1e-3, 3e-3)]
+    monkeypatch.setattr(sweep, "cpu_batch_sizes", lambda todo, mb: {"probed": mb})
+    for mode, want in (("off", (1, None, None)), ("on", (16, None, None)),
+                       ("width", (16, sweep.CPU_BATCH_MAX_WIDTH, None)),
+                       ("auto", (16, None, {"probed": 16})), ("", (16, None, {"probed": 16}))):
+        monkeypatch.setenv(sweep.CPU_BATCH_ENV, mode)
+        assert sweep.cpu_plan_args(runs, None, 16, cpu_only=True) == want, mode
+        # flags force it, and GPUs always batch
+        assert sweep.cpu_plan_args(runs, True, 16, cpu_only=True) == (16, None, None)
+        assert sweep.cpu_plan_args(runs, False, 16, cpu_only=True) == (1, None, None)
+        assert sweep.cpu_plan_args(runs, None, 16, cpu_only=False) == (16, None, None)
+    # a sweep on a Ray cluster cannot probe its workers from here: the width rule
+    monkeypatch.setenv(sweep.CPU_BATCH_ENV, "auto")
+    assert sweep.cpu_plan_args(runs, None, 8, True, can_probe=False) == (8, 64, None)
+    monkeypatch.setenv(sweep.CPU_BATCH_ENV, "maybe")
+    with pytest.raises(ValueError, match="REFERENCE_TRAINER_CPU_BATCH"):
+        sweep.cpu_plan_args(runs, None, 16, cpu_only=True)
+
+
+def test_probe_ks_times_both_paths(tiny):
+    from reference_trainer.estimate import probe_ks
+
+    rates = probe_ks(tiny(), [1, 2], rounds=2, min_s=0.01, steps=1, warmup=1)
+    assert set(rates) == {1, 2} and all(r > 0 for r in rates.values())
+
+
 def test_heartbeat_reports_progress_and_a_batch_eta(monkeypatch):
     from reference_trainer import batched_train as bt
     from reference_trainer.config import RunConfig

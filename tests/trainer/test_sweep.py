@@ -6,7 +6,7 @@ import math
 import time
 
 import pytest
-from trainer_helpers import run_cli, tiny_flags
+from trainer_helpers import cli_env, run_cli, tiny_flags
 
 from reference_trainer.results import ResultsFile
 
@@ -193,3 +193,32 @@ def test_ray_is_optional_and_asked_for_in_one_line(tmp_path, monkeypatch, capsys
     assert not (tmp_path / "runs.csv").exists()
     assert cli.main(["sweep", *tiny_flags(), "--device", "cpu", "--out",
                      str(tmp_path / "runs.csv")]) == 0  # the lock was released
+
+
+def test_cpu_sweep_with_the_probe_writes_every_row(tmp_path, monkeypatch):
+    """The default batching on a CPU (REFERENCE_TRAINER_CPU_BATCH=auto) probes each shape
+    with more than one run, logs its rates and choice, and trains every run either way."""
+    monkeypatch.setenv("REFERENCE_TRAINER_CPU_BATCH", "auto")
+    grid = [*tiny_flags(), "--widths", "32,64", "--lrs", "1e-2,3e-2,1e-1", "--device", "cpu"]
+    p = run_cli("sweep", *grid, "--out", tmp_path / "a.csv")
+    probes = [line for line in p.stderr.splitlines() if line.startswith("cpu batch probe:")]
+    assert len(probes) == 2, p.stderr
+    for line, w in zip(probes, (32, 64), strict=True):
+        assert f" w={w} " in line and "(3 runs): model-tokens/s K=1 " in line and " K=3 " in line
+        assert line.endswith(("-> one by one", "-> batches of up to 3"))
+    rows = read(tmp_path / "a.csv")
+    assert len(rows) == 6 and {r["status"] for r in rows} == {"ok"}
+
+
+def test_cpu_batch_env_pins_the_choice(tmp_path):
+    grid = [*tiny_flags(), "--lrs", "1e-2,3e-2", "--device", "cpu"]
+    for mode, device in (("off", "cpu"), ("on", "cpu batch2")):
+        out = tmp_path / f"{mode}.csv"
+        p = run_cli("sweep", *grid, "--out", out,
+                    env=cli_env() | {"REFERENCE_TRAINER_CPU_BATCH": mode})
+        assert "cpu batch probe" not in p.stderr
+        assert {r["device"] for r in read(out)} == {device}
+    p = run_cli("sweep", *grid, "--out", tmp_path / "bad.csv", check=False,
+                env=cli_env() | {"REFERENCE_TRAINER_CPU_BATCH": "sometimes"})
+    assert p.returncode == 2 and "REFERENCE_TRAINER_CPU_BATCH='sometimes'" in p.stderr
+    assert "Traceback" not in p.stderr
