@@ -90,16 +90,19 @@ def missing_lrs(sw: Sweep, losses: dict[str, float], margin: int = 2) -> list[fl
 
 
 def run_study(sweeps: list[Sweep], out, workers: int = 2, max_rounds: int = 4,
-              margin: int = 2, max_batch: int = 128, label: str = "study") -> dict:
+              margin: int = 2, max_batch: int = 128, label: str = "study",
+              batch: bool | None = None) -> dict:
     """Train `sweeps` into `out` round by round until bracketed; returns
-    {"rounds", "runs", "unbracketed": [sweep names]}."""
+    {"rounds", "runs", "unbracketed": [sweep names]}. `batch`: as `sweep.run`'s (None:
+    the sweep's CPU probe decides per shape; True: every shape in batches of up to
+    `max_batch`, as a study that was started that way must be resumed)."""
     devices = sweep.resolve_devices("cpu", workers)
     t0 = time.perf_counter()
     for rnd in range(1, max_rounds + 1):
         runs = [c for sw in sweeps for c in sw.runs()]
         print(f"{label}: round {rnd}: {len(sweeps)} sweeps, {len(runs)} runs in the grids",
               file=sys.stderr, flush=True)
-        counts = sweep.run(runs, out, devices, max_batch=max_batch)
+        counts = sweep.run(runs, out, devices, max_batch=max_batch, batch=batch)
         if counts["failed"]:
             raise RuntimeError(f"{counts['failed']} runs failed; see the log above")
         losses = read_losses(out)
