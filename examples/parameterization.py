@@ -245,7 +245,8 @@ def main(argv=None) -> int:
     # figures of the main arms alone (all eleven crowd one panel): what `scalefit fit ...
     # --show sp mup sp_emb sp+hidden_lr --report DIR` draws
     (args.out / "figures").mkdir(exist_ok=True)
-    for name, fig in p1.res.plot(show=FIGURE_ARMS).items():
+    arms = [a for a in FIGURE_ARMS if a in set(p1.res.optima["parameterization"])]
+    for name, fig in p1.res.plot(show=arms or None).items():
         save_figure(fig, args.out / "figures" / name)
     (args.out / "parameterization.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
