@@ -25,6 +25,7 @@ from .core.bootstrap import (
 )
 from .core.noise import FLAT_Z, group_noise
 from .core.optimum import DEFAULT_WINDOW, FLAT, GAP_SD, MAX_MISFIT, STATUS_NAMES, fit_sweeps
+from .core.shape import check_fix
 from .errors import ScalefitInputError
 from .grouping import (
     BLOWUP,
@@ -281,27 +282,6 @@ OPTIMA_DEFAULTS = {"loss_opt_lo": np.nan, "loss_opt_hi": np.nan, "curvature_lo":
                    "n_window": 0, "n_lrs": 0, "fit_rmse": np.nan, "misfit": np.nan,
                    "lr_window_lo": np.nan, "lr_window_hi": np.nan, "lr_tried_lo": np.nan,
                    "lr_tried_hi": np.nan, "lr_diverged": np.nan, "boot_valid": np.nan}
-
-
-FIX_NAMES = {"a": "scale", "b": "horizon"}
-
-
-def check_fix(fix) -> dict[str, float]:
-    """``fix`` as {exponent: value}: names a (scale) or b (horizon), finite values."""
-    if not fix:
-        return {}
-    out = {}
-    for name, v in dict(fix).items():
-        if name not in FIX_NAMES:
-            raise ScalefitInputError(f"fix: unknown exponent {name!r}; the laws of lr_opt have "
-                                     "a (scale) and b (horizon), e.g. a=0")
-        try:
-            out[name] = float(v)
-        except (TypeError, ValueError):
-            raise ScalefitInputError(f"fix: {name} must be a number (got {v!r})") from None
-        if not np.isfinite(out[name]):
-            raise ScalefitInputError(f"fix: {name} must be a finite number (got {v!r})")
-    return out
 
 
 def parse_blowup(value) -> float | None:

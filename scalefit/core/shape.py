@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from ..errors import ScalefitInputError
 from .bootstrap import percentile_ci
 from .laws import LawFit, design, fit_stats, leave_largest_out, loglinear
 
@@ -51,7 +52,7 @@ def bic_weight_bent(sse_s, sse_b, n, k_s: int) -> np.ndarray:
 
 
 def shape_test(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, variable: str,
-               column: int, level: float) -> dict:
+               column: int, level: float, seed: int = 0) -> dict:
     """The log-quadratic term of a power law in ``variable`` (column ``column`` of X).
 
     X: (P, k) design [1, ln v...]; ly: (P,) ln target; ly_boot: (B, P) resampled ln
@@ -60,6 +61,14 @@ def shape_test(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, variab
     (the bent law's BIC weight on the points), ``reason`` (why not testable / resolved),
     ``rmse_log`` of the bent law, ``coef`` (its point coefficients: the straight law's,
     then q) and, with draws, ``boot`` (B, k + 1) and ``weights`` (B,).
+
+    The resamples of the optima carry their measurement noise only, not their scatter
+    around the law (a sweep's optimum can sit off any smooth law by more than its own
+    noise); fitted alone, they would resolve a "bend" in that scatter. So each resample
+    also gets the bent law's residual scatter: per point a normal draw with s.d.
+    ``s * sqrt(dof / chi2_dof)`` (s: the bent law's residual s.d. on its ``dof = P - k - 1``
+    degrees of freedom; the chi-square draw, one per resample, carries the uncertainty of
+    s itself, so few points give the wide, t-like interval they should).
     """
     lv = X[:, column]
     n_levels = int(np.unique(np.round(lv, 12)).size)
@@ -87,6 +96,11 @@ def shape_test(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, variab
     if ly_boot is None or not len(ly_boot):
         out["reason"] = "no interval for q: the law has no bootstrap draws"
         return out
+    dof = len(ly) - k - 1
+    s_b = float(np.sqrt(sse_b[0] / dof))
+    rng = np.random.default_rng(seed)
+    sd = s_b * np.sqrt(dof / rng.chisquare(dof, size=(len(ly_boot), 1)))
+    ly_boot = ly_boot + rng.normal(0.0, 1.0, ly_boot.shape) * sd
     with np.errstate(invalid="ignore"):
         boot = loglinear(Xb, ly_boot)
         boot_s = loglinear(X, ly_boot)
@@ -270,6 +284,27 @@ def constraint_test(X, ly, coef_free, boot_free, fixed: dict[int, float], names:
                          "inside": None if ci is None else bool(ci[0] <= v <= ci[1])}
     return {"fixed": per, "f": None if not np.isfinite(F) else F,
             "p_value": None if not np.isfinite(p) else p, "df": [len(fixed), n - k]}
+
+
+FIX_NAMES = {"a": "scale", "b": "horizon"}
+
+
+def check_fix(fix) -> dict[str, float]:
+    """``fix`` as {exponent: value}: names a (scale) or b (horizon), finite values."""
+    if not fix:
+        return {}
+    out = {}
+    for name, v in dict(fix).items():
+        if name not in FIX_NAMES:
+            raise ScalefitInputError(f"fix: unknown exponent {name!r}; the laws of lr_opt have "
+                                     "a (scale) and b (horizon), e.g. a=0")
+        try:
+            out[name] = float(v)
+        except (TypeError, ValueError):
+            raise ScalefitInputError(f"fix: {name} must be a number (got {v!r})") from None
+        if not np.isfinite(out[name]):
+            raise ScalefitInputError(f"fix: {name} must be a finite number (got {v!r})")
+    return out
 
 
 # ---------------------------------------------------------------- equivalence

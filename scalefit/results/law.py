@@ -243,6 +243,36 @@ def shape_from_json(d, variables) -> dict | None:
     return out
 
 
+def equivalence_rows(laws, margins: dict[str, float]) -> list[dict]:
+    """Per primary law of lr_opt and exponent in ``margins``: is it within +-margin of 0 (or
+    of the value ``--fix`` held it at, judged on its free interval)? Rows: ``group``,
+    ``exponent``, ``value``, ``estimate``, ``ci``, ``margin``, ``verdict``."""
+    from ..core.shape import equivalence
+    from ..errors import ScalefitInputError
+
+    laws = [law for law in laws if law.primary and law.target == "lr_opt"]
+    names = {n for law in laws for n in law.param_names[1:]}
+    for name, m in margins.items():
+        if name not in names:
+            raise ScalefitInputError(f"margin {name}: no law of lr_opt has exponent {name!r} "
+                                     f"(they have {', '.join(sorted(names)) or 'none'})")
+        if not (np.isfinite(m) and m >= 0):
+            raise ScalefitInputError(f"margin {name} must be a finite number >= 0 (got {m})")
+    rows = []
+    for law in laws:
+        fixed = (law.constraint or {}).get("fixed", {})
+        for name, m in margins.items():
+            if name not in law.param_names[1:]:
+                continue
+            t = fixed.get(name)
+            value, est, ci = ((t["value"], t["free"], t.get("free_ci")) if t else
+                              (0.0, law.params[name], law.ci.get(name)))
+            rows.append({"group": dict(law.group), "exponent": name, "value": float(value),
+                         "estimate": float(est), "ci": None if ci is None else list(ci),
+                         "margin": float(m), "verdict": equivalence(ci, m, value)})
+    return rows
+
+
 def _nan(v):
     return np.nan if v is None else v
 
