@@ -114,7 +114,8 @@ def shape_test(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, variab
     out["q_ci"] = [float(lo), float(hi)]
     out["resolved"] = bool(lo > 0 or hi < 0)
     if not out["resolved"]:
-        out["reason"] = "not resolved: its interval contains 0 (no evidence of a bend; not proof of none)"
+        out["reason"] = ("not resolved: its interval contains 0 (no evidence of a bend; not "
+                         "proof of none)")
     return out
 
 
