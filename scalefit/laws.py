@@ -18,6 +18,7 @@ import pandas as pd
 
 from .core.bootstrap import BootSweeps
 from .core.laws import LawFit, collinear, loss_law, power_law
+from .core.shape import with_fix, with_shape
 
 
 def by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
@@ -32,11 +33,12 @@ def by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
 
 def fit_laws(
     optima: pd.DataFrame, boot: BootSweeps | None, by: tuple[str, ...], include, ci: float,
-    notes: list[str], extra: bool = True,
+    notes: list[str], extra: bool = True, fix: dict | None = None,
 ) -> list[LawFit]:
     """Every law the data supports, per ``by`` group: see docs/math.md for the rules.
     ``extra``: also the conditional laws and the loss laws (a joint fit's per-batch-size
-    groups get the primary laws of lr_opt and curvature only)."""
+    groups get the primary laws of lr_opt and curvature only). Every law of lr_opt gets its
+    shape test; ``fix`` (exponent -> value) holds exponents of the laws of lr_opt."""
     laws: list[LawFit] = []
     has_s, has_d = "scale" in optima, "horizon" in optima
     if not (has_s or has_d):
@@ -71,7 +73,7 @@ def fit_laws(
             continue
         need = len(variables) + 2
         if len(pts) >= need:
-            laws += _power_laws(pts, boot, variables, group, ci, primary=True)
+            laws += _power_laws(pts, boot, variables, group, ci, primary=True, fix=fix)
         else:
             notes.append(f"{label}{len(pts)} optima: too few for a law in {' and '.join(variables)}"
                          f" (need {need})")
@@ -83,7 +85,7 @@ def fit_laws(
                 for val, part in pts.groupby(other, sort=True):
                     if part[var].nunique() >= 3:
                         laws += _power_laws(part, boot, (var,), {**group, other: float(val)}, ci,
-                                            primary=False, targets=("lr_opt",))
+                                            primary=False, targets=("lr_opt",), fix=fix)
         # Loss laws vs scale: per horizon, or over all points at a fixed ratio / no horizon.
         if vary_s:
             parts = ([(None, pts)] if (fixed_ratio or not has_d)
@@ -115,7 +117,8 @@ def law_points(sub: pd.DataFrame, include, notes: list[str] | None = None,
     return pts[np.isfinite(pts["lr_opt"])]
 
 
-def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "curvature")):
+def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "curvature"),
+                fix=None):
     out = []
     cols = pts.index.to_numpy()
     arr = {c: pts[c].to_numpy(float) for c in ("scale", "horizon", "lr_opt", "curvature",
@@ -139,13 +142,18 @@ def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "cu
                     yb = boot.curvature[:, cols[keep]]
                     yb = np.where(yb > 0, yb, np.nan)
             yb, notes = _with_noise(yb)
-        out.append(power_law(target, {v: arr[v][keep] for v in variables}, y, yb, variables,
-                             dict(group), ci,
-                             curvature=arr["curvature"] if target == "lr_opt" else None,
-                             primary=primary,
-                             domain=_domain({k: v[keep] for k, v in arr.items()}, variables),
-                             audit_range=_audit_range(arr) if target == "lr_opt" else None,
-                             notes=notes))
+        law = power_law(target, {v: arr[v][keep] for v in variables}, y, yb, variables,
+                        dict(group), ci,
+                        curvature=arr["curvature"] if target == "lr_opt" else None,
+                        primary=primary,
+                        domain=_domain({k: v[keep] for k, v in arr.items()}, variables),
+                        audit_range=_audit_range(arr) if target == "lr_opt" else None,
+                        notes=notes)
+        if target == "lr_opt":
+            law = with_shape(law, yb)
+            if fix:
+                law = with_fix(law, fix, yb, arr.get("curvature"))
+        out.append(law)
     return out
 
 

@@ -25,6 +25,7 @@ from .core.bootstrap import (
 )
 from .core.noise import FLAT_Z, group_noise
 from .core.optimum import DEFAULT_WINDOW, FLAT, GAP_SD, MAX_MISFIT, STATUS_NAMES, fit_sweeps
+from .core.shape import check_fix
 from .errors import ScalefitInputError
 from .grouping import (
     BLOWUP,
@@ -92,6 +93,7 @@ def fit(
     joint: str | None = None,
     missing_loss: str = "skip", keep_duplicates: bool = False,
     flat_z: float | None = FLAT_Z,
+    fix: dict[str, float] | None = None,
 ) -> FitResult:
     """Fit optimal LRs per sweep and power laws of the optimum, with bootstrap intervals.
 
@@ -139,10 +141,14 @@ def fit(
     flat_z: an ok sweep whose loss rises from its best LR towards either end of its LRs by
         less than this many standard errors of its group's noise gets status ``flat``
         (default 2; None turns the rule off).
+    fix: exponents of the laws of lr_opt held at values (``{"a": 0}``: no scale
+        dependence, as muP width transfer claims); each such law is refitted with them
+        held and reports the test of the constraint (``Law.constraint``).
     The result's ``warnings`` name repeated rows, and columns that vary within a sweep
     without being ``by`` columns (their runs are pooled).
     """
     check_options(ci, n_boot, window, include)
+    fix = check_fix(fix)
     for name, v in (("max_misfit", max_misfit), ("floor_gap", floor_gap)):
         if not (v > 0):
             raise ScalefitInputError(f"{name} must be a number > 0 (got {v})")
@@ -162,7 +168,7 @@ def fit(
     by = with_joint(by, joint)
     if joint is None and is_optima_table(df, lr=lr, loss=loss, optima=optima):
         return _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference,
-                           optima_level, extract, fmt, require_optimum)
+                           optima_level, extract, fmt, require_optimum, fix)
     if joint is not None:
         check_joint_present(df, joint, src)
     runs = load_runs(df, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
@@ -197,7 +203,7 @@ def fit(
         optima, laws, quality, boot = _estimate(groups, sw, point, boot, plan, per_sweep,
                                                 runs.by, include, ci, notes, reference, seed,
                                                 quality=joint is None,
-                                                noise=(noise, flat_z_g))
+                                                noise=(noise, flat_z_g), fix=fix)
         joint_fit = None
         if joint is not None:
             joint_fit = fit_joint(runs, groups, sw, point, plan, optima, boot, per_sweep,
@@ -225,7 +231,7 @@ def fit(
                   "blowup": blowup, "status_ok": _as_list(status_ok),
                   "max_misfit": max_misfit, "floor_gap": floor_gap,
                   "missing_loss": missing_loss, "keep_duplicates": keep_duplicates,
-                  "flat_z": flat_z},
+                  "flat_z": flat_z, **({"fix": dict(fix)} if fix else {})},
         notes=notes, warnings=[*runs.warnings, *pooling_hints(runs)], quality=quality,
         boot=boot, runs=per_sweep, joint=joint_fit,
     )
@@ -235,7 +241,7 @@ def fit(
 
 
 def _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference, level, extract,
-                fmt, require_optimum) -> FitResult:
+                fmt, require_optimum, fix=None) -> FitResult:
     """Laws fitted to a table of optima (``optima_table``): the same law code as sweeps."""
     by = (by,) if isinstance(by, str) else tuple(by)
     opt = load_optima(df, src, scale=scale, horizon=horizon, by=by, lr_opt=lr, level=level,
@@ -246,7 +252,7 @@ def _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference, le
             optima[col] = value
     notes = [f"a table of optima: {opt.rows} row(s), {len(optima)} point(s); laws fitted to "
              "these optima as given (no runs, no sweeps)", *opt.notes]
-    laws = fit_laws(optima, opt.boot, by, ("ok",), ci, notes)
+    laws = fit_laws(optima, opt.boot, by, ("ok",), ci, notes, fix=fix)
     if opt.boot is None and n_boot > 0:
         why = ("no interval: the table's optima carry no uncertainty (no interval columns, no "
                "replicate rows)")
@@ -263,7 +269,7 @@ def _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference, le
         inp["format"] = fmt
     result = FitResult(optima=optima, laws=laws, input=inp,
                        settings={"n_boot": n_boot, "ci": ci, "seed": seed, "include": ["ok"],
-                                 "optima_level": level},
+                                 "optima_level": level, **({"fix": dict(fix)} if fix else {})},
                        notes=notes, quality=quality, boot=opt.boot, runs=None)
     if require_optimum and not laws:
         why = "; ".join(notes[1:]) or "need 3 or more optima at distinct scales or horizons"
@@ -316,7 +322,7 @@ def check_optimum(result: FitResult, include) -> None:
 
 
 def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, reference,
-              seed, quality: bool = True, noise=None):
+              seed, quality: bool = True, noise=None, fix=None):
     """Optima table, laws, transfer quality and the resamples as the laws used them (no
     noise where none was measured, ``x_law`` set) from the point fit and the resamples."""
     if boot is not None:
@@ -332,7 +338,7 @@ def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, 
     if plan is not None:
         optima["boot_kind"] = plan["kind"]
         boot = _law_draws(boot, optima, point, sw, seed)
-    laws = fit_laws(optima, boot, by, include, ci, notes, extra=quality)
+    laws = fit_laws(optima, boot, by, include, ci, notes, extra=quality, fix=fix)
     out_quality = None
     if by and quality:
         out_quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci, reference),

@@ -4,6 +4,8 @@ Each run's loss is ``L*(s, d) + k(s) * (ln lr - ln lr*(s, d))^2 + noise`` with
 ``lr* = C * s^a * d^b``, ``k(s) = k0 * (s / s0)^kappa`` and
 ``L*(s, d) = (L_inf + A * s^alpha_s + B * d^alpha_d) * (1 + R_inf + R_r * (s / s0)^R_rho)``
 (the last factor, 1 by default, makes a known loss ratio to another parameterization).
+``q`` (default 0) bends the LR law in log-log space: ``lr*`` is multiplied by
+``exp(q * ln(s / s0)^2)``.
 Each sweep's optimum can be scattered around its law by ``lr_scatter`` (s.d. in ln lr;
 the true optimum is written in column ``lr_true``). Runs more than
 ``diverge_above`` (in ln lr) above the optimum diverge (loss NaN).
@@ -35,9 +37,12 @@ class TrueLaw:
     R_inf: float = 0.0
     R_r: float = 0.0
     R_rho: float = -0.5
+    q: float = 0.0
 
     def lr_opt(self, s, d):
-        return self.C * np.asarray(s, float) ** self.a * np.asarray(d, float) ** self.b
+        s = np.asarray(s, float)
+        bend = np.exp(self.q * np.log(s / self.s0) ** 2) if self.q else 1.0
+        return self.C * s ** self.a * np.asarray(d, float) ** self.b * bend
 
     def curvature(self, s):
         return self.k0 * (np.asarray(s, float) / self.s0) ** self.kappa

@@ -76,7 +76,7 @@ def fit(args) -> int:
                           optima=args.optima,
                           optima_level=args.optima_level, joint=getattr(args, "joint", None),
                           missing_loss=args.missing_loss,
-                          keep_duplicates=args.keep_duplicates)
+                          keep_duplicates=args.keep_duplicates, fix=dict(args.fix))
     if args.show:  # an unknown label: one line, exit 2, before any output
         from ..render.figure_kit import select_groups
 
@@ -91,7 +91,14 @@ def fit(args) -> int:
         args.messages.append(f"wrote {paths['report.html']}, {paths['report.md']} and {n} "
                              f"figures (PNG + SVG) in {os.path.join(args.report, 'figures')}")
 
-    return _emit(args, result, result.summary(getattr(args, "all_laws", False), view),
+    text = result.summary(getattr(args, "all_laws", False), view)
+    if getattr(args, "margin", None):
+        from ..render.fit_text import equivalence_table
+        from ..render.tables import Document, Text
+
+        rows = result.equivalence(dict(args.margin))
+        text = text + Document([Text([""]), equivalence_table(rows, result.level)])
+    return _emit(args, result, text,
                  draws=True, files=report if args.report else None)
 
 

@@ -10,6 +10,7 @@ import re
 import textwrap
 
 from .._version import __version__
+from .law_options import add_law_options
 from .usage import Parser, UsageError  # noqa: F401 (UsageError: re-exported)
 
 PROG = "scalefit"
@@ -364,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     _fit_options(p["next"])
     _next_args(p["next"])
     _fit_options(p["compare"], by_required=True, joint=False)
+    add_law_options(p)
     p["fit"].add_argument("--all-laws", action="store_true", help="also list the conditional "
                           "laws (at one fixed horizon or scale) in the summary; they are always "
                           "in --json")

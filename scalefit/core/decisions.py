@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ScalefitInputError
 from .bootstrap import percentile_ci
+from .shape import shape_draws
 
 FAR = 4.0  # a horizon transfer beyond the fitted horizons by more than this factor warns
 
@@ -100,7 +101,9 @@ def predict(law, scale=None, horizon=None, level: float = 0.95, seed: int = 0) -
     ``law`` (its form), ``group``, ``scale``, ``horizon``, ``extrapolation`` notes,
     ``assumptions`` (about the variables the law does not vary in; see ``assumptions``),
     and the draws behind the intervals: ``draws_log`` (ln lr of the law's mean) and
-    ``total_log`` (with the scatter), or None without bootstrap draws.
+    ``total_log`` (with the scatter), or None without bootstrap draws. A law whose shape
+    test resolved a bend (``law.shape``) averages the straight and bent laws' draws by
+    their BIC weights per resample (``shape_averaged`` True) and, beyond the data, warns.
     """
     vals = needed(law, scale, horizon)
     ly, draws = law.predict_log(vals)
@@ -110,13 +113,29 @@ def predict(law, scale=None, horizon=None, level: float = 0.95, seed: int = 0) -
            "law": law.form, "group": dict(law.group), "scale": scale, "horizon": horizon,
            "extrapolation": extrapolation(law, vals),
            "assumptions": assumptions(law, scale, horizon), "draws_log": None,
-           "total_log": None}
+           "total_log": None, "shape_averaged": False}
+    shape = getattr(law, "shape", None)
+    if shape and shape.get("resolved"):
+        if out["extrapolation"]:
+            out["extrapolation"].append(bend_warning(shape))
+        z = np.array([1.0] + [np.log(vals[v]) for v in law.variables])
+        avg = shape_draws(shape, z, draws, seed + 1)
+        if avg is not None:
+            draws, out["shape_averaged"] = avg, True
     if draws is not None:
         rng = np.random.default_rng(seed)
         total = draws + rng.normal(0.0, law.rmse_log or 0.0, draws.shape)
         out.update(prediction_intervals(draws, total, level))
         out["draws_log"], out["total_log"] = draws, total
     return out
+
+
+def bend_warning(shape) -> str:
+    """The warning on a prediction beyond the data of a law whose bend is resolved."""
+    lo, hi = shape["q_ci"]
+    return (f"the law bends (q = {shape['q']:.3g} [{lo:.3g}, {hi:.3g}] per (ln "
+            f"{shape['variable']})^2): a straight-line extrapolation beyond the data is not "
+            "supported; the intervals average the straight and bent laws by evidence")
 
 
 def prediction_intervals(draws: np.ndarray, total: np.ndarray, level: float) -> dict:

@@ -40,7 +40,9 @@ class LawFit:
     ``horizon_per_scale`` when the law lacks horizon because its data tied horizon to
     scale. ``audit_range`` (laws of lr_opt): ``ratio_tried``, the (min, max) of lr /
     lr_opt over the finite runs of its sweeps, and ``ratio_diverged``, the smallest lr /
-    lr_opt above the optimum at which a run diverged (None: none did).
+    lr_opt above the optimum at which a run diverged (None: none did). ``shape`` (laws of
+    lr_opt): the log-quadratic test of ``core.shape.shape_test``; ``constraint``: the
+    exponents held at values and their test (``core.shape.constraint_test``), or None.
     """
 
     target: str
@@ -63,10 +65,12 @@ class LawFit:
     domain: dict | None = None
     audit_range: dict | None = None
     asymptote: dict | None = None
+    shape: dict | None = None
+    constraint: dict | None = None
 
     def __post_init__(self):
         for name in ("group", "params", "ci", "extrapolation", "points", "boot", "domain",
-                     "audit_range", "asymptote"):
+                     "audit_range", "asymptote", "shape", "constraint"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, freeze(value))

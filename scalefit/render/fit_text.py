@@ -152,6 +152,20 @@ def compare_document(result) -> Document:
     return Document(blocks + _notes(result))
 
 
+def equivalence_table(rows, level: float) -> Table:
+    """``compare --margin``: per group and exponent, the verdict of its interval against
+    value +- margin (an interval that merely contains the value is "not resolved")."""
+    lvl = f"{level * 100:g}%"
+    cells = [[group_label(r["group"]), r["exponent"], fmt(r["value"]),
+              fmt_with_ci(r["estimate"], r["ci"]), f"+-{fmt(r['margin'])}", r["verdict"]]
+             for r in rows]
+    return Table(["group", "exponent", "value", f"estimate ({lvl} CI)", "margin", "verdict"],
+                 cells, title=f"Equivalence: is the {lvl} CI inside value +- margin?",
+                 notes=["  (inside: equivalent within the margin; outside: the whole interval "
+                        "is beyond it; not resolved: neither, e.g. an interval that contains "
+                        "the value but is wider than the margin)"])
+
+
 def laws_table(result) -> Table:
     """Primary laws, one row each, parameters with intervals (the report's table)."""
     rows = []

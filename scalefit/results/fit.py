@@ -24,7 +24,7 @@ from ..render.format import group_label, group_text
 from .base import Immutable, draws_from_json, jsonable, level_or_stored
 from .decisions import Audit, HorizonTransfer, Prediction, transfer_row
 from .joint import JointFit
-from .law import Law
+from .law import Law, equivalence_rows
 from .quality import TransferQuality
 
 SCHEMA_VERSION = 2
@@ -177,6 +177,12 @@ class FitResult(Immutable):
         _warn_assumptions(rows)
         return Audit(rows=rows, level=self.level, lr=float(lr_used), scale=scale,
                      horizon=horizon, interval_source=self._source(("lr_opt", "curvature")))
+
+    def equivalence(self, margins: dict[str, float]) -> list[dict]:
+        """Per group's primary law of lr_opt and exponent in ``margins`` (name -> margin):
+        the verdict of its interval against 0 (or its ``fix`` value) +- margin: "inside
+        +-margin", "outside" or "not resolved" (``core.shape.equivalence``)."""
+        return equivalence_rows(self.laws, dict(margins))
 
     def transfer(self, lr_ref: float, horizon_ref: float, horizon_target: float,
                  group: dict | None = None, level: float | None = None) -> HorizonTransfer:

@@ -56,6 +56,10 @@ class Law(LawFit):
         stats = (f"{'R2' if loss else 'R2_log'} {fmt(self.r2_log)}, "
                  f"{'RMSE' if loss else 'RMSE_log'} {fmt(self.rmse_log)}, n = {self.n_points}")
         lines = [head, "      " + "; ".join(parts), "      " + stats]
+        if self.shape:
+            lines.append("      " + shape_text(self.shape))
+        if self.constraint:
+            lines += ["      " + t for t in constraint_text(self.constraint, self.level)]
         ex = self.extrapolation
         if ex:
             cost = f", loss cost {fmt(ex['loss_cost'])}" if ex.get("loss_cost") is not None else ""
@@ -72,6 +76,8 @@ class Law(LawFit):
     def _param_text(self, name: str) -> str:
         """``name = value [lo, hi]``; a C that under- or overflows as ``exp(ln C)``."""
         v = self.params.get(name)
+        if self.constraint and name in self.constraint["fixed"]:
+            return f"{name} = {fmt(v)} (fixed)"
         if name == "L_inf" and self.asymptote and not self.asymptote.get("identified", True):
             return "L_inf not identified"
         if name == "C" and self.target != "loss_opt":
@@ -115,6 +121,10 @@ class Law(LawFit):
         if self.asymptote is not None:
             d["L_inf_identified"] = bool(self.asymptote.get("identified"))
             d["L_inf_reason"] = self.asymptote.get("reason")
+        if self.shape is not None:
+            d["shape"] = shape_json(self.shape, draws)
+        if self.constraint is not None:
+            d["constraint"] = jsonable(self.constraint)
         if draws and self.boot is not None:
             d["draws"] = draws_to_json(self.boot)  # (B, k); a power law: ln C, exponents
         return d
@@ -145,6 +155,8 @@ class Law(LawFit):
             asymptote=({"identified": bool(d["L_inf_identified"]),
                         "reason": d.get("L_inf_reason")}
                        if d.get("L_inf_identified") is not None else None),
+            shape=shape_from_json(d.get("shape"), variables),
+            constraint=d.get("constraint"),
         )
 
     # ------------------------------------------------------------------ classical fits
@@ -170,6 +182,95 @@ class Law(LawFit):
             raise ValueError("this law holds only the range of its points (read from JSON); "
                              "refit to get the points")
         return np.asarray(pts, float)
+
+
+SHAPE_KEYS = ("variable", "q", "q_ci", "resolved", "testable", "n_levels", "centre", "weight",
+              "rmse_log", "reason")
+
+
+def shape_text(shape) -> str:
+    """One line: the law's curvature term in log space and what it says."""
+    var = shape["variable"]
+    if not shape.get("testable"):
+        return f"shape: {shape.get('reason') or 'not testable'}"
+    q = f"shape: q = {fmt(shape['q'])} {fmt_ci(shape.get('q_ci'))}".rstrip()
+    q += f" per (ln {var} - mean)^2"
+    if shape.get("resolved"):
+        way = "concave" if shape["q"] < 0 else "convex"
+        return (f"{q}: the law bends ({way} in log-log; BIC weight of the bent law "
+                f"{shape['weight']:.2f}); predictions beyond the data average both laws")
+    return f"{q}: {shape.get('reason') or 'not resolved'}"
+
+
+def constraint_text(c, level: float) -> list[str]:
+    """The test of exponents held at values: the free interval against the value, and the
+    F-test of constrained vs free."""
+    out = []
+    for name, t in c["fixed"].items():
+        if t.get("free_ci") is None:
+            verdict = "no interval to test against"
+        else:
+            verdict = ("contains it" if t["inside"] else "excludes it: the data reject "
+                       f"{name} = {fmt(t['value'])}")
+        out.append(f"constraint {name} = {fmt(t['value'])}: free {name} = {fmt(t['free'])} "
+                   f"{fmt_ci(t.get('free_ci'))} ({level * 100:g}% CI) {verdict}")
+    if c.get("p_value") is not None:
+        df = c["df"]
+        out[-1] += f"; F-test constrained vs free F({df[0]}, {df[1]}) = {fmt(c['f'])}, " \
+                   f"p = {fmt(c['p_value'])}"
+    return out
+
+
+def shape_json(shape, draws: bool) -> dict:
+    """The shape test as JSON (docs/json-schema.md); with ``draws``, the bent law's draws
+    and BIC weights that predictions average with."""
+    out = jsonable({k: shape.get(k) for k in SHAPE_KEYS})
+    if draws and shape.get("boot") is not None:
+        out["draws"] = draws_to_json(shape["boot"])
+        out["weights"] = draws_to_json(shape["weights"])
+    return out
+
+
+def shape_from_json(d, variables) -> dict | None:
+    if d is None:
+        return None
+    out = dict(d)
+    out["column"] = 1 + list(variables).index(d["variable"]) if d["variable"] in variables else 1
+    if d.get("draws") is not None:
+        out["boot"] = draws_from_json(d["draws"])
+        out["weights"] = draws_from_json(d.get("weights"))
+    out.pop("draws", None)
+    return out
+
+
+def equivalence_rows(laws, margins: dict[str, float]) -> list[dict]:
+    """Per primary law of lr_opt and exponent in ``margins``: is it within +-margin of 0 (or
+    of the value ``--fix`` held it at, judged on its free interval)? Rows: ``group``,
+    ``exponent``, ``value``, ``estimate``, ``ci``, ``margin``, ``verdict``."""
+    from ..core.shape import equivalence
+    from ..errors import ScalefitInputError
+
+    laws = [law for law in laws if law.primary and law.target == "lr_opt"]
+    names = {n for law in laws for n in law.param_names[1:]}
+    for name, m in margins.items():
+        if name not in names:
+            raise ScalefitInputError(f"margin {name}: no law of lr_opt has exponent {name!r} "
+                                     f"(they have {', '.join(sorted(names)) or 'none'})")
+        if not (np.isfinite(m) and m >= 0):
+            raise ScalefitInputError(f"margin {name} must be a finite number >= 0 (got {m})")
+    rows = []
+    for law in laws:
+        fixed = (law.constraint or {}).get("fixed", {})
+        for name, m in margins.items():
+            if name not in law.param_names[1:]:
+                continue
+            t = fixed.get(name)
+            value, est, ci = ((t["value"], t["free"], t.get("free_ci")) if t else
+                              (0.0, law.params[name], law.ci.get(name)))
+            rows.append({"group": dict(law.group), "exponent": name, "value": float(value),
+                         "estimate": float(est), "ci": None if ci is None else list(ci),
+                         "margin": float(m), "verdict": equivalence(ci, m, value)})
+    return rows
 
 
 def _nan(v):

@@ -1,0 +1,131 @@
+"""Law-shape test, constrained exponents (--fix) and equivalence verdicts (issue 26, items 2-3),
+against synthetic ground truth."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import scalefit
+from scalefit.core import decisions as dec
+from scalefit.core.shape import equivalence, f_sf
+from scalefit.synthetic import TrueLaw, make_sweeps
+
+ROOT = Path(__file__).resolve().parents[1]
+SCALES = (1e7, 2e7, 5e7, 1e8, 2e8, 5e8, 1e9)
+
+
+def _fit(law=None, seed=0, scales=SCALES, scatter=0.05, **kw):
+    df = make_sweeps(scales=scales, horizons=(1e9,), seeds=2, seed=seed, lr_scatter=scatter,
+                     law=law or TrueLaw())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return scalefit.fit(df, n_boot=200, seed=seed, progress=None, **kw)
+
+
+def _lr_law(res):
+    return next(law for law in res.laws if law.target == "lr_opt" and law.primary)
+
+
+def test_straight_law_shape_rarely_resolved():
+    hits = [_lr_law(_fit(seed=300 + i, scales=SCALES[::2] + (1e9,))).shape["resolved"]
+            for i in range(20)]
+    assert sum(hits) <= 3  # nominal 5%: 1 expected in 20
+
+
+def test_bent_law_resolved_and_wider_pi_beyond_data():
+    res = _fit(TrueLaw(q=-0.06), seed=3)
+    law = _lr_law(res)
+    assert law.shape["resolved"] and law.shape["q_ci"][1] < 0
+    p = res.predict(scale=1e10)
+    assert any("the law bends" in e for e in p["extrapolation"])
+    assert p["shape_averaged"]
+    straight = dec.predict(dataclasses.replace(law, shape=None), scale=1e10, level=0.95)
+    lo, hi = p["lr_pi"]
+    assert np.log(hi / lo) > np.log(straight["lr_pi"][1] / straight["lr_pi"][0])
+    inside = res.predict(scale=1e8)
+    assert not any("bends" in e for e in inside["extrapolation"])
+    text = str(law)
+    assert "shape: q = " in text and "the law bends" in text
+    d = json.loads(json.dumps(law.to_dict()))
+    assert d["shape"]["resolved"] is True and len(d["shape"]["q_ci"]) == 2
+    back = scalefit.Law.from_dict(d)
+    again = dec.predict(back, scale=1e10)
+    assert again["shape_averaged"]
+
+
+def test_shape_not_testable_with_three_levels():
+    law = _lr_law(_fit(scales=(1e7, 1e8, 1e9)))
+    assert not law.shape["resolved"] and law.shape["reason"].startswith("not testable")
+    assert "not testable" in str(law)
+
+
+def test_fix_a_zero_on_mup_like_data_does_not_reject():
+    # No scatter of the optima around the law here: the exponent's bootstrap interval
+    # carries the optima's measurement noise, not scatter beyond it (the F-test does).
+    res = _fit(TrueLaw(a=0.0), seed=5, scatter=0.0, fix={"a": 0})
+    law = _lr_law(res)
+    c = law.constraint
+    assert law.params["a"] == 0 and "a = 0 (fixed)" in str(law)
+    assert c["fixed"]["a"]["inside"] and c["p_value"] > 0.05
+    assert abs(np.log(res.predict(scale=1e9)["lr"] / TrueLaw(a=0.0).lr_opt(1e9, 1e9))) < 0.1
+    rows = res.equivalence({"a": 0.1})
+    assert rows[0]["verdict"] == "inside +-margin"
+
+
+def test_fix_a_zero_on_sp_like_data_rejects():
+    law = _lr_law(_fit(TrueLaw(a=-0.4), seed=6, scatter=0.0, fix={"a": 0}))
+    c = law.constraint
+    assert c["fixed"]["a"]["inside"] is False and c["p_value"] < 0.01
+    assert "the data reject a = 0" in str(law)
+
+
+def test_fix_unknown_name_is_one_line_error():
+    with pytest.raises(scalefit.ScalefitInputError, match="unknown exponent 'c'"):
+        _fit(fix={"c": 0})
+
+
+@pytest.mark.parametrize("ci,margin,verdict", [
+    ((-0.05, 0.04), 0.1, "inside +-margin"),
+    ((-0.3, 0.25), 0.1, "not resolved"),  # contains 0, but too wide: never "flat"
+    ((0.2, 0.4), 0.1, "outside"),
+    ((-0.4, -0.15), 0.1, "outside"),
+    ((0.05, 0.2), 0.1, "not resolved"),
+    (None, 0.1, "not resolved"),
+    ((np.nan, 0.1), 0.1, "not resolved"),
+])
+def test_equivalence_verdicts(ci, margin, verdict):
+    assert equivalence(ci, margin) == verdict
+
+
+def test_equivalence_about_a_value():
+    assert equivalence((-1.05, -0.97), 0.1, value=-1.0) == "inside +-margin"
+    with pytest.raises(ValueError):
+        equivalence((0, 1), -1)
+
+
+def test_f_sf_matches_scipy():
+    from scipy.stats import f
+
+    for F, d1, d2 in ((0.03, 1, 3), (5.0, 1, 3), (2.5, 2, 10), (0.5, 3, 40)):
+        assert f_sf(F, d1, d2) == pytest.approx(f.sf(F, d1, d2), rel=1e-9)
+
+
+def test_cli_compare_margin_and_fix(tmp_path):
+    cmd = [sys.executable, "-m", "scalefit", "compare", "examples/data/synthetic_sweeps.csv",
+           "--by", "parameterization", "--boot", "100", "--margin", "a=0.1", "--fix", "b=-0.2"]
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert p.returncode == 0, p.stderr
+    assert "Equivalence: is the 95% CI inside value +- margin?" in p.stdout
+    assert "outside" in p.stdout and "inside +-margin" in p.stdout
+    bad = subprocess.run(cmd[:-2] + ["--fix", "a=x"], capture_output=True, text=True, cwd=ROOT,
+                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
