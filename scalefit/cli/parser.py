@@ -162,6 +162,18 @@ Minimises the fitted loss under C = 6 N D: N* = G (C/6)^a, D* = (C/6)^b / G with
 a = beta / (alpha + beta). Intervals: every bootstrap draw saved in FIT.json, allocated.
 Warns when a budget, N* or D* lies outside the data the law was fitted on.
 """,
+    "backtest": r"""examples:
+  scalefit backtest runs.csv --axis scale
+  scalefit backtest steplaw.csv --scale N --horizon D --loss "smooth loss" --by bs --axis scale
+  scalefit backtest token_horizon.csv --axis horizon --levels 2 --json backtest.json
+
+Rolling origin: for each of the largest levels of --axis in turn (default every level from
+the 4th smallest up, at most 3; --levels K: the K largest), fit the law of lr_opt on the
+smaller levels only, predict every ok optimum measured at that level, and compare: ln
+error, whether the prediction interval covers it, and the loss cost curvature x error^2.
+Baselines: keep the LR of the largest fitted level (same other coordinates, else the
+nearest); the law without its last fitted level. The optima are those the full data give.
+""",
     "next": r"""examples:
   scalefit next runs.csv --budget 16
   scalefit next runs.csv --budget 16 --target-scale 7B --target-horizon 1T --out next.csv
@@ -219,6 +231,11 @@ ABOUT = {
              "predicted optimal LR at a target scale and horizon (or of every sweep's optimum) "
              "the most per unit cost, each with its reason in one line (docs/math.md section "
              "11)."),
+    "backtest": ("how often the LR law's forecasts are right (held-out levels)",
+                 "Rolling-origin backtest of the power laws of lr_opt along an ordered axis "
+                 "(scale, horizon or a numeric --by column): fit the smaller levels, predict "
+                 "each held-out level's optima, report the prediction intervals' coverage, "
+                 "the median |ln error| and the loss cost against two baselines."),
     "allocate": ("compute-optimal N and D for a budget, from a Chinchilla fit",
                  "For budgets of C FLOPs: the model size N* and tokens D* that minimise a saved "
                  "Chinchilla law (scalefit chinchilla --json) at C = 6 N D, the tokens per "
@@ -244,7 +261,8 @@ USAGES = {"fit": "%(prog)s RUNS [options]", "chinchilla": "%(prog)s RUNS [option
           "isoflop": "%(prog)s RUNS [options]",
           "allocate": "%(prog)s FIT.json --budget C [--budget C2 ...] [options]",
           "compare": "%(prog)s RUNS --by COL [COL ...] [options]",
-          "next": "%(prog)s RUNS --budget K [options]"}
+          "next": "%(prog)s RUNS --budget K [options]",
+          "backtest": "%(prog)s RUNS --axis scale|horizon|COL [--levels K] [options]"}
 
 
 def _columns(p, lr=True):
@@ -356,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
                               epilog=EPILOGS[name], help=ABOUT[name][0], usage=USAGES.get(name),
                               description=textwrap.fill(ABOUT[name][1], width=88))
          for name in EPILOGS}
-    for name in ("fit", "compare", "chinchilla", "next"):
+    for name in ("fit", "compare", "chinchilla", "next", "backtest"):
         p[name].add_argument("runs", metavar="RUNS", nargs="?", help="table of runs: .csv .tsv "
                              ".parquet .jsonl .json, or - for stdin")
         _columns(p[name], lr=name != "chinchilla")
@@ -364,6 +382,14 @@ def build_parser() -> argparse.ArgumentParser:
     _fit_options(p["next"])
     _next_args(p["next"])
     _fit_options(p["compare"], by_required=True, joint=False)
+    _fit_options(p["backtest"], joint=False)
+    g = p["backtest"].add_argument_group("backtest")
+    g.add_argument("--axis", metavar="scale|horizon|COL", required=True,
+                   help="the ordered axis to hold levels out along: scale, horizon (or their "
+                        "column names) or a numeric --by column")
+    g.add_argument("--levels", metavar="K", type=_count(1, 100), default=None,
+                   help="hold out the K largest levels, each in turn (default: every level "
+                        "from the 4th smallest up, at most 3)")
     p["fit"].add_argument("--all-laws", action="store_true", help="also list the conditional "
                           "laws (at one fixed horizon or scale) in the summary; they are always "
                           "in --json")
