@@ -161,12 +161,16 @@ def _score(group, origin, col, held, train, law, law_b, others, level, seed) -> 
     """One row per held-out optimum: the law, its CI/PI, the measurement and both baselines,
     for every held-out point at once."""
     Z = _design(law, held)
-    p = cb.predict_points(law.coef(), law.boot, law.rmse_log or 0.0, Z, level, seed)
+    X = _design(law, train)
+    p = cb.predict_points(law.coef(), law.boot, law.rmse_log or 0.0, Z, level, seed, X)
+    pp = cb.predict_points(law.coef(), law.boot, law.rmse_log or 0.0, Z, level, seed)
     y = np.log(held["lr_opt"].to_numpy(float))
     k = held["curvature"].to_numpy(float)
     err = p["log"] - y
     has_pi = np.all(np.isfinite(p["pi"]), axis=0)
     covered = np.where(has_pi, (p["pi"][0] <= y) & (y <= p["pi"][1]), np.nan)
+    has_pp = np.all(np.isfinite(pp["pi"]), axis=0)
+    cov_pp = np.where(has_pp, (pp["pi"][0] <= y) & (y <= pp["pi"][1]), np.nan)
     # baseline (a): the LR of the largest fitted level, same other coordinates or nearest
     top = train[train[col] == train[col].max()]
     j = cb.nearest(top[others].to_numpy(float), held[others].to_numpy(float))
@@ -174,8 +178,9 @@ def _score(group, origin, col, held, train, law, law_b, others, level, seed) -> 
     keep_from = top.iloc[j]
     # baseline (b): the law without its last fitted level
     if law_b is not None:
+        short = train[train[col] < train[col].max()]
         pb = cb.predict_points(law_b.coef(), law_b.boot, law_b.rmse_log or 0.0,
-                               _design(law_b, held), level, seed)
+                               _design(law_b, held), level, seed, _design(law_b, short))
         eb = pb["log"] - y
         hb = np.all(np.isfinite(pb["pi"]), axis=0)
         cov_b = np.where(hb, (pb["pi"][0] <= y) & (y <= pb["pi"][1]), np.nan)
@@ -200,6 +205,8 @@ def _score(group, origin, col, held, train, law, law_b, others, level, seed) -> 
             "curvature": _f(k[i]),
             "ln_error": float(err[i]),
             "covered": None if np.isnan(covered[i]) else bool(covered[i]),
+            "lr_predict_pi": _pair(np.exp(pp["pi"][:, i])),
+            "covered_predict": None if np.isnan(cov_pp[i]) else bool(cov_pp[i]),
             "loss_cost": _f(k[i] * err[i] ** 2),
             "keep_lr": float(np.exp(keep[i])),
             "keep_from": {o: float(keep_from.iloc[i][o]) for o in [col, *others]},

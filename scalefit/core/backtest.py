@@ -25,12 +25,15 @@ def origins(levels: np.ndarray, k: int | None = None, first: int = 4, most: int 
 
 
 def predict_points(coef: np.ndarray, boot: np.ndarray | None, rmse: float, Z: np.ndarray,
-                   level: float, seed: int = 0) -> dict:
+                   level: float, seed: int = 0, X: np.ndarray | None = None) -> dict:
     """Predictions of a log-linear law at the rows of ``Z`` (n, k) (1, ln v1, ...).
 
     coef: (k,) point coefficients; boot: (B, k) bootstrap coefficients or None; rmse: the
     law's scatter in ln lr (added as normal noise for the prediction interval, drawn with
-    ``seed`` as ``decisions.predict`` does). Returns ``log`` (n,), ``ci`` and ``pi`` (2, n)
+    ``seed`` as ``decisions.predict`` does). With the training design ``X`` (m, k) the
+    scatter is that of a new point of an ordinary least-squares fit instead: ``rmse`` over
+    m - k degrees of freedom, times sqrt(1 + h) (h: the point's leverage), drawn from
+    Student's t with m - k degrees of freedom. Returns ``log`` (n,), ``ci`` and ``pi`` (2, n)
     in ln lr (NaN without draws), ``sigma`` (n,) the 16-84% half range of the PI draws.
     """
     n = Z.shape[0]
@@ -44,7 +47,14 @@ def predict_points(coef: np.ndarray, boot: np.ndarray | None, rmse: float, Z: np
         return out
     draws = boot @ Z.T  # (B, n)
     rng = np.random.default_rng(seed)
-    total = draws + rng.normal(0.0, rmse if np.isfinite(rmse or np.nan) else 0.0, draws.shape)
+    rmse = rmse if np.isfinite(rmse or np.nan) else 0.0
+    if X is not None and X.shape[0] > X.shape[1]:
+        m, k = X.shape
+        h = np.einsum("ij,jk,ik->i", Z, np.linalg.pinv(X.T @ X), Z)
+        scatter = rmse * np.sqrt(m / (m - k)) * np.sqrt(1.0 + h)
+        total = draws + rng.standard_t(m - k, draws.shape) * scatter
+    else:
+        total = draws + rng.normal(0.0, rmse, draws.shape)
     out["ci"] = percentile_ci(draws, level)
     out["pi"] = percentile_ci(total, level)
     q16, q84 = percentile_ci(total, 0.6827)
