@@ -290,6 +290,6 @@ def backtest(args) -> int:
     return _emit(args, res)
 
 
-COMMANDS = {"backtest": backtest, "next": next_, "fit": fit, "compare": fit, "predict": predict, "audit": audit,
+COMMANDS = {"next": next_, "fit": fit, "compare": fit, "predict": predict, "audit": audit,
             "transfer": transfer, "chinchilla": chinchilla, "isoflop": isoflop,
-            "allocate": allocate}
+            "allocate": allocate, "backtest": backtest}

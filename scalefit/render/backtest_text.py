@@ -59,7 +59,8 @@ def backtest_document(res) -> Document:
                    notes=("  PI: the law's bootstrap draws plus the scatter of a new point of "
                           "its least-squares fit (over n - k, with leverage, Student's t);",
                           "  predict PI: the narrower interval of 'scalefit predict' (scatter "
-                          "rmse_log over n, no leverage);","  keep: the LR of the largest fitted level (same other coordinates, "
+                          "rmse_log over n, no leverage);",
+                          "  keep: the LR of the largest fitted level (same other coordinates, "
                           "else the nearest); short: the law without its last fitted level;",
                           "  beats: the law's median |err| is below keep's / short's"))
     blocks = [points, Text(("",)), scores]
