@@ -28,7 +28,7 @@ _LAZY = {
     "IsoflopResult": ("scalefit.results.isoflop", "IsoflopResult"),
     "Allocation": ("scalefit.results.allocation", "Allocation"),
     "Proposals": ("scalefit.results.proposals", "Proposals"),
-    "backtest": ("scalefit.backtests", "backtest"),
+    "backtest": ("scalefit.backtest_table", "backtest"),
     "BacktestResult": ("scalefit.results.backtest", "BacktestResult"),
 }
 

@@ -24,17 +24,6 @@ from .results.backtest import BacktestResult
 ROLES = ("scale", "horizon")
 
 
-def backtest(table, axis: str = "scale", levels: int | None = None, **fit_options
-             ) -> BacktestResult:
-    """Fit ``table`` (``scalefit.fit`` with ``fit_options``) and backtest its lr_opt laws
-    along ``axis`` (see ``backtest_fit``)."""
-    from .pipeline import fit
-
-    fit_options.setdefault("progress", None)
-    result = fit(table, **fit_options)
-    return backtest_fit(result, axis=axis, levels=levels)
-
-
 def resolve_axis(result, axis: str) -> str:
     """The optima column of ``axis``: a role (scale, horizon), the source column of one
     (e.g. N), or a numeric ``by`` column; anything else is one line naming the choices."""

@@ -10,6 +10,7 @@ import re
 import textwrap
 
 from .._version import __version__
+from .backtest_args import BACKTEST_ABOUT, BACKTEST_EPILOG, add_backtest_args
 from .usage import Parser, UsageError  # noqa: F401 (UsageError: re-exported)
 
 PROG = "scalefit"
@@ -162,18 +163,7 @@ Minimises the fitted loss under C = 6 N D: N* = G (C/6)^a, D* = (C/6)^b / G with
 a = beta / (alpha + beta). Intervals: every bootstrap draw saved in FIT.json, allocated.
 Warns when a budget, N* or D* lies outside the data the law was fitted on.
 """,
-    "backtest": r"""examples:
-  scalefit backtest runs.csv --axis scale
-  scalefit backtest steplaw.csv --scale N --horizon D --loss "smooth loss" --by bs --axis scale
-  scalefit backtest token_horizon.csv --axis horizon --levels 2 --json backtest.json
-
-Rolling origin: for each of the largest levels of --axis in turn (default every level from
-the 4th smallest up, at most 3; --levels K: the K largest), fit the law of lr_opt on the
-smaller levels only, predict every ok optimum measured at that level, and compare: ln
-error, whether the prediction interval covers it, and the loss cost curvature x error^2.
-Baselines: keep the LR of the largest fitted level (same other coordinates, else the
-nearest); the law without its last fitted level. The optima are those the full data give.
-""",
+    "backtest": BACKTEST_EPILOG,
     "next": r"""examples:
   scalefit next runs.csv --budget 16
   scalefit next runs.csv --budget 16 --target-scale 7B --target-horizon 1T --out next.csv
@@ -231,11 +221,7 @@ ABOUT = {
              "predicted optimal LR at a target scale and horizon (or of every sweep's optimum) "
              "the most per unit cost, each with its reason in one line (docs/math.md section "
              "11)."),
-    "backtest": ("how often the LR law's forecasts are right (held-out levels)",
-                 "Rolling-origin backtest of the power laws of lr_opt along an ordered axis "
-                 "(scale, horizon or a numeric --by column): fit the smaller levels, predict "
-                 "each held-out level's optima, report the prediction intervals' coverage, "
-                 "the median |ln error| and the loss cost against two baselines."),
+    "backtest": BACKTEST_ABOUT,
     "allocate": ("compute-optimal N and D for a budget, from a Chinchilla fit",
                  "For budgets of C FLOPs: the model size N* and tokens D* that minimise a saved "
                  "Chinchilla law (scalefit chinchilla --json) at C = 6 N D, the tokens per "
@@ -383,13 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     _next_args(p["next"])
     _fit_options(p["compare"], by_required=True, joint=False)
     _fit_options(p["backtest"], joint=False)
-    g = p["backtest"].add_argument_group("backtest")
-    g.add_argument("--axis", metavar="scale|horizon|COL", required=True,
-                   help="the ordered axis to hold levels out along: scale, horizon (or their "
-                        "column names) or a numeric --by column")
-    g.add_argument("--levels", metavar="K", type=_count(1, 100), default=None,
-                   help="hold out the K largest levels, each in turn (default: every level "
-                        "from the 4th smallest up, at most 3)")
+    add_backtest_args(p["backtest"], _count)
     p["fit"].add_argument("--all-laws", action="store_true", help="also list the conditional "
                           "laws (at one fixed horizon or scale) in the summary; they are always "
                           "in --json")
