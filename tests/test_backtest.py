@@ -123,3 +123,9 @@ def test_steplaw_speed(datasets):
                             by=["bs"], scale="N", horizon="D", loss="smooth loss")
     assert time.perf_counter() - t < 15
     assert len(res.points) >= 30
+
+
+def test_figure(tmp_path):
+    res = _fit(0, n_boot=50).backtest(axis="scale", levels=2)
+    fig = res.plot(tmp_path / "bt.png")
+    assert fig.axes and (tmp_path / "bt.png").exists()
