@@ -28,6 +28,8 @@ _LAZY = {
     "IsoflopResult": ("scalefit.results.isoflop", "IsoflopResult"),
     "Allocation": ("scalefit.results.allocation", "Allocation"),
     "Proposals": ("scalefit.results.proposals", "Proposals"),
+    "backtest": ("scalefit.backtest_table", "backtest"),
+    "BacktestResult": ("scalefit.results.backtest", "BacktestResult"),
 }
 
 __all__ = ["__version__", "ScalefitInputError", "ScalefitFitError", "ExtrapolationWarning",

@@ -273,6 +273,30 @@ def next_(args) -> int:
     return _emit(args, props, files=to_do if args.out else None)
 
 
+def backtest(args) -> int:
+    """``backtest``: table -> fit -> BacktestResult -> summary, --json."""
+    from .. import pipeline
+    from ..backtests import backtest_fit
+    from ..files import check_outputs
+
+    check_outputs(args.json, None, [args.runs])
+    result = pipeline.fit(args.runs, scale=args.scale, horizon=args.horizon, lr=args.lr,
+                          loss=args.loss, by=list(dict.fromkeys(args.by)), n_boot=args.boot,
+                          ci=args.ci, seed=args.seed, window=args.window,
+                          include=tuple(args.include_status), reference=args.reference,
+                          status=args.status, diverged_above=args.diverged_above,
+                          extract=args.extract, fmt=args.format,
+                          progress=None if args.quiet else "auto", require_optimum=True,
+                          blowup=args.blowup, status_ok=tuple(args.status_ok),
+                          max_misfit=args.max_misfit, floor_gap=args.floor_gap,
+                          optima=args.optima, optima_level=args.optima_level,
+                          missing_loss=args.missing_loss,
+                          keep_duplicates=args.keep_duplicates)
+    args.late_warnings += result.warnings
+    res = backtest_fit(result, axis=args.axis, levels=args.levels)
+    return _emit(args, res)
+
+
 COMMANDS = {"next": next_, "fit": fit, "compare": fit, "predict": predict, "audit": audit,
             "transfer": transfer, "chinchilla": chinchilla, "isoflop": isoflop,
-            "allocate": allocate}
+            "allocate": allocate, "backtest": backtest}

@@ -10,6 +10,7 @@ import re
 import textwrap
 
 from .._version import __version__
+from .backtest_args import BACKTEST_ABOUT, BACKTEST_EPILOG, add_backtest_args
 from .law_options import add_law_options
 from .usage import Parser, UsageError  # noqa: F401 (UsageError: re-exported)
 
@@ -163,6 +164,7 @@ Minimises the fitted loss under C = 6 N D: N* = G (C/6)^a, D* = (C/6)^b / G with
 a = beta / (alpha + beta). Intervals: every bootstrap draw saved in FIT.json, allocated.
 Warns when a budget, N* or D* lies outside the data the law was fitted on.
 """,
+    "backtest": BACKTEST_EPILOG,
     "next": r"""examples:
   scalefit next runs.csv --budget 16
   scalefit next runs.csv --budget 16 --target-scale 7B --target-horizon 1T --out next.csv
@@ -220,6 +222,7 @@ ABOUT = {
              "predicted optimal LR at a target scale and horizon (or of every sweep's optimum) "
              "the most per unit cost, each with its reason in one line (docs/math.md section "
              "11)."),
+    "backtest": BACKTEST_ABOUT,
     "allocate": ("compute-optimal N and D for a budget, from a Chinchilla fit",
                  "For budgets of C FLOPs: the model size N* and tokens D* that minimise a saved "
                  "Chinchilla law (scalefit chinchilla --json) at C = 6 N D, the tokens per "
@@ -245,7 +248,8 @@ USAGES = {"fit": "%(prog)s RUNS [options]", "chinchilla": "%(prog)s RUNS [option
           "isoflop": "%(prog)s RUNS [options]",
           "allocate": "%(prog)s FIT.json --budget C [--budget C2 ...] [options]",
           "compare": "%(prog)s RUNS --by COL [COL ...] [options]",
-          "next": "%(prog)s RUNS --budget K [options]"}
+          "next": "%(prog)s RUNS --budget K [options]",
+          "backtest": "%(prog)s RUNS --axis scale|horizon|COL [--levels K] [options]"}
 
 
 def _columns(p, lr=True):
@@ -357,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
                               epilog=EPILOGS[name], help=ABOUT[name][0], usage=USAGES.get(name),
                               description=textwrap.fill(ABOUT[name][1], width=88))
          for name in EPILOGS}
-    for name in ("fit", "compare", "chinchilla", "next"):
+    for name in ("fit", "compare", "chinchilla", "next", "backtest"):
         p[name].add_argument("runs", metavar="RUNS", nargs="?", help="table of runs: .csv .tsv "
                              ".parquet .jsonl .json, or - for stdin")
         _columns(p[name], lr=name != "chinchilla")
@@ -366,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     _next_args(p["next"])
     _fit_options(p["compare"], by_required=True, joint=False)
     add_law_options(p)
+    _fit_options(p["backtest"], joint=False)
+    add_backtest_args(p["backtest"], _count)
     p["fit"].add_argument("--all-laws", action="store_true", help="also list the conditional "
                           "laws (at one fixed horizon or scale) in the summary; they are always "
                           "in --json")

@@ -244,6 +244,13 @@ class FitResult(Immutable):
                        objective, new_scales, new_horizons, new_sweeps, new_sweep_lrs,
                        per_group, past)
 
+    def backtest(self, axis: str = "scale", levels: int | None = None):
+        """Rolling-origin backtest of the lr_opt laws along ``axis`` (scale, horizon or a
+        numeric ``by`` column): a ``BacktestResult`` (``scalefit.backtests.backtest_fit``)."""
+        from ..backtests import backtest_fit
+
+        return backtest_fit(self, axis=axis, levels=levels)
+
     # ------------------------------------------------------------------ protocol
     @property
     def params(self) -> dict:

@@ -1,0 +1,117 @@
+"""Benchmark: how often the lr_opt laws forecast held-out optima (``scalefit backtest``).
+
+Backtests every public sweep dataset in ../shared/datasets that has LR sweeps, and the two
+bundled CPU studies: rolling origin along the named axis (default levels: every level from
+the 4th smallest up, at most 3), per dataset and axis a row of held-out points, coverage of
+the 95% PIs (and of 'scalefit predict''s narrower PI), median |ln error| of the law and of
+the two baselines (keep the LR of the largest fitted level; the law without its last
+level), and whether the law beats both. Datasets that are absent are skipped.
+
+    python benchmarks/forecast.py [--boot 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import scalefit
+from scalefit.errors import ScalefitInputError
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets"
+
+
+def _marin(fig: str, cut: float) -> pd.DataFrame:
+    df = pd.read_csv(DATA / "marin-hyperball" / "transfer_runs.csv")
+    return df[(df[f"in_{fig}_figure"] == 1) & ~(df["loss"] >= cut)]
+
+
+CASES = [  # name, table, axis, fit options
+    ("steplaw dense (per bs)", lambda: DATA / "steplaw" / "dense_lr_bs_loss.csv", "scale",
+     {"by": ["bs"], "scale": "N", "horizon": "D", "loss": "smooth loss"}),
+    ("steplaw dense (per bs)", lambda: DATA / "steplaw" / "dense_lr_bs_loss.csv", "horizon",
+     {"by": ["bs"], "scale": "N", "horizon": "D", "loss": "smooth loss"}),
+    ("marin LR x horizon (130m)", lambda: DATA / "marin-hyperball" / "lr_datasize.csv",
+     "horizon", {"by": ["optimizer"], "horizon": "tokens"}),
+    ("marin LR x width", lambda: _marin("width", 5.0), "scale",
+     {"by": ["optimizer"], "scale": "hidden_dim"}),
+    ("marin LR x depth", lambda: _marin("depth", 4.6), "scale",
+     {"by": ["optimizer"], "scale": "num_layers"}),
+    ("misfitting (open_lm)", lambda: DATA / "misfitting-scaling_laws"
+     / "scaling_results_last_ckpt_only.csv", "scale",
+     {"scale": "N", "horizon": "D", "lr": "peak_lr"}),
+    ("misfitting (open_lm)", lambda: DATA / "misfitting-scaling_laws"
+     / "scaling_results_last_ckpt_only.csv", "horizon",
+     {"scale": "N", "horizon": "D", "lr": "peak_lr"}),
+    ("CPU parameterization (per param.)",
+     lambda: ROOT / "examples" / "data" / "parameterization_cpu.csv", "scale",
+     {"by": ["parameterization"]}),
+    ("CPU token horizon", lambda: ROOT / "examples" / "data" / "token_horizon_cpu.csv",
+     "horizon", {}),
+]
+
+
+def _f(v, pct=False):
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "-"
+    return f"{100 * v:.0f}%" if pct else f"{v:.3f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--boot", type=int, default=1000)
+    args = ap.parse_args()
+    print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}"
+          f", scalefit {scalefit.__version__}, {args.boot} resamples, seed 0\n")
+    head = ("| dataset | axis | groups | held-out | groups beating both | PI covers | predict PI | "
+            "med abs ln err | keep | short | beats keep/short | s |")
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    pooled = {"cov": [], "cov_p": [], "err": [], "keep": [], "short": []}
+    for name, table, axis, opts in CASES:
+        try:
+            t0 = time.perf_counter()
+            path = table()
+            if isinstance(path, Path) and not path.exists():
+                raise FileNotFoundError(path)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = scalefit.backtest(path, axis=axis, n_boot=args.boot, **opts)
+            dt = time.perf_counter() - t0
+        except (FileNotFoundError, ScalefitInputError) as e:
+            print(f"| {name} | {axis} | skipped: {str(e)[:120]} |")
+            continue
+        t = res.table()
+        s = res.scores()[-1]
+        law = s["law"]
+        # every group with a held-out level has >= 4 levels (the default origins)
+        per = [x for x in res.scores() if not x["pooled"]] or [s]
+        both = sum(1 for x in per if x["beats_keep"] and x["beats_short"])
+        print(f"| {name} | {axis} | {len(res.groups())} | {len(t)} | {both}/{len(per)} | "
+              f"{_f(law['coverage'], True)} ({law['n_covered']}/{law['n_with_pi']}) | "
+              f"{_f(law.get('predict_coverage'), True)} | {_f(law['median_abs_ln_error'])} | "
+              f"{_f(s['keep']['median_abs_ln_error'])} | "
+              f"{_f(s['short']['median_abs_ln_error'])} | "
+              f"{'yes' if s['beats_keep'] else 'no'}/"
+              f"{'-' if s['beats_short'] is None else ('yes' if s['beats_short'] else 'no')} |"
+              f" {dt:.1f} |")
+        pooled["cov"] += t["covered"].dropna().astype(float).tolist()
+        pooled["cov_p"] += t["covered_predict"].dropna().astype(float).tolist()
+        pooled["err"] += t["ln_error"].abs().tolist()
+        pooled["keep"] += t["keep_ln_error"].abs().tolist()
+        pooled["short"] += t["short_ln_error"].astype(float).abs().dropna().tolist()
+    print(f"\npooled over datasets: {len(pooled['err'])} held-out optima; 95% PI covers "
+          f"{_f(np.mean(pooled['cov']), True)} (predict's PI {_f(np.mean(pooled['cov_p']), True)});"
+          f" median |ln error| {np.median(pooled['err']):.3f} (keep "
+          f"{np.median(pooled['keep']):.3f}, short {np.median(pooled['short']):.3f})")
+
+
+if __name__ == "__main__":
+    main()

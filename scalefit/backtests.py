@@ -1,0 +1,220 @@
+"""Rolling-origin backtests of the laws of lr_opt (``scalefit backtest``, ``scalefit.backtest``).
+
+Fit once on the full table (every sweep's optimum, its interval and its resamples); then
+along an ordered axis, for each held-out level in turn, refit the law of lr_opt per ``by``
+group on the optima of the smaller levels only (their bootstrap draws give its intervals),
+predict every ``ok`` optimum measured at the held-out level, and score the predictions
+against two baselines: keep the LR of the largest fitted level, and the law fitted without
+its last fitted level (docs/math.md, "Backtests"). The optima are the full fit's: each
+sweep's optimum comes from its own runs only, but a sweep with few degrees of freedom
+borrows its group's pooled noise, which the held-out sweeps help measure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .core import backtest as cb
+from .core.laws import power_law
+from .errors import ScalefitInputError
+from .laws import _with_noise, by_groups, law_points, law_variables
+from .results.backtest import BacktestResult
+
+ROLES = ("scale", "horizon")
+
+
+def resolve_axis(result, axis: str) -> str:
+    """The optima column of ``axis``: a role (scale, horizon), the source column of one
+    (e.g. N), or a numeric ``by`` column; anything else is one line naming the choices."""
+    cols = dict(result.input.get("columns") or {})
+    optima = result.optima
+    for role in ROLES:
+        if axis == role or (cols.get(role) == axis and role in optima):
+            if role not in optima or not np.isfinite(optima[role].to_numpy(float)).any():
+                raise ScalefitInputError(f"--axis {axis}: the table has no {role} column")
+            return role
+    by = result.by
+    if axis in by:
+        v = pd.to_numeric(optima[axis], errors="coerce")
+        if v.isna().any() or not (v > 0).all():
+            raise ScalefitInputError(f"--axis {axis}: the column is not numeric and > 0 "
+                                     "in every sweep; an axis must be ordered")
+        return axis
+    named = [f"{r} ({cols[r]})" if cols.get(r) and cols[r] != r else r
+             for r in ROLES if r in optima and np.isfinite(optima[r].to_numpy(float)).any()]
+    extra = [b for b in by if pd.to_numeric(optima[b], errors="coerce").notna().all()]
+    choice = ", ".join(named + [f"{b} (--by)" for b in extra]) or "none"
+    raise ScalefitInputError(f"--axis {axis}: not an axis of this fit; columns it can use: "
+                             f"{choice} (a numeric column must also be a --by column)")
+
+
+def backtest_fit(result, axis: str = "scale", levels: int | None = None) -> BacktestResult:
+    """Rolling-origin backtest of ``result``'s lr_opt laws along ``axis``.
+
+    axis: ``scale``, ``horizon`` (or their source column names) or a numeric ``by``
+    column; levels: how many of the largest levels to hold out, each in turn (default:
+    every level from the 4th smallest up, at most 3).
+    """
+    if levels is not None and int(levels) < 1:
+        raise ScalefitInputError(f"--levels must be >= 1 (got {levels})")
+    col = resolve_axis(result, axis)
+    level = result.level
+    seed = int(result.settings.get("seed", 0) or 0)
+    include = tuple(result.settings.get("include", ("ok",)))
+    optima = result.optima
+    optima.index = np.arange(len(optima))  # row j = column j of the resamples
+    if col in result.by:
+        optima[col] = pd.to_numeric(optima[col])
+    boot = result.boot
+    xl = None
+    if boot is not None:
+        xl = boot.x_law if getattr(boot, "x_law", None) is not None else boot.x_opt
+    by = tuple(b for b in result.by if b != col)
+    others = [r for r in ROLES if r in optima and r != col
+              and np.isfinite(optima[r].to_numpy(float)).any()]
+    points, notes, origins_of = [], [], {}
+    for group, sub in by_groups(optima, by):
+        pts = law_points(sub, include)
+        meas = sub[(sub["status"] == "ok") & np.isfinite(sub["lr_opt"].to_numpy(float))]
+        held_levels = cb.origins(pts[col].to_numpy(float), levels)
+        origins_of[_label(group)] = held_levels.tolist()
+        if not held_levels.size:
+            notes.append(f"{_label(group) or 'all runs'}: {pts[col].nunique()} level(s) of "
+                         f"{col} with an optimum: too few to hold one out (need "
+                         f"{3 if levels else 4}{'' if levels else ', or --levels'})")
+            continue
+        for origin in held_levels:
+            held = meas[meas[col].to_numpy(float) == origin]
+            train = pts[pts[col].to_numpy(float) < origin]
+            if held.empty:
+                continue
+            law, why = _law(train, col, xl, level, by_col=col in result.by)
+            if law is None:
+                notes.append(f"{_label(group) or 'all runs'}: {col} {origin:g}: {why}")
+                continue
+            top = train[col].max()
+            short = train[train[col] < top]
+            law_b, _ = _law(short, col, xl, level, by_col=col in result.by,
+                            variables=law.variables)
+            points += _score(group, origin, col, held, train, law, law_b, others, level, seed)
+    if not points:
+        raise ScalefitInputError(f"no held-out optimum along {col}: "
+                                 + ("; ".join(notes) if notes else "no ok optima"))
+    return BacktestResult(points=points, axis=col, level=level, notes=notes,
+                          settings={"levels": levels, "seed": seed,
+                                    "n_boot": result.settings.get("n_boot"),
+                                    "include": list(include)},
+                          input={"source": result.input.get("source"), "by": list(by),
+                                 "columns": dict(result.input.get("columns") or {})})
+
+
+def _label(group: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in group.items())
+
+
+def _law(train: pd.DataFrame, col: str, xl, level: float, by_col: bool, variables=None):
+    """The power law of lr_opt on ``train`` (its own variables; ``col`` among them), or
+    (None, why)."""
+    if variables is None:
+        base = law_variables(train) or ()
+        if by_col:
+            variables = (*base, col) if train[col].nunique() >= 2 else ()
+        else:
+            variables = base if col in base else ()
+    if not variables or any(train[v].nunique() < 2 for v in variables):
+        return None, f"the smaller levels do not vary in {col}"
+    need = len(variables) + 2
+    if len(train) < need:
+        return None, f"{len(train)} optima below it: too few for a law (need {need})"
+    cols = train.index.to_numpy()
+    yb = None
+    if xl is not None:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            yb = np.exp(xl[:, cols])
+        yb, _ = _with_noise(yb)
+    law = power_law("lr_opt", {v: train[v].to_numpy(float) for v in variables},
+                    train["lr_opt"].to_numpy(float), yb, tuple(variables), {}, level,
+                    exponents={"scale": "a", "horizon": "b", col: "c"})
+    if not np.all(np.isfinite(law.coef())):
+        return None, "the law of the smaller levels is not determined"
+    return law, None
+
+
+def _design(law, rows: pd.DataFrame) -> np.ndarray:
+    return np.column_stack([np.ones(len(rows))] + [np.log(rows[v].to_numpy(float))
+                                                   for v in law.variables])
+
+
+def _score(group, origin, col, held, train, law, law_b, others, level, seed) -> list[dict]:
+    """One row per held-out optimum: the law, its CI/PI, the measurement and both baselines,
+    for every held-out point at once."""
+    Z = _design(law, held)
+    X = _design(law, train)
+    p = cb.predict_points(law.coef(), law.boot, law.rmse_log or 0.0, Z, level, seed, X)
+    pp = cb.predict_points(law.coef(), law.boot, law.rmse_log or 0.0, Z, level, seed)
+    y = np.log(held["lr_opt"].to_numpy(float))
+    k = held["curvature"].to_numpy(float)
+    err = p["log"] - y
+    has_pi = np.all(np.isfinite(p["pi"]), axis=0)
+    covered = np.where(has_pi, (p["pi"][0] <= y) & (y <= p["pi"][1]), np.nan)
+    has_pp = np.all(np.isfinite(pp["pi"]), axis=0)
+    cov_pp = np.where(has_pp, (pp["pi"][0] <= y) & (y <= pp["pi"][1]), np.nan)
+    # baseline (a): the LR of the largest fitted level, same other coordinates or nearest
+    top = train[train[col] == train[col].max()]
+    j = cb.nearest(top[others].to_numpy(float), held[others].to_numpy(float))
+    keep = np.log(top["lr_opt"].to_numpy(float))[j]
+    keep_from = top.iloc[j]
+    # baseline (b): the law without its last fitted level
+    if law_b is not None:
+        short = train[train[col] < train[col].max()]
+        pb = cb.predict_points(law_b.coef(), law_b.boot, law_b.rmse_log or 0.0,
+                               _design(law_b, held), level, seed, _design(law_b, short))
+        eb = pb["log"] - y
+        hb = np.all(np.isfinite(pb["pi"]), axis=0)
+        cov_b = np.where(hb, (pb["pi"][0] <= y) & (y <= pb["pi"][1]), np.nan)
+    else:
+        eb = cov_b = np.full(len(held), np.nan)
+    ek = keep - y
+    rows = []
+    for i in range(len(held)):
+        r = held.iloc[i]
+        rows.append({
+            "group": dict(group), "axis": col, "origin": float(origin),
+            "scale": _f(r.get("scale")), "horizon": _f(r.get("horizon")),
+            **({col: float(r[col])} if col not in ROLES else {}),
+            "n_train": int(len(train)), "train_max": float(train[col].max()),
+            "law": law.form, "law_params": dict(law.params),
+            "lr_pred": float(np.exp(p["log"][i])),
+            "lr_pred_ci": _pair(np.exp(p["ci"][:, i])),
+            "lr_pred_pi": _pair(np.exp(p["pi"][:, i])),
+            "sigma_log": _f(p["sigma"][i]),
+            "lr_measured": float(r["lr_opt"]),
+            "lr_measured_ci": _pair([r["lr_opt_lo"], r["lr_opt_hi"]]),
+            "curvature": _f(k[i]),
+            "ln_error": float(err[i]),
+            "covered": None if np.isnan(covered[i]) else bool(covered[i]),
+            "lr_predict_pi": _pair(np.exp(pp["pi"][:, i])),
+            "covered_predict": None if np.isnan(cov_pp[i]) else bool(cov_pp[i]),
+            "loss_cost": _f(k[i] * err[i] ** 2),
+            "keep_lr": float(np.exp(keep[i])),
+            "keep_from": {o: float(keep_from.iloc[i][o]) for o in [col, *others]},
+            "keep_ln_error": float(ek[i]), "keep_loss_cost": _f(k[i] * ek[i] ** 2),
+            "short_lr": _f(np.exp(eb[i] + y[i])), "short_ln_error": _f(eb[i]),
+            "short_covered": None if np.isnan(cov_b[i]) else bool(cov_b[i]),
+            "short_loss_cost": _f(k[i] * eb[i] ** 2),
+        })
+    return rows
+
+
+def _f(v):
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None
+
+
+def _pair(v):
+    a, b = (_f(x) for x in v)
+    return None if a is None or b is None else [a, b]

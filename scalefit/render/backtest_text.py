@@ -1,0 +1,69 @@
+"""The text of a ``BacktestResult``: held-out points, then scores per law against the
+baselines."""
+
+from __future__ import annotations
+
+from .format import fmt, fmt_ci, group_label
+from .tables import Document, Table, Text
+
+
+def _share(v) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
+
+
+def _err(v) -> str:
+    return "-" if v is None else f"{v:+.3f}"
+
+
+def _yes(v) -> str:
+    return "-" if v is None else ("yes" if v else "no")
+
+
+def backtest_document(res) -> Document:
+    lvl = f"{res.level * 100:g}%"
+    ax = res.axis
+    grouped = bool(res.input.get("by"))
+    others = [c for c in ("scale", "horizon") if c != ax
+              and any(p.get(c) is not None for p in res.points)]
+    header = ((["group"] if grouped else []) + [ax] + others
+              + ["lr_opt pred", f"{lvl} PI", "measured", f"{lvl} CI", "ln err", "in PI",
+                 "cost", "keep err", "short err"])
+    rows = []
+    for p in res.points:
+        rows.append(([group_label(p["group"])] if grouped else [])
+                    + [fmt(p.get(ax))] + [fmt(p.get(c)) for c in others]
+                    + [fmt(p["lr_pred"]), fmt_ci(p["lr_pred_pi"]) or "-", fmt(p["lr_measured"]),
+                       fmt_ci(p["lr_measured_ci"]) or "-", _err(p["ln_error"]),
+                       _yes(p["covered"]), fmt(p["loss_cost"]), _err(p["keep_ln_error"]),
+                       _err(p["short_ln_error"])])
+    points = Table(header, rows, title=f"Backtest along {ax}: each held-out level predicted by "
+                   f"the law of the smaller levels ({len(res.points)} held-out optima)",
+                   align=("l",) * (len(header) - 8) + ("r",) * 8)
+    srows = []
+    for s in res.scores():
+        law, keep, short = s["law"], s["keep"], s["short"]
+        srows.append(["all (pooled)" if s["pooled"] else group_label(s["group"]),
+                      str(s["n_points"]), str(len(s["levels"])),
+                      f"{_share(law['coverage'])} ({law['n_covered']}/{law['n_with_pi']})",
+                      _share(law.get("predict_coverage")),
+                      fmt(law["median_abs_ln_error"]), fmt(keep["median_abs_ln_error"]),
+                      fmt(short["median_abs_ln_error"]), fmt(law["mean_loss_cost"]),
+                      fmt(keep["mean_loss_cost"]), fmt(short["mean_loss_cost"]),
+                      _yes(s["beats_keep"]) + "/" + _yes(s["beats_short"])])
+    scores = Table(["law", "points", "levels", f"{lvl} PI covers", "predict PI", "med|err|",
+                    "keep",
+                    "short", "mean cost", "keep", "short", "beats"], srows,
+                   title="Scores (|err|: |ln predicted - ln measured|; cost: curvature x err^2, "
+                         "in loss)",
+                   align=("l",) + ("r",) * 10 + ("l",),
+                   notes=("  PI: the law's bootstrap draws plus the scatter of a new point of "
+                          "its least-squares fit (over n - k, with leverage, Student's t);",
+                          "  predict PI: the narrower interval of 'scalefit predict' (scatter "
+                          "rmse_log over n, no leverage);",
+                          "  keep: the LR of the largest fitted level (same other coordinates, "
+                          "else the nearest); short: the law without its last fitted level;",
+                          "  beats: the law's median |err| is below keep's / short's"))
+    blocks = [points, Text(("",)), scores]
+    if res.notes:
+        blocks += [Text(("",) + tuple(f"note: {n}" for n in res.notes))]
+    return Document(tuple(blocks))

@@ -1,0 +1,171 @@
+"""``BacktestResult``: a rolling-origin backtest of the laws of lr_opt (``scalefit backtest``).
+
+One row per held-out optimum (``points``) and, computed from them, one score per ``by``
+group and pooled (``scores``): coverage of the prediction intervals, median |ln error|,
+mean loss cost, and the same for the two baselines. JSON: docs/json-schema.md, "backtest".
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .._version import __version__
+from ..core import backtest as cb
+from ..core.frozen import freeze, thaw
+from ..errors import ScalefitInputError
+from .base import Immutable, jsonable
+
+KIND = "backtest"
+
+
+class BacktestResult(Immutable):
+    """``points``: tuple of dicts, one per held-out optimum (keys in docs/json-schema.md);
+    ``axis``: the ordered column; ``level``: the PI level; ``notes``: origins skipped and
+    why; ``settings``, ``input``: how it was made."""
+
+    __slots__ = ("points", "axis", "level", "notes", "settings", "input")
+
+    def __init__(self, points, axis: str, level: float, notes=(), settings=None, input=None):
+        self._set({"points": freeze([dict(p) for p in points]), "axis": axis,
+                   "level": float(level), "notes": tuple(notes),
+                   "settings": freeze(dict(settings or {})), "input": freeze(dict(input or {}))})
+
+    # ------------------------------------------------------------------ views
+    def table(self) -> pd.DataFrame:
+        """The held-out points as a DataFrame (intervals as ``_lo``/``_hi`` columns)."""
+        out = []
+        for p in thaw(self.points):
+            row = dict(p.pop("group"))
+            p.pop("law_params", None)
+            p.pop("keep_from", None)
+            for k in ("lr_pred_ci", "lr_pred_pi", "lr_measured_ci", "lr_predict_pi"):
+                v = p.pop(k, None)
+                row[k + "_lo"], row[k + "_hi"] = (v if v is not None else (np.nan, np.nan))
+            row.update(p)
+            out.append(row)
+        return pd.DataFrame(out)
+
+    def groups(self) -> list[dict]:
+        seen = []
+        for p in self.points:
+            g = dict(p["group"])
+            if g not in seen:
+                seen.append(g)
+        return seen
+
+    def scores(self) -> list[dict]:
+        """Per group (and ``pooled`` over all groups when there are several): ``n_points``,
+        ``levels`` (held-out), ``law``, ``keep`` and ``short`` scores (``coverage``,
+        ``median_abs_ln_error``, ``mean_loss_cost``, ...; the law's ``predict_coverage``:
+        that of ``FitResult.predict``'s narrower PI), ``beats_keep`` /
+        ``beats_short`` (the law's median |ln error| is the smaller; None when a baseline
+        has no prediction)."""
+        groups = self.groups()
+        out = [self._score([p for p in self.points if dict(p["group"]) == g], g)
+               for g in groups]
+        if len(groups) > 1:
+            out.append(self._score(list(self.points), None))
+        return out
+
+    @staticmethod
+    def _score(pts, group) -> dict:
+        def col(key):
+            return np.array([np.nan if p[key] is None else float(p[key]) for p in pts])
+
+        law = cb.scores(col("ln_error"), col("covered"), col("loss_cost"))
+        keep = cb.scores(col("keep_ln_error"), np.full(len(pts), np.nan), col("keep_loss_cost"))
+        short = cb.scores(col("short_ln_error"), col("short_covered"), col("short_loss_cost"))
+        pred = cb.scores(col("ln_error"), col("covered_predict"), col("loss_cost"))
+        law["predict_coverage"] = pred["coverage"]
+
+        def beats(base):
+            a, b = law["median_abs_ln_error"], base["median_abs_ln_error"]
+            return None if a is None or b is None or base["n"] < law["n"] else bool(a < b)
+
+        return {"group": group, "pooled": group is None, "n_points": len(pts),
+                "levels": sorted({p["origin"] for p in pts}), "law": law, "keep": keep,
+                "short": short, "beats_keep": beats(keep), "beats_short": beats(short)}
+
+    # ------------------------------------------------------------------ protocol
+    @property
+    def params(self) -> dict:
+        """Per group label (``all`` pooled): coverage, median |ln error|, mean loss cost."""
+        return {_label(s): {k: s["law"][k] for k in ("coverage", "median_abs_ln_error",
+                                                     "mean_loss_cost")}
+                for s in self.scores()}
+
+    def conf_int(self, level: float | None = None) -> dict:
+        """Per group label: the Clopper-Pearson interval (default at the backtest's level)
+        of the PI coverage, from the held-out points covered and counted."""
+        from scipy.stats import beta
+
+        lvl = self.level if level is None else float(level)
+        if not 0 < lvl < 1:
+            raise ScalefitInputError(f"level must be in (0, 1) (got {level})")
+        out = {}
+        for s in self.scores():
+            k, n = s["law"]["n_covered"], s["law"]["n_with_pi"]
+            if n == 0:
+                out[_label(s)] = {"coverage": None}
+                continue
+            a = (1 - lvl) / 2
+            lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+            hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
+            out[_label(s)] = {"coverage": (lo, hi)}
+        return out
+
+    def summary(self):
+        from ..render.backtest_text import backtest_document
+
+        return backtest_document(self)
+
+    def __str__(self) -> str:
+        return self.summary().to_text()
+
+    def __repr__(self) -> str:
+        return (f"<BacktestResult along {self.axis}: {len(self.points)} held-out optima, "
+                f"{len(self.groups())} group(s)>")
+
+    def _repr_markdown_(self) -> str:
+        return self.summary().to_markdown()
+
+    def messages(self) -> list[str]:
+        return []
+
+    def plot(self, path=None):
+        """Predicted vs measured optimum with the prediction intervals (a matplotlib
+        Figure); saved to ``path`` (PNG/SVG by extension) when given."""
+        from ..render.backtest_figure import backtest_figure
+
+        return backtest_figure(self, path)
+
+    def to_dict(self, draws: bool = True) -> dict:
+        return jsonable({"version": __version__, "kind": KIND, "axis": self.axis,
+                         "ci_level": self.level, "input": thaw(self.input),
+                         "settings": thaw(self.settings), "notes": list(self.notes),
+                         "points": thaw(self.points), "scores": self.scores()})
+
+    @classmethod
+    def from_dict(cls, d: dict) -> BacktestResult:
+        if not isinstance(d, dict) or d.get("kind") != KIND:
+            raise ScalefitInputError("not a backtest result (no \"kind\": \"backtest\")")
+        try:
+            return cls(points=d["points"], axis=d["axis"], level=d["ci_level"],
+                       notes=d.get("notes", ()), settings=d.get("settings"),
+                       input=d.get("input"))
+        except KeyError as e:
+            raise ScalefitInputError(f"backtest result: missing key {e}") from None
+
+
+def _label(score: dict) -> str:
+    g = score["group"]
+    if g is None:
+        return "all"
+    return ", ".join(f"{k}={v}" for k, v in g.items()) or "all runs"
+
+
+def fmt_share(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.0f}%"

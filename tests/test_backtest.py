@@ -1,0 +1,131 @@
+"""Rolling-origin backtests (scalefit backtest, FitResult.backtest): ground truth on
+synthetic sweeps, JSON round trip, the command line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import scalefit
+from scalefit.backtests import backtest_fit
+from scalefit.core import backtest as cb
+from scalefit.errors import ScalefitInputError
+from scalefit.results.backtest import BacktestResult
+from scalefit.synthetic import TrueLaw, make_sweeps
+
+SCALES = (1e7, 2e7, 4e7, 8e7, 1.6e8, 3.2e8)
+
+
+def _fit(seed, lr_scatter=0.05, n_boot=200):
+    df = make_sweeps(scales=SCALES, horizons=(1e9, 4e9), seeds=2, noise=0.004,
+                     law=TrueLaw(a=-0.3, b=-0.2), lr_scatter=lr_scatter, seed=seed)
+    return scalefit.fit(df, n_boot=n_boot, seed=seed, progress=None)
+
+
+def test_origins_default_and_k():
+    lv = np.array([1.0, 2, 3, 4, 5, 6, 7])
+    assert cb.origins(lv).tolist() == [5.0, 6.0, 7.0]
+    assert cb.origins(lv[:4]).tolist() == [4.0]
+    assert cb.origins(lv[:3]).size == 0
+    assert cb.origins(lv[:3], k=5).tolist() == [3.0]  # keeps 2 levels to fit on
+
+
+def test_straight_law_coverage_and_beats_keep():
+    covered, errs, keep = [], [], []
+    for seed in range(4):
+        res = _fit(seed).backtest(axis="scale")
+        t = res.table()
+        assert set(t["origin"]) == {8e7, 1.6e8, 3.2e8}
+        assert (t["train_max"] < t["origin"]).all()  # fitted on the smaller levels only
+        covered += t["covered"].tolist()
+        errs += t["ln_error"].abs().tolist()
+        keep += t["keep_ln_error"].abs().tolist()
+    cov = np.mean(covered)
+    assert len(covered) == 24
+    assert cov >= 0.8, cov  # nominal 95%, 24 points
+    assert np.median(errs) < 0.5 * np.median(keep)  # the law beats "keep the LR"
+    assert np.median(errs) <= 0.15
+
+
+def test_scores_and_conf_int():
+    res = _fit(0).backtest(axis="scale", levels=2)
+    (s,) = res.scores()
+    assert s["n_points"] == 4 and s["levels"] == [1.6e8, 3.2e8]
+    assert s["beats_keep"] is True
+    ci = res.conf_int()["all runs"]["coverage"]
+    assert 0 <= ci[0] <= res.params["all runs"]["coverage"] <= ci[1] <= 1
+
+
+def test_json_round_trip(tmp_path):
+    res = _fit(1, n_boot=50).backtest(axis="scale", levels=1)
+    d = json.loads(json.dumps(res.to_dict()))
+    assert d["kind"] == "backtest" and d["axis"] == "scale"
+    back = BacktestResult.from_dict(d)
+    assert back.to_dict() == d
+    assert str(back) == str(res)
+    with pytest.raises(ScalefitInputError):
+        BacktestResult.from_dict({"kind": "fit"})
+
+
+def test_by_column_axis():
+    df = make_sweeps(scales=(1e7, 1e8), horizons=(1e9,), seeds=2, noise=0.004, seed=3)
+    parts = []
+    for w in (1, 2, 4, 8):  # lr_opt ~ w^-0.5 along a numeric --by column
+        p = df.copy()
+        p["wd"] = w
+        p["lr"] = p["lr"] * w ** -0.5
+        parts.append(p)
+    import pandas as pd
+    res = scalefit.backtest(pd.concat(parts), axis="wd", by=["wd"], n_boot=50)
+    t = res.table()
+    assert set(t["origin"]) == {8.0} and len(t) == 2
+    assert t["ln_error"].abs().max() < 0.1
+
+
+def test_bad_axis_names_columns():
+    fit = _fit(0, n_boot=0)
+    with pytest.raises(ScalefitInputError, match=r"--axis width: .*scale.*horizon"):
+        backtest_fit(fit, axis="width")
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(scalefit.__file__)))
+
+
+def _cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "scalefit", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env)
+
+
+def test_cli_smoke_and_bad_axis(tmp_path):
+    df = make_sweeps(scales=SCALES, horizons=(1e9,), seeds=2, noise=0.004, seed=0)
+    df.to_csv(tmp_path / "runs.csv", index=False)
+    r = _cli("backtest", "runs.csv", "--axis", "scale", "--boot", "100", "--json", "bt.json",
+             "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Backtest along scale" in r.stdout and "95% PI covers" in r.stdout
+    d = json.loads((tmp_path / "bt.json").read_text())
+    assert len(d["points"]) == 3 and d["scores"][0]["n_points"] == 3
+    r = _cli("backtest", "runs.csv", "--axis", "width", "--boot", "0", cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--axis width" in lines[0] and "scale" in lines[0]
+
+
+def test_steplaw_speed(datasets):
+    import time
+
+    t = time.perf_counter()
+    res = scalefit.backtest(datasets / "steplaw" / "dense_lr_bs_loss.csv", axis="scale",
+                            by=["bs"], scale="N", horizon="D", loss="smooth loss")
+    assert time.perf_counter() - t < 15
+    assert len(res.points) >= 30
+
+
+def test_figure(tmp_path):
+    res = _fit(0, n_boot=50).backtest(axis="scale", levels=2)
+    fig = res.plot(tmp_path / "bt.png")
+    assert fig.axes and (tmp_path / "bt.png").exists()
