@@ -33,10 +33,10 @@ LAYERS = [
     ("scalefit.laws", 2), ("scalefit.optima_table", 2), ("scalefit.readers", 2),
     ("scalefit.row_scan", 2), ("scalefit.row_checks", 2),
     ("scalefit.extract", 2), ("scalefit.noise_plan", 2),
-    ("scalefit.results", 3), ("scalefit.render.", 3),
+    ("scalefit.results", 3), ("scalefit.render.", 3), ("scalefit.backtests", 3),
     ("scalefit.pipeline", 4), ("scalefit.chinchilla", 4), ("scalefit.isoflop", 4),
     ("scalefit.joint", 4),
-    ("scalefit.next", 4),
+    ("scalefit.next", 4), ("scalefit.backtest_table", 4),
     ("scalefit.cli", 5), ("scalefit.__main__", 6),
 ]
 CORE_EXTERNAL = {"numpy", "scipy", "__future__"}
