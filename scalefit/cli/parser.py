@@ -10,15 +10,13 @@ import re
 import textwrap
 
 from .._version import __version__
+from ..core.status_names import STATUS_NAMES  # numpy-free, so --help stays instant
 from .backtest_args import add_backtest_args
 from .help_texts import ABOUT, EPILOGS, MAIN_DESCRIPTION, MAIN_EPILOG, USAGES
 from .law_options import add_law_options
 from .usage import Parser, UsageError  # noqa: F401 (UsageError: re-exported)
 
 PROG = "scalefit"
-# Same as scalefit.core.optimum.STATUS_NAMES (kept here so that --help imports no numpy).
-STATUS_NAMES = ("ok", "edge", "too_few", "not_convex", "all_diverged", "bad_fit", "off_grid",
-                "div_bracketed", "flat")
 FORMATS = ("csv", "tsv", "parquet", "jsonl", "json")
 
 

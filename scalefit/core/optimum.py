@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .status_names import STATUS_NAMES  # noqa: F401 (the codes' names; re-exported)
+
 OK, EDGE, TOO_FEW, NOT_CONVEX, ALL_DIVERGED, BAD_FIT, OFF_GRID, DIV_BRACKETED, FLAT = range(9)
 # ``flat`` is set by the pipeline once the group's noise is known (``core.noise``), never
 # by ``fit_sweeps``.
-STATUS_NAMES = ("ok", "edge", "too_few", "not_convex", "all_diverged", "bad_fit", "off_grid",
-                "div_bracketed", "flat")
 DEFAULT_WINDOW = 2
 # bad_fit: the RMS of the level means around the parabola exceeds this share of the
 # valley's depth in the window (max fitted loss there - loss_opt) ...
