@@ -21,13 +21,12 @@ from ..core.frozen import freeze, thaw
 from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..render import fit_text
 from ..render.format import group_label, group_text
+from ..schema import SCHEMA_VERSION
 from .base import Immutable, draws_from_json, jsonable, level_or_stored
 from .decisions import Audit, HorizonTransfer, Prediction, transfer_row
 from .joint import JointFit
 from .law import Law, equivalence_rows
 from .quality import TransferQuality
-
-SCHEMA_VERSION = 2
 
 
 class FitResult(Immutable):
