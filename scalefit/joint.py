@@ -32,6 +32,7 @@ from .core.joint import (
     valley,
 )
 from .core.laws import LawFit, power_law
+from .core.pyvalue import py_item
 from .errors import ScalefitInputError
 from .grouping import _factorize
 from .laws import _label, law_variables
@@ -156,7 +157,7 @@ def _by_groups(optima: pd.DataFrame, by: list[str]):
         return
     for key, sub in optima.groupby(by, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        yield dict(zip(by, (v.item() if hasattr(v, "item") else v for v in key))), sub.index
+        yield dict(zip(by, (py_item(v) for v in key))), sub.index
 
 
 def _joint_runs(per_sweep, sweep_group, bs, G) -> list[dict]:

@@ -26,6 +26,7 @@ import pandas as pd
 from .core.bootstrap import percentile_ci
 from .core.identify import MAX_AT_BOUND, draws_identified, loss_asymptote_identified
 from .core.laws import collinear, leave_largest_out, loglinear, loss_law_profile
+from .core.pyvalue import py_scalar
 from .core.quality import ratio_asymptote
 from .errors import ScalefitInputError
 
@@ -96,7 +97,7 @@ def _group_labels(opt: pd.DataFrame, by: list[str]) -> dict:
     """label -> group dict; the label is the value itself for one by column, else a tuple."""
     out = {}
     for _, r in opt[by].drop_duplicates().iterrows():
-        key = {b: (r[b].item() if isinstance(r[b], np.generic) else r[b]) for b in by}
+        key = {b: py_scalar(r[b]) for b in by}
         lab = key[by[0]] if len(by) == 1 else tuple(key.values())
         out[lab] = key
     return out

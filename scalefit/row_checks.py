@@ -15,6 +15,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from .core.pyvalue import py_scalar
 from .errors import ScalefitInputError
 from .render.format import quote
 from .row_scan import MISSING_TOKENS, ReadInfo
@@ -84,7 +85,8 @@ def duplicate_rows(df: pd.DataFrame, where: np.ndarray, src: str, label: tuple[s
         col, (i, j) = conflicts[0][0], conflicts[0][1]
         parts.append(f"{len(conflicts)} run id{'s' if len(conflicts) != 1 else ''} in "
                      f"{quote(col, 40)} given twice with different values (first "
-                     f"{quote(_py(df[col].iloc[j]), 60)} on {label[1]} {where[i]} and {where[j]}): "
+                     f"{quote(py_scalar(df[col].iloc[j]), 60)} on {label[1]} {where[i]} and "
+                     f"{where[j]}): "
                      "kept as separate runs (--keep-duplicates)")
     warning = f"{src}: " + "; ".join(parts) if parts else None
     return (np.zeros(len(df), dtype=bool) if keep else copy), warning
@@ -124,16 +126,11 @@ def _conflict_message(df, conflict, where, src: str, unit: str) -> str:
     col, (i, j) = conflict
     a, b = df.iloc[i], df.iloc[j]
     diff = next((c for c in df.columns if not _same(a[c], b[c])), None)
-    what = (f" ({quote(diff, 40)}: {quote(_py(a[diff]), 60)} vs {quote(_py(b[diff]), 60)})"
-            if diff is not None else "")
-    return (f"{src}: run id {quote(_py(df[col].iloc[i]), 60)} is on {unit} {where[i]} and {unit} "
-            f"{where[j]} with different values{what}; one run has one result: remove the "
+    what = (f" ({quote(diff, 40)}: {quote(py_scalar(a[diff]), 60)} vs "
+            f"{quote(py_scalar(b[diff]), 60)})" if diff is not None else "")
+    return (f"{src}: run id {quote(py_scalar(df[col].iloc[i]), 60)} is on {unit} {where[i]} and "
+            f"{unit} {where[j]} with different values{what}; one run has one result: remove the "
             "wrong row, or pass --keep-duplicates to keep both")
-
-
-def _py(v):
-    """A numpy scalar as the Python value it holds (for its repr in a message)."""
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def _same(x, y) -> bool:

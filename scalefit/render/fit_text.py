@@ -7,15 +7,12 @@ Table or Document; nothing is computed here but text.
 from __future__ import annotations
 
 from .._version import __version__
+from ..core.pyvalue import py_item
 from .format import count, fmt, fmt_ci, fmt_with_ci, group_label, group_text
 from .tables import Document, Table, Text
 
 ROLE_KEYS = ("scale", "horizon")
 MAX_SUMMARY_ROWS = 60
-
-
-def _py(v):
-    return v.item() if hasattr(v, "item") and not isinstance(v, str) else v
 
 
 def _status_line(result) -> str:
@@ -37,7 +34,7 @@ def optima_table(result, limit: int | None = MAX_SUMMARY_ROWS) -> Table:
         return _given_optima(result, opt, shown, head, lvl)
     rows = []
     for _, r in shown.iterrows():
-        rows.append([str(_py(r[c])) if c in by else fmt(r[c]) for c in head]
+        rows.append([str(py_item(r[c])) if c in by else fmt(r[c]) for c in head]
                     + [fmt(r["lr_opt"]), ci_text(r),
                        fmt(r["loss_opt"], 4), fmt(r["curvature"]),
                        f"{int(r['n_runs'])}/{int(r['n_diverged'])}", fmt(r["lr_best"]),
@@ -54,7 +51,7 @@ def optima_table(result, limit: int | None = MAX_SUMMARY_ROWS) -> Table:
 def _given_optima(result, opt, shown, head, lvl) -> Table:
     """The optima of a table of optima, as given (with the uncertainty they carry)."""
     by = result.by
-    rows = [[str(_py(r[c])) if c in by else fmt(r[c]) for c in head]
+    rows = [[str(py_item(r[c])) if c in by else fmt(r[c]) for c in head]
             + [fmt(r["lr_opt"]), ci_text(r), fmt(r["loss_opt"], 4), fmt(r["curvature"]),
                str(int(r["n_runs"])), str(r.get("boot_kind") or "-")]
             for _, r in shown.iterrows()]

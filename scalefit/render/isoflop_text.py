@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from .._version import __version__
+from ..core.pyvalue import py_item
 from .format import fmt, fmt_ci, group_text
 from .tables import Document, Table, Text
 
 MAX_ROWS = 60
-
-
-def _py(v):
-    return v.item() if hasattr(v, "item") and not isinstance(v, str) else v
 
 
 def profiles_table(result, limit: int | None = MAX_ROWS) -> Table:
@@ -19,7 +16,7 @@ def profiles_table(result, limit: int | None = MAX_ROWS) -> Table:
     shown = prof if limit is None else prof.head(limit)
     rows = []
     for _, r in shown.iterrows():
-        rows.append([str(_py(r[b])) for b in by]
+        rows.append([str(py_item(r[b])) for b in by]
                     + [fmt(r["budget"]), fmt(r["N_opt"]), fmt_ci((r["N_opt_lo"], r["N_opt_hi"])),
                        fmt(r["D_opt"]), fmt_ci((r["D_opt_lo"], r["D_opt_hi"])),
                        fmt(r["tokens_per_param"]),

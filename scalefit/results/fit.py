@@ -18,6 +18,7 @@ import pandas as pd
 from .._version import __version__
 from ..core import decisions as dec
 from ..core.frozen import freeze, thaw
+from ..core.pyvalue import py_scalar
 from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..render import fit_text
 from ..render.format import group_label, group_text
@@ -355,7 +356,7 @@ class FitResult(Immutable):
             return [r[lo], r[hi]]
 
         def get(key):
-            return _py(r[key]) if key in r and not _missing(r[key]) else None
+            return py_scalar(r[key]) if key in r and not _missing(r[key]) else None
 
         open_ = get("lr_opt_ci_open") or None
         lr_ci = pair("lr_opt_lo", "lr_opt_hi")
@@ -363,9 +364,9 @@ class FitResult(Immutable):
             lr_ci = [None if open_ in ("low", "both") else get("lr_opt_lo"),
                      None if open_ in ("high", "both") else get("lr_opt_hi")]
         return {
-            "group": {b: _py(r[b]) for b in self.by},
-            "scale": _py(r["scale"]) if "scale" in r else None,
-            "horizon": _py(r["horizon"]) if "horizon" in r else None,
+            "group": {b: py_scalar(r[b]) for b in self.by},
+            "scale": py_scalar(r["scale"]) if "scale" in r else None,
+            "horizon": py_scalar(r["horizon"]) if "horizon" in r else None,
             "lr_opt": r["lr_opt"],
             "lr_opt_ci": lr_ci,
             "lr_opt_ci_open": open_,
@@ -459,10 +460,6 @@ def _num_eq(a, b) -> bool:
         return float(a) == float(b)
     except (TypeError, ValueError):
         return False
-
-
-def _py(v):
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def _missing(v) -> bool:

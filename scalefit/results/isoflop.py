@@ -20,6 +20,7 @@ from ..core.allocation import power_law_allocation
 from ..core.bootstrap import percentile_ci
 from ..core.frozen import freeze
 from ..core.laws import LawFit
+from ..core.pyvalue import py_item
 from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..render.format import group_label
 from ..schema import ISOFLOP_SCHEMA_VERSION
@@ -207,7 +208,7 @@ class IsoflopResult(Immutable):
         }
 
     def _profile_dict(self, r: pd.Series) -> dict:
-        out = {"group": {b: _py(r[b]) for b in self.by}}
+        out = {"group": {b: py_item(r[b]) for b in self.by}}
         for k in PROFILE_KEYS:
             if k not in r:
                 continue
@@ -274,7 +275,3 @@ def _key(law: LawFit) -> str:
 
 def _nan(v):
     return np.nan if v is None else v
-
-
-def _py(v):
-    return v.item() if hasattr(v, "item") else v

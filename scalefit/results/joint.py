@@ -18,6 +18,7 @@ from ..core import decisions as dec
 from ..core import joint as cj
 from ..core.bootstrap import percentile_ci
 from ..core.frozen import freeze, thaw
+from ..core.pyvalue import py_scalar
 from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..render import joint_text
 from .base import Immutable, draws_from_json, draws_to_json, jsonable
@@ -219,12 +220,12 @@ class JointFit(Immutable):
         """JSON-ready (docs/json-schema.md, ``joint``); ``draws``: the laws' bootstrap draws."""
         opt = []
         for _, r in self._optima.iterrows():
-            d = {"group": {b: _py(r[b]) for b in self.by},
-                 "scale": _py(r["scale"]) if "scale" in r else None,
-                 "horizon": _py(r["horizon"]) if "horizon" in r else None}
+            d = {"group": {b: py_scalar(r[b]) for b in self.by},
+                 "scale": py_scalar(r["scale"]) if "scale" in r else None,
+                 "horizon": py_scalar(r["horizon"]) if "horizon" in r else None}
             for c in self._optima.columns:
                 if c not in self.by and c not in ("scale", "horizon"):
-                    d[c] = _py(r[c]) if c in TEXT_COLUMNS else r[c]
+                    d[c] = py_scalar(r[c]) if c in TEXT_COLUMNS else r[c]
             for c in TEXT_COLUMNS[1:]:
                 d[c] = d.get(c) or None
             opt.append(d)
@@ -282,10 +283,6 @@ def _num_eq(a, b) -> bool:
         return float(a) == float(b)
     except (TypeError, ValueError):
         return False
-
-
-def _py(v):
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def _key(law, prefix="") -> str:

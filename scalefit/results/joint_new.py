@@ -23,6 +23,7 @@ import numpy as np
 
 from ..core import decisions as dec
 from ..core.planner import leverage
+from ..core.pyvalue import py_scalar
 from ..core.surface_error import block_cov, error_of
 from ..errors import ScalefitInputError
 from .proposals import KIND
@@ -254,7 +255,7 @@ def _levels(v: np.ndarray, tol: float) -> np.ndarray:
 def group_of(sf, s: int) -> dict:
     """The by columns' values (plain Python) of surface ``s``."""
     t = sf["table"].iloc[int(s)]
-    return {b: _py(t[b]) for b in sf["by"]}
+    return {b: py_scalar(t[b]) for b in sf["by"]}
 
 
 def flops(table) -> np.ndarray:
@@ -265,7 +266,3 @@ def flops(table) -> np.ndarray:
         if r in table:
             c = c * table[r].to_numpy(float)
     return c
-
-
-def _py(v):
-    return v.item() if isinstance(v, np.generic) else v

@@ -18,6 +18,7 @@ import pandas as pd
 from ..core.design import grid_step
 from ..core.joint import OK, STATUS_NAMES, fit_surfaces
 from ..core.planner import leverage
+from ..core.pyvalue import py_scalar
 from ..core.surface_design import SurfacePlanner, SurfaceView
 from ..core.surface_error import cells_of, curvature_matrices, pooled_sigma
 from ..errors import ScalefitInputError
@@ -336,7 +337,7 @@ def _weights(sf, status, chosen, target_scale, target_horizon, law_mode):
 def _row(fit, sf, col, planner, pk, costs, law_mode, known, objective="variance") -> dict:
     s = pk.surface
     t = sf["table"].iloc[s]
-    row = {c: _py(t[c]) for c in sf["by"] + sf["roles"]}
+    row = {c: py_scalar(t[c]) for c in sf["by"] + sf["roles"]}
     bs = sf["bs_values"]
     row[col] = exact_value(bs, math.exp(pk.y), bool(np.all(bs == np.round(bs))))
     row["lr"] = exact_value(sf["lr_values"], math.exp(pk.x))
@@ -441,17 +442,10 @@ def _targets(fit, sf, picks, covs, K, laws, law_mode, target_scale, target_horiz
         ci = ((float(jr["lr_opt_lo"]), float(jr["lr_opt_hi"]))
               if ok and np.isfinite(jr["lr_opt_lo"]) else None)
         out.append({"target": "sweep", "group": group_of(sf, s),
-                    "scale": _py(t["scale"]) if "scale" in t else None,
-                    "horizon": _py(t["horizon"]) if "horizon" in t else None,
+                    "scale": py_scalar(t["scale"]) if "scale" in t else None,
+                    "horizon": py_scalar(t["horizon"]) if "horizon" in t else None,
                     "lr": lr, "lr_ci": ci, "sd_now": sd(cov0[s]), "sd_after": sd(cov1[s]),
                     "loss_cost_now": _cost(K[s], cov0[s]),
                     "loss_cost_after": _cost(K[s], cov1[s]),
                     "runs": sum(1 for p in picks if p.surface == s)})
     return out
-
-
-def _py(v):
-    if isinstance(v, np.generic):
-        v = v.item()
-    return v
-

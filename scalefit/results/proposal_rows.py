@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from ..core import decisions as dec
+from ..core.pyvalue import py_scalar
 from ..render.format import fmt, group_text, name_list
 from .planning import plan
 from .proposals import KIND, Proposals
@@ -30,7 +31,7 @@ def propose(fit, k: int, target_scale=None, target_horizon=None, group=None, can
     for pk in p["picks"]:
         if pk.sweep >= 0:
             g = pk.sweep
-            row = {b: _py(optima.at[g, b]) for b in by}
+            row = {b: py_scalar(optima.at[g, b]) for b in by}
             for v in ("scale", "horizon"):
                 if v in optima:
                     row[v] = float(optima.at[g, v])
@@ -43,7 +44,7 @@ def propose(fit, k: int, target_scale=None, target_horizon=None, group=None, can
             c = float(p["costs"][g])
         else:
             m = p["new_meta"][pk.new]
-            row = {b: _py(m["group"].get(b)) for b in by}
+            row = {b: py_scalar(m["group"].get(b)) for b in by}
             for v in ("scale", "horizon"):
                 if v in optima:
                     row[v] = m[v]
@@ -175,7 +176,7 @@ def _targets(fit, p) -> list[dict]:
         lo, hi = optima.at[g, "lr_opt_lo"], optima.at[g, "lr_opt_hi"]
         ci = (float(lo), float(hi)) if np.isfinite(lo) and np.isfinite(hi) else None
         k = float(optima.at[g, "curvature"])
-        out.append({"target": "sweep", "group": {b: _py(optima.at[g, b]) for b in fit.by},
+        out.append({"target": "sweep", "group": {b: py_scalar(optima.at[g, b]) for b in fit.by},
                     "scale": float(optima.at[g, "scale"]) if "scale" in optima else None,
                     "horizon": float(optima.at[g, "horizon"]) if "horizon" in optima else None,
                     "lr": float(optima.at[g, "lr_opt"]), "lr_ci": ci, "sd_now": sd0,
@@ -230,8 +231,3 @@ def _group_of(fit, optima, mask) -> str:
 
 def _mul(k, var):
     return float(k * var) if k is not None and np.isfinite(k) and np.isfinite(var) else None
-
-
-def _py(v):
-    return v.item() if isinstance(v, np.generic) else v
-

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .._version import __version__
 from ..core.frozen import freeze, thaw
+from ..core.pyvalue import py_scalar
 from ..render.format import fmt, fmt_ci, group_label
 from ..render.tables import Document, Table, Text
 from .base import Immutable, jsonable
@@ -194,8 +193,8 @@ def _label(t: dict) -> str:
 
 
 def _py(v):
-    if isinstance(v, np.generic):
-        v = v.item()
+    """``py_scalar``, and a NaN or infinite float as None (a JSON null)."""
+    v = py_scalar(v)
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
