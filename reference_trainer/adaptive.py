@@ -24,11 +24,11 @@ from __future__ import annotations
 import io
 import json
 import math
-import sys
 
 from . import sweep
 from .config import RunConfig
 from .results import ResultsFile, RowError, config_of
+from .runtime import log
 
 BY_COLUMN = {"param": "parameterization"}
 NUMBERS = ("n_params", "tokens", "lr", "val_loss", "batch_size")  # what the fit reads
@@ -43,10 +43,6 @@ def _scalefit():
         raise ValueError(f"--adaptive needs scalefit ({e}); install it beside the trainer: "
                          "pip install -e .") from None
     return pd, sfn
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def read_results(out, pd):

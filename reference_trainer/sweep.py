@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
 import time
 from collections import deque
 
 from .config import RunConfig, config_fields
 from .pools import ProcessPool, SerialPool
 from .results import FailureLog, ResultsFile
+from .runtime import log
 from .sweeplock import Claims, SweepBusy, SweepLock
 from .worker import StopSweep, ckpt_path
 
@@ -40,10 +40,6 @@ __all__ = ["ResultsFile", "StopSweep", "SweepBusy", "choose_k", "cpu_batch_sizes
 # axes iterate in this order (outermost first); other fields follow in field order
 AXIS_ORDER = ("param", "tokens", "width", "depth")
 INNER = ("seed", "lr")
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def expand(spec: dict) -> list[RunConfig]:
