@@ -132,14 +132,6 @@ class RunTable:
     def n_diverged(self) -> int:
         return int(self.data["diverged"].sum())
 
-    @property
-    def has_scale(self) -> bool:
-        return self.columns.get("scale") is not None
-
-    @property
-    def has_horizon(self) -> bool:
-        return self.columns.get("horizon") is not None
-
 
 def resolve_columns(
     columns: list[str], explicit: dict[str, str | None], src: str,

@@ -61,11 +61,6 @@ class Sweeps:
         q = np.bincount(key, weights=self.run_loss**2, minlength=G * J).reshape(G, J)
         return n, s, q
 
-    def runs_of(self, g: int) -> tuple[np.ndarray, np.ndarray]:
-        """ln lr and loss of the finite runs of group ``g`` (canonical order)."""
-        sl = slice(int(self.group_start[g]), int(self.group_start[g] + self.group_size[g]))
-        return self.x[g, self.run_level[sl]], self.run_loss[sl]
-
 
 def index_runs(gid: np.ndarray, n_groups: int, lr: np.ndarray, loss: np.ndarray,
                diverged: np.ndarray, order_keys: np.ndarray) -> Sweeps:

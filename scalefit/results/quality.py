@@ -80,9 +80,6 @@ class TransferQuality:
                 for g in self.groups]
         return Table(header, rows, title=title, notes=[f"  note: {n}" for n in self.notes])
 
-    def summary_lines(self) -> list[str]:
-        return self.summary().lines()
-
     def __str__(self) -> str:
         return self.summary().to_text()
 
