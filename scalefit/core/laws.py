@@ -355,7 +355,8 @@ def loss_law_profile(
     alpha = _golden(u, y, w, positive, lo + pos * step, step, float(grid[0]), float(grid[-1]))
     za = np.exp(u[None, :] * alpha[:, None])  # (B, P)
     L, A = _linear_given_alpha(za, y, w)
-    ok = coarse_ok & np.isfinite(A) & ((A > 0) | (not positive))
+    # no fit for fewer points than the law's 3 parameters (as loglinear gives none)
+    ok = coarse_ok & (w.sum(axis=1) >= 3) & np.isfinite(A) & ((A > 0) | (not positive))
     with np.errstate(over="ignore"):
         A_orig = A * s_ref ** (-alpha)
     nan = np.full_like(alpha, np.nan)

@@ -3,7 +3,7 @@
 import math
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scalefit.core import bootstrap as bs
@@ -19,7 +19,8 @@ from scalefit.core.bootstrap import (
 from scalefit.core.optimum import BAD_FIT, OK, SweepFit, fit_sweeps
 from scalefit.core.sweeps import index_runs
 
-SETTINGS = settings(max_examples=30, deadline=None)
+SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -92,7 +93,8 @@ def test_level_sum_blocks_match_a_loop_over_resamples(t, n_boot, seed):
     assert np.all(q >= s * s / np.maximum(n, 1) - 1e-9)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
 @given(tables(), st.integers(0, 1000), st.integers(1, 7))
 def test_blocks_concatenate_to_one_stream(t, seed, block):
     """Smaller blocks and chunks give the same resamples as one big draw."""
@@ -172,7 +174,8 @@ def test_resamples_ignore_row_order_and_other_groups(t, seed, rnd):
 finite_or_not = st.floats(-1e6, 1e6) | st.sampled_from([np.nan, np.inf, -np.inf, 0.0, 1.0])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(finite_or_not, min_size=3, max_size=3), min_size=0, max_size=30),
        st.floats(0.01, 0.999))
 def test_percentile_ci_is_numpys_linear_percentile_ignoring_nonfinite(rows, level):

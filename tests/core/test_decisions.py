@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scalefit.core.decisions import (
@@ -18,7 +18,8 @@ from scalefit.core.decisions import (
 from scalefit.core.laws import power_law
 from scalefit.errors import ScalefitInputError
 
-SETTINGS = settings(max_examples=30, deadline=None)
+SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 def make_law(target, a, b, log_c, n_boot, seed, noise=0.05, audit_range=None):
