@@ -115,5 +115,8 @@ def run_study(sweeps: list[Sweep], out, workers: int = 2, max_rounds: int = 4,
         print(f"{label}: widening {len(changed)} sweep grids: {', '.join(changed)}",
               file=sys.stderr, flush=True)
     print(f"{label}: done in {rnd} rounds, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    if changed:
+        print(f"{label}: still not bracketed after {rnd} rounds: {', '.join(changed)}",
+              file=sys.stderr)
     return {"rounds": rnd, "runs": sum(len(sw.runs()) for sw in sweeps),
             "unbracketed": changed}

@@ -91,22 +91,13 @@ def main(argv=None) -> int:
     out = Path(args.out)
     files = {"main": out, "decay": out.with_name(out.stem + "_decay" + out.suffix),
              "bytes": out.with_name(out.stem + "_bytes" + out.suffix)}
-    results = {}
-    if "main" in args.parts:
-        results["main"] = run_study(sweeps_of(ARMS, widths, base, n_lrs), files["main"],
-                                    args.workers, max_batch=256, label="main")
-    if "decay" in args.parts:
-        results["decay"] = run_study(
-            sweeps_of(DECAY_ARMS, widths, base, n_lrs, weight_decay=DECAY, wd_transfer=True),
-            files["decay"], args.workers, max_batch=256, label="decay")
-    if "bytes" in args.parts:
-        results["bytes"] = run_study(sweeps_of(ARMS, widths, {**base, "data": "stdlib"}, n_lrs),
-                                     files["bytes"], args.workers, max_batch=256,
-                                     label="bytes")
-    for name, res in results.items():
-        if res["unbracketed"]:
-            print(f"{name}: still not bracketed after {res['rounds']} rounds: "
-                  f"{', '.join(res['unbracketed'])}", file=sys.stderr)
+    parts = {"main": sweeps_of(ARMS, widths, base, n_lrs),
+             "decay": sweeps_of(DECAY_ARMS, widths, base, n_lrs, weight_decay=DECAY,
+                                wd_transfer=True),
+             "bytes": sweeps_of(ARMS, widths, {**base, "data": "stdlib"}, n_lrs)}
+    for name in PARTS:  # in this order: the budget cuts the last part first
+        if name in args.parts:
+            run_study(parts[name], files[name], args.workers, max_batch=256, label=name)
     return 0
 
 
