@@ -27,6 +27,18 @@ def _exit_now(signum, frame) -> None:
     os._exit(EXIT)
 
 
+def end_command(status: int) -> None:
+    """In the ``scalefit`` command, after an interrupt has been reported: flush and end
+    the process with ``status`` at once, so nothing during interpreter shutdown (a
+    KeyboardInterrupt still pending there) can turn exit 130 into death by SIGINT."""
+    if not is_command_line():
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(status)
+
+
 def is_command_line() -> bool:
     """Whether this process is the ``scalefit`` command (the console script or
     ``python -m scalefit``), not a program that imports scalefit."""

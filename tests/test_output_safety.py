@@ -284,3 +284,19 @@ def test_a_saved_fit_that_contradicts_itself_is_refused(saved, tmp_path):
     d = json.loads(json.dumps(saved))
     d["laws"][lr]["params"]["C"] *= 1 + 1e-13  # a float round trip is not an edit
     _load(d, tmp_path)
+
+
+def test_an_interrupt_in_the_command_ends_it_with_130_at_once(monkeypatch):
+    """Once the command has reported an interrupt (and rolled its outputs back), the
+    process ends there with 130: a KeyboardInterrupt still pending during interpreter
+    shutdown turned it into death by SIGINT (-2) about once in 40 runs under load."""
+    from scalefit import interrupt
+
+    ended = []
+    monkeypatch.setattr(interrupt, "is_command_line", lambda: True)
+    monkeypatch.setattr(interrupt.os, "_exit", ended.append)
+    interrupt.end_command(130)
+    assert ended == [130]
+    monkeypatch.setattr(interrupt, "is_command_line", lambda: False)
+    interrupt.end_command(130)                 # a library caller: nothing ends
+    assert ended == [130]

@@ -8,7 +8,7 @@ import os
 import sys
 
 from ..errors import ScalefitFitError, ScalefitInputError
-from ..interrupt import as_exception
+from ..interrupt import as_exception, end_command
 from ..render.format import safe_text
 from .parser import PROG, UsageError, build_parser
 
@@ -23,9 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     130 interrupted)."""
     try:
         with as_exception():
-            return _main(argv)
+            status = _main(argv)
     except KeyboardInterrupt:  # between the handler's switch and the command's own
-        return _fail("interrupted", 130, False)
+        status = _fail("interrupted", 130, False)
+    if status == 130:  # reported and rolled back: in the command, end here (exit 130)
+        end_command(status)
+    return status
 
 
 def _main(argv: list[str] | None) -> int:
