@@ -152,14 +152,11 @@ def _score(group, origin, col, held, train, law, law_b, others, level, seed) -> 
     Z = _design(law, held)
     X = _design(law, train)
     p = cb.predict_points(law.coef(), law.boot, law.rmse_log or 0.0, Z, level, seed, X)
-    pp = cb.predict_points(law.coef(), law.boot, law.rmse_log or 0.0, Z, level, seed)
     y = np.log(held["lr_opt"].to_numpy(float))
     k = held["curvature"].to_numpy(float)
     err = p["log"] - y
     has_pi = np.all(np.isfinite(p["pi"]), axis=0)
     covered = np.where(has_pi, (p["pi"][0] <= y) & (y <= p["pi"][1]), np.nan)
-    has_pp = np.all(np.isfinite(pp["pi"]), axis=0)
-    cov_pp = np.where(has_pp, (pp["pi"][0] <= y) & (y <= pp["pi"][1]), np.nan)
     # baseline (a): the LR of the largest fitted level, same other coordinates or nearest
     top = train[train[col] == train[col].max()]
     j = cb.nearest(top[others].to_numpy(float), held[others].to_numpy(float))
@@ -194,8 +191,6 @@ def _score(group, origin, col, held, train, law, law_b, others, level, seed) -> 
             "curvature": _f(k[i]),
             "ln_error": float(err[i]),
             "covered": None if np.isnan(covered[i]) else bool(covered[i]),
-            "lr_predict_pi": _pair(np.exp(pp["pi"][:, i])),
-            "covered_predict": None if np.isnan(cov_pp[i]) else bool(cov_pp[i]),
             "loss_cost": _f(k[i] * err[i] ** 2),
             "keep_lr": float(np.exp(keep[i])),
             "keep_from": {o: float(keep_from.iloc[i][o]) for o in [col, *others]},

@@ -129,3 +129,49 @@ def test_figure(tmp_path):
     res = _fit(0, n_boot=50).backtest(axis="scale", levels=2)
     fig = res.plot(tmp_path / "bt.png")
     assert fig.axes and (tmp_path / "bt.png").exists()
+
+
+def test_predict_pi_is_the_backtest_pi_and_covers():
+    """'scalefit predict' adds the scatter the backtests check (n - k, leverage, t): the same
+    interval for the same law and seed, and it covers held-out optima at about its level."""
+    from scalefit.core.decisions import law_design, predict
+
+    covered, widths = [], []
+    for seed in range(6):
+        df = make_sweeps(scales=SCALES, horizons=(1e9, 4e9), seeds=2, noise=0.004,
+                         law=TrueLaw(a=-0.3, b=-0.2), lr_scatter=0.05, seed=seed)
+        full = scalefit.fit(df, n_boot=100, seed=seed, progress=None).optima
+        small = scalefit.fit(df[df["scale"] <= 8e7], n_boot=200, seed=seed, progress=None)
+        law = small.law()
+        X, free = law_design(law)
+        assert X is not None and X.shape == (law.n_points, 3) and free.tolist() == [0, 1, 2]
+        for _, row in full[(full["scale"] > 8e7) & (full["status"] == "ok")].iterrows():
+            p = predict(law, row["scale"], row["horizon"], seed=seed)
+            z = np.array([[1.0, np.log(row["scale"]), np.log(row["horizon"])]])
+            ref = cb.predict_points(law.coef(), law.boot, law.rmse_log, z, 0.95, seed, X)
+            assert np.allclose(np.log(p["lr_pi"]), ref["pi"][:, 0], rtol=0, atol=1e-12)
+            assert p["pi_scatter"].startswith("new point")
+            lo, hi = p["lr_pi"]
+            covered.append(lo <= row["lr_opt"] <= hi)
+            widths.append(np.log(hi / lo))
+    assert len(covered) == 24
+    assert np.mean(covered) >= 0.85, np.mean(covered)
+
+
+def test_predict_from_json_keeps_points_for_leverage(tmp_path):
+    res = _fit(0)
+    path = tmp_path / "fit.json"
+    res.save(path)
+    loaded = scalefit.load_fit(path)
+    a = res.predict(scale=1e9, horizon=2e9).rows[0]
+    b = loaded.predict(scale=1e9, horizon=2e9).rows[0]
+    assert b["pi_scatter"].startswith("new point")
+    assert np.allclose(a["lr_pi"], b["lr_pi"], rtol=1e-12)
+    # a file from before the points were stored: rmse alone, and the text says so
+    d = json.loads(path.read_text())
+    for law in d["laws"]:
+        law.pop("points", None)
+    path.write_text(json.dumps(d))
+    old = scalefit.load_fit(path).predict(scale=1e9, horizon=2e9)
+    assert old.rows[0]["pi_scatter"].startswith("rmse_log alone")
+    assert "without its points" in str(old.summary())

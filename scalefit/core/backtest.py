@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bootstrap import percentile_ci
+from .scatter import scatter_draws
 
 
 def origins(levels: np.ndarray, k: int | None = None, first: int = 4, most: int = 3) -> np.ndarray:
@@ -46,15 +47,8 @@ def predict_points(coef: np.ndarray, boot: np.ndarray | None, rmse: float, Z: np
             out["sigma"] = np.full(n, float(rmse))
         return out
     draws = boot @ Z.T  # (B, n)
-    rng = np.random.default_rng(seed)
     rmse = rmse if np.isfinite(rmse or np.nan) else 0.0
-    if X is not None and X.shape[0] > X.shape[1]:
-        m, k = X.shape
-        h = np.einsum("ij,jk,ik->i", Z, np.linalg.pinv(X.T @ X), Z)
-        scatter = rmse * np.sqrt(m / (m - k)) * np.sqrt(1.0 + h)
-        total = draws + rng.standard_t(m - k, draws.shape) * scatter
-    else:
-        total = draws + rng.normal(0.0, rmse, draws.shape)
+    total = draws + scatter_draws(rmse, Z, X, draws.shape, seed)
     out["ci"] = percentile_ci(draws, level)
     out["pi"] = percentile_ci(total, level)
     q16, q84 = percentile_ci(total, 0.6827)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ScalefitInputError
 from .bootstrap import percentile_ci
+from .scatter import scatter_draws
 from .shape import shape_draws
 
 FAR = 4.0  # a horizon transfer beyond the fitted horizons by more than this factor warns
@@ -96,8 +97,11 @@ def predict(law, scale=None, horizon=None, level: float = 0.95, seed: int = 0) -
     """Predicted optimum of a power law of lr_opt at (scale, horizon).
 
     Returns ``lr``, ``lr_ci`` (interval of the law's mean), ``lr_pi`` (adds the scatter of
-    optima around the law, ``rmse_log``, as normal noise drawn with ``seed``),
+    a new optimum around the law, drawn with ``seed``; see ``pi_scatter``),
     ``sigma_log`` (robust s.d. of ln lr behind ``lr_pi``: half the 16-84% range),
+    ``pi_scatter`` (which scatter ``lr_pi`` adds: that of a new point of the least-squares
+    law, rmse_log over n - k with the point's leverage and Student's t, as the backtests
+    check, when the law holds its points; rmse_log alone otherwise),
     ``law`` (its form), ``group``, ``scale``, ``horizon``, ``extrapolation`` notes,
     ``assumptions`` (about the variables the law does not vary in; see ``assumptions``),
     and the draws behind the intervals: ``draws_log`` (ln lr of the law's mean) and
@@ -113,7 +117,7 @@ def predict(law, scale=None, horizon=None, level: float = 0.95, seed: int = 0) -
            "law": law.form, "group": dict(law.group), "scale": scale, "horizon": horizon,
            "extrapolation": extrapolation(law, vals),
            "assumptions": assumptions(law, scale, horizon), "draws_log": None,
-           "total_log": None, "shape_averaged": False}
+           "total_log": None, "shape_averaged": False, "pi_scatter": None}
     shape = getattr(law, "shape", None)
     if shape and shape.get("resolved"):
         if out["extrapolation"]:
@@ -123,11 +127,36 @@ def predict(law, scale=None, horizon=None, level: float = 0.95, seed: int = 0) -
         if avg is not None:
             draws, out["shape_averaged"] = avg, True
     if draws is not None:
-        rng = np.random.default_rng(seed)
-        total = draws + rng.normal(0.0, law.rmse_log or 0.0, draws.shape)
+        X, free = law_design(law)
+        z = np.array([[1.0] + [np.log(vals[v]) for v in law.variables]])
+        rmse = law.rmse_log if law.rmse_log is not None and np.isfinite(law.rmse_log) else 0.0
+        total = draws + scatter_draws(rmse, z, X, (len(draws), 1), seed, free)[:, 0]
+        out["pi_scatter"] = ("new point of the least-squares law (rmse over n - k, leverage, "
+                             "Student's t)" if X is not None and X.shape[0] > len(free) else
+                             "rmse_log alone (the law's points are not stored: no leverage)")
         out.update(prediction_intervals(draws, total, level))
         out["draws_log"], out["total_log"] = draws, total
     return out
+
+
+def law_design(law) -> tuple[np.ndarray | None, np.ndarray]:
+    """A power law's design (m, k) rows (1, ln v1, ...) from its points, and the columns it
+    estimated (exponents held by ``--fix`` excluded); (None, all columns) when the law holds
+    only the range of its points (an old JSON file)."""
+    k = 1 + len(law.variables)
+    fixed = set(((law.constraint or {}).get("fixed") or {}).keys())
+    names = law.param_names or ()
+    free = np.array([j for j in range(k) if j == 0 or j >= len(names) or names[j] not in fixed])
+    pts = law.points or {}
+    cols = [pts.get(v) for v in law.variables]
+    if any(c is None or len(c) != law.n_points for c in cols):
+        return None, free
+    with np.errstate(divide="ignore", invalid="ignore"):
+        X = np.column_stack([np.ones(law.n_points)] + [np.log(np.asarray(c, float))
+                                                      for c in cols])
+    if not np.all(np.isfinite(X)):
+        return None, free
+    return X, free
 
 
 def bend_warning(shape) -> str:

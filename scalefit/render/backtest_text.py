@@ -45,21 +45,19 @@ def backtest_document(res) -> Document:
         srows.append(["all (pooled)" if s["pooled"] else group_label(s["group"]),
                       str(s["n_points"]), str(len(s["levels"])),
                       f"{_share(law['coverage'])} ({law['n_covered']}/{law['n_with_pi']})",
-                      _share(law.get("predict_coverage")),
                       fmt(law["median_abs_ln_error"]), fmt(keep["median_abs_ln_error"]),
                       fmt(short["median_abs_ln_error"]), fmt(law["mean_loss_cost"]),
                       fmt(keep["mean_loss_cost"]), fmt(short["mean_loss_cost"]),
                       _yes(s["beats_keep"]) + "/" + _yes(s["beats_short"])])
-    scores = Table(["law", "points", "levels", f"{lvl} PI covers", "predict PI", "med|err|",
+    scores = Table(["law", "points", "levels", f"{lvl} PI covers", "med|err|",
                     "keep",
                     "short", "mean cost", "keep", "short", "beats"], srows,
                    title="Scores (|err|: |ln predicted - ln measured|; cost: curvature x err^2, "
                          "in loss)",
-                   align=("l",) + ("r",) * 10 + ("l",),
+                   align=("l",) + ("r",) * 9 + ("l",),
                    notes=("  PI: the law's bootstrap draws plus the scatter of a new point of "
-                          "its least-squares fit (over n - k, with leverage, Student's t);",
-                          "  predict PI: the narrower interval of 'scalefit predict' (scatter "
-                          "rmse_log over n, no leverage);",
+                          "its least-squares fit (over n - k, with leverage, Student's t), "
+                          "as 'scalefit predict' gives it;",
                           "  keep: the LR of the largest fitted level (same other coordinates, "
                           "else the nearest); short: the law without its last fitted level;",
                           "  beats: the law's median |err| is below keep's / short's"))

@@ -41,7 +41,7 @@ class BacktestResult(Immutable):
             row = dict(p.pop("group"))
             p.pop("law_params", None)
             p.pop("keep_from", None)
-            for k in ("lr_pred_ci", "lr_pred_pi", "lr_measured_ci", "lr_predict_pi"):
+            for k in ("lr_pred_ci", "lr_pred_pi", "lr_measured_ci"):
                 v = p.pop(k, None)
                 row[k + "_lo"], row[k + "_hi"] = (v if v is not None else (np.nan, np.nan))
             row.update(p)
@@ -59,8 +59,8 @@ class BacktestResult(Immutable):
     def scores(self) -> list[dict]:
         """Per group (and ``pooled`` over all groups when there are several): ``n_points``,
         ``levels`` (held-out), ``law``, ``keep`` and ``short`` scores (``coverage``,
-        ``median_abs_ln_error``, ``mean_loss_cost``, ...; the law's ``predict_coverage``:
-        that of ``FitResult.predict``'s narrower PI), ``beats_keep`` /
+        ``median_abs_ln_error``, ``mean_loss_cost``, ...; the law's PI is the one
+        ``FitResult.predict`` gives), ``beats_keep`` /
         ``beats_short`` (the law's median |ln error| is the smaller; None when a baseline
         has no prediction)."""
         groups = self.groups()
@@ -78,8 +78,6 @@ class BacktestResult(Immutable):
         law = cb.scores(col("ln_error"), col("covered"), col("loss_cost"))
         keep = cb.scores(col("keep_ln_error"), np.full(len(pts), np.nan), col("keep_loss_cost"))
         short = cb.scores(col("short_ln_error"), col("short_covered"), col("short_loss_cost"))
-        pred = cb.scores(col("ln_error"), col("covered_predict"), col("loss_cost"))
-        law["predict_coverage"] = pred["coverage"]
 
         def beats(base):
             a, b = law["median_abs_ln_error"], base["median_abs_ln_error"]

@@ -145,7 +145,8 @@ class Prediction(_Rows):
     """Predicted optimal LR per group at (``scale``, ``horizon``); see ``FitResult.predict``.
 
     Row keys: ``group``, ``lr``, ``lr_ci`` (interval of the law's mean), ``lr_pi`` (adds
-    the scatter of optima around the law), ``sigma_log``, ``law``, ``scale``,
+    the scatter of a new optimum around the law; ``pi_scatter`` says which),
+    ``sigma_log``, ``law``, ``scale``,
     ``horizon``, ``extrapolation`` (notes on how far the point lies outside the data),
     ``assumptions`` (what the law assumes about the variables it does not vary in: a law
     fitted at one scale cannot say how the optimum moves with scale).
@@ -176,8 +177,12 @@ class Prediction(_Rows):
         rows = [[group_label(p["group"]), fmt(p["lr"]), fmt_ci(p["lr_ci"]) or "-",
                  fmt_ci(p["lr_pi"]) or "-", p["law"]] for p in self.rows]
         notes = _notes(self.rows)
-        notes.append("  (CI: interval of the law's mean; PI: adds the scatter of the optima "
-                     "around it)")
+        notes.append("  (CI: interval of the law's mean; PI: adds a new optimum's scatter "
+                     "around it, wider far from the data)")
+        if any((p.get("pi_scatter") or "").startswith("rmse_log alone") for p in self.rows):
+            notes.append("  (this law was read from a file without its points: the PI adds "
+                         "rmse_log alone, without leverage, and is too narrow when it "
+                         "extrapolates; refit or save it again)")
         if self.interval_source:
             notes.append(f"  ({self.interval_source})")
         return Table(["group", "lr_opt", f"{lvl} CI", f"{lvl} PI", "law"], rows,

@@ -112,6 +112,11 @@ class Law(LawFit):
             d["ln_C"] = num(self.coef()[0])
         if self.points is not None:
             d["range"] = {v: list(self.value_range(v)) for v in self.variables}
+            full = [v for v in (*self.variables, self.target)
+                    if v in self.points and len(self.points[v]) == self.n_points]
+            if len(full) == len(self.variables) + 1:  # what leverage and refits need
+                d["points"] = {v: [num(x) for x in np.asarray(self.points[v], float)]
+                               for v in full}
         if any(v not in ("scale", "horizon") for v in self.variables):
             d["variables"] = list(self.variables)  # a law in another variable (bs) names them
         if self.domain is not None:
@@ -131,13 +136,13 @@ class Law(LawFit):
 
     @classmethod
     def from_dict(cls, d: dict, level: float = 0.95, where: str = "$") -> Law:
-        """A law from ``to_dict`` output (its ``range`` stands in for the points). A law
+        """A law from ``to_dict`` output (its ``points``, or in older files its ``range``
+        standing in for them). A law
         whose redundant fields disagree (``form`` and ``params``, ``C`` and ``ln_C``) is
         refused: ScalefitInputError naming the key (``where``: the law's JSON path)."""
         params = d["params"]
         variables = _variables(d)
         check_agrees(d, variables, where)
-        rng = d.get("range") or {}
         return cls(
             target=d["target"], form=d["form"], variables=variables, group=dict(d["group"]),
             params={k: (np.nan if v is None else v) for k, v in params.items()},
@@ -148,7 +153,7 @@ class Law(LawFit):
             n_points=d["n_points"], param_names=tuple(params), primary=bool(d.get("primary")),
             extrapolation=d.get("extrapolation"), notes=tuple(d.get("notes", [])),
             boot=draws_from_json(d.get("draws")),
-            points={v: np.array(rng[v], float) for v in variables if v in rng} or None,
+            points=_points(d, variables),
             level=level, log_C=d.get("ln_C"),
             domain={k: tuple(v) for k, v in d["domain"].items()} if d.get("domain") else None,
             audit_range=d.get("audit_range"),
@@ -182,6 +187,18 @@ class Law(LawFit):
             raise ValueError("this law holds only the range of its points (read from JSON); "
                              "refit to get the points")
         return np.asarray(pts, float)
+
+
+def _points(d: dict, variables: tuple) -> dict | None:
+    """The law's points from ``points`` when the file holds them (every variable and the
+    target, n_points each), else each variable's (min, max) from ``range``."""
+    pts = d.get("points") or {}
+    names = (*variables, d["target"])
+    if all(len(pts.get(v) or ()) == d["n_points"] for v in names):
+        return {v: np.array([np.nan if x is None else x for x in pts[v]], float)
+                for v in names}
+    rng = d.get("range") or {}
+    return {v: np.array(rng[v], float) for v in variables if v in rng} or None
 
 
 SHAPE_KEYS = ("variable", "q", "q_ci", "resolved", "testable", "n_levels", "centre", "weight",

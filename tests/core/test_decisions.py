@@ -53,7 +53,13 @@ def test_predict_is_the_law_and_its_draws(lw, at, level, seed):
         return
     draws = law.boot @ z
     np.testing.assert_allclose(out["draws_log"], draws, rtol=1e-12, atol=1e-12)
-    total = draws + np.random.default_rng(seed).normal(0.0, law.rmse_log, n_boot)
+    # the scatter of a new point of the OLS law: s sqrt(1 + h) t_{n-k}, s^2 = RSS / (n - k)
+    X = np.column_stack([np.ones(8), np.log(law.points["scale"]), np.log(law.points["horizon"])])
+    resid = np.log(law.points["lr_opt"]) - X @ law.coef()
+    s2 = resid @ resid / (8 - 3)
+    lev = z @ np.linalg.inv(X.T @ X) @ z
+    t = np.random.default_rng(seed).standard_t(8 - 3, (n_boot, 1))[:, 0]
+    total = draws + t * math.sqrt(s2 * (1 + lev))
     np.testing.assert_allclose(out["total_log"], total, rtol=1e-12, atol=1e-12)
     if n_boot >= 2:
         q = 100 * (1 - level) / 2
