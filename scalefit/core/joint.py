@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bootstrap import level_sum_blocks
-from .decisions import prediction_intervals
+from .decisions import law_design, prediction_intervals
+from .scatter import scatter_draws
 from .sweeps import Sweeps
 
 (OK, EDGE_LR, EDGE_BS, TOO_FEW, NOT_CONVEX, SADDLE, BAD_FIT, OFF_GRID,
@@ -435,15 +436,19 @@ def along_optimal(b_fixed, c, b_bs):
 
 def predict_at(law, values: dict, level: float, seed: int = 0) -> dict:
     """A power law at ``values`` (variable -> value, every variable of the law): ``value``,
-    ``ci`` (the law's mean), ``pi`` (adds the scatter around the law, normal with s.d.
-    ``rmse_log``, drawn with ``seed``), ``sigma_log``, ``draws_log``, ``total_log``."""
+    ``ci`` (the law's mean), ``pi`` (adds the scatter of a new point around the law, as
+    ``decisions.predict`` does: with leverage and Student's t when the law holds its
+    points, else normal with s.d. ``rmse_log``; drawn with ``seed``), ``sigma_log``,
+    ``draws_log``, ``total_log``."""
     ly, draws = law.predict_log({v: values[v] for v in law.variables})
     with np.errstate(over="ignore", under="ignore"):
         out = {"value": float(np.exp(ly)), "ci": None, "pi": None, "sigma_log": None,
                "log": float(ly), "draws_log": None, "total_log": None}
     if draws is not None:
-        rng = np.random.default_rng(seed)
-        total = draws + rng.normal(0.0, law.rmse_log or 0.0, draws.shape)
+        X, free = law_design(law)
+        z = np.array([[1.0] + [np.log(values[v]) for v in law.variables]])
+        rmse = law.rmse_log if law.rmse_log is not None and np.isfinite(law.rmse_log) else 0.0
+        total = draws + scatter_draws(rmse, z, X, (len(draws), 1), seed, free)[:, 0]
         iv = prediction_intervals(draws, total, level)
         out.update(ci=iv["lr_ci"], pi=iv["lr_pi"], sigma_log=iv["sigma_log"], draws_log=draws,
                    total_log=total)
