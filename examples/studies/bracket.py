@@ -17,6 +17,7 @@ command: finished runs are skipped and the same grids are derived again.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import sys
 import time
@@ -91,18 +92,24 @@ def missing_lrs(sw: Sweep, losses: dict[str, float], margin: int = 2) -> list[fl
 
 def run_study(sweeps: list[Sweep], out, workers: int = 2, max_rounds: int = 4,
               margin: int = 2, max_batch: int = 128, label: str = "study",
-              batch: bool | None = None) -> dict:
+              batch: bool | None = None, ckpt_dir=None, ckpt_every: int = 512) -> dict:
     """Train `sweeps` into `out` round by round until bracketed; returns
     {"rounds", "runs", "unbracketed": [sweep names]}. `batch`: as `sweep.run`'s (None:
     the sweep's CPU probe decides per shape; True: every shape in batches of up to
-    `max_batch`, as a study that was started that way must be resumed)."""
+    `max_batch`, as a study that was started that way must be resumed). With `ckpt_dir`
+    every run (batch) in progress saves its state there every `ckpt_every` steps, so a
+    killed study resumes mid-run instead of retraining it (the step count is not part of
+    a run's identity)."""
     devices = sweep.resolve_devices("cpu", workers)
     t0 = time.perf_counter()
     for rnd in range(1, max_rounds + 1):
         runs = [c for sw in sweeps for c in sw.runs()]
+        if ckpt_dir:
+            runs = [dataclasses.replace(c, ckpt_every=ckpt_every) for c in runs]
         print(f"{label}: round {rnd}: {len(sweeps)} sweeps, {len(runs)} runs in the grids",
               file=sys.stderr, flush=True)
-        counts = sweep.run(runs, out, devices, max_batch=max_batch, batch=batch)
+        counts = sweep.run(runs, out, devices, max_batch=max_batch, batch=batch,
+                           ckpt_dir=ckpt_dir)
         if counts["failed"]:
             raise RuntimeError(f"{counts['failed']} runs failed; see the log above")
         losses = read_losses(out)

@@ -79,6 +79,9 @@ def main(argv=None) -> int:
                    help="train only these widths (default: both)")
     p.add_argument("--batch-sizes", type=int, nargs="+", choices=sorted(HORIZONS),
                    help="train only these batch sizes (default: all)")
+    p.add_argument("--ckpt-dir", help="save the runs in progress here every 512 steps, so a "
+                   "killed study resumes mid-run (default: the results file's name + .ckpt; "
+                   "'none': no checkpoints)")
     p.add_argument("--tiny", action="store_true",
                    help="a minutes-long version of the design, to test the pipeline")
     args = p.parse_args(argv)
@@ -87,8 +90,9 @@ def main(argv=None) -> int:
     sweeps = design(tuple(args.widths or WIDTHS), horizons, args.tiny)
     # one batch per (width, batch size), as the study started (widths 16 and 32 gain 1.5-1.9x
     # from batching on this machine: benchmarks/README.md), whatever the CPU probe would say
+    ckpt = None if args.ckpt_dir == "none" else (args.ckpt_dir or args.out + ".ckpt")
     run_study(sweeps, args.out, args.workers, max_batch=256, label="horizon x batch",
-              batch=True)
+              batch=True, ckpt_dir=ckpt)
     return 0
 
 

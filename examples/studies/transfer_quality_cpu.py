@@ -81,6 +81,9 @@ def main(argv=None) -> int:
                    "resumable); parts 2 and 3 go beside it (_decay.csv, _bytes.csv)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    p.add_argument("--ckpt-dir", help="save the runs in progress here every 512 steps, so a "
+                   "killed study resumes mid-run (default: the results file's name + .ckpt; "
+                   "'none': no checkpoints)")
     p.add_argument("--tiny", action="store_true",
                    help="a minutes-long version of the design, to test the pipeline")
     args = p.parse_args(argv)
@@ -97,7 +100,10 @@ def main(argv=None) -> int:
              "bytes": sweeps_of(ARMS, widths, {**base, "data": "stdlib"}, n_lrs)}
     for name in PARTS:  # in this order: the budget cuts the last part first
         if name in args.parts:
-            run_study(parts[name], files[name], args.workers, max_batch=256, label=name)
+            ckpt = (None if args.ckpt_dir == "none" else
+                    args.ckpt_dir or str(files[name]) + ".ckpt")
+            run_study(parts[name], files[name], args.workers, max_batch=256, label=name,
+                      ckpt_dir=ckpt)
     return 0
 
 
