@@ -8,6 +8,8 @@ the interval a user is given is the one the backtests check.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
@@ -44,3 +46,50 @@ def scatter_draws(rmse: float, Z: np.ndarray, X: np.ndarray | None, shape: tuple
     if dof is None:
         return rng.normal(0.0, float(rmse), shape)
     return rng.standard_t(dof, shape) * scale
+
+
+# ---------------------------------------------------------------- scatter beyond the noise
+
+def excess_scatter(X: np.ndarray, ly: np.ndarray, lb: np.ndarray | None) -> dict:
+    """How far a law's points scatter around it beyond their own measurement noise.
+
+    X: (n, k) the law's design; ly: (n,) its targets in log space; lb: (B, n) their
+    bootstrap draws (NaN = absent), or None. With RSS the residual sum of squares of the
+    least-squares fit, v_i each point's variance over the draws (the squared 16-84% half
+    range: robust to the rare wild draw) and h_i its leverage, the points' own noise
+    explains E[RSS] = sum (1 - h_i) v_i; the excess per point is
+    ``tau2 = max(0, (RSS - sum (1 - h_i) v_i) / (n - k))``, on ``dof = n - k`` degrees of
+    freedom. Returns {"tau2", "dof", "rss", "noise_rss", "ratio"} (ratio = RSS over what
+    the noise explains); ``tau2`` is NaN where it cannot be measured (no draws, n <= k, or
+    a point without draws).
+    """
+    n, k = X.shape
+    out = {"tau2": np.nan, "dof": n - k, "rss": np.nan, "noise_rss": np.nan, "ratio": np.nan}
+    if lb is None or n <= k or not len(lb):
+        return out
+    coef, *_ = np.linalg.lstsq(X, ly, rcond=None)
+    resid = ly - X @ coef
+    rss = float(resid @ resid)
+    with warnings.catch_warnings():  # a point without draws: NaN, refused below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        q16, q84 = np.nanpercentile(lb, [15.865, 84.135], axis=0)
+    v = ((q84 - q16) / 2) ** 2
+    if not np.all(np.isfinite(v)):
+        return {**out, "rss": rss}
+    h = np.einsum("ij,jk,ik->i", X, np.linalg.pinv(X.T @ X), X)
+    noise = float(((1 - h) * v).sum())
+    return {"tau2": max(0.0, (rss - noise) / (n - k)), "dof": n - k, "rss": rss,
+            "noise_rss": noise, "ratio": rss / noise if noise > 0 else np.inf}
+
+
+def with_excess_scatter(lb: np.ndarray, tau2: float, dof: int, seed: int = 0) -> np.ndarray:
+    """The draws ``lb`` (B, n) of a law's points in log space, each resample moved by the
+    scatter beyond the noise: per resample tau2_b = tau2 * dof / chi2(dof) (the
+    uncertainty of tau2 measured on dof degrees of freedom) and per point normal noise of
+    variance tau2_b. Unchanged where tau2 is 0 or NaN."""
+    if not (np.isfinite(tau2) and tau2 > 0 and dof > 0):
+        return lb
+    rng = np.random.default_rng(seed)
+    B, n = lb.shape
+    t2 = tau2 * dof / rng.chisquare(dof, B)
+    return lb + rng.standard_normal((B, n)) * np.sqrt(t2)[:, None]
