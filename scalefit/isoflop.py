@@ -24,11 +24,12 @@ import numpy as np
 import pandas as pd
 
 from .core.allocation import FLOPS_PER_PARAM_TOKEN
-from .core.bootstrap import bootstrap_sweeps, percentile_ci
+from .core.bootstrap import THIN_WINDOW, bootstrap_sweeps, percentile_ci
 from .core.isoflop import interp_levels
 from .core.laws import LawFit, loss_law, power_law
 from .core.noise import group_noise
 from .core.optimum import DEFAULT_WINDOW, STATUS_NAMES, fit_sweeps
+from .core.scatter import excess_note, excess_scatter, with_excess_scatter
 from .core.sweeps import index_runs
 from .errors import ScalefitInputError
 from .grouping import pooling_hints
@@ -103,7 +104,7 @@ def fit_isoflop(
     if t.tokens_from == "6ND":
         notes.append("every run lies on its budget's 6ND line: D_opt = C / (6 N_opt) at every "
                      "profile and resample, so D_opt's exponent is b = 1 - a exactly")
-    laws = _fit_laws(profiles, draws, t.by, include, ci, notes)
+    laws = _fit_laws(profiles, draws, t.by, include, ci, notes, seed)
     hint_runs = dataclasses.replace(
         t.runs, raw=t.runs.raw.assign(_budget=data["budget"].to_numpy()),
         columns={**{k: v for k, v in t.columns.items() if v}, "scale": "_budget",
@@ -167,26 +168,27 @@ def _level_means(sw, gid, ln_n, values, diverged) -> np.ndarray:
 
 
 def _parametric_noise(point, notes: list[str], key: np.ndarray) -> np.ndarray:
-    """Per-profile s.d. for parametric resamples of profiles with exactly 3 runs in the fit:
-    the noise of the profile's own ``by`` group (``core.noise.group_noise``, as for LR
-    sweeps: its ok profiles with residual degrees of freedom, robust to an aberrant one),
-    never another group's.
-
-    (LR sweeps also give 4-run windows the parametric resample, ``THIN_WINDOW``; IsoFLOP
-    profiles keep the run bootstrap there: on Porian et al.'s profiles, resamples that drop
-    a point next to the minimum move the window, and that spread is information.)"""
-    exact = (point.n_window == 3) & (point.status == 0)
+    """Per-profile s.d. for parametric resamples of ok profiles with 3 or 4 runs in the fit
+    (``THIN_WINDOW``, as for LR sweeps): the noise of the profile's own ``by`` group
+    (``core.noise.group_noise``: its ok profiles with residual degrees of freedom, robust
+    to an aberrant one), never another group's. Resampling the 4 runs of a thin window
+    instead drops a point next to the minimum in about a third of the resamples and moves
+    the window: on Porian et al.'s profiles that put N* of a 4-run profile at 1/80 of its
+    estimate (docs/math.md section 9)."""
+    thin = (point.n_window <= THIN_WINDOW) & (point.status == 0)
+    exact = thin & (point.n_window == 3)
     sd = np.full(point.n_window.shape, np.nan)
-    if not exact.any():
+    if not thin.any():
         return sd
     noise = group_noise(point.n_window, point.rmse, point.status, key)
-    has = exact & np.isfinite(noise.sd) & (noise.sd > 0)
+    has = thin & np.isfinite(noise.sd) & (noise.sd > 0)
     sd[has] = noise.sd[has]
     if has.any():
         vals = ", ".join(f"{v:.3g}" for v in dict.fromkeys(noise.sd[has].tolist()))
-        notes.append(f"{int(has.sum())} profile(s) have exactly 3 runs in their fit (no "
-                     f"replicate to resample): their resamples add normal noise of s.d. "
-                     f"{vals}, the residual s.d. of the other profiles of their own group")
+        notes.append(f"{int(has.sum())} profile(s) have 3 or 4 runs in their fit (at most one "
+                     "residual degree of freedom: resampling their runs cannot show the "
+                     f"noise): their resamples add normal noise of s.d. {vals}, the residual "
+                     "s.d. of the other profiles of their own group")
     if (exact & ~has).any():
         notes.append(f"{int((exact & ~has).sum())} profile(s) have exactly 3 runs in their fit "
                      "and no profile of their group has residual noise to estimate it from: "
@@ -238,8 +240,10 @@ def _profile_table(groups, sw, point, draws, to_ln_d, noise_sd, ci) -> pd.DataFr
     return df
 
 
-def _fit_laws(profiles, draws, by, include, ci, notes) -> list[LawFit]:
-    """Per ``by`` group: N*, D*, D*/N* as power laws of C; the loss at the optimum vs C."""
+def _fit_laws(profiles, draws, by, include, ci, notes, seed: int = 0) -> list[LawFit]:
+    """Per ``by`` group: N*, D*, D*/N* as power laws of C, their draws carrying the scatter
+    of the optima around the law beyond their own noise (``core.scatter``); the loss at the
+    optimum vs C."""
     laws: list[LawFit] = []
     groups = [({}, profiles)] if not by else [
         (dict(zip(by, k if isinstance(k, tuple) else (k,))), sub)
@@ -260,17 +264,27 @@ def _fit_laws(profiles, draws, by, include, ci, notes) -> list[LawFit]:
         cols = pts.index.to_numpy()[use]
         C = pts["budget"].to_numpy(float)[use]
         boot = None
+        X = np.column_stack([np.ones(len(C)), np.log(C)])
+        info = excess_scatter(X, np.log(y["N_opt"][use]), None)
         if draws is not None:
             f = fitted[use]
             ln_n = np.where(f, draws["ln_N"][:, cols], draws["best_ln_N"][:, cols])
             ln_d = np.where(f, draws["ln_D"][:, cols], draws["best_ln_D"][:, cols])
+            # the scatter of N* around its law beyond the noise: one shift eps per optimum
+            # and resample, which moves ln D* by -eps along the budget's iso-FLOP line
+            info = excess_scatter(X, np.log(y["N_opt"][use]), ln_n)
+            eps = with_excess_scatter(ln_n, info["tau2"], info["dof"], [seed, len(laws)]) - ln_n
+            ln_n, ln_d = ln_n + eps, ln_d - eps
             with np.errstate(over="ignore", invalid="ignore"):
                 boot = {"N_opt": np.exp(ln_n), "D_opt": np.exp(ln_d),
                         "tokens_per_param": np.exp(ln_d - ln_n)}
         for target, exponent in TARGETS.items():
-            laws.append(power_law(target, {"C": C}, y[target][use],
-                                  None if boot is None else boot[target], ("C",), dict(group),
-                                  ci, primary=True, exponents={"C": exponent}, coef_name="k"))
+            yb = None if boot is None else boot[target]
+            law = power_law(target, {"C": C}, y[target][use], yb, ("C",), dict(group),
+                            ci, primary=True, exponents={"C": exponent}, coef_name="k")
+            extra = [n for n in (excess_note(info, "N_opt"),
+                                 None if yb is None else skew_note(law, exponent, C, yb)) if n]
+            laws.append(dataclasses.replace(law, notes=(*law.notes, *extra)) if extra else law)
         finite = np.isfinite(pts["loss_opt"].to_numpy(float)[use])
         if finite.sum() >= 4:
             lb = None if draws is None else draws["loss"][:, cols[finite]]
@@ -280,6 +294,38 @@ def _fit_laws(profiles, draws, by, include, ci, notes) -> list[LawFit]:
             notes.append(f"{label}{int(finite.sum())} fitted optima: too few for the loss law "
                          "in C (need 4)")
     return laws
+
+
+def skew_note(law: LawFit, exponent: str, C: np.ndarray, yb: np.ndarray,
+              ratio: float = 3.0) -> str | None:
+    """Why an exponent's interval is skewed (one side more than ``ratio`` times the other):
+    the budgets whose optima have skewed intervals of their own, in the same direction on
+    the law's ln scale (e.g. the largest budgets' profiles with few model sizes past their
+    minimum). None when the interval is not skewed or has no such budgets."""
+    ci, est = law.ci.get(exponent), law.params.get(exponent)
+    if ci is None or est is None or not np.all(np.isfinite([ci[0], ci[1], est])):
+        return None
+    up, down = ci[1] - est, est - ci[0]
+    if min(up, down) <= 0 or max(up, down) < ratio * min(up, down):
+        return None
+    ly = np.log(np.asarray(law.points[law.target], float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo, hi = percentile_ci(np.log(yb), law.level)
+    # each point's pull on the slope: its least-squares weight times its own skew
+    u = np.log(C) - np.log(C).mean()
+    pull = u / (u @ u) * ((hi - ly) - (ly - lo)) * (1.0 if up > down else -1.0)
+    pull = np.where(np.isfinite(pull), pull, 0.0)
+    order = np.argsort(-pull)
+    top = [i for i in order[:3] if pull[i] > 0.25 * pull[order[0]] > 0]
+    if not top:
+        return None
+    where = ", ".join(f"C = {C[i]:.3g} ([{np.exp(lo[i]):.3g}, {np.exp(hi[i]):.3g}] around "
+                      f"{np.exp(ly[i]):.3g})" for i in sorted(top))
+    side = "upper" if up > down else "lower"
+    return (f"{exponent}'s interval is lopsided ({side} side {max(up, down) / min(up, down):.0f}x "
+            f"the other), mostly from the optima at {where}: their own resampled optima spread "
+            "far to one side (a flat or one-sided valley, often at the edge of the sizes "
+            "tried); more model sizes around them would narrow it")
 
 
 def _runs(data: pd.DataFrame, gid: np.ndarray, G: int) -> list[dict]:

@@ -32,8 +32,9 @@ def iso():
 def test_recovers_a_and_covers_it_over_60_replications():
     """60 independent replications of 6 budgets x 9 model sizes (one run each, noise 0.005)
     from Hoffmann et al.'s law, fitted at once as 60 --by groups (360 profiles x 300
-    resamples in one pass). Measured (seed 3): mean a 0.4477 (truth 0.4516, s.d. over the
-    replications 0.0147), coverage 1.00, median interval width 0.068 (largest 0.26)."""
+    resamples in one pass). Measured (seed 3, 2026-12-06): mean a 0.4483 (truth 0.4516, s.d.
+    over the replications 0.0140), coverage 1.00, median interval width 0.068 (largest
+    0.26)."""
     df = make_isoflop(reps=60, seed=3)
     res = fit_isoflop(df, by=["rep"], n_boot=300, progress=None)
     laws = [law for law in res.laws if law.target == "N_opt"]
@@ -300,11 +301,12 @@ def porian():
 
 @pytest.mark.parametrize("config, paper, measured, band", [
     # Porian et al.'s tuned RefinedWeb setting: paper 0.497 [0.492, 0.503]. scalefit (window
-    # 2, 1000 resamples, seed 0): 0.501 [0.488, 0.529].
-    (("rw", "tuned", "short", "const", "standard", "val"), 0.497, 0.501, (0.480, 0.545)),
-    # Their reproduction of Kaplan's setting: paper 0.835. scalefit: 0.865 [0.805, 1.81]; the
-    # small budgets' optima sit next to the smallest model, so resamples reach far.
-    (("rw", "base", "long", "kaplan", "kaplan", "train"), 0.835, 0.865, (0.78, 2.2)),
+    # 2, 1000 resamples, seed 0): 0.501 [0.488, 0.516].
+    (("rw", "tuned", "short", "const", "standard", "val"), 0.497, 0.501, (0.480, 0.53)),
+    # Their reproduction of Kaplan's setting: paper 0.835. scalefit: 0.865 [0.816, 0.906]:
+    # thin (4-run) windows resample parametrically (a run bootstrap gave [0.805, 1.81]) and
+    # the optima scatter 4.2x beyond their noise around the law, which the interval carries.
+    (("rw", "base", "long", "kaplan", "kaplan", "train"), 0.835, 0.865, (0.78, 0.95)),
 ])
 def test_porian_configurations(porian, config, paper, measured, band):
     law = porian.law("N_opt", dict(zip(CONFIG, config)))
@@ -320,3 +322,53 @@ def test_porian_table_reads_with_no_flags(porian):
     assert porian.input["tokens_from"] == "6ND" and len(porian.profiles) == 177
     assert (porian.profiles["status"] == "ok").sum() == 171
     assert not porian.warnings  # every configuration column is a --by column
+
+
+def test_optima_scattered_around_the_law_widen_its_interval_to_cover():
+    """Each budget's optimum moved off the law by a factor exp(N(0, 0.1)) (a sweep-level
+    effect the profiles' own noise cannot show): without the scatter term the interval of a
+    covered 70% of 40 replications (median width 0.054); with it 92% (width 0.12)."""
+    df = make_isoflop(reps=30, seed=5)
+    rng = np.random.default_rng(0)
+    keys = df[["rep", "flops"]].drop_duplicates()
+    shift = dict(zip(map(tuple, keys.to_numpy()), np.exp(rng.normal(0, 0.1, len(keys)))))
+    df = df.assign(N=df["N"] * [shift[(r, c)] for r, c in zip(df["rep"], df["flops"])])
+    res = fit_isoflop(df.drop(columns=["D"]), by=["rep"], n_boot=300, progress=None)
+    laws = [law for law in res.laws if law.target == "N_opt"]
+    ci = np.array([law.ci["a"] for law in laws])
+    covered = (ci[:, 0] <= TRUE_A) & (TRUE_A <= ci[:, 1])
+    assert covered.mean() >= 0.85, covered.mean()
+    noted = ["scatter around the law" in " ".join(law.notes) for law in laws]
+    assert np.mean(noted) > 0.5
+    # D* moves with N* along each iso-FLOP line: b = 1 - a stays exact draw by draw
+    d_law = res.law("D_opt", {"rep": laws[0].group["rep"]})
+    np.testing.assert_allclose(d_law.boot[:, 1], 1 - laws[0].boot[:, 1], atol=1e-9)
+
+
+def test_thin_windows_resample_parametrically():
+    """A profile with 4 runs in its fit takes its group's noise (as LR sweeps do), not a
+    bootstrap of its 4 runs that moves the window."""
+    df = make_isoflop(seed=1)
+    top = df["flops"].max()
+    prof = df[df["flops"] == top].sort_values("N")
+    best = int(np.argmin(prof["loss"].to_numpy()))
+    keep = prof.iloc[max(best - 1, 0):best + 3].index
+    df = df[(df["flops"] != top) | df.index.isin(keep)]
+    res = fit_isoflop(df, n_boot=200, progress=None)
+    row = res.profiles[res.profiles["budget"] == top].iloc[0]
+    assert row["n_window"] <= 4 and row["boot_kind"] == "parametric"
+    assert any("3 or 4 runs in their fit" in n for n in res.notes)
+
+
+def test_porian_lopsided_interval_is_explained(porian):
+    """owt2/base/short/kaplan: a = 0.596 [0.58, 0.837], its upper side from the two largest
+    budgets, whose own optima reach far above their estimate."""
+    law = porian.law("N_opt", dict(zip(CONFIG, ("owt2", "base", "short", "kaplan",
+                                                   "standard", "val"))))
+    lo, hi = law.ci["a"]
+    assert hi - law.params["a"] > 3 * (law.params["a"] - lo)
+    (note,) = [n for n in law.notes if "lopsided" in n]
+    assert "upper side" in note and "C = 1.28e+19" in note and "C = 2.56e+19" in note
+    tuned = porian.law("N_opt", dict(zip(CONFIG, ("rw", "tuned", "short", "const",
+                                                     "standard", "val"))))
+    assert not any("lopsided" in n for n in tuned.notes)

@@ -93,3 +93,33 @@ def with_excess_scatter(lb: np.ndarray, tau2: float, dof: int, seed: int = 0) ->
     B, n = lb.shape
     t2 = tau2 * dof / rng.chisquare(dof, B)
     return lb + rng.standard_normal((B, n)) * np.sqrt(t2)[:, None]
+
+
+def carry_excess_scatter(X: np.ndarray, y: np.ndarray, yb: np.ndarray | None,
+                         seed=0) -> tuple[np.ndarray | None, dict]:
+    """A power law's resampled points (``yb`` (B, n), positive, NaN = absent) with the
+    scatter of its points ``y`` (n,) around the law beyond their own noise added
+    (``excess_scatter`` on the logs, then ``with_excess_scatter``); ``X`` (n, k) its
+    design in logs. ``seed``: an int or a sequence of ints (numpy's SeedSequence).
+    Returns (draws, the ``excess_scatter`` dict)."""
+    if yb is None or not len(yb):
+        return yb, excess_scatter(X, np.log(y), None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lb = np.log(yb)
+    info = excess_scatter(X, np.log(y), lb)
+    moved = with_excess_scatter(lb, info["tau2"], info["dof"], seed)
+    if moved is lb:
+        return yb, info
+    with np.errstate(over="ignore", under="ignore"):
+        return np.exp(moved), info
+
+
+def excess_note(info: dict, target: str, threshold: float = 1.5) -> str | None:
+    """One line for a law whose points scatter around it beyond their noise (RSS more than
+    ``threshold`` times what the noise explains), else None."""
+    tau2, ratio = info.get("tau2"), info.get("ratio")
+    if tau2 is None or not np.isfinite(tau2) or tau2 <= 0 or not ratio > threshold:
+        return None
+    return (f"the optima scatter around the law {ratio:.1f}x beyond their own noise (s.d. "
+            f"{np.sqrt(tau2):.3g} in ln {target}, on {info['dof']} degrees of freedom): its "
+            "intervals carry that scatter")
