@@ -56,6 +56,11 @@ CASES = [  # name, table, axis, fit options
     ("CPU token horizon", lambda: ROOT / "examples" / "data" / "token_horizon_cpu.csv",
      "horizon", {}),
 ]
+JOINT = [  # the joint optima (lr*, bs*) of every (N, D): backtests of both laws
+    ("steplaw dense (joint lr x bs)", lambda: DATA / "steplaw" / "dense_lr_bs_loss.csv", axis,
+     {"joint": "bs", "scale": "N", "horizon": "D", "loss": "smooth loss"})
+    for axis in ("scale", "horizon")
+]
 
 
 def _f(v, pct=False):
@@ -110,6 +115,30 @@ def main() -> None:
           f"{_f(np.mean(pooled['cov']), True)} (the PI scalefit predict gives);"
           f" median |ln error| {np.median(pooled['err']):.3f} (keep "
           f"{np.median(pooled['keep']):.3f}, short {np.median(pooled['short']):.3f})")
+    print("\n| joint optima | axis | held-out | lr* PI covers | lr* med abs ln err | keep | short |"
+          " bs* PI covers | bs* med abs ln err | keep | short | s |")
+    print("|" + "---|" * 12)
+    for name, table, axis, opts in JOINT:
+        path = table()
+        if not path.exists():
+            print(f"| {name} | {axis} | skipped: {path} is absent |")
+            continue
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = scalefit.backtest(path, axis=axis, n_boot=args.boot, **opts)
+        dt = time.perf_counter() - t0
+        s = res.scores()[-1]
+        law, b = s["law"], s.get("bs") or {}
+        bl = b.get("law") or {}
+        print(f"| {name} | {axis} | {len(res.points)} | "
+              f"{_f(law['coverage'], True)} ({law['n_covered']}/{law['n_with_pi']}) | "
+              f"{_f(law['median_abs_ln_error'])} | {_f(s['keep']['median_abs_ln_error'])} | "
+              f"{_f(s['short']['median_abs_ln_error'])} | "
+              f"{_f(bl.get('coverage'), True)} ({bl.get('n_covered')}/{bl.get('n_with_pi')}) | "
+              f"{_f(bl.get('median_abs_ln_error'))} | "
+              f"{_f((b.get('keep') or {}).get('median_abs_ln_error'))} | "
+              f"{_f((b.get('short') or {}).get('median_abs_ln_error'))} | {dt:.1f} |")
 
 
 if __name__ == "__main__":

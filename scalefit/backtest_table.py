@@ -10,6 +10,8 @@ from .results.backtest import BacktestResult
 def backtest(table, axis: str = "scale", levels: int | None = None, **fit_options
              ) -> BacktestResult:
     """Fit ``table`` (``scalefit.fit`` with ``fit_options``; no progress bar unless given)
-    and backtest its lr_opt laws along ``axis`` (``backtests.backtest_fit``)."""
+    and backtest its lr_opt laws along ``axis`` (``backtests.backtest_fit``); with
+    ``joint=COLUMN`` among the options, its joint optima (lr*, COLUMN*)."""
     fit_options.setdefault("progress", None)
-    return backtest_fit(fit(table, **fit_options), axis=axis, levels=levels)
+    return backtest_fit(fit(table, **fit_options), axis=axis, levels=levels,
+                        joint=bool(fit_options.get("joint")))

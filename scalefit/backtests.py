@@ -24,17 +24,19 @@ from .results.backtest import BacktestResult
 ROLES = ("scale", "horizon")
 
 
-def resolve_axis(result, axis: str) -> str:
+def resolve_axis(result, axis: str, src=None) -> str:
     """The optima column of ``axis``: a role (scale, horizon), the source column of one
-    (e.g. N), or a numeric ``by`` column; anything else is one line naming the choices."""
+    (e.g. N), or a numeric ``by`` column; anything else is one line naming the choices.
+    ``src``: what holds the optima and ``by`` (default the fit; or its joint optima)."""
     cols = dict(result.input.get("columns") or {})
-    optima = result.optima
+    src = result if src is None else src
+    optima = src.optima
     for role in ROLES:
         if axis == role or (cols.get(role) == axis and role in optima):
             if role not in optima or not np.isfinite(optima[role].to_numpy(float)).any():
                 raise ScalefitInputError(f"--axis {axis}: the table has no {role} column")
             return role
-    by = result.by
+    by = src.by
     if axis in by:
         v = pd.to_numeric(optima[axis], errors="coerce")
         if v.isna().any() or not (v > 0).all():
@@ -49,33 +51,40 @@ def resolve_axis(result, axis: str) -> str:
                              f"{choice} (a numeric column must also be a --by column)")
 
 
-def backtest_fit(result, axis: str = "scale", levels: int | None = None) -> BacktestResult:
+def backtest_fit(result, axis: str = "scale", levels: int | None = None,
+                 joint: bool = False) -> BacktestResult:
     """Rolling-origin backtest of ``result``'s lr_opt laws along ``axis``.
 
     axis: ``scale``, ``horizon`` (or their source column names) or a numeric ``by``
     column; levels: how many of the largest levels to hold out, each in turn (default:
-    every level from the 4th smallest up, at most 3).
+    every level from the 4th smallest up, at most 3). joint: backtest the joint optima of
+    a fit with ``joint=COLUMN`` instead: each held-out joint optimum's LR (at its optimal
+    batch size) and its batch size (``bs_*`` keys), each from its own law.
     """
     if levels is not None and int(levels) < 1:
         raise ScalefitInputError(f"--levels must be >= 1 (got {levels})")
-    col = resolve_axis(result, axis)
     level = result.level
     seed = int(result.settings.get("seed", 0) or 0)
-    include = tuple(result.settings.get("include", ("ok",)))
-    optima = result.optima
+    if joint:
+        src, curv, include, xl, yl = _joint_source(result)
+    else:
+        src, curv, yl = result, "curvature", None
+        include = tuple(result.settings.get("include", ("ok",)))
+        boot = result.boot
+        xl = None
+        if boot is not None:
+            xl = boot.x_law if getattr(boot, "x_law", None) is not None else boot.x_opt
+    col = resolve_axis(result, axis, src)
+    optima = src.optima
     optima.index = np.arange(len(optima))  # row j = column j of the resamples
-    if col in result.by:
+    if col in src.by:
         optima[col] = pd.to_numeric(optima[col])
-    boot = result.boot
-    xl = None
-    if boot is not None:
-        xl = boot.x_law if getattr(boot, "x_law", None) is not None else boot.x_opt
-    by = tuple(b for b in result.by if b != col)
+    by = tuple(b for b in src.by if b != col)
     others = [r for r in ROLES if r in optima and r != col
               and np.isfinite(optima[r].to_numpy(float)).any()]
     points, notes, origins_of = [], [], {}
     for group, sub in by_groups(optima, by):
-        pts = law_points(sub, include)
+        pts = law_points(sub, include) if not joint else sub[sub["status"] == "ok"]
         meas = sub[(sub["status"] == "ok") & np.isfinite(sub["lr_opt"].to_numpy(float))]
         held_levels = cb.origins(pts[col].to_numpy(float), levels)
         origins_of[_label(group)] = held_levels.tolist()
@@ -89,20 +98,33 @@ def backtest_fit(result, axis: str = "scale", levels: int | None = None) -> Back
             train = pts[pts[col].to_numpy(float) < origin]
             if held.empty:
                 continue
-            law, why = _law(train, col, xl, level, by_col=col in result.by)
+            law, why = _law(train, col, xl, level, by_col=col in src.by)
             if law is None:
                 notes.append(f"{_label(group) or 'all runs'}: {col} {origin:g}: {why}")
                 continue
             top = train[col].max()
             short = train[train[col] < top]
-            law_b, _ = _law(short, col, xl, level, by_col=col in result.by,
+            law_b, _ = _law(short, col, xl, level, by_col=col in src.by,
                             variables=law.variables)
-            points += _score(group, origin, col, held, train, law, law_b, others, level, seed)
+            rows = _score(group, origin, col, held, train, law, law_b, others, level, seed,
+                          curv=curv)
+            if joint:
+                bs, _ = _law(train, col, yl, level, by_col=col in src.by,
+                             variables=law.variables, target="bs_opt")
+                bs_b = None if bs is None else _law(short, col, yl, level, by_col=col in src.by,
+                                                     variables=law.variables,
+                                                     target="bs_opt")[0]
+                extra = _score(group, origin, col, held, train, bs, bs_b, others, level, seed,
+                               curv="k_bs_floor", target="bs_opt", prefix="bs_") if bs else []
+                for r, e in zip(rows, extra or [{}] * len(rows)):
+                    r.update({k: v for k, v in e.items() if k.startswith("bs_")})
+                    r["bs_law"] = None if bs is None else bs.form
+            points += rows
     if not points:
         raise ScalefitInputError(f"no held-out optimum along {col}: "
                                  + ("; ".join(notes) if notes else "no ok optima"))
     return BacktestResult(points=points, axis=col, level=level, notes=notes,
-                          settings={"levels": levels, "seed": seed,
+                          settings={"levels": levels, "seed": seed, "joint": bool(joint),
                                     "n_boot": result.settings.get("n_boot"),
                                     "include": list(include)},
                           input={"source": result.input.get("source"), "by": list(by),
@@ -113,9 +135,23 @@ def _label(group: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in group.items())
 
 
-def _law(train: pd.DataFrame, col: str, xl, level: float, by_col: bool, variables=None):
-    """The power law of lr_opt on ``train`` (its own variables; ``col`` among them), or
-    (None, why)."""
+def _joint_source(result):
+    """What a joint backtest reads: the fit's joint optima and their resampled logs."""
+    j = getattr(result, "joint", None)
+    if j is None:
+        raise ScalefitInputError("--joint: this fit has no joint optima; fit with "
+                                 "--joint COLUMN (e.g. --joint bs)")
+    draws = getattr(j, "draws", None)
+    xl = None if draws is None else np.asarray(draws["ln_lr"])
+    yl = None if draws is None else np.asarray(draws["ln_bs"])
+    return j, "k_lr", ("ok",), xl, yl
+
+
+def _law(train: pd.DataFrame, col: str, xl, level: float, by_col: bool, variables=None,
+         target: str = "lr_opt"):
+    """The power law of ``target`` (lr_opt, or bs_opt of joint optima) on ``train`` (its
+    own variables; ``col`` among them), or (None, why); ``xl``: the resampled logs of the
+    target (B, rows) or None."""
     if variables is None:
         base = law_variables(train) or ()
         if by_col:
@@ -133,8 +169,8 @@ def _law(train: pd.DataFrame, col: str, xl, level: float, by_col: bool, variable
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             yb = np.exp(xl[:, cols])
         yb, _ = _with_noise(yb)
-    law = power_law("lr_opt", {v: train[v].to_numpy(float) for v in variables},
-                    train["lr_opt"].to_numpy(float), yb, tuple(variables), {}, level,
+    law = power_law(target, {v: train[v].to_numpy(float) for v in variables},
+                    train[target].to_numpy(float), yb, tuple(variables), {}, level,
                     exponents={"scale": "a", "horizon": "b", col: "c"})
     if not np.all(np.isfinite(law.coef())):
         return None, "the law of the smaller levels is not determined"
@@ -146,21 +182,25 @@ def _design(law, rows: pd.DataFrame) -> np.ndarray:
                                                    for v in law.variables])
 
 
-def _score(group, origin, col, held, train, law, law_b, others, level, seed) -> list[dict]:
+def _score(group, origin, col, held, train, law, law_b, others, level, seed,
+           curv: str = "curvature", target: str = "lr_opt", prefix: str = "lr_"
+           ) -> list[dict]:
     """One row per held-out optimum: the law, its CI/PI, the measurement and both baselines,
-    for every held-out point at once."""
+    for every held-out point at once. ``target``: the optima column predicted; ``curv``:
+    the curvature column that prices an error; ``prefix``: of the keys (``lr_``; ``bs_``
+    for the batch size of a joint optimum, whose keys all start with it)."""
     Z = _design(law, held)
     X = _design(law, train)
     p = cb.predict_points(law.coef(), law.boot, law.rmse_log or 0.0, Z, level, seed, X)
-    y = np.log(held["lr_opt"].to_numpy(float))
-    k = held["curvature"].to_numpy(float)
+    y = np.log(held[target].to_numpy(float))
+    k = held[curv].to_numpy(float)
     err = p["log"] - y
     has_pi = np.all(np.isfinite(p["pi"]), axis=0)
     covered = np.where(has_pi, (p["pi"][0] <= y) & (y <= p["pi"][1]), np.nan)
     # baseline (a): the LR of the largest fitted level, same other coordinates or nearest
     top = train[train[col] == train[col].max()]
     j = cb.nearest(top[others].to_numpy(float), held[others].to_numpy(float))
-    keep = np.log(top["lr_opt"].to_numpy(float))[j]
+    keep = np.log(top[target].to_numpy(float))[j]
     keep_from = top.iloc[j]
     # baseline (b): the law without its last fitted level
     if law_b is not None:
@@ -176,6 +216,23 @@ def _score(group, origin, col, held, train, law, law_b, others, level, seed) -> 
     rows = []
     for i in range(len(held)):
         r = held.iloc[i]
+        if prefix == "bs_":
+            rows.append({
+                "bs_pred": float(np.exp(p["log"][i])),
+                "bs_pred_ci": _pair(np.exp(p["ci"][:, i])),
+                "bs_pred_pi": _pair(np.exp(p["pi"][:, i])),
+                "bs_measured": float(r[target]),
+                "bs_measured_ci": _pair([r[target + "_lo"], r[target + "_hi"]]),
+                "bs_curvature": _f(k[i]),
+                "bs_ln_error": float(err[i]),
+                "bs_covered": None if np.isnan(covered[i]) else bool(covered[i]),
+                "bs_loss_cost": _f(k[i] * err[i] ** 2),
+                "bs_keep": float(np.exp(keep[i])),
+                "bs_keep_ln_error": float(ek[i]), "bs_keep_loss_cost": _f(k[i] * ek[i] ** 2),
+                "bs_short": _f(np.exp(eb[i] + y[i])), "bs_short_ln_error": _f(eb[i]),
+                "bs_short_covered": None if np.isnan(cov_b[i]) else bool(cov_b[i]),
+                "bs_short_loss_cost": _f(k[i] * eb[i] ** 2)})
+            continue
         rows.append({
             "group": dict(group), "axis": col, "origin": float(origin),
             "scale": _f(r.get("scale")), "horizon": _f(r.get("horizon")),

@@ -148,7 +148,8 @@ def fit_joint(runs, groups: pd.DataFrame, sw, point1, plan, optima1: pd.DataFram
         exps += _exponents(group, laws, law_bs, ci)
     notes += _status_notes(optima, max_misfit, floor_gap)
     return JointFit(column=column, by=by, optima=optima, laws=laws, bs_laws=bs_laws,
-                    exponents=exps, notes=notes, runs=jruns, level=ci)
+                    exponents=exps, notes=notes, runs=jruns, level=ci,
+                    draws=None if boot is None else {"ln_lr": boot.x_law, "ln_bs": boot.y_law})
 
 
 def _by_groups(optima: pd.DataFrame, by: list[str]):

@@ -175,3 +175,54 @@ def test_predict_from_json_keeps_points_for_leverage(tmp_path):
     old = scalefit.load_fit(path).predict(scale=1e9, horizon=2e9)
     assert old.rows[0]["pi_scatter"].startswith("rmse_log alone")
     assert "without its points" in str(old.summary())
+
+
+def test_joint_backtest_predicts_lr_and_bs_of_held_out_joint_optima(tmp_path):
+    """Joint optima (lr*, bs*) from a known joint truth: both laws of the smaller scales
+    predict the held-out joint optima well inside "keep the largest level's values"."""
+    from scalefit.synthetic import make_joint_sweeps
+
+    cov, bcov, err, keep, berr, bkeep = [], [], [], [], [], []
+    for seed in range(3):
+        df = make_joint_sweeps(scales=(1e8, 2e8, 4e8, 8e8, 1.6e9), horizons=(5e9, 2e10),
+                               seed=seed)
+        res = scalefit.fit(df, joint="bs", n_boot=200, seed=seed, progress=None)
+        bt = res.backtest(axis="scale", joint=True)
+        assert bt.settings["joint"] is True
+        t = bt.table()
+        assert set(t["origin"]) == {8e8, 1.6e9} and len(t) == 4
+        cov += t["covered"].tolist()
+        bcov += t["bs_covered"].tolist()
+        err += t["ln_error"].abs().tolist()
+        keep += t["keep_ln_error"].abs().tolist()
+        berr += t["bs_ln_error"].abs().tolist()
+        bkeep += t["bs_keep_ln_error"].abs().tolist()
+        assert {"bs_pred_pi_lo", "bs_measured_ci_hi"} <= set(t.columns)
+    assert np.mean(cov) >= 0.75 and np.mean(bcov) >= 0.75, (np.mean(cov), np.mean(bcov))
+    assert np.median(err) < 0.5 * np.median(keep)
+    assert np.median(berr) < 0.5 * np.median(bkeep)
+    (s,) = bt.scores()
+    assert s["bs"]["law"]["n"] == 4 and s["bs"]["beats_keep"] is True
+    assert "The batch size of the joint optima" in str(bt)
+    back = BacktestResult.from_dict(json.loads(json.dumps(bt.to_dict())))
+    assert back.to_dict() == bt.to_dict()
+
+
+def test_joint_backtest_needs_a_joint_fit():
+    with pytest.raises(ScalefitInputError, match="--joint"):
+        _fit(0).backtest(axis="scale", joint=True)
+
+
+def test_cli_joint_backtest(tmp_path):
+    from scalefit.synthetic import make_joint_sweeps
+
+    path = tmp_path / "joint.csv"
+    make_joint_sweeps(scales=(1e8, 2e8, 4e8, 8e8), horizons=(5e9, 2e10), seed=1).to_csv(
+        path, index=False)
+    out = subprocess.run([sys.executable, "-m", "scalefit", "backtest", str(path), "--joint",
+                          "bs", "--axis", "scale", "--boot", "100", "-q", "--json",
+                          str(tmp_path / "b.json")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "law of bs_opt" in out.stdout
+    d = json.loads((tmp_path / "b.json").read_text())
+    assert all("bs_pred" in p for p in d["points"])

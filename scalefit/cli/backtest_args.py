@@ -6,6 +6,7 @@ BACKTEST_EPILOG = r"""examples:
   scalefit backtest runs.csv --axis scale
   scalefit backtest steplaw.csv --scale N --horizon D --loss "smooth loss" --by bs --axis scale
   scalefit backtest token_horizon.csv --axis horizon --levels 2 --json backtest.json
+  scalefit backtest steplaw.csv --scale N --horizon D --loss "smooth loss" --joint bs --axis scale
 
 Rolling origin: for each of the largest levels of --axis in turn (default every level from
 the 4th smallest up, at most 3; --levels K: the K largest), fit the law of lr_opt on the
@@ -13,6 +14,8 @@ smaller levels only, predict every ok optimum measured at that level, and compar
 error, whether the prediction interval covers it, and the loss cost curvature x error^2.
 Baselines: keep the LR of the largest fitted level (same other coordinates, else the
 nearest); the law without its last fitted level. The optima are those the full data give.
+With --joint COL the held-out points are the joint optima (lr*, COL*) of each scale and
+horizon: the law of lr* and the law of COL* predict both, each scored the same way.
 """
 
 BACKTEST_ABOUT = ("how often the LR law's forecasts are right (held-out levels)",

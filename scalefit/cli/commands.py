@@ -291,9 +291,9 @@ def backtest(args) -> int:
                           max_misfit=args.max_misfit, floor_gap=args.floor_gap,
                           optima=args.optima, optima_level=args.optima_level,
                           missing_loss=args.missing_loss,
-                          keep_duplicates=args.keep_duplicates)
+                          keep_duplicates=args.keep_duplicates, joint=args.joint)
     args.late_warnings += result.warnings
-    res = backtest_fit(result, axis=args.axis, levels=args.levels)
+    res = backtest_fit(result, axis=args.axis, levels=args.levels, joint=bool(args.joint))
     return _emit(args, res)
 
 

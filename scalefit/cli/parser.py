@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     _next_args(p["next"])
     _fit_options(p["compare"], by_required=True, joint=False)
     add_law_options(p)
-    _fit_options(p["backtest"], joint=False)
+    _fit_options(p["backtest"], joint=True)
     add_backtest_args(p["backtest"], _count)
     p["fit"].add_argument("--all-laws", action="store_true", help="also list the conditional "
                           "laws (at one fixed horizon or scale) in the summary; they are always "

@@ -62,6 +62,40 @@ def backtest_document(res) -> Document:
                           "else the nearest); short: the law without its last fitted level;",
                           "  beats: the law's median |err| is below keep's / short's"))
     blocks = [points, Text(("",)), scores]
+    if any("bs_pred" in p for p in res.points):
+        blocks += [Text(("",)), _bs_table(res, grouped, ax, others, lvl)]
     if res.notes:
         blocks += [Text(("",) + tuple(f"note: {n}" for n in res.notes))]
     return Document(tuple(blocks))
+
+
+def _bs_table(res, grouped: bool, ax: str, others: list, lvl: str) -> Table:
+    """The batch size of each held-out joint optimum: predicted by the law of bs_opt of the
+    smaller levels, and the scores of that law against the same baselines."""
+    rows = []
+    for p in res.points:
+        if "bs_pred" not in p:
+            continue
+        rows.append(([group_label(p["group"])] if grouped else [])
+                    + [fmt(p.get(ax))] + [fmt(p.get(c)) for c in others]
+                    + [fmt(p["bs_pred"]), fmt_ci(p["bs_pred_pi"]) or "-",
+                       fmt(p["bs_measured"]), fmt_ci(p["bs_measured_ci"]) or "-",
+                       _err(p["bs_ln_error"]), _yes(p["bs_covered"]),
+                       _err(p["bs_keep_ln_error"]), _err(p["bs_short_ln_error"])])
+    notes = []
+    for s in res.scores():
+        b = s.get("bs")
+        if b is None:
+            continue
+        who = "all (pooled)" if s["pooled"] else group_label(s["group"])
+        notes.append(f"  {who}: {lvl} PI covers {_share(b['law']['coverage'])} "
+                     f"({b['law']['n_covered']}/{b['law']['n_with_pi']}); med|err| "
+                     f"{fmt(b['law']['median_abs_ln_error'])} (keep "
+                     f"{fmt(b['keep']['median_abs_ln_error'])}, short "
+                     f"{fmt(b['short']['median_abs_ln_error'])}); beats "
+                     f"{_yes(b['beats_keep'])}/{_yes(b['beats_short'])}")
+    header = ((["group"] if grouped else []) + [ax] + others
+              + ["bs_opt pred", f"{lvl} PI", "measured", f"{lvl} CI", "ln err", "in PI",
+                 "keep err", "short err"])
+    return Table(header, rows, title="The batch size of the joint optima (law of bs_opt)",
+                 align=("l",) * (len(header) - 8) + ("r",) * 8, notes=tuple(notes))

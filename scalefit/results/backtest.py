@@ -41,7 +41,10 @@ class BacktestResult(Immutable):
             row = dict(p.pop("group"))
             p.pop("law_params", None)
             p.pop("keep_from", None)
-            for k in ("lr_pred_ci", "lr_pred_pi", "lr_measured_ci"):
+            for k in ("lr_pred_ci", "lr_pred_pi", "lr_measured_ci", "bs_pred_ci", "bs_pred_pi",
+                      "bs_measured_ci"):
+                if k.startswith("bs_") and k not in p:
+                    continue
                 v = p.pop(k, None)
                 row[k + "_lo"], row[k + "_hi"] = (v if v is not None else (np.nan, np.nan))
             row.update(p)
@@ -73,19 +76,34 @@ class BacktestResult(Immutable):
     @staticmethod
     def _score(pts, group) -> dict:
         def col(key):
-            return np.array([np.nan if p[key] is None else float(p[key]) for p in pts])
+            return np.array([np.nan if p.get(key) is None else float(p[key]) for p in pts])
 
         law = cb.scores(col("ln_error"), col("covered"), col("loss_cost"))
         keep = cb.scores(col("keep_ln_error"), np.full(len(pts), np.nan), col("keep_loss_cost"))
         short = cb.scores(col("short_ln_error"), col("short_covered"), col("short_loss_cost"))
+        bs = None
+        if any(p.get("bs_ln_error") is not None for p in pts):
+            bl = cb.scores(col("bs_ln_error"), col("bs_covered"), col("bs_loss_cost"))
+            bk = cb.scores(col("bs_keep_ln_error"), np.full(len(pts), np.nan),
+                           col("bs_keep_loss_cost"))
+            bsh = cb.scores(col("bs_short_ln_error"), col("bs_short_covered"),
+                            col("bs_short_loss_cost"))
+            bs = (bl, bk, bsh)
 
-        def beats(base):
+        def beats(base, law=law):
             a, b = law["median_abs_ln_error"], base["median_abs_ln_error"]
             return None if a is None or b is None or base["n"] < law["n"] else bool(a < b)
 
-        return {"group": group, "pooled": group is None, "n_points": len(pts),
-                "levels": sorted({p["origin"] for p in pts}), "law": law, "keep": keep,
-                "short": short, "beats_keep": beats(keep), "beats_short": beats(short)}
+        if bs is not None:
+            bl, bk, bsh = bs
+            bs = {"law": bl, "keep": bk, "short": bsh, "beats_keep": beats(bk, bl),
+                  "beats_short": beats(bsh, bl)}
+        out = {"group": group, "pooled": group is None, "n_points": len(pts),
+               "levels": sorted({p["origin"] for p in pts}), "law": law, "keep": keep,
+               "short": short, "beats_keep": beats(keep), "beats_short": beats(short)}
+        if bs is not None:
+            out["bs"] = bs  # a joint backtest: the same scores for the batch size
+        return out
 
     # ------------------------------------------------------------------ protocol
     @property

@@ -244,12 +244,13 @@ class FitResult(Immutable):
                        objective, new_scales, new_horizons, new_sweeps, new_sweep_lrs,
                        per_group, past)
 
-    def backtest(self, axis: str = "scale", levels: int | None = None):
+    def backtest(self, axis: str = "scale", levels: int | None = None, joint: bool = False):
         """Rolling-origin backtest of the lr_opt laws along ``axis`` (scale, horizon or a
-        numeric ``by`` column): a ``BacktestResult`` (``scalefit.backtests.backtest_fit``)."""
+        numeric ``by`` column): a ``BacktestResult`` (``scalefit.backtests.backtest_fit``);
+        ``joint``: of the joint optima (lr*, bs*) of a fit with ``joint=COLUMN``."""
         from ..backtests import backtest_fit
 
-        return backtest_fit(self, axis=axis, levels=levels)
+        return backtest_fit(self, axis=axis, levels=levels, joint=joint)
 
     # ------------------------------------------------------------------ protocol
     @property

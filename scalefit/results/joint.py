@@ -41,19 +41,23 @@ class JointFit(Immutable):
     with an interval, ``status``, counts and the grid tried; ``laws``: ``Law`` of
     ``lr_opt``, ``bs_opt``, ``k_lr``, ``lr_bs_slope``, ``k_bs_floor`` per by group;
     ``bs_laws``: the batch-size-aware LR law per by group; ``exponents``: rows of the
-    exponents side by side; ``notes``; ``runs``: per joint group ``lr``, ``bs``, ``loss``.
+    exponents side by side; ``notes``; ``runs``: per joint group ``lr``, ``bs``, ``loss``;
+    ``draws``: the resampled optima as the laws use them, ``{"ln_lr", "ln_bs"}`` each
+    (B, joint groups) in optima row order, or None (no resamples, or read from JSON:
+    backtests of the joint optima need them).
     """
 
     __slots__ = ("column", "by", "_optima", "laws", "bs_laws", "exponents", "notes", "runs",
-                 "level")
+                 "level", "draws")
 
     def __init__(self, column: str, by, optima: pd.DataFrame, laws, bs_laws, exponents,
-                 notes=(), runs=None, level: float = 0.95):
+                 notes=(), runs=None, level: float = 0.95, draws=None):
         values = {"column": column, "by": tuple(by), "_optima": optima.copy(),
                   "laws": tuple(Law.of(x) for x in laws),
                   "bs_laws": tuple(Law.of(x) for x in bs_laws),
                   "exponents": freeze([dict(e) for e in exponents]), "notes": tuple(notes),
-                  "runs": None if runs is None else freeze(list(runs)), "level": float(level)}
+                  "runs": None if runs is None else freeze(list(runs)), "level": float(level),
+                  "draws": None if draws is None else freeze(dict(draws))}
         self._set(values)
 
     @property
