@@ -19,6 +19,7 @@ from .core import backtest as cb
 from .core.laws import power_law
 from .errors import ScalefitInputError
 from .laws import _with_noise, by_groups, law_points, law_variables
+from .options import check
 from .results.backtest import BacktestResult
 
 ROLES = ("scale", "horizon")
@@ -56,8 +57,7 @@ def backtest_fit(result, axis: str = "scale", levels: int | None = None) -> Back
     column; levels: how many of the largest levels to hold out, each in turn (default:
     every level from the 4th smallest up, at most 3).
     """
-    if levels is not None and int(levels) < 1:
-        raise ScalefitInputError(f"--levels must be >= 1 (got {levels})")
+    check("levels", levels)
     col = resolve_axis(result, axis)
     level = result.level
     seed = int(result.settings.get("seed", 0) or 0)

@@ -25,7 +25,6 @@ from .core.bootstrap import (
 )
 from .core.noise import FLAT_Z, group_noise
 from .core.optimum import DEFAULT_WINDOW, FLAT, GAP_SD, MAX_MISFIT, STATUS_NAMES, fit_sweeps
-from .core.shape import check_fix
 from .errors import ScalefitInputError
 from .grouping import (
     BLOWUP,
@@ -43,6 +42,7 @@ from .joint import fit_joint, progress_part, with_joint
 from .laws import fit_laws
 from .noise_plan import by_key, flat_statuses, noise_notes, noise_plan, sweep_names
 from .optima_table import is_optima_table, load_optima
+from .options import check
 from .progress import resolve
 from .quality import transfer_quality
 from .results.fit import FitResult
@@ -53,15 +53,9 @@ from .table import apply_extract, load_runs, read_input
 
 def check_options(ci, n_boot, window, include) -> None:
     """The options every sweep fit shares (``fit``, ``fit_isoflop``): one line each."""
-    if not 0 < ci < 1:
-        raise ScalefitInputError(f"ci must be between 0 and 1 (got {ci}); e.g. 0.95")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
-        raise ScalefitInputError(f"n_boot must be a whole number >= 0 (got {n_boot!r})")
-    if window < 1:
-        raise ScalefitInputError(f"window must be >= 1 grid step (got {window})")
-    bad = set(include) - set(STATUS_NAMES)
-    if bad:
-        raise ScalefitInputError(f"unknown status in include: {sorted(bad)}; use {STATUS_NAMES}")
+    for name, value in (("ci", ci), ("n_boot", n_boot), ("window", window),
+                        ("include", include)):
+        check(name, value)
 
 
 def fit(
@@ -148,11 +142,13 @@ def fit(
     without being ``by`` columns (their runs are pooled).
     """
     check_options(ci, n_boot, window, include)
-    fix = check_fix(fix)
-    for name, v in (("max_misfit", max_misfit), ("floor_gap", floor_gap)):
-        if not (v > 0):
-            raise ScalefitInputError(f"{name} must be a number > 0 (got {v})")
-    blowup = parse_blowup(blowup)
+    fix = dict(check("fix", fix) or ())
+    for name, v in (("max_misfit", max_misfit), ("floor_gap", floor_gap),
+                    ("diverged_above", diverged_above), ("flat_z", flat_z), ("seed", seed),
+                    ("optima_level", optima_level), ("progress", progress),
+                    ("missing_loss", missing_loss)):
+        check(name, v)
+    blowup = check("blowup", blowup)
 
     df, src = read_input(table, fmt, source)
     extract = tuple(extract)
@@ -282,21 +278,6 @@ OPTIMA_DEFAULTS = {"loss_opt_lo": np.nan, "loss_opt_hi": np.nan, "curvature_lo":
                    "n_window": 0, "n_lrs": 0, "fit_rmse": np.nan, "misfit": np.nan,
                    "lr_window_lo": np.nan, "lr_window_hi": np.nan, "lr_tried_lo": np.nan,
                    "lr_tried_hi": np.nan, "lr_diverged": np.nan, "boot_valid": np.nan}
-
-
-def parse_blowup(value) -> float | None:
-    """The blow-up factor: a number > 1, or None for "off" / None / False."""
-    if value is None or value is False or (isinstance(value, str)
-                                           and value.strip().lower() in ("off", "none", "no")):
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ScalefitInputError(f"blowup must be 'off' or a factor > 1 (got {value!r})"
-                                 ) from None
-    if not (np.isfinite(v) and v > 1):
-        raise ScalefitInputError(f"blowup must be 'off' or a factor > 1 (got {value!r})")
-    return v
 
 
 def _as_list(v) -> list[str]:

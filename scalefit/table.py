@@ -23,10 +23,10 @@ import pandas as pd
 
 from .errors import ScalefitInputError
 from .extract import apply_extract
+from .options import check
 from .readers import read_table
 from .render.format import name_list, quote
 from .row_checks import (
-    MISSING_LOSS,
     blank_loss,
     duplicate_rows,
     missing_note,
@@ -324,9 +324,7 @@ def load_runs(
     once, with a warning) and run ids given twice with different values (default:
     refused). Raises ``ScalefitInputError`` on bad input.
     """
-    if missing_loss not in MISSING_LOSS:
-        raise ScalefitInputError(f"missing_loss must be one of {', '.join(MISSING_LOSS)} "
-                                 f"(got {missing_loss!r})")
+    check("missing_loss", missing_loss)
     df, src = read_input(table, fmt, source)
     info = read_info(df)
     extract = tuple(extract)

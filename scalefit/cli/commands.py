@@ -185,8 +185,6 @@ def chinchilla(args) -> int:
     from ..chinchilla import fit_chinchilla_table
     from ..files import check_outputs
 
-    if args.boot == 1:
-        raise UsageError("--boot must be 0 (no intervals) or at least 2; try 200")
     check_outputs(args.json, None, [args.runs])
     res = fit_chinchilla_table(args.runs, scale=args.scale, horizon=args.horizon, loss=args.loss,
                                status=args.status, fmt=args.format, extract=args.extract,

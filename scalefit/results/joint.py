@@ -20,6 +20,7 @@ from ..core.bootstrap import percentile_ci
 from ..core.frozen import freeze, thaw
 from ..core.pyvalue import py_scalar
 from ..errors import ExtrapolationWarning, ScalefitInputError
+from ..options import check
 from ..render import joint_text
 from .base import Immutable, draws_from_json, draws_to_json, jsonable
 from .decisions import _Rows
@@ -100,8 +101,7 @@ class JointFit(Immutable):
         """lr* and bs* at (scale, horizon) from the joint laws, per by group; with ``bs``
         also the best LR at that batch size: from the batch-size-aware law (``lr_at_bs``)
         and along the surface's valley (``lr_valley``)."""
-        if bs is not None and not (np.isfinite(bs) and bs > 0):
-            raise ScalefitInputError(f"bs must be a finite number > 0 (got {bs})")
+        check("bs", bs)
         rows = [self._predict_row(g, scale, horizon, bs, seed) for g in self.groups(group)]
         _warn(rows)
         return JointPrediction(rows=rows, level=self.level, scale=scale, horizon=horizon,
@@ -153,8 +153,7 @@ class JointFit(Immutable):
         d = the errors in ln lr and ln bs, each curvature term from its own law; without
         ``bs``, at the predicted bs*. No penalty where the data cannot give one (beyond the
         LRs or batch sizes tried, or where runs diverged): ``penalty_reason`` says why."""
-        if not (np.isfinite(lr_used) and lr_used > 0):
-            raise ScalefitInputError(f"lr must be a finite number > 0 (got {lr_used})")
+        check("lr", lr_used)
         pred = self.predict(scale, horizon, None, group, seed)
         rows = []
         for row in pred.rows:

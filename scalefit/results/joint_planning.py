@@ -23,6 +23,7 @@ from ..core.surface_design import SurfacePlanner, SurfaceView
 from ..core.surface_error import cells_of, curvature_matrices, pooled_sigma
 from ..errors import ScalefitInputError
 from ..laws import law_variables
+from ..options import check
 from .joint_new import (
     NEW_SIDES,
     choose_new,
@@ -59,8 +60,7 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
                   past=2, new_scales=(), new_horizons=(), new_sweeps=True) -> Proposals:
     """``FitResult.next_runs`` for a fit made with ``joint=`` (module docstring)."""
     col = fit.input["joint"]
-    if objective not in ("variance", "loss"):
-        raise ScalefitInputError(f"objective must be variance or loss (got {objective!r})")
+    check("objective", objective)
     if fit.runs is None:
         raise ScalefitInputError("proposing runs needs the runs of every sweep: fit a table "
                                  "of runs")

@@ -22,6 +22,7 @@ from ..core.optimum import DEFAULT_WINDOW, GAP_SD, MAX_MISFIT, OK, STATUS_NAMES,
 from ..core.planner import NewSweep, Planner, Target, rule_runs
 from ..errors import ScalefitInputError
 from ..laws import by_groups, law_points
+from ..options import check
 
 COSTS = ("flops", "runs")
 OBJECTIVES = ("variance", "loss")
@@ -120,8 +121,7 @@ def _group_keys(optima: pd.DataFrame, by) -> np.ndarray:
 def run_costs(optima: pd.DataFrame, how: str) -> np.ndarray:
     """Cost of one run of each sweep: ``flops``: scale x horizon (6 N D up to the factor 6;
     a missing column counts as 1), relative to the cheapest sweep; ``runs``: 1."""
-    if how not in COSTS:
-        raise ScalefitInputError(f"cost must be one of {', '.join(COSTS)} (got {how!r})")
+    check("cost", how)
     c = np.ones(len(optima))
     if how == "flops":
         for col in ("scale", "horizon"):
@@ -165,12 +165,8 @@ def plan(fit, k: int, target_scale=None, target_horizon=None, group=None, candid
          cost="flops", objective="variance", new_scales=(), new_horizons=(),
          new_sweeps=True, new_sweep_lrs=5, per_group=False, past=2):
     """The planner's picks and what the result needs to describe them (``proposals``)."""
-    if objective not in OBJECTIVES:
-        raise ScalefitInputError(f"objective must be one of {', '.join(OBJECTIVES)} "
-                                 f"(got {objective!r})")
-    if not (isinstance(k, (int, np.integer)) and 1 <= k <= MAX_BUDGET):
-        raise ScalefitInputError(f"the budget must be a whole number from 1 to {MAX_BUDGET} "
-                                 f"(got {k!r}); propose in rounds: train, refit, propose again")
+    check("objective", objective)
+    check("budget", k)
     ds, info = design_of(fit)
     optima = fit.optima.reset_index(drop=True)
     costs = run_costs(optima, cost)
