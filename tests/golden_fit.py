@@ -27,8 +27,12 @@ def results() -> dict:
     one = make_sweeps(seed=2, scales=(1e7, 1e8, 1e9), horizons=(1e9, 4e9))
     optima = pd.DataFrame({"scale": [1e7, 1e8, 1e9, 1e10], "lr_opt": [3e-3, 2e-3, 1e-3, 6e-4]})
     joint = make_joint_sweeps(scales=(2e8, 4e8, 8e8), horizons=(5e9,), noise=0.003, seed=4)
+    named = one.assign(name=[f"model-{s:.0f}" for s in one["scale"]]).drop(columns="scale")
+    extract = ["name:model-(?P<size>\\d+)"]
     out = {
         "default": scalefit.fit(one, n_boot=30, progress=None),
+        "extract": scalefit.fit(named, scale="size", extract=extract, n_boot=20,
+                                progress=None),
         "by": scalefit.fit(two, by="parameterization", n_boot=30, ci=0.9, seed=3, window=3,
                            include=("ok", "edge"), reference="sp", progress=None,
                            blowup="off", max_misfit=0.3, floor_gap=2.5, flat_z=None,
@@ -45,11 +49,14 @@ def results() -> dict:
     _, props, todo = next_runs(two, 3, target_scale=1e10, target_horizon=4e9, n_boot=20,
                                by="parameterization", window=3)
     out["next_runs"] = props
+    _, props, todo_x = next_runs(named, 2, scale="size", extract=extract, n_boot=10)
+    out["next_runs_extract"] = props
     jfit = scalefit.fit(joint, joint="bs", n_boot=20, progress=None)
     out["joint"] = jfit
     out["next_joint"] = jfit.next_runs(4, cost="runs", objective="loss")
     d = {k: json.loads(json_text(v.to_dict(draws=False), k)) for k, v in out.items()}
     d["next_runs_todo"] = json.loads(todo.to_json(orient="records"))
+    d["next_runs_extract_todo"] = json.loads(todo_x.to_json(orient="records"))
     return d
 
 

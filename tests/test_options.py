@@ -14,6 +14,7 @@ import pytest
 
 import scalefit
 from scalefit.cli import main
+from scalefit.next import next_runs
 from scalefit.options import (
     MESSAGE,
     RULES,
@@ -97,6 +98,12 @@ CASES = [
     (lambda d, f: f.next_runs(0), "budget", "budget", 0),
     (lambda d, f: f.next_runs(2, cost="dollars"), "cost", "cost", "dollars"),
     (lambda d, f: f.next_runs(2, objective="bias"), "objective", "objective", "bias"),
+    (lambda d, f: f.next_runs(2, target_scale=-1.0), "target_scale", "target_scale", -1.0),
+    (lambda d, f: f.next_runs(2, new_sweep_lrs=2), "new_sweep_lrs", "new_sweep_lrs", 2),
+    (lambda d, f: f.next_runs(2, new_scales=(1e10, 0)), "new_scales", "new_scales[1]", 0),
+    (lambda d, f: f.next_runs(2, group="mup"), "group", "group", "mup"),
+    (lambda d, f: next_runs(d, 0, n_boot=0), "budget", "budget", 0),
+    (lambda d, f: next_runs(d, 2, n_boot=0, window=0), "window", "window", 0),
     (lambda d, f: f.conf_int(level=2.0), "level", "level", 2.0),
 ]
 
@@ -233,3 +240,22 @@ def test_keywords_give_the_results_they_gave_before():
     assert set(got) == set(want)
     for name in want:
         _close(want[name], got[name], name)
+
+
+def test_next_runs_refuses_an_unknown_keyword(small):
+    with pytest.raises(TypeError, match=r"next_runs\(\) got an unexpected keyword "
+                                        r"argument 'n_boots'"):
+        next_runs(small, 2, n_boots=3)
+
+
+def test_the_planners_take_the_options_object(small_fit):
+    """FitResult.next_runs hands one PlanOptions to either planner (no positional list in
+    two orders): the same proposals as the keywords."""
+    from scalefit.results.proposal_rows import propose_runs
+
+    kw = dict(target_scale=1e10, target_horizon=1e9, cost="runs", objective="loss",
+              new_sweep_lrs=4, past=3)
+    a = small_fit.next_runs(3, **kw)
+    b = propose_runs(small_fit, PlanOptions(3, **kw))
+    assert a.to_dict() == b.to_dict()
+    assert a.settings["past"] == 3 and a.settings["new_sweep_lrs"] == 4

@@ -232,17 +232,14 @@ class FitResult(Immutable):
         ``new_horizons``: values at which a new sweep may be proposed (besides the next
         point of each variable's ladder; ``new_sweeps=False``: none), each of
         ``new_sweep_lrs`` runs; ``per_group``: ``k`` runs for each by group."""
-        if self.input.get("joint"):
-            from .joint_planning import propose_joint
+        from ..options import PlanOptions
+        from .proposal_rows import propose_runs
 
-            return propose_joint(self, k, target_scale, target_horizon, group, candidates,
-                                 cost, objective, per_group, past, new_scales, new_horizons,
-                                 new_sweeps)
-        from .proposal_rows import propose
-
-        return propose(self, k, target_scale, target_horizon, group, candidates, cost,
-                       objective, new_scales, new_horizons, new_sweeps, new_sweep_lrs,
-                       per_group, past)
+        plan = PlanOptions(k, target_scale=target_scale, target_horizon=target_horizon,
+                           group=group, cost=cost, objective=objective, new_scales=new_scales,
+                           new_horizons=new_horizons, new_sweeps=new_sweeps,
+                           new_sweep_lrs=new_sweep_lrs, per_group=per_group, past=past)
+        return propose_runs(self, plan, candidates)
 
     def backtest(self, axis: str = "scale", levels: int | None = None):
         """Rolling-origin backtest of the lr_opt laws along ``axis`` (scale, horizon or a
