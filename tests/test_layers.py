@@ -25,6 +25,7 @@ PKG = Path(scalefit.__file__).resolve().parent
 LAYERS = [
     ("scalefit._version", 0), ("scalefit.errors", 0), ("scalefit.core", 0),
     ("scalefit.interrupt", 0), ("scalefit.streams", 2), ("scalefit.options", 1),
+    ("scalefit.selection", 1),
     ("scalefit.render.format", 1), ("scalefit.render.tables", 1), ("scalefit.render", 1),
     ("scalefit.table", 2), ("scalefit.grouping", 2), ("scalefit.quality", 2),
     ("scalefit.files", 2), ("scalefit.progress", 2), ("scalefit.threads", 2),

@@ -15,6 +15,7 @@ from ..core.frozen import freeze, thaw
 from ..errors import ScalefitInputError
 from ..render.format import fmt, fmt_ci, group_label
 from ..render.tables import Document, Table, Text
+from ..selection import matches
 from .base import draws_from_json, draws_to_json, jsonable, level_or_stored
 
 # Keys of a row that hold draws: in memory always, in to_dict only with draws=True.
@@ -74,8 +75,7 @@ class _Rows:
         if group is None and len(self.rows) == 1:
             return self.rows[0]
         for r in self.rows:
-            if group is not None and all(str(r["group"].get(k)) == str(v)
-                                         for k, v in group.items()):
+            if group is not None and matches(r["group"], group):
                 return r
         raise KeyError(f"no row for group {group!r}")
 

@@ -9,7 +9,6 @@ report need, and nothing that makes the reader open another file.
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
@@ -23,6 +22,7 @@ from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..render import fit_text
 from ..render.format import group_label, group_text
 from ..schema import SCHEMA_VERSION
+from ..selection import matches, select
 from .base import Immutable, draws_from_json, jsonable, level_or_stored
 from .decisions import Audit, HorizonTransfer, Prediction, transfer_row
 from .joint import JointFit
@@ -85,22 +85,21 @@ class FitResult(Immutable):
         matches several (e.g. no ``group`` on a fit with ``by`` groups: one per group),
         None when none.
         """
-        group = group or {}
         hits = [law for law in self.laws if law.target == target
-                and (law.primary or not primary)
-                and all(_same(law.group.get(k), v) for k, v in group.items())]
+                and (law.primary or not primary) and matches(law.group, group)]
         return hits[0] if len(hits) == 1 else (hits or None)
 
     def _primary(self, target: str, group: dict):
         for law in self.laws:
             if (law.target == target and law.primary and set(law.group) == set(group)
-                    and all(_same(law.group[k], v) for k, v in group.items())):
+                    and matches(law.group, group)):
                 return law
         return None
 
     def groups(self, group: dict | None = None, target: str = "lr_opt") -> list[dict]:
-        """The by-groups with a primary law of ``target``, those matching ``group`` only
-        (values compared as text or numbers, so ``{"wd": "0.1"}`` selects 0.1)."""
+        """The by-groups with a primary law of ``target``, those ``group`` selects only
+        (``scalefit.selection``: values compared as text or numbers, so ``{"wd": "0.1"}``
+        selects 0.1)."""
         by = self.by
         groups = []
         for law in self.laws:
@@ -108,18 +107,7 @@ class FitResult(Immutable):
                 g = {b: law.group.get(b) for b in by}
                 if g not in groups:
                     groups.append(g)
-        for k, v in (group or {}).items():
-            if k not in by:
-                raise ScalefitInputError(
-                    f"group {k}={v}: the fit has no group column {k!r}"
-                    + (f"; its groups are by {', '.join(by)}" if by else
-                       " (it was fitted without --by)"))
-            hit = [g for g in groups if str(g[k]) == str(v) or _num_eq(g[k], v)]
-            if not hit:
-                values = ", ".join(map(str, dict.fromkeys(g[k] for g in groups)))
-                raise ScalefitInputError(f"group {k}={v}: no law for that group; groups with "
-                                         f"a law: {values}")
-            groups = hit
+        groups = select(groups, group, by)
         if not groups:
             raise ScalefitInputError(f"the fit has no law of {target}; it needs ok optima at 3 "
                                      "or more scales or horizons")
@@ -445,18 +433,6 @@ def _key(law) -> str:
     return law.target + (f" [{g}]" if g else "")
 
 
-def _same(a, b) -> bool:
-    try:
-        return a == b or (isinstance(a, float) and math.isclose(a, float(b)))
-    except (TypeError, ValueError):
-        return False
-
-
-def _num_eq(a, b) -> bool:
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return False
 
 
 def _missing(v) -> bool:

@@ -24,6 +24,7 @@ from ..core.surface_error import cells_of, curvature_matrices, pooled_sigma
 from ..errors import ScalefitInputError
 from ..laws import law_variables
 from ..options import PlanOptions
+from ..selection import select
 from .joint_new import (
     NEW_SIDES,
     choose_new,
@@ -276,16 +277,12 @@ def _below_caps(sf, cs, cx, cy, views):
 
 
 def _selected(table, by, group) -> np.ndarray:
-    if not group:
-        return np.ones(len(table), bool)
-    m = np.ones(len(table), bool)
-    for k_, v in group.items():
-        if k_ not in by:
-            raise ScalefitInputError(f"--group {k_}: not a --by column")
-        m &= table[k_].astype(str).to_numpy() == str(v)
-    if not m.any():
-        raise ScalefitInputError(f"--group {group}: no such group")
-    return m
+    """(S,) bool: the surfaces whose by group ``group`` selects (``scalefit.selection``)."""
+    rows = [dict(zip(by, r)) for r in table[list(by)].itertuples(index=False)] if by else \
+        [{} for _ in range(len(table))]
+    chosen = select(rows, group, by, none="no surface of the fit belongs to it",
+                    have="its groups")
+    return np.array([any(r is c for c in chosen) for r in rows], bool)
 
 
 def _costs(table, how) -> np.ndarray:

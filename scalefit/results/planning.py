@@ -24,6 +24,7 @@ from ..core.planner import NewSweep, Planner, Target, rule_runs
 from ..errors import ScalefitInputError
 from ..laws import by_groups, law_points
 from ..options import PlanOptions
+from ..selection import select
 
 
 def design_of(fit) -> tuple[SweepDesign, dict]:
@@ -129,30 +130,13 @@ def run_costs(optima: pd.DataFrame, how: str) -> np.ndarray:
 
 
 def select_groups(fit, group: dict | None) -> list[tuple[dict, np.ndarray]]:
-    """(by-group dict, sweep indices) of the groups ``group`` selects (all by default)."""
+    """(by-group dict, sweep indices) of the groups ``group`` selects (all by default;
+    ``scalefit.selection``)."""
     optima = fit.optima.reset_index(drop=True)
-    out = []
-    for gd, sub in by_groups(optima, tuple(fit.by)):
-        if all(str(gd.get(k)) == str(v) or _num_eq(gd.get(k), v)
-               for k, v in (group or {}).items()):
-            out.append((gd, sub.index.to_numpy()))
-    for k in (group or {}):
-        if k not in fit.by:
-            raise ScalefitInputError(f"group {k}={group[k]}: the fit has no group column {k!r}")
-    if not out:
-        asked = ", ".join(f"{k}={v}" for k, v in group.items())
-        have = "; ".join(", ".join(f"{k}={v}" for k, v in gd.items())
-                         for gd, _ in by_groups(optima, tuple(fit.by)))
-        raise ScalefitInputError(f"group {asked}: no sweep of the fit belongs to it; its "
-                                 f"groups are: {have}")
-    return out
-
-
-def _num_eq(a, b) -> bool:
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return False
+    pairs = [(gd, sub.index.to_numpy()) for gd, sub in by_groups(optima, tuple(fit.by))]
+    chosen = select([gd for gd, _ in pairs], group, fit.by,
+                    none="no sweep of the fit belongs to it", have="its groups")
+    return [(gd, rows) for gd, rows in pairs if any(gd is c for c in chosen)]
 
 
 @dataclass(frozen=True)
