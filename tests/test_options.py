@@ -105,6 +105,12 @@ CASES = [
     (lambda d, f: next_runs(d, 0, n_boot=0), "budget", "budget", 0),
     (lambda d, f: next_runs(d, 2, n_boot=0, window=0), "window", "window", 0),
     (lambda d, f: f.conf_int(level=2.0), "level", "level", 2.0),
+    (lambda d, f: f.predict(-1.0, 1e9), "scale", "scale", -1.0),
+    (lambda d, f: f.audit(0, 1e10, 1e9), "lr", "lr_used", 0),
+    (lambda d, f: f.transfer(1e-3, 1e9, 1e10, level=95), "level", "level", 95),
+    (lambda d, f: scalefit.transfer(1e-3, 1e9, -2, b=-0.3), "horizon_target",
+     "horizon_target", -2),
+    (lambda d, f: scalefit.transfer(1e-3, 1e9, 1e10, b=float("inf")), "b", "b", float("inf")),
 ]
 
 

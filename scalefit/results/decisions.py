@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ..core import decisions as dec
 from ..core.frozen import freeze, thaw
 from ..errors import ScalefitInputError
+from ..options import check
 from ..render.format import fmt, fmt_ci, group_label
 from ..render.tables import Document, Table, Text
 from ..selection import matches
@@ -354,6 +355,13 @@ def transfer(lr_ref: float, horizon_ref: float, horizon_target: float, b: float 
     (``ExtrapolationWarning``) when the target lies beyond the fitted horizons by more
     than a factor of 4.
     """
+    check("lr", lr_ref, "lr_ref")
+    check("horizon_ref", horizon_ref)
+    check("horizon_target", horizon_target)
+    check("level", ci, "ci")
+    for name, v in (("b", b), ("beta", beta)):
+        if v is not None:
+            check(name, v)
     if b is None and beta is not None:
         b = -beta
         if beta < 0 and horizon_target > 0 and horizon_ref > 0:

@@ -19,6 +19,7 @@ from ..core import decisions as dec
 from ..core.frozen import freeze, thaw
 from ..core.pyvalue import py_scalar
 from ..errors import ExtrapolationWarning, ScalefitInputError
+from ..options import check
 from ..render import fit_text
 from ..render.format import group_label, group_text
 from ..schema import SCHEMA_VERSION
@@ -141,6 +142,7 @@ class FitResult(Immutable):
         Without ``group``: every group, one row each. A joint fit answers with its joint
         laws (``JointPrediction``: lr* and bs*, and with ``bs`` the best LR at that batch
         size)."""
+        _check_point(scale=scale, horizon=horizon, bs=bs)
         seed = self.settings.get("seed", 0)
         if self.joint is not None:
             return self.joint.predict(scale, horizon, bs=bs, group=group, seed=seed)
@@ -156,6 +158,7 @@ class FitResult(Immutable):
         """Predicted optimum and the expected loss penalty of training at ``lr_used``
         (``penalty``, ``penalty_ci``), per group. Without ``group``: every group. A joint
         fit audits (``lr_used``, ``bs``) on its surface laws (``JointAudit``)."""
+        _check_point(lr_used=lr_used, scale=scale, horizon=horizon, bs=bs)
         seed = self.settings.get("seed", 0)
         if self.joint is not None:
             return self.joint.audit(lr_used, scale, horizon, bs=bs, group=group, seed=seed)
@@ -177,6 +180,8 @@ class FitResult(Immutable):
         """Carry ``lr_ref`` tuned at ``horizon_ref`` tokens to ``horizon_target`` with each
         group's fitted horizon exponent b (and its interval). Without ``group``: every
         group with a law in horizon. Warns (``ExtrapolationWarning``) beyond 4x the data."""
+        _check_point(lr_ref=lr_ref, horizon_ref=horizon_ref, horizon_target=horizon_target,
+                     level=level)
         groups = self.groups(group)
         rows, errors = [], []
         for g in groups:
@@ -419,6 +424,14 @@ def _no_bs(bs) -> None:
     if bs is not None:
         raise ScalefitInputError("a batch size (bs) needs a joint fit: fit with joint='bs' "
                                  "(--joint bs)")
+
+
+def _check_point(**values) -> None:
+    """The values of a decision (scale, horizon, LRs, bs, level) by the rules of
+    ``scalefit.options`` (the LRs by the rule of ``lr``, named as their keyword)."""
+    for name, v in values.items():
+        if v is not None:
+            check("lr" if name.startswith("lr") else name, v, name)
 
 
 def _warn_assumptions(rows) -> None:
