@@ -19,6 +19,7 @@ from .core import backtest as cb
 from .core.laws import power_law
 from .errors import ScalefitInputError
 from .laws import _with_noise, by_groups, law_points, law_variables
+from .options import check
 from .results.backtest import BacktestResult
 
 ROLES = ("scale", "horizon")
@@ -61,8 +62,7 @@ def backtest_fit(result, axis: str = "scale", levels: int | None = None,
     a fit with ``joint=COLUMN`` instead: each held-out joint optimum's LR (at its optimal
     batch size) and its batch size (``bs_*`` keys), each from its own law.
     """
-    if levels is not None and int(levels) < 1:
-        raise ScalefitInputError(f"--levels must be >= 1 (got {levels})")
+    check("levels", levels)
     level = result.level
     seed = int(result.settings.get("seed", 0) or 0)
     if joint:

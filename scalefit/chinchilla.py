@@ -10,13 +10,13 @@ Python caller gets the command line's speed), shows progress, and builds the res
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 
 from .core import chinchilla as ch
 from .errors import ScalefitInputError
+from .options import check
 from .progress import resolve
 from .results.chinchilla import ChinchillaResult
 from .threads import single_thread_blas
@@ -100,22 +100,12 @@ def fit_chinchilla(
     Raises ScalefitInputError on bad input and ScalefitFitError if the optimizer fails.
     """
     n_arr, d_arr, loss_arr = _validate(n, d, loss)
-    if not (isinstance(huber_delta, (int, float)) and math.isfinite(huber_delta)
-            and huber_delta > 0):
-        raise ScalefitInputError(f"huber_delta must be a positive number; got {huber_delta!r}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
-        raise ScalefitInputError(f"n_boot must be a non-negative integer; got {n_boot!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                             or seed < 0):
-        raise ScalefitInputError(f"seed must be an integer >= 0 (or None); got {seed!r}")
-    if n_boot == 1:
-        raise ScalefitInputError("n_boot must be 0 (no intervals) or at least 2; try 1000")
-    if not (isinstance(ci, (int, float)) and 0 < ci < 1):
-        raise ScalefitInputError(
-            f"ci must be a level strictly between 0 and 1 (e.g. 0.95); got {ci!r}")
-    if progress is not None and not callable(progress) and progress != "auto":
-        raise ScalefitInputError("progress must be a callable progress(done, total), 'auto' "
-                                 "or None")
+    check("huber_delta", huber_delta)
+    check("chinchilla_n_boot", n_boot, "n_boot")
+    if seed is not None:  # None: a random seed
+        check("seed", seed)
+    check("ci", ci)
+    check("progress", progress)
     grid = ch.epoch_grid() if starts is None else np.asarray(starts, dtype=float)
     if grid.ndim != 2 or grid.shape[1] != 5 or grid.shape[0] < 1 or not np.isfinite(grid).all():
         raise ScalefitInputError("starts must be a finite (k, 5) array of (a, b, e, alpha, beta)")

@@ -16,8 +16,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from .core.defaults import BLOWUP  # noqa: F401 (re-exported)
 from .core.sweeps import Sweeps, index_runs
-from .errors import ScalefitInputError
 from .render.format import fmt, name_list
 from .table import RunTable, normalize_name
 
@@ -44,7 +44,6 @@ TRAINER_COLUMNS = frozenset({"run_id", "parameterization", "config", "n_params",
 TRAINER_ARMS = ("parameterization", "weight_decay", "wd_mode", "wd_transfer", "batch_size",
                 "seq_len", "schedule", "warmup_tokens", "min_lr_frac", "grad_clip", "data",
                 "norm", "pos", "base_width")
-BLOWUP = 1.3  # default factor of the blow-up rule (docs/math.md section 1)
 
 
 def build_sweeps(runs: RunTable) -> tuple[pd.DataFrame, Sweeps]:
@@ -302,8 +301,6 @@ def mark_divergence(runs: RunTable, diverged_above: float | None = None,
         return runs
     factor = diverged_above if diverged_above is not None else blowup
     flag = "diverged_above" if diverged_above is not None else "blowup"
-    if not (np.isfinite(factor) and factor > 1):
-        raise ScalefitInputError(f"{flag} must be a number > 1 (got {factor})")
     df = runs.data.copy()
     keys = list(runs.by) + [r for r in ("scale", "horizon") if r in df.columns]
     gid = _factorize(df, keys)[0] if keys else np.zeros(len(df), dtype=np.int64)

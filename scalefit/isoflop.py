@@ -34,7 +34,7 @@ from .core.sweeps import index_runs
 from .errors import ScalefitInputError
 from .grouping import pooling_hints
 from .isoflop_table import DEFAULT_BUDGET_TOL, IsoflopTable, load_isoflop_table
-from .pipeline import check_options
+from .options import FitOptions
 from .progress import resolve
 from .results.isoflop import IsoflopResult
 
@@ -72,7 +72,9 @@ def fit_isoflop(
         require_optimum, missing_loss, keep_duplicates: as for ``scalefit.fit`` (the
         window is in steps of the N grid).
     """
-    check_options(ci, n_boot, window, include)
+    opts = FitOptions(n_boot=n_boot, ci=ci, seed=seed, window=window, include=include)
+    n_boot, ci, seed, window, include = (opts.n_boot, opts.ci, opts.seed, opts.window,
+                                         opts.include)
     t = load_isoflop_table(table, flops=flops, params=params, tokens=tokens, loss=loss, by=by,
                            status=status, budget_col=budget_col, budget_tol=budget_tol,
                            fmt=fmt, extract=extract, source=source,

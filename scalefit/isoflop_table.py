@@ -34,6 +34,7 @@ import pandas as pd
 from .core.allocation import FLOPS_PER_PARAM_TOKEN
 from .core.isoflop import budget_bins
 from .errors import ScalefitInputError
+from .options import check
 from .table import (
     ALIASES,
     RunTable,
@@ -85,10 +86,7 @@ def load_isoflop_table(
     source: str | None = None, missing_loss: str = "skip", keep_duplicates: bool = False,
 ) -> IsoflopTable:
     """Read and check an IsoFLOP table (path, ``"-"`` or DataFrame); see the module doc."""
-    if not (isinstance(budget_tol, (int, float)) and np.isfinite(budget_tol)
-            and 0 < budget_tol < 1):
-        raise ScalefitInputError(f"budget_tol must be a relative tolerance in (0, 1), e.g. "
-                                 f"0.1 for 10% (got {budget_tol!r})")
+    check("budget_tol", budget_tol)
     if isinstance(table, pd.DataFrame):
         df = table
     else:

@@ -37,6 +37,7 @@ from .errors import ScalefitInputError
 from .grouping import _factorize
 from .laws import _label, law_variables
 from .laws import _with_noise as laws_with_noise
+from .options import FitOptions
 from .render.format import name_list, quote
 from .results.joint import JointFit
 
@@ -97,15 +98,15 @@ def check_column(runs, column: str) -> None:
 
 
 def fit_joint(runs, groups: pd.DataFrame, sw, point1, plan, optima1: pd.DataFrame, boot1,
-              per_sweep: list[dict], column: str, ci: float, seed: int, window: int,
-              n_boot: int, max_misfit: float, floor_gap: float, include1,
-              progress=None) -> JointFit:
-    """The joint part of a fit whose 1-D sweeps are split by ``column`` (see module doc).
+              per_sweep: list[dict], opts: FitOptions, progress=None) -> JointFit:
+    """The joint part of a fit whose 1-D sweeps are split by ``opts.joint`` (module doc).
 
     groups, sw, point1, plan, optima1, boot1 (with ``x_law``), per_sweep: the pipeline's
-    1-D sweeps (grouped by ``by`` + ``column``), point fit, noise plan, optima table,
-    resamples and runs. include1: the 1-D statuses that enter the batch-size-aware law.
+    1-D sweeps (grouped by ``by`` + the joint column), point fit, noise plan, optima table,
+    resamples and runs. ``opts.include``: the 1-D statuses that enter the batch-size-aware
+    law.
     """
+    column, ci, window, n_boot = opts.joint, opts.ci, opts.window, opts.n_boot
     by = [b for b in runs.by if b != column]
     roles = [r for r in ("scale", "horizon") if r in groups.columns]
     keys = by + roles
@@ -118,13 +119,13 @@ def fit_joint(runs, groups: pd.DataFrame, sw, point1, plan, optima1: pd.DataFram
     cells = index_cells(sw.x, sweep_group, np.log(bs), G)
     n, s, q = sw.level_sums()
     cn, cs, cq = cells.cell_sums(n, s, q)
-    point = fit_surfaces(cells.x, cells.y, cn, cs, cq, window=window, max_misfit=max_misfit,
-                         gap_sd=floor_gap)
+    point = fit_surfaces(cells.x, cells.y, cn, cs, cq, window=window,
+                         max_misfit=opts.max_misfit, gap_sd=opts.floor_gap)
     notes: list[str] = []
     known = point.n_window > N_COEF
     boot = None
     if n_boot > 0:
-        boot = bootstrap_surfaces(sw, cells, n_boot, seed, window, plan["sd"], progress)
+        boot = bootstrap_surfaces(sw, cells, n_boot, opts.seed, window, plan["sd"], progress)
         boot = BootSurfaces(**{f.name: np.where(known[None, :], getattr(boot, f.name), np.nan)
                                for f in dataclasses.fields(BootSurfaces)
                                if getattr(boot, f.name) is not None})
@@ -142,11 +143,11 @@ def fit_joint(runs, groups: pd.DataFrame, sw, point1, plan, optima1: pd.DataFram
         sub1 = optima1
         for k, v in group.items():
             sub1 = sub1[sub1[k].astype(str) == str(v)]
-        law_bs = _bs_aware_law(sub1, boot1, column, group, include1, ci, notes)
+        law_bs = _bs_aware_law(sub1, boot1, column, group, opts.include, ci, notes)
         if law_bs is not None:
             bs_laws.append(law_bs)
         exps += _exponents(group, laws, law_bs, ci)
-    notes += _status_notes(optima, max_misfit, floor_gap)
+    notes += _status_notes(optima, opts.max_misfit, opts.floor_gap)
     return JointFit(column=column, by=by, optima=optima, laws=laws, bs_laws=bs_laws,
                     exponents=exps, notes=notes, runs=jruns, level=ci,
                     draws=None if boot is None else {"ln_lr": boot.x_law, "ln_bs": boot.y_law})

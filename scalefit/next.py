@@ -21,8 +21,10 @@ import pandas as pd
 
 from .errors import ScalefitInputError
 from .files import atomic_write, same_file
-from .pipeline import fit as fit_table
-from .table import _numeric, _positive, apply_extract, load_runs, read_input, resolve_columns
+from .options import Columns, FitOptions, PlanOptions, check, split_fit_options
+from .pipeline import fit_with
+from .results.proposal_rows import propose_runs
+from .table import _numeric, _positive, apply_extract, read_input, read_runs, resolve_columns
 
 # Columns of the reference trainer's row that describe the run itself, not its sweep.
 RUN_COLUMNS = ("run_id", "val_loss", "train_loss", "steps", "wall_time_s", "tokens_per_s",
@@ -42,26 +44,31 @@ def next_runs(table, k: int, *, target_scale=None, target_horizon=None, group=No
     module docstring) followed by ``proposal_kind``, ``proposal_rule``,
     ``proposal_reason``, ``proposal_gain``. ``fit_options`` go to ``scalefit.fit``.
     """
+    column_kw, fit_kw = split_fit_options(fit_options, "next_runs")
+    cols = Columns(scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
+                   status_ok=status_ok, extract=extract, **column_kw)
+    opts = FitOptions(n_boot=n_boot, seed=seed, require_optimum=False, **fit_kw)
+    plan = PlanOptions(k, target_scale=target_scale, target_horizon=target_horizon,
+                       group=group, cost=cost, objective=objective, new_scales=new_scales,
+                       new_horizons=new_horizons, new_sweeps=new_sweeps,
+                       new_sweep_lrs=new_sweep_lrs, per_group=per_group)
+    return plan_next(table, cols, opts, plan, candidates, fmt=fmt, source=source,
+                     progress=check("progress", progress))
+
+
+def plan_next(table, cols: Columns, opts: FitOptions, plan: PlanOptions, candidates=None,
+              fmt: str | None = None, source: str | None = None, progress=None):
+    """``next_runs`` with its options as checked value objects (``scalefit.options``)."""
     df, src = read_input(table, fmt, source)
-    if extract:
-        df = apply_extract(df, tuple(extract), src)
-    by = (by,) if isinstance(by, str) else tuple(by)
-    res = fit_table(df, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
-                    status_ok=status_ok, source=src, n_boot=n_boot, seed=seed,
-                    progress=progress, require_optimum=False, **fit_options)
+    if cols.extract:  # the columns are made here once: the fit and the to-do table share them
+        df = apply_extract(df, cols.extract, src)
+        cols = cols.replace(extract=())
+    res = fit_with(df, cols, opts, source=src, progress=progress)
     if res.input.get("kind") == "optima":
         raise ScalefitInputError(f"{src}: a table of optima has no runs to add to; next needs "
                                  "a table of runs")
-    props = res.next_runs(k, target_scale=target_scale, target_horizon=target_horizon,
-                          group=group, candidates=candidates, cost=cost, objective=objective,
-                          new_scales=new_scales, new_horizons=new_horizons,
-                          new_sweeps=new_sweeps, new_sweep_lrs=new_sweep_lrs,
-                          per_group=per_group)
-    runs = load_runs(df, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
-                     source=src, status_ok=status_ok,
-                     **{k: fit_options[k] for k in ("missing_loss", "keep_duplicates")
-                        if k in fit_options})
-    return res, props, to_do(props, runs)
+    props = propose_runs(res, plan, candidates)
+    return res, props, to_do(props, read_runs(df, cols, source=src))
 
 
 def to_do(props, runs) -> pd.DataFrame:

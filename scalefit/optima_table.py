@@ -27,6 +27,7 @@ import pandas as pd
 
 from .core.bootstrap import BootSweeps, percentile_ci
 from .errors import ScalefitInputError
+from .options import check
 from .render.format import name_list, quote
 from .table import (
     ALIASES,
@@ -104,8 +105,7 @@ def load_optima(df: pd.DataFrame, src: str, *, scale=None, horizon=None, by=(),
     _duplicate_headers(df, src)
     df = df.reset_index(drop=True)
     df.columns = [str(c).strip() for c in df.columns]
-    if not 0 < level < 1:
-        raise ScalefitInputError(f"optima_level must be between 0 and 1 (got {level})")
+    check("optima_level", level)
     col = lr_opt or optimum_column(df.columns)
     if col is None or col not in df.columns:
         names = ", ".join(a for tier in OPTIMUM_ALIASES for a in tier)

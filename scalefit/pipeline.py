@@ -25,7 +25,6 @@ from .core.bootstrap import (
 )
 from .core.noise import FLAT_Z, group_noise
 from .core.optimum import DEFAULT_WINDOW, FLAT, GAP_SD, MAX_MISFIT, STATUS_NAMES, fit_sweeps
-from .core.shape import check_fix
 from .errors import ScalefitInputError
 from .grouping import (
     BLOWUP,
@@ -43,25 +42,13 @@ from .joint import fit_joint, progress_part, with_joint
 from .laws import fit_laws
 from .noise_plan import by_key, flat_statuses, noise_notes, noise_plan, sweep_names
 from .optima_table import is_optima_table, load_optima
+from .options import Columns, FitOptions, check
 from .progress import resolve
 from .quality import transfer_quality
 from .results.fit import FitResult
 from .results.quality import TransferQuality
 from .statuses import STATUS_NOTES, STATUS_WHY
-from .table import apply_extract, load_runs, read_input
-
-
-def check_options(ci, n_boot, window, include) -> None:
-    """The options every sweep fit shares (``fit``, ``fit_isoflop``): one line each."""
-    if not 0 < ci < 1:
-        raise ScalefitInputError(f"ci must be between 0 and 1 (got {ci}); e.g. 0.95")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
-        raise ScalefitInputError(f"n_boot must be a whole number >= 0 (got {n_boot!r})")
-    if window < 1:
-        raise ScalefitInputError(f"window must be >= 1 grid step (got {window})")
-    bad = set(include) - set(STATUS_NAMES)
-    if bad:
-        raise ScalefitInputError(f"unknown status in include: {sorted(bad)}; use {STATUS_NAMES}")
+from .table import apply_extract, read_input, read_runs
 
 
 def fit(
@@ -147,70 +134,78 @@ def fit(
     The result's ``warnings`` name repeated rows, and columns that vary within a sweep
     without being ``by`` columns (their runs are pooled).
     """
-    check_options(ci, n_boot, window, include)
-    fix = check_fix(fix)
-    for name, v in (("max_misfit", max_misfit), ("floor_gap", floor_gap)):
-        if not (v > 0):
-            raise ScalefitInputError(f"{name} must be a number > 0 (got {v})")
-    blowup = parse_blowup(blowup)
+    cols = Columns(scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
+                   status_ok=status_ok, extract=extract, missing_loss=missing_loss,
+                   keep_duplicates=keep_duplicates)
+    opts = FitOptions(n_boot=n_boot, ci=ci, seed=seed, window=window, include=include,
+                      reference=reference, diverged_above=diverged_above, blowup=blowup,
+                      max_misfit=max_misfit, floor_gap=floor_gap, flat_z=flat_z, fix=fix,
+                      optima=optima, optima_level=optima_level, joint=joint,
+                      require_optimum=require_optimum)
+    return fit_with(table, cols, opts, fmt=fmt, source=source,
+                    progress=check("progress", progress))
 
+
+def fit_with(table, cols: Columns, opts: FitOptions, fmt: str | None = None,
+             source: str | None = None, progress="auto") -> FitResult:
+    """``fit`` with its options as checked value objects (``scalefit.options``)."""
     df, src = read_input(table, fmt, source)
-    extract = tuple(extract)
-    if extract:
-        df = apply_extract(df, extract, src)
+    if cols.extract:
+        df = apply_extract(df, cols.extract, src)
     arms_note = None
+    by = cols.by
     if not by:  # the reference trainer's table says which settings make its arms
-        by = trainer_arms(df, (scale or "n_params", horizon or "tokens"), joint=joint)
+        by = trainer_arms(df, (cols.scale or "n_params", cols.horizon or "tokens"),
+                          joint=opts.joint)
         if by:
             arms_note = (f"reference-trainer results: runs grouped by {', '.join(by)}, the "
                          "settings that differ between its runs at one scale and horizon "
                          "(--by COL chooses the groups yourself)")
-    by = with_joint(by, joint)
-    if joint is None and is_optima_table(df, lr=lr, loss=loss, optima=optima):
-        return _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference,
-                           optima_level, extract, fmt, require_optimum, fix)
-    if joint is not None:
-        check_joint_present(df, joint, src)
-    runs = load_runs(df, scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
-                     source=src, fmt=fmt, status_ok=status_ok, missing_loss=missing_loss,
-                     keep_duplicates=keep_duplicates)
-    runs = dataclasses.replace(runs, extract=extract)
-    if joint is not None:
-        check_joint_column(runs, joint)
+    cols = cols.replace(by=with_joint(by, opts.joint))
+    if opts.joint is None and is_optima_table(df, lr=cols.lr, loss=cols.loss,
+                                              optima=opts.optima):
+        return _fit_optima(df, src, cols, opts, fmt)
+    if opts.joint is not None:
+        check_joint_present(df, opts.joint, src)
+    runs = read_runs(df, cols.replace(extract=()), source=src, fmt=fmt)  # made above
+    runs = dataclasses.replace(runs, extract=cols.extract)
+    if opts.joint is not None:
+        check_joint_column(runs, opts.joint)
     n_marked = runs.n_diverged
-    runs = mark_divergence(runs, diverged_above, None if diverged_above is not None else blowup)
+    runs = mark_divergence(runs, opts.diverged_above,
+                           None if opts.diverged_above is not None else opts.blowup)
     n_marked = runs.n_diverged - n_marked
     groups, sw = build_sweeps(runs)
     n, s, q = sw.level_sums()
-    point = fit_sweeps(sw.x, n, s, q, window=window, x_div=sw.x_div, max_misfit=max_misfit,
-                       gap_sd=floor_gap)
+    point = fit_sweeps(sw.x, n, s, q, window=opts.window, x_div=sw.x_div,
+                       max_misfit=opts.max_misfit, gap_sd=opts.floor_gap)
     notes = ([arms_note] if arms_note else []) + list(runs.notes)
     dup = duplicate_runs(runs)
     if dup:
         notes.append(dup)
     noise = group_noise(point.n_window, point.rmse, point.status, by_key(groups, runs.by))
-    flat, flat_z_g = (flat_statuses(sw, n, s, q, point, noise, by_key(groups, runs.by), flat_z)
-                      if flat_z is not None else (np.zeros(len(groups), bool), None))
+    flat, flat_z_g = (flat_statuses(sw, n, s, q, point, noise, by_key(groups, runs.by),
+                                    opts.flat_z)
+                      if opts.flat_z is not None else (np.zeros(len(groups), bool), None))
     if flat.any():
         point = dataclasses.replace(point, status=np.where(flat, FLAT, point.status))
-    plan = noise_plan(point, n, groups, runs.by, notes, noise) if n_boot > 0 else None
+    plan = noise_plan(point, n, groups, runs.by, notes, noise) if opts.n_boot > 0 else None
     per_sweep = sweep_runs(runs, groups)
     report, bar = resolve(progress, "bootstrap", after="fitting laws")
-    parts = 2 if joint is not None else 1  # the joint surfaces redraw the same resamples
+    parts = 2 if opts.joint is not None else 1  # the joint surfaces redraw the same resamples
     with bar:
-        boot = (bootstrap_sweeps(sw, n_boot, seed, window, progress_part(report, 0, parts),
-                                 plan["sd"]) if n_boot > 0 else None)
+        boot = (bootstrap_sweeps(sw, opts.n_boot, opts.seed, opts.window,
+                                 progress_part(report, 0, parts), plan["sd"])
+                if opts.n_boot > 0 else None)
         optima, laws, quality, boot = _estimate(groups, sw, point, boot, plan, per_sweep,
-                                                runs.by, include, ci, notes, reference, seed,
-                                                quality=joint is None,
-                                                noise=(noise, flat_z_g), fix=fix)
+                                                runs.by, opts, notes,
+                                                quality=opts.joint is None,
+                                                noise=(noise, flat_z_g))
         joint_fit = None
-        if joint is not None:
+        if opts.joint is not None:
             joint_fit = fit_joint(runs, groups, sw, point, plan, optima, boot, per_sweep,
-                                  joint, ci, seed, window, n_boot, max_misfit, floor_gap,
-                                  include, progress_part(report, 1, parts))
-    notes += status_notes(optima, include, max_misfit, floor_gap, blowup, diverged_above,
-                          per_sweep, flat_z, runs.by)
+                                  opts, progress_part(report, 1, parts))
+    notes += status_notes(optima, opts, per_sweep, runs.by)
     notes += noise_notes(optima, runs.by)
     inp = {"source": runs.source, "rows": runs.n_read, "columns": runs.columns,
            "by": list(runs.by), "diverged": runs.n_diverged, "groups": sw.n_groups,
@@ -222,30 +217,33 @@ def fit(
         inp["extract"] = list(runs.extract)
     if fmt:
         inp["format"] = fmt
-    if joint is not None:
-        inp["joint"] = joint
+    if opts.joint is not None:
+        inp["joint"] = opts.joint
     result = FitResult(
-        optima=optima, laws=laws, input=inp,
-        settings={"n_boot": n_boot, "ci": ci, "seed": seed, "window": window,
-                  "include": list(include), "diverged_above": diverged_above,
-                  "blowup": blowup, "status_ok": _as_list(status_ok),
-                  "max_misfit": max_misfit, "floor_gap": floor_gap,
-                  "missing_loss": missing_loss, "keep_duplicates": keep_duplicates,
-                  "flat_z": flat_z, **({"fix": dict(fix)} if fix else {})},
-        notes=notes, warnings=[*runs.warnings, *pooling_hints(runs)], quality=quality,
-        boot=boot, runs=per_sweep, joint=joint_fit,
+        optima=optima, laws=laws, input=inp, settings=_settings(cols, opts), notes=notes,
+        warnings=[*runs.warnings, *pooling_hints(runs)], quality=quality, boot=boot,
+        runs=per_sweep, joint=joint_fit,
     )
-    if require_optimum:
-        check_optimum(result, include)
+    if opts.require_optimum:
+        check_optimum(result, opts.include)
     return result
 
 
-def _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference, level, extract,
-                fmt, require_optimum, fix=None) -> FitResult:
+def _settings(cols: Columns, opts: FitOptions) -> dict:
+    """What ``FitResult.settings`` records of a fit of runs (the JSON's ``settings``)."""
+    return {"n_boot": opts.n_boot, "ci": opts.ci, "seed": opts.seed, "window": opts.window,
+            "include": list(opts.include), "diverged_above": opts.diverged_above,
+            "blowup": opts.blowup, "status_ok": [str(x) for x in cols.status_ok],
+            "max_misfit": opts.max_misfit, "floor_gap": opts.floor_gap,
+            "missing_loss": cols.missing_loss, "keep_duplicates": cols.keep_duplicates,
+            "flat_z": opts.flat_z, **({"fix": opts.fix_dict} if opts.fix else {})}
+
+
+def _fit_optima(df, src, cols: Columns, opts: FitOptions, fmt) -> FitResult:
     """Laws fitted to a table of optima (``optima_table``): the same law code as sweeps."""
-    by = (by,) if isinstance(by, str) else tuple(by)
-    opt = load_optima(df, src, scale=scale, horizon=horizon, by=by, lr_opt=lr, level=level,
-                      n_boot=n_boot, seed=seed, ci=ci)
+    by, ci, n_boot, fix = cols.by, opts.ci, opts.n_boot, opts.fix_dict
+    opt = load_optima(df, src, scale=cols.scale, horizon=cols.horizon, by=by, lr_opt=cols.lr,
+                      level=opts.optima_level, n_boot=n_boot, seed=opts.seed, ci=ci)
     optima = opt.optima
     for col, value in OPTIMA_DEFAULTS.items():
         if col not in optima:
@@ -259,19 +257,20 @@ def _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference, le
         laws = [dataclasses.replace(law, notes=(*law.notes, why)) for law in laws]
     quality = None
     if by:
-        quality = TransferQuality(**transfer_quality(optima, opt.boot, list(by), ci, reference),
-                                  level=ci)
+        quality = TransferQuality(**transfer_quality(optima, opt.boot, list(by), ci,
+                                                     opts.reference), level=ci)
     inp = {"source": src, "rows": opt.rows, "columns": opt.columns, "by": list(by),
            "diverged": 0, "groups": len(optima), "kind": "optima"}
-    if extract:
-        inp["extract"] = list(extract)
+    if cols.extract:
+        inp["extract"] = list(cols.extract)
     if fmt:
         inp["format"] = fmt
     result = FitResult(optima=optima, laws=laws, input=inp,
-                       settings={"n_boot": n_boot, "ci": ci, "seed": seed, "include": ["ok"],
-                                 "optima_level": level, **({"fix": dict(fix)} if fix else {})},
+                       settings={"n_boot": n_boot, "ci": ci, "seed": opts.seed,
+                                 "include": ["ok"], "optima_level": opts.optima_level,
+                                 **({"fix": fix} if fix else {})},
                        notes=notes, quality=quality, boot=opt.boot, runs=None)
-    if require_optimum and not laws:
+    if opts.require_optimum and not laws:
         why = "; ".join(notes[1:]) or "need 3 or more optima at distinct scales or horizons"
         raise ScalefitInputError(f"{src}: no law could be fitted: {why}")
     return result
@@ -282,21 +281,6 @@ OPTIMA_DEFAULTS = {"loss_opt_lo": np.nan, "loss_opt_hi": np.nan, "curvature_lo":
                    "n_window": 0, "n_lrs": 0, "fit_rmse": np.nan, "misfit": np.nan,
                    "lr_window_lo": np.nan, "lr_window_hi": np.nan, "lr_tried_lo": np.nan,
                    "lr_tried_hi": np.nan, "lr_diverged": np.nan, "boot_valid": np.nan}
-
-
-def parse_blowup(value) -> float | None:
-    """The blow-up factor: a number > 1, or None for "off" / None / False."""
-    if value is None or value is False or (isinstance(value, str)
-                                           and value.strip().lower() in ("off", "none", "no")):
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ScalefitInputError(f"blowup must be 'off' or a factor > 1 (got {value!r})"
-                                 ) from None
-    if not (np.isfinite(v) and v > 1):
-        raise ScalefitInputError(f"blowup must be 'off' or a factor > 1 (got {value!r})")
-    return v
 
 
 def _as_list(v) -> list[str]:
@@ -321,10 +305,11 @@ def check_optimum(result: FitResult, include) -> None:
                              f"{'; '.join(parts)}")
 
 
-def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, reference,
-              seed, quality: bool = True, noise=None, fix=None):
+def _estimate(groups, sw, point, boot, plan, per_sweep, by, opts: FitOptions, notes,
+              quality: bool = True, noise=None):
     """Optima table, laws, transfer quality and the resamples as the laws used them (no
     noise where none was measured, ``x_law`` set) from the point fit and the resamples."""
+    ci = opts.ci
     if boot is not None:
         unknown = ~plan["known"]
         boot = BootSweeps(**{k: np.where(unknown[None, :], np.nan, getattr(boot, k))
@@ -337,12 +322,13 @@ def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, 
         optima["flat_z"] = z if z is not None else np.nan
     if plan is not None:
         optima["boot_kind"] = plan["kind"]
-        boot = _law_draws(boot, optima, point, sw, seed)
-    laws = fit_laws(optima, boot, by, include, ci, notes, extra=quality, fix=fix)
+        boot = _law_draws(boot, optima, point, sw, opts.seed)
+    laws = fit_laws(optima, boot, by, opts.include, ci, notes, extra=quality,
+                    fix=opts.fix_dict)
     out_quality = None
     if by and quality:
-        out_quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci, reference),
-                                      level=ci)
+        out_quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci,
+                                                         opts.reference), level=ci)
     return optima, laws, out_quality, boot
 
 
@@ -425,15 +411,16 @@ def _law_draws(boot: BootSweeps | None, optima: pd.DataFrame, point, sw, seed) -
     return dataclasses.replace(boot, x_law=x)
 
 
-def status_notes(optima: pd.DataFrame, include, max_misfit: float, floor_gap: float, blowup,
-                 diverged_above, per_sweep: list[dict], flat_z=FLAT_Z, by=()) -> list[str]:
+def status_notes(optima: pd.DataFrame, opts: FitOptions, per_sweep: list[dict],
+                 by=()) -> list[str]:
     """One note per non-ok status present (what it means), and on open intervals."""
+    include, flat_z = opts.include, opts.flat_z
     notes = []
     counts = optima["status"].value_counts()
     for st in STATUS_NAMES[1:]:
         if st not in counts.index:
             continue
-        why = STATUS_NOTES[st].format(pct=f"{max_misfit:.0%}", gap=f"{floor_gap:g}",
+        why = STATUS_NOTES[st].format(pct=f"{opts.max_misfit:.0%}", gap=f"{opts.floor_gap:g}",
                                       z=flat_z if flat_z is not None else FLAT_Z)
         line = f"{counts[st]} sweep(s) {st}: {why}"
         if st == "div_bracketed":
@@ -444,8 +431,8 @@ def status_notes(optima: pd.DataFrame, include, max_misfit: float, floor_gap: fl
         elif st in include:
             line += "; included: they enter the laws with their best LR (a grid point, not an "\
                     "estimate)"
-        if st == "bad_fit" and diverged_above is None:
-            line += _blowup_hint(optima, per_sweep, blowup)
+        if st == "bad_fit" and opts.diverged_above is None:
+            line += _blowup_hint(optima, per_sweep, opts.blowup)
         if st == "flat":
             if st not in include:
                 line += "; they do not enter the laws (--include-status ok flat adds them)"

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-from .errors import ScalefitInputError
+from .options import check
 
 WIDTH = 28
 
@@ -129,13 +129,8 @@ def resolve(progress, label: str, after: str | None = None):
 
     if progress is None:
         return None, contextlib.nullcontext()
+    check("progress", progress)
     if isinstance(progress, str):
-        if progress != "auto":
-            raise ScalefitInputError(f"progress must be 'auto', None or a callable "
-                                     f"progress(done, total) (got {progress!r})")
         bar = ProgressBar(label, after=after)
         return (bar if bar.enabled else None), bar
-    if not callable(progress):
-        raise ScalefitInputError("progress must be 'auto', None or a callable "
-                                 "progress(done, total)")
     return progress, contextlib.nullcontext()

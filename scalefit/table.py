@@ -23,10 +23,10 @@ import pandas as pd
 
 from .errors import ScalefitInputError
 from .extract import apply_extract
+from .options import Columns
 from .readers import read_table
 from .render.format import name_list, quote
 from .row_checks import (
-    MISSING_LOSS,
     blank_loss,
     duplicate_rows,
     missing_note,
@@ -324,24 +324,26 @@ def load_runs(
     once, with a warning) and run ids given twice with different values (default:
     refused). Raises ``ScalefitInputError`` on bad input.
     """
-    if missing_loss not in MISSING_LOSS:
-        raise ScalefitInputError(f"missing_loss must be one of {', '.join(MISSING_LOSS)} "
-                                 f"(got {missing_loss!r})")
+    columns = Columns(scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
+                      status_ok=status_ok, extract=extract, missing_loss=missing_loss,
+                      keep_duplicates=keep_duplicates)
+    return read_runs(table, columns, fmt=fmt, source=source, required=required)
+
+
+def read_runs(table, columns: Columns, fmt: str | None = None, source: str | None = None,
+              required: tuple[str, ...] = ("lr", "loss")) -> RunTable:
+    """``load_runs`` with its options as a checked ``Columns`` (``scalefit.options``)."""
     df, src = read_input(table, fmt, source)
     info = read_info(df)
-    extract = tuple(extract)
+    extract, by, status = columns.extract, columns.by, columns.status
     if extract:
         df = apply_extract(df, extract, src)
-    if isinstance(by, str):
-        by = (by,)
-    by = tuple(by)
     _duplicate_headers(df, src)
     df = df.reset_index(drop=True)
     df.columns = [str(c).strip() for c in df.columns]
     if len(df.columns) == 0:
         raise ScalefitInputError(f"{src}: no columns; it needs a header and one row per run")
-    cols = resolve_columns(list(df.columns), {"scale": scale, "horizon": horizon, "lr": lr,
-                                              "loss": loss}, src, required)
+    cols = resolve_columns(list(df.columns), columns.roles, src, required)
     if len(df) == 0:
         raise ScalefitInputError(f"{src}: the table has a header but no rows")
     by = tuple(by_column(b, df.columns, src) for b in by)
@@ -363,7 +365,7 @@ def load_runs(
         used.setdefault(status_col, "status")
     df = _plain_cells(df, used, src)
     where, label = positions(info, len(df)), position_label(info)
-    copies, dup_warning = duplicate_rows(df, where, src, label, keep_duplicates)
+    copies, dup_warning = duplicate_rows(df, where, src, label, columns.keep_duplicates)
 
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     if cols["lr"] is not None:
@@ -381,7 +383,8 @@ def load_runs(
     keep, div_status = ~copies, np.zeros(len(df), dtype=bool)
     excluded: tuple[tuple[str, int], ...] = ()
     if status_col is not None:
-        div_status, finished, excluded = classify_status(df[status_col][keep], status_ok)
+        div_status, finished, excluded = classify_status(df[status_col][keep],
+                                                         columns.status_ok)
         div_status = _spread(div_status, keep)
         keep = _spread(finished, keep)
         diverged |= div_status
@@ -391,7 +394,7 @@ def load_runs(
             raise ScalefitInputError(f"{src}: no finished run: {excluded_note(excluded)}")
     blank = blank_loss(df, cols["loss"], loss_vals, info) & keep & ~div_status
     n_missing = 0
-    if blank.any() and missing_loss == "skip":
+    if blank.any() and columns.missing_loss == "skip":
         n_missing = int(blank.sum())
         notes.append(missing_note(n_missing, [int(x) for x in where[blank]], label))
         keep = keep & ~blank

@@ -501,7 +501,7 @@ def test_fit_error_exits_1(monkeypatch, capsys):
     def boom(*a, **k):
         raise ScalefitFitError("the optimizer found no finite optimum")
 
-    monkeypatch.setattr(scalefit.pipeline, "fit", boom)
+    monkeypatch.setattr(scalefit.pipeline, "fit_with", boom)
     assert main(["fit", str(EXAMPLE)]) == 1
     err = capsys.readouterr().err
     assert err == "scalefit: error: the fit failed: the optimizer found no finite optimum\n"
@@ -513,7 +513,7 @@ def test_internal_error_is_one_line_unless_debug(monkeypatch, capsys):
     def bug(*a, **k):
         raise KeyError("oops")
 
-    monkeypatch.setattr(scalefit.pipeline, "fit", bug)
+    monkeypatch.setattr(scalefit.pipeline, "fit_with", bug)
     assert main(["fit", str(EXAMPLE)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error: KeyError" in err and "--debug" in err

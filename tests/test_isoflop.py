@@ -215,7 +215,8 @@ def test_bad_tables(frame, match):
 def test_bad_arguments():
     df = make_isoflop(seed=1)
     for kw, match in ((dict(ci=1.5), "ci must be"), (dict(n_boot=-1), "n_boot"),
-                      (dict(window=0), "window"), (dict(include=("good",)), "unknown status"),
+                      (dict(window=0), "window"),
+                      (dict(include=("good",)), "include must be sweep statuses"),
                       (dict(budget_tol=2.0), "budget_tol"),
                       (dict(budget_col="nope"), "'nope'.*not found"),
                       (dict(by=["flops"]), "FLOP column")):

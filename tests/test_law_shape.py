@@ -88,7 +88,8 @@ def test_fix_a_zero_on_sp_like_data_rejects():
 
 
 def test_fix_unknown_name_is_one_line_error():
-    with pytest.raises(scalefit.ScalefitInputError, match="unknown exponent 'c'"):
+    with pytest.raises(scalefit.ScalefitInputError,
+                       match=r"fix must be .* a \(scale\) or b \(horizon\).*\(got \{'c': 0\}\)"):
         _fit(fix={"c": 0})
 
 

@@ -24,7 +24,8 @@ PKG = Path(scalefit.__file__).resolve().parent
 # Layers, bottom up: a module may import modules of its own layer or lower ones only.
 LAYERS = [
     ("scalefit._version", 0), ("scalefit.errors", 0), ("scalefit.core", 0),
-    ("scalefit.interrupt", 0), ("scalefit.streams", 2),
+    ("scalefit.interrupt", 0), ("scalefit.streams", 2), ("scalefit.options", 1),
+    ("scalefit.selection", 1),
     ("scalefit.render.format", 1), ("scalefit.render.tables", 1), ("scalefit.render", 1),
     ("scalefit.table", 2), ("scalefit.grouping", 2), ("scalefit.quality", 2),
     ("scalefit.files", 2), ("scalefit.progress", 2), ("scalefit.threads", 2),

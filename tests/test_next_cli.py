@@ -105,7 +105,7 @@ def test_next_reads_stdin_and_candidates_restrict_it(sparse, tmp_path, capsys):
 
 
 BAD = [
-    (["--budget", "0"], ["--budget", "not a whole number >= 1"]),
+    (["--budget", "0"], ["--budget must be a whole number from 1 to 1000"]),
     (["--budget", "x"], ["--budget"]),
     ([], ["--budget"]),
     (["--budget", "2", "--cost", "dollars"], ["--cost", "invalid choice"]),

@@ -25,11 +25,11 @@ BACKTEST_ABOUT = ("how often the LR law's forecasts are right (held-out levels)"
                   "the median |ln error| and the loss cost against two baselines.")
 
 
-def add_backtest_args(p, count) -> None:
+def add_backtest_args(p, option) -> None:
     g = p.add_argument_group("backtest")
     g.add_argument("--axis", metavar="scale|horizon|COL", required=True,
                    help="the ordered axis to hold levels out along: scale, horizon (or their "
                         "column names) or a numeric --by column")
-    g.add_argument("--levels", metavar="K", type=count(1, 100), default=None,
+    g.add_argument("--levels", metavar="K", type=option("levels", "--levels"), default=None,
                    help="hold out the K largest levels, each in turn (default: every level "
                         "from the 4th smallest up, at most 3)")

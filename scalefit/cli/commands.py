@@ -51,10 +51,28 @@ def write_stdout(text: str) -> None:
                                  ) from None
 
 
+def fit_options(args, require_optimum: bool = True):
+    """The ``Columns`` and ``FitOptions`` of the fit flags (fit, compare, next, backtest):
+    the value objects ``scalefit.fit`` builds from its keywords, built here once."""
+    from ..options import Columns, FitOptions
+
+    cols = Columns(scale=args.scale, horizon=args.horizon, lr=args.lr, loss=args.loss,
+                   by=list(dict.fromkeys(args.by)), status=args.status,
+                   status_ok=tuple(args.status_ok), extract=args.extract,
+                   missing_loss=args.missing_loss, keep_duplicates=args.keep_duplicates)
+    opts = FitOptions(n_boot=args.boot, ci=args.ci, seed=args.seed, window=args.window,
+                      include=tuple(args.include_status), reference=args.reference,
+                      diverged_above=args.diverged_above, blowup=args.blowup,
+                      max_misfit=args.max_misfit, floor_gap=args.floor_gap, optima=args.optima,
+                      optima_level=args.optima_level, joint=getattr(args, "joint", None),
+                      fix=dict(getattr(args, "fix", ())), require_optimum=require_optimum)
+    return cols, opts
+
+
 def fit(args) -> int:
     """``fit`` and ``compare``: table -> FitResult -> summary, --json, --report."""
-    from .. import pipeline
     from ..files import check_outputs
+    from ..pipeline import fit_with
 
     by, progress = list(dict.fromkeys(args.by)), None if args.quiet else "auto"
     if args.reference is not None and not by:
@@ -65,18 +83,7 @@ def fit(args) -> int:
     if args.show and not by:
         raise UsageError("--show needs --by (it names --by groups)")
     check_outputs(args.json, args.report, [args.runs])
-    result = pipeline.fit(args.runs, scale=args.scale, horizon=args.horizon, lr=args.lr,
-                          loss=args.loss, by=by, n_boot=args.boot, ci=args.ci, seed=args.seed,
-                          window=args.window, include=tuple(args.include_status),
-                          reference=args.reference, status=args.status,
-                          diverged_above=args.diverged_above, extract=args.extract,
-                          fmt=args.format, progress=progress, require_optimum=True,
-                          blowup=args.blowup, status_ok=tuple(args.status_ok),
-                          max_misfit=args.max_misfit, floor_gap=args.floor_gap,
-                          optima=args.optima,
-                          optima_level=args.optima_level, joint=getattr(args, "joint", None),
-                          missing_loss=args.missing_loss,
-                          keep_duplicates=args.keep_duplicates, fix=dict(args.fix))
+    result = fit_with(args.runs, *fit_options(args), fmt=args.format, progress=progress)
     if args.show:  # an unknown label: one line, exit 2, before any output
         from ..render.figure_kit import select_groups
 
@@ -185,8 +192,6 @@ def chinchilla(args) -> int:
     from ..chinchilla import fit_chinchilla_table
     from ..files import check_outputs
 
-    if args.boot == 1:
-        raise UsageError("--boot must be 0 (no intervals) or at least 2; try 200")
     check_outputs(args.json, None, [args.runs])
     res = fit_chinchilla_table(args.runs, scale=args.scale, horizon=args.horizon, loss=args.loss,
                                status=args.status, fmt=args.format, extract=args.extract,
@@ -242,7 +247,8 @@ def allocate(args) -> int:
 def next_(args) -> int:
     """``next``: table -> fit -> Proposals -> summary, --json, --out (runs to do)."""
     from ..files import check_outputs
-    from ..next import candidates_table, next_runs, write_to_do
+    from ..next import candidates_table, plan_next, write_to_do
+    from ..options import PlanOptions
 
     check_outputs(args.json, None, [args.runs, args.candidates], out=args.out)
     if args.out:
@@ -251,19 +257,14 @@ def next_(args) -> int:
     if args.candidates:
         cand = candidates_table(args.candidates, scale=args.scale, horizon=args.horizon,
                                 lr=args.lr, by=list(dict.fromkeys(args.by)), joint=args.joint)
-    res, props, todo = next_runs(
-        args.runs, args.budget, target_scale=args.target_scale,
-        target_horizon=args.target_horizon, group=dict(args.group) or None, candidates=cand,
-        cost=args.cost, objective=args.objective, new_scales=args.new_scale,
-        new_horizons=args.new_horizon, new_sweeps=not args.no_new_sweeps,
-        new_sweep_lrs=args.new_sweep_lrs, per_group=args.per_group, scale=args.scale,
-        horizon=args.horizon, lr=args.lr, loss=args.loss, by=list(dict.fromkeys(args.by)),
-        status=args.status, status_ok=tuple(args.status_ok), extract=args.extract,
-        fmt=args.format, n_boot=args.boot, seed=args.seed, ci=args.ci, window=args.window,
-        include=tuple(args.include_status), diverged_above=args.diverged_above,
-        blowup=args.blowup, max_misfit=args.max_misfit, floor_gap=args.floor_gap,
-        optima=args.optima, joint=args.joint, progress=None if args.quiet else "auto",
-        missing_loss=args.missing_loss, keep_duplicates=args.keep_duplicates)
+    plan = PlanOptions(args.budget, target_scale=args.target_scale,
+                       target_horizon=args.target_horizon, group=dict(args.group) or None,
+                       cost=args.cost, objective=args.objective, new_scales=args.new_scale,
+                       new_horizons=args.new_horizon, new_sweeps=not args.no_new_sweeps,
+                       new_sweep_lrs=args.new_sweep_lrs, per_group=args.per_group)
+    res, props, todo = plan_next(args.runs, *fit_options(args, require_optimum=False), plan,
+                                 cand, fmt=args.format,
+                                 progress=None if args.quiet else "auto")
     args.late_warnings += res.warnings
 
     def to_do():  # with --json, all or nothing, before anything is printed
@@ -275,23 +276,13 @@ def next_(args) -> int:
 
 def backtest(args) -> int:
     """``backtest``: table -> fit -> BacktestResult -> summary, --json."""
-    from .. import pipeline
     from ..backtests import backtest_fit
     from ..files import check_outputs
+    from ..pipeline import fit_with
 
     check_outputs(args.json, None, [args.runs])
-    result = pipeline.fit(args.runs, scale=args.scale, horizon=args.horizon, lr=args.lr,
-                          loss=args.loss, by=list(dict.fromkeys(args.by)), n_boot=args.boot,
-                          ci=args.ci, seed=args.seed, window=args.window,
-                          include=tuple(args.include_status), reference=args.reference,
-                          status=args.status, diverged_above=args.diverged_above,
-                          extract=args.extract, fmt=args.format,
-                          progress=None if args.quiet else "auto", require_optimum=True,
-                          blowup=args.blowup, status_ok=tuple(args.status_ok),
-                          max_misfit=args.max_misfit, floor_gap=args.floor_gap,
-                          optima=args.optima, optima_level=args.optima_level,
-                          missing_loss=args.missing_loss,
-                          keep_duplicates=args.keep_duplicates, joint=args.joint)
+    result = fit_with(args.runs, *fit_options(args), fmt=args.format,
+                      progress=None if args.quiet else "auto")
     args.late_warnings += result.warnings
     res = backtest_fit(result, axis=args.axis, levels=args.levels, joint=bool(args.joint))
     return _emit(args, res)

@@ -6,11 +6,12 @@ Imports nothing heavy (argparse only), so ``scalefit --help`` is instant.
 from __future__ import annotations
 
 import argparse
-import re
 import textwrap
 
 from .._version import __version__
 from ..core.status_names import STATUS_NAMES  # numpy-free, so --help stays instant
+from ..errors import ScalefitInputError
+from ..options import parse
 from .backtest_args import add_backtest_args
 from .help_texts import ABOUT, EPILOGS, MAIN_DESCRIPTION, MAIN_EPILOG, USAGES
 from .law_options import add_law_options
@@ -24,9 +25,21 @@ def _fmt_class(prog):
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=30, width=100)
 
 
+def option(key: str, flag: str):
+    """An argparse type for ``flag``: the value ``options.parse`` reads from the text by the
+    rule ``RULES[key]``; otherwise the one message of that rule, naming the flag."""
+    def parse_text(text: str):
+        try:
+            return parse(key, text, flag)
+        except ScalefitInputError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    parse_text.__name__ = key
+    return parse_text
+
+
 def _type(check, hint: str):
     """An argparse type: ``check(text)`` gives the value, or None / ValueError if invalid."""
-    def parse(text: str):
+    def parse_text(text: str):
         try:
             v = check(text)
         except ValueError:
@@ -34,51 +47,9 @@ def _type(check, hint: str):
         if v is None:
             raise argparse.ArgumentTypeError(f"{text!r}: {hint}")
         return v
-    return parse
+    return parse_text
 
 
-def _finite(text: str, above=None, percent=False):
-    v = float(text)
-    v = v / 100 if percent and 50 <= v < 100 else v  # a level given as a percentage
-    ok = v == v and abs(v) != float("inf") and (above is None or v > above)
-    return v if ok and not (percent and v >= 1) else None
-
-
-_SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
-_AMOUNT = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMbBgGtT]?)\s*")
-
-
-def _amount(text: str):
-    """A positive number; counts may carry a suffix: 125M, 7B, 1.4T, 300K."""
-    m = _AMOUNT.fullmatch(text)
-    return _finite(float(m.group(1)) * _SUFFIX[m.group(2).lower()], 0) if m else None
-
-
-def _count(minimum: int, maximum: int | None = None):
-    """A whole number in [minimum, maximum]."""
-    hint = f"not a whole number >= {minimum}" + ("" if maximum is None
-                                                  else f" (at most {maximum})")
-    return _type(lambda t: v if minimum <= (v := int(t)) <= (maximum or v) else None, hint)
-
-
-def _blowup(text: str):
-    """'off' or a factor > 1 (kept as text: the pipeline parses it)."""
-    if text.strip().lower() in ("off", "none", "no"):
-        return text
-    return text if _finite(text, 1) is not None else None
-
-
-level = _type(lambda t: _finite(t, 0, percent=True), "give the level as a fraction in (0, 1) "
-              "or a percentage in [50, 100), e.g. 0.95 or 95")
-amount = _type(_amount, "must be a finite number > 0 (e.g. 7e9 or 7B)")
-real = _type(_finite, "must be a finite number")
-positive = _type(lambda t: _finite(t, 0), "must be a finite number > 0")
-above_one = _type(lambda t: _finite(t, 1), "must be a finite number > 1")
-blowup = _type(_blowup, "must be 'off' or a finite factor > 1, e.g. 1.3")
-seed = _count(0)
-MAX_BOOT = 100_000  # resamples; more cost memory in proportion and narrow nothing
-boot = _count(0, MAX_BOOT)
-window = _count(1, 1000)
 pair = _type(lambda t: tuple(x.strip() for x in t.split("=", 1)) if "=" in t else None,
              "expected KEY=VALUE, e.g. parameterization=mup")
 
@@ -117,30 +88,34 @@ def _fit_options(p, by_required=False, joint=True):
     g.add_argument("--reference", metavar="LABEL", help="reference group for the transfer "
                    "measures (default: the group with the lowest loss at the largest "
                    "scale all groups share)")
-    g.add_argument("--boot", metavar="N", type=boot, default=1000,
+    g.add_argument("--boot", metavar="N", type=option("n_boot", "--boot"), default=1000,
                    help="bootstrap resamples, 0 for none (default 1000)")
-    g.add_argument("--seed", metavar="S", type=seed, default=0,
+    g.add_argument("--seed", metavar="S", type=option("seed", "--seed"), default=0,
                    help="seed of the resampling (default 0)")
-    g.add_argument("--ci", metavar="LEVEL", type=level, default=0.95,
+    g.add_argument("--ci", metavar="LEVEL", type=option("ci", "--ci"), default=0.95,
                    help="interval level, 0.95 or 95 (default 0.95)")
-    g.add_argument("--window", metavar="K", type=window, default=2,
+    g.add_argument("--window", metavar="K", type=option("window", "--window"), default=2,
                    help="half-width of the quadratic fit in grid steps (default 2)")
     g.add_argument("--include-status", metavar="STATUS", nargs="+", choices=STATUS_NAMES,
                    default=["ok"], help="sweep statuses whose optima enter the laws (default: "
                    "ok); div_bracketed sweeps enter with their best LR and their bracket, "
                    "other statuses with their best LR (a grid point, not a fitted optimum; "
                    "never a single-LR sweep)")
-    g.add_argument("--blowup", metavar="FACTOR|off", type=blowup, default="1.3",
+    g.add_argument("--blowup", metavar="FACTOR|off", type=option("blowup", "--blowup"),
+                   default="1.3",
                    help="count a run above its sweep's best LR whose loss exceeds FACTOR x the "
                         "best mean loss as diverged (default 1.3; 'off' keeps every finite "
                         "loss)")
-    g.add_argument("--diverged-above", metavar="X", type=above_one, default=None,
+    g.add_argument("--diverged-above", metavar="X",
+                   type=option("diverged_above", "--diverged-above"), default=None,
                    help="count a run whose loss exceeds X times its sweep's lowest loss, at any "
                         "LR, as diverged (replaces --blowup)")
-    g.add_argument("--max-misfit", metavar="R", type=positive, default=0.25,
+    g.add_argument("--max-misfit", metavar="R", type=option("max_misfit", "--max-misfit"),
+                   default=0.25,
                    help="bad_fit when the level means' RMS around the parabola exceeds R x the "
                         "valley's depth in the fit window (default 0.25)")
-    g.add_argument("--floor-gap", metavar="F", type=positive, default=2.0,
+    g.add_argument("--floor-gap", metavar="F", type=option("floor_gap", "--floor-gap"),
+                   default=2.0,
                    help="bad_fit when the parabola dips below every mean loss of its window by "
                         "more than F x the variation at the valley's floor (default 2)")
     g.add_argument("--optima", action=argparse.BooleanOptionalAction, default=None,
@@ -153,7 +128,8 @@ def _fit_options(p, by_required=False, joint=True):
                             "bs): LR sweeps per value of it, plus the joint optimum (lr*, bs*) "
                             "of every scale and horizon from a quadratic surface in (ln lr, ln "
                             "COL), laws of both, and lr_opt = C * scale^a * horizon^b * COL^c")
-    g.add_argument("--optima-level", metavar="LEVEL", type=level, default=0.95,
+    g.add_argument("--optima-level", metavar="LEVEL",
+                   type=option("optima_level", "--optima-level"), default=0.95,
                    help="level of a table of optima's lr_opt_lo/lr_opt_hi columns (default "
                         "0.95)")
 
@@ -176,7 +152,8 @@ def _saved_fit(p):
     p.add_argument("fit", metavar="FIT.json", help="output of 'scalefit fit --json'")
     p.add_argument("--group", metavar="K=V", type=pair, action="append", default=[],
                    help="the by-group to use, e.g. parameterization=mup (default: all)")
-    p.add_argument("--boot", metavar="N", type=boot, help=argparse.SUPPRESS)  # old no-op
+    p.add_argument("--boot", metavar="N", type=option("n_boot", "--boot"),
+                   help=argparse.SUPPRESS)  # old no-op
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,41 +178,50 @@ def build_parser() -> argparse.ArgumentParser:
     _fit_options(p["compare"], by_required=True, joint=False)
     add_law_options(p)
     _fit_options(p["backtest"], joint=True)
-    add_backtest_args(p["backtest"], _count)
+    add_backtest_args(p["backtest"], option)
     p["fit"].add_argument("--all-laws", action="store_true", help="also list the conditional "
                           "laws (at one fixed horizon or scale) in the summary; they are always "
                           "in --json")
     for name in ("predict", "audit"):
         _saved_fit(p[name])
-    p["audit"].add_argument("--lr", metavar="X", type=positive, required=True, help="the LR used")
+    p["audit"].add_argument("--lr", metavar="X", type=option("lr", "--lr"), required=True,
+                            help="the LR used")
     for name, what, eg in (("predict", "target ", "7e9 or 7B"), ("audit", "", "7B")):
-        p[name].add_argument("--scale", metavar="N", type=amount, help=f"{what}scale, e.g. {eg}")
-        p[name].add_argument("--horizon", metavar="D", type=amount, help=f"{what}tokens, e.g. 1T")
-        p[name].add_argument("--bs", metavar="B", type=amount,
+        p[name].add_argument("--scale", metavar="N", type=option("scale", "--scale"),
+                             help=f"{what}scale, e.g. {eg}")
+        p[name].add_argument("--horizon", metavar="D", type=option("horizon", "--horizon"),
+                             help=f"{what}tokens, e.g. 1T")
+        p[name].add_argument("--bs", metavar="B", type=option("bs", "--bs"),
                              help="batch size (a fit made with --joint; in that column's units): "
                                   + ("also the best LR at this batch size" if name == "predict"
                                      else "the batch size used (default: the predicted "
                                           "optimum)"))
     t = p["transfer"]
-    t.add_argument("--lr", metavar="X", type=positive, required=True,
+    t.add_argument("--lr", metavar="X", type=option("lr", "--lr"), required=True,
                    help="LR tuned at the --from horizon")
-    t.add_argument("--from", dest="horizon_ref", metavar="D1", type=amount, required=True,
+    t.add_argument("--from", dest="horizon_ref", metavar="D1",
+                   type=option("horizon_ref", "--from"), required=True,
                    help="horizon (tokens) the LR was tuned at, e.g. 10B")
-    t.add_argument("--to", dest="horizon_target", metavar="D2", type=amount, required=True,
+    t.add_argument("--to", dest="horizon_target", metavar="D2",
+                   type=option("horizon_target", "--to"), required=True,
                    help="target horizon (tokens), e.g. 1T")
     src = t.add_mutually_exclusive_group(required=True)
-    src.add_argument("--b", metavar="B", type=real, help="horizon exponent, signed (-0.32)")
-    src.add_argument("--beta", metavar="BETA", type=real,
+    src.add_argument("--b", metavar="B", type=option("b", "--b"),
+                     help="horizon exponent, signed (-0.32)")
+    src.add_argument("--beta", metavar="BETA", type=option("beta", "--beta"),
                      help="Bjorck et al.'s beta, positive (0.32 means b = -0.32)")
     src.add_argument("--fit", metavar="FIT.json", help="take b and its interval from a fit")
     t.add_argument("--group", metavar="K=V", type=pair, action="append", default=[],
                    help="with --fit: the by-group, e.g. parameterization=mup (default: all)")
     g = p["chinchilla"].add_argument_group("fit")
-    g.add_argument("--boot", metavar="N", type=boot, default=0,
+    g.add_argument("--boot", metavar="N", type=option("chinchilla_n_boot", "--boot"), default=0,
                    help="bootstrap resamples over runs (default 0; 0 or >= 2)")
-    g.add_argument("--seed", metavar="S", type=seed, default=0, help="resampling seed")
-    g.add_argument("--ci", metavar="LEVEL", type=level, default=0.95, help="interval level")
-    g.add_argument("--huber-delta", metavar="DELTA", type=positive, default=1e-3,
+    g.add_argument("--seed", metavar="S", type=option("seed", "--seed"), default=0,
+                   help="resampling seed")
+    g.add_argument("--ci", metavar="LEVEL", type=option("ci", "--ci"), default=0.95,
+                   help="interval level")
+    g.add_argument("--huber-delta", metavar="DELTA", type=option("huber_delta", "--huber-delta"),
+                   default=1e-3,
                    help="Huber threshold on ln L residuals (default 1e-3)")
     _isoflop_args(p["isoflop"])
     _allocate_args(p["allocate"])
@@ -253,12 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _next_args(p) -> None:
     g = p.add_argument_group("next runs")
-    g.add_argument("--budget", metavar="K", type=_count(1, 1000), required=True,
+    g.add_argument("--budget", metavar="K", type=option("budget", "--budget"), required=True,
                    help="how many runs to propose (1 to 1000 per call)")
-    g.add_argument("--target-scale", metavar="N", type=amount,
+    g.add_argument("--target-scale", metavar="N", type=option("target_scale", "--target-scale"),
                    help="target scale, e.g. 7B: reduce the uncertainty of the optimal LR the "
                    "law predicts there")
-    g.add_argument("--target-horizon", metavar="D", type=amount,
+    g.add_argument("--target-horizon", metavar="D",
+                   type=option("target_horizon", "--target-horizon"),
                    help="target horizon in tokens, e.g. 1T")
     g.add_argument("--group", metavar="K=V", type=pair, action="append", default=[],
                    help="only this by-group's sweeps, e.g. parameterization=mup (repeatable)")
@@ -269,14 +256,17 @@ def _next_args(p) -> None:
     g.add_argument("--objective", choices=("variance", "loss"), default="variance",
                    help="reduce the variance of ln lr_opt (default) or its expected loss "
                    "cost (curvature x variance)")
-    g.add_argument("--new-scale", metavar="N", type=amount, action="append", default=[],
+    g.add_argument("--new-scale", metavar="N", type=option("new_scales", "--new-scale"),
+                   action="append", default=[],
                    help="a scale at which a new sweep may be proposed (repeatable; besides "
                    "the next scale of the data's own ladder)")
-    g.add_argument("--new-horizon", metavar="D", type=amount, action="append", default=[],
+    g.add_argument("--new-horizon", metavar="D", type=option("new_horizons", "--new-horizon"),
+                   action="append", default=[],
                    help="a horizon at which a new sweep may be proposed (repeatable)")
     g.add_argument("--no-new-sweeps", action="store_true",
                    help="propose runs in the existing sweeps only")
-    g.add_argument("--new-sweep-lrs", metavar="N", type=_count(3), default=5,
+    g.add_argument("--new-sweep-lrs", metavar="N", type=option("new_sweep_lrs", "--new-sweep-lrs"),
+                   default=5,
                    help="runs of a new sweep (default 5)")
     g.add_argument("--candidates", metavar="PATH",
                    help="a table of the only runs allowed (the columns of RUNS that define a "
@@ -308,17 +298,16 @@ def _isoflop_args(p) -> None:
                    help="columns that split profiles into groups (a law per group)")
     g.add_argument("--budget-col", metavar="COL", help="each run's budget (exact groups); "
                    "default: a FLOP column whose values repeat, else C binned")
-    g.add_argument("--budget-tol", metavar="X", type=_type(lambda t: v if 0 < (v := float(t))
-                                                          < 1 else None,
-                                                          "a relative tolerance in (0, 1), "
-                                                          "e.g. 0.1"),
+    g.add_argument("--budget-tol", metavar="X", type=option("budget_tol", "--budget-tol"),
                    default=0.1, help="bin C into budgets where neighbours differ by less than "
                    "this fraction (default 0.1)")
-    g.add_argument("--boot", metavar="N", type=boot, default=1000,
+    g.add_argument("--boot", metavar="N", type=option("n_boot", "--boot"), default=1000,
                    help="bootstrap resamples, 0 for none (default 1000)")
-    g.add_argument("--seed", metavar="S", type=seed, default=0, help="resampling seed")
-    g.add_argument("--ci", metavar="LEVEL", type=level, default=0.95, help="interval level")
-    g.add_argument("--window", metavar="K", type=window, default=2,
+    g.add_argument("--seed", metavar="S", type=option("seed", "--seed"), default=0,
+                   help="resampling seed")
+    g.add_argument("--ci", metavar="LEVEL", type=option("ci", "--ci"), default=0.95,
+                   help="interval level")
+    g.add_argument("--window", metavar="K", type=option("window", "--window"), default=2,
                    help="half-width of the quadratic fit in steps of the N grid (default 2)")
     g.add_argument("--include-status", metavar="STATUS", nargs="+", choices=STATUS_NAMES,
                    default=["ok"], help="profile statuses whose optima enter the laws")
@@ -326,7 +315,8 @@ def _isoflop_args(p) -> None:
 
 def _allocate_args(p) -> None:
     p.add_argument("fit", metavar="FIT.json", help="output of 'scalefit chinchilla --json'")
-    p.add_argument("--budget", metavar="C", type=amount, action="append", required=True,
+    p.add_argument("--budget", metavar="C", type=option("budgets", "--budget"), action="append",
+                   required=True,
                    help="compute budget in FLOPs, e.g. 5.88e23 (repeatable)")
-    p.add_argument("--ci", metavar="LEVEL", type=level, default=None,
+    p.add_argument("--ci", metavar="LEVEL", type=option("level", "--ci"), default=None,
                    help="interval level (default: the fit's), from the saved draws")

@@ -16,6 +16,9 @@ class Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``scalefit: error: ...``) instead of usage dumps."""
 
     def error(self, message: str):
+        m = re.match(r"argument (\S+): (-\S+) must be ", message)
+        if m and m.group(2) in m.group(1).split("/"):  # the option's own message names it
+            message = message[len("argument ") + len(m.group(1)) + 2:]
         raise UsageError(f"{message}{self._did_you_mean(message)} (see '{self.prog} --help')")
 
     def _did_you_mean(self, message: str) -> str:

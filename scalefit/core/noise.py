@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .defaults import FLAT_Z  # noqa: F401 (re-exported)
 from .optimum import BAD_FIT, OK
 
 # Aberrant: residual s.d. more than this many times the group's noise ...
@@ -37,7 +38,6 @@ MIN_ROBUST = 3
 # flat: the curvature (over the grid and over the window) is below this many standard errors
 # ... of a yardstick with at least this many degrees of freedom (replicates, or residuals).
 FLAT_MIN_DF = 5
-FLAT_Z = 3.0
 
 
 @dataclass(frozen=True)

@@ -23,19 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .defaults import DEFAULT_WINDOW, GAP_SD, MAX_MISFIT  # noqa: F401 (re-exported)
 from .status_names import STATUS_NAMES  # noqa: F401 (the codes' names; re-exported)
 
 OK, EDGE, TOO_FEW, NOT_CONVEX, ALL_DIVERGED, BAD_FIT, OFF_GRID, DIV_BRACKETED, FLAT = range(9)
 # ``flat`` is set by the pipeline once the group's noise is known (``core.noise``), never
 # by ``fit_sweeps``.
-DEFAULT_WINDOW = 2
-# bad_fit: the RMS of the level means around the parabola exceeds this share of the
-# valley's depth in the window (max fitted loss there - loss_opt) ...
-MAX_MISFIT = 0.25
-# ... or, at the tried LR nearest its vertex, the parabola lies below the lowest mean loss
-# observed in the window by more than this many times the variation the data show at the
-# valley's floor (the spread of its three lowest level means, or the replicate s.d.).
-GAP_SD = 2.0
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ import math
 
 import numpy as np
 
-from ..errors import ScalefitInputError
 from .bootstrap import percentile_ci
 from .laws import LawFit, design, fit_stats, leave_largest_out, loglinear
 
@@ -285,27 +284,6 @@ def constraint_test(X, ly, coef_free, boot_free, fixed: dict[int, float], names:
                          "inside": None if ci is None else bool(ci[0] <= v <= ci[1])}
     return {"fixed": per, "f": None if not np.isfinite(F) else F,
             "p_value": None if not np.isfinite(p) else p, "df": [len(fixed), n - k]}
-
-
-FIX_NAMES = {"a": "scale", "b": "horizon"}
-
-
-def check_fix(fix) -> dict[str, float]:
-    """``fix`` as {exponent: value}: names a (scale) or b (horizon), finite values."""
-    if not fix:
-        return {}
-    out = {}
-    for name, v in dict(fix).items():
-        if name not in FIX_NAMES:
-            raise ScalefitInputError(f"fix: unknown exponent {name!r}; the laws of lr_opt have "
-                                     "a (scale) and b (horizon), e.g. a=0")
-        try:
-            out[name] = float(v)
-        except (TypeError, ValueError):
-            raise ScalefitInputError(f"fix: {name} must be a number (got {v!r})") from None
-        if not np.isfinite(out[name]):
-            raise ScalefitInputError(f"fix: {name} must be a finite number (got {v!r})")
-    return out
 
 
 # ---------------------------------------------------------------- equivalence

@@ -18,6 +18,7 @@ import numpy as np
 from ..core.bootstrap import percentile_ci
 from ..core.frozen import freeze, thaw
 from ..errors import ScalefitInputError
+from ..options import check
 from ..render.format import fmt, fmt_ci, group_text
 from ..render.tables import Document, Table, Text
 from .base import draws_from_json, draws_to_json, jsonable, level_or_stored
@@ -34,10 +35,7 @@ def check_budgets(budgets) -> np.ndarray:
         raise ScalefitInputError(f"budgets must be numbers of FLOPs (got {budgets!r})") from None
     if c.ndim != 1 or c.size == 0:
         raise ScalefitInputError("give one budget or a 1-D list of budgets in FLOPs, e.g. 1e21")
-    bad = ~(np.isfinite(c) & (c > 0))
-    if bad.any():
-        raise ScalefitInputError(f"a budget must be a finite number of FLOPs > 0 (got "
-                                 f"{c[bad][0]!r})")
+    check("budgets", c.tolist())
     return c
 
 

@@ -16,6 +16,7 @@ from .._version import __version__
 from ..core import backtest as cb
 from ..core.frozen import freeze, thaw
 from ..errors import ScalefitInputError
+from ..options import check
 from .base import Immutable, jsonable
 
 KIND = "backtest"
@@ -118,9 +119,7 @@ class BacktestResult(Immutable):
         of the PI coverage, from the held-out points covered and counted."""
         from scipy.stats import beta
 
-        lvl = self.level if level is None else float(level)
-        if not 0 < lvl < 1:
-            raise ScalefitInputError(f"level must be in (0, 1) (got {level})")
+        lvl = self.level if level is None else check("level", level)
         out = {}
         for s in self.scores():
             k, n = s["law"]["n_covered"], s["law"]["n_with_pi"]

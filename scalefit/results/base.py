@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import ScalefitInputError
+from ..options import check
 
 
 class Immutable:
@@ -76,8 +77,7 @@ def level_or_stored(level, fit_level: float, has_draws: bool, what: str) -> floa
     """The level to compute intervals at; refuses another level when no draws are held."""
     if level is None or math.isclose(level, fit_level):
         return fit_level
-    if not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1 (got {level})")
+    check("level", level)
     if not has_draws:
         raise ValueError(f"{what} holds no bootstrap draws: its intervals exist only at the "
                          f"fit's level {fit_level:g} (refit with resamples for another level)")

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from ..core import decisions as dec
 from ..core.frozen import freeze, thaw
 from ..errors import ScalefitInputError
+from ..options import check
 from ..render.format import fmt, fmt_ci, group_label
 from ..render.tables import Document, Table, Text
+from ..selection import matches
 from .base import draws_from_json, draws_to_json, jsonable, level_or_stored
 
 # Keys of a row that hold draws: in memory always, in to_dict only with draws=True.
@@ -74,8 +76,7 @@ class _Rows:
         if group is None and len(self.rows) == 1:
             return self.rows[0]
         for r in self.rows:
-            if group is not None and all(str(r["group"].get(k)) == str(v)
-                                         for k, v in group.items()):
+            if group is not None and matches(r["group"], group):
                 return r
         raise KeyError(f"no row for group {group!r}")
 
@@ -359,6 +360,13 @@ def transfer(lr_ref: float, horizon_ref: float, horizon_target: float, b: float 
     (``ExtrapolationWarning``) when the target lies beyond the fitted horizons by more
     than a factor of 4.
     """
+    check("lr", lr_ref, "lr_ref")
+    check("horizon_ref", horizon_ref)
+    check("horizon_target", horizon_target)
+    check("level", ci, "ci")
+    for name, v in (("b", b), ("beta", beta)):
+        if v is not None:
+            check(name, v)
     if b is None and beta is not None:
         b = -beta
         if beta < 0 and horizon_target > 0 and horizon_ref > 0:

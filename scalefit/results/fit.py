@@ -9,7 +9,6 @@ report need, and nothing that makes the reader open another file.
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
@@ -20,9 +19,11 @@ from ..core import decisions as dec
 from ..core.frozen import freeze, thaw
 from ..core.pyvalue import py_scalar
 from ..errors import ExtrapolationWarning, ScalefitInputError
+from ..options import check
 from ..render import fit_text
 from ..render.format import group_label, group_text
 from ..schema import SCHEMA_VERSION
+from ..selection import matches, select
 from .base import Immutable, draws_from_json, jsonable, level_or_stored
 from .decisions import Audit, HorizonTransfer, Prediction, transfer_row
 from .joint import JointFit
@@ -85,22 +86,21 @@ class FitResult(Immutable):
         matches several (e.g. no ``group`` on a fit with ``by`` groups: one per group),
         None when none.
         """
-        group = group or {}
         hits = [law for law in self.laws if law.target == target
-                and (law.primary or not primary)
-                and all(_same(law.group.get(k), v) for k, v in group.items())]
+                and (law.primary or not primary) and matches(law.group, group)]
         return hits[0] if len(hits) == 1 else (hits or None)
 
     def _primary(self, target: str, group: dict):
         for law in self.laws:
             if (law.target == target and law.primary and set(law.group) == set(group)
-                    and all(_same(law.group[k], v) for k, v in group.items())):
+                    and matches(law.group, group)):
                 return law
         return None
 
     def groups(self, group: dict | None = None, target: str = "lr_opt") -> list[dict]:
-        """The by-groups with a primary law of ``target``, those matching ``group`` only
-        (values compared as text or numbers, so ``{"wd": "0.1"}`` selects 0.1)."""
+        """The by-groups with a primary law of ``target``, those ``group`` selects only
+        (``scalefit.selection``: values compared as text or numbers, so ``{"wd": "0.1"}``
+        selects 0.1)."""
         by = self.by
         groups = []
         for law in self.laws:
@@ -108,18 +108,7 @@ class FitResult(Immutable):
                 g = {b: law.group.get(b) for b in by}
                 if g not in groups:
                     groups.append(g)
-        for k, v in (group or {}).items():
-            if k not in by:
-                raise ScalefitInputError(
-                    f"group {k}={v}: the fit has no group column {k!r}"
-                    + (f"; its groups are by {', '.join(by)}" if by else
-                       " (it was fitted without --by)"))
-            hit = [g for g in groups if str(g[k]) == str(v) or _num_eq(g[k], v)]
-            if not hit:
-                values = ", ".join(map(str, dict.fromkeys(g[k] for g in groups)))
-                raise ScalefitInputError(f"group {k}={v}: no law for that group; groups with "
-                                         f"a law: {values}")
-            groups = hit
+        groups = select(groups, group, by)
         if not groups:
             raise ScalefitInputError(f"the fit has no law of {target}; it needs ok optima at 3 "
                                      "or more scales or horizons")
@@ -153,6 +142,7 @@ class FitResult(Immutable):
         Without ``group``: every group, one row each. A joint fit answers with its joint
         laws (``JointPrediction``: lr* and bs*, and with ``bs`` the best LR at that batch
         size)."""
+        _check_point(scale=scale, horizon=horizon, bs=bs)
         seed = self.settings.get("seed", 0)
         if self.joint is not None:
             return self.joint.predict(scale, horizon, bs=bs, group=group, seed=seed)
@@ -168,6 +158,7 @@ class FitResult(Immutable):
         """Predicted optimum and the expected loss penalty of training at ``lr_used``
         (``penalty``, ``penalty_ci``), per group. Without ``group``: every group. A joint
         fit audits (``lr_used``, ``bs``) on its surface laws (``JointAudit``)."""
+        _check_point(lr_used=lr_used, scale=scale, horizon=horizon, bs=bs)
         seed = self.settings.get("seed", 0)
         if self.joint is not None:
             return self.joint.audit(lr_used, scale, horizon, bs=bs, group=group, seed=seed)
@@ -189,6 +180,8 @@ class FitResult(Immutable):
         """Carry ``lr_ref`` tuned at ``horizon_ref`` tokens to ``horizon_target`` with each
         group's fitted horizon exponent b (and its interval). Without ``group``: every
         group with a law in horizon. Warns (``ExtrapolationWarning``) beyond 4x the data."""
+        _check_point(lr_ref=lr_ref, horizon_ref=horizon_ref, horizon_target=horizon_target,
+                     level=level)
         groups = self.groups(group)
         rows, errors = [], []
         for g in groups:
@@ -232,17 +225,14 @@ class FitResult(Immutable):
         ``new_horizons``: values at which a new sweep may be proposed (besides the next
         point of each variable's ladder; ``new_sweeps=False``: none), each of
         ``new_sweep_lrs`` runs; ``per_group``: ``k`` runs for each by group."""
-        if self.input.get("joint"):
-            from .joint_planning import propose_joint
+        from ..options import PlanOptions
+        from .proposal_rows import propose_runs
 
-            return propose_joint(self, k, target_scale, target_horizon, group, candidates,
-                                 cost, objective, per_group, past, new_scales, new_horizons,
-                                 new_sweeps)
-        from .proposal_rows import propose
-
-        return propose(self, k, target_scale, target_horizon, group, candidates, cost,
-                       objective, new_scales, new_horizons, new_sweeps, new_sweep_lrs,
-                       per_group, past)
+        plan = PlanOptions(k, target_scale=target_scale, target_horizon=target_horizon,
+                           group=group, cost=cost, objective=objective, new_scales=new_scales,
+                           new_horizons=new_horizons, new_sweeps=new_sweeps,
+                           new_sweep_lrs=new_sweep_lrs, per_group=per_group, past=past)
+        return propose_runs(self, plan, candidates)
 
     def backtest(self, axis: str = "scale", levels: int | None = None, joint: bool = False):
         """Rolling-origin backtest of the lr_opt laws along ``axis`` (scale, horizon or a
@@ -437,6 +427,14 @@ def _no_bs(bs) -> None:
                                  "(--joint bs)")
 
 
+def _check_point(**values) -> None:
+    """The values of a decision (scale, horizon, LRs, bs, level) by the rules of
+    ``scalefit.options`` (the LRs by the rule of ``lr``, named as their keyword)."""
+    for name, v in values.items():
+        if v is not None:
+            check("lr" if name.startswith("lr") else name, v, name)
+
+
 def _warn_assumptions(rows) -> None:
     """A prediction at a value of a variable its law never saw varied warns loudly."""
     for m in dict.fromkeys(a for r in rows for a in r.get("assumptions") or []):
@@ -449,18 +447,6 @@ def _key(law) -> str:
     return law.target + (f" [{g}]" if g else "")
 
 
-def _same(a, b) -> bool:
-    try:
-        return a == b or (isinstance(a, float) and math.isclose(a, float(b)))
-    except (TypeError, ValueError):
-        return False
-
-
-def _num_eq(a, b) -> bool:
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return False
 
 
 def _missing(v) -> bool:

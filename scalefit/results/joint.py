@@ -20,7 +20,9 @@ from ..core.bootstrap import percentile_ci
 from ..core.frozen import freeze, thaw
 from ..core.pyvalue import py_scalar
 from ..errors import ExtrapolationWarning, ScalefitInputError
+from ..options import check
 from ..render import joint_text
+from ..selection import matches, select
 from .base import Immutable, draws_from_json, draws_to_json, jsonable
 from .decisions import _Rows
 from .law import Law
@@ -76,7 +78,7 @@ class JointFit(Immutable):
         Law when one matches, a list when several, None when none."""
         pool = self.bs_laws if target == "lr_opt_bs" else self.laws
         tgt = "lr_opt" if target == "lr_opt_bs" else target
-        hits = [law for law in pool if law.target == tgt and _match(law.group, group or {})]
+        hits = [law for law in pool if law.target == tgt and matches(law.group, group)]
         return hits[0] if len(hits) == 1 else (hits or None)
 
     def _one(self, pool, target, group):
@@ -86,13 +88,10 @@ class JointFit(Immutable):
         return None
 
     def groups(self, group: dict | None = None) -> list[dict]:
-        """The by-groups with a joint law of lr_opt (those matching ``group`` only)."""
+        """The by-groups with a joint law of lr_opt (those ``group`` selects only:
+        ``scalefit.selection``)."""
         out = [dict(law.group) for law in self.laws if law.target == "lr_opt"]
-        for k in (group or {}):
-            if k not in self.by:
-                raise ScalefitInputError(f"group {k}={group[k]}: the joint fit has no group "
-                                         f"column {k!r}")
-        out = [g for g in out if _match(g, group or {})]
+        out = select(out, group, self.by, where="the joint fit")
         if not out:
             raise ScalefitInputError("the joint fit has no law of lr_opt for that group; it "
                                      "needs ok joint optima at 3 or more scales or horizons")
@@ -104,8 +103,7 @@ class JointFit(Immutable):
         """lr* and bs* at (scale, horizon) from the joint laws, per by group; with ``bs``
         also the best LR at that batch size: from the batch-size-aware law (``lr_at_bs``)
         and along the surface's valley (``lr_valley``)."""
-        if bs is not None and not (np.isfinite(bs) and bs > 0):
-            raise ScalefitInputError(f"bs must be a finite number > 0 (got {bs})")
+        check("bs", bs)
         rows = [self._predict_row(g, scale, horizon, bs, seed) for g in self.groups(group)]
         _warn(rows)
         return JointPrediction(rows=rows, level=self.level, scale=scale, horizon=horizon,
@@ -157,8 +155,7 @@ class JointFit(Immutable):
         d = the errors in ln lr and ln bs, each curvature term from its own law; without
         ``bs``, at the predicted bs*. No penalty where the data cannot give one (beyond the
         LRs or batch sizes tried, or where runs diverged): ``penalty_reason`` says why."""
-        if not (np.isfinite(lr_used) and lr_used > 0):
-            raise ScalefitInputError(f"lr must be a finite number > 0 (got {lr_used})")
+        check("lr", lr_used)
         pred = self.predict(scale, horizon, None, group, seed)
         rows = []
         for row in pred.rows:
@@ -276,17 +273,6 @@ def cj_targets():
 
 def cj_ci(draws, level):
     return percentile_ci(draws, level)
-
-
-def _match(g: dict, want: dict) -> bool:
-    return all(str(g.get(k)) == str(v) or _num_eq(g.get(k), v) for k, v in want.items())
-
-
-def _num_eq(a, b) -> bool:
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return False
 
 
 def _key(law, prefix="") -> str:

@@ -58,12 +58,14 @@ class NewSurface:
         return self.gain / self.cost
 
 
-def new_surface_options(fit, sf, laws, views, errors, sigma, target, cost_mode,
-                        new_scales=(), new_horizons=(), sides=(3,),
-                        loss_objective=False) -> list[NewSurface]:
+def new_surface_options(fit, sf, laws, views, errors, sigma, opts,
+                        sides=(3,)) -> list[NewSurface]:
     """Every new-surface option of every law (module docstring). ``laws``: the joint
     planner's laws (members, h, vars, K); ``errors`` (S,): each surface's current error
-    (the planner's ``v``); ``sigma`` (S,): run noise; ``target``: {"scale", "horizon"}."""
+    (the planner's ``v``); ``sigma`` (S,): run noise; ``opts``: the call's PlanOptions
+    (the target, the cost of a run, the new scales and horizons, the objective)."""
+    target = {"scale": opts.target_scale, "horizon": opts.target_horizon}
+    loss_objective = opts.objective == "loss"
     out = []
     table = sf["table"]
     for key, law in laws.items():
@@ -78,7 +80,7 @@ def new_surface_options(fit, sf, laws, views, errors, sigma, target, cost_mode,
         hy = float(np.median([views[s].hy for s in m]))
         sig = float(np.median(sigma[m]))
         mine = table[sf["key"] == key]
-        for scale, horizon in _points(mine, pts, vars_, new_scales, new_horizons):
+        for scale, horizon in _points(mine, pts, vars_, opts.new_scales, opts.new_horizons):
             at = {"scale": scale, "horizon": horizon}
             pred = predict_at(fit, grp, at)
             if pred is None:
@@ -89,7 +91,7 @@ def new_surface_options(fit, sf, laws, views, errors, sigma, target, cost_mode,
             if not np.all(np.isfinite(h)):
                 continue
             c = 1.0  # per run, relative to the cheapest surface's (as the planner's costs)
-            if cost_mode == "flops":
+            if opts.cost == "flops":
                 c = (scale or 1.0) * (horizon or 1.0) / flops(table).min()
             for n_side in sides:
                 cov = block_cov(hx, hy, K, sig, n_side)

@@ -23,6 +23,8 @@ from ..core.surface_design import SurfacePlanner, SurfaceView
 from ..core.surface_error import cells_of, curvature_matrices, pooled_sigma
 from ..errors import ScalefitInputError
 from ..laws import law_variables
+from ..options import PlanOptions
+from ..selection import select
 from .joint_new import (
     NEW_SIDES,
     choose_new,
@@ -54,34 +56,34 @@ RULE_TEXT = {
 }
 
 
-def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
-                  candidates=None, cost="flops", objective="variance", per_group=False,
-                  past=2, new_scales=(), new_horizons=(), new_sweeps=True) -> Proposals:
-    """``FitResult.next_runs`` for a fit made with ``joint=`` (module docstring)."""
+def propose_joint(fit, opts: PlanOptions, candidates=None) -> Proposals:
+    """``FitResult.next_runs`` for a fit made with ``joint=`` (module docstring); every
+    option but ``new_sweep_lrs`` applies (a new surface is a block of cells)."""
     col = fit.input["joint"]
-    if objective not in ("variance", "loss"):
-        raise ScalefitInputError(f"objective must be variance or loss (got {objective!r})")
+    k, objective, per_group = opts.budget, opts.objective, opts.per_group
+    target_scale, target_horizon = opts.target_scale, opts.target_horizon
     if fit.runs is None:
         raise ScalefitInputError("proposing runs needs the runs of every sweep: fit a table "
                                  "of runs")
     st = fit.settings
-    opts = dict(window=int(st.get("window", 2)), max_misfit=float(st.get("max_misfit", 0.25)),
-                gap_sd=float(st.get("floor_gap", 2.0)))
+    surface = dict(window=int(st.get("window", 2)),
+                   max_misfit=float(st.get("max_misfit", 0.25)),
+                   gap_sd=float(st.get("floor_gap", 2.0)))
     sf = _surfaces(fit, col)
     S = len(sf["table"])
     X, Y, n, s, q = cells_of(sf["x"], sf["y"], sf["loss"], sf["owner"], S)
-    point = fit_surfaces(X, Y, n, s, q, **opts)
+    point = fit_surfaces(X, Y, n, s, q, **surface)
     views = _views(sf, point, X, Y)
     key = sf["key"]
     sigma, known = pooled_sigma(point, key)
-    chosen = _selected(sf["table"], sf["by"], group)
+    chosen = _selected(sf["table"], sf["by"], opts.group_dict)
     cand_s, cand_x, cand_y, notes = (_given(sf, candidates, col) if candidates is not None
-                                     else _ladder(sf, views, past))
+                                     else _ladder(sf, views, opts.past))
     cand_s, cand_x, cand_y = _below_caps(sf, cand_s, cand_x, cand_y, views)
     keep = chosen[cand_s]
     cand_s, cand_x, cand_y = cand_s[keep], cand_x[keep], cand_y[keep]
-    costs = _costs(sf["table"], cost)
-    law_mode = target_scale is not None or target_horizon is not None
+    costs = _costs(sf["table"], opts.cost)
+    law_mode = opts.law_mode
     weight, laws, wnotes = _weights(sf, point.status, chosen, target_scale, target_horizon,
                                     law_mode)
     notes += wnotes
@@ -92,17 +94,15 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
     planner = SurfacePlanner(sf["x"], sf["y"], sf["loss"], sf["owner"], views, cand_s,
                              cand_x, cand_y, weight, costs, sigma,
                              replicates=candidates is None,
-                             metric=K if objective == "loss" else None, **opts)
+                             metric=K if objective == "loss" else None, **surface)
     cov0 = planner.cov  # the vertex covariances now (the planner replaces, never edits, it)
     codes, uniq = pd.factorize(sf["key"])
     news = []
-    if law_mode and new_sweeps and candidates is None and laws:
+    if law_mode and opts.new_sweeps and candidates is None and laws:
         news = choose_new(new_surface_options(
-            fit, sf, laws, views, planner.v, sigma,
-            {"scale": target_scale, "horizon": target_horizon}, cost, new_scales,
-            new_horizons, sides=[n for n in NEW_SIDES if n * n <= k],
-            loss_objective=objective == "loss"), functools.cache(planner.preview_score),
-            int(k), per_group)
+            fit, sf, laws, views, planner.v, sigma, opts,
+            sides=[n for n in NEW_SIDES if n * n <= k]),
+            functools.cache(planner.preview_score), int(k), per_group)
     spent = {int(np.flatnonzero(uniq == o.key)[0]): o.x.size for o in news}
     picks = planner.run(int(k), group=codes if per_group else None,
                         spent=spent if per_group else {0: sum(spent.values())})
@@ -125,7 +125,7 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
                "(train them and ask again); " if planner.rules else "")
         notes.append(f"{len(rows)} of {k} runs proposed: {why}no other allowed run is "
                      "expected to reduce the target's variance")
-    if law_mode and not news and new_sweeps and candidates is None and laws:
+    if law_mode and not news and opts.new_sweeps and candidates is None and laws:
         notes.append("no new surface: a block of 3 x 3 cells needs a budget of at least 9"
                      if k < NEW_SIDES[0] ** 2 else
                      "no new surface (a block of 3 x 3 to 7 x 7 cells at the next scale or "
@@ -133,10 +133,10 @@ def propose_joint(fit, k, target_scale=None, target_horizon=None, group=None,
                      "the runs on the surfaces the data have")
     settings = {"budget": int(k), "per_group": bool(per_group),
                 "target": "law" if law_mode else "sweeps", "target_scale": target_scale,
-                "target_horizon": target_horizon, "group": dict(group or {}), "cost": cost,
-                "cost_text": _COST_TEXT[cost], "objective": objective,
-                "candidates": "ladder" if candidates is None else "given", "past": past,
-                "new_sweeps": bool(new_sweeps and candidates is None),
+                "target_horizon": target_horizon, "group": opts.group_dict or {},
+                "cost": opts.cost, "cost_text": _COST_TEXT[opts.cost], "objective": objective,
+                "candidates": "ladder" if candidates is None else "given", "past": opts.past,
+                "new_sweeps": bool(opts.new_sweeps and candidates is None),
                 "new_sweep_lrs": None, "relative": bool(not known.all()),
                 "joint": col}
     return Proposals(runs, targets, settings, notes, level=fit.level, by=[*by0, col])
@@ -277,16 +277,12 @@ def _below_caps(sf, cs, cx, cy, views):
 
 
 def _selected(table, by, group) -> np.ndarray:
-    if not group:
-        return np.ones(len(table), bool)
-    m = np.ones(len(table), bool)
-    for k_, v in group.items():
-        if k_ not in by:
-            raise ScalefitInputError(f"--group {k_}: not a --by column")
-        m &= table[k_].astype(str).to_numpy() == str(v)
-    if not m.any():
-        raise ScalefitInputError(f"--group {group}: no such group")
-    return m
+    """(S,) bool: the surfaces whose by group ``group`` selects (``scalefit.selection``)."""
+    rows = [dict(zip(by, r)) for r in table[list(by)].itertuples(index=False)] if by else \
+        [{} for _ in range(len(table))]
+    chosen = select(rows, group, by, none="no surface of the fit belongs to it",
+                    have="its groups")
+    return np.array([any(r is c for c in chosen) for r in rows], bool)
 
 
 def _costs(table, how) -> np.ndarray:

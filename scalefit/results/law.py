@@ -266,6 +266,7 @@ def equivalence_rows(laws, margins: dict[str, float]) -> list[dict]:
     ``exponent``, ``value``, ``estimate``, ``ci``, ``margin``, ``verdict``."""
     from ..core.shape import equivalence
     from ..errors import ScalefitInputError
+    from ..options import check
 
     laws = [law for law in laws if law.primary and law.target == "lr_opt"]
     names = {n for law in laws for n in law.param_names[1:]}
@@ -273,8 +274,7 @@ def equivalence_rows(laws, margins: dict[str, float]) -> list[dict]:
         if name not in names:
             raise ScalefitInputError(f"margin {name}: no law of lr_opt has exponent {name!r} "
                                      f"(they have {', '.join(sorted(names)) or 'none'})")
-        if not (np.isfinite(m) and m >= 0):
-            raise ScalefitInputError(f"margin {name} must be a finite number >= 0 (got {m})")
+        check("margin", m, f"margin {name}")
     rows = []
     for law in laws:
         fixed = (law.constraint or {}).get("fixed", {})

@@ -11,6 +11,7 @@ the cost of a run. ``proposals.build`` turns the picks into a ``Proposals`` resu
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -22,9 +23,8 @@ from ..core.optimum import DEFAULT_WINDOW, GAP_SD, MAX_MISFIT, OK, STATUS_NAMES,
 from ..core.planner import NewSweep, Planner, Target, rule_runs
 from ..errors import ScalefitInputError
 from ..laws import by_groups, law_points
-
-COSTS = ("flops", "runs")
-OBJECTIVES = ("variance", "loss")
+from ..options import PlanOptions
+from ..selection import select
 
 
 def design_of(fit) -> tuple[SweepDesign, dict]:
@@ -120,8 +120,6 @@ def _group_keys(optima: pd.DataFrame, by) -> np.ndarray:
 def run_costs(optima: pd.DataFrame, how: str) -> np.ndarray:
     """Cost of one run of each sweep: ``flops``: scale x horizon (6 N D up to the factor 6;
     a missing column counts as 1), relative to the cheapest sweep; ``runs``: 1."""
-    if how not in COSTS:
-        raise ScalefitInputError(f"cost must be one of {', '.join(COSTS)} (got {how!r})")
     c = np.ones(len(optima))
     if how == "flops":
         for col in ("scale", "horizon"):
@@ -132,57 +130,45 @@ def run_costs(optima: pd.DataFrame, how: str) -> np.ndarray:
 
 
 def select_groups(fit, group: dict | None) -> list[tuple[dict, np.ndarray]]:
-    """(by-group dict, sweep indices) of the groups ``group`` selects (all by default)."""
+    """(by-group dict, sweep indices) of the groups ``group`` selects (all by default;
+    ``scalefit.selection``)."""
     optima = fit.optima.reset_index(drop=True)
-    out = []
-    for gd, sub in by_groups(optima, tuple(fit.by)):
-        if all(str(gd.get(k)) == str(v) or _num_eq(gd.get(k), v)
-               for k, v in (group or {}).items()):
-            out.append((gd, sub.index.to_numpy()))
-    for k in (group or {}):
-        if k not in fit.by:
-            raise ScalefitInputError(f"group {k}={group[k]}: the fit has no group column {k!r}")
-    if not out:
-        asked = ", ".join(f"{k}={v}" for k, v in group.items())
-        have = "; ".join(", ".join(f"{k}={v}" for k, v in gd.items())
-                         for gd, _ in by_groups(optima, tuple(fit.by)))
-        raise ScalefitInputError(f"group {asked}: no sweep of the fit belongs to it; its "
-                                 f"groups are: {have}")
-    return out
+    pairs = [(gd, sub.index.to_numpy()) for gd, sub in by_groups(optima, tuple(fit.by))]
+    chosen = select([gd for gd, _ in pairs], group, fit.by,
+                    none="no sweep of the fit belongs to it", have="its groups")
+    return [(gd, rows) for gd, rows in pairs if any(gd is c for c in chosen)]
 
 
-def _num_eq(a, b) -> bool:
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return False
+@dataclass(frozen=True)
+class _Plan:
+    """What every target of one call shares: the fit, its sweeps as a design (``ds``,
+    ``info``), its optima, the cost of a run of each sweep, the statuses that enter its
+    laws, and the options of the call."""
+
+    fit: object
+    ds: SweepDesign
+    info: dict
+    optima: pd.DataFrame
+    costs: np.ndarray
+    include: tuple
+    opts: PlanOptions
 
 
-MAX_BUDGET = 1000  # runs per call: each is a greedy step; rounds refit in between
-
-
-def plan(fit, k: int, target_scale=None, target_horizon=None, group=None, candidates=None,
-         cost="flops", objective="variance", new_scales=(), new_horizons=(),
-         new_sweeps=True, new_sweep_lrs=5, per_group=False, past=2):
+def plan(fit, opts: PlanOptions, candidates=None):
     """The planner's picks and what the result needs to describe them (``proposals``)."""
-    if objective not in OBJECTIVES:
-        raise ScalefitInputError(f"objective must be one of {', '.join(OBJECTIVES)} "
-                                 f"(got {objective!r})")
-    if not (isinstance(k, (int, np.integer)) and 1 <= k <= MAX_BUDGET):
-        raise ScalefitInputError(f"the budget must be a whole number from 1 to {MAX_BUDGET} "
-                                 f"(got {k!r}); propose in rounds: train, refit, propose again")
     ds, info = design_of(fit)
     optima = fit.optima.reset_index(drop=True)
-    costs = run_costs(optima, cost)
-    law_mode = target_scale is not None or target_horizon is not None
+    costs = run_costs(optima, opts.cost)
+    objective, law_mode = opts.objective, opts.law_mode
+    include = tuple(fit.settings.get("include", ("ok",)))
+    ctx = _Plan(fit, ds, info, optima, costs, include, opts)
     notes: list[str] = []
     targets: list[Target] = []
     meta: list[dict] = []  # per target: what it is, for the result
     pending, v_typ, news, new_meta = {}, [], [], []
-    selected = select_groups(fit, group)
+    selected = select_groups(fit, opts.group_dict)
     G = ds.n_sweeps
     quota = np.zeros(G, int)
-    include = tuple(fit.settings.get("include", ("ok",)))
     for gi, (gd, rows) in enumerate(selected):
         quota[rows] = gi
         law = fit.law("lr_opt", gd) if law_mode else None
@@ -193,11 +179,8 @@ def plan(fit, k: int, target_scale=None, target_horizon=None, group=None, candid
                          "optima")
         if law is not None:
             ti = len(targets)
-            t, m, pend, vt, ns, nm = _law_target(fit, ds, info, optima, gd, rows, law, include,
-                                                 target_scale, target_horizon, objective,
-                                                 gi, ti, costs, cost,
-                                                 new_sweeps and candidates is None,
-                                                 new_scales, new_horizons, new_sweep_lrs)
+            t, m, pend, vt, ns, nm = _law_target(ctx, gd, rows, law, gi, ti,
+                                                 opts.new_sweeps and candidates is None)
             targets.append(t)
             meta.append(m)
             pending.update(pend)
@@ -216,7 +199,7 @@ def plan(fit, k: int, target_scale=None, target_horizon=None, group=None, candid
     sel = np.concatenate([r for _, r in selected])
     allowed, exact_lr = None, {}
     if candidates is None:
-        cg, cx = ladder(ds, past)
+        cg, cx = ladder(ds, opts.past)
     else:
         cg, cx, allowed, n_off, exact_lr = _given_candidates(candidates, optima, fit.by, ds)
         if n_off:
@@ -235,7 +218,7 @@ def plan(fit, k: int, target_scale=None, target_horizon=None, group=None, candid
     before = [planner.target_var(i) for i in range(len(targets))]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        picks = planner.run(int(k), per_group=per_group)
+        picks = planner.run(opts.budget, per_group=opts.per_group)
     after = [planner.target_var(i) for i in range(len(targets))]
     return {"ds": ds, "info": info, "picks": picks, "targets": targets, "meta": meta,
             "before": before, "after": after, "planner": planner, "notes": notes,
@@ -248,15 +231,14 @@ def _who(gd: dict) -> str:
     return ("[" + ", ".join(f"{k}={v}" for k, v in gd.items()) + "] ") if gd else ""
 
 
-def _law_target(fit, ds, info, optima, gd, rows, law, include, target_scale, target_horizon,
-                objective, gi, ti, costs, cost_mode, allow_new, new_scales, new_horizons,
-                n_new):
+def _law_target(ctx: _Plan, gd, rows, law, gi, ti, allow_new):
     """The target of one by group's law: its points, leverage inputs, pending sweeps, the
     variance a fixed sweep would bring, and new-sweep options."""
+    fit, ds, optima, opts = ctx.fit, ctx.ds, ctx.optima, ctx.opts
     sub = optima.loc[rows]
-    pts = law_points(sub, include)
+    pts = law_points(sub, ctx.include)
     members = pts.index.to_numpy()
-    vals = needed(law, target_scale, target_horizon)
+    vals = needed(law, opts.target_scale, opts.target_horizon)
     z0 = np.array([1.0] + [np.log(vals[v]) for v in law.variables])
     Z = np.column_stack([np.ones(len(pts))] + [np.log(pts[v].to_numpy(float))
                                                 for v in law.variables])
@@ -267,7 +249,7 @@ def _law_target(fit, ds, info, optima, gd, rows, law, include, target_scale, tar
         elif ds.status[g] != OK:
             fixed[p] = ds.step[g] ** 2 / 12.0
     weight, k_target = 1.0, _curvature_at(fit, gd, vals, ds, members)
-    if objective == "loss":
+    if opts.objective == "loss":
         weight = k_target
     ok_members = members[np.isnan(fixed)]
     v_ok = optimum_mse(ds, ok_members) if ok_members.size else np.zeros(0)
@@ -283,8 +265,7 @@ def _law_target(fit, ds, info, optima, gd, rows, law, include, target_scale, tar
     meta = {"kind": "law", "group": gd, "law": law, "values": vals, "k_target": k_target}
     news, nmeta = ([], [])
     if allow_new:
-        news, nmeta = _new_sweeps(fit, ds, info["asymmetry"], optima, rows, members, law, ti,
-                                  costs, cost_mode, new_scales, new_horizons, n_new)
+        news, nmeta = _new_sweeps(ctx, rows, members, law, ti)
     return t, meta, pend, v_typ, news, nmeta
 
 
@@ -303,10 +284,11 @@ def _curvature_at(fit, gd, vals, ds, members) -> float:
     return float(np.median(k)) if k.size else np.nan
 
 
-def _new_sweeps(fit, ds, info_asym, optima, rows, members, law, ti, costs, cost_mode,
-                new_scales, new_horizons, n_new):
+def _new_sweeps(ctx: _Plan, rows, members, law, ti):
     """New sweeps for a law: the next point of each variable's own ladder above its largest
     value (and the values the caller names), at the other variable's values."""
+    fit, ds, optima, opts = ctx.fit, ctx.ds, ctx.optima, ctx.opts
+    n_new = opts.new_sweep_lrs
     dom = law.domain or {}
     have = {v: np.unique(optima.loc[rows, v].to_numpy(float)) for v in ("scale", "horizon")
             if v in optima}
@@ -316,7 +298,7 @@ def _new_sweeps(fit, ds, info_asym, optima, rows, members, law, ti, costs, cost_
         if vals.size >= 2:
             ratio = float(np.exp(np.median(np.diff(np.log(vals)))))
             proposals[v].add(float(vals.max() * ratio))
-    for v, given in (("scale", new_scales), ("horizon", new_horizons)):
+    for v, given in (("scale", opts.new_scales), ("horizon", opts.new_horizons)):
         if v in proposals:
             proposals[v] |= {float(x) for x in given or ()}
     points = set()
@@ -347,7 +329,7 @@ def _new_sweeps(fit, ds, info_asym, optima, rows, members, law, ti, costs, cost_
     h = float(np.median(ds.step[members])) if members.size else np.log(2.0)
     sig = float(np.median(ds.sigma[members])) if members.size else np.nan
     cap = (law.audit_range or {}).get("ratio_diverged")
-    scale_cost = _cost_scale(optima, costs)
+    scale_cost = _cost_scale(optima, ctx.costs)
     news, meta = [], []
     for s, d in sorted(points, key=lambda p: (p[0] or 0, p[1] or 0)):
         if any(_close(s, e[0]) and _close(d, e[1]) for e in existing):
@@ -360,12 +342,12 @@ def _new_sweeps(fit, ds, info_asym, optima, rows, members, law, ti, costs, cost_
         if cap is not None and np.isfinite(cap):
             while u.max() >= np.log(cap) - 1e-9:
                 u = u - h
-        a = info_asym.get(_gkey(law.group), 0.0)
+        a = ctx.info["asymmetry"].get(_gkey(law.group), 0.0)
         var = design_mse(u, k, sig, ds.window, a * k if np.isfinite(k) else 0.0)
         if not np.isfinite(var):
             continue
         z = np.array([1.0] + [np.log(at[v]) for v in law.variables])
-        c = (s or 1.0) * (d or 1.0) / scale_cost if cost_mode == "flops" else 1.0
+        c = (s or 1.0) * (d or 1.0) / scale_cost if opts.cost == "flops" else 1.0
         news.append(NewSweep(target=ti, z=z, var=var, n_runs=n_new, cost=c,
                              lrs=tuple(x_pred + u)))
         meta.append({"scale": s, "horizon": d, "lr_pred": float(np.exp(x_pred)),

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..core import decisions as dec
 from ..core.pyvalue import py_scalar
+from ..options import PlanOptions
 from ..render.format import fmt, group_text, name_list
 from .planning import plan
 from .proposals import KIND, Proposals
@@ -18,12 +19,20 @@ COST_TEXT = {"flops": "scale x horizon (6ND FLOPs up to the factor 6), relative 
                       "cheapest sweep", "runs": "1 (every run costs the same)"}
 
 
-def propose(fit, k: int, target_scale=None, target_horizon=None, group=None, candidates=None,
-            cost="flops", objective="variance", new_scales=(), new_horizons=(),
-            new_sweeps=True, new_sweep_lrs=5, per_group=False, past=2) -> Proposals:
-    """``FitResult.next_runs``: see its docstring."""
-    p = plan(fit, k, target_scale, target_horizon, group, candidates, cost, objective,
-             new_scales, new_horizons, new_sweeps, new_sweep_lrs, per_group, past)
+def propose_runs(fit, opts: PlanOptions, candidates=None) -> Proposals:
+    """``FitResult.next_runs`` (see its docstring) with its options as a checked
+    ``PlanOptions``: the joint surfaces' planner for a fit made with ``joint=``."""
+    if fit.input.get("joint"):
+        from .joint_planning import propose_joint
+
+        return propose_joint(fit, opts, candidates)
+    return propose(fit, opts, candidates)
+
+
+def propose(fit, opts: PlanOptions, candidates=None) -> Proposals:
+    """The runs of a fit's LR sweeps (``planning.plan``) as a ``Proposals`` result."""
+    k, per_group = opts.budget, opts.per_group
+    p = plan(fit, opts, candidates)
     ds, info, optima = p["ds"], p["info"], p["optima"]
     by = list(fit.by)
     relative = False
@@ -70,10 +79,11 @@ def propose(fit, k: int, target_scale=None, target_horizon=None, group=None, can
     runs = pd.DataFrame(rows, columns=cols)
     settings = {"budget": int(k), "per_group": bool(per_group),
                 "target": "law" if p["law_mode"] else "sweeps",
-                "target_scale": target_scale, "target_horizon": target_horizon,
-                "group": dict(group or {}), "cost": cost, "cost_text": COST_TEXT[cost],
-                "objective": objective, "candidates": "ladder" if candidates is None else "given",
-                "past": past, "new_sweeps": bool(new_sweeps), "new_sweep_lrs": new_sweep_lrs,
+                "target_scale": opts.target_scale, "target_horizon": opts.target_horizon,
+                "group": opts.group_dict or {}, "cost": opts.cost,
+                "cost_text": COST_TEXT[opts.cost], "objective": opts.objective,
+                "candidates": "ladder" if candidates is None else "given", "past": opts.past,
+                "new_sweeps": bool(opts.new_sweeps), "new_sweep_lrs": opts.new_sweep_lrs,
                 "relative": relative}
     return Proposals(runs, targets, settings, notes, level=fit.level, by=by)
 

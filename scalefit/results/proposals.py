@@ -14,6 +14,7 @@ import math
 from .._version import __version__
 from ..core.frozen import freeze, thaw
 from ..core.pyvalue import py_scalar
+from ..options import check
 from ..render.format import fmt, fmt_ci, group_label
 from ..render.tables import Document, Table, Text
 from .base import Immutable, jsonable
@@ -68,9 +69,7 @@ class Proposals(Immutable):
         the current estimate times exp(+-z sd_after) (normal in ln lr, any level)."""
         from statistics import NormalDist
 
-        lvl = self.level if level is None else float(level)
-        if not 0 < lvl < 1:
-            raise ValueError(f"level must be between 0 and 1 (got {level})")
+        lvl = self.level if level is None else check("level", level)
         z = NormalDist().inv_cdf(0.5 + lvl / 2)
         out = {}
         for t in self.targets:
