@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from .core.bootstrap import BootSweeps
-from .core.laws import LawFit, collinear, loss_law, power_law
+from .core.laws import LawFit, collinear, power_law
+from .core.losslaws import loss_law
 from .core.shape import with_fix, with_shape
 
 

@@ -2,7 +2,8 @@
 
 The pipeline wires the layers: the table edge reads and checks the runs
 (``table.load_runs``) and groups them (``grouping``); the core fits every sweep and its
-resamples (``core.optimum``, ``core.bootstrap``) and every law (``core.laws``);
+resamples (``core.optimum``, ``core.bootstrap``) and every law (``core.laws``,
+``core.losslaws``);
 ``quality`` measures transfer per ``by`` group; the result is built complete, once.
 """
 

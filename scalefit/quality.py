@@ -25,7 +25,8 @@ import pandas as pd
 
 from .core.bootstrap import percentile_ci
 from .core.identify import MAX_AT_BOUND, draws_identified, loss_asymptote_identified
-from .core.laws import collinear, leave_largest_out, loglinear, loss_law_profile
+from .core.laws import collinear, leave_largest_out, loglinear
+from .core.losslaws import loss_law_profile
 from .core.pyvalue import py_scalar
 from .core.quality import ratio_asymptote
 from .errors import ScalefitInputError

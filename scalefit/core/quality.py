@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .laws import loss_law_profile
+from .losslaws import loss_law_profile
 
 
 def ratio_asymptote(s: np.ndarray, R: np.ndarray, level: float = 0.05):

@@ -7,7 +7,8 @@ from dataclasses import fields
 import numpy as np
 
 from ..core.bootstrap import percentile_ci
-from ..core.laws import ALPHA_GRID, LawFit, design
+from ..core.laws import LawFit, design
+from ..core.losslaws import ALPHA_GRID
 from ..render.format import fmt, fmt_ci, group_text
 from ..render.tables import Text
 from .base import draws_from_json, draws_to_json, jsonable, level_or_stored, num

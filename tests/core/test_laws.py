@@ -1,4 +1,4 @@
-"""core.laws against numpy.linalg.lstsq per law and the textbook formulas."""
+"""core.laws and core.losslaws against numpy.linalg.lstsq per law and the textbook formulas."""
 
 import math
 
@@ -6,14 +6,8 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from scalefit.core.laws import (
-    fit_stats,
-    leave_largest_out,
-    loglinear,
-    loss_law,
-    loss_law_profile,
-    power_law,
-)
+from scalefit.core.laws import fit_stats, leave_largest_out, loglinear, power_law
+from scalefit.core.losslaws import loss_law, loss_law_profile
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])

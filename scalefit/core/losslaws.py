@@ -1,0 +1,194 @@
+"""Loss laws with an asymptote, ``y = L_inf + A * s^alpha`` (alpha < 0, A > 0).
+
+For fixed alpha the model is linear in (L_inf, A), so the sum of squares is profiled over
+a fine grid of alpha for all resamples at once and refined by parabolic interpolation and
+a golden section search (``scalefit.Law.lmfit_result()`` refits it with lmfit on request).
+
+Inputs are plain arrays; NaN in a target marks a point that is absent from that
+resample (it gets weight zero).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .bootstrap import percentile_ci
+from .identify import loss_asymptote_identified
+from .laws import LawFit
+
+ALPHA_GRID = -np.geomspace(4.0, 0.005, 64)  # coarse exponent grid, ascending -4 .. -0.005
+FINE_POINTS = 33  # points of the per-resample fine grid between coarse neighbours
+
+
+def _profile_sse(z: np.ndarray, y: np.ndarray, w: np.ndarray, positive: bool = True):
+    """Profiled least squares of ``y = L + A z`` for every alpha column of z.
+
+    z: (P, M) or (B, P, M) values ``s^alpha``; y, w: (B, P) targets and weights.
+    Returns (L, A, sse), each (B, M); sse is inf where the fit is singular, or where
+    A <= 0 when ``positive``.
+    """
+    Sw = w.sum(-1)[:, None]
+    Sy = (w * y).sum(-1)[:, None]
+    Syy = (w * y * y).sum(-1)[:, None]
+    if z.ndim == 2:
+        Sz, Szz, Szy = w @ z, w @ (z * z), (w * y) @ z
+    else:
+        Sz = np.einsum("bp,bpm->bm", w, z)
+        Szz = np.einsum("bp,bpm->bm", w, z * z)
+        Szy = np.einsum("bp,bpm->bm", w * y, z)
+    den = Sw * Szz - Sz * Sz
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        A = (Sw * Szy - Sz * Sy) / den
+        L = (Sy - A * Sz) / Sw
+        sse = Syy - L * Sy - A * Szy
+    singular = den <= 1e-14 * np.maximum(Sw * Szz, 1e-300)
+    bad = ~np.isfinite(sse) | ((A <= 0) if positive else False) | singular
+    return L, A, np.where(bad, np.inf, np.maximum(sse, 0.0))
+
+
+def loss_law_profile(
+    s: np.ndarray, Y: np.ndarray, grid: np.ndarray = ALPHA_GRID, positive: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Least-squares ``y = L_inf + A s^alpha`` for every row of Y (B, P); NaN = absent.
+
+    ``positive`` constrains A > 0 (a law that falls with s); otherwise A takes any sign.
+    alpha is profiled on a coarse grid, then on a fine grid between the neighbours of
+    each row's best coarse point, then refined by parabolic interpolation.
+    Returns (L_inf, A, alpha, at_bound), each (B,); ``at_bound`` marks fits whose alpha
+    sits at the flat end of the search range (alpha -> 0: no decay, so L_inf and A are
+    not separately identified). NaN where no fit exists.
+    """
+    s = np.asarray(s, dtype=float)
+    Y = np.atleast_2d(np.asarray(Y, dtype=float))
+    s_ref = np.exp(np.log(s).mean())
+    u = np.log(s / s_ref)
+    w = np.isfinite(Y).astype(float)
+    y = np.where(w > 0, Y, 0.0)
+    M = len(grid)
+    _, _, sse = _profile_sse(np.exp(u[:, None] * grid[None, :]), y, w, positive)
+    m = np.argmin(sse, axis=1)
+    coarse_ok = np.isfinite(np.take_along_axis(sse, m[:, None], 1)[:, 0])
+    at_bound = m == M - 1
+    lo, hi = grid[np.clip(m - 1, 0, M - 1)], grid[np.clip(m + 1, 0, M - 1)]
+    fine = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, FINE_POINTS)[None, :]
+    z = np.exp(u[None, :, None] * fine[:, None, :])  # (B, P, F)
+    _, _, sse_f = _profile_sse(z, y, w, positive)
+    f = np.argmin(sse_f, axis=1)
+    fi = np.clip(f, 1, FINE_POINTS - 2)
+    f0, f1, f2 = (np.take_along_axis(sse_f, (fi + d)[:, None], 1)[:, 0] for d in (-1, 0, 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        den = f0 - 2 * f1 + f2
+        shift = np.where(np.isfinite(den) & (den > 0), 0.5 * (f0 - f2) / den, 0.0)
+    interior = (f > 0) & (f < FINE_POINTS - 1)
+    pos = np.where(interior, fi + np.clip(shift, -1.0, 1.0), f)
+    step = (hi - lo) / (FINE_POINTS - 1)
+    alpha = _golden(u, y, w, positive, lo + pos * step, step, float(grid[0]), float(grid[-1]))
+    za = np.exp(u[None, :] * alpha[:, None])  # (B, P)
+    L, A = _linear_given_alpha(za, y, w)
+    # no fit for fewer points than the law's 3 parameters (as loglinear gives none)
+    ok = coarse_ok & (w.sum(axis=1) >= 3) & np.isfinite(A) & ((A > 0) | (not positive))
+    with np.errstate(over="ignore"):
+        A_orig = A * s_ref ** (-alpha)
+    nan = np.full_like(alpha, np.nan)
+    return (np.where(ok, L, nan), np.where(ok, A_orig, nan), np.where(ok, alpha, nan),
+            at_bound & ok)
+
+
+def _sse_at(alpha, u, y, w, positive):
+    """Profiled SSE at one alpha per row: alpha (B,), u (P,), y, w (B, P) -> (B,)."""
+    z = np.exp(u[None, :] * alpha[:, None])
+    L, A = _linear_given_alpha(z, y, w)
+    with np.errstate(invalid="ignore", over="ignore"):
+        sse = (w * (y - L[:, None] - A[:, None] * z) ** 2).sum(-1)
+    bad = ~np.isfinite(sse) | ((A <= 0) if positive else False)
+    return np.where(bad, np.inf, sse)
+
+
+def _golden(u, y, w, positive, alpha, step, lo_bound, hi_bound, iters: int = 30):
+    """Golden-section search of the profiled SSE in [alpha - step, alpha + step], per row."""
+    a = np.clip(alpha - step, lo_bound, hi_bound)
+    b = np.clip(alpha + step, lo_bound, hi_bound)
+    g = (np.sqrt(5.0) - 1) / 2
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc, fd = _sse_at(c, u, y, w, positive), _sse_at(d, u, y, w, positive)
+    for _ in range(iters):
+        left = fc <= fd
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        c_new = b - g * (b - a)
+        d_new = a + g * (b - a)
+        c, d = np.where(left, c_new, d), np.where(left, c, d_new)
+        fc_new = _sse_at(np.where(left, c_new, d_new), u, y, w, positive)
+        fc, fd = np.where(left, fc_new, fd), np.where(left, fc, fc_new)
+    best = (a + b) / 2
+    f0 = _sse_at(alpha, u, y, w, positive)
+    fb = _sse_at(best, u, y, w, positive)
+    return np.where(fb <= f0, best, alpha)  # never worse than the start
+
+
+def _linear_given_alpha(z: np.ndarray, y: np.ndarray, w: np.ndarray):
+    """Row-wise weighted LS of y on [1, z]: z, y, w all (B, P)."""
+    Sw, Sz, Szz = w.sum(-1), (w * z).sum(-1), (w * z * z).sum(-1)
+    Sy, Szy = (w * y).sum(-1), (w * z * y).sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        A = (Sw * Szy - Sz * Sy) / (Sw * Szz - Sz * Sz)
+        L = (Sy - A * Sz) / Sw
+    return L, A
+
+
+def loss_law(
+    s: np.ndarray, y: np.ndarray, y_boot: np.ndarray | None, group: dict, ci_level: float,
+    variable: str = "scale",
+) -> LawFit:
+    """Fit ``loss_opt = L_inf + A * s^alpha`` by profiled least squares, with bootstrap draws.
+
+    ``scalefit.Law.lmfit_result()`` refits the same model with lmfit, for its standard
+    errors and correlations.
+    """
+    s = np.asarray(s, dtype=float)
+    y = np.asarray(y, dtype=float)
+    L0, A0, a0, at_bound = (v[0] for v in loss_law_profile(s, y[None, :]))
+    params = {"L_inf": float(L0), "A": float(A0), "alpha": float(a0)}
+    notes = []
+    if np.isfinite(a0):
+        a1 = params["alpha"]
+        if at_bound or a1 >= ALPHA_GRID[-1] * 1.001:
+            notes.append(f"alpha at the flat end of its range ({a1:.3g}): no decay, so the "
+                         "asymptote is not identified by these points")
+        elif a1 <= ALPHA_GRID[0] * 0.999:
+            notes.append(f"alpha at the steep end of its range ({a1:.3g}): the asymptote "
+                         "rests on the largest scales alone")
+        if params["L_inf"] < 0 and min(y[np.isfinite(y)], default=0) > 0:
+            notes.append(f"L_inf below 0 ({params['L_inf']:.3g}) for a positive loss: the "
+                         "points show no flattening, so the asymptote is not identified")
+    else:
+        notes.append("no decreasing law fits these points (loss does not fall with "
+                     f"{variable})")
+    pred = params["L_inf"] + params["A"] * s ** params["alpha"]
+    if np.all(np.isfinite(pred)):
+        resid = y - pred
+        ss_tot = float(((y - y.mean()) ** 2).sum())
+        r2 = 1 - float(resid @ resid) / ss_tot if ss_tot > 0 else np.nan
+        rmse = float(np.sqrt((resid**2).mean()))
+    else:
+        r2 = rmse = np.nan
+    names = ("L_inf", "A", "alpha")
+    ci = {n: None for n in names}
+    boot = Lb = bound_b = None
+    if y_boot is not None and len(y_boot):
+        Lb, Ab, ab, bound_b = loss_law_profile(s, y_boot)
+        boot = np.column_stack([Lb, Ab, ab])
+        lo_hi = percentile_ci(boot, ci_level)
+        ci = {n: [float(lo_hi[0, i]), float(lo_hi[1, i])] for i, n in enumerate(names)}
+    ident, why = loss_asymptote_identified(float(L0), bool(at_bound), y, Lb, bound_b, ci_level)
+    if not ident:
+        ci["L_inf"] = None  # an interval is a promise the draws cannot keep
+        if not any("not identified" in n for n in notes):
+            notes.append(f"L_inf not identified: {why}")
+    return LawFit(
+        target="loss_opt", form=f"loss_opt = L_inf + A * {variable}^alpha",
+        variables=(variable,), group=group, params=params, ci=ci, r2_log=r2, rmse_log=rmse,
+        n_points=len(y), param_names=names, notes=notes, boot=boot,
+        points={variable: s, "loss_opt": y}, level=ci_level,
+        asymptote={"identified": ident, "reason": why},
+    )
