@@ -18,7 +18,7 @@ import pandas as pd
 
 from .core.bootstrap import BootSweeps
 from .core.laws import LawFit, collinear, power_law
-from .core.losslaws import loss_law
+from .core.losslaws import loss_laws
 from .core.shape import with_fix, with_shape
 
 
@@ -45,6 +45,7 @@ def fit_laws(
     if not (has_s or has_d):
         return laws
     fixed_ratio_groups: list[str] = []
+    loss: list[tuple[int, dict]] = []  # (position in laws, loss law to fit)
     for group, sub in by_groups(optima, by):
         label = _label(group)
         pts = law_points(sub, include, notes, label)
@@ -94,7 +95,11 @@ def fit_laws(
             for val, part in parts:
                 if part.loc[np.isfinite(part["loss_opt"]), "scale"].nunique() >= 4:
                     g = group if val is None else {**group, "horizon": float(val)}
-                    laws.append(_loss_law(part, boot, g, ci))
+                    loss.append((len(laws), _loss_law_item(part, boot, g, ci)))
+                    laws.append(None)  # fitted below, all loss laws in one search
+    fitted = loss_laws([item for _, item in loss])
+    for (i, item), law in zip(loss, fitted):
+        laws[i] = dataclasses.replace(law, notes=(*law.notes, *item["notes"]))
     if fixed_ratio_groups:
         where = "" if fixed_ratio_groups == ["all runs"] else f" ({'; '.join(fixed_ratio_groups)})"
         notes.append(f"horizon is proportional to scale (fixed tokens per parameter){where}: "
@@ -193,15 +198,15 @@ def _audit_range(arr: dict) -> dict | None:
             "ratio_diverged": float(np.nanmin(div)) if np.isfinite(div).any() else None}
 
 
-def _loss_law(pts, boot, group, ci) -> LawFit:
+def _loss_law_item(pts, boot, group, ci) -> dict:
+    """A loss law of these points to fit (``core.losslaws.loss_laws``), and its notes."""
     pts = pts[np.isfinite(pts["loss_opt"])]
     cols = pts.index.to_numpy()
     yb, notes = (boot.loss_opt[:, cols], []) if boot is not None else (None, [])
     if yb is not None:
         yb, notes = _with_noise(yb)
-    law = loss_law(pts["scale"].to_numpy(float), pts["loss_opt"].to_numpy(float), yb,
-                   dict(group), ci)
-    return dataclasses.replace(law, notes=(*law.notes, *notes))
+    return {"s": pts["scale"].to_numpy(float), "y": pts["loss_opt"].to_numpy(float),
+            "y_boot": yb, "group": dict(group), "ci_level": ci, "notes": notes}
 
 
 def law_variables(pts: pd.DataFrame) -> tuple[str, ...] | None:

@@ -23,19 +23,18 @@ FINE_POINTS = 33  # points of the per-resample fine grid between coarse neighbou
 def _profile_sse(z: np.ndarray, y: np.ndarray, w: np.ndarray, positive: bool = True):
     """Profiled least squares of ``y = L + A z`` for every alpha column of z.
 
-    z: (P, M) or (B, P, M) values ``s^alpha``; y, w: (B, P) targets and weights.
+    z: (P, M) values ``s^alpha``; y, w: (B, P) targets and weights.
     Returns (L, A, sse), each (B, M); sse is inf where the fit is singular, or where
     A <= 0 when ``positive``.
     """
     Sw = w.sum(-1)[:, None]
     Sy = (w * y).sum(-1)[:, None]
     Syy = (w * y * y).sum(-1)[:, None]
-    if z.ndim == 2:
-        Sz, Szz, Szy = w @ z, w @ (z * z), (w * y) @ z
-    else:
-        Sz = np.einsum("bp,bpm->bm", w, z)
-        Szz = np.einsum("bp,bpm->bm", w, z * z)
-        Szy = np.einsum("bp,bpm->bm", w * y, z)
+    return _profile_tail(Sw, Sy, Syy, w @ z, w @ (z * z), (w * y) @ z, positive)
+
+
+def _profile_tail(Sw, Sy, Syy, Sz, Szz, Szy, positive):
+    """(L, A, sse) of ``_profile_sse`` from the sums over the points."""
     den = Sw * Szz - Sz * Sz
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         A = (Sw * Szy - Sz * Sy) / den
@@ -58,21 +57,94 @@ def loss_law_profile(
     sits at the flat end of the search range (alpha -> 0: no decay, so L_inf and A are
     not separately identified). NaN where no fit exists.
     """
+    return loss_law_profiles([(s, Y)], grid, positive)[0]
+
+
+def loss_law_profiles(problems, grid: np.ndarray = ALPHA_GRID, positive: bool = True
+                      ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """``loss_law_profile`` of many problems ``(s, Y)`` at once (one per law, its point
+    fit and its resamples, say): each problem's coarse grid, then one fine grid and one
+    golden-section search for the rows of every problem with the same number of points.
+
+    The rows are laid out as columns, (P, rows), so that each sum over the points is a
+    few operations on long arrays; every sum adds in the order numpy adds a row
+    (``_rowsum``, ``_seqsum``), so each row gets the numbers it gets alone, to the bit.
+    """
+    coarse = [_coarse(s, Y, grid, positive) for s, Y in problems]
+    out: list = [None] * len(coarse)
+    for P in sorted({c["u"].size for c in coarse}):
+        idx = [i for i, c in enumerate(coarse) if c["u"].size == P]
+        rows = [len(coarse[i]["y"]) for i in idx]
+        u = np.concatenate([np.repeat(coarse[i]["u"][:, None], n, 1)
+                            for i, n in zip(idx, rows)], axis=1)  # (P, R)
+        y, w = (np.ascontiguousarray(np.concatenate([coarse[i][k] for i in idx]).T)
+                for k in ("y", "w"))
+        m, ok = (np.concatenate([coarse[i][k] for i in idx]) for k in ("m", "ok"))
+        s_ref = np.repeat([coarse[i]["s_ref"] for i in idx], rows)
+        res = _refine(u, y, w, m, ok, s_ref, grid, positive)
+        cuts = np.cumsum(rows)[:-1]
+        for i, *parts in zip(idx, *(np.split(v, cuts) for v in res)):
+            out[i] = tuple(parts)
+    return out
+
+
+def _coarse(s, Y, grid, positive) -> dict:
+    """One problem's targets, weights and log scales (``u``, around ``s_ref``), and each
+    row's best point ``m`` of the coarse grid (``ok``: a finite fit there)."""
     s = np.asarray(s, dtype=float)
     Y = np.atleast_2d(np.asarray(Y, dtype=float))
     s_ref = np.exp(np.log(s).mean())
     u = np.log(s / s_ref)
     w = np.isfinite(Y).astype(float)
     y = np.where(w > 0, Y, 0.0)
-    M = len(grid)
     _, _, sse = _profile_sse(np.exp(u[:, None] * grid[None, :]), y, w, positive)
     m = np.argmin(sse, axis=1)
-    coarse_ok = np.isfinite(np.take_along_axis(sse, m[:, None], 1)[:, 0])
+    ok = np.isfinite(np.take_along_axis(sse, m[:, None], 1)[:, 0])
+    return {"u": u, "s_ref": s_ref, "y": y, "w": w, "m": m, "ok": ok}
+
+
+def _rowsum(a: np.ndarray) -> np.ndarray:
+    """Sum over axis 0 of a (P, ...) stack in the order numpy's ``sum`` adds a row of P
+    values (pairwise: below 8 values one after another; from 8 on, 8 running sums added
+    as a tree, then the rest; above 128, two halves), so that rows laid out as columns
+    get the bits ``rows.sum(-1)`` gives them."""
+    P = a.shape[0]
+    if P < 8:
+        return a.sum(0)
+    if P > 128:
+        half = P // 2
+        half -= half % 8
+        return _rowsum(a[:half]) + _rowsum(a[half:])
+    r = a[:8].copy()
+    for i in range(8, P - P % 8, 8):
+        r += a[i:i + 8]
+    out = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for i in range(P - P % 8, P):
+        out = out + a[i]
+    return out
+
+
+def _seqsum(w: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``einsum("bp,bpm->bm")`` of columns: sum over p of w (P, R) times z (P, R, F),
+    added one p after another as einsum adds them."""
+    out = w[0][:, None] * z[0]
+    for p in range(1, len(w)):
+        out += w[p][:, None] * z[p]
+    return out
+
+
+def _refine(u, y, w, m, coarse_ok, s_ref, grid, positive):
+    """The fine grid, parabolic step and golden section of every column: u, y, w (P, R);
+    m, coarse_ok, s_ref (R,). Returns (L_inf, A, alpha, at_bound), each (R,)."""
+    M = len(grid)
     at_bound = m == M - 1
     lo, hi = grid[np.clip(m - 1, 0, M - 1)], grid[np.clip(m + 1, 0, M - 1)]
     fine = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, FINE_POINTS)[None, :]
-    z = np.exp(u[None, :, None] * fine[:, None, :])  # (B, P, F)
-    _, _, sse_f = _profile_sse(z, y, w, positive)
+    z = np.exp(u[:, :, None] * fine[None, :, :])  # (P, R, F)
+    wy = w * y
+    Sw, Sy, Syy = _rowsum(w), _rowsum(wy), _rowsum(wy * y)
+    sse_f = _profile_tail(Sw[:, None], Sy[:, None], Syy[:, None], _seqsum(w, z),
+                          _seqsum(w, z * z), _seqsum(wy, z), positive)[2]
     f = np.argmin(sse_f, axis=1)
     fi = np.clip(f, 1, FINE_POINTS - 2)
     f0, f1, f2 = (np.take_along_axis(sse_f, (fi + d)[:, None], 1)[:, 0] for d in (-1, 0, 1))
@@ -82,11 +154,11 @@ def loss_law_profile(
     interior = (f > 0) & (f < FINE_POINTS - 1)
     pos = np.where(interior, fi + np.clip(shift, -1.0, 1.0), f)
     step = (hi - lo) / (FINE_POINTS - 1)
-    alpha = _golden(u, y, w, positive, lo + pos * step, step, float(grid[0]), float(grid[-1]))
-    za = np.exp(u[None, :] * alpha[:, None])  # (B, P)
-    L, A = _linear_given_alpha(za, y, w)
+    cols = (u, y, w, Sw, Sy)
+    alpha = _golden(cols, positive, lo + pos * step, step, float(grid[0]), float(grid[-1]))
+    L, A = _linear_given_alpha(np.exp(u * alpha[None, :]), cols)
     # no fit for fewer points than the law's 3 parameters (as loglinear gives none)
-    ok = coarse_ok & (w.sum(axis=1) >= 3) & np.isfinite(A) & ((A > 0) | (not positive))
+    ok = coarse_ok & (Sw >= 3) & np.isfinite(A) & ((A > 0) | (not positive))
     with np.errstate(over="ignore"):
         A_orig = A * s_ref ** (-alpha)
     nan = np.full_like(alpha, np.nan)
@@ -94,23 +166,26 @@ def loss_law_profile(
             at_bound & ok)
 
 
-def _sse_at(alpha, u, y, w, positive):
-    """Profiled SSE at one alpha per row: alpha (B,), u (P,), y, w (B, P) -> (B,)."""
-    z = np.exp(u[None, :] * alpha[:, None])
-    L, A = _linear_given_alpha(z, y, w)
+def _sse_at(alpha, cols, positive):
+    """Profiled SSE at one alpha per column: alpha (R,), cols (u, y, w (P, R), and the
+    sums of w and w y (R,)) -> (R,)."""
+    u, y, w = cols[:3]
+    z = np.exp(u * alpha[None, :])
+    L, A = _linear_given_alpha(z, cols)
     with np.errstate(invalid="ignore", over="ignore"):
-        sse = (w * (y - L[:, None] - A[:, None] * z) ** 2).sum(-1)
+        sse = _rowsum(w * (y - L[None, :] - A[None, :] * z) ** 2)
     bad = ~np.isfinite(sse) | ((A <= 0) if positive else False)
     return np.where(bad, np.inf, sse)
 
 
-def _golden(u, y, w, positive, alpha, step, lo_bound, hi_bound, iters: int = 30):
-    """Golden-section search of the profiled SSE in [alpha - step, alpha + step], per row."""
+def _golden(cols, positive, alpha, step, lo_bound, hi_bound, iters: int = 30):
+    """Golden-section search of the profiled SSE in [alpha - step, alpha + step], per
+    column."""
     a = np.clip(alpha - step, lo_bound, hi_bound)
     b = np.clip(alpha + step, lo_bound, hi_bound)
     g = (np.sqrt(5.0) - 1) / 2
     c, d = b - g * (b - a), a + g * (b - a)
-    fc, fd = _sse_at(c, u, y, w, positive), _sse_at(d, u, y, w, positive)
+    fc, fd = _sse_at(c, cols, positive), _sse_at(d, cols, positive)
     for _ in range(iters):
         left = fc <= fd
         b = np.where(left, d, b)
@@ -118,18 +193,19 @@ def _golden(u, y, w, positive, alpha, step, lo_bound, hi_bound, iters: int = 30)
         c_new = b - g * (b - a)
         d_new = a + g * (b - a)
         c, d = np.where(left, c_new, d), np.where(left, c, d_new)
-        fc_new = _sse_at(np.where(left, c_new, d_new), u, y, w, positive)
+        fc_new = _sse_at(np.where(left, c_new, d_new), cols, positive)
         fc, fd = np.where(left, fc_new, fd), np.where(left, fc, fc_new)
     best = (a + b) / 2
-    f0 = _sse_at(alpha, u, y, w, positive)
-    fb = _sse_at(best, u, y, w, positive)
+    f0 = _sse_at(alpha, cols, positive)
+    fb = _sse_at(best, cols, positive)
     return np.where(fb <= f0, best, alpha)  # never worse than the start
 
 
-def _linear_given_alpha(z: np.ndarray, y: np.ndarray, w: np.ndarray):
-    """Row-wise weighted LS of y on [1, z]: z, y, w all (B, P)."""
-    Sw, Sz, Szz = w.sum(-1), (w * z).sum(-1), (w * z * z).sum(-1)
-    Sy, Szy = (w * y).sum(-1), (w * z * y).sum(-1)
+def _linear_given_alpha(z: np.ndarray, cols):
+    """Column-wise weighted LS of y on [1, z]: z (P, R); cols as ``_sse_at``."""
+    _, y, w, Sw, Sy = cols
+    wz = w * z
+    Sz, Szz, Szy = _rowsum(wz), _rowsum(wz * z), _rowsum(wz * y)
     with np.errstate(divide="ignore", invalid="ignore"):
         A = (Sw * Szy - Sz * Sy) / (Sw * Szz - Sz * Sz)
         L = (Sy - A * Sz) / Sw
@@ -145,9 +221,35 @@ def loss_law(
     ``scalefit.Law.lmfit_result()`` refits the same model with lmfit, for its standard
     errors and correlations.
     """
+    return loss_laws([{"s": s, "y": y, "y_boot": y_boot, "group": group,
+                       "ci_level": ci_level, "variable": variable}])[0]
+
+
+def loss_laws(items: list[dict]) -> list[LawFit]:
+    """``loss_law`` of many laws at once (``items``: the keyword arguments of each): their
+    point fits and resamples go through one batched search (``loss_law_profiles``)."""
+    problems = []
+    for it in items:
+        s, y, yb = np.asarray(it["s"], float), np.asarray(it["y"], float), it.get("y_boot")
+        problems.append((s, y[None, :]))
+        if yb is not None and len(yb):
+            problems.append((s, yb))
+    profiles = iter(loss_law_profiles(problems))
+    out = []
+    for it in items:
+        yb = it.get("y_boot")
+        point = next(profiles)
+        draws = next(profiles) if yb is not None and len(yb) else None
+        out.append(_loss_law_fit(it["s"], it["y"], it["group"], it["ci_level"],
+                                 it.get("variable", "scale"), point, draws))
+    return out
+
+
+def _loss_law_fit(s, y, group, ci_level, variable, point, draws) -> LawFit:
+    """The LawFit of a loss law from its profiled point fit and resamples."""
     s = np.asarray(s, dtype=float)
     y = np.asarray(y, dtype=float)
-    L0, A0, a0, at_bound = (v[0] for v in loss_law_profile(s, y[None, :]))
+    L0, A0, a0, at_bound = (v[0] for v in point)
     params = {"L_inf": float(L0), "A": float(A0), "alpha": float(a0)}
     notes = []
     if np.isfinite(a0):
@@ -175,8 +277,8 @@ def loss_law(
     names = ("L_inf", "A", "alpha")
     ci = {n: None for n in names}
     boot = Lb = bound_b = None
-    if y_boot is not None and len(y_boot):
-        Lb, Ab, ab, bound_b = loss_law_profile(s, y_boot)
+    if draws is not None:
+        Lb, Ab, ab, bound_b = draws
         boot = np.column_stack([Lb, Ab, ab])
         lo_hi = percentile_ci(boot, ci_level)
         ci = {n: [float(lo_hi[0, i]), float(lo_hi[1, i])] for i, n in enumerate(names)}
