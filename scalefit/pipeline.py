@@ -260,8 +260,8 @@ def _fit_optima(df, src, scale, horizon, lr, by, n_boot, ci, seed, reference, le
         laws = [dataclasses.replace(law, notes=(*law.notes, why)) for law in laws]
     quality = None
     if by:
-        quality = TransferQuality(**transfer_quality(optima, opt.boot, list(by), ci, reference),
-                                  level=ci)
+        quality = TransferQuality(**transfer_quality(optima, opt.boot, list(by), ci, reference,
+                                                     laws), level=ci)
     inp = {"source": src, "rows": opt.rows, "columns": opt.columns, "by": list(by),
            "diverged": 0, "groups": len(optima), "kind": "optima"}
     if extract:
@@ -342,8 +342,8 @@ def _estimate(groups, sw, point, boot, plan, per_sweep, by, include, ci, notes, 
     laws = fit_laws(optima, boot, by, include, ci, notes, extra=quality, fix=fix)
     out_quality = None
     if by and quality:
-        out_quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci, reference),
-                                      level=ci)
+        out_quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci, reference,
+                                                         laws), level=ci)
     return optima, laws, out_quality, boot
 
 
