@@ -265,12 +265,18 @@ def _kappa(s, boot, ci, notes, lab, law: LawFit | None = None) -> dict:
     return out
 
 
-def _shared(s, ref):
-    """The scales at which a series and the reference both have an ok optimum: their
-    losses and columns in the resamples (``col``, ``col_ref``)."""
-    cols = ["scale", "loss_opt", "col"]
-    return pd.merge(s.assign(col=s.index)[cols], ref.assign(col=ref.index)[cols], on="scale",
-                    suffixes=("", "_ref"))
+def _shared(s, ref) -> dict:
+    """The scales at which a series and the reference both have an ok optimum (as an inner
+    join on scale: the series' order, each of its rows with every reference row at its
+    scale): the scales, both losses and their columns in the resamples (``col``,
+    ``col_ref``)."""
+    sc, rsc = s["scale"].to_numpy(float), ref["scale"].to_numpy(float)
+    pairs = [(i, j) for i, v in enumerate(sc)
+             for j in np.flatnonzero((rsc == v) | (np.isnan(rsc) & np.isnan(v)))]
+    i, j = (np.array([p[k] for p in pairs], dtype=np.int64) for k in (0, 1))
+    return {"scale": s["scale"].to_numpy()[i], "loss_opt": s["loss_opt"].to_numpy(float)[i],
+            "loss_opt_ref": ref["loss_opt"].to_numpy(float)[j],
+            "col": s.index.to_numpy()[i], "col_ref": ref.index.to_numpy()[j]}
 
 
 def _ratio_fits(series: dict, ref, bt: dict) -> dict:
@@ -282,15 +288,14 @@ def _ratio_fits(series: dict, ref, bt: dict) -> dict:
         if lab == ref or "scale" not in s:
             continue
         m = _shared(s, series[ref])
-        R = m["loss_opt"].to_numpy() / m["loss_opt_ref"].to_numpy() - 1
+        R = m["loss_opt"] / m["loss_opt_ref"] - 1
         Rb = None
         boot = bt[lab] if bt[ref] is not None else None
         if boot is not None:
-            Rb = (boot.loss_opt[:, m["col"].to_numpy()]
-                  / boot.loss_opt[:, m["col_ref"].to_numpy()] - 1)
+            Rb = boot.loss_opt[:, m["col"]] / boot.loss_opt[:, m["col_ref"]] - 1
         out[lab] = {"m": m, "R": R, "Rb": Rb}
-        if len(m) >= 4:
-            sc = m["scale"].to_numpy()
+        if len(R) >= 4:
+            sc = m["scale"]
             out[lab]["fits"] = len(problems)
             problems += [(sc, R[None])] + ([(sc, Rb)] if Rb is not None else [])
     fits = ratio_asymptotes(problems)
@@ -314,7 +319,7 @@ def _ratio_measures(s, ci, notes, lab, is_ref, fitted=None) -> dict:
         out["R_inf_reason"] = "no scale column"
         return out
     m, R, Rb = fitted["m"], fitted["R"], fitted["Rb"]
-    if len(m) == 0:
+    if len(R) == 0:
         notes.append(f"{lab}: no scale at which both it and the reference have an ok optimum: "
                      "no R")
         out["R_inf_reason"] = "no scale at which both it and the reference have an ok optimum"
@@ -333,9 +338,9 @@ def _ratio_measures(s, ci, notes, lab, is_ref, fitted=None) -> dict:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             out["R_mean_ci"] = percentile_ci(np.nanmean(Rb, axis=1), ci).tolist()
-    if len(m) < 4:
-        notes.append(f"{lab}: {len(m)} scales shared with the reference: R_inf needs 4")
-        out["R_inf_reason"] = f"{len(m)} shared scale(s), R_inf needs 4"
+    if len(R) < 4:
+        notes.append(f"{lab}: {len(R)} scales shared with the reference: R_inf needs 4")
+        out["R_inf_reason"] = f"{len(R)} shared scale(s), R_inf needs 4"
         return out
     (R_inf, power, pval), draws = fitted["fits"]
     out["R_model"] = "power" if power[0] else "constant"

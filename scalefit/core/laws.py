@@ -142,6 +142,10 @@ def loglinear(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> np.n
     y = np.where(present, Y, 0.0)
     k = X.shape[1]
     P = X.shape[0]
+    if W is None and Y.ndim == 2 and len(Y) > _SHARED_MIN_ROWS and 0 < P <= 62:
+        out = _loglinear_shared(X, present, (w * y) @ X, centre)
+        if out is not None:
+            return out
     A = (w @ (X[:, :, None] * X[:, None, :]).reshape(P, k * k)).reshape(*w.shape[:-1], k, k)
     b = (w * y) @ X
     n_eff = (w > 0).sum(-1)
@@ -153,6 +157,38 @@ def loglinear(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> np.n
     coef = np.linalg.solve(Asafe, np.where(ok[..., None], b, 0.0)[..., None])[..., 0]
     coef[..., 0] -= coef[..., 1:] @ centre
     return np.where(ok[..., None], coef, np.nan)
+
+
+_SHARED_MIN_ROWS = 8  # from this many rows on, rows sharing their present points share A
+_SHARED_MAX_PATTERNS = 16  # ... unless they fall into more patterns than this
+
+
+def _loglinear_shared(X, present, b, centre):
+    """``loglinear`` of many rows (B, P) without weights: rows with the same points present
+    share their normal matrix, so each pattern of present points gets one matrix, one
+    condition test and one solve for all its rows (the same equations as row by row; the
+    solver may round their last bit differently). None when the rows fall into more than
+    ``_SHARED_MAX_PATTERNS`` patterns (then row by row is as fast)."""
+    B, P = present.shape
+    k = X.shape[1]
+    key = present.astype(np.int64) @ (np.int64(1) << np.arange(P, dtype=np.int64))
+    patterns, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    if len(patterns) > _SHARED_MAX_PATTERNS:
+        return None
+    XX = (X[:, :, None] * X[:, None, :]).reshape(P, k * k)
+    coef = np.full((B, k), np.nan)
+    for j, row in enumerate(first):
+        w = present[row].astype(float)
+        A = (w @ XX).reshape(k, k)
+        scale = np.sqrt(np.diagonal(A)) + 1e-300
+        An = A / scale[:, None] / scale[None, :]
+        if (w > 0).sum() < k or not np.abs(np.linalg.det(An)) > 1e-10:
+            continue
+        rows = inverse == j
+        c = np.linalg.solve(A, b[rows].T).T
+        c[:, 0] -= c[:, 1:] @ centre
+        coef[rows] = c
+    return coef
 
 
 def fit_stats(X: np.ndarray, y: np.ndarray, coef: np.ndarray) -> tuple[float, float]:

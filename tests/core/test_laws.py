@@ -62,6 +62,21 @@ def test_loglinear_matches_lstsq_per_row(r):
             np.testing.assert_allclose(pred, pred_ref, rtol=1e-6, atol=1e-6)
 
 
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(regressions(), st.integers(9, 60), st.integers(0, 2**32 - 1))
+def test_loglinear_of_many_rows_is_row_by_row(r, B, seed):
+    """From 9 rows on, rows sharing their present points share one normal matrix and one
+    solve: the same fit as each row alone (to rounding), singular patterns NaN alike."""
+    X, Y, _ = r
+    rng = np.random.default_rng(seed)
+    Y = Y[rng.integers(0, len(Y), B)] + rng.normal(0, 0.1, (B, X.shape[0]))
+    coef = loglinear(X, Y)
+    alone = np.array([loglinear(X, row[None])[0] for row in Y])
+    np.testing.assert_array_equal(np.isnan(coef), np.isnan(alone))
+    np.testing.assert_allclose(coef, alone, rtol=1e-9, atol=1e-9)
+
+
 @SETTINGS
 @given(st.floats(-3, 3), st.floats(-1.5, 0.5), st.floats(-0.8, 0.2),
        st.lists(st.tuples(st.floats(1e6, 1e10), st.floats(1e8, 1e11)), min_size=4,
