@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from .core.bootstrap import BootSweeps
-from .core.laws import LawFit, collinear, power_law
+from .core.laws import LawFit, collinear, power_laws
 from .core.losslaws import loss_laws
-from .core.shape import with_fix, with_shape
+from .core.shape import with_fix, with_shapes
 
 
 def by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
@@ -45,7 +45,9 @@ def fit_laws(
     if not (has_s or has_d):
         return laws
     fixed_ratio_groups: list[str] = []
-    loss: list[tuple[int, dict]] = []  # (position in laws, loss law to fit)
+    # Laws are fitted after the loop, all at once (position in laws, what to fit).
+    power: list[tuple[int, dict]] = []
+    loss: list[tuple[int, dict]] = []
     for group, sub in by_groups(optima, by):
         label = _label(group)
         pts = law_points(sub, include, notes, label)
@@ -75,7 +77,9 @@ def fit_laws(
             continue
         need = len(variables) + 2
         if len(pts) >= need:
-            laws += _power_laws(pts, boot, variables, group, ci, primary=True, fix=fix)
+            for item in _power_law_items(pts, boot, variables, group, ci, primary=True):
+                power.append((len(laws), item))
+                laws.append(None)
         else:
             notes.append(f"{label}{len(pts)} optima: too few for a law in {' and '.join(variables)}"
                          f" (need {need})")
@@ -86,8 +90,11 @@ def fit_laws(
             for var, other in (("scale", "horizon"), ("horizon", "scale")):
                 for val, part in pts.groupby(other, sort=True):
                     if part[var].nunique() >= 3:
-                        laws += _power_laws(part, boot, (var,), {**group, other: float(val)}, ci,
-                                            primary=False, targets=("lr_opt",), fix=fix)
+                        for item in _power_law_items(part, boot, (var,),
+                                                     {**group, other: float(val)}, ci,
+                                                     primary=False, targets=("lr_opt",)):
+                            power.append((len(laws), item))
+                            laws.append(None)
         # Loss laws vs scale: per horizon, or over all points at a fixed ratio / no horizon.
         if vary_s:
             parts = ([(None, pts)] if (fixed_ratio or not has_d)
@@ -96,8 +103,9 @@ def fit_laws(
                 if part.loc[np.isfinite(part["loss_opt"]), "scale"].nunique() >= 4:
                     g = group if val is None else {**group, "horizon": float(val)}
                     loss.append((len(laws), _loss_law_item(part, boot, g, ci)))
-                    laws.append(None)  # fitted below, all loss laws in one search
-    fitted = loss_laws([item for _, item in loss])
+                    laws.append(None)
+    _fit_power_laws(laws, power, fix)
+    fitted = loss_laws([item for _, item in loss])  # all loss laws in one search
     for (i, item), law in zip(loss, fitted):
         laws[i] = dataclasses.replace(law, notes=(*law.notes, *item["notes"]))
     if fixed_ratio_groups:
@@ -123,8 +131,10 @@ def law_points(sub: pd.DataFrame, include, notes: list[str] | None = None,
     return pts[np.isfinite(pts["lr_opt"])]
 
 
-def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "curvature"),
-                fix=None):
+def _power_law_items(pts, boot, variables, group, ci, primary,
+                     targets=("lr_opt", "curvature")) -> list[dict]:
+    """The power laws of these points to fit: ``spec`` (``core.laws.power_laws``), and for
+    a law of lr_opt (``shape``: it gets its shape test) its draws and the curvatures."""
     out = []
     cols = pts.index.to_numpy()
     arr = {c: pts[c].to_numpy(float) for c in ("scale", "horizon", "lr_opt", "curvature",
@@ -148,19 +158,31 @@ def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "cu
                     yb = boot.curvature[:, cols[keep]]
                     yb = np.where(yb > 0, yb, np.nan)
             yb, notes = _with_noise(yb)
-        law = power_law(target, {v: arr[v][keep] for v in variables}, y, yb, variables,
-                        dict(group), ci,
-                        curvature=arr["curvature"] if target == "lr_opt" else None,
-                        primary=primary,
-                        domain=_domain({k: v[keep] for k, v in arr.items()}, variables),
-                        audit_range=_audit_range(arr) if target == "lr_opt" else None,
-                        notes=notes)
-        if target == "lr_opt":
-            law = with_shape(law, yb)
-            if fix:
-                law = with_fix(law, fix, yb, arr.get("curvature"))
-        out.append(law)
+        spec = {"target": target, "values": {v: arr[v][keep] for v in variables}, "y": y,
+                "y_boot": yb, "variables": variables, "group": dict(group), "ci_level": ci,
+                "curvature": arr["curvature"] if target == "lr_opt" else None,
+                "primary": primary,
+                "domain": _domain({k: v[keep] for k, v in arr.items()}, variables),
+                "audit_range": _audit_range(arr) if target == "lr_opt" else None,
+                "notes": notes}
+        out.append({"spec": spec, "y_boot": yb, "shape": target == "lr_opt",
+                    "curvature": arr.get("curvature")})
     return out
+
+
+def _fit_power_laws(laws: list, power: list[tuple[int, dict]], fix) -> None:
+    """Fit the power laws ``power`` (position in ``laws``, item of ``_power_law_items``)
+    together (``power_laws``, ``with_shapes``) and put each at its position; ``fix``
+    then holds exponents of each law of lr_opt."""
+    fitted = power_laws([item["spec"] for _, item in power])
+    shaped = [j for j, (_, item) in enumerate(power) if item["shape"]]
+    for j, law in zip(shaped, with_shapes([fitted[j] for j in shaped],
+                                          [power[j][1]["y_boot"] for j in shaped])):
+        fitted[j] = law
+    for (i, item), law in zip(power, fitted):
+        if item["shape"] and fix:
+            law = with_fix(law, fix, item["y_boot"], item["curvature"])
+        laws[i] = law
 
 
 def _with_noise(yb: np.ndarray):

@@ -142,10 +142,11 @@ def loglinear(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> np.n
     y = np.where(present, Y, 0.0)
     k = X.shape[1]
     P = X.shape[0]
-    if W is None and Y.ndim == 2 and len(Y) > _SHARED_MIN_ROWS and 0 < P <= 62:
-        out = _loglinear_shared(X, present, (w * y) @ X, centre)
+    if W is None and Y.ndim >= 2 and 0 < P <= 62 and Y.size // P > _SHARED_MIN_ROWS:
+        out = _loglinear_shared(X, present.reshape(-1, P), ((w * y) @ X).reshape(-1, k),
+                                centre)
         if out is not None:
-            return out
+            return out.reshape(*Y.shape[:-1], k)
     A = (w @ (X[:, :, None] * X[:, None, :]).reshape(P, k * k)).reshape(*w.shape[:-1], k, k)
     b = (w * y) @ X
     n_eff = (w > 0).sum(-1)
@@ -246,33 +247,80 @@ def power_law(
     coef_name: the coefficient's name (default ``C``; an IsoFLOP law, whose variable is
     the compute C, calls it ``k``); domain, audit_range, notes: see ``LawFit``.
     """
-    logs = {v: np.log(values[v]) for v in variables}
-    X = design(logs, variables)
-    ly = np.log(y)
-    coef = loglinear(X, ly[None, :])[0]
-    exps = exponents or {"scale": "a", "horizon": "b"}
+    return power_laws([{
+        "target": target, "values": values, "y": y, "y_boot": y_boot, "variables": variables,
+        "group": group, "ci_level": ci_level, "curvature": curvature, "primary": primary,
+        "exponents": exponents, "coef_name": coef_name, "domain": domain,
+        "audit_range": audit_range, "notes": notes}])[0]
+
+
+def power_laws(specs: list[dict]) -> list[LawFit]:
+    """``power_law`` of many laws (``specs``: its keyword arguments each). Laws with the same
+    design (the same values of their variables, in the same order), level and number of
+    resamples are solved together: one point fit, one fit of the resamples, one
+    leave-largest-out fit and one percentile pass for all of them (each law's numbers as
+    alone, to rounding)."""
+    prep = []
+    for sp in specs:
+        variables = tuple(sp["variables"])
+        X = design({v: np.log(sp["values"][v]) for v in variables}, variables)
+        yb = sp.get("y_boot")
+        lyb = None
+        if yb is not None and len(yb):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                lyb = np.log(yb)
+        prep.append({"X": X, "ly": np.log(sp["y"]), "lyb": lyb, "variables": variables})
+    sets: dict[tuple, list[int]] = {}
+    for i, (sp, p) in enumerate(zip(specs, prep)):
+        key = (p["variables"], p["X"].tobytes(), sp["ci_level"],
+               tuple(np.asarray(sp["values"][v], float).tobytes() for v in p["variables"]),
+               None if p["lyb"] is None else p["lyb"].shape)
+        sets.setdefault(key, []).append(i)
+    out: list = [None] * len(specs)
+    for idx in sets.values():
+        p0, sp0 = prep[idx[0]], specs[idx[0]]
+        X, level = p0["X"], sp0["ci_level"]
+        ly = np.stack([prep[i]["ly"] for i in idx])  # (L, P)
+        coef = loglinear(X, ly)
+        lyb = boot = lo_hi = None
+        if p0["lyb"] is not None:
+            lyb = np.stack([prep[i]["lyb"] for i in idx])  # (L, B, P)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                boot = loglinear(X, lyb)
+            lo_hi = percentile_ci(boot, level, axis=1)  # (2, L, k)
+        curv = [specs[i].get("curvature") for i in idx]
+        extra = _leave_largest_out(X, ly, p0["variables"], specs[idx[0]]["values"], lyb,
+                                   curv, level)
+        for j, i in enumerate(idx):
+            out[i] = _power_law_fit(specs[i], X, ly[j], coef[j],
+                                    None if boot is None else boot[j],
+                                    None if lo_hi is None else lo_hi[:, j], extra[j])
+    return out
+
+
+def _power_law_fit(sp: dict, X, ly, coef, boot, lo_hi, extrapolation) -> LawFit:
+    """The LawFit of one power law from its solved coefficients (point and resamples)."""
+    target, variables, values = sp["target"], tuple(sp["variables"]), sp["values"]
+    y, coef_name = sp["y"], sp.get("coef_name", "C")
+    exps = sp.get("exponents") or {"scale": "a", "horizon": "b"}
     names = (coef_name,) + tuple(exps[v] for v in variables)
     form = f"{target} = {coef_name} * " + " * ".join(f"{v}^{exps[v]}" for v in variables)
     r2, rmse = fit_stats(X, ly, coef) if np.all(np.isfinite(coef)) else (np.nan, np.nan)
     with np.errstate(over="ignore", under="ignore"):
         params = ({coef_name: float(np.exp(coef[0]))}
                   | {n: float(c) for n, c in zip(names[1:], coef[1:])})
-    boot = None
     ci = {n: None for n in names}
-    if y_boot is not None and len(y_boot):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            boot = loglinear(X, np.log(y_boot))
-        lo_hi = percentile_ci(boot, ci_level)
+    if boot is not None:
         ci = {n: [float(lo_hi[0, i]), float(lo_hi[1, i])] for i, n in enumerate(names)}
         with np.errstate(over="ignore", under="ignore"):
             ci[coef_name] = [float(np.exp(lo_hi[0, 0])), float(np.exp(lo_hi[1, 0]))]
     return LawFit(
-        target=target, form=form, variables=variables, group=group, params=params, ci=ci,
-        r2_log=r2, rmse_log=rmse, n_points=len(y), param_names=names, boot=boot,
-        points={**{v: values[v] for v in variables}, target: y}, primary=primary,
-        extrapolation=leave_largest_out(X, ly, variables, values, y_boot, curvature, ci_level),
-        level=ci_level, log_C=float(coef[0]), domain=domain, audit_range=audit_range,
-        notes=notes,
+        target=target, form=form, variables=variables, group=sp["group"], params=params,
+        ci=ci, r2_log=r2, rmse_log=rmse, n_points=len(y), param_names=names, boot=boot,
+        points={**{v: values[v] for v in variables}, target: y},
+        primary=sp.get("primary", False), extrapolation=extrapolation,
+        level=sp["ci_level"], log_C=float(coef[0]), domain=sp.get("domain"),
+        audit_range=sp.get("audit_range"), notes=sp.get("notes", ()),
     )
 
 
@@ -285,35 +333,52 @@ def leave_largest_out(
     Returns the mean signed error in ln(target) at the left-out points, their RMSE, and
     (with curvature) the mean loss cost ``k * error^2`` there; None when too few points.
     """
+    lb = None
+    if y_boot is not None and len(y_boot):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lb = np.log(y_boot)[None]
+    return _leave_largest_out(X, np.asarray(ly)[None], variables, values, lb, [curvature],
+                              ci_level)[0]
+
+
+def _leave_largest_out(X, ly, variables, values, lb, curvature, ci_level) -> list:
+    """``leave_largest_out`` of laws sharing X: ly (L, P), lb (L, B, P) ln resampled
+    targets or None, curvature: L arrays (P,) or None. One dict (or None) per law."""
     var = "scale" if "scale" in variables else variables[0]
     v = values[var]
     held = v == v.max()
     k = X.shape[1]
+    L = len(ly)
     if (~held).sum() < k + 1 or not held.any():
-        return None
-    coef = loglinear(X[~held], ly[~held][None, :])[0]
-    if not np.all(np.isfinite(coef)):
-        return None
-    err = X[held] @ coef - ly[held]
-    out = {
-        "left_out": var,
-        "value": float(v.max()),
-        "n_left_out": int(held.sum()),
-        "error_log": float(err.mean()),
-        "rmse_log": float(np.sqrt((err**2).mean())),
-        "loss_cost": None,
-        "error_log_ci": None,
-    }
-    if curvature is not None:
-        kk = curvature[held]
-        if np.all(np.isfinite(kk)):
-            out["loss_cost"] = float((kk * err**2).mean())
-    if y_boot is not None and len(y_boot):
+        return [None] * L
+    coef = loglinear(X[~held], ly[:, ~held])  # (L, k)
+    lo_hi = None
+    if lb is not None:
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            lb = np.log(y_boot)
-            cb = loglinear(X[~held], lb[:, ~held])
-            eb = np.nanmean(np.einsum("pk,bk->bp", X[held], cb) - lb[:, held], axis=1)
-        lo_hi = percentile_ci(eb, ci_level)
-        out["error_log_ci"] = [float(lo_hi[0]), float(lo_hi[1])]
+            cb = loglinear(X[~held], lb[:, :, ~held])
+            eb = np.nanmean(np.einsum("pk,lbk->lbp", X[held], cb) - lb[:, :, held], axis=2)
+        lo_hi = percentile_ci(eb, ci_level, axis=1)  # (2, L)
+    out = []
+    for j in range(L):
+        if not np.all(np.isfinite(coef[j])):
+            out.append(None)
+            continue
+        err = X[held] @ coef[j] - ly[j, held]
+        ex = {
+            "left_out": var,
+            "value": float(v.max()),
+            "n_left_out": int(held.sum()),
+            "error_log": float(err.mean()),
+            "rmse_log": float(np.sqrt((err**2).mean())),
+            "loss_cost": None,
+            "error_log_ci": None,
+        }
+        if curvature[j] is not None:
+            kk = curvature[j][held]
+            if np.all(np.isfinite(kk)):
+                ex["loss_cost"] = float((kk * err**2).mean())
+        if lo_hi is not None:
+            ex["error_log_ci"] = [float(lo_hi[0, j]), float(lo_hi[1, j])]
+        out.append(ex)
     return out
