@@ -11,8 +11,6 @@ measured noise gets no interval, and says so.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 
@@ -107,7 +105,7 @@ def fit_laws(
     _fit_power_laws(laws, power, fix)
     fitted = loss_laws([item for _, item in loss])  # all loss laws in one search
     for (i, item), law in zip(loss, fitted):
-        laws[i] = dataclasses.replace(law, notes=(*law.notes, *item["notes"]))
+        laws[i] = law.replace(notes=(*law.notes, *item["notes"]))
     if fixed_ratio_groups:
         where = "" if fixed_ratio_groups == ["all runs"] else f" ({'; '.join(fixed_ratio_groups)})"
         notes.append(f"horizon is proportional to scale (fixed tokens per parameter){where}: "

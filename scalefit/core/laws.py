@@ -14,7 +14,7 @@ resample (it gets weight zero).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -68,14 +68,20 @@ class LawFit:
     constraint: dict | None = None
 
     def __post_init__(self):
-        for name in ("group", "params", "ci", "extrapolation", "points", "boot", "domain",
-                     "audit_range", "asymptote", "shape", "constraint"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, freeze(value))
-        object.__setattr__(self, "variables", tuple(self.variables))
-        object.__setattr__(self, "param_names", tuple(self.param_names))
-        object.__setattr__(self, "notes", tuple(self.notes))
+        for f in fields(LawFit):
+            object.__setattr__(self, f.name, _held(f.name, getattr(self, f.name)))
+
+    def replace(self, **changes) -> LawFit:
+        """A copy with ``changes``, as ``dataclasses.replace`` makes it, but only the changed
+        values are frozen anew (the others are frozen already)."""
+        new = object.__new__(type(self))
+        for f in fields(LawFit):
+            value = (_held(f.name, changes.pop(f.name)) if f.name in changes
+                     else getattr(self, f.name))
+            object.__setattr__(new, f.name, value)
+        if changes:
+            raise TypeError(f"LawFit has no field(s) {sorted(changes)}")
+        return new
 
     def value_range(self, variable: str) -> tuple[float, float]:
         """(min, max) of the values ``variable`` took in the fit."""
@@ -119,6 +125,21 @@ class LawFit:
             if np.all(np.isfinite(lo_hi)):
                 band = np.exp(lo_hi)
         return y, band
+
+
+_FROZEN = ("group", "params", "ci", "extrapolation", "points", "boot", "domain", "audit_range",
+           "asymptote", "shape", "constraint")
+_TUPLES = ("variables", "param_names", "notes")
+
+
+def _held(name: str, value):
+    """A LawFit field's value as the law holds it: mappings, lists and arrays frozen,
+    names and notes as tuples."""
+    if name in _FROZEN:
+        return None if value is None else freeze(value)
+    if name in _TUPLES:
+        return tuple(value)
+    return value
 
 
 # ---------------------------------------------------------------- log-linear laws

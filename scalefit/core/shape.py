@@ -184,7 +184,7 @@ def with_shapes(laws: list[LawFit], y_boots: list) -> list[LawFit]:
         ly = np.stack([prep[i][1] for i in idx])
         lb = None if shape is None else np.stack([prep[i][2] for i in idx])
         for i, test in zip(idx, shape_tests(X, ly, lb, variable, 1, level)):
-            out[i] = dataclasses.replace(laws[i], shape=test)
+            out[i] = laws[i].replace(shape=test)
     return out
 
 

@@ -29,9 +29,14 @@ class Law(LawFit):
 
     @classmethod
     def of(cls, law: LawFit) -> Law:
-        """The result form of a numeric law (no copy of its arrays)."""
-        return law if isinstance(law, cls) else cls(**{f.name: getattr(law, f.name)
-                                                       for f in fields(LawFit)})
+        """The result form of a numeric law (no copy of its arrays: a LawFit's values are
+        frozen already, so they are taken as they are)."""
+        if isinstance(law, cls):
+            return law
+        new = object.__new__(cls)
+        for f in fields(LawFit):
+            object.__setattr__(new, f.name, getattr(law, f.name))
+        return new
 
     # ------------------------------------------------------------------ protocol
     def conf_int(self, level: float | None = None) -> dict:
