@@ -27,7 +27,9 @@ def by_key(groups: pd.DataFrame, by) -> np.ndarray:
     """(G,) integer id of each sweep's ``by`` group (0 for all without ``by``)."""
     if not by:
         return np.zeros(len(groups), np.int64)
-    key = groups[list(by)].astype(str).agg("\x1f".join, axis=1).to_numpy()
+    key = groups[by[0]].astype(str).to_numpy(object)
+    for col in list(by)[1:]:
+        key = key + "\x1f" + groups[col].astype(str).to_numpy(object)
     return pd.factorize(key)[0].astype(np.int64)
 
 
