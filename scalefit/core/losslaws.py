@@ -15,6 +15,7 @@ import numpy as np
 from .bootstrap import percentile_ci
 from .identify import loss_asymptote_identified
 from .laws import LawFit
+from .sums import rowsum
 
 ALPHA_GRID = -np.geomspace(4.0, 0.005, 64)  # coarse exponent grid, ascending -4 .. -0.005
 FINE_POINTS = 33  # points of the per-resample fine grid between coarse neighbours
@@ -68,7 +69,7 @@ def loss_law_profiles(problems, grid: np.ndarray = ALPHA_GRID, positive: bool = 
 
     The rows are laid out as columns, (P, rows), so that each sum over the points is a
     few operations on long arrays; every sum adds in the order numpy adds a row
-    (``_rowsum``, ``_seqsum``), so each row gets the numbers it gets alone, to the bit.
+    (``core.sums.rowsum``, ``_seqsum``), so each row gets the numbers it gets alone, to the bit.
     """
     coarse = [_coarse(s, Y, grid, positive) for s, Y in problems]
     out: list = [None] * len(coarse)
@@ -103,27 +104,6 @@ def _coarse(s, Y, grid, positive) -> dict:
     return {"u": u, "s_ref": s_ref, "y": y, "w": w, "m": m, "ok": ok}
 
 
-def _rowsum(a: np.ndarray) -> np.ndarray:
-    """Sum over axis 0 of a (P, ...) stack in the order numpy's ``sum`` adds a row of P
-    values (pairwise: below 8 values one after another; from 8 on, 8 running sums added
-    as a tree, then the rest; above 128, two halves), so that rows laid out as columns
-    get the bits ``rows.sum(-1)`` gives them."""
-    P = a.shape[0]
-    if P < 8:
-        return a.sum(0)
-    if P > 128:
-        half = P // 2
-        half -= half % 8
-        return _rowsum(a[:half]) + _rowsum(a[half:])
-    r = a[:8].copy()
-    for i in range(8, P - P % 8, 8):
-        r += a[i:i + 8]
-    out = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    for i in range(P - P % 8, P):
-        out = out + a[i]
-    return out
-
-
 def _seqsum(w: np.ndarray, z: np.ndarray) -> np.ndarray:
     """``einsum("bp,bpm->bm")`` of columns: sum over p of w (P, R) times z (P, R, F),
     added one p after another as einsum adds them."""
@@ -142,7 +122,7 @@ def _refine(u, y, w, m, coarse_ok, s_ref, grid, positive):
     fine = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, FINE_POINTS)[None, :]
     z = np.exp(u[:, :, None] * fine[None, :, :])  # (P, R, F)
     wy = w * y
-    Sw, Sy, Syy = _rowsum(w), _rowsum(wy), _rowsum(wy * y)
+    Sw, Sy, Syy = rowsum(w), rowsum(wy), rowsum(wy * y)
     sse_f = _profile_tail(Sw[:, None], Sy[:, None], Syy[:, None], _seqsum(w, z),
                           _seqsum(w, z * z), _seqsum(wy, z), positive)[2]
     f = np.argmin(sse_f, axis=1)
@@ -173,7 +153,7 @@ def _sse_at(alpha, cols, positive):
     z = np.exp(u * alpha[None, :])
     L, A = _linear_given_alpha(z, cols)
     with np.errstate(invalid="ignore", over="ignore"):
-        sse = _rowsum(w * (y - L[None, :] - A[None, :] * z) ** 2)
+        sse = rowsum(w * (y - L[None, :] - A[None, :] * z) ** 2)
     bad = ~np.isfinite(sse) | ((A <= 0) if positive else False)
     return np.where(bad, np.inf, sse)
 
@@ -205,7 +185,7 @@ def _linear_given_alpha(z: np.ndarray, cols):
     """Column-wise weighted LS of y on [1, z]: z (P, R); cols as ``_sse_at``."""
     _, y, w, Sw, Sy = cols
     wz = w * z
-    Sz, Szz, Szy = _rowsum(wz), _rowsum(wz * z), _rowsum(wz * y)
+    Sz, Szz, Szy = rowsum(wz), rowsum(wz * z), rowsum(wz * y)
     with np.errstate(divide="ignore", invalid="ignore"):
         A = (Sw * Szy - Sz * Sy) / (Sw * Szz - Sz * Sz)
         L = (Sy - A * Sz) / Sw
