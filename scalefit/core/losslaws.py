@@ -19,6 +19,8 @@ from .sums import rowsum
 
 ALPHA_GRID = -np.geomspace(4.0, 0.005, 64)  # coarse exponent grid, ascending -4 .. -0.005
 FINE_POINTS = 33  # points of the per-resample fine grid between coarse neighbours
+_CHUNK = 1024  # columns of the fine grid at a time
+_GOLDEN_CHUNK = 4096  # columns of the golden section at a time
 
 
 def _profile_sse(z: np.ndarray, y: np.ndarray, w: np.ndarray, positive: bool = True):
@@ -120,11 +122,14 @@ def _refine(u, y, w, m, coarse_ok, s_ref, grid, positive):
     at_bound = m == M - 1
     lo, hi = grid[np.clip(m - 1, 0, M - 1)], grid[np.clip(m + 1, 0, M - 1)]
     fine = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, FINE_POINTS)[None, :]
-    z = np.exp(u[:, :, None] * fine[None, :, :])  # (P, R, F)
     wy = w * y
     Sw, Sy, Syy = rowsum(w), rowsum(wy), rowsum(wy * y)
-    sse_f = _profile_tail(Sw[:, None], Sy[:, None], Syy[:, None], _seqsum(w, z),
-                          _seqsum(w, z * z), _seqsum(wy, z), positive)[2]
+    sse_f = np.empty_like(fine)
+    for c in range(0, len(fine), _CHUNK):  # column blocks small enough to stay in cache
+        b = slice(c, c + _CHUNK)
+        z = np.exp(u[:, b, None] * fine[None, b, :])  # (P, chunk, F)
+        sse_f[b] = _profile_tail(Sw[b, None], Sy[b, None], Syy[b, None], _seqsum(w[:, b], z),
+                                 _seqsum(w[:, b], z * z), _seqsum(wy[:, b], z), positive)[2]
     f = np.argmin(sse_f, axis=1)
     fi = np.clip(f, 1, FINE_POINTS - 2)
     f0, f1, f2 = (np.take_along_axis(sse_f, (fi + d)[:, None], 1)[:, 0] for d in (-1, 0, 1))
@@ -134,8 +139,13 @@ def _refine(u, y, w, m, coarse_ok, s_ref, grid, positive):
     interior = (f > 0) & (f < FINE_POINTS - 1)
     pos = np.where(interior, fi + np.clip(shift, -1.0, 1.0), f)
     step = (hi - lo) / (FINE_POINTS - 1)
+    start = lo + pos * step
+    alpha = np.empty_like(start)
+    for c in range(0, len(start), _GOLDEN_CHUNK):
+        b = slice(c, c + _GOLDEN_CHUNK)
+        alpha[b] = _golden((u[:, b], y[:, b], w[:, b], Sw[b], Sy[b]), positive, start[b],
+                           step[b], float(grid[0]), float(grid[-1]))
     cols = (u, y, w, Sw, Sy)
-    alpha = _golden(cols, positive, lo + pos * step, step, float(grid[0]), float(grid[-1]))
     L, A = _linear_given_alpha(np.exp(u * alpha[None, :]), cols)
     # no fit for fewer points than the law's 3 parameters (as loglinear gives none)
     ok = coarse_ok & (Sw >= 3) & np.isfinite(A) & ((A > 0) | (not positive))
