@@ -54,8 +54,9 @@ def fit_laws(
                 notes.append(f"{label}{len(pts)} sweep(s) with an optimum: too few for a law "
                              "(need 3)")
             continue
-        s = pts["scale"].to_numpy(float) if has_s else None
-        d = pts["horizon"].to_numpy(float) if has_d else None
+        pts = _arrays(pts)  # the rest reads arrays: pandas per part costs more than the fits
+        s = pts["scale"] if has_s else None
+        d = pts["horizon"] if has_d else None
         vary_s = has_s and np.unique(s).size >= 2
         vary_d = has_d and np.unique(d).size >= 2
         variables: tuple[str, ...] = ()
@@ -74,20 +75,20 @@ def fit_laws(
         if not variables:
             continue
         need = len(variables) + 2
-        if len(pts) >= need:
+        if len(pts["index"]) >= need:
             for item in _power_law_items(pts, boot, variables, group, ci, primary=True):
                 power.append((len(laws), item))
                 laws.append(None)
         else:
-            notes.append(f"{label}{len(pts)} optima: too few for a law in {' and '.join(variables)}"
-                         f" (need {need})")
+            notes.append(f"{label}{len(pts['index'])} optima: too few for a law in "
+                         f"{' and '.join(variables)} (need {need})")
         if not extra:
             continue
         # Conditional laws: vs scale at each horizon, vs horizon at each scale.
         if len(variables) == 2:
             for var, other in (("scale", "horizon"), ("horizon", "scale")):
-                for val, part in pts.groupby(other, sort=True):
-                    if part[var].nunique() >= 3:
+                for val, part in _parts(pts, other):
+                    if _nunique(part[var]) >= 3:
                         for item in _power_law_items(part, boot, (var,),
                                                      {**group, other: float(val)}, ci,
                                                      primary=False, targets=("lr_opt",)):
@@ -96,9 +97,9 @@ def fit_laws(
         # Loss laws vs scale: per horizon, or over all points at a fixed ratio / no horizon.
         if vary_s:
             parts = ([(None, pts)] if (fixed_ratio or not has_d)
-                     else list(pts.groupby("horizon", sort=True)))
+                     else _parts(pts, "horizon"))
             for val, part in parts:
-                if part.loc[np.isfinite(part["loss_opt"]), "scale"].nunique() >= 4:
+                if _nunique(part["scale"][np.isfinite(part["loss_opt"])]) >= 4:
                     g = group if val is None else {**group, "horizon": float(val)}
                     loss.append((len(laws), _loss_law_item(part, boot, g, ci)))
                     laws.append(None)
@@ -129,18 +130,43 @@ def law_points(sub: pd.DataFrame, include, notes: list[str] | None = None,
     return pts[np.isfinite(pts["lr_opt"])]
 
 
-def _power_law_items(pts, boot, variables, group, ci, primary,
+_LAW_COLUMNS = ("scale", "horizon", "lr_opt", "curvature", "lr_tried_lo", "lr_tried_hi",
+                "lr_diverged")
+
+
+def _arrays(pts: pd.DataFrame) -> dict:
+    """A law's points as arrays: the numeric columns the laws read, ``loss_opt``,
+    ``status`` and ``index`` (the row labels: the points' columns in the resamples)."""
+    out = {c: pts[c].to_numpy(float) for c in (*_LAW_COLUMNS, "loss_opt") if c in pts}
+    out["status"] = pts["status"].to_numpy()
+    out["index"] = pts.index.to_numpy()
+    return out
+
+
+def _parts(arr: dict, column: str) -> list[tuple[float, dict]]:
+    """(value, points) per value of ``column``, sorted, rows in order; NaN values left out
+    (as ``DataFrame.groupby(column, sort=True)``)."""
+    v = arr[column]
+    return [(val, {k: a[v == val] for k, a in arr.items()})
+            for val in np.unique(v[~np.isnan(v)])]
+
+
+def _nunique(v: np.ndarray) -> int:
+    """Distinct values, NaN not counted (``Series.nunique``)."""
+    return int(np.unique(v[~np.isnan(v)]).size)
+
+
+def _power_law_items(pts: dict, boot, variables, group, ci, primary,
                      targets=("lr_opt", "curvature")) -> list[dict]:
-    """The power laws of these points to fit: ``spec`` (``core.laws.power_laws``), and for
-    a law of lr_opt (``shape``: it gets its shape test) its draws and the curvatures."""
+    """The power laws of these points (``_arrays``) to fit: ``spec``
+    (``core.laws.power_laws``), and for a law of lr_opt (``shape``: it gets its shape
+    test) its draws and the curvatures."""
     out = []
-    cols = pts.index.to_numpy()
-    arr = {c: pts[c].to_numpy(float) for c in ("scale", "horizon", "lr_opt", "curvature",
-                                                "lr_tried_lo", "lr_tried_hi", "lr_diverged")
-           if c in pts}
-    fitted = (pts["status"] == "ok").to_numpy()
+    cols = pts["index"]
+    arr = {c: pts[c] for c in _LAW_COLUMNS if c in pts}
+    fitted = pts["status"] == "ok"
     for target in targets:
-        keep = np.ones(len(pts), bool) if target == "lr_opt" else fitted
+        keep = np.ones(len(cols), bool) if target == "lr_opt" else fitted
         if keep.sum() < len(variables) + 2:
             continue
         y = arr[target][keep]
@@ -218,14 +244,15 @@ def _audit_range(arr: dict) -> dict | None:
             "ratio_diverged": float(np.nanmin(div)) if np.isfinite(div).any() else None}
 
 
-def _loss_law_item(pts, boot, group, ci) -> dict:
-    """A loss law of these points to fit (``core.losslaws.loss_laws``), and its notes."""
-    pts = pts[np.isfinite(pts["loss_opt"])]
-    cols = pts.index.to_numpy()
+def _loss_law_item(pts: dict, boot, group, ci) -> dict:
+    """A loss law of these points (``_arrays``) to fit (``core.losslaws.loss_laws``), and
+    its notes."""
+    finite = np.isfinite(pts["loss_opt"])
+    cols = pts["index"][finite]
     yb, notes = (boot.loss_opt[:, cols], []) if boot is not None else (None, [])
     if yb is not None:
         yb, notes = _with_noise(yb)
-    return {"s": pts["scale"].to_numpy(float), "y": pts["loss_opt"].to_numpy(float),
+    return {"s": pts["scale"][finite], "y": pts["loss_opt"][finite],
             "y_boot": yb, "group": dict(group), "ci_level": ci, "notes": notes}
 
 
