@@ -32,7 +32,7 @@ import pandas as pd
 
 from .core.bootstrap import percentile_ci
 from .core.identify import MAX_AT_BOUND, draws_identified
-from .core.laws import LawFit, collinear, power_law
+from .core.laws import LawFit, collinear, power_laws
 from .core.losslaws import loss_laws
 from .core.pyvalue import py_scalar
 from .core.quality import ratio_asymptotes
@@ -49,7 +49,9 @@ def transfer_quality(optima: pd.DataFrame, boot, by: list[str], ci: float,
     measures, their intervals, and ``R_curve``: the loss ratio to the reference at each
     shared scale, with its interval) and ``notes``.
     """
-    opt = optima
+    cols = [c for c in (*by, "status", "scale", "horizon", "lr_opt", "loss_opt", "curvature")
+            if c in optima]
+    opt = optima[list(dict.fromkeys(cols))]  # the columns read here: the filters copy less
     notes: list[str] = []
     ok = opt[opt["status"] == "ok"]
     labels = _group_labels(opt, by)
@@ -71,6 +73,7 @@ def transfer_quality(optima: pd.DataFrame, boot, by: list[str], ci: float,
     bt = {lab: (None if boot is None or _blind(boot, s) else boot) for lab, s in series.items()}
     found = {lab: _series_laws(laws, labels[lab], s, bt[lab])
              for lab, s in series.items()}
+    _fit_missing(found, series, bt, ci)
     L_inf = _loss_asymptotes(series, bt, ci, {lab: f["loss_opt"] for lab, f in found.items()})
     n_ok = {lab: len(s) for lab, s in series.items()}
     ref = _choose_reference(reference, labels, series, notes, n_ok)
@@ -213,7 +216,37 @@ def _choose_reference(reference, labels: dict, series: dict, notes: list[str], n
     return ref
 
 
-def _lr_measures(s, boot, ci, notes, lab, law: LawFit | None = None) -> dict:
+def _fit_missing(found: dict, series: dict, bt: dict, ci: float) -> None:
+    """Into ``found``, the laws of lr_opt and curvature in scale of every series with 3 or
+    more scales that the fit has none for (fitted here as ``fit_laws`` fits them, all in
+    one ``power_laws``)."""
+    todo = []
+    for lab, s in series.items():
+        if "scale" not in s or s["scale"].nunique() < 3:
+            continue
+        values, boot, idx = {"scale": s["scale"].to_numpy()}, bt[lab], s.index.to_numpy()
+        if found[lab]["lr_opt"] is None:
+            yb = None
+            if boot is not None:
+                xl = boot.x_law if getattr(boot, "x_law", None) is not None else boot.x_opt
+                yb = np.exp(xl[:, idx])
+            todo.append((lab, "lr_opt", {
+                "target": "lr_opt", "values": values, "y": s["lr_opt"].to_numpy(),
+                "y_boot": yb, "variables": ("scale",), "group": {}, "ci_level": ci,
+                "curvature": s["curvature"].to_numpy()}))
+        if found[lab]["curvature"] is None:  # e.g. at one horizon of several: no such law
+            kb = None
+            if boot is not None:
+                kb = boot.curvature[:, idx]
+                kb = np.where(kb > 0, kb, np.nan)
+            todo.append((lab, "curvature", {
+                "target": "curvature", "values": values, "y": s["curvature"].to_numpy(),
+                "y_boot": kb, "variables": ("scale",), "group": {}, "ci_level": ci}))
+    for (lab, target, _), law in zip(todo, power_laws([spec for _, _, spec in todo])):
+        found[lab][target] = law
+
+
+def _lr_measures(s, boot, ci, notes, lab, law: LawFit) -> dict:
     out = {"lr_exponent": None, "lr_exponent_ci": None, "E": None, "E_ci": None,
            "extrapolation_error": None, "extrapolation_error_ci": None,
            "extrapolation_loss_cost": None, "n_scales": int(s["scale"].nunique())
@@ -225,10 +258,6 @@ def _lr_measures(s, boot, ci, notes, lab, law: LawFit | None = None) -> dict:
     if boot is not None:
         xl = boot.x_law if getattr(boot, "x_law", None) is not None else boot.x_opt
         yb = xl[:, s.index.to_numpy()]  # clamped to the tried LRs, as the laws use them
-    if law is None:  # the law fit_laws fits to these points
-        law = power_law("lr_opt", {"scale": s["scale"].to_numpy()}, s["lr_opt"].to_numpy(),
-                        None if yb is None else np.exp(yb), ("scale",), {}, ci,
-                        curvature=s["curvature"].to_numpy())
     out["lr_exponent"] = law.params["a"]
     out["E"] = law.rmse_log
     if yb is not None:
@@ -248,17 +277,10 @@ def _lr_measures(s, boot, ci, notes, lab, law: LawFit | None = None) -> dict:
     return out
 
 
-def _kappa(s, boot, ci, notes, lab, law: LawFit | None = None) -> dict:
+def _kappa(s, boot, ci, notes, lab, law: LawFit) -> dict:
     out = {"kappa": None, "kappa_ci": None}
     if "scale" not in s or s["scale"].nunique() < 3:
         return out
-    if law is None:  # no curvature law in scale alone on these points (e.g. one per horizon)
-        kb = None
-        if boot is not None:
-            kb = boot.curvature[:, s.index.to_numpy()]
-            kb = np.where(kb > 0, kb, np.nan)
-        law = power_law("curvature", {"scale": s["scale"].to_numpy()},
-                        s["curvature"].to_numpy(), kb, ("scale",), {}, ci)
     out["kappa"] = law.params["a"]
     if boot is not None:
         out["kappa_ci"] = list(law.ci["a"])

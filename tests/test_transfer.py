@@ -114,7 +114,7 @@ def test_quality_reads_the_laws_it_reports(comparison, monkeypatch):
     def refit(*args, **kwargs):
         raise AssertionError("quality refitted a law the fit has")
 
-    monkeypatch.setattr(quality, "power_law", refit)
+    monkeypatch.setattr(quality, "power_laws", lambda specs: [refit() for _ in specs])
     monkeypatch.setattr(quality, "loss_laws", lambda items: [refit() for _ in items])
     again = scalefit.fit(comparison_table(), by=["parameterization"], n_boot=50,
                          reference="mup", seed=2)
