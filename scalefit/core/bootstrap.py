@@ -33,7 +33,7 @@ THIN_WINDOW = 4
 # Upper bound on resample x run draws held in memory at once.
 _BLOCK_DRAWS = 500_000
 # ... and at most this many resamples per block, so progress reports move.
-_BLOCK_RESAMPLES = 100
+_BLOCK_RESAMPLES = 50
 # Uniforms drawn at once (one call per group for a chunk of blocks).
 _CHUNK_DRAWS = 2_000_000
 

@@ -84,7 +84,14 @@ def loss_law_profiles(problems, grid: np.ndarray = ALPHA_GRID, positive: bool = 
                 for k in ("y", "w"))
         m, ok = (np.concatenate([coarse[i][k] for i in idx]) for k in ("m", "ok"))
         s_ref = np.repeat([coarse[i]["s_ref"] for i in idx], rows)
-        res = _refine(u, y, w, m, ok, s_ref, grid, positive)
+        res = [np.empty(len(m)), np.empty(len(m)), np.empty(len(m)), np.empty(len(m), bool)]
+        full = (w == 1).all(0)  # columns with every point present: no weights to apply
+        for sel, weighted in ((np.flatnonzero(full), False), (np.flatnonzero(~full), True)):
+            if sel.size:  # (P, columns) in C order: the sums over P run along long rows
+                uu, yy, ww = (np.ascontiguousarray(a[:, sel]) for a in (u, y, w))
+                for r, v in zip(res, _refine(uu, yy, ww if weighted else None, m[sel],
+                                             ok[sel], s_ref[sel], grid, positive)):
+                    r[sel] = v
         cuts = np.cumsum(rows)[:-1]
         for i, *parts in zip(idx, *(np.split(v, cuts) for v in res)):
             out[i] = tuple(parts)
@@ -106,30 +113,34 @@ def _coarse(s, Y, grid, positive) -> dict:
     return {"u": u, "s_ref": s_ref, "y": y, "w": w, "m": m, "ok": ok}
 
 
-def _seqsum(w: np.ndarray, z: np.ndarray) -> np.ndarray:
+def _seqsum(w: np.ndarray | None, z: np.ndarray) -> np.ndarray:
     """``einsum("bp,bpm->bm")`` of columns: sum over p of w (P, R) times z (P, R, F),
-    added one p after another as einsum adds them."""
-    out = w[0][:, None] * z[0]
-    for p in range(1, len(w)):
-        out += w[p][:, None] * z[p]
+    added one p after another as einsum adds them (w None: every weight 1, and 1 * z is
+    z to the bit)."""
+    out = z[0].copy() if w is None else w[0][:, None] * z[0]
+    for p in range(1, len(z)):
+        out += z[p] if w is None else w[p][:, None] * z[p]
     return out
 
 
 def _refine(u, y, w, m, coarse_ok, s_ref, grid, positive):
-    """The fine grid, parabolic step and golden section of every column: u, y, w (P, R);
-    m, coarse_ok, s_ref (R,). Returns (L_inf, A, alpha, at_bound), each (R,)."""
+    """The fine grid, parabolic step and golden section of every column: u, y, w (P, R),
+    w None where every weight is 1 (each product with a weight is then left out: the same
+    bits); m, coarse_ok, s_ref (R,). Returns (L_inf, A, alpha, at_bound), each (R,)."""
     M = len(grid)
     at_bound = m == M - 1
     lo, hi = grid[np.clip(m - 1, 0, M - 1)], grid[np.clip(m + 1, 0, M - 1)]
     fine = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, FINE_POINTS)[None, :]
-    wy = w * y
-    Sw, Sy, Syy = rowsum(w), rowsum(wy), rowsum(wy * y)
+    wy = y if w is None else w * y
+    Sw = np.full(len(m), float(len(y))) if w is None else rowsum(w)
+    Sy, Syy = rowsum(wy), rowsum(wy * y)
     sse_f = np.empty_like(fine)
     for c in range(0, len(fine), _CHUNK):  # column blocks small enough to stay in cache
         b = slice(c, c + _CHUNK)
         z = np.exp(u[:, b, None] * fine[None, b, :])  # (P, chunk, F)
-        sse_f[b] = _profile_tail(Sw[b, None], Sy[b, None], Syy[b, None], _seqsum(w[:, b], z),
-                                 _seqsum(w[:, b], z * z), _seqsum(wy[:, b], z), positive)[2]
+        wb = None if w is None else w[:, b]
+        sse_f[b] = _profile_tail(Sw[b, None], Sy[b, None], Syy[b, None], _seqsum(wb, z),
+                                 _seqsum(wb, z * z), _seqsum(wy[:, b], z), positive)[2]
     f = np.argmin(sse_f, axis=1)
     fi = np.clip(f, 1, FINE_POINTS - 2)
     f0, f1, f2 = (np.take_along_axis(sse_f, (fi + d)[:, None], 1)[:, 0] for d in (-1, 0, 1))
@@ -143,8 +154,8 @@ def _refine(u, y, w, m, coarse_ok, s_ref, grid, positive):
     alpha = np.empty_like(start)
     for c in range(0, len(start), _GOLDEN_CHUNK):
         b = slice(c, c + _GOLDEN_CHUNK)
-        alpha[b] = _golden((u[:, b], y[:, b], w[:, b], Sw[b], Sy[b]), positive, start[b],
-                           step[b], float(grid[0]), float(grid[-1]))
+        alpha[b] = _golden((u[:, b], y[:, b], None if w is None else w[:, b], Sw[b], Sy[b]),
+                           positive, start[b], step[b], float(grid[0]), float(grid[-1]))
     cols = (u, y, w, Sw, Sy)
     L, A = _linear_given_alpha(np.exp(u * alpha[None, :]), cols)
     # no fit for fewer points than the law's 3 parameters (as loglinear gives none)
@@ -163,7 +174,8 @@ def _sse_at(alpha, cols, positive):
     z = np.exp(u * alpha[None, :])
     L, A = _linear_given_alpha(z, cols)
     with np.errstate(invalid="ignore", over="ignore"):
-        sse = rowsum(w * (y - L[None, :] - A[None, :] * z) ** 2)
+        r2 = (y - L[None, :] - A[None, :] * z) ** 2
+        sse = rowsum(r2 if w is None else w * r2)
     bad = ~np.isfinite(sse) | ((A <= 0) if positive else False)
     return np.where(bad, np.inf, sse)
 
@@ -194,7 +206,7 @@ def _golden(cols, positive, alpha, step, lo_bound, hi_bound, iters: int = 30):
 def _linear_given_alpha(z: np.ndarray, cols):
     """Column-wise weighted LS of y on [1, z]: z (P, R); cols as ``_sse_at``."""
     _, y, w, Sw, Sy = cols
-    wz = w * z
+    wz = z if w is None else w * z
     Sz, Szz, Szy = rowsum(wz), rowsum(wz * z), rowsum(wz * y)
     with np.errstate(divide="ignore", invalid="ignore"):
         A = (Sw * Szy - Sz * Sy) / (Sw * Szz - Sz * Sz)
