@@ -125,9 +125,9 @@ def _sums(sw, u, z, start, size, key, run_sd, parametric, squares, levels_first=
         loss = (sw.run_loss[idx] + z * run_sd).ravel()
     else:
         loss = sw.run_loss[idx].ravel()
-    if levels_first:
-        flat = (sw.run_level[idx] * (b * G) + np.arange(b)[:, None] * G
-                + sw.run_group[idx]).ravel()
+    if levels_first:  # a drawn run belongs to the group of the position it fills
+        flat = (sw.run_level[idx] * (b * G) + (np.arange(b)[:, None] * G
+                                                + sw.run_group)).ravel()
         shape = (J, b, G)
     else:
         flat = (np.arange(b)[:, None] * (G * J) + key[idx]).ravel()
