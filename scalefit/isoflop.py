@@ -26,7 +26,8 @@ import pandas as pd
 from .core.allocation import FLOPS_PER_PARAM_TOKEN
 from .core.bootstrap import THIN_WINDOW, bootstrap_sweeps, percentile_ci
 from .core.isoflop import interp_levels
-from .core.laws import LawFit, loss_law, power_law
+from .core.laws import LawFit, power_law
+from .core.losslaws import loss_law
 from .core.noise import group_noise
 from .core.optimum import DEFAULT_WINDOW, STATUS_NAMES, fit_sweeps
 from .core.scatter import excess_note, excess_scatter, with_excess_scatter

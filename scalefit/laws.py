@@ -11,14 +11,13 @@ measured noise gets no interval, and says so.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 
 from .core.bootstrap import BootSweeps
-from .core.laws import LawFit, collinear, loss_law, power_law
-from .core.shape import with_fix, with_shape
+from .core.laws import LawFit, collinear, power_laws
+from .core.losslaws import loss_laws
+from .core.shape import with_fix, with_shapes
 
 
 def by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
@@ -44,6 +43,9 @@ def fit_laws(
     if not (has_s or has_d):
         return laws
     fixed_ratio_groups: list[str] = []
+    # Laws are fitted after the loop, all at once (position in laws, what to fit).
+    power: list[tuple[int, dict]] = []
+    loss: list[tuple[int, dict]] = []
     for group, sub in by_groups(optima, by):
         label = _label(group)
         pts = law_points(sub, include, notes, label)
@@ -52,8 +54,9 @@ def fit_laws(
                 notes.append(f"{label}{len(pts)} sweep(s) with an optimum: too few for a law "
                              "(need 3)")
             continue
-        s = pts["scale"].to_numpy(float) if has_s else None
-        d = pts["horizon"].to_numpy(float) if has_d else None
+        pts = _arrays(pts)  # the rest reads arrays: pandas per part costs more than the fits
+        s = pts["scale"] if has_s else None
+        d = pts["horizon"] if has_d else None
         vary_s = has_s and np.unique(s).size >= 2
         vary_d = has_d and np.unique(d).size >= 2
         variables: tuple[str, ...] = ()
@@ -72,28 +75,38 @@ def fit_laws(
         if not variables:
             continue
         need = len(variables) + 2
-        if len(pts) >= need:
-            laws += _power_laws(pts, boot, variables, group, ci, primary=True, fix=fix)
+        if len(pts["index"]) >= need:
+            for item in _power_law_items(pts, boot, variables, group, ci, primary=True):
+                power.append((len(laws), item))
+                laws.append(None)
         else:
-            notes.append(f"{label}{len(pts)} optima: too few for a law in {' and '.join(variables)}"
-                         f" (need {need})")
+            notes.append(f"{label}{len(pts['index'])} optima: too few for a law in "
+                         f"{' and '.join(variables)} (need {need})")
         if not extra:
             continue
         # Conditional laws: vs scale at each horizon, vs horizon at each scale.
         if len(variables) == 2:
             for var, other in (("scale", "horizon"), ("horizon", "scale")):
-                for val, part in pts.groupby(other, sort=True):
-                    if part[var].nunique() >= 3:
-                        laws += _power_laws(part, boot, (var,), {**group, other: float(val)}, ci,
-                                            primary=False, targets=("lr_opt",), fix=fix)
+                for val, part in _parts(pts, other):
+                    if _nunique(part[var]) >= 3:
+                        for item in _power_law_items(part, boot, (var,),
+                                                     {**group, other: float(val)}, ci,
+                                                     primary=False, targets=("lr_opt",)):
+                            power.append((len(laws), item))
+                            laws.append(None)
         # Loss laws vs scale: per horizon, or over all points at a fixed ratio / no horizon.
         if vary_s:
             parts = ([(None, pts)] if (fixed_ratio or not has_d)
-                     else list(pts.groupby("horizon", sort=True)))
+                     else _parts(pts, "horizon"))
             for val, part in parts:
-                if part.loc[np.isfinite(part["loss_opt"]), "scale"].nunique() >= 4:
+                if _nunique(part["scale"][np.isfinite(part["loss_opt"])]) >= 4:
                     g = group if val is None else {**group, "horizon": float(val)}
-                    laws.append(_loss_law(part, boot, g, ci))
+                    loss.append((len(laws), _loss_law_item(part, boot, g, ci)))
+                    laws.append(None)
+    _fit_power_laws(laws, power, fix)
+    fitted = loss_laws([item for _, item in loss])  # all loss laws in one search
+    for (i, item), law in zip(loss, fitted):
+        laws[i] = law.replace(notes=(*law.notes, *item["notes"]))
     if fixed_ratio_groups:
         where = "" if fixed_ratio_groups == ["all runs"] else f" ({'; '.join(fixed_ratio_groups)})"
         notes.append(f"horizon is proportional to scale (fixed tokens per parameter){where}: "
@@ -117,16 +130,43 @@ def law_points(sub: pd.DataFrame, include, notes: list[str] | None = None,
     return pts[np.isfinite(pts["lr_opt"])]
 
 
-def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "curvature"),
-                fix=None):
+_LAW_COLUMNS = ("scale", "horizon", "lr_opt", "curvature", "lr_tried_lo", "lr_tried_hi",
+                "lr_diverged")
+
+
+def _arrays(pts: pd.DataFrame) -> dict:
+    """A law's points as arrays: the numeric columns the laws read, ``loss_opt``,
+    ``status`` and ``index`` (the row labels: the points' columns in the resamples)."""
+    out = {c: pts[c].to_numpy(float) for c in (*_LAW_COLUMNS, "loss_opt") if c in pts}
+    out["status"] = pts["status"].to_numpy()
+    out["index"] = pts.index.to_numpy()
+    return out
+
+
+def _parts(arr: dict, column: str) -> list[tuple[float, dict]]:
+    """(value, points) per value of ``column``, sorted, rows in order; NaN values left out
+    (as ``DataFrame.groupby(column, sort=True)``)."""
+    v = arr[column]
+    return [(val, {k: a[v == val] for k, a in arr.items()})
+            for val in np.unique(v[~np.isnan(v)])]
+
+
+def _nunique(v: np.ndarray) -> int:
+    """Distinct values, NaN not counted (``Series.nunique``)."""
+    return int(np.unique(v[~np.isnan(v)]).size)
+
+
+def _power_law_items(pts: dict, boot, variables, group, ci, primary,
+                     targets=("lr_opt", "curvature")) -> list[dict]:
+    """The power laws of these points (``_arrays``) to fit: ``spec``
+    (``core.laws.power_laws``), and for a law of lr_opt (``shape``: it gets its shape
+    test) its draws and the curvatures."""
     out = []
-    cols = pts.index.to_numpy()
-    arr = {c: pts[c].to_numpy(float) for c in ("scale", "horizon", "lr_opt", "curvature",
-                                                "lr_tried_lo", "lr_tried_hi", "lr_diverged")
-           if c in pts}
-    fitted = (pts["status"] == "ok").to_numpy()
+    cols = pts["index"]
+    arr = {c: pts[c] for c in _LAW_COLUMNS if c in pts}
+    fitted = pts["status"] == "ok"
     for target in targets:
-        keep = np.ones(len(pts), bool) if target == "lr_opt" else fitted
+        keep = np.ones(len(cols), bool) if target == "lr_opt" else fitted
         if keep.sum() < len(variables) + 2:
             continue
         y = arr[target][keep]
@@ -142,19 +182,31 @@ def _power_laws(pts, boot, variables, group, ci, primary, targets=("lr_opt", "cu
                     yb = boot.curvature[:, cols[keep]]
                     yb = np.where(yb > 0, yb, np.nan)
             yb, notes = _with_noise(yb)
-        law = power_law(target, {v: arr[v][keep] for v in variables}, y, yb, variables,
-                        dict(group), ci,
-                        curvature=arr["curvature"] if target == "lr_opt" else None,
-                        primary=primary,
-                        domain=_domain({k: v[keep] for k, v in arr.items()}, variables),
-                        audit_range=_audit_range(arr) if target == "lr_opt" else None,
-                        notes=notes)
-        if target == "lr_opt":
-            law = with_shape(law, yb)
-            if fix:
-                law = with_fix(law, fix, yb, arr.get("curvature"))
-        out.append(law)
+        spec = {"target": target, "values": {v: arr[v][keep] for v in variables}, "y": y,
+                "y_boot": yb, "variables": variables, "group": dict(group), "ci_level": ci,
+                "curvature": arr["curvature"] if target == "lr_opt" else None,
+                "primary": primary,
+                "domain": _domain({k: v[keep] for k, v in arr.items()}, variables),
+                "audit_range": _audit_range(arr) if target == "lr_opt" else None,
+                "notes": notes}
+        out.append({"spec": spec, "y_boot": yb, "shape": target == "lr_opt",
+                    "curvature": arr.get("curvature")})
     return out
+
+
+def _fit_power_laws(laws: list, power: list[tuple[int, dict]], fix) -> None:
+    """Fit the power laws ``power`` (position in ``laws``, item of ``_power_law_items``)
+    together (``power_laws``, ``with_shapes``) and put each at its position; ``fix``
+    then holds exponents of each law of lr_opt."""
+    fitted = power_laws([item["spec"] for _, item in power])
+    shaped = [j for j, (_, item) in enumerate(power) if item["shape"]]
+    for j, law in zip(shaped, with_shapes([fitted[j] for j in shaped],
+                                          [power[j][1]["y_boot"] for j in shaped])):
+        fitted[j] = law
+    for (i, item), law in zip(power, fitted):
+        if item["shape"] and fix:
+            law = with_fix(law, fix, item["y_boot"], item["curvature"])
+        laws[i] = law
 
 
 def _with_noise(yb: np.ndarray):
@@ -192,15 +244,16 @@ def _audit_range(arr: dict) -> dict | None:
             "ratio_diverged": float(np.nanmin(div)) if np.isfinite(div).any() else None}
 
 
-def _loss_law(pts, boot, group, ci) -> LawFit:
-    pts = pts[np.isfinite(pts["loss_opt"])]
-    cols = pts.index.to_numpy()
+def _loss_law_item(pts: dict, boot, group, ci) -> dict:
+    """A loss law of these points (``_arrays``) to fit (``core.losslaws.loss_laws``), and
+    its notes."""
+    finite = np.isfinite(pts["loss_opt"])
+    cols = pts["index"][finite]
     yb, notes = (boot.loss_opt[:, cols], []) if boot is not None else (None, [])
     if yb is not None:
         yb, notes = _with_noise(yb)
-    law = loss_law(pts["scale"].to_numpy(float), pts["loss_opt"].to_numpy(float), yb,
-                   dict(group), ci)
-    return dataclasses.replace(law, notes=(*law.notes, *notes))
+    return {"s": pts["scale"][finite], "y": pts["loss_opt"][finite],
+            "y_boot": yb, "group": dict(group), "ci_level": ci, "notes": notes}
 
 
 def law_variables(pts: pd.DataFrame) -> tuple[str, ...] | None:

@@ -27,8 +27,15 @@ def by_key(groups: pd.DataFrame, by) -> np.ndarray:
     """(G,) integer id of each sweep's ``by`` group (0 for all without ``by``)."""
     if not by:
         return np.zeros(len(groups), np.int64)
-    key = groups[list(by)].astype(str).agg("\x1f".join, axis=1).to_numpy()
-    return pd.factorize(key)[0].astype(np.int64)
+    return pd.factorize(by_labels(groups, by))[0].astype(np.int64)
+
+
+def by_labels(groups: pd.DataFrame, by) -> np.ndarray:
+    """(G,) each sweep's ``by`` values as text, joined by \\x1f (one key per by group)."""
+    key = groups[by[0]].astype(str).to_numpy(object)
+    for col in list(by)[1:]:
+        key = key + "\x1f" + groups[col].astype(str).to_numpy(object)
+    return key
 
 
 def noise_plan(point, n, groups, by, notes: list[str], noise=None) -> dict:
@@ -50,8 +57,7 @@ def noise_plan(point, n, groups, by, notes: list[str], noise=None) -> dict:
     runs_ok = ((point.n_window > 3) | (n >= 2).any(-1) | (n.sum(-1) > 3)) & ~exact
     sd = np.full(G, np.nan)
     kind = np.where(runs_ok, "runs", "none").astype(object)
-    key = (groups[list(by)].astype(str).agg("\x1f".join, axis=1).to_numpy() if by
-           else np.zeros(G, dtype=object))
+    key = by_labels(groups, by) if by else np.zeros(G, dtype=object)
     used, missing = [], []
     if noise is None:
         noise = group_noise(point.n_window, point.rmse, point.status, by_key(groups, by))

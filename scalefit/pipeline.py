@@ -2,7 +2,8 @@
 
 The pipeline wires the layers: the table edge reads and checks the runs
 (``table.load_runs``) and groups them (``grouping``); the core fits every sweep and its
-resamples (``core.optimum``, ``core.bootstrap``) and every law (``core.laws``);
+resamples (``core.optimum``, ``core.bootstrap``) and every law (``core.laws``,
+``core.losslaws``);
 ``quality`` measures transfer per ``by`` group; the result is built complete, once.
 """
 
@@ -258,7 +259,7 @@ def _fit_optima(df, src, cols: Columns, opts: FitOptions, fmt) -> FitResult:
     quality = None
     if by:
         quality = TransferQuality(**transfer_quality(optima, opt.boot, list(by), ci,
-                                                     opts.reference), level=ci)
+                                                     opts.reference, laws), level=ci)
     inp = {"source": src, "rows": opt.rows, "columns": opt.columns, "by": list(by),
            "diverged": 0, "groups": len(optima), "kind": "optima"}
     if cols.extract:
@@ -328,7 +329,7 @@ def _estimate(groups, sw, point, boot, plan, per_sweep, by, opts: FitOptions, no
     out_quality = None
     if by and quality:
         out_quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci,
-                                                         opts.reference), level=ci)
+                                                         opts.reference, laws), level=ci)
     return optima, laws, out_quality, boot
 
 

@@ -14,6 +14,13 @@ et al. 2025; see docs/math.md). Per group of the ``by`` columns, on its *scale s
 Every interval comes from the same bootstrap resamples as the optima: row ``j`` of the
 optima table is column ``j`` of the resample arrays (``core.bootstrap.BootSweeps``).
 ``transfer_quality`` returns plain data; the pipeline wraps it in a ``TransferQuality``.
+
+The exponent and RMSE of lr_opt, its extrapolation error, the curvature exponent and the
+loss asymptote are read from the fit's laws (``laws``) where one was fitted on exactly a
+series' points (a law with exponents held by ``--fix`` is not the free law these measures
+need); a series without such a law gets one fitted here the same way (``core.laws``,
+``core.losslaws``). What is quality's own: E's interval, the loss ratios R and R_inf, the
+reference, delta_L_inf.
 """
 
 from __future__ import annotations
@@ -24,23 +31,27 @@ import numpy as np
 import pandas as pd
 
 from .core.bootstrap import percentile_ci
-from .core.identify import MAX_AT_BOUND, draws_identified, loss_asymptote_identified
-from .core.laws import collinear, leave_largest_out, loglinear, loss_law_profile
+from .core.identify import MAX_AT_BOUND, draws_identified
+from .core.laws import LawFit, collinear, power_laws
+from .core.losslaws import loss_laws
 from .core.pyvalue import py_scalar
-from .core.quality import ratio_asymptote
+from .core.quality import ratio_asymptotes
 from .errors import ScalefitInputError
 
 
 def transfer_quality(optima: pd.DataFrame, boot, by: list[str], ci: float,
-                     reference=None) -> dict:
+                     reference=None, laws=()) -> dict:
     """E, kappa, R_inf and delta_L_inf for every ``by`` group.
 
-    optima: one row per sweep, index = column in ``boot`` (BootSweeps or None).
+    optima: one row per sweep, index = column in ``boot`` (BootSweeps or None); laws: the
+    fit's laws (``LawFit``), read where one matches a series (see the module docstring).
     Returns ``by``, ``reference``, ``horizon``, ``groups`` (one dict per group: the
     measures, their intervals, and ``R_curve``: the loss ratio to the reference at each
     shared scale, with its interval) and ``notes``.
     """
-    opt = optima
+    cols = [c for c in (*by, "status", "scale", "horizon", "lr_opt", "loss_opt", "curvature")
+            if c in optima]
+    opt = optima[list(dict.fromkeys(cols))]  # the columns read here: the filters copy less
     notes: list[str] = []
     ok = opt[opt["status"] == "ok"]
     labels = _group_labels(opt, by)
@@ -60,18 +71,21 @@ def transfer_quality(optima: pd.DataFrame, boot, by: list[str], ci: float,
     # A group with an optimum that carries no measured noise gets no intervals (its draws
     # would come from the other optima alone).
     bt = {lab: (None if boot is None or _blind(boot, s) else boot) for lab, s in series.items()}
-    L_inf = {lab: _loss_asymptote(s, bt[lab], ci) for lab, s in series.items()}
+    found = {lab: _series_laws(laws, labels[lab], s, bt[lab])
+             for lab, s in series.items()}
+    _fit_missing(found, series, bt, ci)
+    L_inf = _loss_asymptotes(series, bt, ci, {lab: f["loss_opt"] for lab, f in found.items()})
     n_ok = {lab: len(s) for lab, s in series.items()}
     ref = _choose_reference(reference, labels, series, notes, n_ok)
+    ratios = _ratio_fits(series, ref, bt)
 
     groups = []
     for lab, key in labels.items():
         s = series[lab]
         g: dict = {"group": key}
-        g.update(_lr_measures(s, bt[lab], ci, notes, lab))
-        g.update(_kappa(s, bt[lab], ci, notes, lab))
-        pair = bt[lab] if bt[ref] is not None else None
-        g.update(_ratio_measures(s, series[ref], pair, ci, notes, lab, lab == ref))
+        g.update(_lr_measures(s, bt[lab], ci, notes, lab, found[lab]["lr_opt"]))
+        g.update(_kappa(s, bt[lab], ci, notes, lab, found[lab]["curvature"]))
+        g.update(_ratio_measures(s, ci, notes, lab, lab == ref, ratios.get(lab)))
         g["L_inf"] = L_inf[lab][0] if L_inf[lab][2] else None
         g["L_inf_identified"], g["L_inf_reason"] = L_inf[lab][2], L_inf[lab][3]
         g.update(_delta(L_inf[lab], L_inf[ref], ci, lab == ref))
@@ -85,6 +99,29 @@ def transfer_quality(optima: pd.DataFrame, boot, by: list[str], ci: float,
                      f"{why}")
     return {"by": by, "reference": labels[ref] if len(by) > 1 else ref, "horizon": horizon,
             "groups": groups, "notes": notes}
+
+
+def _series_laws(laws, key: dict, s: pd.DataFrame, boot) -> dict:
+    """target -> the fit's law in scale fitted on exactly this series' points (same
+    sweeps in the same order, at the series' one horizon if the law names one; resamples
+    or none alike; no exponent held), or None."""
+    out = {"lr_opt": None, "curvature": None, "loss_opt": None}
+    if "scale" not in s:
+        return out
+    horizons = set(s["horizon"].tolist()) if "horizon" in s else set()
+    for law in laws:
+        t = law.target
+        group = dict(law.group)
+        h = group.pop("horizon", None)
+        if (t not in out or out[t] is not None or law.variables != ("scale",)
+                or law.constraint is not None or (law.boot is None) != (boot is None)
+                or group != key or (h is not None and horizons != {h}) or law.points is None):
+            continue
+        pts = law.points
+        if (np.array_equal(pts["scale"], s["scale"].to_numpy(float))
+                and np.array_equal(pts[t], s[t].to_numpy(float))):
+            out[t] = law
+    return out
 
 
 def _blind(boot, s: pd.DataFrame) -> bool:
@@ -125,19 +162,30 @@ def _common_horizon(ok: pd.DataFrame, notes: list[str]) -> float | None:
     return float(best)
 
 
-def _loss_asymptote(s: pd.DataFrame, boot, ci: float = 0.95):
-    """(L_inf, its draws, identified, reason) of the group's loss law in scale."""
-    if "scale" not in s or s["scale"].nunique() < 4:
-        return np.nan, None, False, "fewer than 4 scales with an ok optimum"
-    y = s["loss_opt"].to_numpy()
-    L, _, _, at_bound = loss_law_profile(s["scale"].to_numpy(), y[None])
-    draws = bound = None
-    if boot is not None:
-        draws, _, _, bound = loss_law_profile(s["scale"].to_numpy(),
-                                              boot.loss_opt[:, s.index.to_numpy()])
-    ident, why = loss_asymptote_identified(float(L[0]), bool(at_bound[0]), y, draws, bound, ci)
-    # A fit that is not identified cannot pick the reference or give delta_L_inf.
-    return (float(L[0]) if ident else np.nan), draws, ident, why
+def _loss_asymptotes(series: dict, bt: dict, ci: float, found: dict) -> dict:
+    """label -> (L_inf, its draws, identified, reason) of the group's loss law in scale:
+    the fit's law where ``found`` has one, else fitted here (all of them in one search)."""
+    out, todo = {}, []
+    for lab, s in series.items():
+        if "scale" not in s or s["scale"].nunique() < 4:
+            out[lab] = (np.nan, None, False, "fewer than 4 scales with an ok optimum")
+        elif found.get(lab) is not None:
+            out[lab] = _asymptote_of(found[lab])
+        else:
+            yb = None if bt[lab] is None else bt[lab].loss_opt[:, s.index.to_numpy()]
+            todo.append((lab, {"s": s["scale"].to_numpy(), "y": s["loss_opt"].to_numpy(),
+                               "y_boot": yb, "group": {}, "ci_level": ci}))
+    for (lab, _), law in zip(todo, loss_laws([item for _, item in todo])):
+        out[lab] = _asymptote_of(law)
+    return {lab: out[lab] for lab in series}
+
+
+def _asymptote_of(law: LawFit):
+    """(L_inf, its draws, identified, reason) of a loss law. A fit that is not identified
+    cannot pick the reference or give delta_L_inf."""
+    ident, why = law.asymptote["identified"], law.asymptote["reason"]
+    draws = None if law.boot is None else np.asarray(law.boot)[:, 0]
+    return (law.params["L_inf"] if ident else np.nan), draws, ident, why
 
 
 def _choose_reference(reference, labels: dict, series: dict, notes: list[str], n_ok: dict):
@@ -168,7 +216,37 @@ def _choose_reference(reference, labels: dict, series: dict, notes: list[str], n
     return ref
 
 
-def _lr_measures(s, boot, ci, notes, lab) -> dict:
+def _fit_missing(found: dict, series: dict, bt: dict, ci: float) -> None:
+    """Into ``found``, the laws of lr_opt and curvature in scale of every series with 3 or
+    more scales that the fit has none for (fitted here as ``fit_laws`` fits them, all in
+    one ``power_laws``)."""
+    todo = []
+    for lab, s in series.items():
+        if "scale" not in s or s["scale"].nunique() < 3:
+            continue
+        values, boot, idx = {"scale": s["scale"].to_numpy()}, bt[lab], s.index.to_numpy()
+        if found[lab]["lr_opt"] is None:
+            yb = None
+            if boot is not None:
+                xl = boot.x_law if getattr(boot, "x_law", None) is not None else boot.x_opt
+                yb = np.exp(xl[:, idx])
+            todo.append((lab, "lr_opt", {
+                "target": "lr_opt", "values": values, "y": s["lr_opt"].to_numpy(),
+                "y_boot": yb, "variables": ("scale",), "group": {}, "ci_level": ci,
+                "curvature": s["curvature"].to_numpy()}))
+        if found[lab]["curvature"] is None:  # e.g. at one horizon of several: no such law
+            kb = None
+            if boot is not None:
+                kb = boot.curvature[:, idx]
+                kb = np.where(kb > 0, kb, np.nan)
+            todo.append((lab, "curvature", {
+                "target": "curvature", "values": values, "y": s["curvature"].to_numpy(),
+                "y_boot": kb, "variables": ("scale",), "group": {}, "ci_level": ci}))
+    for (lab, target, _), law in zip(todo, power_laws([spec for _, _, spec in todo])):
+        found[lab][target] = law
+
+
+def _lr_measures(s, boot, ci, notes, lab, law: LawFit) -> dict:
     out = {"lr_exponent": None, "lr_exponent_ci": None, "E": None, "E_ci": None,
            "extrapolation_error": None, "extrapolation_error_ci": None,
            "extrapolation_loss_cost": None, "n_scales": int(s["scale"].nunique())
@@ -176,48 +254,83 @@ def _lr_measures(s, boot, ci, notes, lab) -> dict:
     if "scale" not in s or s["scale"].nunique() < 3:
         notes.append(f"{lab}: fewer than 3 scales with an ok optimum: no E, kappa")
         return out
-    ls = np.log(s["scale"].to_numpy())
-    X = np.column_stack([np.ones_like(ls), ls])
-    ly = np.log(s["lr_opt"].to_numpy())
-    coef = loglinear(X, ly[None])[0]
-    resid = ly - X @ coef
-    out["lr_exponent"] = float(coef[1])
-    out["E"] = float(np.sqrt(np.mean(resid**2)))
     yb = None
     if boot is not None:
         xl = boot.x_law if getattr(boot, "x_law", None) is not None else boot.x_opt
         yb = xl[:, s.index.to_numpy()]  # clamped to the tried LRs, as the laws use them
-        cb = loglinear(X, yb)
+    out["lr_exponent"] = law.params["a"]
+    out["E"] = law.rmse_log
+    if yb is not None:
+        cb = np.asarray(law.boot)
+        X = np.column_stack([np.ones(len(s)), np.log(s["scale"].to_numpy())])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             eb = np.sqrt(np.nanmean((yb - cb @ X.T) ** 2, axis=1))
-        out["lr_exponent_ci"] = percentile_ci(cb[:, 1], ci).tolist()
+        out["lr_exponent_ci"] = list(law.ci["a"])
         out["E_ci"] = percentile_ci(eb, ci).tolist()
-    ex = leave_largest_out(X, ly, ("scale",), {"scale": s["scale"].to_numpy()},
-                           None if yb is None else np.exp(yb), s["curvature"].to_numpy(), ci)
+    ex = law.extrapolation
     if ex is not None:
         out["extrapolation_error"] = ex["error_log"]
-        out["extrapolation_error_ci"] = ex["error_log_ci"]
+        out["extrapolation_error_ci"] = (None if ex["error_log_ci"] is None
+                                         else list(ex["error_log_ci"]))
         out["extrapolation_loss_cost"] = ex["loss_cost"]
     return out
 
 
-def _kappa(s, boot, ci, notes, lab) -> dict:
+def _kappa(s, boot, ci, notes, lab, law: LawFit) -> dict:
     out = {"kappa": None, "kappa_ci": None}
     if "scale" not in s or s["scale"].nunique() < 3:
         return out
-    ls = np.log(s["scale"].to_numpy())
-    X = np.column_stack([np.ones_like(ls), ls])
-    out["kappa"] = float(loglinear(X, np.log(s["curvature"].to_numpy())[None])[0, 1])
+    out["kappa"] = law.params["a"]
     if boot is not None:
-        kb = boot.curvature[:, s.index.to_numpy()]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cb = loglinear(X, np.log(np.where(kb > 0, kb, np.nan)))
-        out["kappa_ci"] = percentile_ci(cb[:, 1], ci).tolist()
+        out["kappa_ci"] = list(law.ci["a"])
     return out
 
 
-def _ratio_measures(s, ref, boot, ci, notes, lab, is_ref) -> dict:
+def _shared(s, ref) -> dict:
+    """The scales at which a series and the reference both have an ok optimum (as an inner
+    join on scale: the series' order, each of its rows with every reference row at its
+    scale): the scales, both losses and their columns in the resamples (``col``,
+    ``col_ref``)."""
+    sc, rsc = s["scale"].to_numpy(float), ref["scale"].to_numpy(float)
+    pairs = [(i, j) for i, v in enumerate(sc)
+             for j in np.flatnonzero((rsc == v) | (np.isnan(rsc) & np.isnan(v)))]
+    i, j = (np.array([p[k] for p in pairs], dtype=np.int64) for k in (0, 1))
+    return {"scale": s["scale"].to_numpy()[i], "loss_opt": s["loss_opt"].to_numpy(float)[i],
+            "loss_opt_ref": ref["loss_opt"].to_numpy(float)[j],
+            "col": s.index.to_numpy()[i], "col_ref": ref.index.to_numpy()[j]}
+
+
+def _ratio_fits(series: dict, ref, bt: dict) -> dict:
+    """label -> the shared scales, R and its resamples, and the fits of R(s) on the point
+    and on every resample (``core.quality.ratio_asymptotes``, all groups in one search),
+    for every group but the reference with a scale column."""
+    out, problems = {}, []
+    for lab, s in series.items():
+        if lab == ref or "scale" not in s:
+            continue
+        m = _shared(s, series[ref])
+        R = m["loss_opt"] / m["loss_opt_ref"] - 1
+        Rb = None
+        boot = bt[lab] if bt[ref] is not None else None
+        if boot is not None:
+            Rb = boot.loss_opt[:, m["col"]] / boot.loss_opt[:, m["col_ref"]] - 1
+        out[lab] = {"m": m, "R": R, "Rb": Rb}
+        if len(R) >= 4:
+            sc = m["scale"]
+            out[lab]["fits"] = len(problems)
+            problems += [(sc, R[None])] + ([(sc, Rb)] if Rb is not None else [])
+    fits = ratio_asymptotes(problems)
+    for r in out.values():
+        if "fits" in r:
+            i = r["fits"]
+            r["fits"] = (fits[i], fits[i + 1] if r["Rb"] is not None else None)
+    return out
+
+
+def _ratio_measures(s, ci, notes, lab, is_ref, fitted=None) -> dict:
+    """R at the shared scales, R_largest, R_mean and R_inf of a group, from ``fitted``
+    (its entry of ``_ratio_fits``)."""
     out = {"R_inf": None, "R_inf_ci": None, "R_largest": None, "R_largest_ci": None,
            "R_mean": None, "R_mean_ci": None, "R_inf_identified": False, "R_inf_reason": None}
     if is_ref:
@@ -227,19 +340,14 @@ def _ratio_measures(s, ref, boot, ci, notes, lab, is_ref) -> dict:
     if "scale" not in s:
         out["R_inf_reason"] = "no scale column"
         return out
-    cols = ["scale", "loss_opt", "col"]
-    m = pd.merge(s.assign(col=s.index)[cols], ref.assign(col=ref.index)[cols], on="scale",
-                 suffixes=("", "_ref"))
-    if len(m) == 0:
+    m, R, Rb = fitted["m"], fitted["R"], fitted["Rb"]
+    if len(R) == 0:
         notes.append(f"{lab}: no scale at which both it and the reference have an ok optimum: "
                      "no R")
         out["R_inf_reason"] = "no scale at which both it and the reference have an ok optimum"
         return out
-    R = m["loss_opt"].to_numpy() / m["loss_opt_ref"].to_numpy() - 1
-    Rb = None
     curve = {"scale": m["scale"].tolist(), "R": R.tolist(), "R_ci": None}
-    if boot is not None:
-        Rb = boot.loss_opt[:, m["col"].to_numpy()] / boot.loss_opt[:, m["col_ref"].to_numpy()] - 1
+    if Rb is not None:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             q = np.nanquantile(Rb, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
@@ -252,12 +360,11 @@ def _ratio_measures(s, ref, boot, ci, notes, lab, is_ref) -> dict:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             out["R_mean_ci"] = percentile_ci(np.nanmean(Rb, axis=1), ci).tolist()
-    if len(m) < 4:
-        notes.append(f"{lab}: {len(m)} scales shared with the reference: R_inf needs 4")
-        out["R_inf_reason"] = f"{len(m)} shared scale(s), R_inf needs 4"
+    if len(R) < 4:
+        notes.append(f"{lab}: {len(R)} scales shared with the reference: R_inf needs 4")
+        out["R_inf_reason"] = f"{len(R)} shared scale(s), R_inf needs 4"
         return out
-    sc = m["scale"].to_numpy()
-    R_inf, power, pval = ratio_asymptote(sc, R[None])
+    (R_inf, power, pval), draws = fitted["fits"]
     out["R_model"] = "power" if power[0] else "constant"
     if not np.isfinite(R_inf[0]):
         notes.append(f"{lab}: R(s) could not be fitted: R_inf unknown (see R_largest)")
@@ -271,7 +378,7 @@ def _ratio_measures(s, ref, boot, ci, notes, lab, is_ref) -> dict:
         return out
     why = None
     if Rb is not None:
-        Rinf_b, power_b, _ = ratio_asymptote(sc, Rb)
+        Rinf_b, power_b, _ = draws
         ok_b = np.isfinite(Rinf_b)
         if ok_b.any() and power_b[ok_b].mean() < 1 - MAX_AT_BOUND:
             why = (f"the trend is resolved in only {power_b[ok_b].mean():.0%} of the "

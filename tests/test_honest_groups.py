@@ -12,7 +12,7 @@ import scalefit
 from scalefit.cli import main
 from scalefit.core.bootstrap import percentile_ci, pooled_noise_sd
 from scalefit.core.identify import draws_identified
-from scalefit.core.laws import loss_law
+from scalefit.core.losslaws import loss_law
 from scalefit.core.noise import group_noise
 from scalefit.core.optimum import fit_sweeps
 from scalefit.core.quality import ratio_asymptote

@@ -17,12 +17,16 @@ SP = TrueLaw(C=2.0, a=-0.4, b=0.0, k0=0.04, kappa=0.3, L_inf=2.0, A=40.0, alpha_
 SP_EMB = TrueLaw(C=0.05, a=-0.1, b=0.0, k0=0.04, kappa=0.1, L_inf=2.06, A=40.0, alpha_s=-0.3)
 
 
+def comparison_table():
+    return make_sweeps(scales=SCALES, n_lrs=9, seeds=3, noise=0.001, tokens_per_param=20,
+                       groups={"mup": MUP, "sp": SP, "sp_emb": SP_EMB}, diverge_above=2.5,
+                       lr_scatter=0.0, seed=11)
+
+
 @pytest.fixture(scope="module")
 def comparison():
-    df = make_sweeps(scales=SCALES, n_lrs=9, seeds=3, noise=0.001, tokens_per_param=20,
-                     groups={"mup": MUP, "sp": SP, "sp_emb": SP_EMB}, diverge_above=2.5,
-                     lr_scatter=0.0, seed=11)
-    return scalefit.fit(df, by=["parameterization"], n_boot=400, reference="mup", seed=2)
+    return scalefit.fit(comparison_table(), by=["parameterization"], n_boot=400,
+                        reference="mup", seed=2)
 
 
 def group(res, label):
@@ -83,6 +87,38 @@ def test_E_recovers_known_scatter():
     assert g_loose["E"] == pytest.approx(realized, rel=0.2)
     assert g_tight["E"] < 0.03
     assert g_tight["extrapolation_error"] is not None
+
+
+def test_quality_reads_the_laws_it_reports(comparison, monkeypatch):
+    """E, the lr and curvature exponents, the extrapolation error and L_inf are the fit's
+    laws' own numbers (issue #27 item 5): quality fits no law of its own when the fit has
+    one on its points."""
+    for g in comparison.quality.groups:
+        key = dict(g["group"])
+        lr = next(law for law in comparison.laws if law.target == "lr_opt"
+                  and dict(law.group) == key)
+        k = next(law for law in comparison.laws if law.target == "curvature"
+                 and dict(law.group) == key)
+        loss = next(law for law in comparison.laws if law.target == "loss_opt"
+                    and dict(law.group) == key)
+        assert g["lr_exponent"] == lr.params["a"] and g["E"] == lr.rmse_log
+        assert g["lr_exponent_ci"] == list(lr.ci["a"])
+        assert g["extrapolation_error"] == lr.extrapolation["error_log"]
+        assert g["kappa"] == k.params["a"] and g["kappa_ci"] == list(k.ci["a"])
+        assert g["L_inf_identified"] == loss.asymptote["identified"]
+        if g["L_inf_identified"]:
+            assert g["L_inf"] == loss.params["L_inf"]
+
+    import scalefit.quality as quality
+
+    def refit(*args, **kwargs):
+        raise AssertionError("quality refitted a law the fit has")
+
+    monkeypatch.setattr(quality, "power_laws", lambda specs: [refit() for _ in specs])
+    monkeypatch.setattr(quality, "loss_laws", lambda items: [refit() for _ in items])
+    again = scalefit.fit(comparison_table(), by=["parameterization"], n_boot=50,
+                         reference="mup", seed=2)
+    assert len(again.quality.groups) == 3
 
 
 def test_default_reference_is_lowest_asymptote(comparison):

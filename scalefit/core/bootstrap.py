@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .optimum import BAD_FIT, SweepFit, fit_sweeps
+from .optimum import BAD_FIT, SweepFit, fit_levels
 from .sweeps import Sweeps
 
 # A window of at most this many runs (at most one residual degree of freedom) gets the
@@ -33,7 +33,7 @@ THIN_WINDOW = 4
 # Upper bound on resample x run draws held in memory at once.
 _BLOCK_DRAWS = 500_000
 # ... and at most this many resamples per block, so progress reports move.
-_BLOCK_RESAMPLES = 100
+_BLOCK_RESAMPLES = 50
 # Uniforms drawn at once (one call per group for a chunk of blocks).
 _CHUNK_DRAWS = 2_000_000
 
@@ -63,9 +63,10 @@ class BootSweeps:
 
 def level_sum_blocks(
     sw: Sweeps, n_boot: int, seed: int, noise_sd: np.ndarray | None = None,
-    squares: bool = True,
+    squares: bool = True, levels_first: bool = False,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-    """Yield (n, s, q) per-level sums of blocks of resamples, each (b, G, J).
+    """Yield (n, s, q) per-level sums of blocks of resamples, each (b, G, J), or with
+    ``levels_first`` (J, b, G) (``core.optimum.fit_levels``; the same sums).
 
     noise_sd: (G,) s.d. of the parametric resample of each group; NaN or 0 = resample runs.
     squares: also sum squared losses (``q``; None otherwise).
@@ -74,7 +75,7 @@ def level_sum_blocks(
     R = len(sw.run_group)
     if R == 0:
         for _ in range(n_boot):
-            z = np.zeros((1, G, J))
+            z = np.zeros((J, 1, G) if levels_first else (1, G, J))
             yield z, z, z
         return
     # Position p in the canonical array belongs to group run_group[p]; its draw picks a
@@ -108,12 +109,14 @@ def level_sum_blocks(
         for lo in range(0, c, block):
             b = min(block, c - lo)
             yield _sums(sw, u_all[lo:lo + b], None if z_all is None else z_all[lo:lo + b],
-                        start, size, key, run_sd, parametric, squares)
+                        start, size, key, run_sd, parametric, squares, levels_first)
         done += c
 
 
-def _sums(sw, u, z, start, size, key, run_sd, parametric, squares):
-    """Per-level sums (n, s, q) of a block of resamples from its uniforms (and normals)."""
+def _sums(sw, u, z, start, size, key, run_sd, parametric, squares, levels_first=False):
+    """Per-level sums (n, s, q) of a block of resamples from its uniforms (and normals),
+    (b, G, J) or, ``levels_first``, (J, b, G): only the bins' order differs, each bin adds
+    its runs in the same order."""
     G, J = sw.x.shape
     b, R = u.shape
     idx = start + (u * size).astype(np.int64)  # (b, R) resampled run positions
@@ -122,10 +125,16 @@ def _sums(sw, u, z, start, size, key, run_sd, parametric, squares):
         loss = (sw.run_loss[idx] + z * run_sd).ravel()
     else:
         loss = sw.run_loss[idx].ravel()
-    flat = (np.arange(b)[:, None] * (G * J) + key[idx]).ravel()
-    n = np.bincount(flat, minlength=b * G * J).reshape(b, G, J).astype(float)
-    s = np.bincount(flat, weights=loss, minlength=b * G * J).reshape(b, G, J)
-    q = (np.bincount(flat, weights=loss * loss, minlength=b * G * J).reshape(b, G, J)
+    if levels_first:  # a drawn run belongs to the group of the position it fills
+        flat = (sw.run_level[idx] * (b * G) + (np.arange(b)[:, None] * G
+                                                + sw.run_group)).ravel()
+        shape = (J, b, G)
+    else:
+        flat = (np.arange(b)[:, None] * (G * J) + key[idx]).ravel()
+        shape = (b, G, J)
+    n = np.bincount(flat, minlength=b * G * J).reshape(shape).astype(float)
+    s = np.bincount(flat, weights=loss, minlength=b * G * J).reshape(shape)
+    q = (np.bincount(flat, weights=loss * loss, minlength=b * G * J).reshape(shape)
          if squares else None)
     return n, s, q
 
@@ -172,14 +181,17 @@ def bootstrap_sweeps(
     """
     xs, ls, ks, bs = [], [], [], []
     done = 0
-    for n, s, _ in level_sum_blocks(sw, n_boot, seed, noise_sd, squares=False):
-        f: SweepFit = fit_sweeps(sw.x, n, s, None, window=window, rules=False)
+    x = sw.x.T[:, None, :]  # (J, 1, G): level first, as the sums
+    for n, s, _ in level_sum_blocks(sw, n_boot, seed, noise_sd, squares=False,
+                                    levels_first=True):
+        f: SweepFit = fit_levels(np.broadcast_to(x, n.shape), n, s, None, window=window,
+                                 rules=False)
         valid = np.isfinite(f.x_opt)
         xs.append(np.where(valid, f.x_opt, np.nan))
         ls.append(np.where(valid, f.loss_opt, np.nan))
         ks.append(np.where(valid, f.curvature, np.nan))
         bs.append(f.x_best)
-        done += n.shape[0]
+        done += n.shape[1]
         if progress is not None:
             progress(done, n_boot)
     G = sw.n_groups

@@ -1,11 +1,11 @@
-"""Power laws in log space and loss laws with an asymptote, vectorized over resamples.
+"""Fitted laws as numbers (``LawFit``) and power laws in log space, vectorized over resamples.
 
 * ``loglinear``: ``ln y = ln C + sum_i a_i ln v_i`` by (weighted) least squares, solved
   for every resample at once as a stack of small normal-equation systems.
-* ``loss_law``: ``y = L_inf + A * s^alpha`` (alpha < 0, A > 0). For fixed alpha the
-  model is linear in (L_inf, A), so the sum of squares is profiled over a fine grid of
-  alpha for all resamples at once and refined by parabolic interpolation and a golden
-  section search (``scalefit.Law.lmfit_result()`` refits it with lmfit on request).
+* ``power_law``: a power law of a target with its bootstrap draws and its leave-largest-out
+  extrapolation error.
+
+Loss laws with an asymptote are in ``core.losslaws``.
 
 Inputs are plain arrays; NaN in a target marks a point that is absent from that
 resample (it gets weight zero).
@@ -14,13 +14,12 @@ resample (it gets weight zero).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from .bootstrap import percentile_ci
 from .frozen import freeze
-from .identify import loss_asymptote_identified
 
 
 @dataclass(frozen=True)
@@ -69,14 +68,20 @@ class LawFit:
     constraint: dict | None = None
 
     def __post_init__(self):
-        for name in ("group", "params", "ci", "extrapolation", "points", "boot", "domain",
-                     "audit_range", "asymptote", "shape", "constraint"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, freeze(value))
-        object.__setattr__(self, "variables", tuple(self.variables))
-        object.__setattr__(self, "param_names", tuple(self.param_names))
-        object.__setattr__(self, "notes", tuple(self.notes))
+        for f in fields(LawFit):
+            object.__setattr__(self, f.name, _held(f.name, getattr(self, f.name)))
+
+    def replace(self, **changes) -> LawFit:
+        """A copy with ``changes``, as ``dataclasses.replace`` makes it, but only the changed
+        values are frozen anew (the others are frozen already)."""
+        new = object.__new__(type(self))
+        for f in fields(LawFit):
+            value = (_held(f.name, changes.pop(f.name)) if f.name in changes
+                     else getattr(self, f.name))
+            object.__setattr__(new, f.name, value)
+        if changes:
+            raise TypeError(f"LawFit has no field(s) {sorted(changes)}")
+        return new
 
     def value_range(self, variable: str) -> tuple[float, float]:
         """(min, max) of the values ``variable`` took in the fit."""
@@ -122,6 +127,21 @@ class LawFit:
         return y, band
 
 
+_FROZEN = ("group", "params", "ci", "extrapolation", "points", "boot", "domain", "audit_range",
+           "asymptote", "shape", "constraint")
+_TUPLES = ("variables", "param_names", "notes")
+
+
+def _held(name: str, value):
+    """A LawFit field's value as the law holds it: mappings, lists and arrays frozen,
+    names and notes as tuples."""
+    if name in _FROZEN:
+        return None if value is None else freeze(value)
+    if name in _TUPLES:
+        return tuple(value)
+    return value
+
+
 # ---------------------------------------------------------------- log-linear laws
 
 
@@ -143,6 +163,11 @@ def loglinear(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> np.n
     y = np.where(present, Y, 0.0)
     k = X.shape[1]
     P = X.shape[0]
+    if W is None and Y.ndim >= 2 and 0 < P <= 62 and Y.size // P > _SHARED_MIN_ROWS:
+        out = _loglinear_shared(X, present.reshape(-1, P), ((w * y) @ X).reshape(-1, k),
+                                centre)
+        if out is not None:
+            return out.reshape(*Y.shape[:-1], k)
     A = (w @ (X[:, :, None] * X[:, None, :]).reshape(P, k * k)).reshape(*w.shape[:-1], k, k)
     b = (w * y) @ X
     n_eff = (w > 0).sum(-1)
@@ -154,6 +179,38 @@ def loglinear(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> np.n
     coef = np.linalg.solve(Asafe, np.where(ok[..., None], b, 0.0)[..., None])[..., 0]
     coef[..., 0] -= coef[..., 1:] @ centre
     return np.where(ok[..., None], coef, np.nan)
+
+
+_SHARED_MIN_ROWS = 8  # from this many rows on, rows sharing their present points share A
+_SHARED_MAX_PATTERNS = 16  # ... unless they fall into more patterns than this
+
+
+def _loglinear_shared(X, present, b, centre):
+    """``loglinear`` of many rows (B, P) without weights: rows with the same points present
+    share their normal matrix, so each pattern of present points gets one matrix, one
+    condition test and one solve for all its rows (the same equations as row by row; the
+    solver may round their last bit differently). None when the rows fall into more than
+    ``_SHARED_MAX_PATTERNS`` patterns (then row by row is as fast)."""
+    B, P = present.shape
+    k = X.shape[1]
+    key = present.astype(np.int64) @ (np.int64(1) << np.arange(P, dtype=np.int64))
+    patterns, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    if len(patterns) > _SHARED_MAX_PATTERNS:
+        return None
+    XX = (X[:, :, None] * X[:, None, :]).reshape(P, k * k)
+    coef = np.full((B, k), np.nan)
+    for j, row in enumerate(first):
+        w = present[row].astype(float)
+        A = (w @ XX).reshape(k, k)
+        scale = np.sqrt(np.diagonal(A)) + 1e-300
+        An = A / scale[:, None] / scale[None, :]
+        if (w > 0).sum() < k or not np.abs(np.linalg.det(An)) > 1e-10:
+            continue
+        rows = inverse == j
+        c = np.linalg.solve(A, b[rows].T).T
+        c[:, 0] -= c[:, 1:] @ centre
+        coef[rows] = c
+    return coef
 
 
 def fit_stats(X: np.ndarray, y: np.ndarray, coef: np.ndarray) -> tuple[float, float]:
@@ -211,33 +268,80 @@ def power_law(
     coef_name: the coefficient's name (default ``C``; an IsoFLOP law, whose variable is
     the compute C, calls it ``k``); domain, audit_range, notes: see ``LawFit``.
     """
-    logs = {v: np.log(values[v]) for v in variables}
-    X = design(logs, variables)
-    ly = np.log(y)
-    coef = loglinear(X, ly[None, :])[0]
-    exps = exponents or {"scale": "a", "horizon": "b"}
+    return power_laws([{
+        "target": target, "values": values, "y": y, "y_boot": y_boot, "variables": variables,
+        "group": group, "ci_level": ci_level, "curvature": curvature, "primary": primary,
+        "exponents": exponents, "coef_name": coef_name, "domain": domain,
+        "audit_range": audit_range, "notes": notes}])[0]
+
+
+def power_laws(specs: list[dict]) -> list[LawFit]:
+    """``power_law`` of many laws (``specs``: its keyword arguments each). Laws with the same
+    design (the same values of their variables, in the same order), level and number of
+    resamples are solved together: one point fit, one fit of the resamples, one
+    leave-largest-out fit and one percentile pass for all of them (each law's numbers as
+    alone, to rounding)."""
+    prep = []
+    for sp in specs:
+        variables = tuple(sp["variables"])
+        X = design({v: np.log(sp["values"][v]) for v in variables}, variables)
+        yb = sp.get("y_boot")
+        lyb = None
+        if yb is not None and len(yb):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                lyb = np.log(yb)
+        prep.append({"X": X, "ly": np.log(sp["y"]), "lyb": lyb, "variables": variables})
+    sets: dict[tuple, list[int]] = {}
+    for i, (sp, p) in enumerate(zip(specs, prep)):
+        key = (p["variables"], p["X"].tobytes(), sp["ci_level"],
+               tuple(np.asarray(sp["values"][v], float).tobytes() for v in p["variables"]),
+               None if p["lyb"] is None else p["lyb"].shape)
+        sets.setdefault(key, []).append(i)
+    out: list = [None] * len(specs)
+    for idx in sets.values():
+        p0, sp0 = prep[idx[0]], specs[idx[0]]
+        X, level = p0["X"], sp0["ci_level"]
+        ly = np.stack([prep[i]["ly"] for i in idx])  # (L, P)
+        coef = loglinear(X, ly)
+        lyb = boot = lo_hi = None
+        if p0["lyb"] is not None:
+            lyb = np.stack([prep[i]["lyb"] for i in idx])  # (L, B, P)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                boot = loglinear(X, lyb)
+            lo_hi = percentile_ci(boot, level, axis=1)  # (2, L, k)
+        curv = [specs[i].get("curvature") for i in idx]
+        extra = _leave_largest_out(X, ly, p0["variables"], specs[idx[0]]["values"], lyb,
+                                   curv, level)
+        for j, i in enumerate(idx):
+            out[i] = _power_law_fit(specs[i], X, ly[j], coef[j],
+                                    None if boot is None else boot[j],
+                                    None if lo_hi is None else lo_hi[:, j], extra[j])
+    return out
+
+
+def _power_law_fit(sp: dict, X, ly, coef, boot, lo_hi, extrapolation) -> LawFit:
+    """The LawFit of one power law from its solved coefficients (point and resamples)."""
+    target, variables, values = sp["target"], tuple(sp["variables"]), sp["values"]
+    y, coef_name = sp["y"], sp.get("coef_name", "C")
+    exps = sp.get("exponents") or {"scale": "a", "horizon": "b"}
     names = (coef_name,) + tuple(exps[v] for v in variables)
     form = f"{target} = {coef_name} * " + " * ".join(f"{v}^{exps[v]}" for v in variables)
     r2, rmse = fit_stats(X, ly, coef) if np.all(np.isfinite(coef)) else (np.nan, np.nan)
     with np.errstate(over="ignore", under="ignore"):
         params = ({coef_name: float(np.exp(coef[0]))}
                   | {n: float(c) for n, c in zip(names[1:], coef[1:])})
-    boot = None
     ci = {n: None for n in names}
-    if y_boot is not None and len(y_boot):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            boot = loglinear(X, np.log(y_boot))
-        lo_hi = percentile_ci(boot, ci_level)
+    if boot is not None:
         ci = {n: [float(lo_hi[0, i]), float(lo_hi[1, i])] for i, n in enumerate(names)}
         with np.errstate(over="ignore", under="ignore"):
             ci[coef_name] = [float(np.exp(lo_hi[0, 0])), float(np.exp(lo_hi[1, 0]))]
     return LawFit(
-        target=target, form=form, variables=variables, group=group, params=params, ci=ci,
-        r2_log=r2, rmse_log=rmse, n_points=len(y), param_names=names, boot=boot,
-        points={**{v: values[v] for v in variables}, target: y}, primary=primary,
-        extrapolation=leave_largest_out(X, ly, variables, values, y_boot, curvature, ci_level),
-        level=ci_level, log_C=float(coef[0]), domain=domain, audit_range=audit_range,
-        notes=notes,
+        target=target, form=form, variables=variables, group=sp["group"], params=params,
+        ci=ci, r2_log=r2, rmse_log=rmse, n_points=len(y), param_names=names, boot=boot,
+        points={**{v: values[v] for v in variables}, target: y},
+        primary=sp.get("primary", False), extrapolation=extrapolation,
+        level=sp["ci_level"], log_C=float(coef[0]), domain=sp.get("domain"),
+        audit_range=sp.get("audit_range"), notes=sp.get("notes", ()),
     )
 
 
@@ -250,215 +354,52 @@ def leave_largest_out(
     Returns the mean signed error in ln(target) at the left-out points, their RMSE, and
     (with curvature) the mean loss cost ``k * error^2`` there; None when too few points.
     """
+    lb = None
+    if y_boot is not None and len(y_boot):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lb = np.log(y_boot)[None]
+    return _leave_largest_out(X, np.asarray(ly)[None], variables, values, lb, [curvature],
+                              ci_level)[0]
+
+
+def _leave_largest_out(X, ly, variables, values, lb, curvature, ci_level) -> list:
+    """``leave_largest_out`` of laws sharing X: ly (L, P), lb (L, B, P) ln resampled
+    targets or None, curvature: L arrays (P,) or None. One dict (or None) per law."""
     var = "scale" if "scale" in variables else variables[0]
     v = values[var]
     held = v == v.max()
     k = X.shape[1]
+    L = len(ly)
     if (~held).sum() < k + 1 or not held.any():
-        return None
-    coef = loglinear(X[~held], ly[~held][None, :])[0]
-    if not np.all(np.isfinite(coef)):
-        return None
-    err = X[held] @ coef - ly[held]
-    out = {
-        "left_out": var,
-        "value": float(v.max()),
-        "n_left_out": int(held.sum()),
-        "error_log": float(err.mean()),
-        "rmse_log": float(np.sqrt((err**2).mean())),
-        "loss_cost": None,
-        "error_log_ci": None,
-    }
-    if curvature is not None:
-        kk = curvature[held]
-        if np.all(np.isfinite(kk)):
-            out["loss_cost"] = float((kk * err**2).mean())
-    if y_boot is not None and len(y_boot):
+        return [None] * L
+    coef = loglinear(X[~held], ly[:, ~held])  # (L, k)
+    lo_hi = None
+    if lb is not None:
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            lb = np.log(y_boot)
-            cb = loglinear(X[~held], lb[:, ~held])
-            eb = np.nanmean(np.einsum("pk,bk->bp", X[held], cb) - lb[:, held], axis=1)
-        lo_hi = percentile_ci(eb, ci_level)
-        out["error_log_ci"] = [float(lo_hi[0]), float(lo_hi[1])]
+            cb = loglinear(X[~held], lb[:, :, ~held])
+            eb = np.nanmean(np.einsum("pk,lbk->lbp", X[held], cb) - lb[:, :, held], axis=2)
+        lo_hi = percentile_ci(eb, ci_level, axis=1)  # (2, L)
+    out = []
+    for j in range(L):
+        if not np.all(np.isfinite(coef[j])):
+            out.append(None)
+            continue
+        err = X[held] @ coef[j] - ly[j, held]
+        ex = {
+            "left_out": var,
+            "value": float(v.max()),
+            "n_left_out": int(held.sum()),
+            "error_log": float(err.mean()),
+            "rmse_log": float(np.sqrt((err**2).mean())),
+            "loss_cost": None,
+            "error_log_ci": None,
+        }
+        if curvature[j] is not None:
+            kk = curvature[j][held]
+            if np.all(np.isfinite(kk)):
+                ex["loss_cost"] = float((kk * err**2).mean())
+        if lo_hi is not None:
+            ex["error_log_ci"] = [float(lo_hi[0, j]), float(lo_hi[1, j])]
+        out.append(ex)
     return out
-
-
-# ---------------------------------------------------------------- loss laws
-
-ALPHA_GRID = -np.geomspace(4.0, 0.005, 64)  # coarse exponent grid, ascending -4 .. -0.005
-FINE_POINTS = 33  # points of the per-resample fine grid between coarse neighbours
-
-
-def _profile_sse(z: np.ndarray, y: np.ndarray, w: np.ndarray, positive: bool = True):
-    """Profiled least squares of ``y = L + A z`` for every alpha column of z.
-
-    z: (P, M) or (B, P, M) values ``s^alpha``; y, w: (B, P) targets and weights.
-    Returns (L, A, sse), each (B, M); sse is inf where the fit is singular, or where
-    A <= 0 when ``positive``.
-    """
-    Sw = w.sum(-1)[:, None]
-    Sy = (w * y).sum(-1)[:, None]
-    Syy = (w * y * y).sum(-1)[:, None]
-    if z.ndim == 2:
-        Sz, Szz, Szy = w @ z, w @ (z * z), (w * y) @ z
-    else:
-        Sz = np.einsum("bp,bpm->bm", w, z)
-        Szz = np.einsum("bp,bpm->bm", w, z * z)
-        Szy = np.einsum("bp,bpm->bm", w * y, z)
-    den = Sw * Szz - Sz * Sz
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        A = (Sw * Szy - Sz * Sy) / den
-        L = (Sy - A * Sz) / Sw
-        sse = Syy - L * Sy - A * Szy
-    singular = den <= 1e-14 * np.maximum(Sw * Szz, 1e-300)
-    bad = ~np.isfinite(sse) | ((A <= 0) if positive else False) | singular
-    return L, A, np.where(bad, np.inf, np.maximum(sse, 0.0))
-
-
-def loss_law_profile(
-    s: np.ndarray, Y: np.ndarray, grid: np.ndarray = ALPHA_GRID, positive: bool = True
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Least-squares ``y = L_inf + A s^alpha`` for every row of Y (B, P); NaN = absent.
-
-    ``positive`` constrains A > 0 (a law that falls with s); otherwise A takes any sign.
-    alpha is profiled on a coarse grid, then on a fine grid between the neighbours of
-    each row's best coarse point, then refined by parabolic interpolation.
-    Returns (L_inf, A, alpha, at_bound), each (B,); ``at_bound`` marks fits whose alpha
-    sits at the flat end of the search range (alpha -> 0: no decay, so L_inf and A are
-    not separately identified). NaN where no fit exists.
-    """
-    s = np.asarray(s, dtype=float)
-    Y = np.atleast_2d(np.asarray(Y, dtype=float))
-    s_ref = np.exp(np.log(s).mean())
-    u = np.log(s / s_ref)
-    w = np.isfinite(Y).astype(float)
-    y = np.where(w > 0, Y, 0.0)
-    M = len(grid)
-    _, _, sse = _profile_sse(np.exp(u[:, None] * grid[None, :]), y, w, positive)
-    m = np.argmin(sse, axis=1)
-    coarse_ok = np.isfinite(np.take_along_axis(sse, m[:, None], 1)[:, 0])
-    at_bound = m == M - 1
-    lo, hi = grid[np.clip(m - 1, 0, M - 1)], grid[np.clip(m + 1, 0, M - 1)]
-    fine = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, FINE_POINTS)[None, :]
-    z = np.exp(u[None, :, None] * fine[:, None, :])  # (B, P, F)
-    _, _, sse_f = _profile_sse(z, y, w, positive)
-    f = np.argmin(sse_f, axis=1)
-    fi = np.clip(f, 1, FINE_POINTS - 2)
-    f0, f1, f2 = (np.take_along_axis(sse_f, (fi + d)[:, None], 1)[:, 0] for d in (-1, 0, 1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        den = f0 - 2 * f1 + f2
-        shift = np.where(np.isfinite(den) & (den > 0), 0.5 * (f0 - f2) / den, 0.0)
-    interior = (f > 0) & (f < FINE_POINTS - 1)
-    pos = np.where(interior, fi + np.clip(shift, -1.0, 1.0), f)
-    step = (hi - lo) / (FINE_POINTS - 1)
-    alpha = _golden(u, y, w, positive, lo + pos * step, step, float(grid[0]), float(grid[-1]))
-    za = np.exp(u[None, :] * alpha[:, None])  # (B, P)
-    L, A = _linear_given_alpha(za, y, w)
-    # no fit for fewer points than the law's 3 parameters (as loglinear gives none)
-    ok = coarse_ok & (w.sum(axis=1) >= 3) & np.isfinite(A) & ((A > 0) | (not positive))
-    with np.errstate(over="ignore"):
-        A_orig = A * s_ref ** (-alpha)
-    nan = np.full_like(alpha, np.nan)
-    return (np.where(ok, L, nan), np.where(ok, A_orig, nan), np.where(ok, alpha, nan),
-            at_bound & ok)
-
-
-def _sse_at(alpha, u, y, w, positive):
-    """Profiled SSE at one alpha per row: alpha (B,), u (P,), y, w (B, P) -> (B,)."""
-    z = np.exp(u[None, :] * alpha[:, None])
-    L, A = _linear_given_alpha(z, y, w)
-    with np.errstate(invalid="ignore", over="ignore"):
-        sse = (w * (y - L[:, None] - A[:, None] * z) ** 2).sum(-1)
-    bad = ~np.isfinite(sse) | ((A <= 0) if positive else False)
-    return np.where(bad, np.inf, sse)
-
-
-def _golden(u, y, w, positive, alpha, step, lo_bound, hi_bound, iters: int = 30):
-    """Golden-section search of the profiled SSE in [alpha - step, alpha + step], per row."""
-    a = np.clip(alpha - step, lo_bound, hi_bound)
-    b = np.clip(alpha + step, lo_bound, hi_bound)
-    g = (np.sqrt(5.0) - 1) / 2
-    c, d = b - g * (b - a), a + g * (b - a)
-    fc, fd = _sse_at(c, u, y, w, positive), _sse_at(d, u, y, w, positive)
-    for _ in range(iters):
-        left = fc <= fd
-        b = np.where(left, d, b)
-        a = np.where(left, a, c)
-        c_new = b - g * (b - a)
-        d_new = a + g * (b - a)
-        c, d = np.where(left, c_new, d), np.where(left, c, d_new)
-        fc_new = _sse_at(np.where(left, c_new, d_new), u, y, w, positive)
-        fc, fd = np.where(left, fc_new, fd), np.where(left, fc, fc_new)
-    best = (a + b) / 2
-    f0 = _sse_at(alpha, u, y, w, positive)
-    fb = _sse_at(best, u, y, w, positive)
-    return np.where(fb <= f0, best, alpha)  # never worse than the start
-
-
-def _linear_given_alpha(z: np.ndarray, y: np.ndarray, w: np.ndarray):
-    """Row-wise weighted LS of y on [1, z]: z, y, w all (B, P)."""
-    Sw, Sz, Szz = w.sum(-1), (w * z).sum(-1), (w * z * z).sum(-1)
-    Sy, Szy = (w * y).sum(-1), (w * z * y).sum(-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        A = (Sw * Szy - Sz * Sy) / (Sw * Szz - Sz * Sz)
-        L = (Sy - A * Sz) / Sw
-    return L, A
-
-
-def loss_law(
-    s: np.ndarray, y: np.ndarray, y_boot: np.ndarray | None, group: dict, ci_level: float,
-    variable: str = "scale",
-) -> LawFit:
-    """Fit ``loss_opt = L_inf + A * s^alpha`` by profiled least squares, with bootstrap draws.
-
-    ``scalefit.Law.lmfit_result()`` refits the same model with lmfit, for its standard
-    errors and correlations.
-    """
-    s = np.asarray(s, dtype=float)
-    y = np.asarray(y, dtype=float)
-    L0, A0, a0, at_bound = (v[0] for v in loss_law_profile(s, y[None, :]))
-    params = {"L_inf": float(L0), "A": float(A0), "alpha": float(a0)}
-    notes = []
-    if np.isfinite(a0):
-        a1 = params["alpha"]
-        if at_bound or a1 >= ALPHA_GRID[-1] * 1.001:
-            notes.append(f"alpha at the flat end of its range ({a1:.3g}): no decay, so the "
-                         "asymptote is not identified by these points")
-        elif a1 <= ALPHA_GRID[0] * 0.999:
-            notes.append(f"alpha at the steep end of its range ({a1:.3g}): the asymptote "
-                         "rests on the largest scales alone")
-        if params["L_inf"] < 0 and min(y[np.isfinite(y)], default=0) > 0:
-            notes.append(f"L_inf below 0 ({params['L_inf']:.3g}) for a positive loss: the "
-                         "points show no flattening, so the asymptote is not identified")
-    else:
-        notes.append("no decreasing law fits these points (loss does not fall with "
-                     f"{variable})")
-    pred = params["L_inf"] + params["A"] * s ** params["alpha"]
-    if np.all(np.isfinite(pred)):
-        resid = y - pred
-        ss_tot = float(((y - y.mean()) ** 2).sum())
-        r2 = 1 - float(resid @ resid) / ss_tot if ss_tot > 0 else np.nan
-        rmse = float(np.sqrt((resid**2).mean()))
-    else:
-        r2 = rmse = np.nan
-    names = ("L_inf", "A", "alpha")
-    ci = {n: None for n in names}
-    boot = Lb = bound_b = None
-    if y_boot is not None and len(y_boot):
-        Lb, Ab, ab, bound_b = loss_law_profile(s, y_boot)
-        boot = np.column_stack([Lb, Ab, ab])
-        lo_hi = percentile_ci(boot, ci_level)
-        ci = {n: [float(lo_hi[0, i]), float(lo_hi[1, i])] for i, n in enumerate(names)}
-    ident, why = loss_asymptote_identified(float(L0), bool(at_bound), y, Lb, bound_b, ci_level)
-    if not ident:
-        ci["L_inf"] = None  # an interval is a promise the draws cannot keep
-        if not any("not identified" in n for n in notes):
-            notes.append(f"L_inf not identified: {why}")
-    return LawFit(
-        target="loss_opt", form=f"loss_opt = L_inf + A * {variable}^alpha",
-        variables=(variable,), group=group, params=params, ci=ci, r2_log=r2, rmse_log=rmse,
-        n_points=len(y), param_names=names, notes=notes, boot=boot,
-        points={variable: s, "loss_opt": y}, level=ci_level,
-        asymptote={"identified": ident, "reason": why},
-    )

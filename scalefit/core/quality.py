@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .laws import loss_law_profile
+from .losslaws import loss_law_profiles
 
 
 def ratio_asymptote(s: np.ndarray, R: np.ndarray, level: float = 0.05):
@@ -14,9 +14,22 @@ def ratio_asymptote(s: np.ndarray, R: np.ndarray, level: float = 0.05):
     its exponent is not at the flat end of the search; otherwise R_inf is the mean of R.
     Returns (R_inf, used_power, p_value), each (B,).
     """
+    return ratio_asymptotes([(s, R)], level)[0]
+
+
+def ratio_asymptotes(problems, level: float = 0.05) -> list:
+    """``ratio_asymptote`` of many problems ``(s, R)``, their fits in one batched search
+    (``core.losslaws.loss_law_profiles``)."""
+    profiles = loss_law_profiles(problems, positive=False)
+    return [_ratio_test(np.asarray(s), np.asarray(R), p, level)
+            for (s, R), p in zip(problems, profiles)]
+
+
+def _ratio_test(s, R, profile, level):
+    """The F-test of the power form against a constant, from the profiled fit."""
     from scipy.special import fdtrc
 
-    L, A, alpha, flat = loss_law_profile(s, R, positive=False)
+    L, A, alpha, flat = profile
     n = np.isfinite(R).sum(1)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         mean = np.nanmean(np.where(np.isfinite(R), R, np.nan), axis=1)

@@ -69,53 +69,74 @@ def shape_test(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, variab
     degrees of freedom; the chi-square draw, one per resample, carries the uncertainty of
     s itself, so few points give the wide, t-like interval they should).
     """
+    lb = None if ly_boot is None or not len(ly_boot) else np.asarray(ly_boot)[None]
+    return shape_tests(X, np.asarray(ly)[None], lb, variable, column, level, seed)[0]
+
+
+def shape_tests(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, variable: str,
+                column: int, level: float, seed: int = 0) -> list[dict]:
+    """``shape_test`` of laws sharing the design X: ly (L, P); ly_boot (L, B, P) or None.
+    Each law draws its residual scatter from the same seed as alone, so the draws are made
+    once for all of them."""
+    L, P = ly.shape
     lv = X[:, column]
     n_levels = int(np.unique(np.round(lv, 12)).size)
     k = X.shape[1]
-    out = {"variable": variable, "column": column, "centre": float(lv.mean()),
-           "n_levels": n_levels,
-           "testable": False, "q": None, "q_ci": None, "resolved": False, "weight": None,
-           "rmse_log": None, "reason": None}
-    if n_levels < MIN_LEVELS or len(ly) < k + 2:
-        out["reason"] = (f"not testable: {n_levels} distinct {variable} values (a curvature "
-                         f"term needs {MIN_LEVELS} or more, and one point beyond its "
-                         f"{k + 1} parameters)")
-        return out
+    outs = [{"variable": variable, "column": column, "centre": float(lv.mean()),
+             "n_levels": n_levels, "testable": False, "q": None, "q_ci": None,
+             "resolved": False, "weight": None, "rmse_log": None, "reason": None}
+            for _ in range(L)]
+    if n_levels < MIN_LEVELS or P < k + 2:
+        for out in outs:
+            out["reason"] = (f"not testable: {n_levels} distinct {variable} values (a "
+                             f"curvature term needs {MIN_LEVELS} or more, and one point "
+                             f"beyond its {k + 1} parameters)")
+        return outs
     Xb = np.column_stack([X, (lv - lv.mean()) ** 2])
-    coef = loglinear(Xb, ly[None, :])[0]
-    if not np.all(np.isfinite(coef)):
-        out["reason"] = "not testable: the curvature term is not determined by these points"
-        return out
-    cs = loglinear(X, ly[None, :])
-    sse_s, n = _sse(X, ly[None, :], cs)
-    sse_b, _ = _sse(Xb, ly[None, :], coef[None, :])
-    out.update(testable=True, q=float(coef[-1]), coef=coef,
-               weight=float(bic_weight_bent(sse_s, sse_b, n, k)[0]),
-               rmse_log=float(np.sqrt(sse_b[0] / len(ly))))
-    if ly_boot is None or not len(ly_boot):
-        out["reason"] = "no interval for q: the law has no bootstrap draws"
-        return out
-    dof = len(ly) - k - 1
-    s_b = float(np.sqrt(sse_b[0] / dof))
+    coef = loglinear(Xb, ly)  # (L, k + 1)
+    cs = loglinear(X, ly)
+    sse_s, n = _sse(X, ly, cs)
+    sse_b, _ = _sse(Xb, ly, coef)
+    weight = bic_weight_bent(sse_s, sse_b, n, k)
+    determined = np.all(np.isfinite(coef), axis=1)
+    draws = ly_boot is not None and ly_boot.shape[1] > 0
+    for j, out in enumerate(outs):
+        if not determined[j]:
+            out["reason"] = "not testable: the curvature term is not determined by these points"
+            continue
+        out.update(testable=True, q=float(coef[j, -1]), coef=coef[j], weight=float(weight[j]),
+                   rmse_log=float(np.sqrt(sse_b[j] / P)))
+        if not draws:
+            out["reason"] = "no interval for q: the law has no bootstrap draws"
+    use = np.flatnonzero(determined)
+    if not draws or not use.size:
+        return outs
+    dof = P - k - 1
+    s_b = np.sqrt(sse_b[use] / dof)
     rng = np.random.default_rng(seed)
-    sd = s_b * np.sqrt(dof / rng.chisquare(dof, size=(len(ly_boot), 1)))
-    ly_boot = ly_boot + rng.normal(0.0, 1.0, ly_boot.shape) * sd
+    B = ly_boot.shape[1]
+    sd = s_b[:, None, None] * np.sqrt(dof / rng.chisquare(dof, size=(B, 1)))[None]
+    lyb = ly_boot[use] + rng.normal(0.0, 1.0, (B, P))[None] * sd
     with np.errstate(invalid="ignore"):
-        boot = loglinear(Xb, ly_boot)
-        boot_s = loglinear(X, ly_boot)
-    sse_sb, nb = _sse(X, ly_boot, boot_s)
-    sse_bb, _ = _sse(Xb, ly_boot, boot)
-    lo, hi = percentile_ci(boot[:, -1], level)
-    out.update(boot=boot, weights=bic_weight_bent(sse_sb, sse_bb, nb, k))
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        out["reason"] = "no interval for q: too few resamples determine it"
-        return out
-    out["q_ci"] = [float(lo), float(hi)]
-    out["resolved"] = bool(lo > 0 or hi < 0)
-    if not out["resolved"]:
-        out["reason"] = ("not resolved: its interval contains 0 (no evidence of a bend; not "
-                         "proof of none)")
-    return out
+        boot = loglinear(Xb, lyb)  # (L', B, k + 1)
+        boot_s = loglinear(X, lyb)
+    sse_sb, nb = _sse(X, lyb, boot_s)
+    sse_bb, _ = _sse(Xb, lyb, boot)
+    lo_hi = percentile_ci(boot[:, :, -1], level, axis=1)  # (2, L')
+    weights = bic_weight_bent(sse_sb, sse_bb, nb, k)
+    for i, j in enumerate(use):
+        out = outs[j]
+        lo, hi = lo_hi[:, i]
+        out.update(boot=boot[i], weights=weights[i])
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            out["reason"] = "no interval for q: too few resamples determine it"
+            continue
+        out["q_ci"] = [float(lo), float(hi)]
+        out["resolved"] = bool(lo > 0 or hi < 0)
+        if not out["resolved"]:
+            out["reason"] = ("not resolved: its interval contains 0 (no evidence of a bend; "
+                             "not proof of none)")
+    return outs
 
 
 def shape_draws(shape: dict, z: np.ndarray, ly_straight: np.ndarray | None,
@@ -140,10 +161,30 @@ def shape_draws(shape: dict, z: np.ndarray, ly_straight: np.ndarray | None,
 
 def with_shape(law: LawFit, y_boot: np.ndarray | None) -> LawFit:
     """The power law with its shape test in its first variable (scale when it has scale)."""
-    X, ly = _design_of(law)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lb = None if y_boot is None or not len(y_boot) else np.log(y_boot)
-    return dataclasses.replace(law, shape=shape_test(X, ly, lb, law.variables[0], 1, law.level))
+    return with_shapes([law], [y_boot])[0]
+
+
+def with_shapes(laws: list[LawFit], y_boots: list) -> list[LawFit]:
+    """``with_shape`` of many laws: laws with the same design, variable, level and number
+    of resamples are tested together (``shape_tests``)."""
+    prep = []
+    sets: dict[tuple, list[int]] = {}
+    for i, (law, y_boot) in enumerate(zip(laws, y_boots)):
+        X, ly = _design_of(law)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lb = None if y_boot is None or not len(y_boot) else np.log(y_boot)
+        prep.append((X, ly, lb))
+        key = (X.shape, X.tobytes(), law.variables[0], law.level,
+               None if lb is None else lb.shape)
+        sets.setdefault(key, []).append(i)
+    out: list = [None] * len(laws)
+    for (_, _, variable, level, shape), idx in sets.items():
+        X = prep[idx[0]][0]
+        ly = np.stack([prep[i][1] for i in idx])
+        lb = None if shape is None else np.stack([prep[i][2] for i in idx])
+        for i, test in zip(idx, shape_tests(X, ly, lb, variable, 1, level)):
+            out[i] = laws[i].replace(shape=test)
+    return out
 
 
 def _design_of(law: LawFit) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,8 @@ from dataclasses import fields
 import numpy as np
 
 from ..core.bootstrap import percentile_ci
-from ..core.laws import ALPHA_GRID, LawFit, design
+from ..core.laws import LawFit, design
+from ..core.losslaws import ALPHA_GRID
 from ..render.format import fmt, fmt_ci, group_text
 from ..render.tables import Text
 from .base import draws_from_json, draws_to_json, jsonable, level_or_stored, num
@@ -28,9 +29,14 @@ class Law(LawFit):
 
     @classmethod
     def of(cls, law: LawFit) -> Law:
-        """The result form of a numeric law (no copy of its arrays)."""
-        return law if isinstance(law, cls) else cls(**{f.name: getattr(law, f.name)
-                                                       for f in fields(LawFit)})
+        """The result form of a numeric law (no copy of its arrays: a LawFit's values are
+        frozen already, so they are taken as they are)."""
+        if isinstance(law, cls):
+            return law
+        new = object.__new__(cls)
+        for f in fields(LawFit):
+            object.__setattr__(new, f.name, getattr(law, f.name))
+        return new
 
     # ------------------------------------------------------------------ protocol
     def conf_int(self, level: float | None = None) -> dict:

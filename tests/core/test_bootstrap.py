@@ -93,6 +93,29 @@ def test_level_sum_blocks_match_a_loop_over_resamples(t, n_boot, seed):
     assert np.all(q >= s * s / np.maximum(n, 1) - 1e-9)
 
 
+@SETTINGS
+@given(tables(), st.integers(1, 40), st.integers(0, 2**32 - 1), st.booleans())
+def test_level_major_sums_and_fits_are_the_same_to_the_bit(t, n_boot, seed, parametric):
+    """``levels_first`` sums are the (b, G, J) sums with the level axis first, and the
+    bootstrap's level-major fit gives what ``fit_sweeps`` gives on the (b, G, J) sums."""
+    sw = _index(t)
+    if len(sw.run_loss) == 0:
+        return
+    sd = np.full(sw.n_groups, 0.01) if parametric else None
+    for (n, s, q), (nl, sl, ql) in zip(level_sum_blocks(sw, n_boot, seed, sd),
+                                       level_sum_blocks(sw, n_boot, seed, sd,
+                                                        levels_first=True)):
+        for a, b in ((n, nl), (s, sl), (q, ql)):
+            np.testing.assert_array_equal(np.moveaxis(a, -1, 0), b)
+    n, s, _ = _blocks(sw, n_boot, seed, sd)
+    f = fit_sweeps(sw.x, n, s, None, window=2, rules=False)
+    boot = bootstrap_sweeps(sw, n_boot, seed, 2, noise_sd=sd)
+    valid = np.isfinite(f.x_opt)
+    np.testing.assert_array_equal(boot.x_opt, np.where(valid, f.x_opt, np.nan))
+    np.testing.assert_array_equal(boot.curvature, np.where(valid, f.curvature, np.nan))
+    np.testing.assert_array_equal(boot.x_best, f.x_best)
+
+
 @settings(max_examples=15, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 @given(tables(), st.integers(0, 1000), st.integers(1, 7))

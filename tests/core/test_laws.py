@@ -1,4 +1,4 @@
-"""core.laws against numpy.linalg.lstsq per law and the textbook formulas."""
+"""core.laws and core.losslaws against numpy.linalg.lstsq per law and the textbook formulas."""
 
 import math
 
@@ -6,14 +6,8 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from scalefit.core.laws import (
-    fit_stats,
-    leave_largest_out,
-    loglinear,
-    loss_law,
-    loss_law_profile,
-    power_law,
-)
+from scalefit.core.laws import fit_stats, leave_largest_out, loglinear, power_law
+from scalefit.core.losslaws import loss_law, loss_law_profile, loss_law_profiles
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -66,6 +60,21 @@ def test_loglinear_matches_lstsq_per_row(r):
         else:
             pred, pred_ref = X @ coef[b], X @ ref  # compare fitted values (well determined)
             np.testing.assert_allclose(pred, pred_ref, rtol=1e-6, atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(regressions(), st.integers(9, 60), st.integers(0, 2**32 - 1))
+def test_loglinear_of_many_rows_is_row_by_row(r, B, seed):
+    """From 9 rows on, rows sharing their present points share one normal matrix and one
+    solve: the same fit as each row alone (to rounding), singular patterns NaN alike."""
+    X, Y, _ = r
+    rng = np.random.default_rng(seed)
+    Y = Y[rng.integers(0, len(Y), B)] + rng.normal(0, 0.1, (B, X.shape[0]))
+    coef = loglinear(X, Y)
+    alone = np.array([loglinear(X, row[None])[0] for row in Y])
+    np.testing.assert_array_equal(np.isnan(coef), np.isnan(alone))
+    np.testing.assert_allclose(coef, alone, rtol=1e-9, atol=1e-9)
 
 
 @SETTINGS
@@ -198,6 +207,28 @@ def test_loss_law_profile_rows_are_fitted_independently(rows):
         alone = loss_law_profile(s, Y[b:b + 1])
         for got, want in zip(stacked, alone):
             np.testing.assert_allclose(got[b], want[0], rtol=1e-9, atol=1e-12)
+
+
+def test_loss_law_profiles_give_each_problem_its_own_numbers_to_the_bit():
+    """Batched problems of 3 to 12 points (from 8 on numpy sums a row pairwise), with
+    absent points and rows no decreasing law fits, get what each gets alone."""
+    rng = np.random.default_rng(0)
+    problems = []
+    for t in range(24):
+        P, B = 3 + t % 10, (1, 5, 40)[t % 3]
+        s = np.sort(rng.choice(np.geomspace(1e6, 1e10, 40), P, replace=False))
+        Y = 2 + 3 * (s / s[0]) ** rng.uniform(-1, -0.1) + rng.normal(0, 0.01, (B, P))
+        Y[rng.random((B, P)) < 0.1] = np.nan
+        problems.append((s, -Y if t % 7 == 0 else Y))
+    for positive in (True, False):
+        batched = loss_law_profiles(problems, positive=positive)
+        for (s, Y), got in zip(problems, batched):
+            for a, b in zip(got, loss_law_profile(s, Y, positive=positive)):
+                assert np.array_equal(a, b, equal_nan=True)
+            for b, row in enumerate(Y):  # alone, row by row (sums of one row)
+                single = loss_law_profile(s, row[None], positive=positive)
+                assert all(np.array_equal(a[b:b + 1], c, equal_nan=True)
+                           for a, c in zip(got, single))
 
 
 def test_loss_law_profile_gives_no_fit_to_fewer_than_three_points():
