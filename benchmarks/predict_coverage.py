@@ -1,11 +1,16 @@
-"""Benchmark: coverage of `scalefit predict`'s 95% PI on held-out synthetic optima.
+"""Benchmark: coverage of the laws' intervals on synthetic data with a known truth.
 
 A straight law lr* = C s^-0.3 d^-0.2 with 5% scatter of the sweeps' optima around it
-(scalefit.synthetic.make_sweeps; 6 scales, 2 horizons, 2 seeds per LR): fit the 4
-smallest scales, predict every `ok` optimum the full data measure at the 2 largest. Prints
-the coverage of the PI `predict` gives (a new point of the least-squares law: rmse over
-n - k, leverage, Student's t) and of the PI it gave before 2026-12-06 (normal noise of
-s.d. rmse_log over n, no leverage), from the same bootstrap draws.
+(scalefit.synthetic.make_sweeps; 6 scales, 2 horizons, 2 seeds per LR).
+
+* Prediction: fit the 4 smallest scales, predict every `ok` optimum the full data measure
+  at the 2 largest. The coverage of the PI `predict` gives (a new point of the
+  least-squares law: rmse over n - k, leverage, Student's t) and of normal noise of s.d.
+  rmse_log over n without leverage (what predict added before 2026-12-06) on the same
+  draws.
+* Exponents: fit all 6 scales; the coverage of the 95% intervals of a and b (and the
+  median width of a's) with the scatter of the optima (``--scatter``, default 0.05) and
+  without (0).
 
     python benchmarks/predict_coverage.py [--seeds 20]
 """
@@ -27,6 +32,7 @@ SCALES = (1e7, 2e7, 4e7, 8e7, 1.6e8, 3.2e8)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--scatter", type=float, default=0.05)
     args = ap.parse_args()
     now, before = [], []
     for seed in range(args.seeds):
@@ -44,7 +50,20 @@ def main() -> None:
             lo, hi = np.exp(percentile_ci(old, 0.95))
             before.append(lo <= row["lr_opt"] <= hi)
     print(f"{len(now)} held-out optima ({args.seeds} seeds): 95% PI of predict covers "
-          f"{np.mean(now):.0%}; the PI before 2026-12-06 (rmse_log alone) {np.mean(before):.0%}")
+          f"{np.mean(now):.0%}; rmse_log alone on the same draws {np.mean(before):.0%}")
+    for scatter in (args.scatter, 0.0):
+        ca, cb, w = [], [], []
+        for seed in range(2 * args.seeds):
+            df = make_sweeps(scales=SCALES, horizons=(1e9, 4e9), seeds=2, noise=0.004,
+                             law=TrueLaw(a=-0.3, b=-0.2), lr_scatter=scatter, seed=seed)
+            law = scalefit.fit(df, n_boot=200, seed=seed, progress=None).law()
+            (lo, hi), (blo, bhi) = law.ci["a"], law.ci["b"]
+            ca.append(lo <= -0.3 <= hi)
+            cb.append(blo <= -0.2 <= bhi)
+            w.append(hi - lo)
+        print(f"exponents, optima scattered by {scatter:g} ({2 * args.seeds} seeds): 95% CI "
+              f"covers a in {np.mean(ca):.0%}, b in {np.mean(cb):.0%}; median width of a's "
+              f"{np.median(w):.3f}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import pandas as pd
 from .core import backtest as cb
 from .core.laws import power_law
 from .errors import ScalefitInputError
-from .laws import _with_noise, by_groups, law_points, law_variables
+from .laws import _with_noise, by_groups, law_points, law_variables, with_excess
 from .options import check
 from .results.backtest import BacktestResult
 
@@ -169,8 +169,9 @@ def _law(train: pd.DataFrame, col: str, xl, level: float, by_col: bool, variable
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             yb = np.exp(xl[:, cols])
         yb, _ = _with_noise(yb)
-    law = power_law(target, {v: train[v].to_numpy(float) for v in variables},
-                    train[target].to_numpy(float), yb, tuple(variables), {}, level,
+    values = {v: train[v].to_numpy(float) for v in variables}
+    yb, _ = with_excess(values, tuple(variables), train[target].to_numpy(float), yb, target)
+    law = power_law(target, values, train[target].to_numpy(float), yb, tuple(variables), {}, level,
                     exponents={"scale": "a", "horizon": "b", col: "c"})
     if not np.all(np.isfinite(law.coef())):
         return None, "the law of the smaller levels is not determined"

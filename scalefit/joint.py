@@ -35,7 +35,7 @@ from .core.laws import LawFit, power_law
 from .core.pyvalue import py_item
 from .errors import ScalefitInputError
 from .grouping import _factorize
-from .laws import _label, law_variables
+from .laws import _label, law_variables, with_excess
 from .laws import _with_noise as laws_with_noise
 from .options import FitOptions
 from .render.format import name_list, quote
@@ -273,8 +273,10 @@ def _joint_laws(sub: pd.DataFrame, boot, group: dict, ci: float, jruns, notes) -
                     yb = np.where(yb > 0, yb, np.nan)
         yb, law_notes = _with_noise(yb)
         linear = target == "lr_bs_slope"
-        law = power_law(target, vals, np.exp(y) if linear else y, yb, variables, dict(group),
-                        ci, primary=True, domain=dom, notes=tuple(law_notes))
+        y_fit = np.exp(y) if linear else y
+        yb, extra = with_excess(vals, variables, y_fit, yb, target)
+        law = power_law(target, vals, y_fit, yb, variables, dict(group),
+                        ci, primary=True, domain=dom, notes=(*law_notes, *extra))
         if linear:
             law = _as_linear(law)
         if target == "lr_opt":
@@ -349,12 +351,13 @@ def _bs_aware_law(opt1: pd.DataFrame, boot1, column: str, group: dict, include, 
         with np.errstate(over="ignore", under="ignore"):
             yb = np.exp(xl[:, pts.index.to_numpy()])
     yb, law_notes = _with_noise(yb)
+    yb, extra = with_excess(vals, variables, pts["lr_opt"].to_numpy(float), yb, "lr_opt|bs")
     dom = {v: (float(pts[v].min()), float(pts[v].max())) for v in ("scale", "horizon")
            if v in pts}
     dom["bs"] = (float(vals["bs"].min()), float(vals["bs"].max()))
     return power_law("lr_opt", vals, pts["lr_opt"].to_numpy(float), yb, variables,
                      dict(group), ci, exponents={"scale": "a", "horizon": "b", "bs": "c"},
-                     primary=True, domain=dom, notes=tuple(law_notes),
+                     primary=True, domain=dom, notes=(*law_notes, *extra),
                      curvature=pts["curvature"].to_numpy(float))
 
 

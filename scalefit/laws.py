@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .core.bootstrap import BootSweeps
-from .core.laws import LawFit, collinear, power_laws
+from .core.laws import LawFit, collinear, design, power_laws
 from .core.losslaws import loss_laws
+from .core.scatter import carry_excess_scatter, excess_note
 from .core.shape import with_fix, with_shapes
 
 
@@ -182,15 +183,19 @@ def _power_law_items(pts: dict, boot, variables, group, ci, primary,
                     yb = boot.curvature[:, cols[keep]]
                     yb = np.where(yb > 0, yb, np.nan)
             yb, notes = _with_noise(yb)
-        spec = {"target": target, "values": {v: arr[v][keep] for v in variables}, "y": y,
+        values = {v: arr[v][keep] for v in variables}
+        yb_noise = yb  # the shape test adds its own residual scatter to these
+        yb, extra = with_excess(values, variables, y, yb, target)
+        notes = [*notes, *extra]
+        spec = {"target": target, "values": values, "y": y,
                 "y_boot": yb, "variables": variables, "group": dict(group), "ci_level": ci,
                 "curvature": arr["curvature"] if target == "lr_opt" else None,
                 "primary": primary,
                 "domain": _domain({k: v[keep] for k, v in arr.items()}, variables),
                 "audit_range": _audit_range(arr) if target == "lr_opt" else None,
                 "notes": notes}
-        out.append({"spec": spec, "y_boot": yb, "shape": target == "lr_opt",
-                    "curvature": arr.get("curvature")})
+        out.append({"spec": spec, "y_boot": yb, "y_boot_noise": yb_noise,
+                    "shape": target == "lr_opt", "curvature": arr.get("curvature")})
     return out
 
 
@@ -201,12 +206,26 @@ def _fit_power_laws(laws: list, power: list[tuple[int, dict]], fix) -> None:
     fitted = power_laws([item["spec"] for _, item in power])
     shaped = [j for j, (_, item) in enumerate(power) if item["shape"]]
     for j, law in zip(shaped, with_shapes([fitted[j] for j in shaped],
-                                          [power[j][1]["y_boot"] for j in shaped])):
+                                          [power[j][1]["y_boot_noise"] for j in shaped])):
         fitted[j] = law
     for (i, item), law in zip(power, fitted):
         if item["shape"] and fix:
             law = with_fix(law, fix, item["y_boot"], item["curvature"])
         laws[i] = law
+
+
+def with_excess(values: dict, variables, y: np.ndarray, yb: np.ndarray | None, target: str
+                ) -> tuple[np.ndarray | None, list[str]]:
+    """A law's resampled points with the scatter of its points around it beyond their own
+    noise added (``core.scatter``: tau^2 on n - k degrees of freedom; the noise seeded by
+    the law's content: design, ``target`` and points), and the note that says so when the
+    points scatter more than 1.5x what their noise explains."""
+    if yb is None:
+        return None, []
+    X = design({v: np.log(values[v]) for v in variables}, tuple(variables))
+    yb, info = carry_excess_scatter(X, y, yb, key=target)
+    note = excess_note(info, target)
+    return yb, [note] if note else []
 
 
 def _with_noise(yb: np.ndarray):

@@ -32,7 +32,7 @@ import pandas as pd
 
 from .core.bootstrap import percentile_ci
 from .core.identify import MAX_AT_BOUND, draws_identified
-from .core.laws import LawFit, collinear, power_laws
+from .core.laws import LawFit, collinear, loglinear, power_laws
 from .core.losslaws import loss_laws
 from .core.pyvalue import py_scalar
 from .core.quality import ratio_asymptotes
@@ -261,8 +261,12 @@ def _lr_measures(s, boot, ci, notes, lab, law: LawFit) -> dict:
     out["lr_exponent"] = law.params["a"]
     out["E"] = law.rmse_log
     if yb is not None:
-        cb = np.asarray(law.boot)
+        # E's own draws: the resampled points around the law refitted on those same points
+        # (the law's draws also carry the points' scatter around it, core/scatter.py, which
+        # is what E measures, so they would count it twice)
         X = np.column_stack([np.ones(len(s)), np.log(s["scale"].to_numpy())])
+        with np.errstate(invalid="ignore"):
+            cb = loglinear(X, yb)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             eb = np.sqrt(np.nanmean((yb - cb @ X.T) ** 2, axis=1))

@@ -142,3 +142,14 @@ def test_isoflop_laws_select_by_the_same_rule():
     assert isinstance(res.law("N_opt"), list)
     with pytest.raises(scalefit.ScalefitInputError, match="no law of N_opt"):
         res.law("N_opt", {"rep": 3})
+
+
+def test_exact_text_wins_over_the_same_number_written_differently():
+    """Labels "0" and "00" are two groups (found by the label-renaming property test)."""
+    from scalefit.selection import select
+
+    groups = [{"p": "0"}, {"p": "00"}]
+    assert select(groups, {"p": "0"}, ["p"]) == [{"p": "0"}]
+    assert select(groups, {"p": "00"}, ["p"]) == [{"p": "00"}]
+    assert select(groups, {"p": 0}, ["p"]) == [{"p": "0"}]  # str(0) == "0"
+    assert select(groups, {"p": 0.0}, ["p"]) == groups  # no exact text: both as numbers

@@ -53,7 +53,10 @@ def test_verdicts_follow_ground_truth(tmp_path):
     assert got["T2"] == "consistent"        # sp_emb's do not either
     assert got["T5"] == "consistent"        # only SP spikes above its optimum
     assert got["S1"] == "consistent"        # muP flat within +-0.1
-    assert got["S2"] == "consistent"        # SP's optimum falls as 1/width
+    # SP's optimum falls as 1/width, but its optima scatter around that law (E ~ 0.27 over 5
+    # widths): the exponent's interval carries the scatter (about -1 +- 0.4, as the
+    # classical t interval of 5 points), so -1 +- 0.2 cannot be claimed
+    assert got["S2"] == "not resolved"
     assert got["M1"] == "-"
 
 

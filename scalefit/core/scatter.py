@@ -9,6 +9,7 @@ the interval a user is given is the one the backtests check.
 from __future__ import annotations
 
 import warnings
+import zlib
 
 import numpy as np
 
@@ -96,14 +97,24 @@ def with_excess_scatter(lb: np.ndarray, tau2: float, dof: int, seed: int = 0) ->
 
 
 def carry_excess_scatter(X: np.ndarray, y: np.ndarray, yb: np.ndarray | None,
-                         seed=0) -> tuple[np.ndarray | None, dict]:
+                         seed=None, key: str = "") -> tuple[np.ndarray | None, dict]:
     """A power law's resampled points (``yb`` (B, n), positive, NaN = absent) with the
     scatter of its points ``y`` (n,) around the law beyond their own noise added
     (``excess_scatter`` on the logs, then ``with_excess_scatter``); ``X`` (n, k) its
-    design in logs. ``seed``: an int or a sequence of ints (numpy's SeedSequence).
-    Returns (draws, the ``excess_scatter`` dict)."""
+    design in logs. ``seed``: an int or a sequence of ints (numpy's SeedSequence); by
+    default one from the law's content: its design, ``key`` (its target), the number of
+    resamples and its points relative to the first (ln y - ln y_0 to 9 decimals), so a
+    law's draws are reproducible, do not move with the unit of y or a group's label, and
+    two laws with different points draw independent noise. Returns (draws, the
+    ``excess_scatter`` dict).
+    """
     if yb is None or not len(yb):
         return yb, excess_scatter(X, np.log(y), None)
+    if seed is None:
+        ly = np.log(np.asarray(y, float))
+        rel = np.round(ly - ly[0], 9) + 0.0  # + 0.0: no negative zero
+        seed = [zlib.crc32(np.asarray(X, float).tobytes()), zlib.crc32(key.encode()),
+                zlib.crc32(rel.tobytes()), len(yb)]
     with np.errstate(divide="ignore", invalid="ignore"):
         lb = np.log(yb)
     info = excess_scatter(X, np.log(y), lb)

@@ -16,7 +16,7 @@ from ..errors import ScalefitInputError
 from ..options import check
 from ..render.format import fmt, fmt_ci, group_label
 from ..render.tables import Document, Table, Text
-from ..selection import matches
+from ..selection import matching
 from .base import draws_from_json, draws_to_json, jsonable, level_or_stored
 
 # Keys of a row that hold draws: in memory always, in to_dict only with draws=True.
@@ -75,9 +75,9 @@ class _Rows:
         """The row of ``group`` (by-column values; default: the only row)."""
         if group is None and len(self.rows) == 1:
             return self.rows[0]
-        for r in self.rows:
-            if group is not None and matches(r["group"], group):
-                return r
+        hits = [] if group is None else matching(self.rows, group, lambda r: r["group"])
+        if hits:
+            return hits[0]
         raise KeyError(f"no row for group {group!r}")
 
     def messages(self) -> list[str]:

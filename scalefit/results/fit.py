@@ -23,7 +23,7 @@ from ..options import check
 from ..render import fit_text
 from ..render.format import group_label, group_text
 from ..schema import SCHEMA_VERSION
-from ..selection import matches, select
+from ..selection import matching, select
 from .base import Immutable, draws_from_json, jsonable, level_or_stored
 from .decisions import Audit, HorizonTransfer, Prediction, transfer_row
 from .joint import JointFit
@@ -86,16 +86,14 @@ class FitResult(Immutable):
         matches several (e.g. no ``group`` on a fit with ``by`` groups: one per group),
         None when none.
         """
-        hits = [law for law in self.laws if law.target == target
-                and (law.primary or not primary) and matches(law.group, group)]
+        hits = matching([law for law in self.laws if law.target == target
+                         and (law.primary or not primary)], group, lambda law: law.group)
         return hits[0] if len(hits) == 1 else (hits or None)
 
     def _primary(self, target: str, group: dict):
-        for law in self.laws:
-            if (law.target == target and law.primary and set(law.group) == set(group)
-                    and matches(law.group, group)):
-                return law
-        return None
+        hits = matching([law for law in self.laws if law.target == target and law.primary
+                         and set(law.group) == set(group)], group, lambda law: law.group)
+        return hits[0] if hits else None
 
     def groups(self, group: dict | None = None, target: str = "lr_opt") -> list[dict]:
         """The by-groups with a primary law of ``target``, those ``group`` selects only

@@ -24,7 +24,7 @@ from ..core.pyvalue import py_item
 from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..render.format import group_label
 from ..schema import ISOFLOP_SCHEMA_VERSION
-from ..selection import matches
+from ..selection import matching
 from .allocation import Allocation, check_budgets
 from .base import Immutable, draws_from_json, draws_to_json, jsonable, level_or_stored, num
 
@@ -75,7 +75,8 @@ class IsoflopResult(Immutable):
     def law(self, target: str = "N_opt", group: dict | None = None):
         """The law of ``target`` (``N_opt``, ``D_opt``, ``tokens_per_param``, ``loss_opt``)
         for ``group``; a list when the selection matches several groups."""
-        hit = [law for law in self.laws if law.target == target and matches(law.group, group)]
+        hit = matching([law for law in self.laws if law.target == target], group,
+                       lambda law: law.group)
         if not hit:
             raise ScalefitInputError(f"no law of {target}" + (f" for {group}" if group else "")
                                      + "; it needs optima at 3 or more budgets (4 for the loss)")

@@ -22,7 +22,7 @@ from ..core.pyvalue import py_scalar
 from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..options import check
 from ..render import joint_text
-from ..selection import matches, select
+from ..selection import matching, select
 from .base import Immutable, draws_from_json, draws_to_json, jsonable
 from .decisions import _Rows
 from .law import Law
@@ -78,7 +78,8 @@ class JointFit(Immutable):
         Law when one matches, a list when several, None when none."""
         pool = self.bs_laws if target == "lr_opt_bs" else self.laws
         tgt = "lr_opt" if target == "lr_opt_bs" else target
-        hits = [law for law in pool if law.target == tgt and matches(law.group, group)]
+        hits = matching([law for law in pool if law.target == tgt], group,
+                        lambda law: law.group)
         return hits[0] if len(hits) == 1 else (hits or None)
 
     def _one(self, pool, target, group):
