@@ -111,14 +111,18 @@ def load_curve_table(table, *, run=None, step=None, lr=None, loss=None, schedule
     dropped = ~(np.isfinite(losses) & (losses > 0))
     if dropped.any():
         notes.append(f"{int(dropped.sum())} row(s) without a finite positive loss left out")
-    for name in dict.fromkeys(names):  # runs in table order
-        sel = np.flatnonzero((names == name) & ~dropped)
+    # a run is one (by values, run name): the same name may recur in another group
+    keys = names if not by else np.array(
+        ["\x1f".join([*map(str, row), n]) for row, n in zip(df[list(by)].to_numpy(), names)])
+    for key in dict.fromkeys(keys):  # runs in table order
+        name = names[np.flatnonzero(keys == key)[0]]
+        sel = np.flatnonzero((keys == key) & ~dropped)
         if sel.size == 0:
             continue
         order = sel[np.argsort(steps[sel], kind="stable")]
         t = steps[order].astype(np.int64)
         if np.any(np.diff(t) == 0):
-            raise ScalefitInputError(f"{src}: run {name!r} logs step {t[np.diff(t) == 0][0]} "
+            raise ScalefitInputError(f"{src}: run {name!r} logs step {t[1:][np.diff(t) == 0][0]} "
                                      "twice; give one row per (run, step)")
         group = {b: df[b].iloc[order[0]] for b in by}
         spec = given.get(name, given.get("*"))
@@ -128,7 +132,7 @@ def load_curve_table(table, *, run=None, step=None, lr=None, loss=None, schedule
                 raise ScalefitInputError(f"{src}: run {name!r} has {len(texts)} different "
                                          f"schedule descriptions in {cols['schedule']!r}")
             spec = parse_schedule(texts[0]) if len(texts) else None
-        every = np.flatnonzero(names == name)  # rows without a loss may still log the LR
+        every = np.flatnonzero(keys == key)  # rows without a loss may still log the LR
         every = every[np.argsort(steps[every], kind="stable")]
         runs.append(_schedule(name, group, t, losses[order], spec, src,
                               steps[every].astype(np.int64),

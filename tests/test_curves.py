@@ -133,3 +133,15 @@ def test_published_mpl_parameters_reproduce_the_authors_test_metrics(datasets):
                                              [df["step"].to_numpy()]))[0]
         assert 1 - ((y - pred) ** 2).sum() / ((y - y.mean()) ** 2).sum() == pytest.approx(
             r2, abs=2e-6)
+
+
+def test_by_groups_fit_separately():
+    a, b = _table(seed=1).assign(model="small"), _table(seed=2).assign(model="big")
+    b["loss"] = b["loss"] * 0.9
+    fit = scalefit.fit_curves(pd.concat([a, b]), by=["model"], law="tissue", n_boot=0,
+                              progress=None)
+    assert set(fit.params) == {"model=small", "model=big"}
+    assert fit.params["model=big"]["L0"] < fit.params["model=small"]["L0"]
+    with pytest.raises(scalefit.ScalefitInputError, match="groups match"):
+        fit.predict(SPECS["cos"])
+    assert fit.predict(SPECS["cos"], group={"model": "big"}).values["loss"].size > 0
