@@ -30,6 +30,8 @@ _LAZY = {
     "Proposals": ("scalefit.results.proposals", "Proposals"),
     "backtest": ("scalefit.backtest_table", "backtest"),
     "BacktestResult": ("scalefit.results.backtest", "BacktestResult"),
+    "fit_curves": ("scalefit.curves", "fit_curves"),
+    "CurveFit": ("scalefit.results.curves", "CurveFit"),
 }
 
 __all__ = ["__version__", "ScalefitInputError", "ScalefitFitError", "ExtrapolationWarning",

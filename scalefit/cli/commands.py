@@ -288,6 +288,53 @@ def backtest(args) -> int:
     return _emit(args, res)
 
 
+def curve(args) -> int:
+    """``curve``: table -> CurveFit -> summary (+ decisions), --json."""
+    from ..curves import fit_curves
+    from ..files import check_outputs
+    from ..render.tables import Document, Text
+
+    check_outputs(args.json, None, [args.runs])
+    if args.branches and (args.cooldown is None or args.end_lr is None):
+        raise UsageError("--branches needs --cooldown STEPS and --end-lr LR")
+    res = fit_curves(args.runs, run=args.run, step=args.step, lr=args.lr, loss=args.loss,
+                     schedule_col=args.schedule_col, schedules=dict(args.schedule),
+                     by=list(dict.fromkeys(args.by)), law=args.law, lam=args.lam,
+                     n_boot=args.boot, ci=args.ci, seed=args.seed,
+                     huber_delta=args.huber_delta, fmt=args.format,
+                     progress=None if args.quiet else "auto")
+    group = dict(args.group) or None
+    decisions = [res.predict(s, group=group) for s in args.predict]
+    if args.compare:
+        decisions.append(res.compare(*args.compare, group=group))
+    if args.branches:
+        decisions.append(res.branches(args.branches, args.cooldown, args.end_lr, args.decay,
+                                      group=group))
+    if not decisions:
+        return _emit(args, res, draws=True)
+    text = Document([res.summary(), *[b for d in decisions
+                                      for b in (Text([""]), d.summary())]])
+    out = _Bundle(res, decisions)
+    return _emit(args, out, text, draws=True)
+
+
+class _Bundle:
+    """A fit and its decisions as one JSON document (``decisions``: their to_dict())."""
+
+    def __init__(self, fit, decisions):
+        self.fit, self.decisions = fit, decisions
+
+    def summary(self):
+        return self.fit.summary()
+
+    def messages(self):
+        return [m for d in self.decisions for m in d.messages()]
+
+    def to_dict(self, draws=True):
+        return {**self.fit.to_dict(draws=draws),
+                "decisions": [d.to_dict() for d in self.decisions]}
+
+
 COMMANDS = {"next": next_, "fit": fit, "compare": fit, "predict": predict, "audit": audit,
             "transfer": transfer, "chinchilla": chinchilla, "isoflop": isoflop,
-            "allocate": allocate, "backtest": backtest}
+            "allocate": allocate, "backtest": backtest, "curve": curve}

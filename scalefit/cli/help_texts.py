@@ -2,6 +2,7 @@
 lines. Text only (no argparse), so the parser module holds the arguments alone."""
 
 from .backtest_args import BACKTEST_ABOUT, BACKTEST_EPILOG
+from .curve_args import CURVE_ABOUT, CURVE_EPILOG
 
 EPILOGS = {
     "fit": r"""examples:
@@ -84,6 +85,7 @@ Minimises the fitted loss under C = 6 N D: N* = G (C/6)^a, D* = (C/6)^b / G with
 a = beta / (alpha + beta). Intervals: every bootstrap draw saved in FIT.json, allocated.
 Warns when a budget, N* or D* lies outside the data the law was fitted on.
 """,
+    "curve": CURVE_EPILOG,
     "backtest": BACKTEST_EPILOG,
     "next": r"""examples:
   scalefit next runs.csv --budget 16
@@ -143,6 +145,7 @@ ABOUT = {
              "the most per unit cost, each with its reason in one line (docs/math.md section "
              "11)."),
     "backtest": BACKTEST_ABOUT,
+    "curve": CURVE_ABOUT,
     "allocate": ("compute-optimal N and D for a budget, from a Chinchilla fit",
                  "For budgets of C FLOPs: the model size N* and tokens D* that minimise a saved "
                  "Chinchilla law (scalefit chinchilla --json) at C = 6 N D, the tokens per "
@@ -159,13 +162,14 @@ MAIN_EPILOG = """examples:
   scalefit chinchilla runs.csv --boot 200 --json law.json
   scalefit allocate law.json --budget 5.88e23
   scalefit isoflop isoflops.csv --by dataset
+  scalefit curve curves.csv --schedule '*=cosine:total=24000,warmup=2160,peak=3e-4,end=3e-5'
   scalefit next runs.csv --budget 16 --target-scale 7B --target-horizon 1T --out next.csv
 
 exit status: 0 success, 2 bad input or usage, 1 the fit failed.
 'scalefit COMMAND --help' shows every option, with examples.
 """
 USAGES = {"fit": "%(prog)s RUNS [options]", "chinchilla": "%(prog)s RUNS [options]",
-          "isoflop": "%(prog)s RUNS [options]",
+          "isoflop": "%(prog)s RUNS [options]", "curve": "%(prog)s RUNS [options]",
           "allocate": "%(prog)s FIT.json --budget C [--budget C2 ...] [options]",
           "compare": "%(prog)s RUNS --by COL [COL ...] [options]",
           "next": "%(prog)s RUNS --budget K [options]",

@@ -15,7 +15,7 @@ from .parser import PROG, UsageError, build_parser
 EXIT_OK, EXIT_FIT, EXIT_INPUT = 0, 1, 2
 LINE = 1000  # characters of one message line at most: a huge cell is cut in the middle
 COMMAND_NAMES = ("fit", "compare", "predict", "audit", "transfer", "next", "chinchilla", "isoflop",
-                 "allocate")
+                 "allocate", "curve")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from ..core.status_names import STATUS_NAMES  # numpy-free, so --help stays inst
 from ..errors import ScalefitInputError
 from ..options import parse
 from .backtest_args import add_backtest_args
+from .curve_args import add_curve_args
 from .help_texts import ABOUT, EPILOGS, MAIN_DESCRIPTION, MAIN_EPILOG, USAGES
 from .law_options import add_law_options
 from .usage import Parser, UsageError  # noqa: F401 (UsageError: re-exported)
@@ -224,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                    default=1e-3,
                    help="Huber threshold on ln L residuals (default 1e-3)")
     _isoflop_args(p["isoflop"])
+    add_curve_args(p["curve"], boot, seed, level, pair, positive, _count)
     _allocate_args(p["allocate"])
     for name in EPILOGS:
         _outputs(p[name], report=name in ("fit", "compare"))
