@@ -134,6 +134,11 @@ RULES: dict[str, Rule] = {
     "budgets": Rule(**dict(_AMOUNT, many=True, text="a finite number of FLOPs > 0",
                            tail="e.g. 1e21")),
     "margin": Rule("real", "a finite number >= 0", lo=0, tail="e.g. 0.1"),
+    # whole loss curves (scalefit curve)
+    "curve_lambda": Rule("real", "a decay strictly between 0 and 1", lo=0, hi=1, lo_open=True,
+                         hi_open=True, tail="e.g. 0.999"),
+    "cooldown": Rule("count", "a whole number of steps >= 1", lo=1, none=True),
+    "end_lr": Rule(**dict(_POSITIVE, none=True, tail="e.g. 3e-5")),
 }
 
 

@@ -28,7 +28,7 @@ output). Bands for unseen schedules add leave-one-run-out errors (>= 3 runs).
 """
 
 
-def add_curve_args(p, boot, seed, level, pair, positive, count) -> None:
+def add_curve_args(p, option, pair) -> None:
     p.add_argument("runs", metavar="RUNS", nargs="?",
                    help="table of (run, step, lr, loss) rows: .csv .tsv .parquet .jsonl .json")
     g = p.add_argument_group("columns and schedules")
@@ -43,15 +43,19 @@ def add_curve_args(p, boot, seed, level, pair, positive, count) -> None:
     f = p.add_argument_group("fit")
     f.add_argument("--law", choices=("mpl", "tissue"), default="mpl",
                    help="mpl: Multi-Power Law (default); tissue: Tissue et al.'s annealing law")
-    f.add_argument("--lambda", dest="lam", metavar="LAM", type=positive, default=0.999,
+    f.add_argument("--lambda", dest="lam", metavar="LAM",
+                   type=option("curve_lambda", "--lambda"), default=0.999,
                    help="the annealing law's momentum decay (fixed; default 0.999)")
     f.add_argument("--by", metavar="COL", nargs="+", action="extend", default=[],
                    help="columns that split runs into groups (one fit per group)")
-    f.add_argument("--boot", metavar="N", type=boot, default=200,
+    f.add_argument("--boot", metavar="N", type=option("n_boot", "--boot"), default=200,
                    help="bootstrap resamples, 0 for none (default 200)")
-    f.add_argument("--seed", metavar="S", type=seed, default=0, help="resampling seed")
-    f.add_argument("--ci", metavar="LEVEL", type=level, default=0.95, help="interval level")
-    f.add_argument("--huber-delta", metavar="DELTA", type=positive, default=1e-3,
+    f.add_argument("--seed", metavar="S", type=option("seed", "--seed"), default=0,
+                   help="resampling seed")
+    f.add_argument("--ci", metavar="LEVEL", type=option("ci", "--ci"), default=0.95,
+                   help="interval level")
+    f.add_argument("--huber-delta", metavar="DELTA",
+                   type=option("huber_delta", "--huber-delta"), default=1e-3,
                    help="Huber threshold on ln L residuals (default 1e-3)")
     d = p.add_argument_group("decisions")
     d.add_argument("--group", metavar="K=V", type=pair, action="append", default=[],
@@ -62,9 +66,11 @@ def add_curve_args(p, boot, seed, level, pair, positive, count) -> None:
                    help="loss at the end of schedule B minus A, with an interval")
     d.add_argument("--branches", metavar="SPEC", help="a warmup-stable run: the loss after a "
                    "cooldown branched at each of 20 points of it (--cooldown, --end-lr)")
-    d.add_argument("--cooldown", metavar="STEPS", type=count(1), default=None,
+    d.add_argument("--cooldown", metavar="STEPS", type=option("cooldown", "--cooldown"),
+                   default=None,
                    help="cooldown length in steps for --branches")
-    d.add_argument("--end-lr", metavar="LR", type=positive, default=None,
+    d.add_argument("--end-lr", metavar="LR", type=option("end_lr", "--end-lr"),
+                   default=None,
                    help="LR at the end of the cooldown for --branches")
     d.add_argument("--decay", choices=("linear", "exp", "cosine", "sqrt"), default="linear",
                    help="cooldown shape for --branches (default linear)")

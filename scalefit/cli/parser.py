@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                    default=1e-3,
                    help="Huber threshold on ln L residuals (default 1e-3)")
     _isoflop_args(p["isoflop"])
-    add_curve_args(p["curve"], boot, seed, level, pair, positive, _count)
+    add_curve_args(p["curve"], option, pair)
     _allocate_args(p["allocate"])
     for name in EPILOGS:
         _outputs(p[name], report=name in ("fit", "compare"))
