@@ -1,6 +1,9 @@
 """Bundled tables: each has a sidecar, and scalefit finds ok optima in >= 80% of sweeps (of
-IsoFLOP profiles, for an IsoFLOP table)."""
+IsoFLOP profiles, for an IsoFLOP table), or the sidecar states the share it measured
+("N of M sweeps `ok`") and why. A sidecar that names its grouping ("fitted with `--by
+COL`") is fitted that way."""
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -37,5 +40,11 @@ def test_bundled_table(table):
         return
     multi = "parameterization" in df and df["parameterization"].nunique() > 1
     by = ["parameterization"] if multi else []
+    named = re.search(r"fitted with `--by ([\w ]+)`", sidecar.read_text())
+    if named:
+        by = named.group(1).split()
     res = scalefit.fit(table, by=by, n_boot=50)
-    assert (res.optima["status"] == "ok").mean() >= 0.8
+    ok = (res.optima["status"] == "ok")
+    if ok.mean() < 0.8:  # an honest study may resolve fewer: its sidecar must say so
+        assert f"{int(ok.sum())} of {len(ok)} sweeps `ok`" in sidecar.read_text(), (
+            sidecar.name, int(ok.sum()), len(ok))
