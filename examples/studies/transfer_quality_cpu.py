@@ -8,7 +8,7 @@ written down in examples/data/transfer_quality_cpu.md before the runs): tiny GPT
 1, 2 heads, so the head grows with width), base width 8, **five widths 8 to 128 (m = 1 to
 16)**, a fixed horizon of 2^19 tokens (1,024 steps of 8 x 64 tokens) at every width, the
 same warmup of 16,384 tokens (3% of the horizon), cosine decay to 10%, attention
-normalised at the base width, 2 seeds, LR grids of ratio sqrt(2) (7 LRs around a guess),
+normalised at the base width, 2 seeds, LR grids of ratio 2 (7 LRs around a guess),
 widened until every sweep's best LR has two LRs on each side. Text in a **2,048-token BPE
 vocabulary** (`data = "stdlib-bpe2048"`), where the embedding LR can matter.
 
@@ -32,7 +32,6 @@ grids are derived again. --parts runs some parts only.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -49,7 +48,7 @@ WIDTHS = (128, 64, 32, 16, 8)  # widest first: the longest batches start first
 ARMS = {"sp": ("sp_fanin", 1.0), "sp_emb": ("sp_fanin+emb_lr", 1.0), "mup": ("mup", 0.5)}
 DECAY_ARMS = ("sp", "mup")
 DECAY = 0.1
-RATIO = math.sqrt(2)
+RATIO = 2.0  # amended before any run (see the sidecar): sqrt(2) left valleys unresolved
 N_LRS = 7
 CENTRE = 0.01  # guess of the base-width optimum; grids are widened from there
 PARTS = ("main", "decay", "bytes")
