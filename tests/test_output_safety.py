@@ -216,6 +216,13 @@ STARTER = ("import runpy, sys; sys.argv = ['scalefit'] + sys.argv[1:]; import sc
            "runpy.run_module('scalefit', run_name='__main__', alter_sys=True)")
 
 
+def _sigint_default():
+    """In the child: Ctrl-C as a terminal delivers it. A shell that starts a job in the
+    background (``bash .ci/run &``) makes its children ignore SIGINT, and an ignored
+    SIGINT stays ignored through exec: Python then never sees it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("delay", [0.0, 0.005, 0.02, 0.05, 0.1, 0.3, 0.8])
 def test_ctrl_c_at_any_moment_is_one_line_and_130(delay):
     """SIGINT from the first line of the package on (the child says 'go' once the
@@ -225,7 +232,8 @@ def test_ctrl_c_at_any_moment_is_one_line_and_130(delay):
     # 30,000 resamples by group: about 10 s of work, so the signal always lands inside it
     p = subprocess.Popen([sys.executable, "-c", STARTER, "fit", str(EXAMPLE), "--by",
                           "parameterization", "--boot", "30000", "-q"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV,
+                         preexec_fn=_sigint_default)
     assert p.stdout.readline() == b"go\n"
     time.sleep(delay)
     p.send_signal(signal.SIGINT)
@@ -237,7 +245,8 @@ def test_ctrl_c_at_any_moment_is_one_line_and_130(delay):
 def test_ctrl_c_of_python_m_scalefit():
     p = subprocess.Popen([sys.executable, "-m", "scalefit", "fit", str(EXAMPLE), "--by",
                           "parameterization", "--boot", "30000", "-q"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV,
+                         preexec_fn=_sigint_default)
     time.sleep(0.5)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
