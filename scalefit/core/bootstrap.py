@@ -47,13 +47,15 @@ class BootSweeps:
     parabola is used, so wide intervals are not hidden). ``x_law``: ln lr_opt of every
     sweep as the laws use it (the pipeline sets it: vertices clamped to the tried LRs,
     the bracket of a ``div_bracketed`` sweep, the best LR of other included sweeps; NaN
-    for a sweep with no measured noise); None until set.
+    for a sweep with no measured noise); None until set. The pipeline writes ``x_law``
+    over ``x_best`` (only the laws read the resamples' best LRs, through ``x_law``), so a
+    fit's result has ``x_best`` None.
     """
 
     x_opt: np.ndarray
     loss_opt: np.ndarray
     curvature: np.ndarray
-    x_best: np.ndarray
+    x_best: np.ndarray | None
     x_law: np.ndarray | None = None
 
     @property
@@ -179,24 +181,28 @@ def bootstrap_sweeps(
     fit's (dropping such resamples would narrow the interval). Which sweeps have an
     optimum at all is the point fit's status, never a resample's.
     """
-    xs, ls, ks, bs = [], [], [], []
+    G = sw.n_groups
+    # The draws go straight into their (B, G) arrays, block by block (no list of blocks
+    # and no concatenated copy: at 50,000 sweeps each array is 400 MB).
+    out = {k: np.empty((n_boot, G)) for k in ("x_opt", "loss_opt", "curvature", "x_best")}
     done = 0
     x = sw.x.T[:, None, :]  # (J, 1, G): level first, as the sums
     for n, s, _ in level_sum_blocks(sw, n_boot, seed, noise_sd, squares=False,
                                     levels_first=True):
         f: SweepFit = fit_levels(np.broadcast_to(x, n.shape), n, s, None, window=window,
                                  rules=False)
+        del n, s
+        b = slice(done, done + f.x_opt.shape[0])
         valid = np.isfinite(f.x_opt)
-        xs.append(np.where(valid, f.x_opt, np.nan))
-        ls.append(np.where(valid, f.loss_opt, np.nan))
-        ks.append(np.where(valid, f.curvature, np.nan))
-        bs.append(f.x_best)
-        done += n.shape[1]
+        out["x_opt"][b] = np.where(valid, f.x_opt, np.nan)
+        out["loss_opt"][b] = np.where(valid, f.loss_opt, np.nan)
+        out["curvature"][b] = np.where(valid, f.curvature, np.nan)
+        out["x_best"][b] = f.x_best
+        done = b.stop
+        del f, valid
         if progress is not None:
             progress(done, n_boot)
-    G = sw.n_groups
-    cat = (lambda a: np.concatenate(a, 0)) if xs else (lambda a: np.empty((0, G)))
-    return BootSweeps(x_opt=cat(xs), loss_opt=cat(ls), curvature=cat(ks), x_best=cat(bs))
+    return BootSweeps(**{k: v[:done] for k, v in out.items()})
 
 
 def percentile_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> np.ndarray:
