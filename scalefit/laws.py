@@ -48,6 +48,8 @@ def fit_laws(
     power: list[tuple[int, dict]] = []
     loss: list[tuple[int, dict]] = []
     for group, sub in by_groups(optima, by):
+        if _pending_bytes(power, loss) > _BATCH_BYTES:
+            _fit_pending(laws, power, loss, fix)
         label = _label(group)
         pts = law_points(sub, include, notes, label)
         if len(pts) < 3:
@@ -104,15 +106,40 @@ def fit_laws(
                     g = group if val is None else {**group, "horizon": float(val)}
                     loss.append((len(laws), _loss_law_item(part, boot, g, ci)))
                     laws.append(None)
-    _fit_power_laws(laws, power, fix)
-    fitted = loss_laws([item for _, item in loss])  # all loss laws in one search
-    for (i, item), law in zip(loss, fitted):
-        laws[i] = law.replace(notes=(*law.notes, *item["notes"]))
+    _fit_pending(laws, power, loss, fix)
     if fixed_ratio_groups:
         where = "" if fixed_ratio_groups == ["all runs"] else f" ({'; '.join(fixed_ratio_groups)})"
         notes.append(f"horizon is proportional to scale (fixed tokens per parameter){where}: "
                      "the joint law is not identifiable; fitting lr_opt vs scale")
     return laws
+
+
+# The laws are fitted in batches of by groups whose draws take at most about this many
+# bytes (a million runs' laws at once would hold several GiB of draws and intermediates);
+# a batch fits its laws together as before, each law's numbers as alone.
+_BATCH_BYTES = 64 * 2**20
+
+
+def _pending_bytes(power: list, loss: list) -> int:
+    """Bytes of the draws the laws waiting to be fitted hold."""
+    n = 0
+    for _, item in power:
+        for k in ("y_boot", "y_boot_noise"):
+            n += item[k].nbytes if item[k] is not None else 0
+    for _, item in loss:
+        n += item["y_boot"].nbytes if item["y_boot"] is not None else 0
+    return n
+
+
+def _fit_pending(laws: list, power: list, loss: list, fix) -> None:
+    """Fit the waiting power laws and loss laws (each kind in one search), put each at its
+    position in ``laws``, and empty both lists (their draws are freed)."""
+    _fit_power_laws(laws, power, fix)
+    fitted = loss_laws([item for _, item in loss])  # all waiting loss laws in one search
+    for (i, item), law in zip(loss, fitted):
+        laws[i] = law.replace(notes=(*law.notes, *item["notes"]))
+    power.clear()
+    loss.clear()
 
 
 def law_points(sub: pd.DataFrame, include, notes: list[str] | None = None,

@@ -312,9 +312,10 @@ def _estimate(groups, sw, point, boot, plan, per_sweep, by, opts: FitOptions, no
     noise where none was measured, ``x_law`` set) from the point fit and the resamples."""
     ci = opts.ci
     if boot is not None:
-        unknown = ~plan["known"]
-        boot = BootSweeps(**{k: np.where(unknown[None, :], np.nan, getattr(boot, k))
-                             for k in ("x_opt", "loss_opt", "curvature", "x_best")})
+        unknown = ~plan["known"]  # in place: the arrays are this fit's own (no copy)
+        if unknown.any():
+            for k in ("x_opt", "loss_opt", "curvature", "x_best"):
+                getattr(boot, k)[:, unknown] = np.nan
     optima = _optima_table(groups, sw, point, boot, ci, per_sweep)
     if noise is not None:
         gn, z = noise
@@ -397,19 +398,30 @@ def _law_draws(boot: BootSweeps | None, optima: pd.DataFrame, point, sw, seed) -
     from a vertex the grid does not show; this makes law intervals conservative near the
     grid's edges); div_bracketed: uniform over the bracket; others: the best LR of the
     resample. Sweeps with no measured noise stay NaN.
+
+    ``x_law`` is written over ``x_best`` (nothing reads the resamples' best LRs after
+    this: where the laws use them, ``x_law`` holds them), so the result's ``x_best`` is
+    None: at 50,000 sweeps each (B, G) array is 400 MB.
     """
     if boot is None:
         return None
     x_min = np.log(optima["lr_tried_lo"].to_numpy(float))
     x_max = np.log(optima["lr_tried_hi"].to_numpy(float))
     st = optima["status"].to_numpy()
+    x = boot.x_best  # this fit's own array (bootstrap_sweeps), becomes x_law in place
+    ok = np.flatnonzero(st == "ok")
     with np.errstate(invalid="ignore"):
-        x = np.where(st == "ok", np.clip(boot.x_opt, x_min, x_max), boot.x_best)
+        for c in range(0, ok.size, _LAW_COLUMNS):  # column blocks: small temporaries
+            cols = ok[c:c + _LAW_COLUMNS]
+            x[:, cols] = np.clip(boot.x_opt[:, cols], x_min[cols], x_max[cols])
     brk = st == "div_bracketed"
     if brk.any() and point.bracket is not None:
         draws = bracket_draws(point.bracket[0], point.bracket[1], boot.n_boot, seed, sw)
-        x = np.where(brk[None, :], draws, x)
-    return dataclasses.replace(boot, x_law=x)
+        x[:, brk] = draws[:, brk]
+    return dataclasses.replace(boot, x_best=None, x_law=x)
+
+
+_LAW_COLUMNS = 4096  # sweeps clamped at a time in _law_draws
 
 
 def status_notes(optima: pd.DataFrame, opts: FitOptions, per_sweep: list[dict],

@@ -47,13 +47,15 @@ class BootSweeps:
     parabola is used, so wide intervals are not hidden). ``x_law``: ln lr_opt of every
     sweep as the laws use it (the pipeline sets it: vertices clamped to the tried LRs,
     the bracket of a ``div_bracketed`` sweep, the best LR of other included sweeps; NaN
-    for a sweep with no measured noise); None until set.
+    for a sweep with no measured noise); None until set. The pipeline writes ``x_law``
+    over ``x_best`` (only the laws read the resamples' best LRs, through ``x_law``), so a
+    fit's result has ``x_best`` None.
     """
 
     x_opt: np.ndarray
     loss_opt: np.ndarray
     curvature: np.ndarray
-    x_best: np.ndarray
+    x_best: np.ndarray | None
     x_law: np.ndarray | None = None
 
     @property
@@ -179,24 +181,78 @@ def bootstrap_sweeps(
     fit's (dropping such resamples would narrow the interval). Which sweeps have an
     optimum at all is the point fit's status, never a resample's.
     """
-    xs, ls, ks, bs = [], [], [], []
-    done = 0
-    x = sw.x.T[:, None, :]  # (J, 1, G): level first, as the sums
-    for n, s, _ in level_sum_blocks(sw, n_boot, seed, noise_sd, squares=False,
-                                    levels_first=True):
-        f: SweepFit = fit_levels(np.broadcast_to(x, n.shape), n, s, None, window=window,
-                                 rules=False)
-        valid = np.isfinite(f.x_opt)
-        xs.append(np.where(valid, f.x_opt, np.nan))
-        ls.append(np.where(valid, f.loss_opt, np.nan))
-        ks.append(np.where(valid, f.curvature, np.nan))
-        bs.append(f.x_best)
-        done += n.shape[1]
-        if progress is not None:
-            progress(done, n_boot)
     G = sw.n_groups
-    cat = (lambda a: np.concatenate(a, 0)) if xs else (lambda a: np.empty((0, G)))
-    return BootSweeps(x_opt=cat(xs), loss_opt=cat(ls), curvature=cat(ks), x_best=cat(bs))
+    # The draws go straight into their (B, G) arrays, block by block (no list of blocks
+    # and no concatenated copy: at 50,000 sweeps each array is 400 MB).
+    out = {k: np.empty((n_boot, G)) for k in ("x_opt", "loss_opt", "curvature", "x_best")}
+    parts = _group_parts(sw)
+    done = 0
+    for i, (part, cols) in enumerate(parts):
+        done = 0
+        x = part.x.T[:, None, :]  # (J, 1, G'): level first, as the sums
+        sd = None if noise_sd is None else np.asarray(noise_sd)[cols]
+        for n, s, _ in level_sum_blocks(part, n_boot, seed, sd, squares=False,
+                                        levels_first=True):
+            f: SweepFit = fit_levels(np.broadcast_to(x, n.shape), n, s, None,
+                                     window=window, rules=False)
+            del n, s
+            b = slice(done, done + f.x_opt.shape[0])
+            valid = np.isfinite(f.x_opt)
+            for k, v in (("x_opt", f.x_opt), ("loss_opt", f.loss_opt),
+                         ("curvature", f.curvature)):
+                out[k][b, cols] = np.where(valid, v, np.nan)
+            out["x_best"][b, cols] = f.x_best
+            done = b.stop
+            del f, valid
+            if progress is not None:
+                progress(i * n_boot + done, len(parts) * n_boot)
+    return BootSweeps(**{k: v[:done] for k, v in out.items()})
+
+
+# Groups are resampled in parts of at most about this many runs (whole groups, in their
+# draw order): each group draws from its own stream and every sweep's fit is its own, so
+# the parts give the numbers of one pass; without them a million runs drew 2 resamples per
+# call to each group's generator (the uniforms held at once are bounded), and the calls
+# grew with the square of the table.
+_PART_RUNS = 50_000
+
+
+def _group_parts(sw: Sweeps) -> list[tuple[Sweeps, slice | np.ndarray]]:
+    """(the sweeps of a part, their columns in ``sw``): one part (``sw`` itself) up to
+    ``_PART_RUNS`` runs (or without ``stream``); above, consecutive groups in draw order up
+    to that many runs (a group larger than that is a part of its own)."""
+    R = len(sw.run_group)
+    if R <= _PART_RUNS or sw.stream is None:  # without streams, a group's key is its index
+        return [(sw, slice(None))]
+    order = np.asarray(sw.rng_order)
+    ends = np.cumsum(sw.group_size[order])
+    cuts = np.searchsorted(ends, np.arange(_PART_RUNS, ends[-1], _PART_RUNS), side="right")
+    parts = []
+    for r0, r1 in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
+        if r1 > r0:
+            parts.append(_sub_sweeps(sw, order[r0:r1]))
+    return parts
+
+
+def _sub_sweeps(sw: Sweeps, gids: np.ndarray) -> tuple[Sweeps, np.ndarray]:
+    """The groups ``gids`` (consecutive in draw order) as a Sweeps of their own, and
+    ``gids``: their runs are one slice of the canonical arrays, in the same order."""
+    sizes = sw.group_size[gids]
+    p0 = int(sw.group_start[gids[0]])
+    p1 = p0 + int(sizes.sum())
+    local = np.full(sw.n_groups, -1, dtype=np.int64)
+    local[gids] = np.arange(len(gids))
+    part = Sweeps(x=sw.x[gids], run_group=local[sw.run_group[p0:p1]],
+                  run_level=sw.run_level[p0:p1], run_loss=sw.run_loss[p0:p1],
+                  group_start=sw.group_start[gids] - p0, group_size=sizes,
+                  rng_order=np.arange(len(gids)),
+                  x_div=None if sw.x_div is None else sw.x_div[gids],
+                  stream=None if sw.stream is None else sw.stream[gids])
+    return part, gids
+
+
+_CI_COLUMNS = 4096  # columns of samples sorted at a time (a sorted copy of 50,000 sweeps'
+# resamples would be 400 MB)
 
 
 def percentile_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> np.ndarray:
@@ -206,6 +262,12 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> np
     fewer than 2 finite samples exist.
     """
     a = np.moveaxis(np.asarray(samples, dtype=float), axis, 0)
+    if a.ndim >= 2 and len(a) and a[0].size > _CI_COLUMNS:  # blocks: each column as alone
+        flat = a.reshape(a.shape[0], -1)
+        out = np.empty((2, flat.shape[1]))
+        for c in range(0, flat.shape[1], _CI_COLUMNS):
+            out[:, c:c + _CI_COLUMNS] = percentile_ci(flat[:, c:c + _CI_COLUMNS], level)
+        return out.reshape((2, *a.shape[1:]))
     a = np.where(np.isfinite(a), a, np.nan)
     srt = np.sort(a, axis=0)  # NaN sorts last
     n = np.isfinite(srt).sum(0)

@@ -21,6 +21,7 @@ ALPHA_GRID = -np.geomspace(4.0, 0.005, 64)  # coarse exponent grid, ascending -4
 FINE_POINTS = 33  # points of the per-resample fine grid between coarse neighbours
 _CHUNK = 1024  # columns of the fine grid at a time
 _GOLDEN_CHUNK = 4096  # columns of the golden section at a time
+_REFINE_COLUMNS = 65_536  # columns refined at once (bounds the (columns, FINE_POINTS) arrays)
 
 
 def _profile_sse(z: np.ndarray, y: np.ndarray, w: np.ndarray, positive: bool = True):
@@ -86,12 +87,16 @@ def loss_law_profiles(problems, grid: np.ndarray = ALPHA_GRID, positive: bool = 
         s_ref = np.repeat([coarse[i]["s_ref"] for i in idx], rows)
         res = [np.empty(len(m)), np.empty(len(m)), np.empty(len(m)), np.empty(len(m), bool)]
         full = (w == 1).all(0)  # columns with every point present: no weights to apply
-        for sel, weighted in ((np.flatnonzero(full), False), (np.flatnonzero(~full), True)):
-            if sel.size:  # (P, columns) in C order: the sums over P run along long rows
+        for cols, weighted in ((np.flatnonzero(full), False), (np.flatnonzero(~full), True)):
+            # (P, columns) in C order: the sums over P run along long rows; at most
+            # _REFINE_COLUMNS at a time (each column's numbers do not depend on the others)
+            for c in range(0, cols.size, _REFINE_COLUMNS):
+                sel = cols[c:c + _REFINE_COLUMNS]
                 uu, yy, ww = (np.ascontiguousarray(a[:, sel]) for a in (u, y, w))
                 for r, v in zip(res, _refine(uu, yy, ww if weighted else None, m[sel],
                                              ok[sel], s_ref[sel], grid, positive)):
                     r[sel] = v
+                del uu, yy, ww
         cuts = np.cumsum(rows)[:-1]
         for i, *parts in zip(idx, *(np.split(v, cuts) for v in res)):
             out[i] = tuple(parts)

@@ -108,9 +108,12 @@ def index_runs(gid: np.ndarray, n_groups: int, lr: np.ndarray, loss: np.ndarray,
     x_div[~np.isfinite(x_div) | ~np.isfinite(x_top)] = np.nan
 
     # Canonical draw order of groups: by scale, horizon, then their sorted finite losses.
+    # (one sort of all runs by group then loss: a mask per group cost G x R)
+    by_loss = loss[np.lexsort((loss, g))]
+    bounds = np.r_[0, np.cumsum(np.bincount(g, minlength=G))] if len(g) else np.zeros(G + 1, int)
     fingerprints = []
     for k in range(G):
-        sel = np.sort(loss[g == k])
+        sel = by_loss[bounds[k]:bounds[k + 1]]
         fingerprints.append((float(order_keys[k, 0]), float(order_keys[k, 1]), len(sel),
                              tuple(sel.round(12))))
     rng_order = np.array(sorted(range(G), key=lambda k: fingerprints[k]), dtype=np.int64)

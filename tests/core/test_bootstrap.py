@@ -136,6 +136,28 @@ def test_blocks_concatenate_to_one_stream(t, seed, block):
     np.testing.assert_array_equal(s1, s2)
 
 
+@settings(max_examples=20, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(tables(max_groups=6), st.integers(0, 1000), st.integers(1, 9), st.booleans())
+def test_parts_of_groups_give_the_bits_of_one_pass(t, seed, part_runs, parametric):
+    """Resampling the groups in parts (a large table) gives every sweep the draws and fits
+    of one pass over all groups, to the bit (each group draws from its own stream)."""
+    sw = _index(t)
+    sd = np.linspace(0.0, 0.02, sw.n_groups) if parametric else None
+    one = bootstrap_sweeps(sw, 17, seed, 2, noise_sd=sd)
+    old = bs._PART_RUNS
+    calls = []
+    try:
+        bs._PART_RUNS = part_runs
+        parts = bootstrap_sweeps(sw, 17, seed, 2, noise_sd=sd,
+                                 progress=lambda d, n: calls.append((d, n)))
+    finally:
+        bs._PART_RUNS = old
+    for k in ("x_opt", "loss_opt", "curvature", "x_best"):
+        np.testing.assert_array_equal(getattr(parts, k), getattr(one, k))
+    assert calls[-1][0] == calls[-1][1] and all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+
+
 @SETTINGS
 @given(tables(), st.integers(1, 20), st.integers(0, 1000),
        st.lists(st.floats(0.0, 0.1), min_size=3, max_size=3))
