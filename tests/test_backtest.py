@@ -226,3 +226,19 @@ def test_cli_joint_backtest(tmp_path):
     assert "law of bs_opt" in out.stdout
     d = json.loads((tmp_path / "b.json").read_text())
     assert all("bs_pred" in p for p in d["points"])
+
+
+def test_report_md_html_and_figure(tmp_path):
+    """--report writes report.md, a self-contained report.html and the figure, all or none."""
+    df = make_sweeps(scales=SCALES, horizons=(1e9,), seeds=2, noise=0.004, seed=0)
+    df.to_csv(tmp_path / "runs.csv", index=False)
+    r = _cli("backtest", "runs.csv", "--axis", "scale", "--boot", "100", "--report", "rep",
+             cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rep = tmp_path / "rep"
+    assert {p.name for p in (rep / "figures").iterdir()} == {"backtest.png", "backtest.svg"}
+    md = (rep / "report.md").read_text()
+    assert "![backtest](figures/backtest.png)" in md and "95% PI covers" in md
+    page = (rep / "report.html").read_text()
+    assert "data:image/png;base64," in page and "perfect forecast" in page
+    assert "wrote" in r.stderr and "report.html" in r.stderr

@@ -30,6 +30,8 @@ def add_backtest_args(p, option) -> None:
     g.add_argument("--axis", metavar="scale|horizon|COL", required=True,
                    help="the ordered axis to hold levels out along: scale, horizon (or their "
                         "column names) or a numeric --by column")
+    g.add_argument("--report", metavar="DIR", help="write DIR/report.md, DIR/report.html "
+                   "(self-contained) and DIR/figures/backtest.png|svg")
     g.add_argument("--levels", metavar="K", type=option("levels", "--levels"), default=None,
                    help="hold out the K largest levels, each in turn (default: every level "
                         "from the 4th smallest up, at most 3)")

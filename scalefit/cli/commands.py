@@ -280,12 +280,19 @@ def backtest(args) -> int:
     from ..files import check_outputs
     from ..pipeline import fit_with
 
-    check_outputs(args.json, None, [args.runs])
+    check_outputs(args.json, args.report, [args.runs])
     result = fit_with(args.runs, *fit_options(args), fmt=args.format,
                       progress=None if args.quiet else "auto")
     args.late_warnings += result.warnings
     res = backtest_fit(result, axis=args.axis, levels=args.levels, joint=bool(args.joint))
-    return _emit(args, res)
+
+    def report():
+        cmd = " ".join(["scalefit", *(shlex.quote(a) for a in sys.argv[1:])])
+        paths = res.report(args.report, command=cmd)
+        args.messages.append(f"wrote {paths['report.html']}, {paths['report.md']} and the "
+                             f"figure in {os.path.join(args.report, 'figures')}")
+
+    return _emit(args, res, files=report if args.report else None)
 
 
 def curve(args) -> int:

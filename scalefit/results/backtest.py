@@ -157,6 +157,13 @@ class BacktestResult(Immutable):
 
         return backtest_figure(self, path)
 
+    def report(self, directory, command: str | None = None) -> dict:
+        """Write ``directory``/report.md, report.html (self-contained) and figures/backtest
+        .png|.svg: the figure, the held-out points and the scores. Returns the paths."""
+        from ..render.backtest_report import write_backtest_report
+
+        return write_backtest_report(self, directory, command)
+
     def to_dict(self, draws: bool = True) -> dict:
         return jsonable({"version": __version__, "kind": KIND, "axis": self.axis,
                          "ci_level": self.level, "input": thaw(self.input),
