@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from core import cpu_name  # benchmarks/core.py: this script's folder is on sys.path
 
 SCALES = np.geomspace(1e7, 1e9, 10)
 HORIZONS = np.geomspace(1e9, 1.6e10, 5)
@@ -59,16 +60,6 @@ def child(families: int, boot: int) -> None:
            "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
            "laws": len(r.laws)}
     print(json.dumps(out))
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
