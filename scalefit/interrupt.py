@@ -18,6 +18,7 @@ import sys
 
 LINE = b"scalefit: error: interrupted\n"
 EXIT = 130
+_SEEN = []  # one entry per SIGINT that ``as_exception`` turned into KeyboardInterrupt
 
 
 def _exit_now(signum, frame) -> None:
@@ -25,6 +26,19 @@ def _exit_now(signum, frame) -> None:
     with contextlib.suppress(OSError):
         os.write(2, LINE)
     os._exit(EXIT)
+
+
+def _raise(signum, frame) -> None:
+    """SIGINT while the command runs: remember it, then raise KeyboardInterrupt. A library
+    that catches the exception inside an import (numpy turns it into ImportError) cannot
+    hide the interrupt: ``cli.main`` asks ``was_interrupted`` before calling it a bug."""
+    _SEEN.append(signum)
+    raise KeyboardInterrupt
+
+
+def was_interrupted() -> bool:
+    """Whether SIGINT arrived while ``as_exception`` was in force."""
+    return bool(_SEEN)
 
 
 def end_command(status: int) -> None:
@@ -65,7 +79,7 @@ def as_exception():
     process); after: it ends the process again. Elsewhere nothing changes."""
     ours = signal.getsignal(signal.SIGINT) is _exit_now
     if ours:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, _raise)
     try:
         yield
     finally:

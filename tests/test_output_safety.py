@@ -242,6 +242,26 @@ def test_ctrl_c_at_any_moment_is_one_line_and_130(delay):
     assert err == b"scalefit: error: interrupted\n" and out == b""
 
 
+SWALLOWER = (
+    "import os, signal, sys, time; sys.argv = ['scalefit', 'fit', sys.argv[1]]; "
+    "import scalefit; from scalefit.cli import commands, main\n"
+    "def fit(args):\n"
+    "    try:\n"
+    "        os.kill(os.getpid(), signal.SIGINT); time.sleep(5)\n"
+    "    except KeyboardInterrupt:  # as numpy does when Ctrl-C lands inside its import\n"
+    "        raise ImportError('PyCapsule_Import could not import module datetime')\n"
+    "    return 0\n"
+    "commands.COMMANDS['fit'] = fit; sys.exit(main())\n")
+
+
+def test_ctrl_c_that_a_library_turns_into_another_error_is_still_130():
+    """numpy converts a KeyboardInterrupt raised inside its C import into ImportError
+    (seen on a loaded 2-core machine): still an interrupt, not an internal error."""
+    p = subprocess.run([sys.executable, "-c", SWALLOWER, str(EXAMPLE)], capture_output=True,
+                       env=ENV, preexec_fn=_sigint_default, timeout=60)
+    assert (p.returncode, p.stderr) == (130, b"scalefit: error: interrupted\n")
+
+
 def test_ctrl_c_of_python_m_scalefit():
     p = subprocess.Popen([sys.executable, "-m", "scalefit", "fit", str(EXAMPLE), "--by",
                           "parameterization", "--boot", "30000", "-q"],

@@ -8,7 +8,7 @@ import os
 import sys
 
 from ..errors import ScalefitFitError, ScalefitInputError
-from ..interrupt import as_exception, end_command
+from ..interrupt import as_exception, end_command, was_interrupted
 from ..render.format import safe_text
 from .parser import PROG, UsageError, build_parser
 
@@ -55,10 +55,12 @@ def _main(argv: list[str] | None) -> int:
         return _run(args)
     except SystemExit as e:  # --help / --version
         return e.code if isinstance(e.code, int) else EXIT_OK
-    except (UsageError, ScalefitInputError) as e:
+    except (UsageError, ScalefitInputError, ScalefitFitError) as e:
+        if was_interrupted():  # Ctrl-C that a reader or solver turned into its own error
+            return _fail("interrupted", 130, debug)
+        if isinstance(e, ScalefitFitError):
+            return _fail(f"the fit failed: {e}", EXIT_FIT, debug)
         return _fail(str(e), EXIT_INPUT, debug)
-    except ScalefitFitError as e:
-        return _fail(f"the fit failed: {e}", EXIT_FIT, debug)
     except KeyboardInterrupt:
         return _fail("interrupted", 130, debug)
     except BrokenPipeError:  # e.g. `scalefit fit runs.csv | head`
@@ -71,6 +73,8 @@ def _main(argv: list[str] | None) -> int:
         return _fail("out of memory; try fewer bootstrap resamples (--boot) or a smaller table",
                      EXIT_INPUT, debug)
     except Exception as e:  # a bug: one line, the traceback with --debug
+        if was_interrupted():  # Ctrl-C that a library turned into another error (an import)
+            return _fail("interrupted", 130, debug)
         return _fail(f"internal error: {type(e).__name__}: {e} (rerun with --debug for the "
                      "traceback, and please report it)", EXIT_FIT, debug)
 
