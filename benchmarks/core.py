@@ -82,7 +82,7 @@ def naive(df, n_boot: int, seed: int = 0):
 
 def optima_and_lr_laws(df, n_boot: int, seed: int = 0) -> dict:
     """The loop's job with scalefit's pieces: the table edge and the sweeps
-    (``table.load_runs``, ``grouping.build_sweeps``), the point optima
+    (``table.load_runs``, ``sweep_set.lr_sweeps``), the point optima
     (``core.optimum.fit_sweeps``), every optimum on every resample
     (``core.bootstrap.bootstrap_sweeps``, the fit's resamples) and per group one joint law
     of lr_opt with its draws (``core.laws.power_laws``; vertices clamped to the tried LRs,
@@ -90,11 +90,12 @@ def optima_and_lr_laws(df, n_boot: int, seed: int = 0) -> dict:
     from scalefit.core.bootstrap import bootstrap_sweeps
     from scalefit.core.laws import power_laws
     from scalefit.core.optimum import DEFAULT_WINDOW, OK, fit_sweeps
-    from scalefit.grouping import build_sweeps
+    from scalefit.sweep_set import lr_sweeps
     from scalefit.table import load_runs
 
     runs = load_runs(df, by=("parameterization",))
-    groups, sw = build_sweeps(runs)
+    ss = lr_sweeps(runs)
+    groups, sw = ss.groups, ss.sweeps
     n, s, q = sw.level_sums()
     point = fit_sweeps(sw.x, n, s, q, window=DEFAULT_WINDOW, x_div=sw.x_div)
     boot = bootstrap_sweeps(sw, n_boot, seed, DEFAULT_WINDOW)

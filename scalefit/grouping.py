@@ -1,9 +1,7 @@
 """Runs -> sweeps: the table edge's last step before the numeric core.
 
-``build_sweeps`` groups a validated ``RunTable`` into sweeps (runs sharing every ``by``
-column, the scale and the horizon): the table of groups (``by`` columns, ``scale``,
-``horizon``, ``n_runs``, ``n_diverged``; one row per sweep in display order) and the
-core's array view (``core.sweeps.Sweeps``). ``pooling_hints`` names text and numeric
+Runs sharing every ``by`` column, the scale and the horizon make a sweep (``sweep_set``
+builds them, with ``_factorize`` here). ``pooling_hints`` names text and numeric
 columns that vary within a sweep without being ``--by`` columns (a likely forgotten
 ``--by``).
 ``mark_divergence`` applies the blow-up rule (or ``--diverged-above``) before grouping.
@@ -17,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from .core.defaults import BLOWUP  # noqa: F401 (re-exported)
-from .core.sweeps import Sweeps, index_runs
 from .render.format import fmt, name_list
 from .table import RunTable, normalize_name
 
@@ -44,40 +41,6 @@ TRAINER_COLUMNS = frozenset({"run_id", "parameterization", "config", "n_params",
 TRAINER_ARMS = ("parameterization", "weight_decay", "wd_mode", "wd_transfer", "batch_size",
                 "seq_len", "schedule", "warmup_tokens", "min_lr_frac", "grad_clip", "data",
                 "norm", "pos", "base_width")
-
-
-def build_sweeps(runs: RunTable) -> tuple[pd.DataFrame, Sweeps]:
-    """The groups table and the array view of the runs of ``runs``."""
-    df = runs.data
-    keys = list(runs.by) + [r for r in ("scale", "horizon") if r in df.columns]
-    if keys:
-        # Stable, label-sorted display order; `sort=True` sorts by the key values.
-        gid, uniques = _factorize(df, keys)
-        groups = uniques.reset_index(drop=True)
-    else:
-        gid = np.zeros(len(df), dtype=np.int64)
-        groups = pd.DataFrame(index=pd.RangeIndex(1))
-    G = len(groups)
-    diverged = df["diverged"].to_numpy()
-    groups["n_runs"] = np.bincount(gid, minlength=G)
-    groups["n_diverged"] = np.bincount(gid, weights=diverged, minlength=G).astype(int)
-    order_keys = np.column_stack([groups[r].to_numpy(float) if r in groups else np.zeros(G)
-                                  for r in ("scale", "horizon")])
-    sw = index_runs(gid, G, df["lr"].to_numpy(), df["loss"].to_numpy(), diverged, order_keys)
-    return groups, sw
-
-
-def sweep_runs(runs: RunTable, groups: pd.DataFrame) -> list[dict]:
-    """Every run of every sweep, for figures: per group, ``lr`` and ``loss`` (NaN = diverged)."""
-    df = runs.data
-    keys = list(runs.by) + [r for r in ("scale", "horizon") if r in df.columns]
-    if not keys:
-        return [{"lr": df["lr"].to_numpy(float), "loss": df["loss"].to_numpy(float)}]
-    gid, _ = _factorize(df, keys)
-    order = np.argsort(gid, kind="stable")
-    bounds = np.searchsorted(gid[order], np.arange(len(groups) + 1))
-    lr, loss = df["lr"].to_numpy(float)[order], df["loss"].to_numpy(float)[order]
-    return [{"lr": lr[a:b], "loss": loss[a:b]} for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def flat_sweeps(per_sweep: list[dict]) -> np.ndarray:
@@ -242,18 +205,23 @@ def _pooled_hints(pooled: list[tuple]) -> list[str]:
             f"are pooled ({names}); add --by COL for those that make different sweeps"]
 
 
-def duplicate_runs(runs: RunTable) -> str | None:
+def duplicate_runs(runs: RunTable, gid: np.ndarray | None = None) -> str | None:
     """A note when finite runs repeat another run of their sweep exactly (same LR, same
     loss to the last digit) in more than 10% of its runs: copies counted as replicates make
-    an interval too narrow."""
-    df = runs.data[~runs.data["diverged"]]
+    an interval too narrow. gid: (R,) each row's sweep, when known."""
+    finite = ~runs.data["diverged"].to_numpy(bool)
+    df = runs.data[finite]
     keys = list(runs.by) + [r for r in ("scale", "horizon") if r in df.columns]
     dup = df.duplicated(keys + ["lr", "loss"], keep="first").to_numpy()
     if not dup.any():
         return None
     # a coincidence of rounded losses is one repeat among many runs; copies are more
-    gid = _factorize(df, keys)[0] if keys else np.zeros(len(df), dtype=np.int64)
-    share = np.bincount(gid, weights=dup) / np.bincount(gid)
+    if gid is not None:
+        gid = np.asarray(gid)[finite]
+    else:
+        gid = _factorize(df, keys)[0] if keys else np.zeros(len(df), dtype=np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):  # sweeps without a finite run
+        share = np.bincount(gid, weights=dup) / np.bincount(gid)
     flagged = (share > 0.1)[gid] & dup
     if not flagged.any():
         return None
@@ -286,7 +254,7 @@ def _factor_like(col) -> bool:
 
 
 def mark_divergence(runs: RunTable, diverged_above: float | None = None,
-                    blowup: float | None = BLOWUP) -> RunTable:
+                    blowup: float | None = BLOWUP, gid: np.ndarray | None = None) -> RunTable:
     """Runs that blew up but logged a finite loss, counted as diverged (docs/math.md).
 
     ``diverged_above`` (explicit): a run whose loss exceeds that multiple of its sweep's
@@ -296,14 +264,16 @@ def mark_divergence(runs: RunTable, diverged_above: float | None = None,
     LRs that stayed below it are kept: they measured the valley's wall). Sweeps whose best
     loss is not positive are left alone (a factor means nothing there). The returned
     table's notes say how many runs in how many sweeps were marked, and how to change it.
+    gid: (R,) each row's sweep, when known (else factorized here).
     """
     if diverged_above is None and blowup is None:
         return runs
     factor = diverged_above if diverged_above is not None else blowup
     flag = "diverged_above" if diverged_above is not None else "blowup"
     df = runs.data.copy()
-    keys = list(runs.by) + [r for r in ("scale", "horizon") if r in df.columns]
-    gid = _factorize(df, keys)[0] if keys else np.zeros(len(df), dtype=np.int64)
+    if gid is None:
+        keys = list(runs.by) + [r for r in ("scale", "horizon") if r in df.columns]
+        gid = _factorize(df, keys)[0] if keys else np.zeros(len(df), dtype=np.int64)
     loss, lr = df["loss"].to_numpy(float), df["lr"].to_numpy(float)
     finite = np.isfinite(loss)
     if diverged_above is not None:

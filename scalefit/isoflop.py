@@ -24,20 +24,20 @@ import numpy as np
 import pandas as pd
 
 from .core.allocation import FLOPS_PER_PARAM_TOKEN
-from .core.bootstrap import THIN_WINDOW, bootstrap_sweeps, percentile_ci
+from .core.bootstrap import THIN_WINDOW, percentile_ci
 from .core.isoflop import interp_levels
 from .core.laws import LawFit, power_law
 from .core.losslaws import loss_law
 from .core.noise import group_noise
 from .core.optimum import DEFAULT_WINDOW, STATUS_NAMES, fit_sweeps
 from .core.scatter import excess_note, excess_scatter, with_excess_scatter
-from .core.sweeps import index_runs
 from .errors import ScalefitInputError
 from .grouping import pooling_hints
 from .isoflop_table import DEFAULT_BUDGET_TOL, IsoflopTable, load_isoflop_table
 from .options import FitOptions
 from .progress import resolve
 from .results.isoflop import IsoflopResult
+from .sweep_set import SweepSet, build, group_runs
 
 WHY = {
     "all_diverged": "every run diverged",
@@ -80,19 +80,17 @@ def fit_isoflop(
                            status=status, budget_col=budget_col, budget_tol=budget_tol,
                            fmt=fmt, extract=extract, source=source,
                            missing_loss=missing_loss, keep_duplicates=keep_duplicates)
-    groups, gid = _profiles(t)
+    ss = _profile_set(t)
+    groups, gid, sw = ss.groups, ss.gid, ss.sweeps
     G = len(groups)
     data = t.data
-    order_keys = np.column_stack([groups["budget"].to_numpy(float), np.zeros(G)])
-    sw = index_runs(gid, G, data["N"].to_numpy(), data["loss"].to_numpy(),
-                    data["diverged"].to_numpy(), order_keys)
-    n, s, q = sw.level_sums()
-    point = fit_sweeps(sw.x, n, s, q, window=window, bounds=True)
+    point = fit_sweeps(sw.x, ss.n, ss.s, ss.q, window=window, bounds=True)
     notes = list(t.notes)
-    noise_sd = _parametric_noise(point, notes, _by_key(groups, t.by)) if n_boot > 0 else None
+    noise_sd = _parametric_noise(point, notes, ss.key) if n_boot > 0 else None
+    ss = ss.replace(point=point, plan=None if noise_sd is None else {"sd": noise_sd})
     report, bar = resolve(progress, "bootstrap", after="fitting laws")
     with bar:
-        boot = bootstrap_sweeps(sw, n_boot, seed, window, report, noise_sd) if n_boot else None
+        boot = ss.resample(n_boot, seed, window, report).boot if n_boot else None
     ln_d_levels = _level_means(sw, gid, np.log(data["N"].to_numpy()),
                                np.log(data["D"].to_numpy()), data["diverged"])
     budget = groups["budget"].to_numpy(float)
@@ -122,7 +120,7 @@ def fit_isoflop(
         settings={"n_boot": int(n_boot), "ci": float(ci), "seed": int(seed),
                   "window": int(window), "include": list(include),
                   "budget_tol": float(budget_tol)},
-        notes=notes, runs=_runs(data, gid, G), draws=draws,
+        notes=notes, runs=list(ss.per_sweep), draws=draws,
         warnings=[*t.runs.warnings,
                   *[h.replace("within sweeps", "within profiles")
                     for h in pooling_hints(hint_runs)]])
@@ -135,22 +133,12 @@ def fit_isoflop(
     return result
 
 
-def _profiles(t: IsoflopTable) -> tuple[pd.DataFrame, np.ndarray]:
-    """The table of profiles (``by`` columns, budget, counts), sorted, and each run's profile."""
-    keys = list(t.by) + ["budget"]
-    df = t.data
-    try:
-        gid = df.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
-    except TypeError:  # mixed label types in a by column: order by their text
-        gid = df.assign(**{b: df[b].astype(str) for b in t.by}).groupby(
-            keys, sort=True, dropna=False).ngroup().to_numpy()
-    G = int(gid.max()) + 1
-    first = np.unique(gid, return_index=True)[1]
-    groups = df.iloc[first][keys].reset_index(drop=True)
-    groups["n_runs"] = np.bincount(gid, minlength=G)
-    groups["n_diverged"] = np.bincount(gid, weights=df["diverged"].to_numpy(),
-                                       minlength=G).astype(int)
-    return groups, gid.astype(np.int64)
+def _profile_set(t: IsoflopTable) -> SweepSet:
+    """The profiles of ``t`` as sweeps whose levels are model sizes N: grouped by the ``by``
+    columns and the budget (sorted), their draws ordered by budget."""
+    groups, gid = group_runs(t.data, list(t.by) + ["budget"])
+    order_keys = np.column_stack([groups["budget"].to_numpy(float), np.zeros(len(groups))])
+    return build(t.data, groups, gid, t.by, "N", order_keys)
 
 
 def _level_means(sw, gid, ln_n, values, diverged) -> np.ndarray:
@@ -197,14 +185,6 @@ def _parametric_noise(point, notes: list[str], key: np.ndarray) -> np.ndarray:
                      "and no profile of their group has residual noise to estimate it from: "
                      "their intervals are unknown (add model sizes)")
     return sd
-
-
-def _by_key(groups: pd.DataFrame, by) -> np.ndarray:
-    """(G,) integer id of each profile's ``by`` group."""
-    if not by:
-        return np.zeros(len(groups), np.int64)
-    return pd.factorize(groups[list(by)].astype(str).agg("\x1f".join, axis=1))[0].astype(
-        np.int64)
 
 
 def _profile_table(groups, sw, point, draws, to_ln_d, noise_sd, ci) -> pd.DataFrame:
@@ -329,11 +309,3 @@ def skew_note(law: LawFit, exponent: str, C: np.ndarray, yb: np.ndarray,
             f"the other), mostly from the optima at {where}: their own resampled optima spread "
             "far to one side (a flat or one-sided valley, often at the edge of the sizes "
             "tried); more model sizes around them would narrow it")
-
-
-def _runs(data: pd.DataFrame, gid: np.ndarray, G: int) -> list[dict]:
-    """Every run of every profile, for figures: ``N`` and ``loss`` (NaN = diverged)."""
-    order = np.argsort(gid, kind="stable")
-    bounds = np.searchsorted(gid[order], np.arange(G + 1))
-    N, loss = data["N"].to_numpy(float)[order], data["loss"].to_numpy(float)[order]
-    return [{"N": N[a:b], "loss": loss[a:b]} for a, b in zip(bounds[:-1], bounds[1:])]

@@ -97,17 +97,16 @@ def check_column(runs, column: str) -> None:
             "hyperparameter swept with the LR, e.g. the batch size")
 
 
-def fit_joint(runs, groups: pd.DataFrame, sw, point1, plan, optima1: pd.DataFrame, boot1,
-              per_sweep: list[dict], opts: FitOptions, progress=None) -> JointFit:
+def fit_joint(ss, optima1: pd.DataFrame, opts: FitOptions, progress=None) -> JointFit:
     """The joint part of a fit whose 1-D sweeps are split by ``opts.joint`` (module doc).
 
-    groups, sw, point1, plan, optima1, boot1 (with ``x_law``), per_sweep: the pipeline's
-    1-D sweeps (grouped by ``by`` + the joint column), point fit, noise plan, optima table,
-    resamples and runs. ``opts.include``: the 1-D statuses that enter the batch-size-aware
-    law.
+    ss: the pipeline's 1-D sweeps (``sweep_set.SweepSet``, grouped by ``by`` + the joint
+    column: point fit, noise plan, resamples with ``x_law``, runs); optima1: their optima
+    table. ``opts.include``: the 1-D statuses that enter the batch-size-aware law.
     """
     column, ci, window, n_boot = opts.joint, opts.ci, opts.window, opts.n_boot
-    by = [b for b in runs.by if b != column]
+    groups, sw, plan, boot1, per_sweep = ss.groups, ss.sweeps, ss.plan, ss.boot, ss.per_sweep
+    by = [b for b in ss.by if b != column]
     roles = [r for r in ("scale", "horizon") if r in groups.columns]
     keys = by + roles
     if keys:
@@ -117,8 +116,7 @@ def fit_joint(runs, groups: pd.DataFrame, sw, point1, plan, optima1: pd.DataFram
     G = len(jgroups)
     bs = groups[column].to_numpy(float)
     cells = index_cells(sw.x, sweep_group, np.log(bs), G)
-    n, s, q = sw.level_sums()
-    cn, cs, cq = cells.cell_sums(n, s, q)
+    cn, cs, cq = cells.cell_sums(ss.n, ss.s, ss.q)
     point = fit_surfaces(cells.x, cells.y, cn, cs, cq, window=window,
                          max_misfit=opts.max_misfit, gap_sd=opts.floor_gap)
     notes: list[str] = []

@@ -19,7 +19,6 @@ import pandas as pd
 
 from .core.bootstrap import (
     BootSweeps,
-    bootstrap_sweeps,
     bracket_draws,
     censored_interval,
     percentile_ci,
@@ -29,19 +28,17 @@ from .core.optimum import DEFAULT_WINDOW, FLAT, GAP_SD, MAX_MISFIT, STATUS_NAMES
 from .errors import ScalefitInputError
 from .grouping import (
     BLOWUP,
-    build_sweeps,
     duplicate_runs,
     flat_sweeps,
     mark_divergence,
     pooling_hints,
-    sweep_runs,
     trainer_arms,
 )
 from .joint import check_column as check_joint_column
 from .joint import check_present as check_joint_present
 from .joint import fit_joint, progress_part, with_joint
 from .laws import fit_laws
-from .noise_plan import by_key, flat_statuses, noise_notes, noise_plan, sweep_names
+from .noise_plan import flat_statuses, noise_notes, noise_plan, sweep_names
 from .optima_table import is_optima_table, load_optima
 from .options import Columns, FitOptions, check
 from .progress import resolve
@@ -49,6 +46,7 @@ from .quality import transfer_quality
 from .results.fit import FitResult
 from .results.quality import TransferQuality
 from .statuses import STATUS_NOTES, STATUS_WHY
+from .sweep_set import SweepSet, group_runs, lr_sweeps, sweep_keys
 from .table import apply_extract, read_input, read_runs
 
 
@@ -172,40 +170,29 @@ def fit_with(table, cols: Columns, opts: FitOptions, fmt: str | None = None,
     runs = dataclasses.replace(runs, extract=cols.extract)
     if opts.joint is not None:
         check_joint_column(runs, opts.joint)
+    groups, gid = group_runs(runs.data, sweep_keys(runs.data, runs.by))  # factorized once
     n_marked = runs.n_diverged
     runs = mark_divergence(runs, opts.diverged_above,
-                           None if opts.diverged_above is not None else opts.blowup)
+                           None if opts.diverged_above is not None else opts.blowup, gid=gid)
     n_marked = runs.n_diverged - n_marked
-    groups, sw = build_sweeps(runs)
-    n, s, q = sw.level_sums()
-    point = fit_sweeps(sw.x, n, s, q, window=opts.window, x_div=sw.x_div,
-                       max_misfit=opts.max_misfit, gap_sd=opts.floor_gap)
+    ss = _sweep_set(runs, groups, gid, opts)
     notes = ([arms_note] if arms_note else []) + list(runs.notes)
-    dup = duplicate_runs(runs)
+    dup = duplicate_runs(runs, gid)
     if dup:
         notes.append(dup)
-    noise = group_noise(point.n_window, point.rmse, point.status, by_key(groups, runs.by))
-    flat, flat_z_g = (flat_statuses(sw, n, s, q, point, noise, by_key(groups, runs.by),
-                                    opts.flat_z)
-                      if opts.flat_z is not None else (np.zeros(len(groups), bool), None))
-    if flat.any():
-        point = dataclasses.replace(point, status=np.where(flat, FLAT, point.status))
-    plan = noise_plan(point, n, groups, runs.by, notes, noise) if opts.n_boot > 0 else None
-    per_sweep = sweep_runs(runs, groups)
+    ss, flat_z_g = _noise(ss, opts, notes)
     report, bar = resolve(progress, "bootstrap", after="fitting laws")
     parts = 2 if opts.joint is not None else 1  # the joint surfaces redraw the same resamples
     with bar:
-        boot = (bootstrap_sweeps(sw, opts.n_boot, opts.seed, opts.window,
-                                 progress_part(report, 0, parts), plan["sd"])
-                if opts.n_boot > 0 else None)
-        optima, laws, quality, boot = _estimate(groups, sw, point, boot, plan, per_sweep,
-                                                runs.by, opts, notes,
-                                                quality=opts.joint is None,
-                                                noise=(noise, flat_z_g))
+        if opts.n_boot > 0:
+            ss = ss.resample(opts.n_boot, opts.seed, opts.window, progress_part(report, 0, parts))
+        optima, laws, quality, boot = _estimate(ss, opts, notes, quality=opts.joint is None,
+                                                flat_z=flat_z_g)
+        ss = ss.replace(boot=boot)
         joint_fit = None
         if opts.joint is not None:
-            joint_fit = fit_joint(runs, groups, sw, point, plan, optima, boot, per_sweep,
-                                  opts, progress_part(report, 1, parts))
+            joint_fit = fit_joint(ss, optima, opts, progress_part(report, 1, parts))
+    per_sweep, sw = list(ss.per_sweep), ss.sweeps
     notes += status_notes(optima, opts, per_sweep, runs.by)
     notes += noise_notes(optima, runs.by)
     inp = {"source": runs.source, "rows": runs.n_read, "columns": runs.columns,
@@ -223,7 +210,7 @@ def fit_with(table, cols: Columns, opts: FitOptions, fmt: str | None = None,
     result = FitResult(
         optima=optima, laws=laws, input=inp, settings=_settings(cols, opts), notes=notes,
         warnings=[*runs.warnings, *pooling_hints(runs)], quality=quality, boot=boot,
-        runs=per_sweep, joint=joint_fit,
+        runs=per_sweep, joint=joint_fit, sweep_set=ss,
     )
     if opts.require_optimum:
         check_optimum(result, opts.include)
@@ -306,30 +293,52 @@ def check_optimum(result: FitResult, include) -> None:
                              f"{'; '.join(parts)}")
 
 
-def _estimate(groups, sw, point, boot, plan, per_sweep, by, opts: FitOptions, notes,
-              quality: bool = True, noise=None):
+def _sweep_set(runs, groups, gid, opts: FitOptions) -> SweepSet:
+    """The LR sweeps of ``runs`` with their point fits (statuses before the flat rule)."""
+    ss = lr_sweeps(runs, groups, gid)
+    return ss.replace(point=fit_sweeps(ss.sweeps.x, ss.n, ss.s, ss.q, window=opts.window,
+                                       x_div=ss.sweeps.x_div, max_misfit=opts.max_misfit,
+                                       gap_sd=opts.floor_gap))
+
+
+def _noise(ss: SweepSet, opts: FitOptions, notes: list[str]):
+    """The set with its groups' noise, the ``flat`` statuses and the noise plan; and the
+    flat rule's z per sweep (None with the rule off)."""
+    point = ss.point
+    noise = group_noise(point.n_window, point.rmse, point.status, ss.key)
+    flat, flat_z_g = (flat_statuses(ss.sweeps, ss.n, ss.s, ss.q, point, noise, ss.key,
+                                    opts.flat_z)
+                      if opts.flat_z is not None else (np.zeros(ss.n_sweeps, bool), None))
+    if flat.any():
+        point = dataclasses.replace(point, status=np.where(flat, FLAT, point.status))
+    plan = (noise_plan(point, ss.n, ss.groups, list(ss.by), notes, noise)
+            if opts.n_boot > 0 else None)
+    return ss.replace(point=point, noise=noise, plan=plan), flat_z_g
+
+
+def _estimate(ss: SweepSet, opts: FitOptions, notes, quality: bool = True, flat_z=None):
     """Optima table, laws, transfer quality and the resamples as the laws used them (no
-    noise where none was measured, ``x_law`` set) from the point fit and the resamples."""
-    ci = opts.ci
+    noise where none was measured, ``x_law`` set) from the set's point fit and resamples."""
+    ci, boot, plan, point, sw = opts.ci, ss.boot, ss.plan, ss.point, ss.sweeps
     if boot is not None:
         unknown = ~plan["known"]  # in place: the arrays are this fit's own (no copy)
         if unknown.any():
             for k in ("x_opt", "loss_opt", "curvature", "x_best"):
                 getattr(boot, k)[:, unknown] = np.nan
-    optima = _optima_table(groups, sw, point, boot, ci, per_sweep)
-    if noise is not None:
-        gn, z = noise
-        optima["noise_ratio"] = gn.ratio
-        optima["aberrant"] = gn.aberrant
-        optima["flat_z"] = z if z is not None else np.nan
+    optima = _optima_table(ss.groups, sw, point, boot, ci, list(ss.per_sweep))
+    if ss.noise is not None:
+        optima["noise_ratio"] = ss.noise.ratio
+        optima["aberrant"] = ss.noise.aberrant
+        optima["flat_z"] = flat_z if flat_z is not None else np.nan
     if plan is not None:
         optima["boot_kind"] = plan["kind"]
         boot = _law_draws(boot, optima, point, sw, opts.seed)
+    by = list(ss.by)
     laws = fit_laws(optima, boot, by, opts.include, ci, notes, extra=quality,
                     fix=opts.fix_dict)
     out_quality = None
     if by and quality:
-        out_quality = TransferQuality(**transfer_quality(optima, boot, list(by), ci,
+        out_quality = TransferQuality(**transfer_quality(optima, boot, by, ci,
                                                          opts.reference, laws), level=ci)
     return optima, laws, out_quality, boot
 

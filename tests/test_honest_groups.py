@@ -16,9 +16,9 @@ from scalefit.core.losslaws import loss_law
 from scalefit.core.noise import group_noise
 from scalefit.core.optimum import fit_sweeps
 from scalefit.core.quality import ratio_asymptote
-from scalefit.grouping import build_sweeps
 from scalefit.results.law import Law
 from scalefit.schema import validate
+from scalefit.sweep_set import lr_sweeps
 from scalefit.synthetic import make_isoflop, make_sweeps
 from scalefit.table import load_runs
 
@@ -57,7 +57,7 @@ def test_one_mixed_sweep_does_not_set_its_groups_noise(tmp_path):
     messy = scalefit.fit(mixed_group(bad=True), n_boot=300, progress=None)
     # The old estimate (every sweep with residual degrees of freedom) is set by the bad one.
     runs = load_runs(mixed_group(bad=True))
-    _, sw = build_sweeps(runs)
+    sw = lr_sweeps(runs).sweeps
     n, s, q = sw.level_sums()
     point = fit_sweeps(sw.x, n, s, q)
     assert pooled_noise_sd(point)[0] > 10 * 0.003

@@ -127,16 +127,26 @@ def predict(law, scale=None, horizon=None, level: float = 0.95, seed: int = 0) -
         if avg is not None:
             draws, out["shape_averaged"] = avg, True
     if draws is not None:
-        X, free = law_design(law)
-        z = np.array([[1.0] + [np.log(vals[v]) for v in law.variables]])
-        rmse = law.rmse_log if law.rmse_log is not None and np.isfinite(law.rmse_log) else 0.0
-        total = draws + scatter_draws(rmse, z, X, (len(draws), 1), seed, free)[:, 0]
-        out["pi_scatter"] = ("new point of the least-squares law (rmse over n - k, leverage, "
-                             "Student's t)" if X is not None and X.shape[0] > len(free) else
-                             "rmse_log alone (the law's points are not stored: no leverage)")
+        total, out["pi_scatter"] = new_point_draws(law, vals, draws, seed)
         out.update(prediction_intervals(draws, total, level))
         out["draws_log"], out["total_log"] = draws, total
     return out
+
+
+def new_point_draws(law, values: dict, draws: np.ndarray, seed: int = 0) -> tuple:
+    """Draws (B,) of a new optimum at ``values`` (variable -> value): the law's mean draws
+    ``draws`` (B,) in log space plus the scatter of a new point around the law
+    (``scatter.scatter_draws``: leverage and Student's t when the law holds its points,
+    else normal with s.d. ``rmse_log``), drawn with ``seed``. Returns (draws, how the
+    scatter was drawn: one line for the output)."""
+    X, free = law_design(law)
+    z = np.array([[1.0] + [np.log(values[v]) for v in law.variables]])
+    rmse = law.rmse_log if law.rmse_log is not None and np.isfinite(law.rmse_log) else 0.0
+    total = draws + scatter_draws(rmse, z, X, (len(draws), 1), seed, free)[:, 0]
+    how = ("new point of the least-squares law (rmse over n - k, leverage, Student's t)"
+           if X is not None and X.shape[0] > len(free) else
+           "rmse_log alone (the law's points are not stored: no leverage)")
+    return total, how
 
 
 def law_design(law) -> tuple[np.ndarray | None, np.ndarray]:

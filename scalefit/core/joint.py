@@ -29,8 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bootstrap import level_sum_blocks
-from .decisions import law_design, prediction_intervals
-from .scatter import scatter_draws
+from .decisions import new_point_draws, prediction_intervals
 from .sweeps import Sweeps
 
 (OK, EDGE_LR, EDGE_BS, TOO_FEW, NOT_CONVEX, SADDLE, BAD_FIT, OFF_GRID,
@@ -445,10 +444,7 @@ def predict_at(law, values: dict, level: float, seed: int = 0) -> dict:
         out = {"value": float(np.exp(ly)), "ci": None, "pi": None, "sigma_log": None,
                "log": float(ly), "draws_log": None, "total_log": None}
     if draws is not None:
-        X, free = law_design(law)
-        z = np.array([[1.0] + [np.log(values[v]) for v in law.variables]])
-        rmse = law.rmse_log if law.rmse_log is not None and np.isfinite(law.rmse_log) else 0.0
-        total = draws + scatter_draws(rmse, z, X, (len(draws), 1), seed, free)[:, 0]
+        total, _ = new_point_draws(law, values, draws, seed)
         iv = prediction_intervals(draws, total, level)
         out.update(ci=iv["lr_ci"], pi=iv["lr_pi"], sigma_log=iv["sigma_log"], draws_log=draws,
                    total_log=total)

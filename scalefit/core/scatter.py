@@ -1,5 +1,6 @@
 """The scatter of a new optimum around a least-squares law in log space: pure numpy
-(docs/math.md section "Prediction intervals").
+(docs/math.md sections 3 and 6: the scatter of the optima
+around a law, and prediction intervals).
 
 A prediction interval adds to the bootstrap draws of the law's mean the scatter a new
 point would have around it. Both ``scalefit predict`` and the backtests draw it here, so

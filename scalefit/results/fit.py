@@ -48,22 +48,25 @@ class FitResult(Immutable):
     ``load_fit``); ``runs``: per sweep, its runs' ``lr`` and ``loss`` (NaN = diverged);
     ``origin``: the file it was read from (None for a fit made here); ``joint``: the
     joint LR x batch-size part (``results.joint.JointFit``) of a fit with ``joint=COLUMN``
-    (its 1-D optima and laws are then those of every batch size), else None.
+    (its 1-D optima and laws are then those of every batch size), else None;
+    ``sweep_set``: the sweeps as the fit built them (``scalefit.sweep_set.SweepSet``: level
+    sums, point fits, noise plan, resamples), which planning reads instead of rebuilding;
+    None after ``load_fit`` (not part of the JSON).
     """
 
     __slots__ = ("_optima", "laws", "quality", "input", "settings", "notes", "warnings",
-                 "boot", "runs", "origin", "joint")
+                 "boot", "runs", "origin", "joint", "sweep_set")
 
     _immutable_hint = "; build a new one"
 
     def __init__(self, optima: pd.DataFrame, laws, input: dict, settings: dict, notes=(),
                  warnings=(), quality: TransferQuality | None = None, boot=None, runs=None,
-                 origin: str | None = None, joint: JointFit | None = None):
+                 origin: str | None = None, joint: JointFit | None = None, sweep_set=None):
         values = {"_optima": optima.copy(), "laws": tuple(Law.of(x) for x in laws),
                   "quality": quality, "input": freeze(input), "settings": freeze(settings),
                   "notes": tuple(notes), "warnings": tuple(warnings), "boot": boot,
                   "runs": None if runs is None else freeze(list(runs)), "origin": origin,
-                  "joint": joint}
+                  "joint": joint, "sweep_set": sweep_set}
         self._set(values)
 
     @property

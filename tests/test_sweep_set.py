@@ -1,0 +1,61 @@
+"""The sweeps built once (``scalefit.sweep_set``): what the fit holds and its one selection rule."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import scalefit
+from scalefit.errors import ScalefitInputError
+from scalefit.sweep_set import lr_sweeps
+from scalefit.table import load_runs
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "data" / "synthetic_sweeps.csv"
+
+
+@pytest.fixture(scope="module")
+def fit():
+    return scalefit.fit(EXAMPLE, by="parameterization", n_boot=50, progress=None)
+
+
+def test_the_fit_holds_the_sweeps_it_fitted(fit):
+    ss = fit.sweep_set
+    opt = fit.optima
+    assert ss.n_sweeps == len(opt) == ss.sweeps.n_groups
+    for col in ("parameterization", "scale", "horizon", "n_runs", "n_diverged"):
+        assert list(ss.groups[col]) == list(opt[col])
+    # the runs the figures show are the set's, row j of the optima is sweep j
+    assert len(fit.runs) == ss.n_sweeps
+    for a, b in zip(fit.runs, ss.per_sweep):
+        np.testing.assert_array_equal(a["lr"], b["lr"])
+    # the resamples the laws used are the set's own (x_law), one column per sweep
+    assert ss.boot is fit.boot and ss.boot.x_law.shape == (50, ss.n_sweeps)
+    # level sums: every finite run once
+    assert ss.n.sum() == np.isfinite(np.concatenate([r["loss"] for r in fit.runs])).sum()
+
+
+def test_select_is_the_one_group_rule(fit):
+    ss = fit.sweep_set
+    mup = ss.select({"parameterization": "mup"})
+    assert mup.tolist() == (fit.optima["parameterization"] == "mup").tolist()
+    assert ss.select(None).all()
+    with pytest.raises(ScalefitInputError, match="no sweep of that group"):
+        ss.select({"parameterization": "nope"})
+    with pytest.raises(ScalefitInputError, match="no group column 'width'"):
+        ss.select({"width": 3})
+
+
+def test_a_loaded_fit_has_no_sweep_set(fit, tmp_path):
+    path = tmp_path / "fit.json"
+    fit.save(path)
+    assert scalefit.load_fit(path).sweep_set is None
+
+
+def test_groups_are_in_sorted_key_order_and_ids_match_rows():
+    runs = load_runs(EXAMPLE, by=("parameterization",))
+    ss = lr_sweeps(runs)
+    keys = ss.groups[["parameterization", "scale", "horizon"]]
+    assert keys.equals(keys.sort_values(list(keys.columns)).reset_index(drop=True))
+    data = runs.data
+    for col in ("parameterization", "scale", "horizon"):
+        assert (ss.groups[col].to_numpy()[ss.gid] == data[col].to_numpy()).all()
