@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .design import SweepDesign, optimum_mse
+from .scatter import excess_tau2
 from .optimum import (
     ALL_DIVERGED,
     BAD_FIT,
@@ -235,6 +236,9 @@ class Planner:
             self.v[members] = optimum_mse(ds, members)
         self.vc = (optimum_mse(ds, self.cg, self.cx[:, None]) if self.cg.size
                    else np.zeros(0))
+        # the scatter of the optima around each law beyond their noise (core.scatter):
+        # no run reduces it, so every law point, old or new, carries it
+        self.tau2 = np.array([self._tau2(t) for t in targets])
         self._h: list = [None] * len(targets)
         self.w = np.zeros(G)  # weight of each law point's variance in the objective
         for ti in range(len(targets)):
@@ -251,11 +255,20 @@ class Planner:
         ti, p = self.where[g]
         return bool(np.isnan(self.targets[ti].fixed[p]))
 
+    def _tau2(self, t: Target) -> float:
+        """tau^2 of a law target: the RSS of its points' current optima around the law
+        beyond what their predicted variances explain (0 for a sweep's own optimum)."""
+        if t.Z.shape[0] <= t.Z.shape[1]:
+            return 0.0
+        y = self.ds.x_opt[t.members]
+        v = np.where(np.isnan(t.fixed), self.v[t.members], t.fixed)
+        return excess_tau2(t.Z, y, v)
+
     # -- the objective
     def _point_var(self, ti: int) -> np.ndarray:
         t = self.targets[ti]
         v = np.where(np.isnan(t.fixed), self.v[t.members], t.fixed)
-        return np.concatenate([v, [var for _, var in t.new]])
+        return np.concatenate([v, [var for _, var in t.new]]) + self.tau2[ti]
 
     def _Z(self, ti: int) -> np.ndarray:
         t = self.targets[ti]
@@ -279,7 +292,7 @@ class Planner:
 
     def _with_point(self, ti: int, z: np.ndarray, var: float) -> float:
         Z = np.vstack([self._Z(ti), np.asarray(z, float)[None]])
-        return law_variance(Z, np.concatenate([self._point_var(ti), [var]]),
+        return law_variance(Z, np.concatenate([self._point_var(ti), [var + self.tau2[ti]]]),
                             self.targets[ti].z0)
 
     def rule_value(self, g: int) -> float:

@@ -71,17 +71,37 @@ def excess_scatter(X: np.ndarray, ly: np.ndarray, lb: np.ndarray | None) -> dict
         return out
     coef, *_ = np.linalg.lstsq(X, ly, rcond=None)
     resid = ly - X @ coef
-    rss = float(resid @ resid)
     with warnings.catch_warnings():  # a point without draws: NaN, refused below
         warnings.simplefilter("ignore", RuntimeWarning)
         q16, q84 = np.nanpercentile(lb, [15.865, 84.135], axis=0)
     v = ((q84 - q16) / 2) ** 2
     if not np.all(np.isfinite(v)):
-        return {**out, "rss": rss}
+        return {**out, "rss": float(resid @ resid)}
+    return excess_of(X, resid, v)
+
+
+def excess_of(X: np.ndarray, resid: np.ndarray, v: np.ndarray) -> dict:
+    """``excess_scatter`` from a least-squares fit's residuals ``resid`` (n,) and the
+    points' noise variances ``v`` (n,) (finite), n > k."""
+    n, k = X.shape
+    rss = float(resid @ resid)
     h = np.einsum("ij,jk,ik->i", X, np.linalg.pinv(X.T @ X), X)
     noise = float(((1 - h) * v).sum())
     return {"tau2": max(0.0, (rss - noise) / (n - k)), "dof": n - k, "rss": rss,
             "noise_rss": noise, "ratio": rss / noise if noise > 0 else np.inf}
+
+
+def excess_tau2(X: np.ndarray, ly: np.ndarray, v: np.ndarray) -> float:
+    """tau^2 of ``excess_scatter`` with the points' noise variances ``v`` (n,) given
+    (e.g. a design's predicted variances) instead of measured from draws; rows with a
+    non-finite ``ly`` or ``v`` are left out; 0 where it cannot be measured (n <= k)."""
+    X, ly, v = np.asarray(X, float), np.asarray(ly, float), np.asarray(v, float)
+    keep = np.isfinite(ly) & np.isfinite(v)
+    X, ly, v = X[keep], ly[keep], v[keep]
+    if X.shape[0] <= X.shape[1]:
+        return 0.0
+    coef, *_ = np.linalg.lstsq(X, ly, rcond=None)
+    return float(excess_of(X, ly - X @ coef, v)["tau2"])
 
 
 def with_excess_scatter(lb: np.ndarray, tau2: float, dof: int, seed: int = 0) -> np.ndarray:

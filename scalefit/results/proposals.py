@@ -115,7 +115,10 @@ class Proposals(Immutable):
                                  "s.d. after", "loss cost now", "after", "runs"], trows,
                                 title=title,
                                 notes=[f"  (s.d. of {_sd_of(s)} predicted by the delta method "
-                                       "from the current fit; loss cost = "
+                                       "from the current fit"
+                                       + ("" if s.get("joint") else
+                                          ", with the optima's scatter around the law")
+                                       + "; loss cost = "
                                        + ("tr(K C), K the valley's curvature matrix, C the "
                                           "optimum's covariance" if s.get("joint")
                                           else "curvature x variance")

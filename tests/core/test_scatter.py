@@ -108,3 +108,45 @@ def test_with_excess_scatter_leaves_noise_only_draws_alone():
     assert with_excess_scatter(lb, np.nan, 3) is lb
     a = with_excess_scatter(lb, 0.01, 3, seed=5)
     np.testing.assert_array_equal(a, with_excess_scatter(lb, 0.01, 3, seed=5))
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.1])
+def test_excess_tau2_with_given_variances_recovers_the_planted_scatter(tau):
+    """The planner's form (variances given, as the design predicts them): the mean over
+    200 laws of 8 points is tau^2 within 25%; without scatter only the bias of max(0, .):
+    sigma^2 E[max(0, chi2_6 - 6)] / 6, about 0.2 sigma^2."""
+    from scalefit.core.scatter import excess_tau2
+
+    rng = np.random.default_rng(7)
+    X, sigma = _design(), 0.05
+    est = [excess_tau2(X, _points(rng, X, sigma, tau, B=2)[0], np.full(8, sigma**2))
+           for _ in range(200)]
+    if tau:
+        assert abs(np.mean(est) / tau**2 - 1) < 0.25
+    else:
+        assert np.mean(est) < 0.3 * sigma**2
+    # a point without an optimum is left out; no more points than parameters: 0
+    ly = _points(rng, X, sigma, tau, B=2)[0]
+    ly[3] = np.nan
+    assert np.isfinite(excess_tau2(X, ly, np.full(8, sigma**2)))
+    assert excess_tau2(X[:2], ly[:2], np.full(2, sigma**2)) == 0.0
+
+
+def test_the_planner_carries_the_scatter_of_the_optima():
+    """A law whose optima scatter 10% around it beyond their noise: the planner's s.d. of
+    the target (``scalefit next``'s "s.d. now") includes tau^2 sum h^2 and so stays near
+    the bootstrap's s.d. of the law's prediction (its CI over 2 x 1.96), as it does
+    without scatter; without tau^2 it was 7 times too small here."""
+    import scalefit
+    from scalefit.synthetic import make_sweeps
+
+    ratios = {}
+    for scatter in (0.0, 0.1):
+        df = make_sweeps(scales=(1e7, 2e7, 4e7, 8e7, 1.6e8, 3.2e8), horizons=(1e9,),
+                         lr_scatter=scatter, noise=0.003, seed=3)
+        fit = scalefit.fit(df, n_boot=300, progress=None)
+        t = fit.next_runs(3, target_scale=1e9, cost="runs").targets[0]
+        boot_sd = np.log(t["lr_ci"][1] / t["lr_ci"][0]) / (2 * 1.96)
+        ratios[scatter] = t["sd_now"] / boot_sd
+    assert 0.5 < ratios[0.0] < 1.5, ratios
+    assert 0.5 < ratios[0.1] < 1.5, ratios
