@@ -28,6 +28,7 @@ _LAZY = {
     "IsoflopResult": ("scalefit.results.isoflop", "IsoflopResult"),
     "Allocation": ("scalefit.results.allocation", "Allocation"),
     "Proposals": ("scalefit.results.proposals", "Proposals"),
+    "next_runs": ("scalefit.planning.next", "next_runs"),
     "backtest": ("scalefit.backtest_table", "backtest"),
     "BacktestResult": ("scalefit.results.backtest", "BacktestResult"),
     "fit_curves": ("scalefit.curves", "fit_curves"),

@@ -38,7 +38,7 @@ LAYERS = [
     ("scalefit.results", 3), ("scalefit.render.", 3), ("scalefit.backtests", 3),
     ("scalefit.pipeline", 4), ("scalefit.chinchilla", 4), ("scalefit.isoflop", 4),
     ("scalefit.joint", 4),
-    ("scalefit.next", 4), ("scalefit.backtest_table", 4),
+    ("scalefit.planning", 3), ("scalefit.planning.next", 4), ("scalefit.backtest_table", 4),
     ("scalefit.cli", 5), ("scalefit.__main__", 6),
 ]
 CORE_EXTERNAL = {"numpy", "scipy", "__future__"}

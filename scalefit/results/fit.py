@@ -224,7 +224,7 @@ class FitResult(Immutable):
         point of each variable's ladder; ``new_sweeps=False``: none), each of
         ``new_sweep_lrs`` runs; ``per_group``: ``k`` runs for each by group."""
         from ..options import PlanOptions
-        from .proposal_rows import propose_runs
+        from ..planning.proposal_rows import propose_runs
 
         plan = PlanOptions(k, target_scale=target_scale, target_horizon=target_horizon,
                            group=group, cost=cost, objective=objective, new_scales=new_scales,
