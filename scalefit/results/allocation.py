@@ -17,11 +17,12 @@ import numpy as np
 
 from ..core.bootstrap import percentile_ci
 from ..core.frozen import freeze, thaw
+from ..core.pyvalue import jsonable, num
 from ..errors import ScalefitInputError
 from ..options import check
 from ..render.format import fmt, fmt_ci, group_text
 from ..render.tables import Document, Table, Text
-from .base import draws_from_json, draws_to_json, jsonable, level_or_stored
+from .base import draws_from_json, draws_to_json, level_or_stored
 
 QUANTITIES = ("N_opt", "D_opt", "tokens_per_param", "loss")
 DRAW_KEYS = ("ln_N", "ln_D", "loss", "a", "b")
@@ -103,7 +104,7 @@ class Allocation:
         for i, c in enumerate(budgets):
             r = {"C": float(c)}
             for q in QUANTITIES:
-                r[q] = _num(vals[q][i])
+                r[q] = num(vals[q][i])
                 r[q + "_ci"] = None if iv is None else iv[q][i]
             r["extrapolation"] = extrapolation_notes(c, vals["N_opt"][i], vals["D_opt"][i],
                                                      kw.get("data_range"))
@@ -111,8 +112,8 @@ class Allocation:
         a_ci = b_ci = None
         if iv is not None:
             a_ci, b_ci = iv["a"], iv["b"]
-        return cls(budgets=tuple(budgets), rows=tuple(rows), a=_num(point["a"]),
-                   b=_num(point["b"]), a_ci=a_ci, b_ci=b_ci, level=level, draws=draws, **kw)
+        return cls(budgets=tuple(budgets), rows=tuple(rows), a=num(point["a"]),
+                   b=num(point["b"]), a_ci=a_ci, b_ci=b_ci, level=level, draws=draws, **kw)
 
     # ------------------------------------------------------------------ protocol
     def __len__(self) -> int:
@@ -235,11 +236,6 @@ def _ci4(pair) -> str:
 
 def _pair(v) -> tuple | None:
     return None if v is None else tuple(v)
-
-
-def _num(v) -> float | None:
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 def _quantities(v: dict) -> dict:

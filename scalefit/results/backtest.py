@@ -15,9 +15,10 @@ import pandas as pd
 from .._version import __version__
 from ..core import backtest as cb
 from ..core.frozen import freeze, thaw
+from ..core.pyvalue import jsonable
 from ..errors import ScalefitInputError
 from ..options import check
-from .base import Immutable, jsonable
+from .base import Immutable
 
 KIND = "backtest"
 

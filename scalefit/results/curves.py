@@ -15,9 +15,10 @@ from .._version import __version__
 from ..core.curve_decisions import compare_ends, predict_curve, wsd_branches
 from ..core.curve_laws import make_law
 from ..core.frozen import freeze
+from ..core.pyvalue import jsonable
 from ..core.schedules import ScheduleSpec, build_schedule
 from ..errors import ExtrapolationWarning, ScalefitInputError
-from .base import Immutable, draws_from_json, draws_to_json, jsonable, level_or_stored
+from .base import Immutable, draws_from_json, draws_to_json, level_or_stored
 
 CURVE_SCHEMA_VERSION = 1
 

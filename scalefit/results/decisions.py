@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 from ..core import decisions as dec
 from ..core.frozen import freeze, thaw
+from ..core.pyvalue import jsonable
 from ..errors import ScalefitInputError
 from ..options import check
 from ..render.format import fmt, fmt_ci, group_label
 from ..render.tables import Document, Table, Text
 from ..selection import matching
-from .base import draws_from_json, draws_to_json, jsonable, level_or_stored
+from .base import draws_from_json, draws_to_json, level_or_stored
 
 # Keys of a row that hold draws: in memory always, in to_dict only with draws=True.
 DRAW_KEYS = ("draws_log", "total_log", "penalty_draws", "curvature_log", "b_draws")

@@ -17,14 +17,14 @@ import pandas as pd
 from .._version import __version__
 from ..core import decisions as dec
 from ..core.frozen import freeze, thaw
-from ..core.pyvalue import py_scalar
+from ..core.pyvalue import jsonable, py_scalar
 from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..options import check
 from ..render import fit_text
 from ..render.format import group_label, group_text
 from ..schema import SCHEMA_VERSION
 from ..selection import matching, select
-from .base import Immutable, draws_from_json, jsonable, level_or_stored
+from .base import Immutable, draws_from_json, level_or_stored
 from .decisions import Audit, HorizonTransfer, Prediction, transfer_row
 from .joint import JointFit
 from .law import Law, equivalence_rows

@@ -9,9 +9,10 @@ import numpy as np
 from ..core.bootstrap import percentile_ci
 from ..core.laws import LawFit, design
 from ..core.losslaws import ALPHA_GRID
+from ..core.pyvalue import jsonable, num
 from ..render.format import fmt, fmt_ci, group_text
 from ..render.tables import Text
-from .base import draws_from_json, draws_to_json, jsonable, level_or_stored, num
+from .base import draws_from_json, draws_to_json, level_or_stored
 
 
 class Law(LawFit):

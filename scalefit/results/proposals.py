@@ -13,11 +13,11 @@ import math
 
 from .._version import __version__
 from ..core.frozen import freeze, thaw
-from ..core.pyvalue import py_scalar
+from ..core.pyvalue import jsonable
 from ..options import check
 from ..render.format import fmt, fmt_ci, group_label
 from ..render.tables import Document, Table, Text
-from .base import Immutable, jsonable
+from .base import Immutable
 
 KIND = {"variance": "precision", "new_sweep": "new sweep"}
 Z95 = 1.959963984540054
@@ -139,7 +139,7 @@ class Proposals(Immutable):
 
     def to_dict(self, draws: bool = True) -> dict:
         """JSON-ready: the runs, the targets, the settings and notes (no draws are held)."""
-        runs = [{k: _py(v) for k, v in r.items()} for r in self._runs.to_dict("records")]
+        runs = self._runs.to_dict("records")  # jsonable: numpy -> Python, NaN/inf -> null
         return jsonable({"kind": "scalefit.next", "version": __version__,
                          "settings": thaw(self.settings), "ci_level": self.level,
                          "by": list(self.by), "runs": runs, "targets": thaw(self.targets),
@@ -189,11 +189,3 @@ def _label(t: dict) -> str:
     if t.get("horizon") is not None:
         where += (", " if where else "") + f"horizon {fmt(t.get('horizon'))}"
     return ", ".join(x for x in (g, where) if x) or "sweep"
-
-
-def _py(v):
-    """``py_scalar``, and a NaN or infinite float as None (a JSON null)."""
-    v = py_scalar(v)
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v

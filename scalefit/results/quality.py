@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.frozen import freeze, thaw
+from ..core.pyvalue import jsonable
 from ..render.format import fmt, fmt_with_ci, group_label
 from ..render.tables import Table
-from .base import jsonable, level_or_stored
+from .base import level_or_stored
 
 MEASURES = ("lr_exponent", "E", "extrapolation_error", "kappa", "R_mean", "R_inf",
             "delta_L_inf")
