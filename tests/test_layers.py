@@ -132,6 +132,17 @@ def test_the_package_keeps_its_layers():
     assert problems(PKG) == []
 
 
+def test_render_takes_results_as_values_and_imports_no_result_class():
+    """Results call render for their text; render reads what they hold (duck-typed), so
+    no arrow runs back from render/ to results/ (or to the planner)."""
+    known = modules(PKG, "scalefit")
+    found = [f"{name}:{line} imports {target}" for name, path in known.items()
+             if name.startswith("scalefit.render")
+             for target, line in imports(name, path, known)
+             if target.startswith(("scalefit.results", "scalefit.planning"))]
+    assert found == []
+
+
 def test_the_check_finds_cycles_core_imports_and_upward_imports(tmp_path):
     root = tmp_path / "scalefit"
     for rel, text in {
