@@ -15,6 +15,7 @@ from .errors import ExtrapolationWarning, ScalefitFitError, ScalefitInputError  
 
 _LAZY = {
     "fit": ("scalefit.pipeline", "fit"),
+    "load": ("scalefit.results.saved", "load"),
     "load_fit": ("scalefit.results.load", "load_fit"),
     "FitResult": ("scalefit.results.fit", "FitResult"),
     "Law": ("scalefit.results.law", "Law"),

@@ -171,6 +171,13 @@ class BacktestResult(Immutable):
                          "settings": thaw(self.settings), "notes": list(self.notes),
                          "points": thaw(self.points), "scores": self.scores()})
 
+    def save(self, path, draws: bool = True):
+        """Write ``to_dict(draws)`` as JSON to ``path`` atomically (``scalefit.load`` reads
+        it back)."""
+        from ..files import write_json
+
+        return write_json(path, self.to_dict(draws=draws))
+
     @classmethod
     def from_dict(cls, d: dict) -> BacktestResult:
         if not isinstance(d, dict) or d.get("kind") != KIND:

@@ -110,6 +110,13 @@ class ChinchillaResult:
             out["draws"] = draws_to_json(self.boot_params)
         return out
 
+    def save(self, path, draws: bool = True):
+        """Write ``to_dict(draws)`` as JSON to ``path`` atomically (``scalefit.load`` reads
+        it back)."""
+        from ..files import write_json
+
+        return write_json(path, self.to_dict(draws=draws))
+
     @classmethod
     def from_dict(cls, d: dict) -> ChinchillaResult:
         p = d["params"]

@@ -225,6 +225,8 @@ class CurveFit(Immutable):
         return cls(groups, d["input"], d["settings"], d.get("notes", []), origin)
 
     def save(self, path, draws: bool = True):
+        """Write ``to_dict(draws)`` as JSON to ``path`` atomically (``scalefit.load`` reads
+        it back)."""
         from ..files import write_json
 
         return write_json(path, self.to_dict(draws=draws))

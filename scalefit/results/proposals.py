@@ -98,6 +98,13 @@ class Proposals(Immutable):
                          "by": list(self.by), "runs": runs, "targets": thaw(self.targets),
                          "notes": list(self.notes)})
 
+    def save(self, path, draws: bool = True):
+        """Write ``to_dict(draws)`` as JSON to ``path`` atomically (``scalefit.load`` reads
+        it back)."""
+        from ..files import write_json
+
+        return write_json(path, self.to_dict(draws=draws))
+
     @classmethod
     def from_dict(cls, d: dict) -> Proposals:
         targets = []
