@@ -133,7 +133,7 @@ def validate(n_boot: int = 2000) -> dict:
     from scipy.stats import spearmanr
 
     from scalefit.core.design import optimum_variance
-    from scalefit.results.planning import design_of
+    from scalefit.planning.plan import design_of
     from scalefit.synthetic import make_sweeps
 
     frames, i = [], 0

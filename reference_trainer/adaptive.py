@@ -2,7 +2,7 @@
 
 Trains the grid it is given (or nothing, when the results file already holds runs), then
 alternates: fit the results file and propose the ``K`` runs that shrink the target's
-interval most per unit cost (``scalefit.next``: docs/math.md section 10), train them
+interval most per unit cost (``scalefit.next_runs``: docs/math.md section 10), train them
 (``sweep.run``: batched on a GPU, resumable), until the target's interval spans less than
 a factor ``--until`` or the rounds run out.
 
@@ -38,11 +38,11 @@ def _scalefit():
     try:
         import pandas as pd
 
-        import scalefit.next as sfn
+        from scalefit import next_runs
     except ImportError as e:
         raise ValueError(f"--adaptive needs scalefit ({e}); install it beside the trainer: "
                          "pip install -e .") from None
-    return pd, sfn
+    return pd, next_runs
 
 
 def read_results(out, pd):
@@ -95,13 +95,13 @@ def propose(out, budget: int, target_scale=None, target_horizon=None, seed: int 
     """(fit, proposals, configs of the runs to train, lines about runs left out).
     ``joint``: a setting swept with the LR (``batch_size``): LR x setting surfaces, each
     proposed run a cell (``scalefit next --joint``)."""
-    pd, sfn = _scalefit()
+    pd, next_runs = _scalefit()
     df, rows, lines = read_results(out, pd)
     df, by = with_by_columns(df, rows, [f for f in sweep_columns(df, rows) if f != joint])
     extra = {"joint": BY_COLUMN.get(joint, joint)} if joint else {}
-    res, props, todo = sfn.next_runs(df, budget, target_scale=target_scale,
-                                     target_horizon=target_horizon, by=by, source=str(out),
-                                     seed=seed, **extra)
+    res, props, todo = next_runs(df, budget, target_scale=target_scale,
+                                 target_horizon=target_horizon, by=by, source=str(out),
+                                 seed=seed, **extra)
     cfgs, skipped = [], []
     for i, row in todo.iterrows():
         text = row.get("config")

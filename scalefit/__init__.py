@@ -15,6 +15,7 @@ from .errors import ExtrapolationWarning, ScalefitFitError, ScalefitInputError  
 
 _LAZY = {
     "fit": ("scalefit.pipeline", "fit"),
+    "load": ("scalefit.results.saved", "load"),
     "load_fit": ("scalefit.results.load", "load_fit"),
     "FitResult": ("scalefit.results.fit", "FitResult"),
     "Law": ("scalefit.results.law", "Law"),
@@ -28,6 +29,7 @@ _LAZY = {
     "IsoflopResult": ("scalefit.results.isoflop", "IsoflopResult"),
     "Allocation": ("scalefit.results.allocation", "Allocation"),
     "Proposals": ("scalefit.results.proposals", "Proposals"),
+    "next_runs": ("scalefit.planning.next", "next_runs"),
     "backtest": ("scalefit.backtest_table", "backtest"),
     "BacktestResult": ("scalefit.results.backtest", "BacktestResult"),
     "fit_curves": ("scalefit.curves", "fit_curves"),

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .core import backtest as cb
 from .core.laws import power_law
+from .core.pyvalue import num
 from .errors import ScalefitInputError
 from .laws import _with_noise, by_groups, law_points, law_variables, with_excess
 from .options import check
@@ -224,50 +225,44 @@ def _score(group, origin, col, held, train, law, law_b, others, level, seed,
                 "bs_pred_pi": _pair(np.exp(p["pi"][:, i])),
                 "bs_measured": float(r[target]),
                 "bs_measured_ci": _pair([r[target + "_lo"], r[target + "_hi"]]),
-                "bs_curvature": _f(k[i]),
+                "bs_curvature": num(k[i]),
                 "bs_ln_error": float(err[i]),
                 "bs_covered": None if np.isnan(covered[i]) else bool(covered[i]),
-                "bs_loss_cost": _f(k[i] * err[i] ** 2),
+                "bs_loss_cost": num(k[i] * err[i] ** 2),
                 "bs_keep": float(np.exp(keep[i])),
-                "bs_keep_ln_error": float(ek[i]), "bs_keep_loss_cost": _f(k[i] * ek[i] ** 2),
-                "bs_short": _f(np.exp(eb[i] + y[i])), "bs_short_ln_error": _f(eb[i]),
+                "bs_keep_ln_error": float(ek[i]), "bs_keep_loss_cost": num(k[i] * ek[i] ** 2),
+                "bs_short": num(np.exp(eb[i] + y[i])), "bs_short_ln_error": num(eb[i]),
                 "bs_short_covered": None if np.isnan(cov_b[i]) else bool(cov_b[i]),
-                "bs_short_loss_cost": _f(k[i] * eb[i] ** 2)})
+                "bs_short_loss_cost": num(k[i] * eb[i] ** 2)})
             continue
         rows.append({
             "group": dict(group), "axis": col, "origin": float(origin),
-            "scale": _f(r.get("scale")), "horizon": _f(r.get("horizon")),
+            "scale": num(r.get("scale")), "horizon": num(r.get("horizon")),
             **({col: float(r[col])} if col not in ROLES else {}),
             "n_train": int(len(train)), "train_max": float(train[col].max()),
             "law": law.form, "law_params": dict(law.params),
             "lr_pred": float(np.exp(p["log"][i])),
             "lr_pred_ci": _pair(np.exp(p["ci"][:, i])),
             "lr_pred_pi": _pair(np.exp(p["pi"][:, i])),
-            "sigma_log": _f(p["sigma"][i]),
+            "sigma_log": num(p["sigma"][i]),
             "lr_measured": float(r["lr_opt"]),
             "lr_measured_ci": _pair([r["lr_opt_lo"], r["lr_opt_hi"]]),
-            "curvature": _f(k[i]),
+            "curvature": num(k[i]),
             "ln_error": float(err[i]),
             "covered": None if np.isnan(covered[i]) else bool(covered[i]),
-            "loss_cost": _f(k[i] * err[i] ** 2),
+            "loss_cost": num(k[i] * err[i] ** 2),
             "keep_lr": float(np.exp(keep[i])),
             "keep_from": {o: float(keep_from.iloc[i][o]) for o in [col, *others]},
-            "keep_ln_error": float(ek[i]), "keep_loss_cost": _f(k[i] * ek[i] ** 2),
-            "short_lr": _f(np.exp(eb[i] + y[i])), "short_ln_error": _f(eb[i]),
+            "keep_ln_error": float(ek[i]), "keep_loss_cost": num(k[i] * ek[i] ** 2),
+            "short_lr": num(np.exp(eb[i] + y[i])), "short_ln_error": num(eb[i]),
             "short_covered": None if np.isnan(cov_b[i]) else bool(cov_b[i]),
-            "short_loss_cost": _f(k[i] * eb[i] ** 2),
+            "short_loss_cost": num(k[i] * eb[i] ** 2),
         })
     return rows
 
 
-def _f(v):
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return None
-    return v if np.isfinite(v) else None
 
 
 def _pair(v):
-    a, b = (_f(x) for x in v)
+    a, b = (num(x) for x in v)
     return None if a is None or b is None else [a, b]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 import scalefit
+from scalefit import next_runs
 from scalefit.files import json_text
-from scalefit.next import next_runs
 from scalefit.synthetic import TrueLaw, make_joint_sweeps, make_sweeps
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "fit_golden.json"

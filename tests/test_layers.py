@@ -38,7 +38,7 @@ LAYERS = [
     ("scalefit.results", 3), ("scalefit.render.", 3), ("scalefit.backtests", 3),
     ("scalefit.pipeline", 4), ("scalefit.chinchilla", 4), ("scalefit.isoflop", 4),
     ("scalefit.joint", 4),
-    ("scalefit.next", 4), ("scalefit.backtest_table", 4),
+    ("scalefit.planning", 3), ("scalefit.planning.next", 4), ("scalefit.backtest_table", 4),
     ("scalefit.cli", 5), ("scalefit.__main__", 6),
 ]
 CORE_EXTERNAL = {"numpy", "scipy", "__future__"}
@@ -130,6 +130,17 @@ def problems(root: Path, package: str = "scalefit") -> list[str]:
 
 def test_the_package_keeps_its_layers():
     assert problems(PKG) == []
+
+
+def test_render_takes_results_as_values_and_imports_no_result_class():
+    """Results call render for their text; render reads what they hold (duck-typed), so
+    no arrow runs back from render/ to results/ (or to the planner)."""
+    known = modules(PKG, "scalefit")
+    found = [f"{name}:{line} imports {target}" for name, path in known.items()
+             if name.startswith("scalefit.render")
+             for target, line in imports(name, path, known)
+             if target.startswith(("scalefit.results", "scalefit.planning"))]
+    assert found == []
 
 
 def test_the_check_finds_cycles_core_imports_and_upward_imports(tmp_path):

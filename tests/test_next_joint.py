@@ -218,7 +218,7 @@ def test_the_metric_decides_which_error_the_runs_cut():
     """With metric diag(1, 0) only the error in ln lr* counts, with diag(0, 1) only that in
     ln bs*: the runs each chooses cut their own coordinate's variance more."""
     from scalefit.core.surface_design import SurfacePlanner
-    from scalefit.results import joint_planning as jp
+    from scalefit.planning import joint_plan as jp
 
     df = make_joint_sweeps(scales=(4e8,), horizons=(2e10,), n_lrs=9, n_bs=8, noise=0.002,
                            seed=8)
@@ -264,7 +264,7 @@ def test_objective_loss_reports_and_cuts_the_expected_loss_cost():
 def test_lookahead_completes_the_cells_around_the_vertex():
     """Once no single candidate is expected to help, the planner picks the untried allowed
     cell nearest the vertex within 2 grid steps of it (code ``window``)."""
-    from scalefit.results import joint_planning as jp
+    from scalefit.planning import joint_plan as jp
 
     df = make_joint_sweeps(scales=(4e8,), horizons=(2e10,), n_lrs=11, n_bs=9, noise=0.001,
                            seed=6)

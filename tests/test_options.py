@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import scalefit
+from scalefit import next_runs
 from scalefit.cli import main
-from scalefit.next import next_runs
 from scalefit.options import (
     MESSAGE,
     RULES,
@@ -257,7 +257,7 @@ def test_next_runs_refuses_an_unknown_keyword(small):
 def test_the_planners_take_the_options_object(small_fit):
     """FitResult.next_runs hands one PlanOptions to either planner (no positional list in
     two orders): the same proposals as the keywords."""
-    from scalefit.results.proposal_rows import propose_runs
+    from scalefit.planning.proposal_rows import propose_runs
 
     kw = dict(target_scale=1e10, target_horizon=1e9, cost="runs", objective="loss",
               new_sweep_lrs=4, past=3)

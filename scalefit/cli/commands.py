@@ -247,8 +247,8 @@ def allocate(args) -> int:
 def next_(args) -> int:
     """``next``: table -> fit -> Proposals -> summary, --json, --out (runs to do)."""
     from ..files import check_outputs
-    from ..next import candidates_table, plan_next, write_to_do
     from ..options import PlanOptions
+    from ..planning.next import candidates_table, plan_next, write_to_do
 
     check_outputs(args.json, None, [args.runs, args.candidates], out=args.out)
     if args.out:

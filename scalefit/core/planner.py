@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .design import SweepDesign, optimum_mse
-from .scatter import excess_tau2
 from .optimum import (
     ALL_DIVERGED,
     BAD_FIT,
@@ -32,6 +31,7 @@ from .optimum import (
     OK,
     TOO_FEW,
 )
+from .scatter import excess_tau2
 
 # ---------------------------------------------------------------- status rules
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .._version import __version__
 from ..core.pyvalue import py_item
 from .format import fmt, fmt_ci, group_text
+from .law_text import law_text
 from .tables import Document, Table, Text
 
 MAX_ROWS = 60
@@ -34,12 +35,10 @@ def profiles_table(result, limit: int | None = MAX_ROWS) -> Table:
 
 def laws_text(result) -> Text:
     """Every law with its parameters, intervals, fit statistics and leave-largest-out."""
-    from ..results.law import Law
-
     lines = [f"Compute-optimal laws in the budget C ({result.level * 100:g}% CI; "
              "exponents signed as in the formula)"]
     for law in result.laws:
-        lines += Law.of(law).summary().lines
+        lines += law_text(law).lines
     if not result.laws:
         lines.append("  (none: too few profiles with an optimum)")
     return Text(lines, pre=True)

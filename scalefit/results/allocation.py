@@ -17,11 +17,13 @@ import numpy as np
 
 from ..core.bootstrap import percentile_ci
 from ..core.frozen import freeze, thaw
+from ..core.pyvalue import jsonable, num
 from ..errors import ScalefitInputError
 from ..options import check
-from ..render.format import fmt, fmt_ci, group_text
-from ..render.tables import Document, Table, Text
-from .base import draws_from_json, draws_to_json, jsonable, level_or_stored
+from ..render.allocation_text import allocation_document
+from ..render.format import fmt
+from ..render.tables import Document
+from .base import draws_from_json, draws_to_json, level_or_stored
 
 QUANTITIES = ("N_opt", "D_opt", "tokens_per_param", "loss")
 DRAW_KEYS = ("ln_N", "ln_D", "loss", "a", "b")
@@ -103,7 +105,7 @@ class Allocation:
         for i, c in enumerate(budgets):
             r = {"C": float(c)}
             for q in QUANTITIES:
-                r[q] = _num(vals[q][i])
+                r[q] = num(vals[q][i])
                 r[q + "_ci"] = None if iv is None else iv[q][i]
             r["extrapolation"] = extrapolation_notes(c, vals["N_opt"][i], vals["D_opt"][i],
                                                      kw.get("data_range"))
@@ -111,8 +113,8 @@ class Allocation:
         a_ci = b_ci = None
         if iv is not None:
             a_ci, b_ci = iv["a"], iv["b"]
-        return cls(budgets=tuple(budgets), rows=tuple(rows), a=_num(point["a"]),
-                   b=_num(point["b"]), a_ci=a_ci, b_ci=b_ci, level=level, draws=draws, **kw)
+        return cls(budgets=tuple(budgets), rows=tuple(rows), a=num(point["a"]),
+                   b=num(point["b"]), a_ci=a_ci, b_ci=b_ci, level=level, draws=draws, **kw)
 
     # ------------------------------------------------------------------ protocol
     def __len__(self) -> int:
@@ -160,40 +162,7 @@ class Allocation:
         return pd.DataFrame(out)
 
     def summary(self) -> Document:
-        pct = f"{100 * self.level:g}%"
-        head = ("Compute-optimal allocation (Approach 3: minimum of the fitted L(N, D) at "
-                "C = 6 N D)" if self.method == "chinchilla" else
-                "Compute-optimal allocation (Approach 2: power laws of the IsoFLOP optima)")
-        if self.group:
-            head += f"   [{group_text(self.group)}]"
-        lines = [head, f"  law: {self.law}"]
-        if self.method == "chinchilla":
-            lines.append(f"  N* = G (C/6)^a, D* = (C/6)^b / G:  a = beta / (alpha + beta) = "
-                         f"{fmt(self.a)} {fmt_ci(self.a_ci)}".rstrip()
-                         + f",  b = alpha / (alpha + beta) = {fmt(self.b)} {fmt_ci(self.b_ci)}"
-                         .rstrip())
-        else:
-            lines.append(f"  N* = k C^a, D* = k' C^b:  a = {fmt(self.a)} {fmt_ci(self.a_ci)}"
-                         .rstrip() + f",  b = {fmt(self.b)} {fmt_ci(self.b_ci)}".rstrip())
-        rng = self.data_range or {}
-        if rng.get("C"):
-            extra = ", ".join(f"{k} {fmt(rng[k][0])} to {fmt(rng[k][1])}" for k in ("N", "D")
-                              if rng.get(k))
-            lines.append(f"  data range of the fit: C {fmt(rng['C'][0])} to {fmt(rng['C'][1])} "
-                         f"FLOPs" + (f" ({extra})" if extra else ""))
-        else:
-            lines.append("  data range of the fit: unknown (not saved with it)")
-        rows = [[fmt(r["C"]), fmt(r["N_opt"]), fmt_ci(r["N_opt_ci"]) or "-", fmt(r["D_opt"]),
-                 fmt_ci(r["D_opt_ci"]) or "-", fmt(r["tokens_per_param"]),
-                 fmt_ci(r["tokens_per_param_ci"]) or "-", fmt(r["loss"], 4),
-                 _ci4(r["loss_ci"])] for r in self.rows]
-        notes = [f"  warning: extrapolating: {m}" for m in self.messages()]
-        if self.interval_source:
-            notes.append(f"  ({self.interval_source})")
-        table = Table(["budget C", "N*", f"{pct} CI", "D*", f"{pct} CI", "D*/N*", f"{pct} CI",
-                       "loss", f"{pct} CI"], rows, notes=notes,
-                      align=("r",) * 9)
-        return Document([Text(lines + [""]), table])
+        return allocation_document(self)
 
     def __str__(self) -> str:
         return self.summary().to_text()
@@ -228,18 +197,8 @@ class Allocation:
                    draws=draws)
 
 
-def _ci4(pair) -> str:
-    """A loss interval with 4 significant digits (losses differ in the third)."""
-    return "-" if not fmt_ci(pair) else f"[{fmt(pair[0], 4)}, {fmt(pair[1], 4)}]"
-
-
 def _pair(v) -> tuple | None:
     return None if v is None else tuple(v)
-
-
-def _num(v) -> float | None:
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 def _quantities(v: dict) -> dict:

@@ -15,9 +15,10 @@ import pandas as pd
 from .._version import __version__
 from ..core import backtest as cb
 from ..core.frozen import freeze, thaw
+from ..core.pyvalue import jsonable
 from ..errors import ScalefitInputError
 from ..options import check
-from .base import Immutable, jsonable
+from .base import Immutable
 
 KIND = "backtest"
 
@@ -169,6 +170,13 @@ class BacktestResult(Immutable):
                          "ci_level": self.level, "input": thaw(self.input),
                          "settings": thaw(self.settings), "notes": list(self.notes),
                          "points": thaw(self.points), "scores": self.scores()})
+
+    def save(self, path, draws: bool = True):
+        """Write ``to_dict(draws)`` as JSON to ``path`` atomically (``scalefit.load`` reads
+        it back)."""
+        from ..files import write_json
+
+        return write_json(path, self.to_dict(draws=draws))
 
     @classmethod
     def from_dict(cls, d: dict) -> BacktestResult:

@@ -1,9 +1,9 @@
-"""What every result shares: JSON conversion and intervals recomputed from draws.
+"""What every result shares: draws in JSON and intervals recomputed from draws.
 
 The protocol (docs/architecture.md): every result is immutable once built and offers
 ``params``, ``conf_int(level=None)``, ``summary()`` (a ``render.tables`` Table or
 Document: prints as text, renders as Markdown and HTML), ``to_dict(draws=True)`` and
-``from_dict(d)``.
+``from_dict(d)``. Values become JSON by ``core.pyvalue.jsonable`` (the one converter).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..core.pyvalue import jsonable
 from ..errors import ScalefitInputError
 from ..options import check
 
@@ -31,31 +32,6 @@ class Immutable:
     def __setattr__(self, name, value):
         raise AttributeError(f"{type(self).__name__} is immutable (cannot set {name!r})"
                              f"{self._immutable_hint}")
-
-
-def num(v):
-    """A finite float, or None."""
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
-def jsonable(obj):
-    """Plain JSON values: NaN/inf -> None, numpy scalars and arrays -> Python, keys -> str."""
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return num(obj)
-    return obj if isinstance(obj, str) else str(obj)
 
 
 def draws_to_json(draws) -> list | None:

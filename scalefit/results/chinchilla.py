@@ -13,7 +13,8 @@ from ..core.allocation import chinchilla_allocation
 from ..core.chinchilla import FORM, PARAM_NAMES, boot_ci
 from ..core.frozen import freeze, thaw
 from ..errors import ExtrapolationWarning, ScalefitInputError
-from ..render.tables import Document, Table, Text
+from ..render.chinchilla_text import chinchilla_document
+from ..render.tables import Document
 from ..schema import CHINCHILLA_SCHEMA_VERSION
 from .allocation import Allocation, check_budgets
 from .base import draws_from_json, draws_to_json, level_or_stored
@@ -109,6 +110,13 @@ class ChinchillaResult:
             out["draws"] = draws_to_json(self.boot_params)
         return out
 
+    def save(self, path, draws: bool = True):
+        """Write ``to_dict(draws)`` as JSON to ``path`` atomically (``scalefit.load`` reads
+        it back)."""
+        from ..files import write_json
+
+        return write_json(path, self.to_dict(draws=draws))
+
     @classmethod
     def from_dict(cls, d: dict) -> ChinchillaResult:
         p = d["params"]
@@ -151,39 +159,7 @@ class ChinchillaResult:
 
     def summary(self) -> Document:
         """Readable table of estimates, intervals and fit settings."""
-        ci = self.conf_int()
-        pct = f"{100 * self.ci_level:g}%"
-        blocks = []
-        if self.input:
-            i, cols = self.input, self.input["columns"]
-            blocks.append(Text([
-                f"scalefit {__version__}: {i['source']}: {i['used']} runs used of {i['rows']} "
-                f"({i['diverged']} diverged"
-                + (f", {i['excluded']} unfinished left out" if i.get("excluded") else "")
-                + f"); N = {cols['scale']}, D = {cols['horizon']}, "
-                f"loss = {cols['loss']}", ""]))
-        blocks.append(Text([
-            "Chinchilla-form loss law",
-            f"  {FORM}   (N parameters, D tokens)",
-            f"  fit: Huber(delta={self.huber_delta:g}) on ln L_pred - ln L, summed;"
-            f" L-BFGS from {self.n_starts} starts",
-            f"  points: {self.n_points}   bootstrap resamples: {self.n_boot}"
-            f"   objective: {self.objective:.6g}",
-            "",
-        ]))
-        rows = []
-        for k in PARAM_NAMES:
-            lo, hi = ("-", "-") if ci[k] is None else (f"{ci[k][0]:.5g}", f"{ci[k][1]:.5g}")
-            rows.append([k, f"{self.params[k]:.5g}", lo, hi])
-        notes = []
-        if not self.converged:
-            notes.append("  note: the optimum did not pass the Newton stationarity test")
-        if self.n_boot and self.n_boot_unconverged:
-            notes.append(f"  note: {self.n_boot_unconverged} resamples did not fully converge")
-        blocks.append(Table(["param", "estimate", f"{pct} low", f"{pct} high"], rows,
-                            notes=notes, align=("l", "r", "r", "r"), min_widths=(6, 12, 12, 12),
-                            sep=" "))
-        return Document(blocks)
+        return chinchilla_document(self)
 
     def __str__(self) -> str:
         return self.summary().to_text()

@@ -23,7 +23,11 @@ COMMAND = "scalefit chinchilla RUNS --json FIT.json"
 
 def read_chinchilla_json(path) -> dict:
     """The checked content of a saved Chinchilla fit (one-line errors naming the key)."""
-    d = read_json(path, HINT, COMMAND)
+    return check_chinchilla_json(read_json(path, HINT, COMMAND), path)
+
+
+def check_chinchilla_json(d, path) -> dict:
+    """``d``, the parsed JSON of ``path``, checked as a saved Chinchilla fit."""
     if not isinstance(d, dict) or "form" not in d or "params" not in d:
         what = "not a scalefit Chinchilla fit (no form/params)"
         if isinstance(d, dict) and "profiles" in d:
@@ -49,7 +53,11 @@ def load_chinchilla(path) -> ChinchillaResult:
     Raises ScalefitInputError (one line naming the file and the key) on a file that is not
     a saved Chinchilla fit of a known ``schema_version`` or has a key of the wrong type.
     """
-    d = read_chinchilla_json(path)
+    return chinchilla_from_json(read_chinchilla_json(path), path)
+
+
+def chinchilla_from_json(d: dict, path) -> ChinchillaResult:
+    """The ``ChinchillaResult`` of ``d``, the checked JSON of ``path``."""
     try:
         return ChinchillaResult.from_dict(d)
     except (KeyError, TypeError, ValueError, IndexError) as e:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.frozen import freeze
-from .base import Immutable, jsonable
+from ..core.pyvalue import jsonable
+from .base import Immutable
 
 
 class _Decision(Immutable):

@@ -15,9 +15,10 @@ from .._version import __version__
 from ..core.curve_decisions import compare_ends, predict_curve, wsd_branches
 from ..core.curve_laws import make_law
 from ..core.frozen import freeze
+from ..core.pyvalue import jsonable
 from ..core.schedules import ScheduleSpec, build_schedule
 from ..errors import ExtrapolationWarning, ScalefitInputError
-from .base import Immutable, draws_from_json, draws_to_json, jsonable, level_or_stored
+from .base import Immutable, draws_from_json, draws_to_json, level_or_stored
 
 CURVE_SCHEMA_VERSION = 1
 
@@ -224,6 +225,8 @@ class CurveFit(Immutable):
         return cls(groups, d["input"], d["settings"], d.get("notes", []), origin)
 
     def save(self, path, draws: bool = True):
+        """Write ``to_dict(draws)`` as JSON to ``path`` atomically (``scalefit.load`` reads
+        it back)."""
         from ..files import write_json
 
         return write_json(path, self.to_dict(draws=draws))

@@ -12,38 +12,17 @@ from dataclasses import dataclass
 
 from ..core import decisions as dec
 from ..core.frozen import freeze, thaw
+from ..core.pyvalue import jsonable
 from ..errors import ScalefitInputError
 from ..options import check
-from ..render.format import fmt, fmt_ci, group_label
-from ..render.tables import Document, Table, Text
+from ..render import decision_text
+from ..render.format import fmt, group_label
+from ..render.tables import Document, Table
 from ..selection import matching
-from .base import draws_from_json, draws_to_json, jsonable, level_or_stored
+from .base import draws_from_json, draws_to_json, level_or_stored
 
 # Keys of a row that hold draws: in memory always, in to_dict only with draws=True.
 DRAW_KEYS = ("draws_log", "total_log", "penalty_draws", "curvature_log", "b_draws")
-
-
-def _warning_lines(rows, key: str, prefix: str = "warning: extrapolating: ") -> list[str]:
-    """'warning: extrapolating: ...' once per message, naming the groups when not all."""
-    seen: dict[str, list[str]] = {}
-    for r in rows:
-        for e in r.get(key) or []:
-            seen.setdefault(e, []).append(group_label(r.get("group")))
-    out = []
-    for e, labs in seen.items():
-        who = f" ({', '.join(labs)})" if len(rows) > 1 and len(labs) < len(rows) else ""
-        out.append(f"  {prefix}{e}{who}")
-    return out
-
-
-def _notes(rows) -> list[str]:
-    """Extrapolation warnings, then what the laws assume about the variables they lack."""
-    loud = [{"group": r.get("group"), "a": [a for a in r.get("assumptions") or []
-                                           if "assumes" in a]} for r in rows]
-    said = [{"group": r.get("group"), "a": [a for a in r.get("assumptions") or []
-                                           if "assumes" not in a]} for r in rows]
-    return (_warning_lines(rows, "extrapolation") + _warning_lines(loud, "a", "warning: ")
-            + _warning_lines(said, "a", "note: "))
 
 
 @dataclass(frozen=True)
@@ -118,27 +97,8 @@ class _Rows:
         return [{k: (draws_from_json(v) if k in cls.draw_keys else v) for k, v in r.items()}
                 for r in rows]
 
-    def _lvl(self) -> str:
-        return f"{self.level * 100:g}%"
-
     def __str__(self) -> str:
         return self.summary().to_text()
-
-
-def _reason_lines(rows) -> list[str]:
-    """'no penalty (group): why' for every audit row the data give no penalty for."""
-    out = []
-    for r in rows:
-        why = r.get("penalty_reason")
-        if why and "no curvature law" not in why:
-            who = f" ({group_label(r['group'])})" if len(rows) > 1 else ""
-            out.append(f"  no penalty{who}: {why}")
-    return out
-
-
-def _at(scale, horizon) -> str:
-    return ", ".join(f"{k} {fmt(v)}" for k, v in (("scale", scale), ("horizon", horizon))
-                     if v is not None)
 
 
 @dataclass(frozen=True)
@@ -174,21 +134,7 @@ class Prediction(_Rows):
         return out
 
     def summary(self) -> Table:
-        lvl = self._lvl()
-        rows = [[group_label(p["group"]), fmt(p["lr"]), fmt_ci(p["lr_ci"]) or "-",
-                 fmt_ci(p["lr_pi"]) or "-", p["law"]] for p in self.rows]
-        notes = _notes(self.rows)
-        notes.append("  (CI: interval of the law's mean; PI: adds a new optimum's scatter "
-                     "around it, wider far from the data)")
-        if any((p.get("pi_scatter") or "").startswith("rmse_log alone") for p in self.rows):
-            notes.append("  (this law was read from a file without its points: the PI adds "
-                         "rmse_log alone, without leverage, and is too narrow when it "
-                         "extrapolates; refit or save it again)")
-        if self.interval_source:
-            notes.append(f"  ({self.interval_source})")
-        return Table(["group", "lr_opt", f"{lvl} CI", f"{lvl} PI", "law"], rows,
-                     title=f"Predicted optimal LR at {_at(self.scale, self.horizon)}",
-                     notes=notes)
+        return decision_text.prediction_table(self)
 
     def to_dict(self, draws: bool = True) -> dict:
         return {"scale": self.scale, "horizon": self.horizon,
@@ -237,19 +183,7 @@ class Audit(_Rows):
         return out
 
     def summary(self) -> Table:
-        lvl = self._lvl()
-        rows = [[group_label(a["group"]), fmt(a["lr"]), fmt_ci(a["lr_ci"]) or "-",
-                 f"x{a['ratio']:.3g}", fmt(a["penalty"]), fmt_ci(a["penalty_ci"]) or "-",
-                 fmt(a["curvature"]), fmt(a["expected_penalty_at_optimum"])] for a in self.rows]
-        notes = _notes(self.rows) + _reason_lines(self.rows)
-        notes.append("  (loss penalty = curvature * (ln lr - ln lr_opt)^2; 'penalty at lr_opt': "
-                     "what the law's own uncertainty costs on average)")
-        if self.interval_source:
-            notes.append(f"  ({self.interval_source})")
-        return Table(["group", "lr_opt", f"{lvl} CI", "lr/lr_opt", "loss penalty", f"{lvl} CI",
-                      "curvature", "penalty at lr_opt"], rows,
-                     title=f"LR audit: lr {fmt(self.lr)} at {_at(self.scale, self.horizon)}",
-                     notes=notes)
+        return decision_text.audit_table(self)
 
     def to_dict(self, draws: bool = True) -> dict:
         return {"lr": self.lr, "scale": self.scale, "horizon": self.horizon,
@@ -312,21 +246,7 @@ class HorizonTransfer(_Rows):
         return out
 
     def summary(self) -> Document:
-        ratio = self.horizon_target / self.horizon_ref
-        lines = [f"LR transfer from {fmt(self.horizon_ref)} to {fmt(self.horizon_target)} "
-                 f"tokens (x{ratio:.3g}): lr * (to/from)^b"]
-        for t in self.rows:
-            who = f"{group_label(t['group'])}: " if t["group"] else ""
-            src = "given" if t["b_source"] == "given" else "fitted"
-            if t["b_source"] == "given" and self.beta is not None:
-                src = f"given as beta = {fmt(self.beta)}"
-            lines.append(f"  {who}lr {fmt(t['lr'])} {fmt_ci(t['lr_ci'])}".rstrip()
-                         + f"   (from {fmt(self.lr_ref)}; b = {fmt(t['b'])} "
-                         f"{fmt_ci(t['b_ci'])}".rstrip() + f", {src})")
-        lines += _warning_lines(self.rows, "warnings")
-        if self.interval_source:
-            lines.append(f"  ({self.interval_source})")
-        return Document([Text(lines)])
+        return decision_text.transfer_document(self)
 
     def to_dict(self, draws: bool = True) -> dict:
         return {"lr_ref": self.lr_ref, "horizon_ref": self.horizon_ref,

@@ -17,14 +17,14 @@ import pandas as pd
 from .._version import __version__
 from ..core import decisions as dec
 from ..core.frozen import freeze, thaw
-from ..core.pyvalue import py_scalar
+from ..core.pyvalue import jsonable, py_scalar
 from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..options import check
 from ..render import fit_text
 from ..render.format import group_label, group_text
 from ..schema import SCHEMA_VERSION
 from ..selection import matching, select
-from .base import Immutable, draws_from_json, jsonable, level_or_stored
+from .base import Immutable, draws_from_json, level_or_stored
 from .decisions import Audit, HorizonTransfer, Prediction, transfer_row
 from .joint import JointFit
 from .law import Law, equivalence_rows
@@ -227,7 +227,7 @@ class FitResult(Immutable):
         point of each variable's ladder; ``new_sweeps=False``: none), each of
         ``new_sweep_lrs`` runs; ``per_group``: ``k`` runs for each by group."""
         from ..options import PlanOptions
-        from .proposal_rows import propose_runs
+        from ..planning.proposal_rows import propose_runs
 
         plan = PlanOptions(k, target_scale=target_scale, target_horizon=target_horizon,
                            group=group, cost=cost, objective=objective, new_scales=new_scales,

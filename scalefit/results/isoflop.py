@@ -20,13 +20,13 @@ from ..core.allocation import power_law_allocation
 from ..core.bootstrap import percentile_ci
 from ..core.frozen import freeze
 from ..core.laws import LawFit
-from ..core.pyvalue import py_item
+from ..core.pyvalue import jsonable, num, py_item
 from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..render.format import group_label
 from ..schema import ISOFLOP_SCHEMA_VERSION
 from ..selection import matching
 from .allocation import Allocation, check_budgets
-from .base import Immutable, draws_from_json, draws_to_json, jsonable, level_or_stored, num
+from .base import Immutable, draws_from_json, draws_to_json, level_or_stored
 
 PROFILE_KEYS = ("budget", "n_runs", "n_diverged", "N_opt", "N_opt_lo", "N_opt_hi", "D_opt",
                 "D_opt_lo", "D_opt_hi", "tokens_per_param", "tokens_per_param_lo",

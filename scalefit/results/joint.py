@@ -18,12 +18,12 @@ from ..core import decisions as dec
 from ..core import joint as cj
 from ..core.bootstrap import percentile_ci
 from ..core.frozen import freeze, thaw
-from ..core.pyvalue import py_scalar
+from ..core.pyvalue import jsonable, py_scalar
 from ..errors import ExtrapolationWarning, ScalefitInputError
 from ..options import check
 from ..render import joint_text
 from ..selection import matching, select
-from .base import Immutable, draws_from_json, draws_to_json, jsonable
+from .base import Immutable, draws_from_json, draws_to_json
 from .decisions import _Rows
 from .law import Law
 

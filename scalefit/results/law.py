@@ -9,9 +9,10 @@ import numpy as np
 from ..core.bootstrap import percentile_ci
 from ..core.laws import LawFit, design
 from ..core.losslaws import ALPHA_GRID
-from ..render.format import fmt, fmt_ci, group_text
+from ..core.pyvalue import jsonable, num
+from ..render.law_text import law_text
 from ..render.tables import Text
-from .base import draws_from_json, draws_to_json, jsonable, level_or_stored, num
+from .base import draws_from_json, draws_to_json, level_or_stored
 
 
 class Law(LawFit):
@@ -54,47 +55,10 @@ class Law(LawFit):
 
     def summary(self) -> Text:
         """The law as the fit summary prints it: form, parameters with intervals, fit."""
-        grp = group_text(self.group)
-        tag = "" if (self.primary or self.target == "loss_opt") else "  (conditional)"
-        head = f"  {self.form}" + (f"   [{grp}]" if grp else "") + tag
-        parts = [self._param_text(n) for n in self.param_names]
-        loss = self.target == "loss_opt"
-        stats = (f"{'R2' if loss else 'R2_log'} {fmt(self.r2_log)}, "
-                 f"{'RMSE' if loss else 'RMSE_log'} {fmt(self.rmse_log)}, n = {self.n_points}")
-        lines = [head, "      " + "; ".join(parts), "      " + stats]
-        if self.shape:
-            lines.append("      " + shape_text(self.shape))
-        if self.constraint:
-            lines += ["      " + t for t in constraint_text(self.constraint, self.level)]
-        ex = self.extrapolation
-        if ex:
-            cost = f", loss cost {fmt(ex['loss_cost'])}" if ex.get("loss_cost") is not None else ""
-            what = self.target if self.param_names[:1] == ("s0",) else f"ln {self.target}"
-            lines.append(f"      leave-largest-out ({ex['left_out']} = {fmt(ex['value'])}): error "
-                         f"in {what} {fmt(ex['error_log'])} "
-                         f"{fmt_ci(ex.get('error_log_ci'))}{cost}")
-        lines += [f"      note: {n}" for n in self.notes]
-        return Text(lines, pre=True)
+        return law_text(self)
 
     def __str__(self) -> str:
         return self.summary().to_text()
-
-    def _param_text(self, name: str) -> str:
-        """``name = value [lo, hi]``; a C that under- or overflows as ``exp(ln C)``."""
-        v = self.params.get(name)
-        if self.constraint and name in self.constraint["fixed"]:
-            return f"{name} = {fmt(v)} (fixed)"
-        if name == "L_inf" and self.asymptote and not self.asymptote.get("identified", True):
-            return "L_inf not identified"
-        if name == "C" and self.target != "loss_opt":
-            lc = float(self.coef()[0])
-            if np.isfinite(lc) and not -690 < lc < 690:
-                lo_hi = ""
-                if self.boot is not None and len(self.boot):
-                    q = percentile_ci(self.boot[:, 0], self.level)
-                    lo_hi = f" [exp({q[0]:.4g}), exp({q[1]:.4g})]"
-                return f"C = exp({lc:.4g}){lo_hi}"
-        return f"{name} = {fmt(v)} {fmt_ci(self.ci.get(name))}".rstrip()
 
     def to_dict(self, draws: bool = True) -> dict:
         """JSON-ready dict (docs/json-schema.md); ``draws``: the bootstrap draws, if any."""
@@ -209,39 +173,6 @@ def _points(d: dict, variables: tuple) -> dict | None:
 
 SHAPE_KEYS = ("variable", "q", "q_ci", "resolved", "testable", "n_levels", "centre", "weight",
               "rmse_log", "reason")
-
-
-def shape_text(shape) -> str:
-    """One line: the law's curvature term in log space and what it says."""
-    var = shape["variable"]
-    if not shape.get("testable"):
-        return f"shape: {shape.get('reason') or 'not testable'}"
-    q = f"shape: q = {fmt(shape['q'])} {fmt_ci(shape.get('q_ci'))}".rstrip()
-    q += f" per (ln {var} - mean)^2"
-    if shape.get("resolved"):
-        way = "concave" if shape["q"] < 0 else "convex"
-        return (f"{q}: the law bends ({way} in log-log; BIC weight of the bent law "
-                f"{shape['weight']:.2f}); predictions beyond the data average both laws")
-    return f"{q}: {shape.get('reason') or 'not resolved'}"
-
-
-def constraint_text(c, level: float) -> list[str]:
-    """The test of exponents held at values: the free interval against the value, and the
-    F-test of constrained vs free."""
-    out = []
-    for name, t in c["fixed"].items():
-        if t.get("free_ci") is None:
-            verdict = "no interval to test against"
-        else:
-            verdict = ("contains it" if t["inside"] else "excludes it: the data reject "
-                       f"{name} = {fmt(t['value'])}")
-        out.append(f"constraint {name} = {fmt(t['value'])}: free {name} = {fmt(t['free'])} "
-                   f"{fmt_ci(t.get('free_ci'))} ({level * 100:g}% CI) {verdict}")
-    if c.get("p_value") is not None:
-        df = c["df"]
-        out[-1] += f"; F-test constrained vs free F({df[0]}, {df[1]}) = {fmt(c['f'])}, " \
-                   f"p = {fmt(c['p_value'])}"
-    return out
 
 
 def shape_json(shape, draws: bool) -> dict:

@@ -87,7 +87,11 @@ def _too_big(path, hint: str) -> ScalefitInputError:
 
 def read_fit_json(path) -> dict:
     """The checked content of a saved fit (one-line ScalefitInputError naming the key)."""
-    d = read_json(path)
+    return check_fit_json(read_json(path), path)
+
+
+def check_fit_json(d, path) -> dict:
+    """``d``, the parsed JSON of ``path``, checked as a saved fit (``read_fit_json``)."""
     if not isinstance(d, dict) or not {"laws", "settings", "input", "optima"} <= set(d):
         raise ScalefitInputError(f"{path}: not a scalefit fit result (no laws/settings/input/"
                                  f"optima); {HINT}")
@@ -106,7 +110,11 @@ def load_fit(path) -> FitResult:
     Raises ScalefitInputError (one line naming the file and the key) on a file that is not
     a saved fit of a known ``schema_version`` or has a key of the wrong type.
     """
-    d = read_fit_json(path)
+    return fit_from_json(read_fit_json(path), path)
+
+
+def fit_from_json(d: dict, path) -> FitResult:
+    """The ``FitResult`` of ``d``, the checked JSON of ``path`` (``check_fit_json``)."""
     try:
         return FitResult.from_dict(d, origin=str(path))
     except ScalefitInputError as e:  # fields that contradict each other, named

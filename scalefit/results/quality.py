@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.frozen import freeze, thaw
-from ..render.format import fmt, fmt_with_ci, group_label
+from ..core.pyvalue import jsonable
+from ..render.format import group_label
+from ..render.quality_text import quality_table
 from ..render.tables import Table
-from .base import jsonable, level_or_stored
+from .base import level_or_stored
 
 MEASURES = ("lr_exponent", "E", "extrapolation_error", "kappa", "R_mean", "R_inf",
             "delta_L_inf")
-NOT_IDENTIFIED = "not identified"
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,7 @@ class TransferQuality:
         return pd.DataFrame(rows)
 
     def summary(self) -> Table:
-        where = f" at horizon {fmt(self.horizon)}" if self.horizon is not None else ""
-        ref = thaw(self.reference)
-        title = f"Transfer quality by {', '.join(self.by)} (reference: {ref}{where})"
-        header = ["group", "lr exponent a", "E (rmse ln lr)", "extrap. err", "kappa",
-                  "R (mean)", "R_inf", "delta_L_inf"]
-        rows = [[group_label(g["group"], "")] + [_cell(g, m) for m in MEASURES]
-                for g in self.groups]
-        return Table(header, rows, title=title, notes=[f"  note: {n}" for n in self.notes])
+        return quality_table(self, MEASURES)
 
     def __str__(self) -> str:
         return self.summary().to_text()
@@ -93,10 +87,3 @@ class TransferQuality:
     def from_dict(cls, d: dict, level: float = 0.95) -> TransferQuality:
         return cls(by=d["by"], reference=d["reference"], horizon=d.get("horizon"),
                    groups=d["groups"], notes=d.get("notes", []), level=level)
-
-
-def _cell(g, m: str) -> str:
-    """A measure with its interval; an asymptote that is not identified says so."""
-    if g.get(m + "_identified") is False and g.get(m) is None:
-        return NOT_IDENTIFIED
-    return fmt_with_ci(g.get(m), g.get(m + "_ci"))

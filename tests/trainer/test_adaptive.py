@@ -155,7 +155,7 @@ def test_trainer_does_not_import_scalefit_and_says_when_it_is_missing(tmp_path, 
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env=cli_env(), cwd=ROOT, timeout=60)
     assert p.returncode == 0 and p.stdout.strip() == "[]", p.stdout + p.stderr
-    monkeypatch.setitem(sys.modules, "scalefit.next", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "scalefit", None)  # as if not installed
     rc = cli.main(["sweep", *GRID, "--out", str(tmp_path / "r.csv"), "--adaptive", "1",
                    "--budget", "2"])
     err = capsys.readouterr().err
@@ -184,13 +184,11 @@ def test_a_new_surface_cell_is_trained_at_its_batch_size(tmp_path, monkeypatch):
                           "batch_size": 32.0, "lr": 2e-3, "kind": "new sweep"}])
     todo = pd.DataFrame([{"config": None, "proposal_reason": "a new surface"}])
 
-    class FakeNext:
-        @staticmethod
-        def next_runs(df, budget, **kw):
-            assert kw["joint"] == "batch_size"
-            return None, type("P", (), {"runs": runs})(), todo
+    def next_runs(df, budget, **kw):
+        assert kw["joint"] == "batch_size"
+        return None, type("P", (), {"runs": runs})(), todo
 
-    monkeypatch.setattr(adaptive, "_scalefit", lambda: (pd, FakeNext))
+    monkeypatch.setattr(adaptive, "_scalefit", lambda: (pd, next_runs))
     _, _, cfgs, skipped = adaptive.propose(out, 1, target_scale=1e9, joint="batch_size")
     assert not skipped and len(cfgs) == 1
     assert (cfgs[0].width, cfgs[0].batch_size, cfgs[0].lr) == (128, 32, 2e-3)

@@ -12,8 +12,8 @@ from ..core import decisions as dec
 from ..core.pyvalue import py_scalar
 from ..options import PlanOptions
 from ..render.format import fmt, group_text, name_list
-from .planning import plan
-from .proposals import KIND, Proposals
+from ..results.proposals import KIND, Proposals
+from .plan import plan
 
 COST_TEXT = {"flops": "scale x horizon (6ND FLOPs up to the factor 6), relative to the "
                       "cheapest sweep", "runs": "1 (every run costs the same)"}
@@ -23,7 +23,7 @@ def propose_runs(fit, opts: PlanOptions, candidates=None) -> Proposals:
     """``FitResult.next_runs`` (see its docstring) with its options as a checked
     ``PlanOptions``: the joint surfaces' planner for a fit made with ``joint=``."""
     if fit.input.get("joint"):
-        from .joint_planning import propose_joint
+        from .joint_plan import propose_joint
 
         return propose_joint(fit, opts, candidates)
     return propose(fit, opts, candidates)

@@ -26,7 +26,7 @@ from ..core.planner import leverage
 from ..core.pyvalue import py_scalar
 from ..core.surface_error import block_cov, error_of
 from ..errors import ScalefitInputError
-from .proposals import KIND
+from ..results.proposals import KIND
 
 
 @dataclass

@@ -24,6 +24,7 @@ from ..core.surface_error import cells_of, curvature_matrices, pooled_sigma
 from ..errors import ScalefitInputError
 from ..laws import law_variables
 from ..options import PlanOptions
+from ..results.proposals import KIND, Proposals
 from ..selection import select
 from .joint_new import (
     NEW_SIDES,
@@ -35,7 +36,6 @@ from .joint_new import (
     new_surface_options,
     predict_at,
 )
-from .proposals import KIND, Proposals
 
 RULE_TEXT = {
     "too_few": "a quadratic surface needs 3 LRs, 3 batch sizes and 6 cells around the best: "

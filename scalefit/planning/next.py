@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import ScalefitInputError
-from .files import atomic_write, same_file
-from .options import Columns, FitOptions, PlanOptions, check, split_fit_options
-from .pipeline import fit_with
-from .results.proposal_rows import propose_runs
-from .table import _numeric, _positive, apply_extract, read_input, read_runs, resolve_columns
+from ..errors import ScalefitInputError
+from ..files import atomic_write, same_file
+from ..options import Columns, FitOptions, PlanOptions, check, split_fit_options
+from ..pipeline import fit_with
+from ..table import _numeric, _positive, apply_extract, read_input, read_runs, resolve_columns
+from .proposal_rows import propose_runs
 
 # Columns of the reference trainer's row that describe the run itself, not its sweep.
 RUN_COLUMNS = ("run_id", "val_loss", "train_loss", "steps", "wall_time_s", "tokens_per_s",

@@ -5,7 +5,7 @@ the runs the fit holds), its point fit, run noise, grid step and divergence cap
 (``core.design.SweepDesign``); the targets (each by group's law at the target scale /
 horizon, or every sweep's own optimum); the candidate runs (each sweep's own LR ladder,
 or the runs a caller allows); the status rules; new sweeps at new scales or horizons;
-the cost of a run. ``proposals.build`` turns the picks into a ``Proposals`` result.
+the cost of a run. ``proposal_rows.propose`` turns the picks into a ``Proposals`` result.
 """
 
 from __future__ import annotations
