@@ -38,7 +38,10 @@ class SweepSet:
     noise: the robust noise of each sweep's ``by`` group (``core.noise.GroupNoise``);
     plan: the noise plan (``noise_plan.noise_plan``: ``sd``, ``kind``, ``known``; None
     without resamples); boot: the resamples (None without); per_sweep: every run of every
-    sweep, ``{level_name: (n,), "loss": (n,)}`` (NaN loss = diverged), for figures.
+    sweep, ``{level_name: (n,), "loss": (n,)}`` (NaN loss = diverged), for figures;
+    runs: the checked run table the sweeps were built from (``table.RunTable``, its
+    blow-ups marked; None for IsoFLOP profiles), what ``scalefit next`` copies its rows
+    to do from.
     """
 
     groups: pd.DataFrame
@@ -54,6 +57,7 @@ class SweepSet:
     plan: dict | None = None
     boot: BootSweeps | None = None
     per_sweep: tuple = ()
+    runs: object = None
 
     @property
     def n_sweeps(self) -> int:
@@ -119,7 +123,7 @@ def lr_sweeps(runs, groups: pd.DataFrame | None = None,
         groups, gid = group_runs(data, sweep_keys(data, runs.by))
     order_keys = np.column_stack([groups[r].to_numpy(float) if r in groups else
                                   np.zeros(len(groups)) for r in ("scale", "horizon")])
-    return build(data, groups, gid, runs.by, "lr", order_keys)
+    return build(data, groups, gid, runs.by, "lr", order_keys).replace(runs=runs)
 
 
 def runs_of_sweeps(data: pd.DataFrame, gid: np.ndarray, G: int, level: str) -> list[dict]:

@@ -90,6 +90,27 @@ def test_runs_to_do_copy_their_sweep_and_carry_the_trainer_config(tmp_path, caps
         assert diff <= {"lr", "seed"}
 
 
+def test_runs_to_do_of_a_trainer_table_without_by_keep_their_arm(tmp_path, capsys):
+    """Without --by the fit groups a reference-trainer table by its arms; the rows to do
+    come from the same grouping (the table is read once): each keeps its arm's
+    parameterization and config, never a blank that the trainer would fill with its
+    default (it did before: the rows were copied from a second read grouped without
+    the arms)."""
+    out = tmp_path / "next.csv"
+    rc, _, err = run(capsys, "next", PARAM, "--budget", "6", "--out", out, "--boot", "50",
+                     "--cost", "runs", "-q")
+    assert rc == 0, err
+    todo = pd.read_csv(out)
+    runs = pd.read_csv(PARAM)
+    assert len(todo) == 6 and todo["parameterization"].notna().all()
+    for _, t in todo.iterrows():
+        same = runs[(runs["parameterization"] == t["parameterization"])
+                    & (runs["n_params"] == t["n_params"])]
+        assert len(same)
+        cfg, template = json.loads(t["config"]), json.loads(same["config"].iloc[0])
+        assert {k for k in cfg if cfg[k] != template.get(k)} <= {"lr", "seed"}
+
+
 def test_next_reads_stdin_and_candidates_restrict_it(sparse, tmp_path, capsys):
     grid = make_sweeps(scales=(1e7, 1e8, 1e9), horizons=(1e9, 1e10), n_lrs=9, seeds=1,
                        noise=0.004, seed=3)[["scale", "horizon", "lr"]]

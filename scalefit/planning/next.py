@@ -23,7 +23,7 @@ from ..errors import ScalefitInputError
 from ..files import atomic_write, same_file
 from ..options import Columns, FitOptions, PlanOptions, check, split_fit_options
 from ..pipeline import fit_with
-from ..table import _numeric, _positive, apply_extract, read_input, read_runs, resolve_columns
+from ..table import _numeric, _positive, apply_extract, read_input, resolve_columns
 from .proposal_rows import propose_runs
 
 # Columns of the reference trainer's row that describe the run itself, not its sweep.
@@ -68,21 +68,24 @@ def plan_next(table, cols: Columns, opts: FitOptions, plan: PlanOptions, candida
         raise ScalefitInputError(f"{src}: a table of optima has no runs to add to; next needs "
                                  "a table of runs")
     props = propose_runs(res, plan, candidates)
-    return res, props, to_do(props, read_runs(df, cols, source=src))
+    return res, props, to_do(props, res.sweep_set.runs)  # the table as the fit read it
 
 
 def to_do(props, runs) -> pd.DataFrame:
     """The proposed runs as rows of the table they were proposed from (module docstring)."""
     data, raw, cols = runs.data, runs.raw, runs.columns
     joint = props.settings.get("joint")  # the column swept with the LR (a --joint fit)
-    keys = list(runs.by) + [r for r in ("scale", "horizon") if r in data]
+    # the fit's groups (a reference-trainer table's arms too); a --joint fit's sweeps are
+    # per batch size, its templates per surface: the joint column is matched below
+    by = [b for b in runs.by if b != joint]
+    keys = by + [r for r in ("scale", "horizon") if r in data]
     sweep_of = _sweep_index(data, keys)
     out, used = [], {}
     for _, p in props.runs.iterrows():
         key = _key([p[c] for c in keys])
         rows = sweep_of.get(key)
         if rows is None:  # a new sweep: copy the nearest sweep of its group
-            rows = _nearest_sweep(sweep_of, data, keys, p, runs.by)
+            rows = _nearest_sweep(sweep_of, data, keys, p, by)
         if joint:  # a run at the proposed batch size, if the surface has one, is the template
             same = np.isclose(pd.to_numeric(raw.loc[rows, joint], errors="coerce")
                               .to_numpy(float), float(p[joint]))

@@ -49,8 +49,9 @@ def proposals_document(props) -> Document:
                             title=title,
                             notes=[f"  (s.d. of {_sd_of(s)} predicted by the delta method "
                                    "from the current fit"
-                                   + ("" if s.get("joint") else
-                                      ", with the optima's scatter around the law")
+                                   + (", with the optima's scatter around the law"
+                                      if s.get("target") == "law" and not s.get("joint")
+                                      else "")
                                    + "; loss cost = "
                                    + ("tr(K C), K the valley's curvature matrix, C the "
                                       "optimum's covariance" if s.get("joint")
