@@ -339,11 +339,15 @@ def cmd_train(args) -> int:
         dist.destroy_process_group()
         if rank != 0:
             return 0
-    if args.out:
-        from .results import ResultsFile
+    from .results import CURVE_KEY, ResultsFile
 
-        if not ResultsFile(args.out).append(row):
+    curve = row.pop(CURVE_KEY, None)
+    if args.out:
+        if not ResultsFile(args.out).append(row, curve):
             print(f"run {row['run_id']} already in {args.out}; not appended", file=sys.stderr)
+    elif curve:
+        print("note: --curves-every writes the curve beside --out; without --out it is not "
+              "kept", file=sys.stderr)
     print(json.dumps(row))
     return 0
 
