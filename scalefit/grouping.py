@@ -18,6 +18,7 @@ import pandas as pd
 
 from .core.defaults import BLOWUP  # noqa: F401 (re-exported)
 from .core.sweeps import Sweeps, index_runs
+from .errors import ScalefitInputError
 from .render.format import fmt, name_list
 from .table import RunTable, normalize_name
 
@@ -46,8 +47,10 @@ TRAINER_ARMS = ("parameterization", "weight_decay", "wd_mode", "wd_transfer", "b
                 "norm", "pos", "base_width")
 
 
-def build_sweeps(runs: RunTable) -> tuple[pd.DataFrame, Sweeps]:
-    """The groups table and the array view of the runs of ``runs``."""
+def build_sweeps(runs: RunTable, clusters: np.ndarray | None = None
+                 ) -> tuple[pd.DataFrame, Sweeps]:
+    """The groups table and the array view of the runs of ``runs`` (``clusters``: the
+    resampling unit of every run, ``branch_clusters``; None: every run alone)."""
     df = runs.data
     keys = list(runs.by) + [r for r in ("scale", "horizon") if r in df.columns]
     if keys:
@@ -63,8 +66,42 @@ def build_sweeps(runs: RunTable) -> tuple[pd.DataFrame, Sweeps]:
     groups["n_diverged"] = np.bincount(gid, weights=diverged, minlength=G).astype(int)
     order_keys = np.column_stack([groups[r].to_numpy(float) if r in groups else np.zeros(G)
                                   for r in ("scale", "horizon")])
-    sw = index_runs(gid, G, df["lr"].to_numpy(), df["loss"].to_numpy(), diverged, order_keys)
+    sw = index_runs(gid, G, df["lr"].to_numpy(), df["loss"].to_numpy(), diverged, order_keys,
+                    clusters)
     return groups, sw
+
+
+BRANCH_COLUMN = "branch_of"  # the reference trainer's column: the stable run of a WSD branch
+
+
+def branch_clusters(runs: RunTable, column: str | None = None
+                    ) -> tuple[np.ndarray | None, str | None]:
+    """(the resampling unit (R,) of every run of ``runs``, a note), or (None, None) when
+    no two finished runs share a stable run. ``column`` (default: ``branch_of`` when the
+    table has it) names each run's stable run: runs with equal values are branches of one
+    run (WSD cooldowns at several horizons), not independent runs; a blank is a run of
+    its own."""
+    raw = runs.raw
+    if raw is None or (column is None and BRANCH_COLUMN not in raw.columns):
+        return None, None
+    col = column or BRANCH_COLUMN
+    if col not in raw.columns:
+        raise ScalefitInputError(f"{runs.source}: column {col!r} (given for --branch-of) not "
+                                 "found")
+    text = raw[col].astype(str).str.strip()
+    blank = (raw[col].isna() | (text == "")).to_numpy()
+    codes = pd.factorize(text.where(~blank, None))[0].astype(np.int64)
+    codes[blank] = codes.max(initial=-1) + 1 + np.arange(int(blank.sum()))
+    finished = ~runs.data["diverged"].to_numpy(bool)
+    size = np.bincount(codes[finished], minlength=int(codes.max(initial=-1)) + 1)
+    shared = size >= 2
+    if not shared.any():
+        return None, None
+    note = (f"branches: {int(size[shared].sum())} runs are branches of {int(shared.sum())} "
+            f"stable runs (column {col}; WSD cooldowns at several horizons): the bootstrap "
+            "resamples each stable run with all its branches as one unit (a cluster "
+            "bootstrap across sweeps), not its branches as independent runs")
+    return codes, note
 
 
 def sweep_runs(runs: RunTable, groups: pd.DataFrame) -> list[dict]:
