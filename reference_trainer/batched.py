@@ -40,7 +40,7 @@ PER_MODEL = frozenset({
     "init_factor_readout", "attn_norm", "wd_transfer", "readout_zero_init", "lr_factor_emb",
     "lr_factor_hidden", "lr_factor_readout", "lr_factor_norm", "mult_emb", "mult_readout",
     "lr", "weight_decay", "grad_clip", "schedule", "warmup_frac", "warmup_tokens",
-    "min_lr_frac", "tokens", "seed", "diverge_factor", "log_every",
+    "min_lr_frac", "cooldown_frac", "tokens", "seed", "diverge_factor", "log_every",
 })
 
 

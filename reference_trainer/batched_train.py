@@ -38,6 +38,7 @@ from . import data, loop, schedule
 from .batched import BatchedGPT, quiet_layout_note
 from .batched_optim import BatchedAdamW
 from .config import RunConfig
+from .results import CURVE_KEY
 from .runtime import (
     HostScalar,
     autocast,
@@ -48,6 +49,7 @@ from .runtime import (
     log,
     save_atomic,
 )
+from .train import curve_vals as train_curve_vals
 
 
 def train_step(model: BatchedGPT, opt: BatchedAdamW, forward, x, y, micro: int,
@@ -155,6 +157,11 @@ def resume(st: dict, cfgs: list[RunConfig], model: BatchedGPT, opt: BatchedAdamW
     init_loss = [st["init_loss"][r] for r in rows_of]
     for c, ls, first in zip(cfgs, losses, init_loss, strict=True):
         check_progress(step, ls, first, c.steps)
+    curve = st.get("curve_val")
+    if curve is not None:  # the validation losses of each run's curve so far
+        if not (isinstance(curve, list) and len(curve) == len(st["run_ids"])):
+            raise ValueError("its curves' validation losses are not one list per run")
+        curve = [train_curve_vals({"curve_val": curve[r]}) for r in rows_of]
     flat, m, v = (st[k][rows_of] for k in ("flat", "m", "v"))
     for name, t in (("flat", flat), ("m", m), ("v", v)):
         if t.shape != model.flat.shape:  # copy_ would broadcast a wrong shape silently
@@ -167,7 +174,8 @@ def resume(st: dict, cfgs: list[RunConfig], model: BatchedGPT, opt: BatchedAdamW
     for seed, gen_state in st["streams"].items():
         if seed in streams:
             streams[seed].load_state_dict(gen_state)
-    return step, [list(ls) for ls in losses], init_loss, float(st["elapsed_s"])
+    vals = curve if curve is not None else [{} for _ in cfgs]
+    return step, [list(ls) for ls in losses], init_loss, float(st["elapsed_s"]), vals
 
 
 # ------------------------------------------------------------------------- training
@@ -200,14 +208,14 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
         raise ValueError(f"batch_size {c0.batch_size} is not a multiple of "
                          f"micro_batch_size {micro}")
     n_steps = [c.steps for c in cfgs]
-    factors = torch.tensor([[schedule.lr_factor(s, c.steps, c.warmup_steps, c.schedule,
-                                                c.min_lr_frac) for s in range(max(n_steps))]
+    factors = torch.tensor([[schedule.factor(c, s) for s in range(max(n_steps))]
                             for c in cfgs], dtype=torch.float32).to(dev)  # (K, steps)
     ids = list(range(K0))  # run index of each model still in the batch
     losses: list[list[float]] = [[] for _ in cfgs]
     init_loss: list[float | None] = [None] * K0
     rows: list[dict | None] = [None] * K0
     step, elapsed_s = 0, 0.0
+    curve_val: list[dict] = [{} for _ in cfgs]  # each run's curve: {step: validation loss}
 
     ckpt_every = c0.ckpt_every if ckpt_dir else 0
     ckpt_path = ckpt_file(ckpt_dir, [c.run_id for c in cfgs]) if ckpt_every else None
@@ -217,7 +225,8 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
         found = find_checkpoint(ckpt_dir, [c.run_id for c in cfgs])
     if found:
         try:
-            step, losses, init_loss, elapsed_s = resume(found[1], cfgs, model, opt, streams)
+            step, losses, init_loss, elapsed_s, curve_val = resume(found[1], cfgs, model, opt,
+                                                                   streams)
             say(f"batch of {K0}: resumed at step {step} from {found[0].name}")
         except Exception as e:  # noqa: BLE001 - any bad checkpoint: train from scratch
             ignore_checkpoint(found[0], f"cannot resume this batch from it ({error_line(e)});"
@@ -263,6 +272,10 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
             # the batch's throughput while this run trained: every model's tokens
             tokens_per_s=progress.model_steps * c.tokens_per_step / max(train_s, 1e-9),
             device=f"{dev} batch{K0}", data_name=ds.name)
+        if c.curves_every:
+            if val_loss is not None:
+                curve_val[i][n_steps[i] - 1] = val_loss
+            row[CURVE_KEY] = loop.curve_rows(c, losses[i], curve_val[i])
         rows[i] = row
         if losses_out is not None:
             losses_out[c.run_id] = list(losses[i])
@@ -295,6 +308,12 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
                 finish(i, None)
             out |= diverged
             at_end = [i for i in at_end if i not in diverged]
+        if loop.curve_due(c0, step - 1) and any(step < n_steps[i] for i in ids
+                                                  if i not in out):
+            vals = evaluate(model, forward, ds.val, c0, dev, micro)
+            for i, v in zip(ids, vals, strict=True):
+                if i not in out and step < n_steps[i]:
+                    curve_val[i][step - 1] = v
         if c0.eval_every and step % c0.eval_every == 0:
             vals = evaluate(model, forward, ds.val, c0, dev, micro)
             for i, v in zip(ids, vals, strict=True):
@@ -323,6 +342,7 @@ def train_batch(cfgs: list[RunConfig], ckpt_dir=None, quiet: bool = False,
                 "flat": model.flat.cpu(), "m": opt.m.cpu(), "v": opt.v.cpu(), "t": opt.t,
                 "streams": {s: b.state_dict() for s, b in streams.items()},
                 "losses": [losses[i] for i in ids], "init_loss": [init_loss[i] for i in ids],
+                "curve_val": [[[k, v] for k, v in curve_val[i].items()] for i in ids],
                 "elapsed_s": elapsed_s + time.perf_counter() - t0})
     if ckpt_path is not None and ckpt_path.exists():
         ckpt_path.unlink(missing_ok=True)

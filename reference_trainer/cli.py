@@ -17,7 +17,8 @@ from pathlib import Path
 from .config import RunConfig, config_fields, parse_bool, parse_value
 
 PLURAL = {"width": "widths", "lr": "lrs", "seed": "seeds", "param": "params", "depth": "depths"}
-SWEEP_OPTIONS = ("out", "workers", "ckpt_dir", "batch", "max_batch", "tokens_per_param")
+SWEEP_OPTIONS = ("out", "workers", "ckpt_dir", "batch", "max_batch", "tokens_per_param",
+                 "branch_horizons")
 
 TRAIN_EXAMPLES = """\
 examples:
@@ -55,6 +56,8 @@ up to --max-batch models at once on a device, each still writing its own row (on
 only where a short probe per shape at the start measures it faster; --batch forces it,
 --no-batch turns it off, REFERENCE_TRAINER_CPU_BATCH=auto|on|off|width pins the default).
 --tokens-per-param 20 instead of --tokens: each width gets 20 tokens per parameter.
+--schedule wsd --branch-horizons 1M,2M,4M: one stable phase per run, a cooldown branched
+per horizon, a row each (branch_of: the stable run). --curves-every K: loss curves.
 --from-csv FILE trains one run per row (its config JSON, or columns named like settings).
 --adaptive ROUNDS --budget K trains the grid (or continues the file), then ROUNDS times fits
 --out with scalefit, trains the K runs 'scalefit next' proposes, until the target's 95%
@@ -233,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tokens-per-param", metavar="LIST",
                    help="instead of --tokens: each run's horizon is this many tokens per "
                    "non-embedding parameter of its model (e.g. 20), in whole steps")
+    s.add_argument("--branch-horizons", metavar="LIST",
+                   help="with --schedule wsd: the horizons (tokens) of each run's branches "
+                   "(its stable phase trains once, each cooldown branches from it)")
     s.add_argument("--ray", metavar="ADDRESS",
                    help="run the batches as tasks on a Ray cluster: auto (the one of "
                    "RAY_ADDRESS or running here), local (start one here) or host:port; "
@@ -339,11 +345,11 @@ def cmd_train(args) -> int:
         dist.destroy_process_group()
         if rank != 0:
             return 0
-    if args.out:
-        from .results import ResultsFile
+    from .results import CURVE_KEY, ResultsFile
 
-        if not ResultsFile(args.out).append(row):
-            print(f"run {row['run_id']} already in {args.out}; not appended", file=sys.stderr)
+    curve = row.pop(CURVE_KEY, None)  # kept in the curves file beside --out, if given
+    if args.out and not ResultsFile(args.out).append(row, curve):
+        print(f"run {row['run_id']} already in {args.out}; not appended", file=sys.stderr)
     print(json.dumps(row))
     return 0
 
@@ -356,8 +362,7 @@ def cmd_sweep(args) -> int:
     out = args.out or extra.get("out")
     if not out:
         raise ValueError("--out is required (the results CSV)")
-    devices_spec = spec.pop("device", ["auto"])
-    device = ",".join(devices_spec)
+    device = ",".join(spec.pop("device", ["auto"]))
     workers = args.workers or int(extra.get("workers", 1))
     tpp = args.tokens_per_param if args.tokens_per_param is not None else \
         extra.get("tokens_per_param")
@@ -367,6 +372,10 @@ def cmd_sweep(args) -> int:
             spec["tokens_per_param"] = [float(v) for v in vals]
         except ValueError:
             raise ValueError(f"--tokens-per-param: expected numbers, got {tpp!r}") from None
+    if (horizons := args.branch_horizons or extra.get("branch_horizons")) is not None:
+        from .branches import horizon_axis
+
+        spec["tokens"] = horizon_axis(spec, horizons, parse_list)
     runs = _sweep_runs(args, spec)
     batch = args.batch if args.batch is not None else (
         parse_bool(extra["batch"], "batch") if "batch" in extra else None)

@@ -59,10 +59,13 @@ class RunConfig:
     beta2: float = _f(0.95, "Adam beta2")
     eps: float = _f(1e-8, "Adam epsilon")
     grad_clip: float = _f(1.0, "clip the global gradient norm; 0: off")
-    schedule: str = _f("cosine", "cosine | linear | constant (after warmup)")
+    schedule: str = _f("cosine", "cosine | linear | constant | wsd (after warmup; wsd: "
+                       "constant, then a linear cooldown over the last cooldown_frac)")
     warmup_frac: float = _f(0.1, "warmup as a fraction of the horizon")
     warmup_tokens: int = _f(0, "warmup in tokens; overrides warmup_frac when > 0")
     min_lr_frac: float = _f(0.1, "final LR as a fraction of the peak")
+    cooldown_frac: float = _f(0.2, "schedule wsd: the linear cooldown to min_lr_frac takes "
+                              "this fraction of the horizon (in whole steps)")
     # data and horizon
     data: str = _f("stdlib", "stdlib | nanoGPT .bin file | dir with train.bin, val.bin | text file")
     val_frac: float = _f(0.05, "held-out fraction when the data has no separate val split")
@@ -83,6 +86,9 @@ class RunConfig:
     log_every: int = _f(0, "log every N steps; 0: about 10 lines per run", identity=False)
     ckpt_every: int = _f(0, "checkpoint every N steps when a checkpoint path is given",
                          identity=False)
+    curves_every: int = _f(0, "write the training and validation loss every N steps to the "
+                           "curves file beside the results (<out stem>.curves.csv); 0: off",
+                           identity=False)
 
     def __post_init__(self):
         self.validate()
@@ -113,6 +119,21 @@ class RunConfig:
             w = round(self.warmup_frac * self.steps)
         return min(w, self.steps)
 
+    @property
+    def cooldown_steps(self) -> int:
+        """Steps of the wsd cooldown: `cooldown_frac` of the steps, rounded (at least one,
+        at most the steps after the warmup); 0 for the other schedules."""
+        if self.schedule != "wsd":
+            return 0
+        return min(max(1, round(self.cooldown_frac * self.steps)),
+                   max(1, self.steps - self.warmup_steps))
+
+    @property
+    def decay_start(self) -> int:
+        """The first step of the wsd cooldown (the steps before it are the stable phase,
+        shared by every horizon); `steps` for the other schedules."""
+        return self.steps - self.cooldown_steps
+
     def validate(self) -> None:
         """Raise ValueError with a message that says what to change."""
         from . import param  # late import: param does not depend on config
@@ -139,8 +160,10 @@ class RunConfig:
              f"attn_norm base with n_heads {self.n_heads} needs base_width divisible by it")
         need(self.wd_mode in ("coupled", "independent"),
              f"wd_mode must be coupled or independent, got {self.wd_mode!r}")
-        need(self.schedule in ("cosine", "linear", "constant"),
-             f"schedule must be cosine, linear or constant, got {self.schedule!r}")
+        need(self.schedule in ("cosine", "linear", "constant", "wsd"),
+             f"schedule must be cosine, linear, constant or wsd, got {self.schedule!r}")
+        need(0 < self.cooldown_frac <= 1, "cooldown_frac must lie in (0, 1]")
+        need(self.curves_every >= 0, "curves_every must be >= 0")
         need(self.lr > 0, f"lr must be positive, got {self.lr}")
         need(0 <= self.min_lr_frac <= 1, "min_lr_frac must lie in [0, 1]")
         need(0 <= self.warmup_frac <= 1, "warmup_frac must lie in [0, 1]")
@@ -163,6 +186,22 @@ class RunConfig:
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
         changed = {k: v for k, v in self.identity().items() if v != defaults[k]}
         blob = json.dumps({"v": 2, **changed}, sort_keys=True, default=repr)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    @property
+    def stable_id(self) -> str:
+        """For a wsd run, the id of its stable run: the run's settings without a horizon
+        (no tokens, cooldown or final LR; the warmup in steps), i.e. warmup then the peak
+        LR for ever. WSD runs that differ only in their horizon (or cooldown) share its
+        steps up to their decay start, bit for bit on a CPU: they are branches of it.
+        The results row's `branch_of`."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        drop = {"tokens", "schedule", "cooldown_frac", "min_lr_frac", "warmup_frac",
+                "warmup_tokens"}
+        changed = {k: v for k, v in self.identity().items()
+                   if k not in drop and v != defaults[k]}
+        blob = json.dumps({"v": 2, "stable": 1, "warmup_steps": self.warmup_steps, **changed},
+                          sort_keys=True, default=repr)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def replace(self, **changes) -> RunConfig:

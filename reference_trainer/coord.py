@@ -100,8 +100,7 @@ def measure(cfg: RunConfig, steps: int, as_trained: bool = False) -> dict:
         if as_trained:
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            factor = schedule.lr_factor(step, cfg.steps, cfg.warmup_steps, cfg.schedule,
-                                        cfg.min_lr_frac)
+            factor = schedule.factor(cfg, step)
         optim.apply_schedule(opt, factor, cfg.wd_mode)
         opt.step()
         opt.zero_grad(set_to_none=True)

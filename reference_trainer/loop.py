@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from . import data, results, runtime
+from . import data, results, runtime, schedule
 from .config import RunConfig
 
 
@@ -75,3 +75,30 @@ def finished_row(cfg: RunConfig, tbl, losses: list[float], val_loss: float | Non
         loss_spikes=n_spikes, max_loss_ratio=max_ratio,
         status="ok" if ok else "diverged", steps=len(losses), wall_time_s=wall_time_s,
         tokens_per_s=tokens_per_s, device=device, data_name=data_name)
+
+
+def curve_due(cfg: RunConfig, step: int) -> bool:
+    """Whether the curve logs step index `step` (0-based) of a finished run's steps below
+    its horizon: every `curves_every`-th step (steps K-1, 2K-1, ...)."""
+    return cfg.curves_every > 0 and (step + 1) % cfg.curves_every == 0
+
+
+def curve_rows(cfg: RunConfig, losses: list[float], vals: dict) -> list[dict]:
+    """A finished run's curve lines (`results.CURVE_COLUMNS`): at every `curve_due` step
+    and at its last step (the horizon, or the step it diverged at). `step` is the 0-based
+    optimizer step, `lr` the base LR of its update (peak LR times the schedule),
+    `tokens` the tokens trained through it, `train_loss` the loss of its batch (before its
+    update), `val_loss` the validation loss after its update (`vals`: {step: loss}; blank
+    where not measured, e.g. the step a run diverged at)."""
+    if not cfg.curves_every:
+        return []
+    n = len(losses)
+    out = []
+    for i in range(n):
+        if not (curve_due(cfg, i) or i == n - 1):
+            continue
+        v = losses[i]
+        out.append({"run_id": cfg.run_id, "step": i, "tokens": (i + 1) * cfg.tokens_per_step,
+                    "lr": cfg.lr * schedule.factor(cfg, i),
+                    "train_loss": v if math.isfinite(v) else None, "val_loss": vals.get(i)})
+    return out

@@ -16,6 +16,14 @@ file, fsync, ``os.replace``).
 A row whose ``run_id`` is present is not written again: the writer keeps the set of ids
 in memory and reads only what other writers appended since (the file's inode and size
 say when).
+
+The curves file (``<stem>.curves.csv`` beside ``<stem>.csv``, `curves_path`) holds a
+finished run's loss curve, one line per logged step (`CURVE_COLUMNS`). A run's lines are
+appended in one write, under the same lock and just before its results row, so a run
+has curve lines exactly when it has a row: lines written by a writer killed between the
+two (or a torn block) are always the file's tail, and the next writer cuts every tail
+line whose run has no row before it writes anything (`ResultsFile.append`); a run that
+trains again therefore never gets its lines twice.
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import curvefile
+from .curvefile import CURVE_COLUMNS, CURVE_KEY, curves_path  # noqa: F401 (re-exported)
 from .hosts import HOST
 
 COLUMNS = [
@@ -115,7 +125,8 @@ def make_row(cfg, tbl, *, n_params: int, n_params_total: int, val_loss: float,
         "wall_time_s": round(wall_time_s, 3), "tokens_per_s": round(tokens_per_s, 1),
         "device": device, "torch_version": torch.__version__, "git_rev": git_rev(),
         "config": json.dumps(cfg.identity(), sort_keys=True),
-    }
+    } | ({"cooldown_frac": cfg.cooldown_frac, "branch_of": cfg.stable_id}
+         if cfg.schedule == "wsd" else {})
 
 
 def _cell(v) -> str:
@@ -204,6 +215,7 @@ class ResultsFile:
     def __init__(self, path):
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.curves_path = curves_path(self.path)
         self._header: list[str] = []
         self._header_bytes = b""
         self._ids: set[str] = set()
@@ -289,10 +301,19 @@ class ResultsFile:
 
     # ------------------------------------------------------------------ writing
     def repair(self) -> str | None:
-        """Under the lock: mend a torn last line (a writer killed mid-write); returns what
-        was done, or None when the file was whole."""
+        """Under the lock: mend a torn last line (a writer killed mid-write) and cut the
+        curve lines of runs without a row; returns what was done, or None when both files
+        were whole."""
         with self.locked():
-            return self._repair()
+            what = self._repair()
+            self._refresh()
+            cut = self._repair_curves()
+            return "; ".join(w for w in (what, cut) if w) or None
+
+    def _repair_curves(self) -> str | None:
+        """Cut the curves file's tail of runs without a row (`curvefile.repair`); under the
+        lock, with the ids refreshed."""
+        return curvefile.repair(self.curves_path, self._ids)
 
     def _repair(self) -> str | None:
         try:
@@ -322,15 +343,23 @@ class ResultsFile:
         self._ino = None  # read it again
         return what
 
-    def append(self, row: dict) -> bool:
+    def append(self, row: dict, curve: list[dict] | None = None) -> bool:
         """Add `row` (one line, O(1)); False (and nothing written) if its run_id is present.
-        Raises OSError when the row could not be written whole (the file is left as it
-        was, e.g. on a full disk)."""
+        Its curve lines (`curve`, or the row's `CURVE_KEY`) go to the curves file first,
+        in one write (module doc). Raises OSError when the row could not be written whole
+        (the file is left as it was, e.g. on a full disk)."""
+        row = dict(row)
+        carried = row.pop(CURVE_KEY, None)
+        curve = carried if curve is None else curve
         with self.locked():
             self._repair()
             self._refresh()
+            if curve or self.curves_path.exists():
+                self._repair_curves()
             if row["run_id"] in self._ids:
                 return False
+            if curve:
+                curvefile.append(self.curves_path, curve)
             if not self._header or any(c not in self._header for c in row):
                 self._rewrite(row)
             else:

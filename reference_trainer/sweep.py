@@ -199,25 +199,36 @@ def plan(todo: list[RunConfig], max_batch: int, n_devices: int = 1,
     `max_batch` each (1: every run alone; so are runs wider than `max_width` when it is
     given; `sizes` {batch_key: n} caps a shape's batches at n, see `cpu_batch_sizes`);
     batches are split further while there are fewer than `n_devices`, so every device
-    has work."""
+    has work. WSD runs of one stable run (`RunConfig.stable_id`) are one batch whatever
+    its size, never split: a branch family (`branches.train_family`)."""
     from .batched import batch_key
 
     groups: dict = {}
     for i, cfg in enumerate(todo):
-        groups.setdefault(batch_key(cfg), []).append(i)
-    batches = []
+        key = ("wsd family", cfg.stable_id) if cfg.schedule == "wsd" else batch_key(cfg)
+        groups.setdefault(key, []).append(i)
+    batches, family = [], []
     for key, g in groups.items():
+        if key[0] == "wsd family":
+            batches.append(g)
+            family.append(True)
+            continue
         wide = max_width is not None and todo[g[0]].width > max_width
         size = 1 if wide else max(1, max_batch)
         if sizes is not None and key in sizes:
             size = min(size, max(1, sizes[key]))
-        batches += [g[j:j + size] for j in range(0, len(g), size)]
+        cut = [g[j:j + size] for j in range(0, len(g), size)]
+        batches += cut
+        family += [False] * len(cut)
     while len(batches) < n_devices:
-        big = max(range(len(batches)), key=lambda b: len(batches[b]), default=None)
+        big = max((b for b in range(len(batches)) if not family[b]),
+                  key=lambda b: len(batches[b]), default=None)
         if big is None or len(batches[big]) < 2:
             break
         b = batches.pop(big)
+        family.pop(big)
         batches[big:big] = [b[:len(b) // 2], b[len(b) // 2:]]
+        family[big:big] = [False, False]
     return batches
 
 
@@ -237,7 +248,8 @@ def cpu_plan_args(todo: list[RunConfig], batch: bool | None, max_batch: int,
         return max_batch, None, None
     if mode == "width" or not can_probe:
         return max_batch, CPU_BATCH_MAX_WIDTH, None
-    return max_batch, None, cpu_batch_sizes(todo, max_batch)
+    return max_batch, None, cpu_batch_sizes([c for c in todo if c.schedule != "wsd"],
+                                            max_batch)
 
 
 class Driver:

@@ -19,7 +19,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from . import data, loop, optim, schedule
+from . import data, loop, optim, results, schedule
 from .build import build_model
 from .config import RunConfig
 from .model import GPT
@@ -99,6 +99,17 @@ def fresh(cfg: RunConfig, ds, d: Dist):
     return raw, tbl, opt, batches
 
 
+def curve_vals(st: dict) -> dict:
+    """The validation losses of the curve a checkpoint holds, {step: loss} ({} for a
+    checkpoint without them); raises when they are not (step, loss) number pairs."""
+    pairs = st.get("curve_val", [])
+    if not isinstance(pairs, list) or not all(
+            isinstance(p, list | tuple) and len(p) == 2 and isinstance(p[0], int)
+            and isinstance(p[1], float) for p in pairs):
+        raise ValueError("its curve's validation losses are not (step, loss) pairs")
+    return {int(a): float(b) for a, b in pairs}
+
+
 def resume(st: dict, cfg: RunConfig, raw: GPT, opt, batches) -> tuple:
     """Load checkpoint `st` into the model, optimizer and data stream of run `cfg`; returns
     (step, losses, init_loss, elapsed_s). Raises when it is another run's or does not fit
@@ -123,7 +134,9 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
     checkpoint that cannot be resumed from, for any reason, is ignored with one line on
     stderr and the run trains from scratch.
     With `losses_out` (a dict), the training loss of every step is stored there under
-    the run_id.
+    the run_id. With `cfg.curves_every` K, the validation loss is measured every K steps
+    and the row carries the run's curve lines under `results.CURVE_KEY`
+    (`loop.curve_rows`).
     """
     t0 = time.perf_counter()
     d, ds = loop.start(cfg)
@@ -134,7 +147,7 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
     if per_rank % micro:
         raise ValueError(f"batch_size/processes = {per_rank} is not a multiple of "
                          f"micro_batch_size {micro}")
-    n_steps, warmup = cfg.steps, cfg.warmup_steps
+    n_steps = cfg.steps
     if cfg.steps * cfg.tokens_per_step != cfg.tokens:
         say(f"note: horizon {cfg.tokens} tokens rounded to {n_steps} steps x "
             f"{cfg.tokens_per_step} = {n_steps * cfg.tokens_per_step} tokens")
@@ -142,17 +155,19 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
     raw, tbl, opt, batches = fresh(cfg, ds, d)
     n_params, n_params_total = raw.n_params()
     step, losses, init_loss, elapsed_s = 0, [], None, 0.0
+    vals: dict[int, float] = {}  # validation losses of the curve, by step
     st = load_checkpoint(ckpt_path, d.device) if ckpt_path and os.path.exists(ckpt_path) \
         else None
     if st is not None:
         try:
+            vals = curve_vals(st)
             step, losses, init_loss, elapsed_s = resume(st, cfg, raw, opt, batches)
             say(f"resumed {cfg.run_id} at step {step}/{n_steps}")
         except Exception as e:  # noqa: BLE001 - any bad checkpoint: train from scratch
             if d.main:
                 ignore_checkpoint(ckpt_path, f"cannot resume {cfg.run_id} from it "
                                   f"({error_line(e)}); training from scratch")
-            step, losses, init_loss, elapsed_s = 0, [], None, 0.0
+            step, losses, init_loss, elapsed_s, vals = 0, [], None, 0.0, {}
             raw, tbl, opt, batches = fresh(cfg, ds, d)  # nothing half-loaded
 
     if cfg.compile:
@@ -182,16 +197,18 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
 
     while step < n_steps:
         x, y = batches.next()  # (B/world, T) each
-        factor = schedule.lr_factor(step, n_steps, warmup, cfg.schedule, cfg.min_lr_frac)
+        factor = schedule.factor(cfg, step)
         loss = train_step(model, raw, opt, x, y, micro, cfg, d, factor)
         step += 1
         if pending is not None and check(*pending):
             status = "diverged"
             break
         pending = (step - 1, HostScalar(all_mean(loss, d)))
+        if loop.curve_due(cfg, step - 1) and step < n_steps:
+            vals[step - 1] = evaluate(raw, ds.val, cfg, d, micro)
         if cfg.eval_every and step % cfg.eval_every == 0 and step < n_steps:
-            say(f"step {step}/{n_steps} val_loss "
-                f"{evaluate(raw, ds.val, cfg, d, micro):.4f}")
+            v = vals[step - 1] if step - 1 in vals else evaluate(raw, ds.val, cfg, d, micro)
+            say(f"step {step}/{n_steps} val_loss {v:.4f}")
         if ckpt_path and cfg.ckpt_every and step % cfg.ckpt_every == 0 and step < n_steps:
             if check(*pending):
                 status = "diverged"
@@ -202,6 +219,7 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
                                         "model": raw.state_dict(), "opt": opt.state_dict(),
                                         "batches": batches.state_dict(),
                                         "losses": losses, "init_loss": init_loss,
+                                        "curve_val": [[k, v] for k, v in vals.items()],
                                         "elapsed_s": elapsed_s + time.perf_counter() - t0})
     if status == "ok" and pending is not None and check(*pending):
         status = "diverged"
@@ -218,8 +236,13 @@ def train(cfg: RunConfig, ckpt_path: str | None = None, quiet: bool = False,
         say(f"diverged at step {len(losses)} (loss {losses[-1]:.4g}, first {init_loss:.4g})")
     if losses_out is not None:
         losses_out[cfg.run_id] = list(losses)
-    return loop.finished_row(
+    row = loop.finished_row(
         cfg, tbl, losses, val_loss, n_params=n_params, n_params_total=n_params_total,
         wall_time_s=elapsed_s + time.perf_counter() - t0,
         tokens_per_s=trained_tokens / max(train_s, 1e-9),
         device=str(d.device) + (f" x{d.world}" if d.world > 1 else ""), data_name=ds.name)
+    if cfg.curves_every:
+        if val_loss is not None:
+            vals[n_steps - 1] = val_loss
+        row[results.CURVE_KEY] = loop.curve_rows(cfg, losses, vals)
+    return row

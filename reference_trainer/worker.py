@@ -32,7 +32,28 @@ def run_batch(items: list, ckpt_dir, verbose: bool, done) -> None:
     """Train the runs `items` = [(index, cfg)] together (one alone: `train.train`); call
     `done(index, row, error)` for each as it finishes (row None and the traceback as
     error when it raised). Out of memory: the unfinished runs are split in two and
-    retried."""
+    retried. WSD runs of one stable run train as a branch family
+    (`branches.train_family`)."""
+    cfgs = [c for _, c in items]
+    if len(items) > 1 and cfgs[0].schedule == "wsd":
+        from .branches import train_family
+
+        finished = set()
+
+        def on_branch(k, row):
+            finished.add(k)
+            done(items[k][0], row, None)
+
+        try:
+            train_family(cfgs, quiet=not verbose, on_row=on_branch)
+        except StopSweep:
+            raise
+        except Exception:  # noqa: BLE001 - reported, the sweep goes on
+            err = traceback.format_exc()
+            for k, (i, _) in enumerate(items):
+                if k not in finished:
+                    done(i, None, err)
+        return
     if len(items) == 1:
         i, cfg = items[0]
         try:

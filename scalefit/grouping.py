@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .core.defaults import BLOWUP  # noqa: F401 (re-exported)
+from .errors import ScalefitInputError
 from .render.format import fmt, name_list
 from .table import RunTable, normalize_name
 
@@ -41,6 +42,39 @@ TRAINER_COLUMNS = frozenset({"run_id", "parameterization", "config", "n_params",
 TRAINER_ARMS = ("parameterization", "weight_decay", "wd_mode", "wd_transfer", "batch_size",
                 "seq_len", "schedule", "warmup_tokens", "min_lr_frac", "grad_clip", "data",
                 "norm", "pos", "base_width")
+
+
+BRANCH_COLUMN = "branch_of"  # the reference trainer's column: the stable run of a WSD branch
+
+
+def branch_clusters(runs: RunTable, column: str | None = None
+                    ) -> tuple[np.ndarray | None, str | None]:
+    """(the resampling unit (R,) of every run of ``runs``, a note), or (None, None) when
+    no two finished runs share a stable run. ``column`` (default: ``branch_of`` when the
+    table has it) names each run's stable run: runs with equal values are branches of one
+    run (WSD cooldowns at several horizons), not independent runs; a blank is a run of
+    its own."""
+    raw = runs.raw
+    if raw is None or (column is None and BRANCH_COLUMN not in raw.columns):
+        return None, None
+    col = column or BRANCH_COLUMN
+    if col not in raw.columns:
+        raise ScalefitInputError(f"{runs.source}: column {col!r} (given for --branch-of) not "
+                                 "found")
+    text = raw[col].astype(str).str.strip()
+    blank = (raw[col].isna() | (text == "")).to_numpy()
+    codes = pd.factorize(text.where(~blank, None))[0].astype(np.int64)
+    codes[blank] = codes.max(initial=-1) + 1 + np.arange(int(blank.sum()))
+    finished = ~runs.data["diverged"].to_numpy(bool)
+    size = np.bincount(codes[finished], minlength=int(codes.max(initial=-1)) + 1)
+    shared = size >= 2
+    if not shared.any():
+        return None, None
+    note = (f"branches: {int(size[shared].sum())} runs are branches of {int(shared.sum())} "
+            f"stable runs (column {col}; WSD cooldowns at several horizons): the bootstrap "
+            "resamples each stable run with all its branches as one unit (a cluster "
+            "bootstrap across sweeps), not its branches as independent runs")
+    return codes, note
 
 
 def flat_sweeps(per_sweep: list[dict]) -> np.ndarray:

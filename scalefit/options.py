@@ -342,8 +342,9 @@ class _Options:
 class Columns(_Options):
     """What the table's columns and rows mean (``load_runs``): the role columns (None:
     found by name), the ``by`` columns, the status column and the values that also mean a
-    finished run, ``COL:REGEX`` columns to extract, what an empty loss means, and whether
-    repeated rows are kept."""
+    finished run, ``COL:REGEX`` columns to extract, what an empty loss means, whether
+    repeated rows are kept, and the column naming each run's stable run (``branch_of``;
+    None: a column named ``branch_of`` when present)."""
 
     scale: str | None = None
     horizon: str | None = None
@@ -355,9 +356,10 @@ class Columns(_Options):
     extract: tuple[str, ...] = ()
     missing_loss: str = "skip"
     keep_duplicates: bool = False
+    branch_of: str | None = None
 
     _rule_of = {"scale": None, "horizon": None, "lr": None, "loss": None, "status": None,
-                "by": "names", "status_ok": "names", "extract": "names"}
+                "by": "names", "status_ok": "names", "extract": "names", "branch_of": None}
 
     @property
     def roles(self) -> dict:

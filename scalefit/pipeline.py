@@ -28,6 +28,7 @@ from .core.optimum import DEFAULT_WINDOW, FLAT, GAP_SD, MAX_MISFIT, STATUS_NAMES
 from .errors import ScalefitInputError
 from .grouping import (
     BLOWUP,
+    branch_clusters,
     duplicate_runs,
     flat_sweeps,
     mark_divergence,
@@ -80,6 +81,7 @@ def fit(
     missing_loss: str = "skip", keep_duplicates: bool = False,
     flat_z: float | None = FLAT_Z,
     fix: dict[str, float] | None = None,
+    branch_of: str | None = None,
 ) -> FitResult:
     """Fit optimal LRs per sweep and power laws of the optimum, with bootstrap intervals.
 
@@ -130,12 +132,16 @@ def fit(
     fix: exponents of the laws of lr_opt held at values (``{"a": 0}``: no scale
         dependence, as muP width transfer claims); each such law is refitted with them
         held and reports the test of the constraint (``Law.constraint``).
+    branch_of: the column naming each run's stable run (default: ``branch_of`` when the
+        table has it, as the reference trainer's WSD rows do): runs sharing one are
+        branches of one run (cooldowns at several horizons), and the bootstrap resamples
+        them together, as one unit across sweeps (a note says so).
     The result's ``warnings`` name repeated rows, and columns that vary within a sweep
     without being ``by`` columns (their runs are pooled).
     """
     cols = Columns(scale=scale, horizon=horizon, lr=lr, loss=loss, by=by, status=status,
                    status_ok=status_ok, extract=extract, missing_loss=missing_loss,
-                   keep_duplicates=keep_duplicates)
+                   keep_duplicates=keep_duplicates, branch_of=branch_of)
     opts = FitOptions(n_boot=n_boot, ci=ci, seed=seed, window=window, include=include,
                       reference=reference, diverged_above=diverged_above, blowup=blowup,
                       max_misfit=max_misfit, floor_gap=floor_gap, flat_z=flat_z, fix=fix,
@@ -175,8 +181,11 @@ def fit_with(table, cols: Columns, opts: FitOptions, fmt: str | None = None,
     runs = mark_divergence(runs, opts.diverged_above,
                            None if opts.diverged_above is not None else opts.blowup, gid=gid)
     n_marked = runs.n_diverged - n_marked
-    ss = _sweep_set(runs, groups, gid, opts)
+    clusters, branch_note = branch_clusters(runs, cols.branch_of)
+    ss = _sweep_set(runs, groups, gid, opts, clusters)
     notes = ([arms_note] if arms_note else []) + list(runs.notes)
+    if branch_note and opts.n_boot > 0:
+        notes.append(branch_note)
     dup = duplicate_runs(runs, gid)
     if dup:
         notes.append(dup)
@@ -293,9 +302,10 @@ def check_optimum(result: FitResult, include) -> None:
                              f"{'; '.join(parts)}")
 
 
-def _sweep_set(runs, groups, gid, opts: FitOptions) -> SweepSet:
-    """The LR sweeps of ``runs`` with their point fits (statuses before the flat rule)."""
-    ss = lr_sweeps(runs, groups, gid)
+def _sweep_set(runs, groups, gid, opts: FitOptions, clusters=None) -> SweepSet:
+    """The LR sweeps of ``runs`` with their point fits (statuses before the flat rule);
+    ``clusters``: each run's resampling unit (``grouping.branch_clusters``) or None."""
+    ss = lr_sweeps(runs, groups, gid, clusters)
     return ss.replace(point=fit_sweeps(ss.sweeps.x, ss.n, ss.s, ss.q, window=opts.window,
                                        x_div=ss.sweeps.x_div, max_misfit=opts.max_misfit,
                                        gap_sd=opts.floor_gap))

@@ -97,33 +97,35 @@ def group_runs(data: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, np.nd
 
 
 def build(data: pd.DataFrame, groups: pd.DataFrame, gid: np.ndarray, by, level: str,
-          order_keys: np.ndarray) -> SweepSet:
+          order_keys: np.ndarray, clusters: np.ndarray | None = None) -> SweepSet:
     """A SweepSet of the rows of ``data`` (columns ``level``, ``loss``, ``diverged``) in the
     groups ``groups`` / ``gid``; ``order_keys`` (G, 2) order the groups' random draws
-    (``core.sweeps.index_runs``). Adds ``n_runs``/``n_diverged`` to ``groups``."""
+    (``core.sweeps.index_runs``); ``clusters`` (R,): each row's resampling unit (WSD
+    branches of one stable run resample together; None: every run alone). Adds
+    ``n_runs``/``n_diverged`` to ``groups``."""
     G = len(groups)
     groups = groups.copy()
     diverged = data["diverged"].to_numpy()
     groups["n_runs"] = np.bincount(gid, minlength=G)
     groups["n_diverged"] = np.bincount(gid, weights=diverged, minlength=G).astype(int)
     sw = index_runs(gid, G, data[level].to_numpy(), data["loss"].to_numpy(), diverged,
-                    order_keys)
+                    order_keys, clusters)
     n, s, q = sw.level_sums()
     return SweepSet(groups=groups, gid=gid, by=tuple(by), key=by_key(groups, list(by)),
                     sweeps=sw, n=n, s=s, q=q,
                     per_sweep=tuple(runs_of_sweeps(data, gid, G, level)))
 
 
-def lr_sweeps(runs, groups: pd.DataFrame | None = None,
-              gid: np.ndarray | None = None) -> SweepSet:
+def lr_sweeps(runs, groups: pd.DataFrame | None = None, gid: np.ndarray | None = None,
+              clusters: np.ndarray | None = None) -> SweepSet:
     """The LR sweeps of a checked run table (``table.RunTable``; no point fit yet); its
-    groups and ids when already factorized (``group_runs``)."""
+    groups and ids when already factorized (``group_runs``); ``clusters`` as ``build``."""
     data = runs.data
     if gid is None:
         groups, gid = group_runs(data, sweep_keys(data, runs.by))
     order_keys = np.column_stack([groups[r].to_numpy(float) if r in groups else
                                   np.zeros(len(groups)) for r in ("scale", "horizon")])
-    return build(data, groups, gid, runs.by, "lr", order_keys).replace(runs=runs)
+    return build(data, groups, gid, runs.by, "lr", order_keys, clusters).replace(runs=runs)
 
 
 def runs_of_sweeps(data: pd.DataFrame, gid: np.ndarray, G: int, level: str) -> list[dict]:

@@ -59,7 +59,8 @@ def fit_options(args, require_optimum: bool = True):
     cols = Columns(scale=args.scale, horizon=args.horizon, lr=args.lr, loss=args.loss,
                    by=list(dict.fromkeys(args.by)), status=args.status,
                    status_ok=tuple(args.status_ok), extract=args.extract,
-                   missing_loss=args.missing_loss, keep_duplicates=args.keep_duplicates)
+                   missing_loss=args.missing_loss, keep_duplicates=args.keep_duplicates,
+                   branch_of=getattr(args, "branch_of", None))
     opts = FitOptions(n_boot=args.boot, ci=args.ci, seed=args.seed, window=args.window,
                       include=tuple(args.include_status), reference=args.reference,
                       diverged_above=args.diverged_above, blowup=args.blowup,

@@ -73,6 +73,8 @@ def _columns(p, lr=True):
                    "count it as diverged; a NaN or inf loss is always diverged")
     g.add_argument("--keep-duplicates", action="store_true", help="keep copies of a row "
                    "(default: counted once) and run_ids given twice (default: refused)")
+    g.add_argument("--branch-of", metavar="COL", help="column naming each run's stable run "
+                   "(default: branch_of when present): its branches are resampled together")
     g.add_argument("--extract", metavar="COL:REGEX", action="append", default=[],
                    help="make columns from the named groups (?P<name>...) of REGEX searched in "
                         "COL; numbers are converted (repeatable)")

@@ -15,6 +15,12 @@ exactly through 3 of them (a fixed grid of 4 LRs, one run each, covered the true
 in 60% of 320 sweeps at 95%). Such groups get a parametric resample instead: each run
 keeps its LR and its loss is perturbed by normal noise of the pooled residual s.d. of the
 sweeps of its group (``noise_sd``).
+
+Runs that are not independent across sweeps (``Sweeps.run_cluster``: WSD branches of one
+stable run, one per horizon) are resampled as clusters instead (`cluster_sum_blocks`):
+sweeps linked by shared clusters form a component; each resample draws as many clusters
+as the component holds, with replacement, and every drawn cluster brings all its runs, in
+every sweep of the component (a run's weight is its cluster's draw count).
 """
 
 from __future__ import annotations
@@ -73,6 +79,9 @@ def level_sum_blocks(
     noise_sd: (G,) s.d. of the parametric resample of each group; NaN or 0 = resample runs.
     squares: also sum squared losses (``q``; None otherwise).
     """
+    if sw.run_cluster is not None:
+        yield from cluster_sum_blocks(sw, n_boot, seed, noise_sd, squares, levels_first)
+        return
     G, J = sw.x.shape
     R = len(sw.run_group)
     if R == 0:
@@ -139,6 +148,93 @@ def _sums(sw, u, z, start, size, key, run_sd, parametric, squares, levels_first=
     q = (np.bincount(flat, weights=loss * loss, minlength=b * G * J).reshape(shape)
          if squares else None)
     return n, s, q
+
+
+def cluster_components(sw: Sweeps, resampled: np.ndarray) -> tuple[np.ndarray, list]:
+    """(unit (R,) index of each run's cluster among the resampled runs, -1 for the others;
+    components: [(first group in draw order, unit indices)]): sweeps joined by a shared
+    cluster are one component; clusters are numbered in canonical run order."""
+    G = sw.n_groups
+    idx = np.flatnonzero(resampled)
+    _, first, inv = np.unique(sw.run_cluster[idx], return_index=True, return_inverse=True)
+    rank = np.empty(first.size, np.int64)  # clusters numbered by their first canonical run
+    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+    unit = np.full(len(sw.run_group), -1, np.int64)
+    unit[idx] = rank[inv.ravel()]
+    parent = np.arange(G)
+
+    def root(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    first_group = {}
+    for p in np.flatnonzero(resampled):
+        u, g = int(unit[p]), int(sw.run_group[p])
+        if u in first_group:
+            a, b = root(first_group[u]), root(g)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        else:
+            first_group[u] = g
+    rank_g = np.empty(G, np.int64)
+    rank_g[np.asarray(sw.rng_order)] = np.arange(G)
+    comps: dict = {}
+    for u in sorted(first_group):
+        comps.setdefault(root(first_group[u]), []).append(u)
+    out = []
+    for members in comps.values():
+        groups = {int(sw.run_group[p]) for p in np.flatnonzero(np.isin(unit, members))}
+        out.append((min(groups, key=lambda g: rank_g[g]), np.array(members, np.int64)))
+    out.sort(key=lambda c: rank_g[c[0]])
+    return unit, out
+
+
+def cluster_sum_blocks(sw: Sweeps, n_boot: int, seed: int, noise_sd=None,
+                       squares: bool = True, levels_first: bool = False):
+    """`level_sum_blocks` for runs resampled as clusters (module doc): per component, its
+    own stream (``group_rng`` of its first sweep in draw order, purpose 3) draws as many
+    clusters as it holds; a run's weight is its cluster's count. Sweeps with a parametric
+    resample (``noise_sd``) keep every run once, its loss perturbed as there."""
+    G, J = sw.x.shape
+    R = len(sw.run_group)
+    sd = np.zeros(G) if noise_sd is None else np.nan_to_num(np.asarray(noise_sd, float))
+    run_sd = sd[sw.run_group]
+    parametric = run_sd > 0
+    unit, comps = cluster_components(sw, ~parametric)
+    n_units = int(unit.max()) + 1 if (unit >= 0).any() else 0
+    u_gen = {g: group_rng(sw, seed, g, 3) for g, _ in comps}
+    z_gen = {g: group_rng(sw, seed, g, 1) for g in range(G) if sd[g] > 0 and sw.group_size[g]}
+    key = sw.run_group * J + sw.run_level
+    block = max(1, min(n_boot, _BLOCK_RESAMPLES, _BLOCK_DRAWS // max(R, 1)))
+    done = 0
+    while done < n_boot:
+        b = min(block, n_boot - done)
+        counts = np.zeros((b, n_units + 1))  # the last column: runs not resampled
+        for g, members in comps:
+            pick = members[(u_gen[g].random((b, members.size)) * members.size).astype(np.int64)]
+            counts[:, :n_units] += np.apply_along_axis(np.bincount, 1, pick,
+                                                       minlength=n_units)
+        counts[:, n_units] = 1.0
+        w = counts[:, np.where(unit >= 0, unit, n_units)]  # (b, R) weight of every run
+        loss = np.broadcast_to(sw.run_loss, (b, R)).copy()
+        for g, gen in z_gen.items():
+            a, m = int(sw.group_start[g]), int(sw.group_size[g])
+            loss[:, a:a + m] += gen.standard_normal((b, m)) * sd[g]
+        if levels_first:
+            flat = (sw.run_level * (b * G) + (np.arange(b)[:, None] * G + sw.run_group)).ravel()
+            shape = (J, b, G)
+        else:
+            flat = (np.arange(b)[:, None] * (G * J) + key).ravel()
+            shape = (b, G, J)
+        w, loss = w.ravel(), loss.ravel()
+        n = np.bincount(flat, weights=w, minlength=b * G * J).reshape(shape)
+        s_ = np.bincount(flat, weights=w * loss, minlength=b * G * J).reshape(shape)
+        q = (np.bincount(flat, weights=w * loss * loss, minlength=b * G * J).reshape(shape)
+             if squares else None)
+        yield n, s_, q
+        done += b
 
 
 def group_rng(sw: Sweeps, seed: int, g: int, purpose: int = 0) -> np.random.Generator:
@@ -222,7 +318,8 @@ def _group_parts(sw: Sweeps) -> list[tuple[Sweeps, slice | np.ndarray]]:
     ``_PART_RUNS`` runs (or without ``stream``); above, consecutive groups in draw order up
     to that many runs (a group larger than that is a part of its own)."""
     R = len(sw.run_group)
-    if R <= _PART_RUNS or sw.stream is None:  # without streams, a group's key is its index
+    if R <= _PART_RUNS or sw.stream is None or sw.run_cluster is not None:
+        # without streams, a group's key is its index; clusters span groups
         return [(sw, slice(None))]
     order = np.asarray(sw.rng_order)
     ends = np.cumsum(sw.group_size[order])

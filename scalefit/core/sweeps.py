@@ -27,6 +27,10 @@ class Sweeps:
     stream: (G, 4) uint32 words that key each group's own random stream: a hash of its
     canonical content (scale, horizon, sorted finite losses), so that a group's resamples
     depend on nothing else in the table (not on other groups, rows, units or labels).
+    run_cluster: (R,) in canonical order, the resampling unit of each run when runs of
+    several sweeps are not independent (WSD branches of one stable run: ``branch_of``);
+    runs with equal values are drawn together (``core.bootstrap``). None: every run is
+    its own unit.
 
     Canonical order makes resampling independent of row order, of the LR unit, of the
     presence of diverged rows and of group labels: groups draw in the order of
@@ -43,6 +47,7 @@ class Sweeps:
     rng_order: np.ndarray
     x_div: np.ndarray | None = None
     stream: np.ndarray | None = None
+    run_cluster: np.ndarray | None = None
 
     @property
     def n_groups(self) -> int:
@@ -63,12 +68,14 @@ class Sweeps:
 
 
 def index_runs(gid: np.ndarray, n_groups: int, lr: np.ndarray, loss: np.ndarray,
-               diverged: np.ndarray, order_keys: np.ndarray) -> Sweeps:
+               diverged: np.ndarray, order_keys: np.ndarray,
+               cluster: np.ndarray | None = None) -> Sweeps:
     """Index runs by group and LR level.
 
     gid: (R,) group of every run (0..G-1); lr, loss: (R,); diverged: (R,) bool (such runs
     get no level); order_keys: (G, 2) (scale, horizon) of each group (0 where absent), the
-    first keys of the canonical draw order.
+    first keys of the canonical draw order; cluster: (R,) int resampling unit of every
+    run, or None (``Sweeps.run_cluster``).
     """
     G = int(n_groups)
     finite = ~np.asarray(diverged, bool)
@@ -142,4 +149,6 @@ def index_runs(gid: np.ndarray, n_groups: int, lr: np.ndarray, loss: np.ndarray,
         rng_order=rng_order,
         x_div=x_div,
         stream=stream,
+        run_cluster=(None if cluster is None
+                     else np.asarray(cluster, np.int64)[finite][corder]),
     )
