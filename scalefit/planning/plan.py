@@ -36,27 +36,20 @@ def design_of(fit) -> tuple[SweepDesign, dict]:
     st = fit.settings
     optima = fit.optima
     G = len(fit.runs)
-    xs, ns, ss, qs, x_div, x_low = [], [], [], [], np.full(G, np.nan), np.full(G, np.nan)
+    x_low = np.full(G, np.nan)  # the lowest LR at which a run of the sweep diverged
     for g, r in enumerate(fit.runs):
         lr, loss = np.asarray(r["lr"], float), np.asarray(r["loss"], float)
-        fin = np.isfinite(loss) & (lr > 0)
-        ux, inv = np.unique(np.log(lr[fin]), return_inverse=True)
-        xs.append(ux)
-        ns.append(np.bincount(inv, minlength=ux.size).astype(float))
-        ss.append(np.bincount(inv, loss[fin], minlength=ux.size))
-        qs.append(np.bincount(inv, loss[fin] ** 2, minlength=ux.size))
-        dv = np.log(lr[~fin & (lr > 0)])
+        dv = lr[~np.isfinite(loss) & (lr > 0)]
         if dv.size:
-            x_low[g] = dv.min()
-            above = dv[dv > ux.max()] if ux.size else dv
-            x_div[g] = above.min() if above.size else np.nan
-    J = max(1, max(x.size for x in xs))
-    pad = lambda arrs, fill: np.array([np.pad(a, (0, J - a.size), constant_values=fill)  # noqa: E731
-                                       for a in arrs])
-    x, n, s, q = pad(xs, np.nan), pad(ns, 0.0), pad(ss, 0.0), pad(qs, 0.0)
-    point = fit_sweeps(x, n, s, q, window=int(st.get("window", DEFAULT_WINDOW)), x_div=x_div,
-                       max_misfit=float(st.get("max_misfit", MAX_MISFIT)),
-                       gap_sd=float(st.get("floor_gap", GAP_SD)))
+            x_low[g] = np.log(dv.min())
+    held = getattr(fit, "sweep_set", None)
+    if held is not None and held.point is not None:  # the sweeps as the fit built them
+        x, n, s, q, point = held.sweeps.x, held.n, held.s, held.q, held.point
+    else:  # a fit read from JSON: rebuilt from the runs it stores
+        x, n, s, q, x_div = _level_sums(fit.runs)
+        point = fit_sweeps(x, n, s, q, window=int(st.get("window", DEFAULT_WINDOW)),
+                           x_div=x_div, max_misfit=float(st.get("max_misfit", MAX_MISFIT)),
+                           gap_sd=float(st.get("floor_gap", GAP_SD)))
     status = np.array([STATUS_NAMES.index(v) for v in optima["status"]], np.int8)
     # noise: the pooled residual s.d. of the sweeps of the same by group (as the bootstrap)
     key = _group_keys(optima, fit.by)
@@ -105,6 +98,30 @@ def design_of(fit) -> tuple[SweepDesign, dict]:
                      window=int(st.get("window", DEFAULT_WINDOW)))
     return ds, {"key": key, "noise_known": known, "pooled": pooled_by, "x_low": x_low,
                 "x_vertex": point.x_opt, "asymmetry": asym}
+
+
+def _level_sums(runs) -> tuple:
+    """Level arrays (G, J) of the runs of every sweep (``FitResult.runs``): ln lr, finite
+    runs, loss sum, sum of squares; and x_div (G,): the lowest ln lr above the highest
+    finite level at which a run diverged (NaN: none) - as ``core.sweeps.index_runs``."""
+    G = len(runs)
+    xs, ns, ss, qs, x_div = [], [], [], [], np.full(G, np.nan)
+    for g, r in enumerate(runs):
+        lr, loss = np.asarray(r["lr"], float), np.asarray(r["loss"], float)
+        fin = np.isfinite(loss) & (lr > 0)
+        ux, inv = np.unique(np.log(lr[fin]), return_inverse=True)
+        xs.append(ux)
+        ns.append(np.bincount(inv, minlength=ux.size).astype(float))
+        ss.append(np.bincount(inv, loss[fin], minlength=ux.size))
+        qs.append(np.bincount(inv, loss[fin] ** 2, minlength=ux.size))
+        dv = np.log(lr[~fin & (lr > 0)])
+        if dv.size:
+            above = dv[dv > ux.max()] if ux.size else dv
+            x_div[g] = above.min() if above.size else np.nan
+    J = max(1, max(x.size for x in xs))
+    pad = lambda arrs, fill: np.array([np.pad(a, (0, J - a.size), constant_values=fill)  # noqa: E731
+                                       for a in arrs])
+    return pad(xs, np.nan), pad(ns, 0.0), pad(ss, 0.0), pad(qs, 0.0), x_div
 
 
 def _gkey(group: dict) -> str:
