@@ -81,3 +81,30 @@ def test_planning_reads_the_held_sweeps_and_a_loaded_fit_rebuilds_the_same(fit, 
     a = fit.next_runs(4, cost="runs").runs
     b = loaded.next_runs(4, cost="runs").runs
     np.testing.assert_allclose(a["lr"].to_numpy(float), b["lr"].to_numpy(float))
+
+
+def test_next_reads_checks_and_fits_the_table_once(monkeypatch):
+    """``scalefit next``: one parse, one check of the runs, one point fit of the sweeps
+    (the planner reads the fit's SweepSet; before, the table was checked twice and every
+    sweep fitted twice)."""
+    import scalefit.pipeline as pipeline
+    import scalefit.planning.next as planning_next
+    import scalefit.planning.plan as plan
+
+    calls = {"read_input": 0, "read_runs": 0, "fit_sweeps": 0}
+
+    def counted(name, f):
+        def g(*a, **k):
+            calls[name] += 1
+            return f(*a, **k)
+        return g
+
+    monkeypatch.setattr(planning_next, "read_input", counted("read_input",
+                                                             planning_next.read_input))
+    monkeypatch.setattr(pipeline, "read_runs", counted("read_runs", pipeline.read_runs))
+    monkeypatch.setattr(pipeline, "fit_sweeps", counted("fit_sweeps", pipeline.fit_sweeps))
+    monkeypatch.setattr(plan, "fit_sweeps", counted("fit_sweeps", plan.fit_sweeps))
+    res, props, todo = scalefit.next_runs(EXAMPLE, 4, by="parameterization", n_boot=50,
+                                          progress=None)
+    assert calls == {"read_input": 1, "read_runs": 1, "fit_sweeps": 1}
+    assert len(todo) == 4
