@@ -3,8 +3,8 @@
 Table -> schedules and curves (``curve_table``) -> per group: pairs (``core.curve_data``),
 the law fitted (``core.curve_fit``: Huber in ln L, a grid of starts, LM and L-BFGS-B), a
 bootstrap (``core.curve_boot``: whole runs with 6 or more runs, else moving blocks of
-residuals within runs), leave-one-run-out errors for prediction bands (3 or more runs) ->
-``CurveFit``.
+residuals within runs), leave-one-run-out errors for prediction bands (3 or more runs) and
+leave-future-out errors for bands beyond the longest step fitted -> ``CurveFit``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .core.curve_boot import bootstrap_law, loro_errors
+from .core.curve_boot import bootstrap_law, lfo_errors, loro_errors
 from .core.curve_data import DEFAULT_PER_OCTAVE, curve_data
 from .core.curve_fit import DEFAULT_DELTA, fit_law, predict_draws
 from .core.curve_laws import DEFAULT_LAMBDA, make_law
@@ -107,6 +107,7 @@ def _fit_group(law, runs, group, n_boot, seed, ci, delta, plan, per_octave, repo
             notes.append(f"{_label(group)}{boot['n_unconverged']} of {n_boot} bootstrap refits "
                          "stopped before the convergence test (kept)")
     loro = loro_errors(law, data, y, delta) if len(runs) >= 3 else None
+    lfo = lfo_errors(law, data, y, delta) if n_boot else None
     etas = np.concatenate([r.eta[r.eta > 0] for r in runs])
     return {"group": group, "theta": fit["theta"], "objective": fit["objective"],
             "converged": fit["converged"], "runs": run_rows,
@@ -114,7 +115,7 @@ def _fit_group(law, runs, group, n_boot, seed, ci, delta, plan, per_octave, repo
             "plan": None if boot is None else boot["plan"],
             "block_lengths": None if boot is None else boot["block_lengths"],
             "residuals": np.log(y) - np.log(pred),
-            "loro_errors": loro,
+            "loro_errors": loro, "lfo_errors": lfo,
             "range": {"step": [int(min(r.steps[0] for r in runs)),
                                int(max(r.steps[-1] for r in runs))],
                       "lr": [float(etas.min()), float(etas.max())]},

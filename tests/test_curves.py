@@ -145,3 +145,56 @@ def test_by_groups_fit_separately():
     with pytest.raises(scalefit.ScalefitInputError, match="groups match"):
         fit.predict(SPECS["cos"])
     assert fit.predict(SPECS["cos"], group={"model": "big"}).values["loss"].size > 0
+
+
+def test_bands_beyond_the_longest_step_carry_the_extrapolation_error():
+    """Steps beyond the longest fitted step: the observed-loss band adds leave-future-out
+    errors (the law refitted on the runs cut at 1/3 and 1/2 of their steps, predicting the
+    rest) at the same ratio of steps; within the fitted steps nothing changes; past the
+    largest ratio measured (3x) a warning says the band may be too narrow; the errors
+    survive JSON."""
+    import warnings
+
+    from scalefit.core.curve_boot import beyond_errors, lfo_errors
+
+    fit = scalefit.fit_curves(_table(noise=2e-3), n_boot=40, progress=None)
+    g = fit.groups[0]
+    lfo = g["lfo_errors"]
+    assert lfo is not None and lfo["ratio"].min() > 1 and lfo["ratio"].max() == \
+        pytest.approx(3.0, rel=0.05)
+    # ground truth: the law itself generated the curves, so the future is predicted to
+    # about the noise (2e-3 in ln), not worse than 5x
+    assert np.sqrt(np.mean(lfo["error"] ** 2)) < 1e-2
+    inside = fit.predict("cosine:total=6000,warmup=300,peak=3e-4,end=3e-5",
+                         steps=[2000, 4000, 5900])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        far = fit.predict("cosine:total=30000,warmup=300,peak=3e-4,end=3e-5",
+                          steps=[2000, 4000, 5900, 12000, 29000])
+    assert "leave-future-out" in far.band_source and "leave-future-out" not in \
+        inside.band_source
+    assert any("past the" in str(w.message) for w in caught)
+    # the band at 5x the fitted steps is wider than the same band without them
+    lo, hi = far.values["lo"], far.values["hi"]
+    bare = scalefit.CurveFit.from_dict({**fit.to_dict(), "groups": [
+        {**fit.to_dict()["groups"][0], "lfo_errors": None}]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = bare.predict("cosine:total=30000,warmup=300,peak=3e-4,end=3e-5",
+                             steps=[2000, 4000, 5900, 12000, 29000])
+    assert (hi - lo)[-1] > (plain.values["hi"] - plain.values["lo"])[-1]
+    assert "nothing measures the extrapolation error" in plain.band_source
+    back = scalefit.CurveFit.from_dict(json.loads(json.dumps(fit.to_dict())))
+    np.testing.assert_allclose(back.groups[0]["lfo_errors"]["error"], lfo["error"])
+    # the draws: zero at ratios <= 1, from the measured ratios near r, flagged past them
+    rng = np.random.default_rng(0)
+    d, past = beyond_errors({"ratio": np.array([1.1, 2.0, 2.1]),
+                             "error": np.array([0.01, 0.02, 0.03])},
+                            np.array([0.5, 1.0, 2.0, 9.0]), 50, rng)
+    assert (d[:, :2] == 0).all() and set(np.unique(d[:, 2])) <= {0.02, 0.03}
+    assert set(np.unique(d[:, 3])) <= {0.02, 0.03} and past
+    # too few observations before every cut: None
+    from scalefit.core.curve_data import curve_data as cd
+    eta = build_schedule(parse_schedule(SPECS["cos"]))
+    tiny = cd([eta], [np.array([5000, 5500, 5900])])
+    assert lfo_errors(MPL(), tiny, np.array([3.1, 3.0, 2.9])) is None

@@ -20,7 +20,13 @@ ln error drawn from the errors the law makes on a schedule it has not seen: with
 runs, the leave-one-run-out errors (the law fitted without a run, predicting it; as in a
 jackknife+ / cross-conformal interval, the runs are the exchangeable units); with fewer,
 the fit's own residuals (which cannot show the error of a new schedule; said in the output).
-Neither shows the error of extrapolating beyond the longest run fitted.
+Neither shows the error of extrapolating beyond the longest run fitted: for steps beyond it
+the band adds the *leave-future-out* errors (``lfo_errors``): the law refitted on every run
+cut at a share of the longest step fitted (1/3 and 1/2) predicts the rest of the runs, and
+each error is kept with its ratio of steps (step over the cut). A step r times the longest
+fitted step draws from the errors at ratios near r (within a factor 1.25); past the largest
+ratio measured (3), from the errors at the largest ratios, and the output says the band can
+no longer be checked there.
 """
 
 from __future__ import annotations
@@ -126,3 +132,58 @@ def loro_errors(law, data: CurveData, loss, delta=DEFAULT_DELTA, n_refine: int =
         pred = predict_draws(law, fit["theta"][None], subset(data, held))[0]
         out[held] = ln_loss[held] - np.log(pred)
     return out
+
+
+LFO_CUTS = (1 / 3, 1 / 2)  # shares of the longest fitted step at which the runs are cut
+
+
+def lfo_errors(law, data: CurveData, loss, delta=DEFAULT_DELTA, cuts=LFO_CUTS,
+               n_refine: int = 3) -> dict | None:
+    """Leave-future-out ln errors: for each cut c (a share of the longest step fitted), the
+    law fitted to every observation at a step <= c predicts those after it. Returns
+    {"ratio": (m,) step / c, "error": (m,) ln observed - ln predicted} over all cuts, or
+    None when no cut leaves both more observations than 2 + the law's parameters before it
+    and some after it (or no refit converges to a finite curve)."""
+    ln_loss = np.log(np.asarray(loss, float))
+    top = float(data.step.max())
+    ratio, error = [], []
+    for share in cuts:
+        cut = share * top
+        before = data.step <= cut
+        if before.sum() < len(law.param_names) + 2 or before.all():
+            continue
+        try:
+            fit = fit_law(law, subset(data, before), np.exp(ln_loss[before]), delta, n_refine)
+        except RuntimeError:
+            continue
+        pred = predict_draws(law, fit["theta"][None], subset(data, ~before))[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e = ln_loss[~before] - np.log(pred)
+        ok = np.isfinite(e)
+        ratio.append(data.step[~before][ok] / cut)
+        error.append(e[ok])
+    if not ratio or not np.concatenate(ratio).size:
+        return None
+    return {"ratio": np.concatenate(ratio), "error": np.concatenate(error)}
+
+
+def beyond_errors(lfo: dict, ratios: np.ndarray, size: int, rng) -> tuple[np.ndarray, bool]:
+    """Draws (size, n) of the leave-future-out error at each step ratio of ``ratios`` (n,)
+    (step over the longest fitted step; 0 at ratios <= 1): from the errors measured at
+    ratios within a factor 1.25 of it, or past the largest ratio measured, from those at
+    the top fifth of the measured ratios. Returns (draws, whether any step lies past the
+    largest ratio measured)."""
+    r_m, e_m = np.asarray(lfo["ratio"], float), np.asarray(lfo["error"], float)
+    ratios = np.asarray(ratios, float)
+    out = np.zeros((size, ratios.size))
+    top = r_m.max()
+    past = False
+    for j, r in enumerate(ratios):
+        if r <= 1.0:
+            continue
+        pool = e_m[(r_m >= r / 1.25) & (r_m <= r * 1.25)]
+        if r > top or pool.size == 0:
+            past |= r > top * 1.05
+            pool = e_m[r_m >= 1 + 0.8 * (top - 1)]
+        out[:, j] = rng.choice(pool, size=size)
+    return out, past

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .curve_boot import beyond_errors
 from .curve_data import curve_data
 from .curve_fit import predict_draws
 from .schedules import ScheduleSpec, build_schedule, decay
@@ -19,10 +20,14 @@ def _q(level):
     return 100.0 * np.array([(1 - level) / 2, (1 + level) / 2])
 
 
-def predict_curve(law, theta, draws, eta, steps, errors, level, seed=0) -> dict:
+def predict_curve(law, theta, draws, eta, steps, errors, level, seed=0, lfo=None,
+                  fitted_top=None) -> dict:
     """The law's curve at ``steps`` of schedule ``eta``: ``loss`` (n,), and with draws the
     band of the curve (``mean_lo``, ``mean_hi``) and of an observed loss (``lo``, ``hi``:
-    each draw times exp of an ln error drawn from ``errors``)."""
+    each draw times exp of an ln error drawn from ``errors``, plus at steps beyond
+    ``fitted_top`` (the longest step fitted) a leave-future-out error at that ratio of
+    steps from ``lfo``, ``curve_boot.beyond_errors``; ``past_measured``: whether a step lies
+    beyond the largest ratio those errors measured)."""
     data = curve_data([eta], [np.asarray(steps, np.int64)])
     out = {"loss": predict_draws(law, np.asarray(theta)[None], data)[0]}
     if draws is not None:
@@ -32,7 +37,13 @@ def predict_curve(law, theta, draws, eta, steps, errors, level, seed=0) -> dict:
             out["mean_lo"], out["mean_hi"] = np.nanpercentile(d, q, axis=0)
             e = np.asarray(errors, float)
             e = e[np.isfinite(e)]
-            noisy = d * np.exp(np.random.default_rng(seed).choice(e, size=d.shape))
+            rng = np.random.default_rng(seed)
+            ln_err = rng.choice(e, size=d.shape)
+            if lfo is not None and fitted_top:
+                extra, out["past_measured"] = beyond_errors(
+                    lfo, np.asarray(steps, float) / fitted_top, d.shape[0], rng)
+                ln_err = ln_err + extra
+            noisy = d * np.exp(ln_err)
             out["lo"], out["hi"] = np.nanpercentile(noisy, q, axis=0)
     return out
 

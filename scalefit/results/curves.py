@@ -38,7 +38,9 @@ class CurveFit(Immutable):
     """Fitted curve law per ``by`` group; immutable. ``groups``: one dict per group with
     ``group``, ``theta`` (internal parameter vector), ``runs`` (per run: schedule, points,
     in-sample R^2, RMSE, mean and worst relative error), ``draws`` (bootstrap thetas or
-    None), ``plan``, ``residuals`` and ``loro_errors`` (ln), ``range`` (steps, LRs)."""
+    None), ``plan``, ``residuals`` and ``loro_errors`` (ln), ``lfo_errors`` (None or
+    {"ratio", "error"}: leave-future-out ln errors and their ratio of steps beyond the cut,
+    ``core.curve_boot.lfo_errors``), ``range`` (steps, LRs)."""
 
     __slots__ = ("groups", "input", "settings", "notes", "origin")
 
@@ -135,10 +137,30 @@ class CurveFit(Immutable):
         if steps.min() < 1 or steps.max() >= spec.total_steps:
             raise ScalefitInputError(f"steps must lie in [1, {spec.total_steps - 1}]")
         errors, source = self._errors(g)
+        top = float(g["range"]["step"][1])
+        lfo = g.get("lfo_errors")
+        beyond = bool(steps.max() > 1.05 * top)
         out = predict_curve(self.law, g["theta"], g["draws"], build_schedule(spec), steps,
-                            errors, lvl, seed)
-        return CurvePrediction(spec, steps, out, lvl, dict(g["group"]), source,
-                               self._warn(g, spec, int(steps.max())))
+                            errors, lvl, seed, lfo=lfo if beyond else None, fitted_top=top)
+        msgs = self._warn(g, spec, int(steps.max()))
+        past = bool(out.pop("past_measured", False))
+        if beyond and g["draws"] is not None:
+            if lfo is None:
+                source += ("; beyond the longest step fitted nothing measures the extrapolation "
+                           "error (no leave-future-out errors): the band is too narrow there")
+            else:
+                top_ratio = float(np.max(lfo["ratio"]))
+                source += ("; beyond the longest step fitted, plus leave-future-out errors at "
+                           "the same ratio of steps (the law refitted on the runs cut at 1/3 and "
+                           f"1/2 of their steps, measured up to {top_ratio:.3g}x)")
+                if past:
+                    m = (f"step {int(steps.max())} is {steps.max() / top:.3g}x the longest step "
+                         f"fitted, past the {top_ratio:.3g}x at which the extrapolation error "
+                         "was measured: the band uses the errors measured there and may be "
+                         "too narrow")
+                    warnings.warn(m, ExtrapolationWarning, stacklevel=2)
+                    msgs.append(m)
+        return CurvePrediction(spec, steps, out, lvl, dict(g["group"]), source, msgs)
 
     def compare(self, schedule_a, schedule_b, group: dict | None = None,
                 level: float | None = None):
@@ -187,7 +209,9 @@ class CurveFit(Immutable):
                  "range": jsonable(dict(g["range"])),
                  "residual_rms": float(np.sqrt(np.mean(np.square(g["residuals"])))),
                  "loro_rms": (None if g["loro_errors"] is None else
-                              float(np.sqrt(np.nanmean(np.square(g["loro_errors"])))))}
+                              float(np.sqrt(np.nanmean(np.square(g["loro_errors"]))))),
+                 "lfo_rms": (None if g.get("lfo_errors") is None else
+                             float(np.sqrt(np.mean(np.square(g["lfo_errors"]["error"])))))}
             if g["draws"] is not None:
                 d["ci"] = self.conf_int()[_key(g)]
             if draws:
@@ -197,6 +221,9 @@ class CurveFit(Immutable):
                 d["loro_errors"] = (None if g["loro_errors"] is None else
                                     [None if not np.isfinite(v) else float(v)
                                      for v in g["loro_errors"]])
+                lfo = g.get("lfo_errors")
+                d["lfo_errors"] = (None if lfo is None else
+                                   {k: [float(v) for v in lfo[k]] for k in ("ratio", "error")})
             groups.append(d)
         return {"schema_version": CURVE_SCHEMA_VERSION, "version": __version__,
                 "kind": "curve", "law": law.name, "form": law.form,
@@ -214,6 +241,7 @@ class CurveFit(Immutable):
             theta = (np.array(g["theta"], float) if "theta" in g else
                      law.to_theta(np.array([g["params"][n] for n in law.param_names], float)))
             loro = g.get("loro_errors")
+            lfo = g.get("lfo_errors")
             groups.append({"group": g["group"], "theta": theta, "objective": g["objective"],
                            "converged": g["converged"], "runs": g["runs"],
                            "draws": draws_from_json(g.get("draws")), "plan": g["bootstrap"],
@@ -221,6 +249,8 @@ class CurveFit(Immutable):
                            "residuals": np.array(g.get("residuals") or [0.0], float),
                            "loro_errors": None if loro is None else np.array(
                                [np.nan if v is None else v for v in loro], float),
+                           "lfo_errors": None if lfo is None else {
+                               k: np.array(lfo[k], float) for k in ("ratio", "error")},
                            "range": g["range"], "level": d["settings"]["ci"]})
         return cls(groups, d["input"], d["settings"], d.get("notes", []), origin)
 
