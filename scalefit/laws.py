@@ -204,8 +204,7 @@ def _power_law_items(pts: dict, boot, variables, group, ci, primary,
         if boot is not None:
             with np.errstate(over="ignore", under="ignore", invalid="ignore"):
                 if target == "lr_opt":  # see pipeline._law_draws
-                    xl = boot.x_law if boot.x_law is not None else boot.x_opt
-                    yb = np.exp(xl[:, cols])
+                    yb = np.exp(boot.law_columns(cols))
                 else:
                     yb = boot.curvature[:, cols[keep]]
                     yb = np.where(yb > 0, yb, np.nan)
