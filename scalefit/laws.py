@@ -232,7 +232,8 @@ def _fit_power_laws(laws: list, power: list[tuple[int, dict]], fix) -> None:
     fitted = power_laws([item["spec"] for _, item in power])
     shaped = [j for j, (_, item) in enumerate(power) if item["shape"]]
     for j, law in zip(shaped, with_shapes([fitted[j] for j in shaped],
-                                          [power[j][1]["y_boot_noise"] for j in shaped])):
+                                          [power[j][1]["y_boot_noise"] for j in shaped],
+                                          all_draws=False)):
         fitted[j] = law
     for (i, item), law in zip(power, fitted):
         if item["shape"] and fix:

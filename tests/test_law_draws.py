@@ -86,3 +86,28 @@ def test_the_result_holds_no_float_array_of_x_law_or_x_best(fit):
     assert fit.sweep_set.boot is boot
     with pytest.raises(AttributeError):
         boot.x_opt = None
+
+
+def test_conditional_laws_keep_shape_draws_only_where_a_prediction_reads_them():
+    rng = np.random.default_rng(3)
+    rows = []
+    for s in np.geomspace(1e7, 1e9, 5):
+        for d in np.geomspace(1e9, 8e9, 4):
+            x_star = np.log(0.5) - 0.2 * np.log(s / 1e8) - 0.3 * np.log(d / 1e10)
+            if d == 1e9:  # a bend in scale at the lowest horizon
+                x_star += 0.4 * np.log(s / 1e8) ** 2
+            for x in x_star + (np.arange(8) - 3.5) * np.log(2.0):
+                for seed in (0, 1):
+                    rows.append(dict(scale=s, horizon=d, lr=np.exp(x), seed=seed,
+                                     loss=2 + 0.02 * (x - x_star) ** 2
+                                     + rng.normal(0, 0.002)))
+    r = scalefit.fit(pd.DataFrame(rows), n_boot=60, progress=None)
+    shaped = [law for law in r.laws if law.target == "lr_opt" and law.shape is not None
+              and law.shape.get("testable")]
+    assert any(law.primary for law in shaped) and any(not law.primary for law in shaped)
+    kept = {(law.primary, bool(law.shape["resolved"])): "boot" in law.shape for law in shaped}
+    assert kept[(False, False)] is False  # conditional, no bend: its draws are not kept
+    assert kept[(False, True)] is True  # a resolved bend: predictions average with them
+    for law in shaped:
+        if law.primary:
+            assert law.shape["boot"].shape == (60, 4) and law.shape["weights"].shape == (60,)
