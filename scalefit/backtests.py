@@ -74,7 +74,7 @@ def backtest_fit(result, axis: str = "scale", levels: int | None = None,
         boot = result.boot
         xl = None
         if boot is not None:
-            xl = boot.x_law if getattr(boot, "x_law", None) is not None else boot.x_opt
+            xl = boot.law_columns  # the columns asked for (no (B, G) copy)
     col = resolve_axis(result, axis, src)
     optima = src.optima
     optima.index = np.arange(len(optima))  # row j = column j of the resamples
@@ -143,16 +143,21 @@ def _joint_source(result):
         raise ScalefitInputError("--joint: this fit has no joint optima; fit with "
                                  "--joint COLUMN (e.g. --joint bs)")
     draws = getattr(j, "draws", None)
-    xl = None if draws is None else np.asarray(draws["ln_lr"])
-    yl = None if draws is None else np.asarray(draws["ln_bs"])
+    xl = None if draws is None else _columns_of(np.asarray(draws["ln_lr"]))
+    yl = None if draws is None else _columns_of(np.asarray(draws["ln_bs"]))
     return j, "k_lr", ("ok",), xl, yl
+
+
+def _columns_of(draws: np.ndarray):
+    """``cols -> draws[:, cols]``: resampled logs read as the fit's ``law_columns``."""
+    return lambda cols: draws[:, cols]
 
 
 def _law(train: pd.DataFrame, col: str, xl, level: float, by_col: bool, variables=None,
          target: str = "lr_opt"):
     """The power law of ``target`` (lr_opt, or bs_opt of joint optima) on ``train`` (its
     own variables; ``col`` among them), or (None, why); ``xl``: the resampled logs of the
-    target (B, rows) or None."""
+    target, ``cols -> (B, len(cols))`` (``BootSweeps.law_columns``), or None."""
     if variables is None:
         base = law_variables(train) or ()
         if by_col:
@@ -168,7 +173,7 @@ def _law(train: pd.DataFrame, col: str, xl, level: float, by_col: bool, variable
     yb = None
     if xl is not None:
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-            yb = np.exp(xl[:, cols])
+            yb = np.exp(xl(cols))
         yb, _ = _with_noise(yb)
     values = {v: train[v].to_numpy(float) for v in variables}
     yb, _ = with_excess(values, tuple(variables), train[target].to_numpy(float), yb, target)

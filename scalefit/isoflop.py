@@ -98,9 +98,9 @@ def fit_isoflop(
         else (lambda x: interp_levels(sw.x, ln_d_levels, x))
     draws = None
     if boot is not None:
-        x_b = boot.x_opt
+        x_b, best = boot.x_opt, boot.x_best  # x_best: made from level indices once
         draws = {"ln_N": x_b, "ln_D": to_ln_d(x_b), "loss": boot.loss_opt,
-                 "best_ln_N": boot.x_best, "best_ln_D": to_ln_d(boot.x_best)}
+                 "best_ln_N": best, "best_ln_D": to_ln_d(best)}
     profiles = _profile_table(groups, sw, point, draws, to_ln_d, noise_sd, ci)
     if t.tokens_from == "6ND":
         notes.append("every run lies on its budget's 6ND line: D_opt = C / (6 N_opt) at every "

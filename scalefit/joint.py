@@ -345,9 +345,8 @@ def _bs_aware_law(opt1: pd.DataFrame, boot1, column: str, group: dict, include, 
     vals["bs"] = pts[column].to_numpy(float)
     yb = None
     if boot1 is not None:
-        xl = boot1.x_law if boot1.x_law is not None else boot1.x_opt
         with np.errstate(over="ignore", under="ignore"):
-            yb = np.exp(xl[:, pts.index.to_numpy()])
+            yb = np.exp(boot1.law_columns(pts.index.to_numpy()))
     yb, law_notes = _with_noise(yb)
     yb, extra = with_excess(vals, variables, pts["lr_opt"].to_numpy(float), yb, "lr_opt|bs")
     dom = {v: (float(pts[v].min()), float(pts[v].max())) for v in ("scale", "horizon")

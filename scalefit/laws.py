@@ -204,8 +204,7 @@ def _power_law_items(pts: dict, boot, variables, group, ci, primary,
         if boot is not None:
             with np.errstate(over="ignore", under="ignore", invalid="ignore"):
                 if target == "lr_opt":  # see pipeline._law_draws
-                    xl = boot.x_law if boot.x_law is not None else boot.x_opt
-                    yb = np.exp(xl[:, cols])
+                    yb = np.exp(boot.law_columns(cols))
                 else:
                     yb = boot.curvature[:, cols[keep]]
                     yb = np.where(yb > 0, yb, np.nan)
@@ -233,7 +232,8 @@ def _fit_power_laws(laws: list, power: list[tuple[int, dict]], fix) -> None:
     fitted = power_laws([item["spec"] for _, item in power])
     shaped = [j for j, (_, item) in enumerate(power) if item["shape"]]
     for j, law in zip(shaped, with_shapes([fitted[j] for j in shaped],
-                                          [power[j][1]["y_boot_noise"] for j in shaped])):
+                                          [power[j][1]["y_boot_noise"] for j in shaped],
+                                          all_draws=False)):
         fitted[j] = law
     for (i, item), law in zip(power, fitted):
         if item["shape"] and fix:

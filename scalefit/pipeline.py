@@ -25,6 +25,7 @@ from .core.bootstrap import (
 )
 from .core.noise import FLAT_Z, group_noise
 from .core.optimum import DEFAULT_WINDOW, FLAT, GAP_SD, MAX_MISFIT, STATUS_NAMES, fit_sweeps
+from .core.resamples import LawRule
 from .errors import ScalefitInputError
 from .grouping import (
     BLOWUP,
@@ -333,8 +334,9 @@ def _estimate(ss: SweepSet, opts: FitOptions, notes, quality: bool = True, flat_
     if boot is not None:
         unknown = ~plan["known"]  # in place: the arrays are this fit's own (no copy)
         if unknown.any():
-            for k in ("x_opt", "loss_opt", "curvature", "x_best"):
+            for k in ("x_opt", "loss_opt", "curvature"):
                 getattr(boot, k)[:, unknown] = np.nan
+            boot.best_level[:, unknown] = -1  # x_best NaN
     optima = _optima_table(ss.groups, sw, point, boot, ci, list(ss.per_sweep))
     if ss.noise is not None:
         optima["noise_ratio"] = ss.noise.ratio
@@ -418,29 +420,27 @@ def _law_draws(boot: BootSweeps | None, optima: pd.DataFrame, point, sw, seed) -
     grid's edges); div_bracketed: uniform over the bracket; others: the best LR of the
     resample. Sweeps with no measured noise stay NaN.
 
-    ``x_law`` is written over ``x_best`` (nothing reads the resamples' best LRs after
-    this: where the laws use them, ``x_law`` holds them), so the result's ``x_best`` is
-    None: at 50,000 sweeps each (B, G) array is 400 MB.
+    ``x_law`` is a rule (``core.bootstrap.LawRule``) that makes the columns a reader asks
+    for from ``x_opt`` and the resamples' best levels: at 50,000 sweeps a stored (B, G)
+    array would be 400 MB. Only the bracket draws of ``div_bracketed`` sweeps are stored
+    ((B, number of such sweeps)).
     """
     if boot is None:
         return None
     x_min = np.log(optima["lr_tried_lo"].to_numpy(float))
     x_max = np.log(optima["lr_tried_hi"].to_numpy(float))
     st = optima["status"].to_numpy()
-    x = boot.x_best  # this fit's own array (bootstrap_sweeps), becomes x_law in place
-    ok = np.flatnonzero(st == "ok")
-    with np.errstate(invalid="ignore"):
-        for c in range(0, ok.size, _LAW_COLUMNS):  # column blocks: small temporaries
-            cols = ok[c:c + _LAW_COLUMNS]
-            x[:, cols] = np.clip(boot.x_opt[:, cols], x_min[cols], x_max[cols])
-    brk = st == "div_bracketed"
-    if brk.any() and point.bracket is not None:
-        draws = bracket_draws(point.bracket[0], point.bracket[1], boot.n_boot, seed, sw)
-        x[:, brk] = draws[:, brk]
-    return dataclasses.replace(boot, x_best=None, x_law=x)
-
-
-_LAW_COLUMNS = 4096  # sweeps clamped at a time in _law_draws
+    kind = np.where(st == "ok", LawRule.CLAMP, LawRule.BEST).astype(np.int8)
+    bracket = pos = None
+    brk = np.flatnonzero(st == "div_bracketed")
+    if brk.size and point.bracket is not None:
+        kind[brk] = LawRule.BRACKET
+        bracket = bracket_draws(point.bracket[0], point.bracket[1], boot.n_boot, seed, sw,
+                                cols=brk)
+        pos = np.full(st.size, -1, np.int64)
+        pos[brk] = np.arange(brk.size)
+    return boot.replace(law_rule=LawRule(kind=kind, x_min=x_min, x_max=x_max,
+                                         bracket=bracket, bracket_pos=pos))
 
 
 def status_notes(optima: pd.DataFrame, opts: FitOptions, per_sweep: list[dict],

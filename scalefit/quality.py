@@ -126,8 +126,7 @@ def _series_laws(laws, key: dict, s: pd.DataFrame, boot) -> dict:
 
 def _blind(boot, s: pd.DataFrame) -> bool:
     """True when one of the series' optima has no valid resample (no measured noise)."""
-    xl = boot.x_law if getattr(boot, "x_law", None) is not None else boot.x_opt
-    return bool((~np.isfinite(xl[:, s.index.to_numpy()]).any(0)).any())
+    return bool((~np.isfinite(boot.law_columns(s.index.to_numpy())).any(0)).any())
 
 
 def _group_labels(opt: pd.DataFrame, by: list[str]) -> dict:
@@ -228,8 +227,7 @@ def _fit_missing(found: dict, series: dict, bt: dict, ci: float) -> None:
         if found[lab]["lr_opt"] is None:
             yb = None
             if boot is not None:
-                xl = boot.x_law if getattr(boot, "x_law", None) is not None else boot.x_opt
-                yb = np.exp(xl[:, idx])
+                yb = np.exp(boot.law_columns(idx))
             todo.append((lab, "lr_opt", {
                 "target": "lr_opt", "values": values, "y": s["lr_opt"].to_numpy(),
                 "y_boot": yb, "variables": ("scale",), "group": {}, "ci_level": ci,
@@ -256,8 +254,7 @@ def _lr_measures(s, boot, ci, notes, lab, law: LawFit) -> dict:
         return out
     yb = None
     if boot is not None:
-        xl = boot.x_law if getattr(boot, "x_law", None) is not None else boot.x_opt
-        yb = xl[:, s.index.to_numpy()]  # clamped to the tried LRs, as the laws use them
+        yb = boot.law_columns(s.index.to_numpy())  # clamped to the tried LRs, as the laws
     out["lr_exponent"] = law.params["a"]
     out["E"] = law.rmse_log
     if yb is not None:

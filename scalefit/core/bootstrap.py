@@ -26,11 +26,11 @@ every sweep of the component (a run's weight is its cluster's draw count).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
 from .optimum import BAD_FIT, SweepFit, fit_levels
+from .resamples import BootSweeps, level_dtype  # BootSweeps: imported from here too
 from .sweeps import Sweeps
 
 # A window of at most this many runs (at most one residual degree of freedom) gets the
@@ -42,31 +42,6 @@ _BLOCK_DRAWS = 500_000
 _BLOCK_RESAMPLES = 50
 # Uniforms drawn at once (one call per group for a chunk of blocks).
 _CHUNK_DRAWS = 2_000_000
-
-
-@dataclass(frozen=True)
-class BootSweeps:
-    """Sweep estimates on every resample: arrays of shape (B, G).
-
-    ``x_opt``, ``loss_opt``, ``curvature`` are NaN where that resample has no convex
-    fit with 3 levels (an ``edge`` resample of a bracketed group still counts: its
-    parabola is used, so wide intervals are not hidden). ``x_law``: ln lr_opt of every
-    sweep as the laws use it (the pipeline sets it: vertices clamped to the tried LRs,
-    the bracket of a ``div_bracketed`` sweep, the best LR of other included sweeps; NaN
-    for a sweep with no measured noise); None until set. The pipeline writes ``x_law``
-    over ``x_best`` (only the laws read the resamples' best LRs, through ``x_law``), so a
-    fit's result has ``x_best`` None.
-    """
-
-    x_opt: np.ndarray
-    loss_opt: np.ndarray
-    curvature: np.ndarray
-    x_best: np.ndarray | None
-    x_law: np.ndarray | None = None
-
-    @property
-    def n_boot(self) -> int:
-        return self.x_opt.shape[0]
 
 
 def level_sum_blocks(
@@ -277,10 +252,12 @@ def bootstrap_sweeps(
     fit's (dropping such resamples would narrow the interval). Which sweeps have an
     optimum at all is the point fit's status, never a resample's.
     """
-    G = sw.n_groups
+    G, J = sw.x.shape
     # The draws go straight into their (B, G) arrays, block by block (no list of blocks
-    # and no concatenated copy: at 50,000 sweeps each array is 400 MB).
-    out = {k: np.empty((n_boot, G)) for k in ("x_opt", "loss_opt", "curvature", "x_best")}
+    # and no concatenated copy: at 50,000 sweeps each array is 400 MB); the best LRs as
+    # level indices (one or two bytes each instead of eight).
+    out = {k: np.empty((n_boot, G)) for k in ("x_opt", "loss_opt", "curvature")}
+    best = np.empty((n_boot, G), level_dtype(J))
     parts = _group_parts(sw)
     done = 0
     for i, (part, cols) in enumerate(parts):
@@ -297,12 +274,13 @@ def bootstrap_sweeps(
             for k, v in (("x_opt", f.x_opt), ("loss_opt", f.loss_opt),
                          ("curvature", f.curvature)):
                 out[k][b, cols] = np.where(valid, v, np.nan)
-            out["x_best"][b, cols] = f.x_best
+            best[b, cols] = f.best_level
             done = b.stop
             del f, valid
             if progress is not None:
                 progress(i * n_boot + done, len(parts) * n_boot)
-    return BootSweeps(**{k: v[:done] for k, v in out.items()})
+    return BootSweeps(**{k: v[:done] for k, v in out.items()}, best_level=best[:done],
+                      levels=sw.x)
 
 
 # Groups are resampled in parts of at most about this many runs (whole groups, in their
@@ -384,8 +362,9 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> np
 
 
 def bracket_draws(lo: np.ndarray, hi: np.ndarray, n_boot: int, seed: int,
-                  sw: Sweeps | None = None) -> np.ndarray:
-    """Draws (n_boot, G) uniform in [lo, hi] (ln lr) where both are finite, NaN elsewhere.
+                  sw: Sweeps | None = None, cols: np.ndarray | None = None) -> np.ndarray:
+    """Draws (n_boot, G) uniform in [lo, hi] (ln lr) where both are finite, NaN elsewhere;
+    with ``cols`` (indices), only those columns: (n_boot, len(cols)), the same draws.
 
     A ``div_bracketed`` sweep says only that its optimum lies between a finite lower LR
     and a diverged higher one; a law that includes it draws its optimum over that bracket
@@ -393,11 +372,14 @@ def bracket_draws(lo: np.ndarray, hi: np.ndarray, n_boot: int, seed: int,
     by the sweep's index).
     """
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    u = np.full((n_boot, lo.size), np.nan)
-    for g in np.flatnonzero(np.isfinite(lo) & np.isfinite(hi)):
+    cols = np.arange(lo.size) if cols is None else np.asarray(cols, np.int64)
+    lo, hi = lo[cols], hi[cols]
+    u = np.full((n_boot, cols.size), np.nan)
+    for i in np.flatnonzero(np.isfinite(lo) & np.isfinite(hi)):
+        g = int(cols[i])
         gen = (group_rng(sw, seed, g, 2) if sw is not None
                else np.random.default_rng([int(seed) & 0xFFFFFFFF, int(g), 2]))
-        u[:, g] = gen.random(n_boot)
+        u[:, i] = gen.random(n_boot)
     with np.errstate(invalid="ignore"):
         return np.where(np.isfinite(lo) & np.isfinite(hi), lo + u * (hi - lo), np.nan)
 

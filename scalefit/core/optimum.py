@@ -46,6 +46,8 @@ class SweepFit:
     ``x_window``: (2, ..., G) ln lr of the lowest and highest level in the fit;
     ``bracket``: (2, ..., G) ln lr of the finite level below the best and of the diverged
     LR above it for ``div_bracketed`` sweeps (NaN otherwise; None without ``x_div``).
+    ``best_level``: the index of the best level (``x_best`` is ``x`` there), -1 where no
+    level has a finite run (set by the resamples' fit, ``rules=False``; None otherwise).
     Values are NaN where they do not exist (no convex fit, or no finite run).
     """
 
@@ -63,6 +65,7 @@ class SweepFit:
     noise: np.ndarray | None = None
     bad: np.ndarray | None = None
     bracket: np.ndarray | None = None
+    best_level: np.ndarray | None = None
 
 
 def fit_sweeps(
@@ -171,7 +174,8 @@ def fit_levels(
         return SweepFit(x_opt=x_best + t_opt, loss_opt=loss_opt, curvature=curvature,
                         x_best=np.where(n_present > 0, x_best, np.nan), status=status,
                         n_window=S0, levels_window=levels_window,
-                        rmse=np.full(shape, np.nan))
+                        rmse=np.full(shape, np.nan),
+                        best_level=np.where(n_present > 0, jbest, -1))
 
     # The window's LR range, and the parabola at every level of it.
     loss_best = np.take_along_axis(mean, jb, 0)[0]
