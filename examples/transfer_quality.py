@@ -263,12 +263,18 @@ def main(argv=None) -> int:
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--main-only", action="store_true",
+                    help="judge part 1 only (T6 needs part 2: use while part 2 trains)")
     args = ap.parse_args(argv)
     if not args.runs.exists():
         print(f"{args.runs}: not found", file=sys.stderr)
         return 2
     decay_path = args.runs.with_name(args.runs.stem + "_decay" + args.runs.suffix)
-    decay = load(decay_path) if decay_path.exists() else None
+    decay = load(decay_path) if decay_path.exists() and not args.main_only else None
+    if decay is not None and set(decay["arm"]) != {"sp", "mup"}:
+        print(f"{decay_path}: part 2 has arms {sorted(set(decay['arm']))}, not sp and mup: "
+              "T6 is not judged (part 2 still training?)", file=sys.stderr)
+        decay = None
     claims = judge(load(args.runs), decay, args.boot, args.seed)
     print(markdown(claims, str(args.runs), args.boot), end="")
     if args.json:
