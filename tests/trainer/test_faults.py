@@ -115,8 +115,10 @@ def test_driver_killed_at_random_moments_loses_and_duplicates_nothing(tmp_path, 
 
 
 def test_a_worker_process_that_dies_fails_its_runs_into_the_failure_log(tmp_path):
+    # runs of 600 steps: when the first row lands, both workers are still training (with
+    # 120-step runs a loaded machine could let the victim finish all its runs first)
     out = tmp_path / "runs.csv"
-    args = ["sweep", *tiny_flags(tokens=32 * 8 * 120), "--lrs", "1e-3,2e-3,4e-3,8e-3",
+    args = ["sweep", *tiny_flags(tokens=32 * 8 * 600), "--lrs", "1e-3,2e-3,4e-3,8e-3",
             "--device", "cpu", "--workers", "2", "--no-batch", "--out", str(out)]
     proc = subprocess.Popen([sys.executable, "-m", "reference_trainer", *args], env=cli_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
