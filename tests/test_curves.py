@@ -145,3 +145,51 @@ def test_by_groups_fit_separately():
     with pytest.raises(scalefit.ScalefitInputError, match="groups match"):
         fit.predict(SPECS["cos"])
     assert fit.predict(SPECS["cos"], group={"model": "big"}).values["loss"].size > 0
+
+
+def test_figure_measured_fitted_residuals_and_predictions(tmp_path):
+    """The figure: per group the measured and fitted curves with the curve's band, the
+    residuals, and (given predictions) the predicted curves with both bands."""
+    fit = scalefit.fit_curves(_table(), law="tissue", n_boot=10, progress=None)
+    curves = fit.fitted_curves()
+    assert [c["run"] for c in curves] == list(SPECS)
+    for c in curves:
+        assert c["steps"].shape == c["loss"].shape == c["fit"].shape == c["mean_lo"].shape
+        assert np.all(c["mean_lo"] <= c["mean_hi"] + 1e-12)
+        assert np.max(np.abs(np.log(c["loss"] / c["fit"]))) < 0.03  # the tissue law on MPL data
+    fig = fit.plot(tmp_path / "f.png")
+    assert len(fig.axes) == 2
+    assert len(fig.axes[0].lines) == 2 * len(SPECS)  # measured dots + fitted line per run
+    assert len(fig.axes[0].collections) == len(SPECS)  # the curve's band per run
+    assert len(fig.axes[1].lines) == len(SPECS) + 1  # residuals per run + the zero line
+    assert (tmp_path / "f.png").stat().st_size > 0 and (tmp_path / "f.svg").stat().st_size > 0
+    pred = fit.predict(SPECS["cos"])
+    fig = fit.plot(predictions=[pred, fit.predict(SPECS["const"])])
+    assert len(fig.axes) == 3
+    assert len(fig.axes[2].lines) == 2 and len(fig.axes[2].collections) == 4  # 2 bands each
+    by = scalefit.fit_curves(pd.concat([_table().assign(model="a"),
+                                        _table(seed=1).assign(model="b")]),
+                             by=["model"], law="tissue", n_boot=0, progress=None)
+    fig = by.plot()
+    assert len(fig.axes) == 4 and all(not a.collections for a in fig.axes)  # no draws
+    d = json.loads(json.dumps(fit.to_dict()))
+    with pytest.raises(scalefit.ScalefitInputError, match="no measured curves"):
+        type(fit).from_dict(d).plot()
+
+
+def test_cli_curve_report_and_figures(tmp_path, capsys):
+    path = tmp_path / "curves.csv"
+    _table().to_csv(path, index=False)
+    rep, figs = tmp_path / "rep", tmp_path / "figs"
+    rc = main(["curve", str(path), "--law", "tissue", "--boot", "10", "-q", "--report",
+               str(rep), "--figures", str(figs), "--predict", SPECS["cos"],
+               "--compare", SPECS["cos"], SPECS["const"]])
+    assert rc == 0
+    for f in ("report.md", "report.html", "figures/curves.png", "figures/curves.svg"):
+        assert (rep / f).stat().st_size > 0, f
+    assert (figs / "curves.png").stat().st_size > 0
+    md = (rep / "report.md").read_text()
+    assert "![curves](figures/curves.png)" in md and "Predicted schedule" in md
+    assert "Two schedules compared" in md and "| cos |" in md
+    assert 'src="data:image/png;base64,' in (rep / "report.html").read_text()
+    capsys.readouterr()

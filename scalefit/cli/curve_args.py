@@ -17,6 +17,7 @@ CURVE_EPILOG = """examples:
       'wsd:total=24000,peak=3e-4,end=3e-5,decay_start=20000,decay=sqrt'
   scalefit curve curves.csv --branches 'constant:total=48000,warmup=2160,peak=3e-4' \\
       --cooldown 4000 --end-lr 3e-5
+  scalefit curve curves.csv --predict 'cosine:total=48000,peak=3e-4,end=3e-5' --report rep
 
 A schedule description is SHAPE:key=value,...: shapes constant, cosine, linear, wsd,
 piecewise; keys total, warmup, peak, end, decay_start, decay (linear, exp, cosine, sqrt),
@@ -74,3 +75,9 @@ def add_curve_args(p, option, pair) -> None:
                    help="LR at the end of the cooldown for --branches")
     d.add_argument("--decay", choices=("linear", "exp", "cosine", "sqrt"), default="linear",
                    help="cooldown shape for --branches (default linear)")
+    o = p.add_argument_group("report and figures")
+    o.add_argument("--report", metavar="DIR", help="write DIR/report.md, DIR/report.html "
+                   "(self-contained) and DIR/figures/curves.png|svg: measured vs fitted "
+                   "curves with the curve's band, residuals, and the --predict curves with "
+                   "their bands; then the fit's tables and the decisions")
+    o.add_argument("--figures", metavar="DIR", help="write only the figure, DIR/curves.png|svg")
