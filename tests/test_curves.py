@@ -193,3 +193,20 @@ def test_cli_curve_report_and_figures(tmp_path, capsys):
     assert "Two schedules compared" in md and "| cos |" in md
     assert 'src="data:image/png;base64,' in (rep / "report.html").read_text()
     capsys.readouterr()
+
+
+def test_warmup_from_step_is_the_trainers_warmup():
+    """warmup_from=step: peak (s + 1) / W during the warmup (the reference trainer's and
+    LambdaLR's); the default starts at 0; both reach the peak at step W - 1; the key
+    round-trips through text and JSON and is written only when not the default."""
+    text = "wsd:total=40,warmup=8,peak=0.016,end=0.0016,decay_start=32"
+    zero, step = parse_schedule(text), parse_schedule(text + ",warmup_from=step")
+    e0, e1 = build_schedule(zero), build_schedule(step)
+    assert e0[0] == 0 and e1[0] == pytest.approx(0.016 / 8)
+    assert e1[:8] == pytest.approx(0.016 * np.arange(1, 9) / 8) and e0[7] == e1[7] == 0.016
+    assert np.array_equal(e0[8:], e1[8:])
+    assert "warmup_from" not in format_schedule(zero) and "warmup_from" not in zero.to_dict()
+    assert parse_schedule(format_schedule(step)) == step
+    assert type(step).from_dict(json.loads(json.dumps(step.to_dict()))) == step
+    with pytest.raises(scalefit.ScalefitInputError, match="warmup_from"):
+        parse_schedule(text + ",warmup_from=half")

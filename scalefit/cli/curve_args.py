@@ -21,7 +21,9 @@ CURVE_EPILOG = """examples:
 
 A schedule description is SHAPE:key=value,...: shapes constant, cosine, linear, wsd,
 piecewise; keys total, warmup, peak, end, decay_start, decay (linear, exp, cosine, sqrt),
-pieces (STEP@LR;STEP@LR). Warmup: linear from 0 at step 0 to the peak at step warmup-1.
+pieces (STEP@LR;STEP@LR), warmup_from (zero | step). Warmup: linear from 0 at step 0 to
+the peak at step warmup-1; with warmup_from=step, peak*(s+1)/warmup at step s (the
+reference trainer's warmup).
 Columns are found by name: run (run, run_id, name, ...), step (step, iteration, ...), lr,
 loss, schedule; name them with --run/--step/--lr/--loss/--schedule-col. Bootstrap: whole
 runs with >= 6 runs in a group, else moving blocks of residuals within runs (said in the
