@@ -159,7 +159,8 @@ def _schedule(name, group, t, loss, spec, src, t_all, lr) -> CurveRun:
                     f"{src}: run {name!r}: the schedule {format_schedule(spec)} gives LR "
                     f"{eta[ts[i]]:.4g} at step {ts[i]} but the table logs {ls[i]:.4g}; "
                     "check the description (warmup from 0 at step 0 to the peak at step "
-                    "warmup - 1)")
+                    "warmup - 1; a warmup that starts at peak / warmup, as the reference "
+                    "trainer's, needs warmup_from=step)")
         return CurveRun(name, group, eta, t, loss, spec, "description")
     if (lr is None or t_all[0] != 0 or t_all[-1] + 1 != t_all.size
             or not np.all(np.isfinite(lr))):

@@ -73,12 +73,14 @@ def fit_curves(table, run: str | None = None, step: str | None = None, lr: str |
         for gi, (key, runs) in enumerate(groups.items()):
             out.append(_fit_group(the_law, runs, dict(zip(t.by, key)), n_boot, seed + gi, ci,
                                   huber_delta, plan, per_octave, report, notes))
+    observed = [[{"run": r.name, "steps": r.steps, "loss": r.loss, "eta": r.eta}
+                 for r in runs] for runs in groups.values()]
     inp = {"source": t.source, "rows_used": int(sum(r.steps.size for r in t.runs)),
            "runs": len(t.runs), "columns": dict(t.columns), "by": list(t.by)}
     settings = {"law": the_law.name, **the_law.settings(), "n_boot": int(n_boot),
                 "ci": float(ci), "seed": int(seed), "huber_delta": float(huber_delta),
                 "plan": plan, "per_octave": per_octave}
-    return CurveFit(groups=out, input=inp, settings=settings, notes=notes)
+    return CurveFit(groups=out, input=inp, settings=settings, notes=notes, observed=observed)
 
 
 def _fit_group(law, runs, group, n_boot, seed, ci, delta, plan, per_octave, report, notes):

@@ -122,12 +122,14 @@ def trainer_arms(df: pd.DataFrame, keys=("n_params", "tokens"), joint=None) -> t
     return tuple(chosen)
 
 
-def pooling_hints(runs: RunTable) -> list[str]:
+def pooling_hints(runs: RunTable, branch_of: str | None = None) -> list[str]:
     """Columns that vary within a sweep but are not --by columns (likely a forgotten --by).
 
     Runs that differ in such a column (e.g. parameterization, batch size) are pooled into
     one sweep. Text columns and numeric ones (not booleans) with 2 to 20 values count;
     ignored: columns with a value per run (run names), the role, by and status columns,
+    the column naming each run's stable run (``branch_of``, or the one given: it varies
+    within a sweep by design, and the bootstrap reads it),
     and numeric columns that are replicate labels (seed, rep, trial, run, id, ...),
     outcomes or measurements of the run (losses, steps, times, throughput, ...) or a
     function of the LR within every sweep (one value per LR: derived from it).
@@ -136,7 +138,7 @@ def pooling_hints(runs: RunTable) -> list[str]:
     if df is None:
         return []
     cols = runs.columns
-    used = {c for c in cols.values() if c} | set(runs.by)
+    used = {c for c in cols.values() if c} | set(runs.by) | {branch_of or BRANCH_COLUMN}
     keys = [cols[r] for r in ("scale", "horizon") if cols.get(r)] + list(runs.by)
     hints, pooled = [], []
     for col in df.columns:

@@ -219,8 +219,8 @@ def fit_with(table, cols: Columns, opts: FitOptions, fmt: str | None = None,
         inp["joint"] = opts.joint
     result = FitResult(
         optima=optima, laws=laws, input=inp, settings=_settings(cols, opts), notes=notes,
-        warnings=[*runs.warnings, *pooling_hints(runs)], quality=quality, boot=boot,
-        runs=per_sweep, joint=joint_fit, sweep_set=ss,
+        warnings=[*runs.warnings, *pooling_hints(runs, cols.branch_of)], quality=quality,
+        boot=boot, runs=per_sweep, joint=joint_fit, sweep_set=ss,
     )
     if opts.require_optimum:
         check_optimum(result, opts.include)

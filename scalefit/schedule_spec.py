@@ -2,11 +2,16 @@
 
 Keys: ``total`` (steps), ``peak`` (LR), ``warmup`` (steps, default 0), ``end`` (LR, default
 0), ``decay_start`` (step; ``wsd``), ``decay`` (``linear``, ``exp``, ``cosine``, ``sqrt``;
-``wsd``), ``pieces`` (``piecewise``: ``STEP@LR;STEP@LR``). Counts take suffixes (``24k``).
+``wsd``), ``pieces`` (``piecewise``: ``STEP@LR;STEP@LR``), ``warmup_from`` (``zero``, the
+default: the warmup rises linearly from LR 0 at step 0 to the peak at step warmup - 1, the
+Multi-Power Law authors' convention; ``step``: LR peak (s + 1) / warmup at step s, so
+peak / warmup at step 0, as the reference trainer and PyTorch's ``LambdaLR((s + 1) / W)``
+warm up). Counts take suffixes (``24k``).
 Examples::
 
     cosine:total=24000,warmup=2160,peak=3e-4,end=3e-5
     wsd:total=24000,warmup=2160,peak=3e-4,end=3e-5,decay_start=20000,decay=exp
+    wsd:total=2048,warmup=8,peak=0.016,end=0.0016,decay_start=1638,warmup_from=step
     piecewise:total=16000,warmup=2160,peak=3e-4,pieces=8000@9e-5
 """
 
@@ -17,7 +22,8 @@ from .errors import ScalefitInputError
 
 _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9}
 KEYS = {"total": "total_steps", "peak": "peak_lr", "warmup": "warmup_steps", "end": "end_lr",
-        "decay_start": "decay_start", "decay": "decay_shape", "pieces": "pieces"}
+        "decay_start": "decay_start", "decay": "decay_shape", "pieces": "pieces",
+        "warmup_from": "warmup_from"}
 
 
 def _number(text: str, what: str) -> float:
@@ -52,7 +58,7 @@ def parse_schedule(text: str) -> ScheduleSpec:
                                      f"{', '.join(k + '=...' for k in KEYS)}")
         if key in ("total", "warmup", "decay_start"):
             kw[KEYS[key]] = _steps(value, key)
-        elif key == "decay":
+        elif key in ("decay", "warmup_from"):
             kw[KEYS[key]] = value.strip().lower()
         elif key == "pieces":
             pieces = []
@@ -84,4 +90,6 @@ def format_schedule(spec: ScheduleSpec) -> str:
         parts += [f"decay_start={spec.decay_start}", f"decay={spec.decay_shape}"]
     if spec.shape == "piecewise":
         parts.append("pieces=" + ";".join(f"{s}@{v:g}" for s, v in spec.pieces))
+    if spec.warmup_from != "zero":
+        parts.append(f"warmup_from={spec.warmup_from}")
     return f"{spec.shape}:" + ",".join(parts)

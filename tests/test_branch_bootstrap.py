@@ -60,6 +60,9 @@ def test_the_column_is_read_and_said_and_unique_values_change_nothing():
     renamed = scalefit.fit(df.rename(columns={"branch_of": "stem"}), n_boot=50,
                            progress=None, branch_of="stem")
     np.testing.assert_array_equal(renamed.optima["lr_opt_lo"], r.optima["lr_opt_lo"])
+    # the stable-run column varies within every sweep by design: no "forgotten --by" warning
+    assert not any("branch_of" in w for w in r.warnings)
+    assert not any("stem" in w for w in renamed.warnings)
     try:
         scalefit.fit(df, n_boot=10, progress=None, branch_of="nope")
     except ScalefitInputError as e:

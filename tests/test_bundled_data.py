@@ -48,3 +48,14 @@ def test_bundled_table(table):
     if ok.mean() < 0.8:  # an honest study may resolve fewer: its sidecar must say so
         assert f"{int(ok.sum())} of {len(ok)} sweeps `ok`" in sidecar.read_text(), (
             sidecar.name, int(ok.sum()), len(ok))
+
+
+def test_wsd_branch_study_arms_are_bit_equal():
+    """The WSD branches study (examples/data/wsd_branches_cpu.md, claim E1): every run of
+    arm B (trained alone) has arm A's row (a branch of its family), losses as written."""
+    a = pd.read_csv(DATA / "wsd_branches_cpu.csv", dtype=str).set_index("run_id")
+    b = pd.read_csv(DATA / "wsd_branches_cpu_separate.csv", dtype=str).set_index("run_id")
+    assert len(b) == 56 and set(b.index) == set(a.index)
+    cols = ["val_loss", "train_loss", "status", "branch_of", "lr", "seed", "tokens"]
+    assert a.loc[b.index, cols].equals(b[cols])
+    assert a["branch_of"].nunique() == 14 and a["device"].str.contains("branch").all()

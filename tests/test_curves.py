@@ -198,3 +198,68 @@ def test_bands_beyond_the_longest_step_carry_the_extrapolation_error():
     eta = build_schedule(parse_schedule(SPECS["cos"]))
     tiny = cd([eta], [np.array([5000, 5500, 5900])])
     assert lfo_errors(MPL(), tiny, np.array([3.1, 3.0, 2.9])) is None
+
+
+def test_figure_measured_fitted_residuals_and_predictions(tmp_path):
+    """The figure: per group the measured and fitted curves with the curve's band, the
+    residuals, and (given predictions) the predicted curves with both bands."""
+    fit = scalefit.fit_curves(_table(), law="tissue", n_boot=10, progress=None)
+    curves = fit.fitted_curves()
+    assert [c["run"] for c in curves] == list(SPECS)
+    for c in curves:
+        assert c["steps"].shape == c["loss"].shape == c["fit"].shape == c["mean_lo"].shape
+        assert np.all(c["mean_lo"] <= c["mean_hi"] + 1e-12)
+        assert np.max(np.abs(np.log(c["loss"] / c["fit"]))) < 0.03  # the tissue law on MPL data
+    fig = fit.plot(tmp_path / "f.png")
+    assert len(fig.axes) == 2
+    assert len(fig.axes[0].lines) == 2 * len(SPECS)  # measured dots + fitted line per run
+    assert len(fig.axes[0].collections) == len(SPECS)  # the curve's band per run
+    assert len(fig.axes[1].lines) == len(SPECS) + 1  # residuals per run + the zero line
+    assert (tmp_path / "f.png").stat().st_size > 0 and (tmp_path / "f.svg").stat().st_size > 0
+    pred = fit.predict(SPECS["cos"])
+    fig = fit.plot(predictions=[pred, fit.predict(SPECS["const"])])
+    assert len(fig.axes) == 3
+    assert len(fig.axes[2].lines) == 2 and len(fig.axes[2].collections) == 4  # 2 bands each
+    by = scalefit.fit_curves(pd.concat([_table().assign(model="a"),
+                                        _table(seed=1).assign(model="b")]),
+                             by=["model"], law="tissue", n_boot=0, progress=None)
+    fig = by.plot()
+    assert len(fig.axes) == 4 and all(not a.collections for a in fig.axes)  # no draws
+    d = json.loads(json.dumps(fit.to_dict()))
+    with pytest.raises(scalefit.ScalefitInputError, match="no measured curves"):
+        type(fit).from_dict(d).plot()
+
+
+def test_cli_curve_report_and_figures(tmp_path, capsys):
+    path = tmp_path / "curves.csv"
+    _table().to_csv(path, index=False)
+    rep, figs = tmp_path / "rep", tmp_path / "figs"
+    rc = main(["curve", str(path), "--law", "tissue", "--boot", "10", "-q", "--report",
+               str(rep), "--figures", str(figs), "--predict", SPECS["cos"],
+               "--compare", SPECS["cos"], SPECS["const"]])
+    assert rc == 0
+    for f in ("report.md", "report.html", "figures/curves.png", "figures/curves.svg"):
+        assert (rep / f).stat().st_size > 0, f
+    assert (figs / "curves.png").stat().st_size > 0
+    md = (rep / "report.md").read_text()
+    assert "![curves](figures/curves.png)" in md and "Predicted schedule" in md
+    assert "Two schedules compared" in md and "| cos |" in md
+    assert 'src="data:image/png;base64,' in (rep / "report.html").read_text()
+    capsys.readouterr()
+
+
+def test_warmup_from_step_is_the_trainers_warmup():
+    """warmup_from=step: peak (s + 1) / W during the warmup (the reference trainer's and
+    LambdaLR's); the default starts at 0; both reach the peak at step W - 1; the key
+    round-trips through text and JSON and is written only when not the default."""
+    text = "wsd:total=40,warmup=8,peak=0.016,end=0.0016,decay_start=32"
+    zero, step = parse_schedule(text), parse_schedule(text + ",warmup_from=step")
+    e0, e1 = build_schedule(zero), build_schedule(step)
+    assert e0[0] == 0 and e1[0] == pytest.approx(0.016 / 8)
+    assert e1[:8] == pytest.approx(0.016 * np.arange(1, 9) / 8) and e0[7] == e1[7] == 0.016
+    assert np.array_equal(e0[8:], e1[8:])
+    assert "warmup_from" not in format_schedule(zero) and "warmup_from" not in zero.to_dict()
+    assert parse_schedule(format_schedule(step)) == step
+    assert type(step).from_dict(json.loads(json.dumps(step.to_dict()))) == step
+    with pytest.raises(scalefit.ScalefitInputError, match="warmup_from"):
+        parse_schedule(text + ",warmup_from=half")

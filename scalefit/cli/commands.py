@@ -302,7 +302,7 @@ def curve(args) -> int:
     from ..files import check_outputs
     from ..render.tables import Document, Text
 
-    check_outputs(args.json, None, [args.runs])
+    check_outputs(args.json, args.report, [args.runs], figures_dir=args.figures)
     if args.branches and (args.cooldown is None or args.end_lr is None):
         raise UsageError("--branches needs --cooldown STEPS and --end-lr LR")
     res = fit_curves(args.runs, run=args.run, step=args.step, lr=args.lr, loss=args.loss,
@@ -318,12 +318,27 @@ def curve(args) -> int:
     if args.branches:
         decisions.append(res.branches(args.branches, args.cooldown, args.end_lr, args.decay,
                                       group=group))
+
+    def files():
+        if args.report:
+            cmd = " ".join(["scalefit", *(shlex.quote(a) for a in sys.argv[1:])])
+            paths = res.report(args.report, decisions, command=cmd)
+            args.messages.append(f"wrote {paths['report.html']}, {paths['report.md']} and the "
+                                 f"figure in {os.path.join(args.report, 'figures')}")
+        if args.figures:
+            from ..files import make_folder
+
+            preds = [d for d in decisions if type(d).__name__ == "CurvePrediction"]
+            res.plot(make_folder(args.figures, "--figures") / "curves", preds)
+            args.messages.append(f"wrote curves.png and curves.svg in {args.figures}")
+
+    files_ = files if args.report or args.figures else None
     if not decisions:
-        return _emit(args, res, draws=True)
+        return _emit(args, res, draws=True, files=files_)
     text = Document([res.summary(), *[b for d in decisions
                                       for b in (Text([""]), d.summary())]])
     out = _Bundle(res, decisions)
-    return _emit(args, out, text, draws=True)
+    return _emit(args, out, text, draws=True, files=files_)
 
 
 class _Bundle:

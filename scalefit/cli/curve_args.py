@@ -17,10 +17,13 @@ CURVE_EPILOG = """examples:
       'wsd:total=24000,peak=3e-4,end=3e-5,decay_start=20000,decay=sqrt'
   scalefit curve curves.csv --branches 'constant:total=48000,warmup=2160,peak=3e-4' \\
       --cooldown 4000 --end-lr 3e-5
+  scalefit curve curves.csv --predict 'cosine:total=48000,peak=3e-4,end=3e-5' --report rep
 
 A schedule description is SHAPE:key=value,...: shapes constant, cosine, linear, wsd,
 piecewise; keys total, warmup, peak, end, decay_start, decay (linear, exp, cosine, sqrt),
-pieces (STEP@LR;STEP@LR). Warmup: linear from 0 at step 0 to the peak at step warmup-1.
+pieces (STEP@LR;STEP@LR), warmup_from (zero | step). Warmup: linear from 0 at step 0 to
+the peak at step warmup-1; with warmup_from=step, peak*(s+1)/warmup at step s (the
+reference trainer's warmup).
 Columns are found by name: run (run, run_id, name, ...), step (step, iteration, ...), lr,
 loss, schedule; name them with --run/--step/--lr/--loss/--schedule-col. Bootstrap: whole
 runs with >= 6 runs in a group, else moving blocks of residuals within runs (said in the
@@ -74,3 +77,9 @@ def add_curve_args(p, option, pair) -> None:
                    help="LR at the end of the cooldown for --branches")
     d.add_argument("--decay", choices=("linear", "exp", "cosine", "sqrt"), default="linear",
                    help="cooldown shape for --branches (default linear)")
+    o = p.add_argument_group("report and figures")
+    o.add_argument("--report", metavar="DIR", help="write DIR/report.md, DIR/report.html "
+                   "(self-contained) and DIR/figures/curves.png|svg: measured vs fitted "
+                   "curves with the curve's band, residuals, and the --predict curves with "
+                   "their bands; then the fit's tables and the decisions")
+    o.add_argument("--figures", metavar="DIR", help="write only the figure, DIR/curves.png|svg")

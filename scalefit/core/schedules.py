@@ -6,7 +6,11 @@ Multi-Power Law authors' code, Luo et al. 2025, so their published fits reproduc
 
 * steps are ``0 .. total_steps - 1``; ``eta[s]`` is the LR used at step ``s``;
 * warmup: linear from 0 at step 0 to ``peak_lr`` at step ``warmup_steps - 1``
-  (``numpy.linspace(0, peak, warmup)``); none when ``warmup_steps`` is 0;
+  (``numpy.linspace(0, peak, warmup)``); none when ``warmup_steps`` is 0. That is
+  ``warmup_from`` ``"zero"`` (the default); ``"step"`` is the other common one,
+  ``peak (s + 1) / warmup`` at step ``s < warmup`` (``peak / warmup`` at step 0, the peak
+  at step ``warmup - 1``): the reference trainer's, and PyTorch's ``LambdaLR`` with
+  ``(s + 1) / warmup``. Both reach the peak at step ``warmup - 1``;
 * after warmup, by ``shape``:
 
   - ``constant``: ``peak_lr``;
@@ -31,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 SHAPES = ("constant", "cosine", "linear", "wsd", "piecewise")
+WARMUP_FROM = ("zero", "step")
 DECAY_SHAPES = ("linear", "exp", "cosine", "sqrt")
 
 
@@ -47,6 +52,7 @@ class ScheduleSpec:
     decay_start: int | None = None
     decay_shape: str = "linear"
     pieces: tuple = field(default=())
+    warmup_from: str = "zero"
 
     def check(self) -> None:
         """Raise ValueError (one line) if the description is inconsistent."""
@@ -56,6 +62,9 @@ class ScheduleSpec:
         if T < 1 or w < 0 or w > T:
             raise ValueError(f"need 0 <= warmup_steps ({w}) <= total_steps ({T}) and "
                              "total_steps >= 1")
+        if self.warmup_from not in WARMUP_FROM:
+            raise ValueError(f"unknown warmup_from {self.warmup_from!r}; one of "
+                             f"{', '.join(WARMUP_FROM)}")
         if not (np.isfinite(self.peak_lr) and self.peak_lr > 0):
             raise ValueError(f"peak_lr must be a finite number > 0 (got {self.peak_lr})")
         if not (np.isfinite(self.end_lr) and self.end_lr >= 0):
@@ -86,6 +95,8 @@ class ScheduleSpec:
             out["decay_shape"] = self.decay_shape
         if self.shape == "piecewise":
             out["pieces"] = [[int(s), float(v)] for s, v in self.pieces]
+        if self.warmup_from != "zero":  # written only when not the default
+            out["warmup_from"] = self.warmup_from
         return out
 
     @classmethod
@@ -95,7 +106,8 @@ class ScheduleSpec:
                    end_lr=float(d.get("end_lr", 0.0)),
                    decay_start=None if d.get("decay_start") is None else int(d["decay_start"]),
                    decay_shape=d.get("decay_shape", "linear"),
-                   pieces=tuple((int(s), float(v)) for s, v in d.get("pieces", ())))
+                   pieces=tuple((int(s), float(v)) for s, v in d.get("pieces", ())),
+                   warmup_from=d.get("warmup_from", "zero"))
 
 
 def build_schedule(spec: ScheduleSpec) -> np.ndarray:
@@ -105,7 +117,9 @@ def build_schedule(spec: ScheduleSpec) -> np.ndarray:
     peak, end = float(spec.peak_lr), float(spec.end_lr)
     s = np.arange(T, dtype=float)
     eta = np.full(T, peak)
-    if w > 0:
+    if w > 0 and spec.warmup_from == "step":
+        eta[:w] = peak * (np.arange(w) + 1.0) / w
+    elif w > 0:
         eta[:w] = np.linspace(0.0, peak, w)
     after = s >= w
     u = (s - w) / max(T - w, 1)

@@ -40,13 +40,17 @@ class CurveFit(Immutable):
     in-sample R^2, RMSE, mean and worst relative error), ``draws`` (bootstrap thetas or
     None), ``plan``, ``residuals`` and ``loro_errors`` (ln), ``lfo_errors`` (None or
     {"ratio", "error"}: leave-future-out ln errors and their ratio of steps beyond the cut,
-    ``core.curve_boot.lfo_errors``), ``range`` (steps, LRs)."""
+    ``core.curve_boot.lfo_errors``), ``range`` (steps, LRs).
+    ``observed``: per group, per run {run, steps, loss, eta} (the measured curves and the
+    LR at every step), kept in memory for the figures; None for a fit read from JSON."""
 
-    __slots__ = ("groups", "input", "settings", "notes", "origin")
+    __slots__ = ("groups", "input", "settings", "notes", "origin", "observed")
 
-    def __init__(self, groups, input: dict, settings: dict, notes=(), origin=None):
+    def __init__(self, groups, input: dict, settings: dict, notes=(), origin=None,
+                 observed=None):
         self._set({"groups": tuple(freeze(g) for g in groups), "input": freeze(input),
-                   "settings": freeze(settings), "notes": tuple(notes), "origin": origin})
+                   "settings": freeze(settings), "notes": tuple(notes), "origin": origin,
+                   "observed": None if observed is None else freeze(observed)})
 
     @property
     def law(self):
@@ -194,6 +198,47 @@ class CurveFit(Immutable):
         msgs = self._warn(g, longest, int(out["horizon"].max()) - 1)
         return WsdBranches(spec, int(cooldown_steps), float(end_lr), decay_shape, out, lvl,
                            dict(g["group"]), msgs)
+
+    def fitted_curves(self, group: dict | None = None, max_points: int = 400,
+                      level: float | None = None) -> list[dict]:
+        """Per run of ``group``: ``run``, the measured ``steps`` and ``loss`` (at most
+        ``max_points``, evenly thinned), the law's ``fit`` at those steps and, with draws,
+        the band of the curve ``mean_lo``/``mean_hi`` (percentiles of the refits' curves at
+        ``level``). Needs the measured curves (a fit from ``fit_curves``, not from JSON)."""
+        if self.observed is None:
+            raise ScalefitInputError("this curve fit has no measured curves (a fit read from "
+                                     "JSON keeps none): refit it from the table")
+        g = self.group(group)
+        gi = next(i for i, h in enumerate(self.groups) if h is g)
+        lvl = level_or_stored(level, self.level, g["draws"] is not None, "this curve fit")
+        errors, _ = self._errors(g)
+        out = []
+        for r in self.observed[gi]:
+            n = len(r["steps"])
+            k = np.unique(np.linspace(0, n - 1, min(n, max_points)).astype(np.int64))
+            steps = np.asarray(r["steps"])[k]
+            pred = predict_curve(self.law, g["theta"], g["draws"], np.asarray(r["eta"]),
+                                 steps, errors, lvl)
+            out.append({"run": r["run"], "steps": steps, "loss": np.asarray(r["loss"])[k],
+                        "fit": pred["loss"], **{b: pred[b] for b in ("mean_lo", "mean_hi")
+                                                if b in pred}})
+        return out
+
+    def plot(self, path=None, predictions=()):
+        """Measured against fitted curves with the curve's band, the residuals and, given
+        ``predictions`` (``CurvePrediction``s), the predicted curves with both bands (a
+        matplotlib Figure; ``render/curve_figure.py``); saved to ``path`` (PNG + SVG)."""
+        from ..render.curve_figure import curve_figure
+
+        return curve_figure(self, predictions, path)
+
+    def report(self, directory, decisions=(), command: str | None = None) -> dict:
+        """Write ``directory``/report.md, report.html (self-contained) and figures/curves
+        .png|.svg: the figure, the fit's tables and the ``decisions``' (predict, compare,
+        branches). Returns the paths."""
+        from ..render.curve_report import write_curve_report
+
+        return write_curve_report(self, directory, decisions, command)
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self, draws: bool = True) -> dict:

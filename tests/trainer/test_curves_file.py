@@ -107,3 +107,28 @@ def test_sweep_writes_curves_read_by_scalefit_curve(tmp_path, tiny):
     val = load_curve_table(curves_path(out), loss="val_loss")
     final = {r["run_id"]: float(r["val_loss"]) for r in ResultsFile(out).rows()}
     assert {r.name: r.loss[-1] for r in val.runs} == pytest.approx(final)
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "wsd"])
+def test_curves_logged_every_k_steps_read_with_the_trainers_warmup(tmp_path, tiny, schedule):
+    """Logged every 3 steps, the trainer's curve is read from a description with
+    warmup_from=step (its warmup starts at lr / W): every logged LR agrees; the default
+    convention (warmup from 0) is refused with the hint."""
+    pytest.importorskip("pandas")
+    from scalefit.curve_table import load_curve_table
+    from scalefit.errors import ScalefitInputError
+
+    cfg = tiny(lr=1e-2, tokens=32 * 8 * 20, curves_every=3, warmup_tokens=0, warmup_frac=0.25,
+               schedule=schedule)
+    assert cfg.warmup_steps >= 3 and cfg.steps % 3  # logged warmup steps, and a last step
+    out = tmp_path / "runs.csv"
+    assert sweep.run([cfg], out, ["cpu"], batch=False)["ok"] == 1
+    end = cfg.lr * cfg.min_lr_frac
+    desc = (f"{schedule}:total={cfg.steps},warmup={cfg.warmup_steps},peak={cfg.lr:g},"
+            f"end={end:g}" + (f",decay_start={cfg.decay_start}" if schedule == "wsd" else ""))
+    table = load_curve_table(curves_path(out), schedules={"*": desc + ",warmup_from=step"})
+    (run,) = table.runs
+    assert run.schedule_from == "description" and run.steps[-1] == cfg.steps - 1
+    assert len(run.steps) == cfg.steps // 3 + 1
+    with pytest.raises(ScalefitInputError, match="warmup_from=step"):
+        load_curve_table(curves_path(out), schedules={"*": desc})
