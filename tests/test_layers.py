@@ -33,7 +33,7 @@ LAYERS = [
     ("scalefit.statuses", 2),
     ("scalefit.laws", 2), ("scalefit.optima_table", 2), ("scalefit.readers", 2),
     ("scalefit.row_scan", 2), ("scalefit.row_checks", 2),
-    ("scalefit.extract", 2), ("scalefit.noise_plan", 2), ("scalefit.sweep_set", 2),
+    ("scalefit.extract", 2), ("scalefit.noise_plan", 2), ("scalefit.sweep_set", 2), ("scalefit.fit_notes", 2),
     ("scalefit.schedule_spec", 2), ("scalefit.curve_table", 2), ("scalefit.curves", 4),
     ("scalefit.results", 3), ("scalefit.render.", 3), ("scalefit.backtests", 3),
     ("scalefit.pipeline", 4), ("scalefit.chinchilla", 4), ("scalefit.isoflop", 4),
