@@ -97,12 +97,15 @@ def check_column(runs, column: str) -> None:
             "hyperparameter swept with the LR, e.g. the batch size")
 
 
-def fit_joint(ss, optima1: pd.DataFrame, opts: FitOptions, progress=None) -> JointFit:
+def fit_joint(ss, optima1: pd.DataFrame, opts: FitOptions, progress=None) -> tuple:
     """The joint part of a fit whose 1-D sweeps are split by ``opts.joint`` (module doc).
 
     ss: the pipeline's 1-D sweeps (``sweep_set.SweepSet``, grouped by ``by`` + the joint
     column: point fit, noise plan, resamples with ``x_law``, runs); optima1: their optima
     table. ``opts.include``: the 1-D statuses that enter the batch-size-aware law.
+    Returns (JointFit, the surfaces as fitted: {"keys", "table" (one row per surface),
+    "X", "Y" (levels), "n", "s", "q" (cell sums), "point" (``core.joint.SurfaceFit``)},
+    which the planner of a joint fit reads instead of fitting them again).
     """
     column, ci, window, n_boot = opts.joint, opts.ci, opts.window, opts.n_boot
     groups, sw, plan, boot1, per_sweep = ss.groups, ss.sweeps, ss.plan, ss.boot, ss.per_sweep
@@ -146,9 +149,12 @@ def fit_joint(ss, optima1: pd.DataFrame, opts: FitOptions, progress=None) -> Joi
             bs_laws.append(law_bs)
         exps += _exponents(group, laws, law_bs, ci)
     notes += _status_notes(optima, opts.max_misfit, opts.floor_gap)
+    surfaces = {"keys": keys, "table": jgroups, "X": cells.x, "Y": cells.y, "n": cn, "s": cs,
+                "q": cq, "point": point}
     return JointFit(column=column, by=by, optima=optima, laws=laws, bs_laws=bs_laws,
                     exponents=exps, notes=notes, runs=jruns, level=ci,
-                    draws=None if boot is None else {"ln_lr": boot.x_law, "ln_bs": boot.y_law})
+                    draws=None if boot is None else {"ln_lr": boot.x_law, "ln_bs": boot.y_law}
+                    ), surfaces
 
 
 def _by_groups(optima: pd.DataFrame, by: list[str]):

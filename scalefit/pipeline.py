@@ -202,7 +202,8 @@ def fit_with(table, cols: Columns, opts: FitOptions, fmt: str | None = None,
         ss = ss.replace(boot=boot)
         joint_fit = None
         if opts.joint is not None:
-            joint_fit = fit_joint(ss, optima, opts, progress_part(report, 1, parts))
+            joint_fit, surfaces = fit_joint(ss, optima, opts, progress_part(report, 1, parts))
+            ss = ss.replace(surfaces=surfaces)
     per_sweep, sw = list(ss.per_sweep), ss.sweeps
     notes += status_notes(optima, opts, per_sweep, runs.by)
     notes += noise_notes(optima, runs.by)

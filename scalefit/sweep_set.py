@@ -58,6 +58,7 @@ class SweepSet:
     boot: BootSweeps | None = None
     per_sweep: tuple = ()
     runs: object = None
+    surfaces: dict | None = None
 
     @property
     def n_sweeps(self) -> int:

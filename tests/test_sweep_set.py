@@ -108,3 +108,27 @@ def test_next_reads_checks_and_fits_the_table_once(monkeypatch):
                                           progress=None)
     assert calls == {"read_input": 1, "read_runs": 1, "fit_sweeps": 1}
     assert len(todo) == 4
+
+
+def test_the_joint_planner_reads_the_surfaces_the_joint_fit_fitted(monkeypatch, tmp_path):
+    """``next`` on a ``--joint`` fit: no second fit of the LR x batch-size surfaces (the
+    planner takes them from ``SweepSet.surfaces``); a fit read from JSON refits them from
+    its runs and proposes the same runs."""
+    import scalefit.planning.joint_plan as joint_plan
+    from scalefit.synthetic import make_joint_sweeps
+
+    df = make_joint_sweeps(scales=(1e7, 1e8, 1e9), horizons=(1e9,), seed=2)
+    fit = scalefit.fit(df, joint="bs", n_boot=30, progress=None)
+    assert fit.sweep_set.surfaces is not None
+    calls = []
+    real = joint_plan.fit_surfaces
+    monkeypatch.setattr(joint_plan, "fit_surfaces", lambda *a, **k: calls.append(1) or
+                        real(*a, **k))
+    held = fit.next_runs(5, cost="runs").runs
+    assert calls == []
+    path = tmp_path / "fit.json"
+    fit.save(path)
+    loaded = scalefit.load_fit(path).next_runs(5, cost="runs").runs
+    assert calls == [1]
+    np.testing.assert_allclose(held["lr"].to_numpy(float), loaded["lr"].to_numpy(float))
+    np.testing.assert_allclose(held["bs"].to_numpy(float), loaded["bs"].to_numpy(float))

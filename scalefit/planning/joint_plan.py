@@ -8,6 +8,7 @@ run names its batch size (the joint column) beside its LR. docs/math.md section 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -71,8 +72,12 @@ def propose_joint(fit, opts: PlanOptions, candidates=None) -> Proposals:
                    gap_sd=float(st.get("floor_gap", 2.0)))
     sf = _surfaces(fit, col)
     S = len(sf["table"])
-    X, Y, n, s, q = cells_of(sf["x"], sf["y"], sf["loss"], sf["owner"], S)
-    point = fit_surfaces(X, Y, n, s, q, **surface)
+    held = _held_surfaces(fit, sf)
+    if held is not None:  # the surfaces as the joint fit fitted them
+        X, Y, n, s, q, point = held
+    else:  # a fit read from JSON: rebuilt from the runs it stores
+        X, Y, n, s, q = cells_of(sf["x"], sf["y"], sf["loss"], sf["owner"], S)
+        point = fit_surfaces(X, Y, n, s, q, **surface)
     views = _views(sf, point, X, Y)
     key = sf["key"]
     sigma, known = pooled_sigma(point, key)
@@ -144,6 +149,25 @@ def propose_joint(fit, opts: PlanOptions, candidates=None) -> Proposals:
 
 _COST_TEXT = {"flops": "scale x horizon (6ND FLOPs up to the factor 6), relative to the "
                        "cheapest surface", "runs": "1 (every run costs the same)"}
+
+
+def _held_surfaces(fit, sf) -> tuple | None:
+    """(X, Y, n, s, q, point) of the surfaces the joint fit fitted (``SweepSet.surfaces``),
+    in the order of ``sf["table"]``; None for a fit without them (read from JSON)."""
+    held = getattr(getattr(fit, "sweep_set", None), "surfaces", None)
+    if held is None or held["point"].coef is not None:
+        return None
+    keys = held["keys"]
+    row = {tuple(str(v) for v in r): i
+           for i, r in enumerate(held["table"][keys].itertuples(index=False))} if keys else {}
+    perm = (np.array([row[tuple(str(v) for v in r)]
+                      for r in sf["table"][keys].itertuples(index=False)], np.int64)
+            if keys else np.zeros(1, np.int64))
+    point = held["point"]
+    point = dataclasses.replace(point, **{
+        f.name: np.take(getattr(point, f.name), perm, axis=-1)
+        for f in dataclasses.fields(point) if getattr(point, f.name) is not None})
+    return (*(held[k][perm] for k in ("X", "Y", "n", "s", "q")), point)
 
 
 def _surfaces(fit, col) -> dict:
