@@ -136,7 +136,7 @@ def test_the_planner_carries_the_scatter_of_the_optima():
     """A law whose optima scatter 10% around it beyond their noise: the planner's s.d. of
     the target (``scalefit next``'s "s.d. now") includes tau^2 sum h^2 and so stays near
     the bootstrap's s.d. of the law's prediction (its CI over 2 x 1.96), as it does
-    without scatter; without tau^2 it was 7 times too small here."""
+    without scatter; without tau^2 it was 15 times too small here (0.0148 against 0.215)."""
     import scalefit
     from scalefit.synthetic import make_sweeps
 
