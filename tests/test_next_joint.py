@@ -471,3 +471,32 @@ def test_cli_out_writes_a_new_surfaces_cells(tmp_path):
     new = got[got["proposal_kind"] == "new sweep"]
     assert len(new) == 25 and np.allclose(new["scale"], 3.2e8 * 1.6 ** 0.5)
     assert new["loss"].isna().all() and (new["bs"] > 0).all()
+
+
+def test_joint_targets_carry_the_scatter_of_the_optima_around_the_joint_laws():
+    """Surfaces whose optima scatter 15% around the joint laws beyond their noise: the
+    target's s.d. carries tau^2 of ln lr* and ln bs* (0.027 without it, near the
+    bootstrap's 0.28 of ln lr* alone with it); without scatter nothing changes."""
+    import dataclasses
+
+    from scalefit.synthetic import JointTruth
+
+    def table(scatter, seed=4):
+        rng = np.random.default_rng(seed)
+        frames = []
+        for i, s in enumerate((2e8, 4e8, 8e8, 1.6e9, 3.2e9, 6.4e9)):
+            shift = np.exp(scatter * rng.standard_normal(2))
+            t = dataclasses.replace(JointTruth(), C_lr=2.0 * shift[0], C_bs=0.01 * shift[1])
+            frames.append(make_joint_sweeps(scales=(s,), horizons=(2e10,), truth=t,
+                                            seed=seed * 10 + i))
+        return pd.concat(frames, ignore_index=True)
+
+    out = {}
+    for scatter in (0.0, 0.15):
+        fit = scalefit.fit(table(scatter), joint="bs", n_boot=200, progress=None)
+        t = fit.next_runs(4, target_scale=2e10, target_horizon=2e10, cost="runs").targets[0]
+        boot_sd = np.log(t["lr_ci"][1] / t["lr_ci"][0]) / (2 * 1.96)
+        out[scatter] = (t["sd_now"], boot_sd)
+    assert out[0.15][0] > 5 * out[0.0][0]
+    assert 0.5 < out[0.15][0] / out[0.15][1] < 2.0
+    assert 0.5 < out[0.0][0] / out[0.0][1] < 2.0

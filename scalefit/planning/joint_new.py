@@ -75,7 +75,8 @@ def new_surface_options(fit, sf, laws, views, errors, sigma, opts,
         z0 = np.array([1.0] + [math.log(float(target[v])) for v in vars_])
         Z = np.column_stack([np.ones(len(m))] + [np.log(pts[v].to_numpy(float))
                                                  for v in vars_])
-        before = float(np.sum(law["h"] ** 2 * errors[m]))
+        tau = law.get("tau_err", 0.0)  # the optima's scatter around the law (joint_plan)
+        before = float(np.sum(law["h"] ** 2 * (errors[m] + tau)))
         hx = float(np.median([views[s].hx for s in m]))
         hy = float(np.median([views[s].hy for s in m]))
         sig = float(np.median(sigma[m]))
@@ -98,7 +99,7 @@ def new_surface_options(fit, sf, laws, views, errors, sigma, opts,
                 v = float(error_of(cov[None], law["K"][None] if loss_objective else None)[0])
                 if not np.isfinite(v):
                     continue
-                after = float(np.sum(h[:-1] ** 2 * errors[m]) + h[-1] ** 2 * v)
+                after = float(np.sum(h[:-1] ** 2 * (errors[m] + tau)) + h[-1] ** 2 * (v + tau))
                 xs, ys = _block(sf, m, x0, y0, hx, hy, n_side)
                 out.append(NewSurface(key=key, scale=scale, horizon=horizon, x=xs, y=ys,
                                       x_pred=x0, y_pred=y0, before=before, after=after,

@@ -20,8 +20,9 @@ from ..core.design import grid_step
 from ..core.joint import OK, STATUS_NAMES, fit_surfaces
 from ..core.planner import leverage
 from ..core.pyvalue import py_scalar
+from ..core.scatter import excess_tau2
 from ..core.surface_design import SurfacePlanner, SurfaceView
-from ..core.surface_error import cells_of, curvature_matrices, pooled_sigma
+from ..core.surface_error import cells_of, curvature_matrices, error_of, pooled_sigma
 from ..errors import ScalefitInputError
 from ..laws import law_variables
 from ..options import PlanOptions
@@ -101,6 +102,10 @@ def propose_joint(fit, opts: PlanOptions, candidates=None) -> Proposals:
                              replicates=candidates is None,
                              metric=K if objective == "loss" else None, **surface)
     cov0 = planner.cov  # the vertex covariances now (the planner replaces, never edits, it)
+    for law in laws.values():  # the scatter of the law's optima beyond their errors
+        law["tau"] = _law_scatter(sf, point, law, cov0)
+        law["tau_err"] = float(error_of(law["tau"][None],
+                                        law["K"][None] if objective == "loss" else None)[0])
     codes, uniq = pd.factorize(sf["key"])
     news = []
     if law_mode and opts.new_sweeps and candidates is None and laws:
@@ -149,6 +154,20 @@ def propose_joint(fit, opts: PlanOptions, candidates=None) -> Proposals:
 
 _COST_TEXT = {"flops": "scale x horizon (6ND FLOPs up to the factor 6), relative to the "
                        "cheapest surface", "runs": "1 (every run costs the same)"}
+
+
+def _law_scatter(sf, point, law, cov) -> np.ndarray:
+    """diag(tau2 of ln lr*, tau2 of ln bs*) (2, 2): how far the optima of a joint law's
+    surfaces scatter around the law beyond their predicted vertex variances
+    (``core.scatter.excess_tau2``, as the LR planner does); 0 where it cannot be measured.
+    No run on an existing surface reduces it; a new surface, one more point of the law,
+    does."""
+    m = law["members"]
+    pts = sf["table"].iloc[m]
+    Z = np.column_stack([np.ones(len(m))] + [np.log(pts[v].to_numpy(float))
+                                             for v in law["vars"]])
+    return np.diag([excess_tau2(Z, point.x_opt[m], cov[m, 0, 0]),
+                    excess_tau2(Z, point.y_opt[m], cov[m, 1, 1])])
 
 
 def _held_surfaces(fit, sf) -> tuple | None:
@@ -441,12 +460,15 @@ def _targets(fit, sf, picks, covs, K, laws, law_mode, target_scale, target_horiz
             except (ValueError, ScalefitInputError, KeyError, IndexError):
                 pass
             n_runs = sum(1 for p in picks if p.surface in set(m.tolist()))
-            # the law's prediction (ln lr*, ln bs*) = sum_s h_s y_s: covariance sum h_s^2 C_s
-            c0 = np.einsum("s,sij->ij", h * h, cov0[m])
-            c1 = np.einsum("s,sij->ij", h * h, cov1[m])
+            # the law's prediction (ln lr*, ln bs*) = sum_s h_s y_s: covariance
+            # sum h_s^2 (C_s + T), T the scatter of the optima around the law
+            tau = law.get("tau", np.zeros((2, 2)))
+            c0 = np.einsum("s,sij->ij", h * h, cov0[m]) + np.sum(h * h) * tau
+            c1 = np.einsum("s,sij->ij", h * h, cov1[m]) + np.sum(h * h) * tau
             if "new" in law:  # the law with the new surface: its leverages change
                 o = law["new"]
-                c1 = (np.einsum("s,sij->ij", o.h[:-1] ** 2, cov1[m]) + o.h[-1] ** 2 * o.cov)
+                c1 = (np.einsum("s,sij->ij", o.h[:-1] ** 2, cov1[m]) + o.h[-1] ** 2 * o.cov
+                      + np.sum(o.h ** 2) * tau)
                 n_runs += o.x.size
             out.append({"target": "law", "group": grp, "scale": target_scale,
                         "horizon": target_horizon, "lr": lr, "lr_ci": ci,
