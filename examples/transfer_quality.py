@@ -231,11 +231,19 @@ def judge(main: pd.DataFrame, decay: pd.DataFrame | None, boot: int = 1000,
            e_claim(res, "T2", "sp", "sp_emb", "the embedding LR improves SP's transfer (E)")]
     out += r_claims(res)
     out.append(spike_claim(main, res, seed))
+    res_d = None
     if decay is not None:
-        out += decay_claims(fit(main[main["arm"].isin(["sp", "mup"])], boot, seed),
-                            fit(decay, boot, seed))
-    kap = "; ".join(f"{g['group'].get('arm')}: {fmt(g.get('kappa'))} {fmt_ci(g.get('kappa_ci'))}"
-                    for g in (res.quality.groups if res.quality else []))
+        res_d = fit(decay, boot, seed)
+        out += decay_claims(fit(main[main["arm"].isin(["sp", "mup"])], boot, seed), res_d)
+
+    def kappas(r):
+        return "; ".join(f"{g['group'].get('arm')}: {fmt(g.get('kappa'))} "
+                         f"{fmt_ci(g.get('kappa_ci'))}" for g in (r.quality.groups
+                                                                  if r.quality else []))
+
+    kap = kappas(res)
+    if res_d is not None:  # part 2: kappa with decay 0.1 (no verdict; differences not kept)
+        kap += f"; with decay 0.1: {kappas(res_d)}"
     out.append(claim("M1", "(measurement) kappa per arm", {lvl: "-" for lvl in LEVELS}, kap))
     for key, arm, centre, margin in (("S1", "mup", 0.0, 0.1), ("S2", "sp", -1.0, 0.2)):
         a, cis = law_a(res, arm)
