@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ScalefitInputError
-from .figure_kit import GROUP_COLOURS, MAX_GROUP_PANELS, new_figure, plain
+from .figure_kit import GROUP_COLOURS, MAX_GROUP_PANELS, new_figure, plain, si
 from .format import group_text
 
 MAX_POINTS = 400  # measured points drawn per run (evenly thinned; the fit used them all)
@@ -69,7 +69,7 @@ def curve_figure(fit, predictions=(), path=None):
         band = f", {lvl * 100:g}% band of the curve" if g["draws"] is not None else ""
         ax.set_title(plain(f"{who + ': ' if who else ''}measured (dots) and fitted{band}",
                            70), fontsize=9)
-        ax.set_xlabel("step")
+        _step_axis(ax)
         ax.set_ylabel("loss")
         ax.legend(fontsize=7, ncol=2)
         if len(curves) > len(shown):
@@ -77,15 +77,23 @@ def curve_figure(fit, predictions=(), path=None):
                     transform=ax.transAxes, fontsize=7, color="0.3")
         res.set_title(plain(f"{who + ': ' if who else ''}residuals, ln measured - ln fitted",
                             70), fontsize=9)
-        res.set_xlabel("step")
+        _step_axis(res)
         res.set_ylabel("ln residual")
         if mine:
             pa = fig.add_subplot(len(groups), ncol, row * ncol + 3)
-            _predictions(pa, mine, who)
+            _predictions(pa, mine, who, g["range"]["step"][1])
     return _save(fig, path)
 
 
-def _predictions(ax, preds, who: str) -> None:
+def _step_axis(ax) -> None:
+    """Steps labelled compactly (24K, 72K): long runs' tick labels do not run together."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: si(v)))
+    ax.set_xlabel("step")
+
+
+def _predictions(ax, preds, who: str, fitted_top=None) -> None:
     from ..schedule_spec import format_schedule
 
     drawn = []
@@ -103,7 +111,9 @@ def _predictions(ax, preds, who: str) -> None:
     lvl = f"{preds[0].level * 100:g}%"
     ax.set_title(plain(f"{who + ': ' if who else ''}predicted ({lvl}: curve dark, observed "
                        "loss light)", 70), fontsize=9)
-    ax.set_xlabel("step")
+    if fitted_top and max(np.max(p.steps) for p in preds) > fitted_top:
+        ax.axvline(fitted_top, color="0.4", lw=0.8, ls=":", label="longest step fitted")
+    _step_axis(ax)
     ax.set_ylabel("loss")
     ax.legend(fontsize=6)
 
