@@ -220,6 +220,10 @@ def test_figure_measured_fitted_residuals_and_predictions(tmp_path):
     fig = fit.plot(predictions=[pred, fit.predict(SPECS["const"])])
     assert len(fig.axes) == 3
     assert len(fig.axes[2].lines) == 2 and len(fig.axes[2].collections) == 4  # 2 bands each
+    with pytest.warns(scalefit.ExtrapolationWarning):
+        far = fit.predict("cosine:total=20000,warmup=300,peak=3e-4,end=3e-5")
+    fig = fit.plot(predictions=[far])  # past the fitted steps: the longest one is marked
+    assert [ln.get_label() for ln in fig.axes[2].lines][-1] == "longest step fitted"
     by = scalefit.fit_curves(pd.concat([_table().assign(model="a"),
                                         _table(seed=1).assign(model="b")]),
                              by=["model"], law="tissue", n_boot=0, progress=None)

@@ -111,7 +111,7 @@ def _predictions(ax, preds, who: str, fitted_top=None) -> None:
     lvl = f"{preds[0].level * 100:g}%"
     ax.set_title(plain(f"{who + ': ' if who else ''}predicted ({lvl}: curve dark, observed "
                        "loss light)", 70), fontsize=9)
-    if fitted_top and max(np.max(p.steps) for p in preds) > fitted_top:
+    if fitted_top and max(np.max(p.steps) for p in preds) > 1.05 * fitted_top:
         ax.axvline(fitted_top, color="0.4", lw=0.8, ls=":", label="longest step fitted")
     _step_axis(ax)
     ax.set_ylabel("loss")
