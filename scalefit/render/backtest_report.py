@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._version import __version__
-from ..files import atomic_write, make_folder
+from ..files import make_folder
 from .backtest_text import backtest_document
 from .figure_kit import save_figure
-from .report import CSS, FigureBlock, _now
+from .report import FigureBlock, _now, write_document
 from .tables import Document, Heading, Text
 
 CAPTION = ("Predicted against measured optimal LR of every held-out sweep (log-log): the "
@@ -29,35 +29,8 @@ def write_backtest_report(res, directory: str | Path, command: str | None = None
     written = {p.name: p for p in paths}
     png = next(p for p in paths if p.suffix == ".png")
     stamp = f"scalefit {__version__}, {_now()}" + (f": `{command}`" if command else "")
-    block = FigureBlock("backtest", png)
     blocks = [Heading(f"scalefit backtest along {res.axis}", 1), Text([stamp]),
-              Heading("Predicted vs measured"), _Captioned(block),
+              Heading("Predicted vs measured"), FigureBlock("backtest", png, CAPTION),
               *backtest_document(res).blocks]
-    doc = Document(tuple(blocks))
-    written["report.md"] = atomic_write(out / "report.md", doc.to_markdown() + "\n",
-                                        "the report")
-    page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-            "<title>scalefit backtest</title>", f"<style>{CSS}</style></head><body>",
-            doc.to_html(), "</body></html>"]
-    written["report.html"] = atomic_write(out / "report.html", "\n".join(page),
-                                          "the report")
+    written.update(write_document(out, Document(tuple(blocks)), "scalefit backtest"))
     return written
-
-
-class _Captioned:
-    """The figure with the backtest's own caption (FigureBlock's captions are the fit's)."""
-
-    def __init__(self, block: FigureBlock):
-        self.block = block
-
-    def to_text(self) -> str:
-        return ""
-
-    def to_markdown(self) -> str:
-        return f"![backtest](figures/{self.block.png.name})\n\n{CAPTION}"
-
-    def to_html(self) -> str:
-        import html
-
-        return self.block.to_html().replace("<figcaption></figcaption>",
-                                            f"<figcaption>{html.escape(CAPTION)}</figcaption>")

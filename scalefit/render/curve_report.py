@@ -5,13 +5,12 @@ written as a fit's report is."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from .._version import __version__
-from ..files import atomic_write, make_folder
+from ..files import make_folder
 from .figure_kit import save_figure
-from .report import CSS, FigureBlock, _now
+from .report import FigureBlock, _now, write_document
 from .tables import Document, Heading, Text
 
 CAPTION = ("Left: each run's measured losses (dots) and the fitted law's curve at the same "
@@ -20,23 +19,6 @@ CAPTION = ("Left: each run's measured losses (dots) and the fitted law's curve a
            "schedule's curve, with the band of the curve (dark) and of an observed loss "
            "(light: the refits times the errors the law makes on runs it has not seen). No "
            "band shows the error of extrapolating past the longest run fitted.")
-
-
-class _Captioned:
-    """A saved figure with its own caption (FigureBlock's captions are the fit's)."""
-
-    def __init__(self, block: FigureBlock, caption: str):
-        self.block, self.caption = block, caption
-
-    def to_text(self) -> str:
-        return ""
-
-    def to_markdown(self) -> str:
-        return f"![{self.block.name}](figures/{self.block.png.name})\n\n{self.caption}"
-
-    def to_html(self) -> str:
-        return self.block.to_html().replace(
-            "<figcaption></figcaption>", f"<figcaption>{html.escape(self.caption)}</figcaption>")
 
 
 def write_curve_report(fit, directory: str | Path, decisions=(), command: str | None = None
@@ -53,18 +35,11 @@ def write_curve_report(fit, directory: str | Path, decisions=(), command: str | 
     png = next(p for p in paths if p.suffix == ".png")
     stamp = f"scalefit {__version__}, {_now()}" + (f": `{command}`" if command else "")
     blocks = [Heading(f"scalefit curve: {fit.law.name}", 1), Text([stamp]),
-              Heading("Measured vs fitted"), _Captioned(FigureBlock("curves", png), CAPTION),
+              Heading("Measured vs fitted"), FigureBlock("curves", png, CAPTION),
               Heading("Fit"), *fit.summary().blocks]
     for d in decisions:
         blocks += [Heading(_title(d)), *d.summary().blocks]
-    doc = Document(tuple(blocks))
-    written["report.md"] = atomic_write(out / "report.md", doc.to_markdown() + "\n",
-                                        "the report")
-    page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-            "<title>scalefit curve</title>", f"<style>{CSS}</style></head><body>",
-            doc.to_html(), "</body></html>"]
-    written["report.html"] = atomic_write(out / "report.html", "\n".join(page),
-                                          "the report")
+    written.update(write_document(out, Document(tuple(blocks)), "scalefit curve"))
     return written
 
 

@@ -72,17 +72,21 @@ class FigureBlock:
 
     name: str
     png: Path
+    caption: str | None = None  # None: the fit report's caption of ``name``
+
+    def _caption(self) -> str:
+        return CAPTIONS.get(self.name, "") if self.caption is None else self.caption
 
     def to_text(self) -> str:
         return ""
 
     def to_markdown(self) -> str:
-        return f"![{self.name}](figures/{self.png.name})\n\n{CAPTIONS.get(self.name, '')}"
+        return f"![{self.name}](figures/{self.png.name})\n\n{self._caption()}"
 
     def to_html(self) -> str:
         b64 = base64.b64encode(read_output(self.png)).decode("ascii")
         return (f'<figure><img alt="{html.escape(self.name)}" src="data:image/png;base64,{b64}">'
-                f"<figcaption>{html.escape(CAPTIONS.get(self.name, ''))}</figcaption></figure>")
+                f"<figcaption>{html.escape(self._caption())}</figcaption></figure>")
 
 
 def report_document(result, pngs: dict, command: str | None = None) -> Document:
@@ -135,12 +139,19 @@ def write_report(result, directory: str | Path, command: str | None = None,
             written[f"{name}.{p.suffix[1:]}"] = p
         pngs[name] = next(p for p in paths if p.suffix == ".png")
     doc = report_document(result, pngs, command)
-    written["report.md"] = atomic_write(out / "report.md", doc.to_markdown() + "\n", "the report")
-    page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-            "<title>scalefit report</title>", f"<style>{CSS}</style></head><body>",
-            doc.to_html(), "</body></html>"]
-    written["report.html"] = atomic_write(out / "report.html", "\n".join(page), "the report")
+    written.update(write_document(out, doc, "scalefit report"))
     return written
+
+
+def write_document(out: Path, doc: Document, title: str) -> dict[str, Path]:
+    """``doc`` as ``out``/report.md and a self-contained ``out``/report.html (titled
+    ``title``), each written atomically; returns {"report.md": path, "report.html": path}."""
+    md = atomic_write(out / "report.md", doc.to_markdown() + "\n", "the report")
+    page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style></head><body>",
+            doc.to_html(), "</body></html>"]
+    return {"report.md": md,
+            "report.html": atomic_write(out / "report.html", "\n".join(page), "the report")}
 
 
 def _now() -> str:
