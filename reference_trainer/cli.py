@@ -342,6 +342,7 @@ def cmd_train(args) -> int:
 
     if dist.is_available() and dist.is_initialized():  # under torchrun
         rank = dist.get_rank()
+        dist.barrier()  # every rank done with its collectives before any tears gloo down
         dist.destroy_process_group()
         if rank != 0:
             return 0
