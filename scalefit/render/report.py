@@ -92,8 +92,7 @@ class FigureBlock:
 def report_document(result, pngs: dict, command: str | None = None) -> Document:
     """The report as a Document: the headline (per group the law, its exponents and how far
     the optimum moves), the figures, then laws, transfer quality, optima and notes."""
-    stamp = f"scalefit {__version__}, {_now()}" + (f": `{command}`" if command else "")
-    blocks: list = [Heading("scalefit report", 1), Text([stamp]),
+    blocks: list = [Heading("scalefit report", 1), Text([_stamp(command)]),
                     Text(fit_text.headline(result))]
     head = fit_text.headline_table(result)
     if head.rows:
@@ -143,6 +142,24 @@ def write_report(result, directory: str | Path, command: str | None = None,
     return written
 
 
+def write_figure_report(directory: str | Path, fig, name: str, caption: str, page_title: str,
+                        heading: str, figure_heading: str, blocks=(),
+                        command: str | None = None) -> dict[str, Path]:
+    """A report of one figure and the result's blocks: figures/NAME.png|svg, report.md and
+    report.html (titled ``page_title``) in ``directory``: ``heading``, the stamp,
+    ``figure_heading``, the figure with ``caption``, then ``blocks``; returns their paths."""
+    from .figure_kit import save_figure
+
+    out = Path(directory)
+    paths = save_figure(fig, make_folder(out / "figures", "the report") / name)
+    written = {p.name: p for p in paths}
+    png = next(p for p in paths if p.suffix == ".png")
+    doc = Document((Heading(heading, 1), Text([_stamp(command)]), Heading(figure_heading),
+                    FigureBlock(name, png, caption), *blocks))
+    written.update(write_document(out, doc, page_title))
+    return written
+
+
 def write_document(out: Path, doc: Document, title: str) -> dict[str, Path]:
     """``doc`` as ``out``/report.md and a self-contained ``out``/report.html (titled
     ``title``), each written atomically; returns {"report.md": path, "report.html": path}."""
@@ -152,6 +169,11 @@ def write_document(out: Path, doc: Document, title: str) -> dict[str, Path]:
             doc.to_html(), "</body></html>"]
     return {"report.md": md,
             "report.html": atomic_write(out / "report.html", "\n".join(page), "the report")}
+
+
+def _stamp(command: str | None) -> str:
+    """The line under a report's title: the version, the time and the command."""
+    return f"scalefit {__version__}, {_now()}" + (f": `{command}`" if command else "")
 
 
 def _now() -> str:
