@@ -166,17 +166,10 @@ def resolve_columns(
             out[role] = given[role]
             continue
         out[role] = None
-        for tier in ALIASES.get(role, []):
-            hits = [c for alias in tier for c in by_norm.get(alias, [])]
-            hits = [c for c in hits if c not in out.values() and c not in given.values()]
-            if len(hits) > 1:
-                flag = "--" + role
-                raise ScalefitInputError(
-                    f"{src}: columns {name_list(hits, quoted=True)} all look like the {role}; "
-                    f"choose one with {flag} COL (or {role}=... in Python)"
-                )
-            if hits:
-                out[role] = hits[0]
+        # Exact names first; only when none matches, namespaced ones (config.lr, eval/loss).
+        for names in (by_norm, _by_namespaced(columns)):
+            out[role] = _find_role(role, names, set(out.values()) | set(given.values()), src)
+            if out[role] is not None:
                 break
     for role in required:
         if out[role] is None:
@@ -187,6 +180,38 @@ def resolve_columns(
                 f"{src}: no {role} column found (looked for {names}; the columns are "
                 f"{name_list(columns)}){one}; name it with --{role} COL"
             )
+    return out
+
+
+def _find_role(role: str, by_name: dict[str, list[str]], used: set, src: str) -> str | None:
+    """The column of ``role`` by its alias tiers in ``by_name`` (name -> columns); two
+    columns in the first tier that has any is an error naming both."""
+    for tier in ALIASES.get(role, []):
+        hits = [c for alias in tier for c in by_name.get(alias, []) if c not in used]
+        if len(hits) > 1:
+            raise ScalefitInputError(
+                f"{src}: columns {name_list(hits, quoted=True)} all look like the {role}; "
+                f"choose one with --{role} COL (or {role}=... in Python)")
+        if hits:
+            return hits[0]
+    return None
+
+
+def _by_namespaced(columns: list[str]) -> dict[str, list[str]]:
+    """Columns under a namespace, as experiment trackers export them (``config.lr``,
+    ``config.optimizer.lr``, ``summary.eval/loss``), keyed by the longest trailing part
+    that is an alias: ``eval/loss`` -> ``eval_loss``, ``summary.loss`` -> ``loss``. A
+    column named without ``.`` or ``/`` is not namespaced."""
+    aliases = {a for tiers in ALIASES.values() for tier in tiers for a in tier}
+    out: dict[str, list[str]] = {}
+    for c in columns:
+        parts = [normalize_name(p) for p in re.split(r"[./]", str(c))]
+        parts = [p for p in parts if p]
+        for i in range(1, len(parts)):  # the longest proper suffix first
+            name = "_".join(parts[i:])
+            if name in aliases:
+                out.setdefault(name, []).append(c)
+                break
     return out
 
 

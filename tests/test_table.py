@@ -30,6 +30,26 @@ def test_parameter_count_preferred_over_width_and_canonical_over_alias():
     assert runs.columns["loss"] == "loss"
 
 
+def test_namespaced_tracker_columns_found_when_no_exact_name():
+    """W&B-style exports (config./summary. prefixes, eval/ and train/ metrics): the longest
+    trailing alias counts, tiers as for plain names, two candidates are refused."""
+    df = pd.DataFrame({"config.n_params": [1e6, 4e6], "config.optimizer.lr": [1e-3, 2e-3],
+                       "summary.train/loss": [2.9, 2.8], "summary.eval/loss": [3.0, 2.9],
+                       "config.lr_schedule": ["cos", "cos"]})
+    runs = load_runs(df)
+    assert runs.columns == {**runs.columns, "scale": "config.n_params",
+                            "lr": "config.optimizer.lr", "loss": "summary.eval/loss"}
+    # an exact name wins over a namespaced one
+    runs = load_runs(df.assign(lr=[5e-3, 6e-3]))
+    assert runs.columns["lr"] == "lr"
+    with pytest.raises(ScalefitInputError, match="config.optimizer.lr.*config.scheduler.lr.*"
+                                                 "all look like the lr"):
+        load_runs(df.assign(**{"config.scheduler.lr": [1e-4, 1e-4]}))
+    # a plain name that only ends like an alias is not namespaced
+    with pytest.raises(ScalefitInputError, match="no lr column found"):
+        load_runs(pd.DataFrame({"warmup_lr": [1e-3, 2e-3], "loss": [3.0, 2.9]}))
+
+
 def test_explicit_columns_override(tmp_path):
     p = write(tmp_path, "N,params,lr,loss\n1,2,0.1,3\n")
     runs = load_runs(p, scale="params")
