@@ -172,6 +172,43 @@ def pooling_hints(runs: RunTable, branch_of: str | None = None) -> list[str]:
     return hints + _role_hints(pooled, cols) + _pooled_hints(_explained(df, keys, pooled))
 
 
+NEAR_LEVELS = 0.01  # scale or horizon values closer than this (relative) look like one level
+
+
+def near_level_hints(runs: RunTable) -> list[str]:
+    """Scale or horizon values within ``NEAR_LEVELS`` (relative) of a neighbouring value
+    where that splits sweeps: every distinct value is its own sweep, so runs of one
+    horizon whose token counts differ a little (counted per run, a run stopped early)
+    become sweeps of one or two LRs. One hint per role, when a sweep at such a value has
+    fewer than 3 distinct LRs (distinct models of nearly equal size, each with its own
+    sweep, are not flagged)."""
+    out = []
+    df = runs.data
+    for role in ("scale", "horizon"):
+        col = runs.columns.get(role)
+        if not col or role not in df:
+            continue
+        v = df[role].to_numpy(float)
+        u = np.unique(v[np.isfinite(v) & (v > 0)])
+        close = np.flatnonzero(u[1:] / u[:-1] - 1 < NEAR_LEVELS) if u.size > 1 else []
+        if not len(close):
+            continue
+        near = np.isin(v, np.union1d(u[close], u[close + 1]))
+        keys = [k for k in ("scale", "horizon") if k in df] + list(runs.by)
+        lrs = df[near].groupby(keys, dropna=False)["lr"].nunique()
+        small = int((lrs < 3).sum())
+        if not small:
+            continue
+        a, b = u[close[0]], u[close[0] + 1]
+        out.append(f"{role} column {col!r}: {close.size + 1 if close.size == 1 else 'several'} "
+                   f"values lie within {NEAR_LEVELS:.0%} of a neighbour (e.g. {a:.8g} and "
+                   f"{b:.8g}) and {small} sweep(s) at them have fewer than 3 LRs: each "
+                   f"distinct value is a sweep of its own; if they are one {role} (counted "
+                   f"per run, or a run stopped early), write one value per {role} (e.g. the "
+                   "planned one) or round the column")
+    return out
+
+
 # Name parts of a column that looks like the scale or the horizon (when no column took
 # that role): the remedy is --scale / --horizon, not --by.
 ROLE_PARTS = {"scale": {"param", "params", "parameters", "size", "width", "d_model", "model",

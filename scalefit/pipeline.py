@@ -34,6 +34,7 @@ from .grouping import (
     duplicate_runs,
     flat_sweeps,
     mark_divergence,
+    near_level_hints,
     pooling_hints,
     trainer_arms,
 )
@@ -221,7 +222,8 @@ def fit_with(table, cols: Columns, opts: FitOptions, fmt: str | None = None,
         inp["joint"] = opts.joint
     result = FitResult(
         optima=optima, laws=laws, input=inp, settings=_settings(cols, opts), notes=notes,
-        warnings=[*runs.warnings, *pooling_hints(runs, cols.branch_of)], quality=quality,
+        warnings=[*runs.warnings, *pooling_hints(runs, cols.branch_of),
+                  *near_level_hints(runs)], quality=quality,
         boot=boot, runs=per_sweep, joint=joint_fit, sweep_set=ss,
     )
     if opts.require_optimum:
@@ -301,8 +303,10 @@ def check_optimum(result: FitResult, include) -> None:
         parts.insert(0, f"{int(flat.sum())} flat (every run of the sweep has the same loss, "
                         f"{loss:g}: no valley to locate; check that the loss column, "
                         f"{result.input['columns'].get('loss')!r}, is the loss)")
+    sset = result.sweep_set
+    near = near_level_hints(sset.runs) if sset is not None and sset.runs is not None else []
     raise ScalefitInputError(f"{result.input['source']}: no sweep has an optimum: "
-                             f"{'; '.join(parts)}")
+                             f"{'; '.join(parts)}{''.join('; ' + h for h in near)}")
 
 
 def _sweep_set(runs, groups, gid, opts: FitOptions, clusters=None) -> SweepSet:

@@ -3,6 +3,7 @@ advice that names the one column that explains the others, or --scale / --horizo
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import scalefit
 
@@ -77,3 +78,36 @@ def test_by_matches_like_role_names_and_suggests_close_ones():
         scalefit.fit(df, by=["paramterization"], n_boot=0, progress=None)
     with pytest.raises(ScalefitInputError, match="not found; columns are: run_id"):
         scalefit.fit(df, by=["zzz"], n_boot=0, progress=None)
+
+
+def _sweeps(horizon) -> pd.DataFrame:
+    """Two scales x 8 LRs x 2 seeds; ``horizon(i)`` gives row i's token count."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for n in (1e7, 1e8):
+        opt = 3e-3 * (n / 1e7) ** -0.3
+        for lr in 3e-3 * 2.0 ** np.arange(-4, 4):
+            for seed in (0, 1):
+                rows.append(dict(N=n, lr=lr, seed=seed, tokens=horizon(len(rows)),
+                                 loss=3 + 0.1 * np.log(lr / opt) ** 2
+                                 + 0.003 * rng.standard_normal()))
+    return pd.DataFrame(rows)
+
+
+def test_token_counts_that_differ_a_little_are_named_as_the_reason_sweeps_split():
+    """Tokens counted per run (1e9 plus a few thousand): every run its own sweep; the
+    error says why instead of only '32 too_few'."""
+    jitter = _sweeps(lambda i: 1e9 + 997 * i)
+    with pytest.raises(scalefit.ScalefitInputError,
+                       match=r"32 too_few .*horizon column 'tokens': several values lie within "
+                             r"1% of a neighbour .* 32 sweep\(s\) at them have fewer than 3 LRs"):
+        scalefit.fit(jitter, n_boot=0, progress=None, require_optimum=True)
+    # one run stopped a little early: the fit works and warns, naming the values
+    one = _sweeps(lambda i: 1e9 - 4096 * (i == 5))
+    res = scalefit.fit(one, n_boot=0, progress=None)
+    assert [w for w in res.warnings if "1 sweep(s) at them have fewer than 3 LRs" in w
+            and "9.999959e+08 and 1e+09" in w]
+    # two horizons 0.5% apart, each a full sweep (two designs, not jitter): no warning
+    two = pd.concat([_sweeps(lambda i: 1e9), _sweeps(lambda i: 1.005e9)])
+    res = scalefit.fit(two, n_boot=0, progress=None)
+    assert not [w for w in res.warnings if "within 1%" in w]
