@@ -270,6 +270,8 @@ def _numeric(df: pd.DataFrame, col: str, src: str, role: str) -> np.ndarray:
     bad = vals.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
     if bad.any() and role in COUNT_ROLES:
         vals, bad = _with_count_suffixes(raw, vals, bad)
+    if bad.any() and role == "loss":  # 'diverged', 'NaN loss', 'exploded': a diverged run
+        bad = bad & ~raw.astype(str).map(normalize_name).isin(DIVERGED_STATUSES)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         text = str(raw.iloc[i])

@@ -64,6 +64,14 @@ def test_counts_with_suffixes_in_scale_and_horizon(tmp_path):
         load_runs(write(tmp_path, "N,lr,loss\n1M,1e-3,3\n3X,1e-3,3\n"))
 
 
+def test_a_loss_cell_that_says_diverged_is_a_diverged_run(tmp_path):
+    p = write(tmp_path, "lr,loss\n1e-3,2.5\n2e-3,diverged\n4e-3,NaN loss\n8e-3,Exploded\n")
+    runs = load_runs(p)
+    assert runs.data["diverged"].tolist() == [False, True, True, True]
+    with pytest.raises(ScalefitInputError, match=r"row 2: 'crashed' is not a number"):
+        load_runs(write(tmp_path, "lr,loss\n1e-3,2.5\n2e-3,crashed\n"))
+
+
 def test_explicit_columns_override(tmp_path):
     p = write(tmp_path, "N,params,lr,loss\n1,2,0.1,3\n")
     runs = load_runs(p, scale="params")
