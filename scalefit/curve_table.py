@@ -17,6 +17,8 @@ description to give. Rows with a missing or non-finite loss are dropped (counted
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,6 +73,22 @@ def _find(df: pd.DataFrame, role: str, explicit: str | None, src: str) -> str | 
     for alias in CURVE_ALIASES[role]:
         if alias in norm:
             return norm[alias]
+    # Tracker histories name metrics under a namespace (trainer/global_step, train/loss):
+    # the longest trailing part that is an alias, when no column has an exact name.
+    spaced: dict[str, list] = {}
+    for c in df.columns:
+        parts = [p for p in (normalize_name(x) for x in re.split(r"[./]", str(c))) if p]
+        for i in range(1, len(parts)):
+            if "_".join(parts[i:]) in CURVE_ALIASES[role]:
+                spaced.setdefault("_".join(parts[i:]), []).append(c)
+                break
+    for alias in CURVE_ALIASES[role]:
+        hits = spaced.get(alias, [])
+        if len(hits) > 1:
+            raise ScalefitInputError(f"{src}: columns {', '.join(map(repr, hits))} all look like "
+                                     f"the {role}; choose one with --{role} COL")
+        if hits:
+            return hits[0]
     return None
 
 

@@ -93,6 +93,22 @@ def test_logged_lr_at_every_step_needs_no_description():
     assert fit.groups[0]["runs"][0]["schedule_from"] == "logged"
 
 
+def test_tracker_history_columns_under_a_namespace():
+    """A W&B-style history (trainer/global_step, train/loss, optim/lr) is read as the
+    plain names; two namespaced losses of one tier are refused, naming both."""
+    eta = build_schedule(parse_schedule(SPECS["cos"]))
+    steps = np.arange(6000)
+    law = MPL()
+    y = law.predict(law.to_theta(TRUE), curve_data([eta], [steps[1:]]))[0]
+    df = pd.DataFrame({"trainer/global_step": steps, "optim/lr": eta,
+                       "train/loss": np.r_[np.nan, y]})
+    fit = scalefit.fit_curves(df, law="tissue", n_boot=0, progress=None)
+    assert fit.groups[0]["runs"][0]["schedule_from"] == "logged"
+    with pytest.raises(scalefit.ScalefitInputError, match="'a/loss', 'b/loss' all look like"):
+        scalefit.fit_curves(df.assign(**{"a/loss": y[0], "b/loss": y[0]})
+                            .drop(columns="train/loss"), n_boot=0, progress=None)
+
+
 def test_edge_refuses_what_it_cannot_rebuild():
     df = _table().drop(columns="schedule")
     with pytest.raises(scalefit.ScalefitInputError, match="must be described"):
