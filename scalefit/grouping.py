@@ -9,6 +9,8 @@ columns that vary within a sweep without being ``--by`` columns (a likely forgot
 
 from __future__ import annotations
 
+import re
+
 import dataclasses
 
 import numpy as np
@@ -207,6 +209,42 @@ def near_level_hints(runs: RunTable) -> list[str]:
                    f"per run, or a run stopped early), write one value per {role} (e.g. the "
                    "planned one) or round the column")
     return out
+
+
+# Names of a training-progress column (its last namespace part): when it differs between
+# rows of one run, the rows are checkpoints of a history, not runs.
+STEP_NAMES = frozenset({"step", "steps", "global_step", "train_step", "iteration",
+                        "iterations", "iter", "iters", "epoch", "epochs", "checkpoint", "ckpt",
+                        "tokens_seen", "trainer_global_step"})
+
+
+def history_hints(runs: RunTable) -> list[str]:
+    """A step-like column that differs between rows of the same sweep, LR and replicate
+    label (seed, ...): the table holds training histories, whose checkpoints would be
+    read as replicate runs (too many runs, a bootstrap of rows that are not independent).
+    """
+    df = runs.raw
+    if df is None or not runs.columns.get("lr"):
+        return []
+    roles = {c for r, c in runs.columns.items() if c and r != "loss"}
+    reps = [c for c in df.columns if c not in roles and c not in runs.by
+            and set(normalize_name(c).split("_")) & {"seed", "seeds", "rep", "reps", "repeat",
+                                                     "replicate", "replica", "trial"}]
+    keys = [c for c in df.columns if c in roles] + list(runs.by) + reps
+    for col in df.columns:
+        last = normalize_name(re.split(r"[./]", str(col))[-1])
+        if col in keys or col in runs.columns.values() or last not in STEP_NAMES:
+            continue
+        if not (df[col].groupby([df[k] for k in keys], dropna=False).nunique() > 1).any():
+            continue
+        same = "the same LR" + "".join(f" and {r}" for r in reps)
+        vals = ", ".join(f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v)
+                         for v in sorted(pd.unique(df[col].dropna()))[:3])
+        return [f"column {col!r} differs between rows of one sweep with {same} ({vals}, "
+                "...): the table looks like training histories, and each row is read as a "
+                "run's final loss, so checkpoints count as replicate runs; keep each run's "
+                "last row (or fit whole curves with 'scalefit curve')"]
+    return []
 
 
 # Name parts of a column that looks like the scale or the horizon (when no column took

@@ -34,6 +34,7 @@ from .grouping import (
     duplicate_runs,
     flat_sweeps,
     mark_divergence,
+    history_hints,
     near_level_hints,
     pooling_hints,
     trainer_arms,
@@ -223,7 +224,7 @@ def fit_with(table, cols: Columns, opts: FitOptions, fmt: str | None = None,
     result = FitResult(
         optima=optima, laws=laws, input=inp, settings=_settings(cols, opts), notes=notes,
         warnings=[*runs.warnings, *pooling_hints(runs, cols.branch_of),
-                  *near_level_hints(runs)], quality=quality,
+                  *near_level_hints(runs), *history_hints(runs)], quality=quality,
         boot=boot, runs=per_sweep, joint=joint_fit, sweep_set=ss,
     )
     if opts.require_optimum:

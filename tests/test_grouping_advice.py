@@ -111,3 +111,18 @@ def test_token_counts_that_differ_a_little_are_named_as_the_reason_sweeps_split(
     two = pd.concat([_sweeps(lambda i: 1e9), _sweeps(lambda i: 1.005e9)])
     res = scalefit.fit(two, n_boot=0, progress=None)
     assert not [w for w in res.warnings if "within 1%" in w]
+
+
+def test_a_table_of_training_histories_is_named():
+    """Three checkpoints per run read as three replicate runs: warned, naming the step
+    column; a step count that follows a --by column (batch size) is not a history."""
+    base = _sweeps(lambda i: 1e9)
+    hist = pd.concat([base.assign(step=s, loss=base["loss"] + 100 / s) for s in (1000, 2000)])
+    res = scalefit.fit(hist, n_boot=0, progress=None)
+    assert [w for w in res.warnings if w.startswith("column 'step' differs between rows of one "
+                                                    "sweep with the same LR and seed (1000, 2000")]
+    assert not [w for w in scalefit.fit(base, n_boot=0, progress=None).warnings
+                if "histories" in w]
+    bs = pd.concat([base.assign(bs=b, steps=4096 // b) for b in (8, 16)])
+    res = scalefit.fit(bs, by=["bs"], n_boot=0, progress=None)
+    assert not [w for w in res.warnings if "histories" in w]
