@@ -284,23 +284,26 @@ def _numeric(df: pd.DataFrame, col: str, src: str, role: str) -> np.ndarray:
     return vals.to_numpy(dtype=float)
 
 
-# Roles that count parameters, tokens or FLOPs: their cells may be written "125M", "1.3B".
+# Roles that count parameters, tokens or FLOPs: their cells may be written "125M", "1.3B",
+# "125,000,000".
 COUNT_ROLES = frozenset({"scale", "horizon", "flops", "params", "tokens"})
 _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
-_COUNT = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([kKmMbBgGtT])\s*")
+_COUNT = re.compile(r"\s*([+-]?(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+\.?\d*|\.\d+)"
+                    r"(?:[eE][+-]?\d+)?)\s*([kKmMbBgGtT]?)\s*")
 
 
 def _with_count_suffixes(raw: pd.Series, vals: pd.Series, bad: pd.Series):
     """Counts written with a suffix (``125M``, ``1.3B``, ``2T``, ``500k``; B and G are
-    1e9) read as numbers; cells that are neither stay bad."""
+    1e9) or thousands separators (``125,000,000``) read as numbers; cells that are neither
+    stay bad."""
     pos = np.flatnonzero(bad.to_numpy())
     parts = pd.Series(raw.to_numpy()[pos].astype(str)).str.extract(f"^{_COUNT.pattern}$")
     hit = parts[0].notna().to_numpy()
     if not hit.any():
         return vals, bad
     out, still = vals.to_numpy(dtype=float).copy(), bad.to_numpy().copy()
-    out[pos[hit]] = (parts[0][hit].astype(float) * parts[1][hit].str.lower().map(_SUFFIX)
-                     ).to_numpy()
+    out[pos[hit]] = (parts[0][hit].str.replace(",", "").astype(float)
+                     * parts[1][hit].str.lower().map(_SUFFIX).fillna(1.0)).to_numpy()
     still[pos[hit]] = False
     return pd.Series(out, index=vals.index), pd.Series(still, index=bad.index)
 

@@ -51,13 +51,18 @@ def test_namespaced_tracker_columns_found_when_no_exact_name():
 
 
 def test_counts_with_suffixes_in_scale_and_horizon(tmp_path):
-    """'125M', '1.3B', '2T', '500k' in a size or token column are counts; in the LR or the
-    loss they are not numbers; a cell that is neither is refused naming its row."""
+    """'125M', '1.3B', '2T', '500k', '125,000,000' in a size or token column are counts; in
+    the LR or the loss they are not numbers; a cell that is neither is refused naming its
+    row."""
     p = write(tmp_path, "model,tokens,lr,loss\n125M,2B,1e-3,3.1\n1.3B,2.5e9,1e-3,2.9\n"
                         "350m,2t,1e-3,3.0\n500k,2 B,1e-3,3.3\n")
     runs = load_runs(p, scale="model")
     np.testing.assert_array_equal(runs.data["scale"], [125e6, 1.3e9, 350e6, 500e3])
     np.testing.assert_array_equal(runs.data["horizon"], [2e9, 2.5e9, 2e12, 2e9])
+    p = write(tmp_path, 'N,lr,loss\n"125,000,000",1e-3,3\n"1,300,000,000.0",1e-3,3\n')
+    np.testing.assert_array_equal(load_runs(p).data["scale"], [125e6, 1.3e9])
+    with pytest.raises(ScalefitInputError, match=r"row 1: '12,34' is not a number \(a decimal"):
+        load_runs(write(tmp_path, 'N,lr,loss\n"12,34",1e-3,3\n'))
     with pytest.raises(ScalefitInputError, match=r"'lr' \(lr\), row 1: '1M' is not a number"):
         load_runs(write(tmp_path, "N,lr,loss\n1e6,1M,3\n"))
     with pytest.raises(ScalefitInputError, match=r"'N' \(scale\), row 2: '3X' is not a number"):
