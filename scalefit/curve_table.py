@@ -18,7 +18,6 @@ description to give. Rows with a missing or non-finite loss are dropped (counted
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
 
 import numpy as np

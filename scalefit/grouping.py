@@ -9,9 +9,8 @@ columns that vary within a sweep without being ``--by`` columns (a likely forgot
 
 from __future__ import annotations
 
-import re
-
 import dataclasses
+import re
 
 import numpy as np
 import pandas as pd

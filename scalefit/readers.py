@@ -32,7 +32,7 @@ import pandas as pd
 
 from .errors import ScalefitInputError
 from .render.format import quote
-from .row_scan import ReadInfo, check_surrogates, scan_csv, scan_jsonl
+from .row_scan import ReadInfo, check_surrogates, json_lookup, scan_csv, scan_jsonl
 from .streams import Stream, stdin_stream
 
 _SUFFIXES = {
@@ -134,14 +134,14 @@ def parse_bytes(data: bytes, src: str, kind: str) -> pd.DataFrame:
         check_surrogates(text, src, kind)
         if kind == "json":
             doc = _check_json(text, src)
-            df = pd.read_json(_io.StringIO(text))
+            df = flatten_objects(pd.read_json(_io.StringIO(text)))
             if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc) \
                     and len(doc) == len(df):  # records: a null or absent value is no value
-                df.attrs[NULLS] = {str(c): np.array([r.get(c) is None for r in doc], bool)
-                                   for c in df.columns}
+                df.attrs[NULLS] = {str(c): np.array([json_lookup(r, str(c)) is None
+                                                     for r in doc], bool) for c in df.columns}
             return df
         text, lines, offsets, notes = scan_jsonl(text, src)
-        df = pd.read_json(_io.StringIO(text), lines=True)
+        df = flatten_objects(pd.read_json(_io.StringIO(text), lines=True))
         df.attrs["scalefit"] = ReadInfo(lines, offsets, text, "jsonl", notes)
         return df
     except ScalefitInputError:
@@ -187,6 +187,39 @@ def _bad_json_line(text: str) -> str | None:
             return (f"line {i}: a JSON {type(obj).__name__}, not an object; each line must be "
                     "one run: {\"lr\": 0.001, \"loss\": 2.5, ...}")
     return None
+
+
+def flatten_objects(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns of JSON objects (every value a dict or null, as experiment trackers export
+    runs: ``{"config": {"lr": ...}, "summary": {"eval/loss": ...}}``) become one column
+    per leaf, named by the path joined with ``.`` (``config.lr``, ``summary.eval/loss``);
+    an absent leaf is NaN. Other columns are kept as read."""
+    nested = [c for c in df.columns if df[c].notna().any()
+              and df[c].map(lambda v: isinstance(v, dict) or v is None
+                            or (isinstance(v, float) and v != v)).all()
+              and df[c].map(lambda v: isinstance(v, dict)).any()]
+    if not nested:
+        return df
+    parts = []
+    for c in df.columns:
+        if c not in nested:
+            parts.append(df[[c]])
+            continue
+        rows = [_leaves(v, str(c)) if isinstance(v, dict) else {} for v in df[c]]
+        parts.append(pd.DataFrame.from_records(rows, index=df.index,
+                                               columns=list(dict.fromkeys(
+                                                   k for r in rows for k in r))))
+    out = pd.concat(parts, axis=1)
+    out.attrs = dict(df.attrs)
+    return out
+
+
+def _leaves(obj: dict, prefix: str) -> dict:
+    out = {}
+    for k, v in obj.items():
+        name = f"{prefix}.{k}"
+        out.update(_leaves(v, name) if isinstance(v, dict) and v else {name: v})
+    return out
 
 
 NULLS = "scalefit_nulls"  # DataFrame.attrs key: column -> (R,) bool, the cells that held null

@@ -74,7 +74,7 @@ class ReadInfo:
             end = int(self.offsets[i + 1]) if i + 1 < len(self.offsets) else len(self.text)
             if self.kind == "jsonl":
                 try:
-                    v = json.loads(self.text[start:end]).get(column)
+                    v = json_lookup(json.loads(self.text[start:end]), column)
                 except (ValueError, AttributeError, RecursionError):
                     continue
                 out[k] = v is None or (isinstance(v, str) and v.strip().lower()
@@ -84,6 +84,21 @@ class ReadInfo:
                 cell = rec[position] if position < len(rec) else ""
                 out[k] = cell.strip().lower() in MISSING_TOKENS
         return out
+
+
+def json_lookup(obj, column: str):
+    """``column``'s value in a JSON object: a key, or a path of nested keys joined with
+    ``.`` (the names ``readers.flatten_objects`` gives); None when absent."""
+    if not isinstance(obj, dict):
+        return None
+    if column in obj:
+        return obj[column]
+    for k, v in obj.items():
+        if isinstance(v, dict) and column.startswith(f"{k}."):
+            found = json_lookup(v, column[len(k) + 1:])
+            if found is not None:
+                return found
+    return None
 
 
 def read_info(df) -> ReadInfo | None:

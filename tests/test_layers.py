@@ -27,7 +27,7 @@ LAYERS = [
     ("scalefit.interrupt", 0), ("scalefit.streams", 2), ("scalefit.options", 1),
     ("scalefit.selection", 1),
     ("scalefit.render.format", 1), ("scalefit.render.tables", 1), ("scalefit.render", 1),
-    ("scalefit.table", 2), ("scalefit.grouping", 2), ("scalefit.quality", 2),
+    ("scalefit.table", 2), ("scalefit.column_names", 2), ("scalefit.grouping", 2), ("scalefit.quality", 2),
     ("scalefit.files", 2), ("scalefit.progress", 2), ("scalefit.threads", 2),
     ("scalefit.schema", 2), ("scalefit.synthetic", 2), ("scalefit.isoflop_table", 2),
     ("scalefit.statuses", 2),

@@ -206,3 +206,26 @@ def test_json_records_null_loss_is_missing(tmp_path):
     (tmp_path / "runs.json").write_text(json.dumps(rows))
     res = scalefit.fit(tmp_path / "runs.json", n_boot=0, progress=None)
     assert (res.input["missing_loss"], res.input["diverged"]) == (2, 0)
+
+
+def test_nested_json_objects_are_flattened_and_their_nulls_kept_apart(tmp_path):
+    """Tracker exports nest runs' values ({"config": {"lr": ...}, "summary": {"eval/loss":
+    ...}}): one column per leaf (config.lr, summary.eval/loss), found by the namespaced
+    names; a null or absent nested loss is missing, a NaN one diverged, in JSON Lines and
+    in JSON records alike."""
+    import json
+
+    rows = [{"name": f"r{i}", "config": {"lr": r["lr"], "model": {"n_params": r["scale"]},
+                                          "seed": 0},
+             "summary": {"eval/loss": r["loss"]}} for i, r in enumerate(_valley_rows())]
+    rows[3]["summary"]["eval/loss"] = None
+    del rows[5]["summary"]["eval/loss"]
+    rows[7]["summary"]["eval/loss"] = float("nan")
+    lines = "\n".join(json.dumps(r) for r in rows) + "\n"
+    for name, text in (("runs.jsonl", lines), ("runs.json", json.dumps(rows))):
+        (tmp_path / name).write_text(text)
+        runs = load_runs(tmp_path / name)
+        assert {k: runs.columns[k] for k in ("scale", "lr", "loss")} == {
+            "scale": "config.model.n_params", "lr": "config.lr", "loss": "summary.eval/loss"}
+        assert (runs.missing, runs.n_diverged) == (2, 1), name
+        assert "config.seed" in runs.raw.columns
