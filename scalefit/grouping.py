@@ -89,6 +89,22 @@ def flat_sweeps(per_sweep: list[dict]) -> np.ndarray:
     return out
 
 
+def peaked_sweeps(per_sweep: list[dict]) -> np.ndarray:
+    """(G,) bool: sweeps of 3 or more LRs whose mean loss is highest at an inner LR and
+    lowest at an end of the grid (a maximum inside: a metric where higher is better?)."""
+    out = np.zeros(len(per_sweep), dtype=bool)
+    for j, r in enumerate(per_sweep):
+        lr, loss = np.asarray(r["lr"], float), np.asarray(r["loss"], float)
+        ok = np.isfinite(loss)
+        levels, inv = np.unique(lr[ok], return_inverse=True)
+        if levels.size < 3:
+            continue
+        means = np.bincount(inv, loss[ok]) / np.bincount(inv)
+        out[j] = (0 < int(np.argmax(means)) < levels.size - 1
+                  and int(np.argmin(means)) in (0, levels.size - 1))
+    return out
+
+
 def _factorize(df: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Group ids in sorted key order and the table of unique keys."""
     sub = df[keys]

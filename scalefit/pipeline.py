@@ -36,6 +36,7 @@ from .grouping import (
     history_hints,
     mark_divergence,
     near_level_hints,
+    peaked_sweeps,
     pooling_hints,
     trainer_arms,
 )
@@ -306,6 +307,13 @@ def check_optimum(result: FitResult, include) -> None:
                         f"{result.input['columns'].get('loss')!r}, is the loss)")
     sset = result.sweep_set
     near = near_level_hints(sset.runs) if sset is not None and sset.runs is not None else []
+    peaked = peaked_sweeps(result.runs or [])
+    if peaked.size and peaked.sum() > peaked.size / 2:
+        col = result.input["columns"].get("loss")
+        near.insert(0, f"{int(peaked.sum())} of {peaked.size} sweeps have their highest loss "
+                       f"inside the LR grid and their lowest at an end: is {col!r} a loss "
+                       "(lower is better)? For accuracy or reward, give a loss, or the "
+                       "metric's negative")
     raise ScalefitInputError(f"{result.input['source']}: no sweep has an optimum: "
                              f"{'; '.join(parts)}{''.join('; ' + h for h in near)}")
 

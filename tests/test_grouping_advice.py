@@ -126,3 +126,19 @@ def test_a_table_of_training_histories_is_named():
     bs = pd.concat([base.assign(bs=b, steps=4096 // b) for b in (8, 16)])
     res = scalefit.fit(bs, by=["bs"], n_boot=0, progress=None)
     assert not [w for w in res.warnings if "histories" in w]
+
+
+def test_a_metric_where_higher_is_better_is_named():
+    """Accuracy given as the loss: every sweep's minimum at an end of the grid ('edge'),
+    and the error asks whether the column is a loss instead of only 'extend the grid'."""
+    acc = _sweeps(lambda i: 1e9).assign(accuracy=lambda d: 1 - d["loss"] / 10)
+    with pytest.raises(scalefit.ScalefitInputError,
+                       match=r"2 edge .*2 of 2 sweeps have their highest loss inside the LR "
+                             r"grid .*is 'accuracy' a loss \(lower is better\)\?"):
+        scalefit.fit(acc.drop(columns="loss"), loss="accuracy", n_boot=0, progress=None,
+                     require_optimum=True)
+    edge = _sweeps(lambda i: 1e9)
+    edge = edge[edge["lr"] <= 3e-3 * (edge["N"] / 1e7) ** -0.3 / 1.5]  # the minimum past the grid
+    with pytest.raises(scalefit.ScalefitInputError) as e:
+        scalefit.fit(edge, n_boot=0, progress=None, require_optimum=True)
+    assert "edge" in str(e.value) and "lower is better" not in str(e.value)
