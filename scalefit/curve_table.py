@@ -26,7 +26,7 @@ import pandas as pd
 from .core.schedules import ScheduleSpec, build_schedule
 from .errors import ScalefitInputError
 from .schedule_spec import format_schedule, parse_schedule
-from .table import _numeric, by_column, normalize_name, read_input
+from .table import _numeric, by_column, nested_by, normalize_name, read_input
 
 CURVE_ALIASES = {
     "run": ("run", "run_id", "run_name", "name", "curve", "file", "id"),
@@ -105,6 +105,7 @@ def load_curve_table(table, *, run=None, step=None, lr=None, loss=None, schedule
             raise ScalefitInputError(f"{src}: no {role} column found (looked for "
                                      f"{', '.join(CURVE_ALIASES[role])}); name it with "
                                      f"--{role} COL")
+    nested_by(df, by, src)
     by = tuple(by_column(b, df.columns, src) for b in by)
     steps = _numeric(df, cols["step"], src, "step")
     bad = ~np.isfinite(steps) | (steps < 0) | (steps != np.round(steps))

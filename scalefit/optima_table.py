@@ -35,6 +35,7 @@ from .table import (
     _numeric,
     _plain_cells,
     _positive,
+    nested_by,
     normalize_name,
     resolve_columns,
 )
@@ -121,6 +122,7 @@ def load_optima(df: pd.DataFrame, src: str, *, scale=None, horizon=None, by=(),
         raise ScalefitInputError(f"{src}: a table of optima needs a scale or a horizon column "
                                  "(name them with --scale/--horizon)")
     by = (by,) if isinstance(by, str) else tuple(by)
+    nested_by(df, by, src)
     for b in by:
         if b not in df.columns:
             raise ScalefitInputError(f"{src}: group column {quote(b, 60)} (--by) not found; "

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .column_names import ALIASES, STATUS_COLUMNS, normalize_name
 from .errors import ScalefitInputError
 from .render.format import quote
 from .row_scan import ReadInfo, check_surrogates, json_lookup, scan_csv, scan_jsonl
@@ -193,8 +194,12 @@ def flatten_objects(df: pd.DataFrame) -> pd.DataFrame:
     """Columns of JSON objects (every value a dict or null, as experiment trackers export
     runs: ``{"config": {"lr": ...}, "summary": {"eval/loss": ...}}``) become one column
     per leaf, named by the path joined with ``.`` (``config.lr``, ``summary.eval/loss``);
-    an absent leaf is NaN. Other columns are kept as read."""
-    nested = [c for c in df.columns if df[c].notna().any()
+    an absent leaf is NaN. Other columns are kept as read, and so is a column named like a
+    role (``lr``, ``loss``, ...: a nested value there is refused by the table's checks).
+    ``attrs[FLATTENED]``: column -> (first row with an object, its JSON, the leaf columns).
+    """
+    nested = [c for c in df.columns if normalize_name(c) not in ROLE_NAMES
+              and df[c].notna().any()
               and df[c].map(lambda v: isinstance(v, dict) or v is None
                             or (isinstance(v, float) and v != v)).all()
               and df[c].map(lambda v: isinstance(v, dict)).any()]
@@ -210,7 +215,11 @@ def flatten_objects(df: pd.DataFrame) -> pd.DataFrame:
                                                columns=list(dict.fromkeys(
                                                    k for r in rows for k in r))))
     out = pd.concat(parts, axis=1)
-    out.attrs = dict(df.attrs)
+    first = {str(c): int(np.flatnonzero(df[c].map(lambda v: isinstance(v, dict)))[0])
+             for c in nested}
+    out.attrs = dict(df.attrs) | {FLATTENED: {
+        c: (i, json.dumps(df[c].iloc[i]), [k for k in out.columns if k.startswith(c + ".")])
+        for c, i in first.items()}}
     return out
 
 
@@ -222,6 +231,9 @@ def _leaves(obj: dict, prefix: str) -> dict:
     return out
 
 
+FLATTENED = "scalefit_flattened"  # DataFrame.attrs key: see flatten_objects
+ROLE_NAMES = frozenset(a for tiers in ALIASES.values() for tier in tiers for a in tier) | set(
+    STATUS_COLUMNS)  # never flattened: a nested value there is refused
 NULLS = "scalefit_nulls"  # DataFrame.attrs key: column -> (R,) bool, the cells that held null
 
 

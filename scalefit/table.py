@@ -34,8 +34,8 @@ from .column_names import (  # noqa: F401 (re-exported: the table's names)
 from .errors import ScalefitInputError
 from .extract import apply_extract
 from .options import Columns
-from .readers import read_table
-from .render.format import quote
+from .readers import FLATTENED, read_table
+from .render.format import name_list, quote
 from .row_checks import (
     blank_loss,
     duplicate_rows,
@@ -134,6 +134,19 @@ def _plain_cells(df: pd.DataFrame, used: dict[str, str], src: str) -> pd.DataFra
         out = df.copy() if out is None else out
         out[c] = col.where(~mask, col[mask].map(str))
     return df if out is None else out
+
+
+def nested_by(df: pd.DataFrame, by, src: str) -> None:
+    """Refuse a --by column that held JSON objects (read as one column per leaf,
+    ``readers.flatten_objects``), naming its first such row and its leaves."""
+    flat = df.attrs.get(FLATTENED, {})
+    for b in by:
+        if b not in df.columns and b in flat:
+            i, text, leaves = flat[b]
+            raise ScalefitInputError(
+                f"{src}: column {quote(b, 60)} (--by), row {i + 1}: a nested value "
+                f"({quote(text, 60)}), read as one column per leaf ({name_list(leaves)}); "
+                f"group by leaves, e.g. --by {leaves[0] if leaves else b + '.KEY'}")
 
 
 def _numeric(df: pd.DataFrame, col: str, src: str, role: str) -> np.ndarray:
@@ -258,6 +271,7 @@ def read_runs(table, columns: Columns, fmt: str | None = None, source: str | Non
     cols = resolve_columns(list(df.columns), columns.roles, src, required)
     if len(df) == 0:
         raise ScalefitInputError(f"{src}: the table has a header but no rows")
+    nested_by(df, by, src)
     by = tuple(by_column(b, df.columns, src) for b in by)
     for b in by:
         if b in cols.values():
