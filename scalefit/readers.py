@@ -33,7 +33,14 @@ import pandas as pd
 from .column_names import ALIASES, STATUS_COLUMNS, normalize_name
 from .errors import ScalefitInputError
 from .render.format import quote
-from .row_scan import ReadInfo, check_surrogates, json_lookup, scan_csv, scan_jsonl
+from .row_scan import (
+    LEADING_COMMENTS,
+    ReadInfo,
+    check_surrogates,
+    json_lookup,
+    scan_csv,
+    scan_jsonl,
+)
 from .streams import Stream, stdin_stream
 
 _SUFFIXES = {
@@ -399,6 +406,8 @@ def _read_csv(text: str, src: str, sep: str) -> pd.DataFrame:
 
 def _separator(text: str) -> str:
     """',' unless the header, read with commas, is one field holding a tab, ';' or '|'."""
+    m = LEADING_COMMENTS.match(text)
+    text = text[m.end():] if m else text
     try:
         header = next((r for r in _csv.reader(_io.StringIO(text[:1 << 20], newline=""))
                        if r and any(x.strip() for x in r)), [])

@@ -120,15 +120,34 @@ def _line_starts(text: str) -> np.ndarray:
     return np.array([0, *(m.end() for m in _BREAK.finditer(text))], dtype=np.int64)
 
 
+# Comment lines before the header ("# exported from ...", "# project: ..."): skipped.
+LEADING_COMMENTS = re.compile(r"(?:[ \t]*#[^\r\n]*(?:\r\n|\n|\r))+")
+
+
 def scan_csv(text: str, src: str, sep: str) -> tuple[str, list[int], list[int], list[str]]:
     """(text to parse, first line of each data row, its offset, notes): a row whose field
-    count differs from the header's is refused; a torn last line is cut off with a note."""
+    count differs from the header's is refused; a torn last line is cut off with a note;
+    comment lines (``#``) before the header are left out with a note (line numbers stay
+    the file's)."""
+    m = LEADING_COMMENTS.match(text)
+    skip = 0
+    if m:
+        skip = len(_line_starts(m.group(0))) - 1
+        text = text[m.end():]
+    text, lines, offsets, notes = _scan_csv(text, src, sep, skip)
+    if skip:
+        notes.insert(0, f"{src}: {skip} comment line{'s' if skip != 1 else ''} ('#') before "
+                        "the header left out")
+    return text, lines, offsets, notes
+
+
+def _scan_csv(text: str, src: str, sep: str, skip: int):
     reader = _reader(text, sep)
-    header, lines, width, last, bad = None, [], 0, 0, None
+    header, lines, width, last, bad = None, [], 0, skip, None
     limit = _csv.field_size_limit(FIELD_LIMIT)  # pandas reads cells of any size
     try:
         for rec in reader:
-            line, last = last + 1, reader.line_num
+            line, last = last + 1, reader.line_num + skip
             if _blank(rec):
                 continue
             if header is None:
@@ -140,14 +159,15 @@ def scan_csv(text: str, src: str, sep: str) -> tuple[str, list[int], list[int], 
                     _ragged(src, *bad)
                 bad = (line, len(lines), len(rec), width, rec)
     except _csv.Error as e:
-        raise ScalefitInputError(f"{src}: malformed CSV: line {reader.line_num}: {e}") from None
+        raise ScalefitInputError(f"{src}: malformed CSV: line {reader.line_num + skip}: {e}"
+                                 ) from None
     finally:
         _csv.field_size_limit(limit)
     torn = bool(lines) and not text.rstrip(" \t\f\v").endswith(("\n", "\r"))
     if bad is not None and not (torn and bad[1] == len(lines)):
         _ragged(src, *bad)
     starts = _line_starts(text)
-    offsets = [int(starts[x - 1]) for x in lines]
+    offsets = [int(starts[x - 1 - skip]) for x in lines]
     notes: list[str] = []
     if torn:
         notes.append(torn_note(src, lines[-1], len(lines)))

@@ -229,3 +229,23 @@ def test_nested_json_objects_are_flattened_and_their_nulls_kept_apart(tmp_path):
             "scale": "config.model.n_params", "lr": "config.lr", "loss": "summary.eval/loss"}
         assert (runs.missing, runs.n_diverged) == (2, 1), name
         assert "config.seed" in runs.raw.columns
+
+
+def test_comment_lines_before_the_header_are_left_out_and_lines_keep_their_numbers():
+    """'# exported from ...' lines above the header: skipped with a note; an empty loss,
+    a torn last line and a ragged row are still named by the file's own line numbers."""
+    df = table().astype({"loss": object})
+    df.loc[3, "loss"] = ""
+    body = df.to_csv(index=False)
+    text = "# exported 2026-12-01\n  # project: sweeps\n" + body
+    runs = read(text)
+    assert runs.data.equals(read(body).data)
+    assert any("2 comment lines ('#') before the header left out" in n for n in runs.notes)
+    assert any("(line 7)" in n for n in runs.notes)  # row 4 is line 5 of body, 7 of the file
+    assert any("line 33 (row 30), the last" in n for n in read(text.rstrip("\n")).notes)
+    lines = text.splitlines(keepends=True)
+    lines[5] = lines[5].rstrip("\n") + ",9\n"
+    with pytest.raises(ScalefitInputError, match=r"line 6 \(row 3\) has"):
+        read("".join(lines))
+    semi = read("# a comment\n" + body.replace(",", ";"))  # the separator found past them
+    assert semi.data.equals(read(body).data)

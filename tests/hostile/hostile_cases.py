@@ -194,7 +194,9 @@ def separator_cases() -> list[Case]:
         table_case("trailing_commas", k, GOOD.replace("\n", ",\n"), expect=0),
         table_case("quoted_everything", k, csv(rows()).replace(",", '","').replace(
             "\n", '"\n"')[:-1].join(['"', ""]), expect=None),
-        table_case("comment_line_first", k, "# exported by a tool\n" + GOOD,
+        table_case("comment_line_first", k, "# exported by a tool\n" + GOOD, expect=0,
+                   shows=("1 comment line ('#') before the header left out",)),
+        table_case("title_line_first", k, "Results of the LR sweep\n" + GOOD,
                    needles=("line 2", "header has 1", "title or a comment")),
         table_case("unterminated_quote", k, GOOD + '1e9,1e9,"1e-3,2.5\n', needles=("runs.csv",)),
         table_case("blank_lines_between", k, GOOD.replace("\n", "\n\n"), expect=0),
