@@ -205,9 +205,13 @@ def _positive(values: np.ndarray, col: str, src: str, role: str) -> None:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         what = "missing" if np.isnan(values[i]) else f"{values[i]:g}"
+        finite = values[np.isfinite(values)]
+        log = (" (the column looks like log10 of the LR: write the LR itself, e.g. 0.001 for "
+               "-3)" if role == "lr" and finite.size and np.all((finite < 0) & (finite > -12))
+               else "")
         raise ScalefitInputError(
             f"{src}: column {quote(col, 60)} ({role}), row {i + 1}: {what}; every {role} must "
-            "be a finite number > 0"
+            f"be a finite number > 0{log}"
         )
 
 

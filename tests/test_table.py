@@ -77,6 +77,15 @@ def test_a_loss_cell_that_says_diverged_is_a_diverged_run(tmp_path):
         load_runs(write(tmp_path, "lr,loss\n1e-3,2.5\n2e-3,crashed\n"))
 
 
+def test_log10_lrs_are_named_as_such(tmp_path):
+    with pytest.raises(ScalefitInputError, match=r"row 1: -3.5; every lr must be a finite "
+                                                 r"number > 0 \(the column looks like log10"):
+        load_runs(write(tmp_path, "lr,loss\n-3.5,3\n-3,2.9\n-2.5,3.1\n"))
+    with pytest.raises(ScalefitInputError) as e:  # one bad LR among good ones: no such hint
+        load_runs(write(tmp_path, "lr,loss\n-3,3\n1e-3,2.9\n"))
+    assert "looks like log10" not in str(e.value)
+
+
 def test_explicit_columns_override(tmp_path):
     p = write(tmp_path, "N,params,lr,loss\n1,2,0.1,3\n")
     runs = load_runs(p, scale="params")
