@@ -160,3 +160,22 @@ def test_bad_outputs_and_candidates(sparse, tmp_path, capsys):
     one_line_error(*run(capsys, "next", optima, "--budget", "2"), "table of optima",
                    "no runs")
     assert not (tmp_path / "next.csv").exists()
+
+
+def test_out_gives_new_seeds_in_a_namespaced_seed_column(tmp_path, capsys):
+    """A tracker export's config.seed is the seed column: a replicate at a tried LR gets a
+    seed not used there (was: blank, so the stack would train the default seed again)."""
+    df = make_sweeps(scales=(1e7, 1e8, 1e9), horizons=(1e9,), n_lrs=5, seeds=2,
+                     noise=0.004, seed=3).drop(columns="lr_true")
+    df = df.rename(columns={"lr": "config.lr", "seed": "config.seed", "loss": "summary.loss"})
+    src, out = tmp_path / "runs.csv", tmp_path / "next.csv"
+    df.to_csv(src, index=False)
+    rc, _, err = run(capsys, "next", src, "--budget", "4", "--boot", "100",
+                     "--no-new-sweeps", "--out", out, "-q")
+    assert rc == 0, err
+    todo = pd.read_csv(out)
+    assert todo["config.seed"].notna().all()
+    for _, t in todo.iterrows():
+        there = df[np.isclose(df["scale"], t["scale"]) & np.isclose(df["config.lr"],
+                                                                   t["config.lr"])]
+        assert t["config.seed"] not in set(there["config.seed"])

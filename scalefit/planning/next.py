@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,14 @@ from ..errors import ScalefitInputError
 from ..files import atomic_write, same_file
 from ..options import Columns, FitOptions, PlanOptions, check, split_fit_options
 from ..pipeline import fit_with
-from ..table import _numeric, _positive, apply_extract, read_input, resolve_columns
+from ..table import (
+    _numeric,
+    _positive,
+    apply_extract,
+    normalize_name,
+    read_input,
+    resolve_columns,
+)
 from .proposal_rows import propose_runs
 
 # Columns of the reference trainer's row that describe the run itself, not its sweep.
@@ -81,6 +89,7 @@ def to_do(props, runs) -> pd.DataFrame:
     keys = by + [r for r in ("scale", "horizon") if r in data]
     sweep_of = _sweep_index(data, keys)
     out, used = [], {}
+    seed_col = seed_column(raw.columns)
     for _, p in props.runs.iterrows():
         key = _key([p[c] for c in keys])
         rows = sweep_of.get(key)
@@ -106,9 +115,9 @@ def to_do(props, runs) -> pd.DataFrame:
                 row[cols[role]] = _as_type(template[cols[role]], p[role])
         if joint:
             row[joint] = _as_type(template[joint], p[joint])
-        seed = _seed(sub_raw, data.loc[rows], p["lr"], used, key)
-        if seed is not None and "seed" in raw.columns:
-            row["seed"] = seed
+        seed = _seed(sub_raw, data.loc[rows], p["lr"], used, key, seed_col)
+        if seed is not None:
+            row[seed_col] = seed
         if "config" in raw.columns:
             row["config"] = _config(template.get("config"), p, seed, cols, template, joint)
         row.update({"proposal_kind": p["kind"], "proposal_rule": p["rule"],
@@ -207,12 +216,22 @@ def _as_type(like, value):
     return float(value)
 
 
-def _seed(sub_raw, sub, lr, used: dict, key) -> int | None:
+def seed_column(columns) -> str | None:
+    """The seed column: ``seed``, else the one column whose name, or its last part under a
+    namespace (``config.seed``, ``Seed``), is seed; None without one."""
+    columns = [str(c) for c in columns]
+    if "seed" in columns:
+        return "seed"
+    hits = [c for c in columns if normalize_name(re.split(r"[./]", c)[-1]) == "seed"]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _seed(sub_raw, sub, lr, used: dict, key, col: str | None) -> int | None:
     """A new LR gets the sweep's first seed; a run at an LR the sweep tried gets the
     smallest seed not yet used there (so it is a new run, not the same one again)."""
-    if "seed" not in sub_raw.columns:
+    if col is None:
         return None
-    seeds = pd.to_numeric(sub_raw["seed"], errors="coerce")
+    seeds = pd.to_numeric(sub_raw[col], errors="coerce")
     if not seeds.notna().any():
         return None
     at = np.isclose(sub["lr"].to_numpy(float), float(lr), rtol=1e-9)
