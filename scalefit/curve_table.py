@@ -38,6 +38,12 @@ CURVE_ALIASES = {
 LR_TOL = 0.01
 
 
+def max_lr_gap(n_steps: int) -> int:
+    """The widest gap between logged LRs read by linear interpolation: 1% of the run's
+    steps (at least 1); wider gaps need a schedule description."""
+    return max(1, n_steps // 100)
+
+
 @dataclass(frozen=True)
 class CurveRun:
     """One run: ``name``, ``group`` (the ``by`` values), ``eta`` (LR at every step),
@@ -157,6 +163,12 @@ def load_curve_table(table, *, run=None, step=None, lr=None, loss=None, schedule
                               None if lrs is None else lrs[every]))
     if not runs:
         raise ScalefitInputError(f"{src}: no run has a finite positive loss")
+    interp = [r.name for r in runs if r.schedule_from == "interpolated"]
+    if interp:
+        shown = ", ".join(interp[:4]) + (", ..." if len(interp) > 4 else "")
+        notes.append(f"{len(interp)} run(s) ({shown}) log the LR every few steps, not at "
+                     "every step: their schedules are read between the logged steps by "
+                     "linear interpolation (a --schedule description is exact)")
     return CurveTable(runs=tuple(runs), columns=cols, source=src, by=by, notes=tuple(notes))
 
 
@@ -180,13 +192,19 @@ def _schedule(name, group, t, loss, spec, src, t_all, lr) -> CurveRun:
                     "warmup - 1; a warmup that starts at peak / warmup, as the reference "
                     "trainer's, needs warmup_from=step)")
         return CurveRun(name, group, eta, t, loss, spec, "description")
-    if (lr is None or t_all[0] != 0 or t_all[-1] + 1 != t_all.size
-            or not np.all(np.isfinite(lr))):
-        raise ScalefitInputError(
-            f"{src}: run {name!r}: the LR is not logged at every step from 0 to {t[-1]}, so "
-            "its schedule must be described: --schedule "
-            f"{name}=cosine:total=T,warmup=W,peak=LR,end=LR (or a 'schedule' column; shapes: "
-            "constant, cosine, linear, wsd, piecewise)")
-    if t_all.size != np.unique(t_all).size:
-        raise ScalefitInputError(f"{src}: run {name!r} logs a step twice")
-    return CurveRun(name, group, lr.astype(float), t, loss, None, "logged")
+    if lr is not None:
+        ok = np.isfinite(lr)
+        ts, ls = t_all[ok], lr[ok].astype(float)
+        if ts.size > 1 and ts[0] == 0 and ts[-1] >= t[-1]:
+            if ts.size != np.unique(ts).size:
+                raise ScalefitInputError(f"{src}: run {name!r} logs the LR twice at one step")
+            if ts[-1] + 1 == ts.size:
+                return CurveRun(name, group, ls, t, loss, None, "logged")
+            if np.diff(ts).max() <= max_lr_gap(ts[-1] + 1):
+                eta = np.interp(np.arange(ts[-1] + 1), ts, ls)
+                return CurveRun(name, group, eta, t, loss, None, "interpolated")
+    raise ScalefitInputError(
+        f"{src}: run {name!r}: the LR is not logged from step 0 to {t[-1]} at least every "
+        f"{max_lr_gap(t[-1] + 1)} step(s) (1% of the run), so its schedule must be described: "
+        f"--schedule {name}=cosine:total=T,warmup=W,peak=LR,end=LR (or a 'schedule' column; "
+        "shapes: constant, cosine, linear, wsd, piecewise)")

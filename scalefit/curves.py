@@ -33,6 +33,31 @@ def curve_metrics(loss: np.ndarray, pred: np.ndarray) -> dict:
             "worst_rel_error": float(rel.max())}
 
 
+POOR_R2 = 0.9  # a run fitted with R^2 below this is named
+
+
+def fit_warnings(law, theta: np.ndarray, run_rows: list[dict]) -> list[str]:
+    """What says the law does not describe these curves: parameters that ended at a bound
+    of their search (not estimated: the bound is what the data allow), runs fitted with
+    R^2 below ``POOR_R2``."""
+    out, at = [], []
+    for name, v, (lo, hi), logp in zip(law.param_names, theta, law.bounds,
+                                       [i in law.log_params for i in range(len(theta))]):
+        for b in (lo, hi):
+            if b is not None and abs(v - b) <= 1e-6 * (1 + abs(b)):
+                at.append(f"{name} = {'e^' if logp else ''}{b:g}")
+    if at:
+        out.append(f"parameters at a bound of their search ({', '.join(at)}): not estimated "
+                   "from these curves (their intervals show the bound, not an uncertainty); "
+                   "the law may not describe them (check the schedules and the loss column)")
+    poor = [r["run"] for r in run_rows if np.isfinite(r["r2"]) and r["r2"] < POOR_R2]
+    if poor:
+        shown = ", ".join(map(str, poor[:4])) + (", ..." if len(poor) > 4 else "")
+        out.append(f"the law fits {len(poor)} of {len(run_rows)} run(s) with R2 below "
+                   f"{POOR_R2} ({shown}): its predictions for them are not to be trusted")
+    return out
+
+
 def fit_curves(table, run: str | None = None, step: str | None = None, lr: str | None = None,
                loss: str | None = None, schedule_col: str | None = None, schedules=None,
                by=(), law: str = "mpl", lam: float = DEFAULT_LAMBDA, n_boot: int = 200,
@@ -101,6 +126,7 @@ def _fit_group(law, runs, group, n_boot, seed, ci, delta, plan, per_octave, repo
                          "schedule_from": r.schedule_from, "n_points": int(sel.sum()),
                          "first_step": int(r.steps[0]), "last_step": int(r.steps[-1]),
                          **curve_metrics(y[sel], pred[sel])})
+    notes.extend(f"{_label(group)}{n}" for n in fit_warnings(law, fit["theta"], run_rows))
     boot = None
     if n_boot:
         boot = bootstrap_law(law, data, y, fit["theta"], n_boot, seed, delta, plan,

@@ -109,6 +109,42 @@ def test_tracker_history_columns_under_a_namespace():
                             .drop(columns="train/loss"), n_boot=0, progress=None)
 
 
+def test_lr_logged_every_few_steps_is_interpolated_and_too_sparse_refused():
+    """A history logging the LR every 10 steps (1% of the 5,953 steps logged) fits as the schedule
+    described; every 100 steps it is refused, naming the flag; and a clean fit warns of
+    nothing."""
+    t = _table()
+    described = scalefit.fit_curves(t, n_boot=0, progress=None)
+    assert not described.notes
+    rows = []
+    for name, text in SPECS.items():
+        eta = build_schedule(parse_schedule(text))
+        steps = np.arange(0, eta.size, 10)
+        rows.append(pd.DataFrame({"run": name, "step": steps, "lr": eta[steps]}))
+    logged = pd.concat([t.drop(columns="schedule"), *rows]).groupby(
+        ["run", "step"], as_index=False).first()  # losses every 64 steps, the LR every 10
+    fit = scalefit.fit_curves(logged, n_boot=0, progress=None)
+    assert [r["schedule_from"] for r in fit.groups[0]["runs"]] == ["interpolated"] * 3
+    assert any("read between the logged steps by linear interpolation" in n
+               for n in fit.notes)
+    for k in ("L0", "A", "alpha"):
+        assert fit.params["all"][k] == pytest.approx(described.params["all"][k], rel=0.02)
+    sparse = logged[(logged["step"] % 100 == 0) | logged["loss"].notna()]
+    sparse = sparse.assign(lr=sparse["lr"].where(sparse["step"] % 100 == 0))
+    with pytest.raises(scalefit.ScalefitInputError, match="at least every 59 step"):
+        scalefit.fit_curves(sparse, n_boot=0, progress=None)
+
+
+def test_curves_the_law_does_not_describe_are_named():
+    """Curves that are not power laws in the LR area (a loss that rises): parameters end at
+    their search bounds and the runs fit badly; both are said."""
+    t = _table()
+    t["loss"] = 3.0 + 1e-4 * t["step"] ** 0.8 * (1 + 0.2 * np.sin(t["step"] / 500))
+    fit = scalefit.fit_curves(t, n_boot=0, progress=None)
+    assert any(n.startswith("parameters at a bound of their search") for n in fit.notes)
+    assert any("with R2 below 0.9" in n for n in fit.notes)
+
+
 def test_edge_refuses_what_it_cannot_rebuild():
     df = _table().drop(columns="schedule")
     with pytest.raises(scalefit.ScalefitInputError, match="must be described"):
