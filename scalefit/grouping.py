@@ -357,6 +357,42 @@ def duplicate_runs(runs: RunTable, gid: np.ndarray | None = None) -> str | None:
             "drop them if they are copies of one run")
 
 
+SEED_PARTS = {"seed", "seeds", "rep", "reps", "repeat", "replicate", "replica", "trial"}
+
+
+def repeated_seed_runs(runs: RunTable) -> list[str]:
+    """Rows equal to another row in every setting, the replicate label (seed, ...)
+    included, but with a different result: one run logged twice (resumed, re-run, two
+    exports joined), read as two replicates. Settings: every column but the loss and
+    status, outcomes and measurements (``OUTCOME_PARTS``), provenance (``PROVENANCE``)
+    and per-run labels (a value per row: run ids, names, times). One line naming the
+    first pair of rows."""
+    df = runs.raw
+    if df is None or not runs.columns.get("lr") or history_hints(runs):
+        return []  # a table of histories: said once, by history_hints
+    skip = {runs.columns.get("loss"), runs.columns.get("status")} | set(PROVENANCE)
+    reps = [c for c in df.columns if c not in skip and df[c].notna().all()
+            and set(normalize_name(re.split(r"[./]", str(c))[-1]).split("_")) & SEED_PARTS]
+    if not reps:
+        return []
+    keys = [c for c in df.columns if c not in skip
+            and (c in reps or c in runs.columns.values() or c in runs.by
+                 or (not set(normalize_name(c).split("_")) & OUTCOME_PARTS
+                     and df[c].nunique(dropna=False) < len(df)))]
+    plain = df[keys].astype({c: str for c in keys if df[c].dtype == object})
+    dup = plain.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return []
+    ids = plain.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+    pos = np.flatnonzero(ids == ids[int(np.argmax(dup))])[:2]
+    where = ([int(runs.rows[p]) for p in pos] if runs.rows is not None
+             else [int(p) + 1 for p in pos])
+    return [f"{int(dup.sum())} rows equal another row in every setting, {', '.join(reps)} "
+            f"included, but not in their result (e.g. rows {where[0]} and {where[1]}): one "
+            "run logged twice (resumed, re-run, exports joined)? Each counts as a replicate; "
+            f"keep one row per run, or give replicates their own {reps[0]}"]
+
+
 def _follows_lr(df: pd.DataFrame, keys: list, lr: str, col) -> bool:
     """True when, in every sweep, ``col`` takes one value per LR and moves monotonically
     with it (a quantity derived from the LR, not a factor whose grid is interleaved)."""

@@ -142,3 +142,20 @@ def test_a_metric_where_higher_is_better_is_named():
     with pytest.raises(scalefit.ScalefitInputError) as e:
         scalefit.fit(edge, n_boot=0, progress=None, require_optimum=True)
     assert "edge" in str(e.value) and "lower is better" not in str(e.value)
+
+
+def test_one_run_logged_twice_is_named():
+    """Two rows alike in every setting, seed included, with different losses (a resumed
+    run logged twice): warned, naming both rows; rows that differ in a setting (an init
+    scale, a config) or tables without a seed column are not."""
+    base = _sweeps(lambda i: 1e9)
+    again = base.iloc[[5]].assign(loss=lambda d: d["loss"] + 0.01)
+    res = scalefit.fit(pd.concat([base, again]), n_boot=0, progress=None)
+    assert [w for w in res.warnings if w.startswith("2 rows equal another row in every "
+                                                    "setting, seed included")
+            and "rows 6 and 33" in w]
+    other = pd.concat([base.assign(init=0.5), again.assign(init=1.0)])
+    res = scalefit.fit(other, n_boot=0, progress=None)
+    assert not [w for w in res.warnings if "equal another row" in w]
+    res = scalefit.fit(pd.concat([base, again]).drop(columns="seed"), n_boot=0, progress=None)
+    assert not [w for w in res.warnings if "equal another row" in w]
