@@ -379,7 +379,9 @@ def repeated_seed_runs(runs: RunTable) -> list[str]:
             and (c in reps or c in runs.columns.values() or c in runs.by
                  or (not set(normalize_name(c).split("_")) & OUTCOME_PARTS
                      and df[c].nunique(dropna=False) < len(df)))]
-    plain = df[keys].astype({c: str for c in keys if df[c].dtype == object})
+    plain = df[keys]
+    plain.attrs = {}  # the reader's (R,) arrays: pandas compares attrs when it combines
+    plain = plain.astype({c: str for c in keys if df[c].dtype == object})
     dup = plain.duplicated(keep=False).to_numpy()
     if not dup.any():
         return []
