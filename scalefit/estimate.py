@@ -40,7 +40,7 @@ from .results.quality import TransferQuality
 _BLOCK_RUNS = 50_000
 _DRAWS = ("x_opt", "loss_opt", "curvature")
 # ... of which the result keeps these as CompactDraws (the others float64)
-_COMPACT = ("loss_opt", "curvature")
+_COMPACT = ("x_opt", "loss_opt", "curvature")
 
 
 def estimate(ss, opts: FitOptions, notes: list[str], quality: bool = True, flat_z=None,

@@ -172,7 +172,7 @@ def test_compact_draws_read_back_within_float32_of_their_deviation():
 def test_the_fit_keeps_resamples_compactly_after_using_them_in_float64():
     r = _fit()
     ss, boot, opt = r.sweep_set, r.boot, r.optima
-    assert boot.compact("loss_opt") and boot.compact("curvature")
+    assert all(boot.compact(k) for k in ("x_opt", "loss_opt", "curvature"))
     # the float64 resamples, as the fit drew them
     ref = bootstrap_sweeps(ss.sweeps, 40, 3, r.settings["window"], noise_sd=ss.plan["sd"])
     known = ss.plan["known"]

@@ -6,11 +6,12 @@ At 50,000 sweeps and 1,000 resamples one (B, G) float64 array is 400 MB, so what
 made from what is kept is made on each access instead of stored: the best LR of each
 resample is kept as a level index (one byte for up to 127 levels), and ``x_law`` (ln
 lr_opt as the laws use it) as a rule over ``x_opt`` and those indices. Made or stored,
-the numbers are the same, to the bit. A fit of runs keeps ``loss_opt`` and ``curvature``
-as ``CompactDraws`` (float32 deviations from each sweep's point estimate, half the bytes)
-once every interval, law and measure of the fit has been computed from the float64 draws
-(``scalefit.estimate``); read back they are float64 again, within 2^-24 of their
-deviation from the point estimate.
+the numbers are the same, to the bit. A fit of runs keeps ``x_opt``, ``loss_opt`` and
+``curvature`` as ``CompactDraws`` (float32 deviations from each sweep's point estimate,
+half the bytes) once every interval, law and measure of the fit has been computed from
+the float64 draws (``scalefit.estimate``); read back they are float64 again, within
+2^-24 of their deviation from the point estimate (what a backtest or a reader of
+``FitResult.boot`` gets).
 """
 
 from __future__ import annotations
