@@ -126,7 +126,9 @@ def claim(key, text, data, verdicts, numbers) -> dict:
 
 def judge(table: pd.DataFrame, boot: int = 1000, seed: int = 0) -> list[dict]:
     """Every pre-registered claim's verdicts (per level) and numbers."""
-    fit = dict(scale="width", horizon="tokens", n_boot=boot, seed=seed, progress=None)
+    # keep_draws: the claims read the conditional laws' draws (H1 per width, H3)
+    fit = dict(scale="width", horizon="tokens", n_boot=boot, seed=seed, progress=None,
+               keep_draws=True)
     a_rows = table[table["batch_size"] == BASE_BS]
     out = []
     res_a = scalefit.fit(a_rows, **fit)

@@ -55,7 +55,9 @@ def horizon_law(res, scale: float):
 def transfer_rows(table: pd.DataFrame, res, boot: int) -> list[str]:
     """Fit on every horizon but the longest, predict the longest, per width."""
     d_max = table["tokens"].max()
-    short = scalefit.fit(table[table["tokens"] < d_max], n_boot=boot, progress=None)
+    # keep_draws: the prediction's interval reads the conditional law's draws
+    short = scalefit.fit(table[table["tokens"] < d_max], n_boot=boot, progress=None,
+                         keep_draws=True)
     opt = res.optima.set_index(["scale", "horizon"])
     rows = []
     for s in sorted(table["n_params"].unique()):

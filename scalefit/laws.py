@@ -39,79 +39,123 @@ def fit_laws(
     ``extra``: also the conditional laws and the loss laws (a joint fit's per-batch-size
     groups get the primary laws of lr_opt and curvature only). Every law of lr_opt gets its
     shape test; ``fix`` (exponent -> value) holds exponents of the laws of lr_opt."""
-    laws: list[LawFit] = []
-    has_s, has_d = "scale" in optima, "horizon" in optima
-    if not (has_s or has_d):
-        return laws
-    fixed_ratio_groups: list[str] = []
-    # Laws are fitted after the loop, all at once (position in laws, what to fit).
-    power: list[tuple[int, dict]] = []
-    loss: list[tuple[int, dict]] = []
-    for group, sub in by_groups(optima, by):
-        if _pending_bytes(power, loss) > _BATCH_BYTES:
-            _fit_pending(laws, power, loss, fix)
-        label = _label(group)
-        pts = law_points(sub, include, notes, label)
-        if len(pts) < 3:
-            if has_s or has_d:
+    fitter = LawFitter(by, include, ci, notes, extra=extra, fix=fix)
+    fitter.add(optima, boot)
+    return fitter.finish()
+
+
+class LawFitter:
+    """``fit_laws`` of an optima table given block by block of whole ``by`` groups, in
+    the table's group order (``add``): each block with the resamples of its own rows
+    (row labels of the block = its columns in ``boot``), so that the resamples of the
+    whole table need not be held at once (``scalefit.estimate``). The laws wait and are
+    fitted in batches of at most about ``_BATCH_BYTES`` of draws, as ``fit_laws`` fits
+    them, or at ``flush``; ``finish`` returns them all, in group order. ``notes`` gets
+    what ``fit_laws`` notes, in the same order."""
+
+    def __init__(self, by: tuple[str, ...], include, ci: float, notes: list[str],
+                 extra: bool = True, fix: dict | None = None):
+        self.by, self.include, self.ci, self.notes = by, include, ci, notes
+        self.extra, self.fix = extra, fix
+        self.laws: list = []
+        self._power: list[tuple[int, dict]] = []  # (position in laws, what to fit)
+        self._loss: list[tuple[int, dict]] = []
+        self._fixed_ratio: list[str] = []
+
+    def add(self, optima: pd.DataFrame, boot: BootSweeps | None) -> None:
+        """The laws of the ``by`` groups of ``optima`` (whole groups), to be fitted."""
+        by, include, ci, notes, extra = self.by, self.include, self.ci, self.notes, self.extra
+        power, loss, laws = self._power, self._loss, self.laws
+        has_s, has_d = "scale" in optima, "horizon" in optima
+        if not (has_s or has_d):
+            return
+        for group, sub in by_groups(optima, by):
+            if _pending_bytes(power, loss) > _BATCH_BYTES:
+                self.flush()
+            label = _label(group)
+            pts = law_points(sub, include, notes, label)
+            if len(pts) < 3:
                 notes.append(f"{label}{len(pts)} sweep(s) with an optimum: too few for a law "
                              "(need 3)")
-            continue
-        pts = _arrays(pts)  # the rest reads arrays: pandas per part costs more than the fits
-        s = pts["scale"] if has_s else None
-        d = pts["horizon"] if has_d else None
-        vary_s = has_s and np.unique(s).size >= 2
-        vary_d = has_d and np.unique(d).size >= 2
-        variables: tuple[str, ...] = ()
-        fixed_ratio = False
-        if vary_s and vary_d:
-            if collinear(np.log(s), np.log(d)):
-                fixed_ratio = True
+                continue
+            pts = _arrays(pts)  # the rest reads arrays: pandas per part costs more than fits
+            s = pts["scale"] if has_s else None
+            d = pts["horizon"] if has_d else None
+            vary_s = has_s and np.unique(s).size >= 2
+            vary_d = has_d and np.unique(d).size >= 2
+            variables: tuple[str, ...] = ()
+            fixed_ratio = False
+            if vary_s and vary_d:
+                if collinear(np.log(s), np.log(d)):
+                    fixed_ratio = True
+                    variables = ("scale",)
+                    self._fixed_ratio.append(label.strip(" []") or "all runs")
+                else:
+                    variables = ("scale", "horizon")
+            elif vary_s:
                 variables = ("scale",)
-                fixed_ratio_groups.append(label.strip(" []") or "all runs")
-            else:
-                variables = ("scale", "horizon")
-        elif vary_s:
-            variables = ("scale",)
-        elif vary_d:
-            variables = ("horizon",)
-        if not variables:
-            continue
-        need = len(variables) + 2
-        if len(pts["index"]) >= need:
-            for item in _power_law_items(pts, boot, variables, group, ci, primary=True):
-                power.append((len(laws), item))
-                laws.append(None)
-        else:
-            notes.append(f"{label}{len(pts['index'])} optima: too few for a law in "
-                         f"{' and '.join(variables)} (need {need})")
-        if not extra:
-            continue
-        # Conditional laws: vs scale at each horizon, vs horizon at each scale.
-        if len(variables) == 2:
-            for var, other in (("scale", "horizon"), ("horizon", "scale")):
-                for val, part in _parts(pts, other):
-                    if _nunique(part[var]) >= 3:
-                        for item in _power_law_items(part, boot, (var,),
-                                                     {**group, other: float(val)}, ci,
-                                                     primary=False, targets=("lr_opt",)):
-                            power.append((len(laws), item))
-                            laws.append(None)
-        # Loss laws vs scale: per horizon, or over all points at a fixed ratio / no horizon.
-        if vary_s:
-            parts = ([(None, pts)] if (fixed_ratio or not has_d)
-                     else _parts(pts, "horizon"))
-            for val, part in parts:
-                if _nunique(part["scale"][np.isfinite(part["loss_opt"])]) >= 4:
-                    g = group if val is None else {**group, "horizon": float(val)}
-                    loss.append((len(laws), _loss_law_item(part, boot, g, ci)))
+            elif vary_d:
+                variables = ("horizon",)
+            if not variables:
+                continue
+            need = len(variables) + 2
+            if len(pts["index"]) >= need:
+                for item in _power_law_items(pts, boot, variables, group, ci, primary=True):
+                    power.append((len(laws), item))
                     laws.append(None)
-    _fit_pending(laws, power, loss, fix)
-    if fixed_ratio_groups:
-        where = "" if fixed_ratio_groups == ["all runs"] else f" ({'; '.join(fixed_ratio_groups)})"
-        notes.append(f"horizon is proportional to scale (fixed tokens per parameter){where}: "
-                     "the joint law is not identifiable; fitting lr_opt vs scale")
-    return laws
+            else:
+                notes.append(f"{label}{len(pts['index'])} optima: too few for a law in "
+                             f"{' and '.join(variables)} (need {need})")
+            if not extra:
+                continue
+            # Conditional laws: vs scale at each horizon, vs horizon at each scale.
+            if len(variables) == 2:
+                for var, other in (("scale", "horizon"), ("horizon", "scale")):
+                    for val, part in _parts(pts, other):
+                        if _nunique(part[var]) >= 3:
+                            for item in _power_law_items(part, boot, (var,),
+                                                         {**group, other: float(val)}, ci,
+                                                         primary=False, targets=("lr_opt",)):
+                                power.append((len(laws), item))
+                                laws.append(None)
+            # Loss laws vs scale: per horizon, or over all points at a fixed ratio / none.
+            if vary_s:
+                parts = ([(None, pts)] if (fixed_ratio or not has_d)
+                         else _parts(pts, "horizon"))
+                for val, part in parts:
+                    if _nunique(part["scale"][np.isfinite(part["loss_opt"])]) >= 4:
+                        g = group if val is None else {**group, "horizon": float(val)}
+                        loss.append((len(laws), _loss_law_item(part, boot, g, ci)))
+                        laws.append(None)
+
+    def flush(self) -> None:
+        """Fit every law waiting (``_fit_pending``)."""
+        _fit_pending(self.laws, self._power, self._loss, self.fix)
+
+    def finish(self) -> list[LawFit]:
+        """Every law added, fitted, in group order (and the note on groups whose horizon is
+        tied to their scale)."""
+        self.flush()
+        if self._fixed_ratio:
+            where = ("" if self._fixed_ratio == ["all runs"]
+                     else f" ({'; '.join(self._fixed_ratio)})")
+            self.notes.append("horizon is proportional to scale (fixed tokens per parameter)"
+                              f"{where}: the joint law is not identifiable; fitting lr_opt "
+                              "vs scale")
+        return self.laws
+
+
+def without_draws(law: LawFit) -> LawFit:
+    """The law as a fit keeps it after its intervals are made: a primary law keeps its
+    coefficient draws (predictions, audits and the JSON read them); a conditional law or a
+    loss law keeps them only where its printed summary reads them (a power law whose C
+    under- or overflows: its interval is printed as exp of the draws' ln C percentiles)."""
+    if law.primary or law.boot is None:
+        return law
+    lc = law.log_C
+    if law.target != "loss_opt" and lc is not None and np.isfinite(lc) and not -690 < lc < 690:
+        return law
+    return law.replace(boot=None)
 
 
 # The laws are fitted in batches of by groups whose draws take at most about this many
@@ -203,10 +247,10 @@ def _power_law_items(pts: dict, boot, variables, group, ci, primary,
         yb, notes = None, []
         if boot is not None:
             with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-                if target == "lr_opt":  # see pipeline._law_draws
+                if target == "lr_opt":  # see estimate._law_rule
                     yb = np.exp(boot.law_columns(cols))
                 else:
-                    yb = boot.curvature[:, cols[keep]]
+                    yb = boot.columns("curvature", cols[keep])
                     yb = np.where(yb > 0, yb, np.nan)
             yb, notes = _with_noise(yb)
         values = {v: arr[v][keep] for v in variables}
@@ -295,7 +339,7 @@ def _loss_law_item(pts: dict, boot, group, ci) -> dict:
     its notes."""
     finite = np.isfinite(pts["loss_opt"])
     cols = pts["index"][finite]
-    yb, notes = (boot.loss_opt[:, cols], []) if boot is not None else (None, [])
+    yb, notes = (boot.columns("loss_opt", cols), []) if boot is not None else (None, [])
     if yb is not None:
         yb, notes = _with_noise(yb)
     return {"s": pts["scale"][finite], "y": pts["loss_opt"][finite],

@@ -98,6 +98,7 @@ RULES: dict[str, Rule] = {
     "flat_z": Rule("real", "a finite number >= 0 or None", lo=0, none=True),
     "optima": Rule("flag", "True, False or None (detected)", none=True),
     "require_optimum": Rule("flag", "True or False"),
+    "keep_draws": Rule("flag", "True or False"),
     "fix": Rule("fix", "a mapping of exponent a (scale) or b (horizon) to a finite number",
                 none=True, tail="e.g. {'a': 0}"),
     "missing_loss": Rule("choice", "'skip' or 'diverged'", choices=("skip", "diverged")),
@@ -389,6 +390,7 @@ class FitOptions(_Options):
     optima_level: float = 0.95
     joint: str | None = None
     require_optimum: bool = False
+    keep_draws: bool = False
 
     _rule_of = {"reference": None, "joint": None}
 

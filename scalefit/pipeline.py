@@ -10,23 +10,16 @@ resamples (``core.optimum``, ``core.bootstrap``) and every law (``core.laws``,
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .core.bootstrap import (
-    BootSweeps,
-    bracket_draws,
-    censored_interval,
-    percentile_ci,
-)
 from .core.noise import FLAT_Z, group_noise
-from .core.optimum import DEFAULT_WINDOW, FLAT, GAP_SD, MAX_MISFIT, STATUS_NAMES, fit_sweeps
-from .core.resamples import LawRule
+from .core.optimum import DEFAULT_WINDOW, FLAT, GAP_SD, MAX_MISFIT, fit_sweeps
 from .errors import ScalefitInputError
+from .estimate import estimate
 from .fit_notes import status_notes
 from .grouping import (
     BLOWUP,
@@ -44,7 +37,7 @@ from .grouping import (
 from .joint import check_column as check_joint_column
 from .joint import check_present as check_joint_present
 from .joint import fit_joint, progress_part, with_joint
-from .laws import fit_laws
+from .laws import fit_laws, without_draws
 from .noise_plan import flat_statuses, noise_notes, noise_plan
 from .optima_table import is_optima_table, load_optima
 from .options import Columns, FitOptions, check
@@ -88,6 +81,7 @@ def fit(
     flat_z: float | None = FLAT_Z,
     fix: dict[str, float] | None = None,
     branch_of: str | None = None,
+    keep_draws: bool = False,
 ) -> FitResult:
     """Fit optimal LRs per sweep and power laws of the optimum, with bootstrap intervals.
 
@@ -142,6 +136,10 @@ def fit(
         table has it, as the reference trainer's WSD rows do): runs sharing one are
         branches of one run (cooldowns at several horizons), and the bootstrap resamples
         them together, as one unit across sweeps (a note says so).
+    keep_draws: keep every law's bootstrap draws (``Law.boot``); by default only primary
+        laws keep theirs (predictions, audits and the JSON read them): a conditional law
+        or a loss law has its intervals at the fit's level, made from its draws, but no
+        draws for another level, a band or the draws of a prediction.
     The result's ``warnings`` name repeated rows, and columns that vary within a sweep
     without being ``by`` columns (their runs are pooled).
     """
@@ -152,7 +150,7 @@ def fit(
                       reference=reference, diverged_above=diverged_above, blowup=blowup,
                       max_misfit=max_misfit, floor_gap=floor_gap, flat_z=flat_z, fix=fix,
                       optima=optima, optima_level=optima_level, joint=joint,
-                      require_optimum=require_optimum)
+                      require_optimum=require_optimum, keep_draws=keep_draws)
     return fit_with(table, cols, opts, fmt=fmt, source=source,
                     progress=check("progress", progress))
 
@@ -199,10 +197,9 @@ def fit_with(table, cols: Columns, opts: FitOptions, fmt: str | None = None,
     report, bar = resolve(progress, "bootstrap", after="fitting laws")
     parts = 2 if opts.joint is not None else 1  # the joint surfaces redraw the same resamples
     with bar:
-        if opts.n_boot > 0:
-            ss = ss.resample(opts.n_boot, opts.seed, opts.window, progress_part(report, 0, parts))
-        optima, laws, quality, boot = _estimate(ss, opts, notes, quality=opts.joint is None,
-                                                flat_z=flat_z_g)
+        optima, laws, quality, boot = estimate(ss, opts, notes, quality=opts.joint is None,
+                                               flat_z=flat_z_g,
+                                               progress=progress_part(report, 0, parts))
         ss = ss.replace(boot=boot)
         joint_fit = None
         if opts.joint is not None:
@@ -265,6 +262,8 @@ def _fit_optima(df, src, cols: Columns, opts: FitOptions, fmt) -> FitResult:
     if by:
         quality = TransferQuality(**transfer_quality(optima, opt.boot, list(by), ci,
                                                      opts.reference, laws), level=ci)
+    if not opts.keep_draws:
+        laws = [without_draws(law) for law in laws]
     inp = {"source": src, "rows": opt.rows, "columns": opt.columns, "by": list(by),
            "diverged": 0, "groups": len(optima), "kind": "optima"}
     if cols.extract:
@@ -342,119 +341,3 @@ def _noise(ss: SweepSet, opts: FitOptions, notes: list[str]):
     plan = (noise_plan(point, ss.n, ss.groups, list(ss.by), notes, noise)
             if opts.n_boot > 0 else None)
     return ss.replace(point=point, noise=noise, plan=plan), flat_z_g
-
-
-def _estimate(ss: SweepSet, opts: FitOptions, notes, quality: bool = True, flat_z=None):
-    """Optima table, laws, transfer quality and the resamples as the laws used them (no
-    noise where none was measured, ``x_law`` set) from the set's point fit and resamples."""
-    ci, boot, plan, point, sw = opts.ci, ss.boot, ss.plan, ss.point, ss.sweeps
-    if boot is not None:
-        unknown = ~plan["known"]  # in place: the arrays are this fit's own (no copy)
-        if unknown.any():
-            for k in ("x_opt", "loss_opt", "curvature"):
-                getattr(boot, k)[:, unknown] = np.nan
-            boot.best_level[:, unknown] = -1  # x_best NaN
-    optima = _optima_table(ss.groups, sw, point, boot, ci, list(ss.per_sweep))
-    if ss.noise is not None:
-        optima["noise_ratio"] = ss.noise.ratio
-        optima["aberrant"] = ss.noise.aberrant
-        optima["flat_z"] = flat_z if flat_z is not None else np.nan
-    if plan is not None:
-        optima["boot_kind"] = plan["kind"]
-        boot = _law_draws(boot, optima, point, sw, opts.seed)
-    by = list(ss.by)
-    laws = fit_laws(optima, boot, by, opts.include, ci, notes, extra=quality,
-                    fix=opts.fix_dict)
-    out_quality = None
-    if by and quality:
-        out_quality = TransferQuality(**transfer_quality(optima, boot, by, ci,
-                                                         opts.reference, laws), level=ci)
-    return optima, laws, out_quality, boot
-
-
-def _optima_table(groups: pd.DataFrame, sw, point, boot: BootSweeps | None,
-                  ci: float, per_sweep: list[dict]) -> pd.DataFrame:
-    """One row per sweep: keys, optimum, curvature and their intervals, status, counts.
-
-    Row j is column j of the resample arrays (the index is 0..G-1). An optimum interval
-    that runs off the tried LRs is open-ended there (``lr_opt_ci_open``)."""
-    df = groups.copy()
-    G = len(df)
-    ok = point.status == 0
-    brk = point.status == STATUS_NAMES.index("div_bracketed")
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        x_min, x_max = np.nanmin(sw.x, axis=1), np.nanmax(sw.x, axis=1)
-    df["lr_opt"] = np.exp(np.where(ok, point.x_opt, np.where(brk, point.x_best, np.nan)))
-    df["loss_opt"] = np.where(ok, point.loss_opt, np.nan)
-    df["curvature"] = np.where(ok, point.curvature, np.nan)
-    nan2 = np.full((2, G), np.nan)
-    if boot is not None:
-        x_ci = percentile_ci(boot.x_opt, ci)
-        k_ci = percentile_ci(boot.curvature, ci)
-        l_ci = percentile_ci(boot.loss_opt, ci)
-        valid = np.isfinite(boot.x_opt).mean(0)
-    else:
-        x_ci = k_ci = l_ci = nan2
-        valid = np.full(G, np.nan)
-    x_ci, open_ = censored_interval(np.where(ok, x_ci, np.nan), x_min, x_max)
-    if point.bracket is not None:
-        x_ci = np.where(brk, point.bracket, x_ci)
-    df["lr_opt_lo"], df["lr_opt_hi"] = np.exp(x_ci[0]), np.exp(x_ci[1])
-    df["lr_opt_ci_open"] = np.where(ok, open_, "")
-    df["loss_opt_lo"], df["loss_opt_hi"] = np.where(ok, l_ci, np.nan)
-    df["curvature_lo"], df["curvature_hi"] = np.where(ok, k_ci, np.nan)
-    df["lr_best"] = np.exp(point.x_best)
-    df["loss_best"] = point.loss_best
-    df["status"] = [STATUS_NAMES[c] for c in point.status]
-    df["n_window"] = point.n_window.astype(int)
-    df["n_lrs"] = np.isfinite(sw.x).sum(1)
-    df["fit_rmse"] = point.rmse
-    df["misfit"] = point.misfit
-    df["lr_window_lo"], df["lr_window_hi"] = np.exp(point.x_window)
-    df["lr_tried_lo"], df["lr_tried_hi"] = np.exp(x_min), np.exp(x_max)
-    df["lr_diverged"] = _lowest_diverged(per_sweep, df["lr_opt"].fillna(df["lr_best"]))
-    df["boot_valid"] = valid
-    return df
-
-
-def _lowest_diverged(per_sweep: list[dict], ref: pd.Series) -> np.ndarray:
-    """Per sweep, the lowest LR above ``ref`` (its optimum) at which a run diverged."""
-    out = np.full(len(per_sweep), np.nan)
-    for j, (r, x) in enumerate(zip(per_sweep, ref.to_numpy(float))):
-        lr = np.asarray(r["lr"], float)
-        div = lr[~np.isfinite(np.asarray(r["loss"], float)) & (lr > x)]
-        if div.size:
-            out[j] = div.min()
-    return out
-
-
-def _law_draws(boot: BootSweeps | None, optima: pd.DataFrame, point, sw, seed) -> BootSweeps:
-    """``boot`` with ``x_law``: ln lr_opt per sweep and resample as the laws use it.
-
-    ok sweeps: the resampled vertex clamped to the LRs the sweep tried (a law cannot learn
-    from a vertex the grid does not show; this makes law intervals conservative near the
-    grid's edges); div_bracketed: uniform over the bracket; others: the best LR of the
-    resample. Sweeps with no measured noise stay NaN.
-
-    ``x_law`` is a rule (``core.bootstrap.LawRule``) that makes the columns a reader asks
-    for from ``x_opt`` and the resamples' best levels: at 50,000 sweeps a stored (B, G)
-    array would be 400 MB. Only the bracket draws of ``div_bracketed`` sweeps are stored
-    ((B, number of such sweeps)).
-    """
-    if boot is None:
-        return None
-    x_min = np.log(optima["lr_tried_lo"].to_numpy(float))
-    x_max = np.log(optima["lr_tried_hi"].to_numpy(float))
-    st = optima["status"].to_numpy()
-    kind = np.where(st == "ok", LawRule.CLAMP, LawRule.BEST).astype(np.int8)
-    bracket = pos = None
-    brk = np.flatnonzero(st == "div_bracketed")
-    if brk.size and point.bracket is not None:
-        kind[brk] = LawRule.BRACKET
-        bracket = bracket_draws(point.bracket[0], point.bracket[1], boot.n_boot, seed, sw,
-                                cols=brk)
-        pos = np.full(st.size, -1, np.int64)
-        pos[brk] = np.arange(brk.size)
-    return boot.replace(law_rule=LawRule(kind=kind, x_min=x_min, x_max=x_max,
-                                         bracket=bracket, bracket_pos=pos))

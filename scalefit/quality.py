@@ -49,56 +49,112 @@ def transfer_quality(optima: pd.DataFrame, boot, by: list[str], ci: float,
     measures, their intervals, and ``R_curve``: the loss ratio to the reference at each
     shared scale, with its interval) and ``notes``.
     """
-    cols = [c for c in (*by, "status", "scale", "horizon", "lr_opt", "loss_opt", "curvature")
-            if c in optima]
-    opt = optima[list(dict.fromkeys(cols))]  # the columns read here: the filters copy less
-    notes: list[str] = []
-    ok = opt[opt["status"] == "ok"]
-    labels = _group_labels(opt, by)
-    if len(labels) < 1:
-        return {"by": by, "reference": reference, "horizon": None, "groups": [],
-                "notes": ["no groups"]}
+    run = TransferRun(optima, by, ci, reference)
+    if run.result is None:
+        run.reference_draws(boot)
+        run.add(list(run.labels), boot, laws)
+    return run.finish()
 
-    horizon = _common_horizon(ok, notes)
-    series = {}
-    for lab, key in labels.items():
-        sub = ok[_match(ok, by, key)]
-        if horizon is not None:
-            sub = sub[np.isclose(sub["horizon"], horizon)]
-        series[lab] = sub.sort_values("scale") if "scale" in sub else sub
 
-    # Loss asymptote per group: needed to choose a default reference.
-    # A group with an optimum that carries no measured noise gets no intervals (its draws
-    # would come from the other optima alone).
-    bt = {lab: (None if boot is None or _blind(boot, s) else boot) for lab, s in series.items()}
-    found = {lab: _series_laws(laws, labels[lab], s, bt[lab])
-             for lab, s in series.items()}
-    _fit_missing(found, series, bt, ci)
-    L_inf = _loss_asymptotes(series, bt, ci, {lab: f["loss_opt"] for lab, f in found.items()})
-    n_ok = {lab: len(s) for lab, s in series.items()}
-    ref = _choose_reference(reference, labels, series, notes, n_ok)
-    ratios = _ratio_fits(series, ref, bt)
+class TransferRun:
+    """``transfer_quality`` given the resamples block by block of whole ``by`` groups
+    (``scalefit.estimate``), so that those of the whole table need not be held at once.
 
-    groups = []
-    for lab, key in labels.items():
-        s = series[lab]
-        g: dict = {"group": key}
-        g.update(_lr_measures(s, bt[lab], ci, notes, lab, found[lab]["lr_opt"]))
-        g.update(_kappa(s, bt[lab], ci, notes, lab, found[lab]["curvature"]))
-        g.update(_ratio_measures(s, ci, notes, lab, lab == ref, ratios.get(lab)))
-        g["L_inf"] = L_inf[lab][0] if L_inf[lab][2] else None
-        g["L_inf_identified"], g["L_inf_reason"] = L_inf[lab][2], L_inf[lab][3]
-        g.update(_delta(L_inf[lab], L_inf[ref], ci, lab == ref))
-        groups.append(g)
-    reasons: dict[str, list] = {}
-    for g, lab in zip(groups, labels):
-        if not g["delta_L_inf_identified"]:
-            reasons.setdefault(g["delta_L_inf_reason"], []).append(str(lab))
-    for why, labs in reasons.items():
-        notes.append(f"delta_L_inf not identified for {len(labs)} group(s) ({', '.join(labs)}): "
-                     f"{why}")
-    return {"by": by, "reference": labels[ref] if len(by) > 1 else ref, "horizon": horizon,
-            "groups": groups, "notes": notes}
+    Made from the optima alone: the groups, their series, the horizon they are compared
+    at and the reference (its notes first, as ``transfer_quality`` writes them).
+    ``rows(label)``: the optima rows of a group; ``reference_draws(boot, cols)``: the
+    reference's series with its resamples (``cols``: the columns of its series' rows in
+    ``boot``; default the row labels), before any group is added; ``add(labels, boot,
+    laws, local)``: the measures of those groups from ``boot`` (``local``: the column of
+    each optima row in it, default the row labels) and the fit's laws of those groups;
+    ``finish``: the dict of ``transfer_quality``, groups and notes in group order. Each
+    group's numbers are those of one ``transfer_quality`` of the whole table; the fits
+    it makes here for the groups of one ``add`` are solved together.
+    """
+
+    def __init__(self, optima: pd.DataFrame, by: list[str], ci: float, reference=None):
+        cols = [c for c in (*by, "status", "scale", "horizon", "lr_opt", "loss_opt",
+                            "curvature") if c in optima]
+        opt = optima[list(dict.fromkeys(cols))]  # the columns read here: filters copy less
+        self.by, self.ci, self.opt = by, ci, opt
+        self.notes: list[str] = []
+        self.result = None
+        ok = opt[opt["status"] == "ok"]
+        self.labels = _group_labels(opt, by)
+        if len(self.labels) < 1:
+            self.result = {"by": by, "reference": reference, "horizon": None, "groups": [],
+                           "notes": ["no groups"]}
+            return
+        self.horizon = _common_horizon(ok, self.notes)
+        self.series = {}
+        for lab, key in self.labels.items():
+            sub = ok[_match(ok, by, key)]
+            if self.horizon is not None:
+                sub = sub[np.isclose(sub["horizon"], self.horizon)]
+            self.series[lab] = sub.sort_values("scale") if "scale" in sub else sub
+        n_ok = {lab: len(s) for lab, s in self.series.items()}
+        self.ref = _choose_reference(reference, self.labels, self.series, self.notes, n_ok)
+        self._groups: dict = {}
+        self._notes: dict = {}
+        self._L_inf: dict = {}
+        self._ref_bt = self._ref_loss = None
+
+    def rows(self, label) -> np.ndarray:
+        """The optima rows (labels) of group ``label``."""
+        return self.opt.index.to_numpy()[_match(self.opt, self.by, self.labels[label])]
+
+    def reference_draws(self, boot, cols: np.ndarray | None = None) -> None:
+        s = self.series[self.ref]
+        cols = s.index.to_numpy() if cols is None else cols
+        # A group with an optimum that carries no measured noise gets no intervals (its
+        # draws would come from the other optima alone).
+        if boot is not None and not _blind(boot, cols):
+            self._ref_bt = boot
+            self._ref_loss = boot.columns("loss_opt", cols)
+
+    def add(self, labels: list, boot, laws, local: np.ndarray | None = None) -> None:
+        series = {lab: self.series[lab] for lab in labels}
+        idx = {lab: s.index.to_numpy() if local is None else local[s.index.to_numpy()]
+               for lab, s in series.items()}
+        ci, ref = self.ci, self.ref
+        bt = {lab: (None if boot is None or _blind(boot, idx[lab]) else boot)
+              for lab in series}
+        found = {lab: _series_laws(laws, self.labels[lab], s, bt[lab])
+                 for lab, s in series.items()}
+        _fit_missing(found, series, bt, ci, idx)
+        # Loss asymptote per group: delta_L_inf is the difference to the reference's.
+        L_inf = _loss_asymptotes(series, bt, ci, {lab: f["loss_opt"] for lab, f in
+                                                  found.items()}, idx)
+        ratios = _ratio_fits(series, ref, self.series[ref], bt, idx,
+                             self._ref_loss if self._ref_bt is not None else None)
+        for lab in series:
+            s, notes = series[lab], []
+            g: dict = {"group": self.labels[lab]}
+            g.update(_lr_measures(s, bt[lab], ci, notes, lab, found[lab]["lr_opt"], idx[lab]))
+            g.update(_kappa(s, bt[lab], ci, notes, lab, found[lab]["curvature"]))
+            g.update(_ratio_measures(s, ci, notes, lab, lab == ref, ratios.get(lab)))
+            g["L_inf"] = L_inf[lab][0] if L_inf[lab][2] else None
+            g["L_inf_identified"], g["L_inf_reason"] = L_inf[lab][2], L_inf[lab][3]
+            self._groups[lab], self._notes[lab], self._L_inf[lab] = g, notes, L_inf[lab]
+
+    def finish(self) -> dict:
+        if self.result is not None:
+            return self.result
+        notes, ref, groups = self.notes, self.ref, []
+        for lab in self.labels:
+            notes += self._notes[lab]
+            g = self._groups[lab]
+            g.update(_delta(self._L_inf[lab], self._L_inf[ref], self.ci, lab == ref))
+            groups.append(g)
+        reasons: dict[str, list] = {}
+        for g, lab in zip(groups, self.labels):
+            if not g["delta_L_inf_identified"]:
+                reasons.setdefault(g["delta_L_inf_reason"], []).append(str(lab))
+        for why, labs in reasons.items():
+            notes.append(f"delta_L_inf not identified for {len(labs)} group(s) "
+                         f"({', '.join(labs)}): {why}")
+        return {"by": self.by, "reference": self.labels[ref] if len(self.by) > 1 else ref,
+                "horizon": self.horizon, "groups": groups, "notes": notes}
 
 
 def _series_laws(laws, key: dict, s: pd.DataFrame, boot) -> dict:
@@ -124,9 +180,10 @@ def _series_laws(laws, key: dict, s: pd.DataFrame, boot) -> dict:
     return out
 
 
-def _blind(boot, s: pd.DataFrame) -> bool:
-    """True when one of the series' optima has no valid resample (no measured noise)."""
-    return bool((~np.isfinite(boot.law_columns(s.index.to_numpy())).any(0)).any())
+def _blind(boot, cols: np.ndarray) -> bool:
+    """True when one of a series' optima (its columns in ``boot``) has no valid resample
+    (no measured noise)."""
+    return bool((~np.isfinite(boot.law_columns(cols)).any(0)).any())
 
 
 def _group_labels(opt: pd.DataFrame, by: list[str]) -> dict:
@@ -161,7 +218,7 @@ def _common_horizon(ok: pd.DataFrame, notes: list[str]) -> float | None:
     return float(best)
 
 
-def _loss_asymptotes(series: dict, bt: dict, ci: float, found: dict) -> dict:
+def _loss_asymptotes(series: dict, bt: dict, ci: float, found: dict, idx: dict) -> dict:
     """label -> (L_inf, its draws, identified, reason) of the group's loss law in scale:
     the fit's law where ``found`` has one, else fitted here (all of them in one search)."""
     out, todo = {}, []
@@ -171,7 +228,7 @@ def _loss_asymptotes(series: dict, bt: dict, ci: float, found: dict) -> dict:
         elif found.get(lab) is not None:
             out[lab] = _asymptote_of(found[lab])
         else:
-            yb = None if bt[lab] is None else bt[lab].loss_opt[:, s.index.to_numpy()]
+            yb = None if bt[lab] is None else bt[lab].columns("loss_opt", idx[lab])
             todo.append((lab, {"s": s["scale"].to_numpy(), "y": s["loss_opt"].to_numpy(),
                                "y_boot": yb, "group": {}, "ci_level": ci}))
     for (lab, _), law in zip(todo, loss_laws([item for _, item in todo])):
@@ -215,19 +272,19 @@ def _choose_reference(reference, labels: dict, series: dict, notes: list[str], n
     return ref
 
 
-def _fit_missing(found: dict, series: dict, bt: dict, ci: float) -> None:
+def _fit_missing(found: dict, series: dict, bt: dict, ci: float, idx: dict) -> None:
     """Into ``found``, the laws of lr_opt and curvature in scale of every series with 3 or
     more scales that the fit has none for (fitted here as ``fit_laws`` fits them, all in
-    one ``power_laws``)."""
+    one ``power_laws``); ``idx``: each series' columns in its resamples."""
     todo = []
     for lab, s in series.items():
         if "scale" not in s or s["scale"].nunique() < 3:
             continue
-        values, boot, idx = {"scale": s["scale"].to_numpy()}, bt[lab], s.index.to_numpy()
+        values, boot, cols = {"scale": s["scale"].to_numpy()}, bt[lab], idx[lab]
         if found[lab]["lr_opt"] is None:
             yb = None
             if boot is not None:
-                yb = np.exp(boot.law_columns(idx))
+                yb = np.exp(boot.law_columns(cols))
             todo.append((lab, "lr_opt", {
                 "target": "lr_opt", "values": values, "y": s["lr_opt"].to_numpy(),
                 "y_boot": yb, "variables": ("scale",), "group": {}, "ci_level": ci,
@@ -235,7 +292,7 @@ def _fit_missing(found: dict, series: dict, bt: dict, ci: float) -> None:
         if found[lab]["curvature"] is None:  # e.g. at one horizon of several: no such law
             kb = None
             if boot is not None:
-                kb = boot.curvature[:, idx]
+                kb = boot.columns("curvature", cols)
                 kb = np.where(kb > 0, kb, np.nan)
             todo.append((lab, "curvature", {
                 "target": "curvature", "values": values, "y": s["curvature"].to_numpy(),
@@ -244,7 +301,7 @@ def _fit_missing(found: dict, series: dict, bt: dict, ci: float) -> None:
         found[lab][target] = law
 
 
-def _lr_measures(s, boot, ci, notes, lab, law: LawFit) -> dict:
+def _lr_measures(s, boot, ci, notes, lab, law: LawFit, cols: np.ndarray) -> dict:
     out = {"lr_exponent": None, "lr_exponent_ci": None, "E": None, "E_ci": None,
            "extrapolation_error": None, "extrapolation_error_ci": None,
            "extrapolation_loss_cost": None, "n_scales": int(s["scale"].nunique())
@@ -254,7 +311,7 @@ def _lr_measures(s, boot, ci, notes, lab, law: LawFit) -> dict:
         return out
     yb = None
     if boot is not None:
-        yb = boot.law_columns(s.index.to_numpy())  # clamped to the tried LRs, as the laws
+        yb = boot.law_columns(cols)  # clamped to the tried LRs, as the laws
     out["lr_exponent"] = law.params["a"]
     out["E"] = law.rmse_log
     if yb is not None:
@@ -291,31 +348,34 @@ def _kappa(s, boot, ci, notes, lab, law: LawFit) -> dict:
 def _shared(s, ref) -> dict:
     """The scales at which a series and the reference both have an ok optimum (as an inner
     join on scale: the series' order, each of its rows with every reference row at its
-    scale): the scales, both losses and their columns in the resamples (``col``,
-    ``col_ref``)."""
+    scale): the scales, both losses and the positions of their rows in the series (``i``)
+    and in the reference's (``j``)."""
     sc, rsc = s["scale"].to_numpy(float), ref["scale"].to_numpy(float)
     pairs = [(i, j) for i, v in enumerate(sc)
              for j in np.flatnonzero((rsc == v) | (np.isnan(rsc) & np.isnan(v)))]
     i, j = (np.array([p[k] for p in pairs], dtype=np.int64) for k in (0, 1))
     return {"scale": s["scale"].to_numpy()[i], "loss_opt": s["loss_opt"].to_numpy(float)[i],
             "loss_opt_ref": ref["loss_opt"].to_numpy(float)[j],
-            "col": s.index.to_numpy()[i], "col_ref": ref.index.to_numpy()[j]}
+            "i": i, "j": j}
 
 
-def _ratio_fits(series: dict, ref, bt: dict) -> dict:
+def _ratio_fits(series: dict, ref, ref_series: pd.DataFrame, bt: dict, idx: dict,
+                ref_loss: np.ndarray | None) -> dict:
     """label -> the shared scales, R and its resamples, and the fits of R(s) on the point
     and on every resample (``core.quality.ratio_asymptotes``, all groups in one search),
-    for every group but the reference with a scale column."""
+    for every group of ``series`` but the reference with a scale column. ``idx``: each
+    series' columns in its resamples; ``ref_loss``: the resampled optimal losses of the
+    reference's series (None: it has none)."""
     out, problems = {}, []
     for lab, s in series.items():
         if lab == ref or "scale" not in s:
             continue
-        m = _shared(s, series[ref])
+        m = _shared(s, ref_series)
         R = m["loss_opt"] / m["loss_opt_ref"] - 1
         Rb = None
-        boot = bt[lab] if bt[ref] is not None else None
+        boot = bt[lab] if ref_loss is not None else None
         if boot is not None:
-            Rb = boot.loss_opt[:, m["col"]] / boot.loss_opt[:, m["col_ref"]] - 1
+            Rb = boot.columns("loss_opt", idx[lab][m["i"]]) / ref_loss[:, m["j"]] - 1
         out[lab] = {"m": m, "R": R, "Rb": Rb}
         if len(R) >= 4:
             sc = m["scale"]

@@ -359,11 +359,19 @@ def _spread(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def read_input(table, fmt: str | None = None, source: str | None = None):
-    """(DataFrame, name for messages) of a path, ``"-"`` or a DataFrame (copied)."""
+    """(DataFrame, name for messages) of a path, ``"-"`` or a DataFrame (copied: with
+    pandas' copy-on-write, always on from pandas 3, a shallow copy is one that neither
+    side's later changes reach, without a second copy of the data; a deep copy without
+    it)."""
     if isinstance(table, pd.DataFrame):
-        return table.copy(), source or "<DataFrame>"
+        return table.copy(deep=not _copy_on_write()), source or "<DataFrame>"
     src = source or ("<stdin>" if str(table) == "-" else str(table))
     return read_table(table, fmt), src
+
+
+def _copy_on_write() -> bool:
+    """Whether pandas copies a frame's data on write (pandas 3; an option in pandas 2)."""
+    return int(pd.__version__.split(".")[0]) >= 3 or pd.options.mode.copy_on_write is True
 
 
 def classify_status(values: pd.Series, status_ok=()):

@@ -38,8 +38,8 @@ LAYERS = [
     ("scalefit.fit_notes", 2),
     ("scalefit.schedule_spec", 2), ("scalefit.curve_table", 2), ("scalefit.curves", 4),
     ("scalefit.results", 3), ("scalefit.render.", 3), ("scalefit.backtests", 3),
-    ("scalefit.pipeline", 4), ("scalefit.chinchilla", 4), ("scalefit.isoflop", 4),
-    ("scalefit.joint", 4),
+    ("scalefit.pipeline", 4), ("scalefit.estimate", 4), ("scalefit.chinchilla", 4),
+    ("scalefit.isoflop", 4), ("scalefit.joint", 4),
     ("scalefit.planning", 3), ("scalefit.planning.next", 4), ("scalefit.backtest_table", 4),
     ("scalefit.cli", 5), ("scalefit.__main__", 6),
 ]

@@ -162,4 +162,6 @@ def test_optima_rows_are_bootstrap_columns(grouped):
     assert grouped.boot.x_opt.shape[1] == len(opt)
     ok = (opt["status"] == "ok").to_numpy()
     lo = np.exp(np.nanpercentile(grouped.boot.x_opt[:, ok], 2.5, axis=0))
-    np.testing.assert_allclose(lo, opt.loc[ok, "lr_opt_lo"], rtol=1e-9)
+    # the fit made lr_opt_lo from the float64 draws; it keeps them as float32 deviations
+    # from each sweep's optimum (within 2^-24 of the deviation): 1.4e-9 apart here
+    np.testing.assert_allclose(lo, opt.loc[ok, "lr_opt_lo"], rtol=1e-7)

@@ -305,24 +305,31 @@ def _group_parts(sw: Sweeps) -> list[tuple[Sweeps, slice | np.ndarray]]:
     parts = []
     for r0, r1 in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
         if r1 > r0:
-            parts.append(_sub_sweeps(sw, order[r0:r1]))
+            parts.append(sub_sweeps(sw, order[r0:r1]))
     return parts
 
 
-def _sub_sweeps(sw: Sweeps, gids: np.ndarray) -> tuple[Sweeps, np.ndarray]:
-    """The groups ``gids`` (consecutive in draw order) as a Sweeps of their own, and
-    ``gids``: their runs are one slice of the canonical arrays, in the same order."""
+def sub_sweeps(sw: Sweeps, gids) -> tuple[Sweeps, np.ndarray]:
+    """The groups ``gids`` (indices, any order) as a Sweeps of their own, group ``i`` being
+    ``gids[i]``, and ``gids``: their runs in the same canonical order (by draw rank, then
+    level, then loss) and their own streams, so each draws and fits what it does in ``sw``.
+    """
+    gids = np.asarray(gids, np.int64)
+    rank = np.empty(sw.n_groups, np.int64)
+    rank[np.asarray(sw.rng_order)] = np.arange(sw.n_groups)
+    order = np.argsort(rank[gids], kind="stable")  # local groups in draw order
     sizes = sw.group_size[gids]
-    p0 = int(sw.group_start[gids[0]])
-    p1 = p0 + int(sizes.sum())
-    local = np.full(sw.n_groups, -1, dtype=np.int64)
-    local[gids] = np.arange(len(gids))
-    part = Sweeps(x=sw.x[gids], run_group=local[sw.run_group[p0:p1]],
-                  run_level=sw.run_level[p0:p1], run_loss=sw.run_loss[p0:p1],
-                  group_start=sw.group_start[gids] - p0, group_size=sizes,
-                  rng_order=np.arange(len(gids)),
-                  x_div=None if sw.x_div is None else sw.x_div[gids],
-                  stream=None if sw.stream is None else sw.stream[gids])
+    starts = sw.group_start[gids[order]]
+    n = sizes[order]
+    ends = np.cumsum(n)
+    pos = np.repeat(starts - (ends - n), n) + np.arange(int(ends[-1]) if len(n) else 0)
+    group_start = np.empty(len(gids), np.int64)
+    group_start[order] = ends - n
+    part = Sweeps(x=sw.x[gids], run_group=np.repeat(order, n), run_level=sw.run_level[pos],
+                  run_loss=sw.run_loss[pos], group_start=group_start, group_size=sizes,
+                  rng_order=order, x_div=None if sw.x_div is None else sw.x_div[gids],
+                  stream=None if sw.stream is None else sw.stream[gids],
+                  run_cluster=None if sw.run_cluster is None else sw.run_cluster[pos])
     return part, gids
 
 

@@ -1,11 +1,17 @@
-"""The resamples of every sweep as the fit keeps them (``BootSweeps``), and the rule that
-makes the laws' view of them column by column (``LawRule``).
+"""The resamples of every sweep as the fit keeps them (``BootSweeps``), the rule that
+makes the laws' view of them column by column (``LawRule``), and the compact form of a
+(B, G) array of draws (``CompactDraws``).
 
 At 50,000 sweeps and 1,000 resamples one (B, G) float64 array is 400 MB, so what can be
 made from what is kept is made on each access instead of stored: the best LR of each
 resample is kept as a level index (one byte for up to 127 levels), and ``x_law`` (ln
 lr_opt as the laws use it) as a rule over ``x_opt`` and those indices. Made or stored,
-the numbers are the same, to the bit.
+the numbers are the same, to the bit. A fit of runs keeps ``x_opt``, ``loss_opt`` and
+``curvature`` as ``CompactDraws`` (float32 deviations from each sweep's point estimate,
+half the bytes) once every interval, law and measure of the fit has been computed from
+the float64 draws (``scalefit.estimate``); read back they are float64 again, within
+2^-24 of their deviation from the point estimate (what a backtest or a reader of
+``FitResult.boot`` gets).
 """
 
 from __future__ import annotations
@@ -15,16 +21,57 @@ from dataclasses import dataclass
 import numpy as np
 
 
+@dataclass(frozen=True)
+class CompactDraws:
+    """A (B, G) array of draws kept as float32 deviations from a float64 centre per column
+    (a sweep's point estimate): ``centre[g] + dev[b, g]`` read back in float64. NaN stays
+    NaN; a value is off by at most 2^-24 of its deviation from the centre (a deviation
+    beyond float32's range, about 3.4e38, reads back as +-inf).
+
+    ``empty(B, G)`` makes one to fill column block by column block (``put``);
+    ``columns(cols)`` reads some columns back, ``full()`` all of them (a new array)."""
+
+    dev: np.ndarray
+    centre: np.ndarray
+
+    @classmethod
+    def empty(cls, n_boot: int, n_cols: int) -> CompactDraws:
+        return cls(dev=np.empty((n_boot, n_cols), np.float32), centre=np.zeros(n_cols))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.dev.shape
+
+    def put(self, cols, values: np.ndarray, centre: np.ndarray) -> None:
+        """Write the float64 draws ``values`` (B, len(cols)) of columns ``cols`` (indices or
+        a slice) around ``centre`` (their point estimates; NaN or inf: 0 is used)."""
+        c = np.where(np.isfinite(centre), centre, 0.0)
+        self.centre[cols] = c
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.dev[:, cols] = values - c
+
+    def columns(self, cols) -> np.ndarray:
+        """(B, len(cols)) float64 draws of columns ``cols`` (indices or a slice)."""
+        return self.centre[cols] + self.dev[:, cols].astype(np.float64)
+
+    def full(self) -> np.ndarray:
+        """Every column, (B, G) float64 (a new array)."""
+        return self.columns(slice(None))
+
+
 class BootSweeps:
     """Sweep estimates on every resample: arrays of shape (B, G).
 
     ``x_opt``, ``loss_opt``, ``curvature`` are NaN where that resample has no convex
     fit with 3 levels (an ``edge`` resample of a bracketed group still counts: its
-    parabola is used, so wide intervals are not hidden). ``x_best``: ln lr of each
-    resample's best level; the bootstrap keeps it as level indices (``best_level``, (B, G)
-    small integers, -1 where no level has a finite run, with ``levels``, the (G, J) ln lr
-    of the levels) and ``x_best`` makes the floats on each access (``x_best_of`` for
-    some columns).
+    parabola is used, so wide intervals are not hidden). Each is held as given (a float64
+    array) or as ``CompactDraws`` (a fit of runs keeps them so, module docstring); read
+    back it is a float64 array either way: ``x_opt`` etc. give all columns (made on each
+    access when compact), ``columns(name, cols)`` some of them (what every reader in the
+    package uses). ``x_best``: ln lr of each resample's best level; the bootstrap keeps
+    it as level indices (``best_level``, (B, G) small integers, -1 where no level has a
+    finite run, with ``levels``, the (G, J) ln lr of the levels) and ``x_best`` makes
+    the floats on each access (``x_best_of`` for some columns).
 
     ``x_law``: ln lr_opt of every sweep as the laws use it (the pipeline sets it: vertices
     clamped to the tried LRs, the bracket of a ``div_bracketed`` sweep, the best LR of
@@ -38,16 +85,16 @@ class BootSweeps:
     Immutable: ``replace`` makes a copy with changes (the arrays are shared).
     """
 
-    __slots__ = ("x_opt", "loss_opt", "curvature", "best_level", "levels", "law_rule",
+    __slots__ = ("_x_opt", "_loss_opt", "_curvature", "best_level", "levels", "law_rule",
                  "_x_best", "_x_law")
 
-    def __init__(self, x_opt: np.ndarray, loss_opt: np.ndarray, curvature: np.ndarray,
-                 x_best: np.ndarray | None = None, x_law: np.ndarray | None = None, *,
-                 best_level: np.ndarray | None = None, levels: np.ndarray | None = None,
-                 law_rule: LawRule | None = None):
+    def __init__(self, x_opt: np.ndarray | CompactDraws, loss_opt: np.ndarray | CompactDraws,
+                 curvature: np.ndarray | CompactDraws, x_best: np.ndarray | None = None,
+                 x_law: np.ndarray | None = None, *, best_level: np.ndarray | None = None,
+                 levels: np.ndarray | None = None, law_rule: LawRule | None = None):
         if x_law is not None and law_rule is not None:
             raise ValueError("BootSweeps: give x_law or law_rule, not both")
-        for k, v in (("x_opt", x_opt), ("loss_opt", loss_opt), ("curvature", curvature),
+        for k, v in (("_x_opt", x_opt), ("_loss_opt", loss_opt), ("_curvature", curvature),
                      ("_x_best", x_best), ("_x_law", x_law), ("best_level", best_level),
                      ("levels", levels), ("law_rule", law_rule)):
             object.__setattr__(self, k, v)
@@ -57,7 +104,7 @@ class BootSweeps:
 
     def replace(self, **changes) -> BootSweeps:
         """A copy with ``changes`` (keyword arguments of the constructor)."""
-        kw = {"x_opt": self.x_opt, "loss_opt": self.loss_opt, "curvature": self.curvature,
+        kw = {"x_opt": self._x_opt, "loss_opt": self._loss_opt, "curvature": self._curvature,
               "x_best": self._x_best, "x_law": self._x_law, "best_level": self.best_level,
               "levels": self.levels, "law_rule": self.law_rule}
         if "law_rule" in changes:
@@ -69,7 +116,33 @@ class BootSweeps:
 
     @property
     def n_boot(self) -> int:
-        return self.x_opt.shape[0]
+        return self._x_opt.shape[0]
+
+    def compact(self, name: str) -> bool:
+        """Whether ``x_opt``, ``loss_opt`` or ``curvature`` (``name``) is held as
+        ``CompactDraws``."""
+        return isinstance(getattr(self, "_" + name), CompactDraws)
+
+    @property
+    def x_opt(self) -> np.ndarray:
+        """(B, G) resampled ln lr_opt (float64; made on each access when compact)."""
+        return _all(self._x_opt)
+
+    @property
+    def loss_opt(self) -> np.ndarray:
+        """(B, G) resampled optimal loss (float64; made on each access when compact)."""
+        return _all(self._loss_opt)
+
+    @property
+    def curvature(self) -> np.ndarray:
+        """(B, G) resampled curvature (float64; made on each access when compact)."""
+        return _all(self._curvature)
+
+    def columns(self, name: str, cols) -> np.ndarray:
+        """``x_opt[:, cols]``, ``loss_opt[:, cols]`` or ``curvature[:, cols]`` (``name``;
+        cols: indices or a slice) without the other columns."""
+        v = getattr(self, "_" + name)
+        return v.columns(cols) if isinstance(v, CompactDraws) else v[:, cols]
 
     @property
     def x_best(self) -> np.ndarray | None:
@@ -100,11 +173,18 @@ class BootSweeps:
         ``x_law`` is set: the resampled ln lr_opt the laws read."""
         if self.law_rule is not None:
             return self.law_rule.columns(self, cols)
-        return (self._x_law if self._x_law is not None else self.x_opt)[:, cols]
+        if self._x_law is not None:
+            return self._x_law[:, cols]
+        return self.columns("x_opt", cols)
 
     def has_law(self) -> bool:
         """Whether ``x_law`` is set (as an array or a rule)."""
         return self.law_rule is not None or self._x_law is not None
+
+
+def _all(v) -> np.ndarray:
+    """Every column of a stored array of draws, as a float64 array."""
+    return v.full() if isinstance(v, CompactDraws) else v
 
 
 @dataclass(frozen=True)
@@ -138,12 +218,25 @@ class LawRule:
                 at = np.flatnonzero(kind == k)
                 c = cols[at]
                 if k == self.CLAMP:
-                    out[:, at] = np.clip(boot.x_opt[:, c], self.x_min[c], self.x_max[c])
+                    out[:, at] = np.clip(boot.columns("x_opt", c), self.x_min[c],
+                                         self.x_max[c])
                 elif k == self.BRACKET:
                     out[:, at] = self.bracket[:, self.bracket_pos[c]]
                 else:
                     out[:, at] = boot.x_best_of(c)
         return out
+
+    def subset(self, cols: np.ndarray) -> LawRule:
+        """The rule of the columns ``cols`` (indices) alone, numbered 0..len(cols)-1."""
+        cols = np.asarray(cols, np.int64)
+        bracket = pos = None
+        if self.bracket is not None:
+            pos = self.bracket_pos[cols]
+            have = pos >= 0
+            bracket = self.bracket[:, pos[have]]
+            pos = np.where(have, np.cumsum(have) - 1, -1)
+        return LawRule(kind=self.kind[cols], x_min=self.x_min[cols], x_max=self.x_max[cols],
+                       bracket=bracket, bracket_pos=pos)
 
 
 def level_dtype(J: int):

@@ -44,8 +44,10 @@ class FitResult(Immutable):
     ``laws``: tuple of ``Law``; ``quality``: ``TransferQuality`` with ``by`` (or None);
     ``input``, ``settings``: what was fitted and how; ``notes``: what the fit noticed;
     ``warnings``: pooling hints (text columns that vary within a sweep);
-    ``boot``: the resampled optima (``core.bootstrap.BootSweeps``; None after
-    ``load_fit``); ``runs``: per sweep, its runs' ``lr`` and ``loss`` (NaN = diverged);
+    ``boot``: the resampled optima (``core.bootstrap.BootSweeps``, its ``x_opt``,
+    ``loss_opt`` and ``curvature`` kept as float32 deviations from the point fit, read
+    back as float64; None after ``load_fit``); ``runs``: per sweep, its runs' ``lr``
+    and ``loss`` (NaN = diverged);
     ``origin``: the file it was read from (None for a fit made here); ``joint``: the
     joint LR x batch-size part (``results.joint.JointFit``) of a fit with ``joint=COLUMN``
     (its 1-D optima and laws are then those of every batch size), else None;
