@@ -25,10 +25,10 @@ import platform
 import warnings
 
 import numpy as np
-
-import scalefit
 from core import cpu_name  # benchmarks/core.py: this script's folder is on sys.path
 from forecast import CASES
+
+import scalefit
 
 
 def _fit(X, y, w):
