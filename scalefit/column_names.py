@@ -124,21 +124,32 @@ def _find_role(role: str, by_name: dict[str, list[str]], used: set, src: str) ->
     return None
 
 
+def last_part(name: object) -> str:
+    """The normalized last part of a name under a namespace (``config.seed`` -> ``seed``;
+    a name without ``.`` or ``/`` is itself)."""
+    return normalize_name(re.split(r"[./]", str(name))[-1])
+
+
+def namespaced_alias(name: object, aliases) -> str | None:
+    """The longest proper trailing part of a namespaced name (split at ``.`` and ``/``,
+    joined with ``_``) that is in ``aliases``: ``summary.eval/loss`` -> ``eval_loss``,
+    ``config.lr`` -> ``lr``; None for a name without a namespace or without such a part."""
+    parts = [p for p in (normalize_name(x) for x in re.split(r"[./]", str(name))) if p]
+    for i in range(1, len(parts)):  # the longest proper suffix first
+        if "_".join(parts[i:]) in aliases:
+            return "_".join(parts[i:])
+    return None
+
+
 def _by_namespaced(columns: list[str]) -> dict[str, list[str]]:
     """Columns under a namespace, as experiment trackers export them (``config.lr``,
-    ``config.optimizer.lr``, ``summary.eval/loss``), keyed by the longest trailing part
-    that is an alias: ``eval/loss`` -> ``eval_loss``, ``summary.loss`` -> ``loss``. A
-    column named without ``.`` or ``/`` is not namespaced."""
+    ``config.optimizer.lr``, ``summary.eval/loss``), keyed by ``namespaced_alias``."""
     aliases = {a for tiers in ALIASES.values() for tier in tiers for a in tier}
     out: dict[str, list[str]] = {}
     for c in columns:
-        parts = [normalize_name(p) for p in re.split(r"[./]", str(c))]
-        parts = [p for p in parts if p]
-        for i in range(1, len(parts)):  # the longest proper suffix first
-            name = "_".join(parts[i:])
-            if name in aliases:
-                out.setdefault(name, []).append(c)
-                break
+        name = namespaced_alias(c, aliases)
+        if name is not None:
+            out.setdefault(name, []).append(c)
     return out
 
 

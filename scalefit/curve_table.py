@@ -17,12 +17,12 @@ description to give. Rows with a missing or non-finite loss are dropped (counted
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from .column_names import namespaced_alias
 from .core.schedules import ScheduleSpec, build_schedule
 from .errors import ScalefitInputError
 from .schedule_spec import format_schedule, parse_schedule
@@ -82,11 +82,9 @@ def _find(df: pd.DataFrame, role: str, explicit: str | None, src: str) -> str | 
     # the longest trailing part that is an alias, when no column has an exact name.
     spaced: dict[str, list] = {}
     for c in df.columns:
-        parts = [p for p in (normalize_name(x) for x in re.split(r"[./]", str(c))) if p]
-        for i in range(1, len(parts)):
-            if "_".join(parts[i:]) in CURVE_ALIASES[role]:
-                spaced.setdefault("_".join(parts[i:]), []).append(c)
-                break
+        name = namespaced_alias(c, CURVE_ALIASES[role])
+        if name is not None:
+            spaced.setdefault(name, []).append(c)
     for alias in CURVE_ALIASES[role]:
         hits = spaced.get(alias, [])
         if len(hits) > 1:

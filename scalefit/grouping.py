@@ -10,11 +10,11 @@ columns that vary within a sweep without being ``--by`` columns (a likely forgot
 from __future__ import annotations
 
 import dataclasses
-import re
 
 import numpy as np
 import pandas as pd
 
+from .column_names import last_part
 from .core.defaults import BLOWUP  # noqa: F401 (re-exported)
 from .errors import ScalefitInputError
 from .render.format import fmt, name_list
@@ -226,6 +226,8 @@ def near_level_hints(runs: RunTable) -> list[str]:
     return out
 
 
+# Name parts of a replicate label (a run of the same settings again).
+SEED_PARTS = {"seed", "seeds", "rep", "reps", "repeat", "replicate", "replica", "trial"}
 # Names of a training-progress column (its last namespace part): when it differs between
 # rows of one run, the rows are checkpoints of a history, not runs.
 STEP_NAMES = frozenset({"step", "steps", "global_step", "train_step", "iteration",
@@ -243,12 +245,10 @@ def history_hints(runs: RunTable) -> list[str]:
         return []
     roles = {c for r, c in runs.columns.items() if c and r != "loss"}
     reps = [c for c in df.columns if c not in roles and c not in runs.by
-            and set(normalize_name(c).split("_")) & {"seed", "seeds", "rep", "reps", "repeat",
-                                                     "replicate", "replica", "trial"}]
+            and set(normalize_name(c).split("_")) & SEED_PARTS]
     keys = [c for c in df.columns if c in roles] + list(runs.by) + reps
     for col in df.columns:
-        last = normalize_name(re.split(r"[./]", str(col))[-1])
-        if col in keys or col in runs.columns.values() or last not in STEP_NAMES:
+        if col in keys or col in runs.columns.values() or last_part(col) not in STEP_NAMES:
             continue
         if not (df[col].groupby([df[k] for k in keys], dropna=False).nunique() > 1).any():
             continue
@@ -357,22 +357,20 @@ def duplicate_runs(runs: RunTable, gid: np.ndarray | None = None) -> str | None:
             "drop them if they are copies of one run")
 
 
-SEED_PARTS = {"seed", "seeds", "rep", "reps", "repeat", "replicate", "replica", "trial"}
-
-
 def repeated_seed_runs(runs: RunTable) -> list[str]:
     """Rows equal to another row in every setting, the replicate label (seed, ...)
     included, but with a different result: one run logged twice (resumed, re-run, two
     exports joined), read as two replicates. Settings: every column but the loss and
     status, outcomes and measurements (``OUTCOME_PARTS``), provenance (``PROVENANCE``)
     and per-run labels (a value per row: run ids, names, times). One line naming the
-    first pair of rows."""
+    first pair of rows. Not asked of a table of histories (``history_hints`` says that
+    once: its checkpoints would all match here)."""
     df = runs.raw
-    if df is None or not runs.columns.get("lr") or history_hints(runs):
-        return []  # a table of histories: said once, by history_hints
+    if df is None or not runs.columns.get("lr"):
+        return []
     skip = {runs.columns.get("loss"), runs.columns.get("status")} | set(PROVENANCE)
     reps = [c for c in df.columns if c not in skip and df[c].notna().all()
-            and set(normalize_name(re.split(r"[./]", str(c))[-1]).split("_")) & SEED_PARTS]
+            and set(last_part(c).split("_")) & SEED_PARTS]
     if not reps:
         return []
     keys = [c for c in df.columns if c not in skip

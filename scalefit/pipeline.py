@@ -223,8 +223,8 @@ def fit_with(table, cols: Columns, opts: FitOptions, fmt: str | None = None,
     result = FitResult(
         optima=optima, laws=laws, input=inp, settings=_settings(cols, opts), notes=notes,
         warnings=[*runs.warnings, *pooling_hints(runs, cols.branch_of),
-                  *near_level_hints(runs), *history_hints(runs),
-                  *repeated_seed_runs(runs)], quality=quality,
+                  *near_level_hints(runs), *(history_hints(runs) or repeated_seed_runs(runs))],
+        quality=quality,
         boot=boot, runs=per_sweep, joint=joint_fit, sweep_set=ss,
     )
     if opts.require_optimum:

@@ -205,11 +205,9 @@ def flatten_objects(df: pd.DataFrame) -> pd.DataFrame:
     role (``lr``, ``loss``, ...: a nested value there is refused by the table's checks).
     ``attrs[FLATTENED]``: column -> (first row with an object, its JSON, the leaf columns).
     """
-    nested = [c for c in df.columns if normalize_name(c) not in ROLE_NAMES
-              and df[c].notna().any()
-              and df[c].map(lambda v: isinstance(v, dict) or v is None
-                            or (isinstance(v, float) and v != v)).all()
-              and df[c].map(lambda v: isinstance(v, dict)).any()]
+    objects = {c: df[c].map(lambda v: isinstance(v, dict)).to_numpy(bool)
+               for c in df.columns if normalize_name(c) not in ROLE_NAMES}
+    nested = [c for c, obj in objects.items() if obj.any() and (obj | df[c].isna()).all()]
     if not nested:
         return df
     parts = []
@@ -222,8 +220,7 @@ def flatten_objects(df: pd.DataFrame) -> pd.DataFrame:
                                                columns=list(dict.fromkeys(
                                                    k for r in rows for k in r))))
     out = pd.concat(parts, axis=1)
-    first = {str(c): int(np.flatnonzero(df[c].map(lambda v: isinstance(v, dict)))[0])
-             for c in nested}
+    first = {str(c): int(np.flatnonzero(objects[c])[0]) for c in nested}
     out.attrs = dict(df.attrs) | {FLATTENED: {
         c: (i, json.dumps(df[c].iloc[i]), [k for k in out.columns if k.startswith(c + ".")])
         for c, i in first.items()}}

@@ -14,24 +14,17 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..column_names import last_part
 from ..errors import ScalefitInputError
 from ..files import atomic_write, same_file
 from ..options import Columns, FitOptions, PlanOptions, check, split_fit_options
 from ..pipeline import fit_with
-from ..table import (
-    _numeric,
-    _positive,
-    apply_extract,
-    normalize_name,
-    read_input,
-    resolve_columns,
-)
+from ..table import _numeric, _positive, apply_extract, read_input, resolve_columns
 from .proposal_rows import propose_runs
 
 # Columns of the reference trainer's row that describe the run itself, not its sweep.
@@ -222,7 +215,7 @@ def seed_column(columns) -> str | None:
     columns = [str(c) for c in columns]
     if "seed" in columns:
         return "seed"
-    hits = [c for c in columns if normalize_name(re.split(r"[./]", c)[-1]) == "seed"]
+    hits = [c for c in columns if last_part(c) == "seed"]
     return hits[0] if len(hits) == 1 else None
 
 
