@@ -39,8 +39,6 @@ from .results.quality import TransferQuality
 # transfer measures computed, one after another (a group larger than that is a block).
 _BLOCK_RUNS = 50_000
 _DRAWS = ("x_opt", "loss_opt", "curvature")
-# ... of which the result keeps these as CompactDraws (the others float64)
-_COMPACT = ("x_opt", "loss_opt", "curvature")
 
 
 def estimate(ss, opts: FitOptions, notes: list[str], quality: bool = True, flat_z=None,
@@ -49,7 +47,7 @@ def estimate(ss, opts: FitOptions, notes: list[str], quality: bool = True, flat_
     ``ss`` (point fit, noise and noise plan set; resampled here when ``opts.n_boot`` > 0).
 
     The resamples are those the laws used (no noise where none was measured, ``x_law``
-    set as a rule); a fit without ``opts.joint`` keeps those of ``_COMPACT`` compactly
+    set as a rule); a fit without ``opts.joint`` keeps those of ``_DRAWS`` compactly
     (``CompactDraws``; the joint fit reads them in float64 after this). ``quality``:
     also transfer quality and the conditional and loss laws."""
     ci, plan, point, sw = opts.ci, ss.plan, ss.point, ss.sweeps
@@ -184,12 +182,12 @@ def _reference_draws(run: TransferRun, ss, opts, rule, bb, cols, local) -> None:
 
 class _Kept:
     """The resamples the result keeps, filled block by block: ``x_opt``, ``loss_opt`` and
-    ``curvature`` (those of ``_COMPACT`` as ``CompactDraws`` around the point fit where
-    ``compact``, the others float64), and the best levels."""
+    ``curvature`` (as ``CompactDraws`` around the point fit where ``compact``, else
+    float64), and the best levels."""
 
     def __init__(self, n_boot: int, sw, compact: bool):
         G, J = sw.x.shape
-        self.draws = {k: (CompactDraws.empty(n_boot, G) if compact and k in _COMPACT
+        self.draws = {k: (CompactDraws.empty(n_boot, G) if compact
                           else np.empty((n_boot, G))) for k in _DRAWS}
         self.best = np.empty((n_boot, G), level_dtype(J))
 
