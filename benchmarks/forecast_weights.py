@@ -1,12 +1,16 @@
-"""Benchmark (a lead, not the estimator scalefit uses): would weighting the optima by their
-precision forecast held-out optima better than the unweighted least squares of the laws?
+"""Benchmark (the comparison that led to the precision weights scalefit's laws of the optima
+use since 2026-12-07, ``core.scatter.precision_weights``): would weighting the optima by
+their precision forecast held-out optima better than unweighted least squares? Here both
+fits are made outside scalefit, on the full fit's optima, with v_i from each optimum's
+interval; scalefit measures v_i from the resamples instead (benchmarks/forecast.py
+backtests the laws it fits).
 
 For every dataset of ``forecast.py`` (its CASES): fit once on all the data, keep the ok
 optima with finite 95% intervals, then roll the origin along the axis as the backtest does
 (each of the 4th-smallest and larger levels, at most 3, predicted from the smaller ones)
 and compare, per held-out optimum, |ln error| of
 
-* ols: the least squares of ln lr_opt on ln scale / ln horizon (what the laws use);
+* ols: the unweighted least squares of ln lr_opt on ln scale / ln horizon;
 * wls: random-effects weights 1 / (v_i + tau^2), v_i the optimum's variance from its
   interval ((ln hi - ln lo) / 3.92)^2, floored at (0.001)^2, tau^2 the scatter of the
   optima around the law beyond v_i (Paule-Mandel moment estimate);

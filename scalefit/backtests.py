@@ -18,6 +18,7 @@ import pandas as pd
 from .core import backtest as cb
 from .core.laws import power_law
 from .core.pyvalue import num
+from .core.shape import with_fix
 from .errors import ScalefitInputError
 from .laws import _with_noise, by_groups, law_points, law_variables, with_excess
 from .options import check
@@ -66,6 +67,7 @@ def backtest_fit(result, axis: str = "scale", levels: int | None = None,
     check("levels", levels)
     level = result.level
     seed = int(result.settings.get("seed", 0) or 0)
+    fix = None if joint else dict(result.settings.get("fix") or {}) or None
     if joint:
         src, curv, include, xl, yl = _joint_source(result)
     else:
@@ -99,14 +101,14 @@ def backtest_fit(result, axis: str = "scale", levels: int | None = None,
             train = pts[pts[col].to_numpy(float) < origin]
             if held.empty:
                 continue
-            law, why = _law(train, col, xl, level, by_col=col in src.by)
+            law, why = _law(train, col, xl, level, by_col=col in src.by, fix=fix)
             if law is None:
                 notes.append(f"{_label(group) or 'all runs'}: {col} {origin:g}: {why}")
                 continue
             top = train[col].max()
             short = train[train[col] < top]
             law_b, _ = _law(short, col, xl, level, by_col=col in src.by,
-                            variables=law.variables)
+                            variables=law.variables, fix=fix)
             rows = _score(group, origin, col, held, train, law, law_b, others, level, seed,
                           curv=curv)
             if joint:
@@ -121,11 +123,16 @@ def backtest_fit(result, axis: str = "scale", levels: int | None = None,
                     r.update({k: v for k, v in e.items() if k.startswith("bs_")})
                     r["bs_law"] = None if bs is None else bs.form
             points += rows
+    if fix:
+        held = ", ".join(f"{k} = {v:g}" for k, v in fix.items())
+        notes.append(f"every law (and the short baseline) fitted with {held} held, as the fit "
+                     "(--fix)")
     if not points:
         raise ScalefitInputError(f"no held-out optimum along {col}: "
                                  + ("; ".join(notes) if notes else "no ok optima"))
     return BacktestResult(points=points, axis=col, level=level, notes=notes,
                           settings={"levels": levels, "seed": seed, "joint": bool(joint),
+                                    **({"fix": fix} if fix else {}),
                                     "n_boot": result.settings.get("n_boot"),
                                     "include": list(include)},
                           input={"source": result.input.get("source"), "by": list(by),
@@ -154,10 +161,11 @@ def _columns_of(draws: np.ndarray):
 
 
 def _law(train: pd.DataFrame, col: str, xl, level: float, by_col: bool, variables=None,
-         target: str = "lr_opt"):
+         target: str = "lr_opt", fix: dict | None = None):
     """The power law of ``target`` (lr_opt, or bs_opt of joint optima) on ``train`` (its
     own variables; ``col`` among them), or (None, why); ``xl``: the resampled logs of the
-    target, ``cols -> (B, len(cols))`` (``BootSweeps.law_columns``), or None."""
+    target, ``cols -> (B, len(cols))`` (``BootSweeps.law_columns``), or None; ``fix``:
+    exponents held at values, as the fit held them (``--fix``)."""
     if variables is None:
         base = law_variables(train) or ()
         if by_col:
@@ -176,12 +184,25 @@ def _law(train: pd.DataFrame, col: str, xl, level: float, by_col: bool, variable
             yb = np.exp(xl(cols))
         yb, _ = _with_noise(yb)
     values = {v: train[v].to_numpy(float) for v in variables}
-    yb, _ = with_excess(values, tuple(variables), train[target].to_numpy(float), yb, target)
+    yb, _, w = with_excess(values, tuple(variables), train[target].to_numpy(float), yb, target,
+                           measured=(train["status"] == "ok").to_numpy())
+    exps = {"scale": "a", "horizon": "b", **({} if col in ROLES else {col: "c"})}
     law = power_law(target, values, train[target].to_numpy(float), yb, tuple(variables), {}, level,
-                    exponents={"scale": "a", "horizon": "b", col: "c"})
+                    exponents=exps, weights=w)
+    if fix and target == "lr_opt" and np.all(np.isfinite(law.coef())):
+        law = with_fix(law, fix, yb, train["curvature"].to_numpy(float), w)
     if not np.all(np.isfinite(law.coef())):
         return None, "the law of the smaller levels is not determined"
     return law, None
+
+
+def _free(law) -> np.ndarray | None:
+    """The columns of a law's design its fit estimated (None: all); exponents held by
+    ``--fix`` are not."""
+    fixed = (law.constraint or {}).get("fixed") or {}
+    if not fixed:
+        return None
+    return np.array([j for j, n in enumerate(law.param_names) if j == 0 or n not in fixed])
 
 
 def _design(law, rows: pd.DataFrame) -> np.ndarray:
@@ -198,7 +219,8 @@ def _score(group, origin, col, held, train, law, law_b, others, level, seed,
     for the batch size of a joint optimum, whose keys all start with it)."""
     Z = _design(law, held)
     X = _design(law, train)
-    p = cb.predict_points(law.coef(), law.boot, law.rmse_log or 0.0, Z, level, seed, X)
+    p = cb.predict_points(law.coef(), law.boot, law.rmse_log or 0.0, Z, level, seed, X,
+                          _free(law))
     y = np.log(held[target].to_numpy(float))
     k = held[curv].to_numpy(float)
     err = p["log"] - y
@@ -213,7 +235,8 @@ def _score(group, origin, col, held, train, law, law_b, others, level, seed,
     if law_b is not None:
         short = train[train[col] < train[col].max()]
         pb = cb.predict_points(law_b.coef(), law_b.boot, law_b.rmse_log or 0.0,
-                               _design(law_b, held), level, seed, _design(law_b, short))
+                               _design(law_b, held), level, seed, _design(law_b, short),
+                               _free(law_b))
         eb = pb["log"] - y
         hb = np.all(np.isfinite(pb["pi"]), axis=0)
         cov_b = np.where(hb, (pb["pi"][0] <= y) & (y <= pb["pi"][1]), np.nan)

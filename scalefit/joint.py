@@ -278,9 +278,9 @@ def _joint_laws(sub: pd.DataFrame, boot, group: dict, ci: float, jruns, notes) -
         yb, law_notes = _with_noise(yb)
         linear = target == "lr_bs_slope"
         y_fit = np.exp(y) if linear else y
-        yb, extra = with_excess(vals, variables, y_fit, yb, target)
+        yb, extra, w = with_excess(vals, variables, y_fit, yb, target)
         law = power_law(target, vals, y_fit, yb, variables, dict(group),
-                        ci, primary=True, domain=dom, notes=(*law_notes, *extra))
+                        ci, primary=True, domain=dom, notes=(*law_notes, *extra), weights=w)
         if linear:
             law = _as_linear(law)
         if target == "lr_opt":
@@ -354,14 +354,15 @@ def _bs_aware_law(opt1: pd.DataFrame, boot1, column: str, group: dict, include, 
         with np.errstate(over="ignore", under="ignore"):
             yb = np.exp(boot1.law_columns(pts.index.to_numpy()))
     yb, law_notes = _with_noise(yb)
-    yb, extra = with_excess(vals, variables, pts["lr_opt"].to_numpy(float), yb, "lr_opt|bs")
+    yb, extra, w = with_excess(vals, variables, pts["lr_opt"].to_numpy(float), yb, "lr_opt|bs",
+                               measured=(pts["status"] == "ok").to_numpy())
     dom = {v: (float(pts[v].min()), float(pts[v].max())) for v in ("scale", "horizon")
            if v in pts}
     dom["bs"] = (float(vals["bs"].min()), float(vals["bs"].max()))
     return power_law("lr_opt", vals, pts["lr_opt"].to_numpy(float), yb, variables,
                      dict(group), ci, exponents={"scale": "a", "horizon": "b", "bs": "c"},
                      primary=True, domain=dom, notes=(*law_notes, *extra),
-                     curvature=pts["curvature"].to_numpy(float))
+                     curvature=pts["curvature"].to_numpy(float), weights=w)
 
 
 def _exponents(group: dict, laws: list[LawFit], law_bs: LawFit | None, ci: float) -> list[dict]:

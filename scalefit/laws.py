@@ -17,7 +17,7 @@ import pandas as pd
 from .core.bootstrap import BootSweeps
 from .core.laws import LawFit, collinear, design, power_laws
 from .core.losslaws import loss_laws
-from .core.scatter import carry_excess_scatter, excess_note
+from .core.scatter import carry_excess_scatter, excess_note, precision_weights
 from .core.shape import with_fix, with_shapes
 
 
@@ -255,7 +255,8 @@ def _power_law_items(pts: dict, boot, variables, group, ci, primary,
             yb, notes = _with_noise(yb)
         values = {v: arr[v][keep] for v in variables}
         yb_noise = yb  # the shape test adds its own residual scatter to these
-        yb, extra = with_excess(values, variables, y, yb, target)
+        yb, extra, w = with_excess(values, variables, y, yb, target,
+                                   measured=(pts["status"] == "ok")[keep])
         notes = [*notes, *extra]
         spec = {"target": target, "values": values, "y": y,
                 "y_boot": yb, "variables": variables, "group": dict(group), "ci_level": ci,
@@ -263,7 +264,7 @@ def _power_law_items(pts: dict, boot, variables, group, ci, primary,
                 "primary": primary,
                 "domain": _domain({k: v[keep] for k, v in arr.items()}, variables),
                 "audit_range": _audit_range(arr) if target == "lr_opt" else None,
-                "notes": notes}
+                "notes": notes, "weights": w}
         out.append({"spec": spec, "y_boot": yb, "y_boot_noise": yb_noise,
                     "shape": target == "lr_opt", "curvature": arr.get("curvature")})
     return out
@@ -277,26 +278,41 @@ def _fit_power_laws(laws: list, power: list[tuple[int, dict]], fix) -> None:
     shaped = [j for j, (_, item) in enumerate(power) if item["shape"]]
     for j, law in zip(shaped, with_shapes([fitted[j] for j in shaped],
                                           [power[j][1]["y_boot_noise"] for j in shaped],
-                                          all_draws=False)):
+                                          all_draws=False,
+                                          weights=[power[j][1]["spec"]["weights"]
+                                                   for j in shaped])):
         fitted[j] = law
     for (i, item), law in zip(power, fitted):
         if item["shape"] and fix:
-            law = with_fix(law, fix, item["y_boot"], item["curvature"])
+            law = with_fix(law, fix, item["y_boot"], item["curvature"],
+                           item["spec"]["weights"])
         laws[i] = law
 
 
-def with_excess(values: dict, variables, y: np.ndarray, yb: np.ndarray | None, target: str
-                ) -> tuple[np.ndarray | None, list[str]]:
+# The laws whose points are weighted by their precision: those of the optima, the ones the
+# backtests check against held-out optima (benchmarks/README.md, "Forecast backtests").
+# The laws of the valley (curvature, k_lr, ...) stay unweighted.
+WEIGHTED = ("lr_opt", "bs_opt", "lr_opt|bs")
+
+
+def with_excess(values: dict, variables, y: np.ndarray, yb: np.ndarray | None, target: str,
+                measured: np.ndarray | None = None
+                ) -> tuple[np.ndarray | None, list[str], np.ndarray | None]:
     """A law's resampled points with the scatter of its points around it beyond their own
     noise added (``core.scatter``: tau^2 on n - k degrees of freedom; the noise seeded by
-    the law's content: design, ``target`` and points), and the note that says so when the
-    points scatter more than 1.5x what their noise explains."""
+    the law's content: design, ``target`` and points), the note that says so when the
+    points scatter more than 1.5x what their noise explains, and the points' weights in
+    the law (``core.scatter.precision_weights``, for the targets in ``WEIGHTED``; None:
+    unweighted; ``measured``: the points whose resamples measure their precision, the
+    ``ok`` optima; default all)."""
     if yb is None:
-        return None, []
+        return None, [], None
     X = design({v: np.log(values[v]) for v in variables}, tuple(variables))
     yb, info = carry_excess_scatter(X, y, yb, key=target)
     note = excess_note(info, target)
-    return yb, [note] if note else []
+    w = (precision_weights(X, np.log(y), info.get("v"), measured=measured)
+         if target in WEIGHTED else None)
+    return yb, [note] if note else [], w
 
 
 def _with_noise(yb: np.ndarray):

@@ -320,7 +320,7 @@ def _lr_measures(s, boot, ci, notes, lab, law: LawFit, cols: np.ndarray) -> dict
         # is what E measures, so they would count it twice)
         X = np.column_stack([np.ones(len(s)), np.log(s["scale"].to_numpy())])
         with np.errstate(invalid="ignore"):
-            cb = loglinear(X, yb)
+            cb = loglinear(X, yb, law.weights)  # the law's weights (None: unweighted)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             eb = np.sqrt(np.nanmean((yb - cb @ X.T) ** 2, axis=1))

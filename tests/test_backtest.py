@@ -242,3 +242,42 @@ def test_report_md_html_and_figure(tmp_path):
     page = (rep / "report.html").read_text()
     assert "data:image/png;base64," in page and "perfect forecast" in page
     assert "wrote" in r.stderr and "report.html" in r.stderr
+
+
+def test_backtest_holds_the_exponents_the_fit_held():
+    """A fit with --fix a=0 (muP's width transfer) is backtested as fitted: every law of the
+    smaller levels, the short baseline's too, holds a = 0, and its PI counts one estimated
+    parameter (the intercept) in its degrees of freedom; without --fix the axis exponent is
+    the law's own a (not renamed)."""
+    df = make_sweeps(scales=SCALES, horizons=(1e9,), seeds=2, noise=0.004,
+                     law=TrueLaw(a=0.0), lr_scatter=0.05, seed=3)
+    free = scalefit.fit(df, n_boot=200, seed=3, progress=None).backtest(axis="scale")
+    assert all(set(p["law_params"]) == {"C", "a"} for p in free.points)
+    assert any(abs(p["law_params"]["a"]) > 1e-6 for p in free.points)
+    held = scalefit.backtest(df, axis="scale", n_boot=200, seed=3, fix={"a": 0.0})
+    assert held.settings["fix"] == {"a": 0.0}
+    assert all(p["law_params"]["a"] == 0.0 for p in held.points)
+    assert any("a = 0 held" in n for n in held.notes)
+    t = held.table()
+    assert t["covered"].notna().all() and t["short_ln_error"].notna().sum() >= 2
+    # the held law predicts each level by the (weighted) mean of the smaller levels' optima
+    r = held.points[0]
+    assert r["lr_pred"] == pytest.approx(r["law_params"]["C"], rel=1e-12)
+    # one free parameter: the PI's t has n - 1 degrees of freedom, and it covers
+    assert t["covered"].mean() >= 0.6
+
+
+def test_cli_backtest_takes_fix(tmp_path):
+    df = make_sweeps(scales=SCALES, horizons=(1e9,), seeds=2, noise=0.004,
+                     law=TrueLaw(a=0.0), lr_scatter=0.05, seed=3)
+    src = tmp_path / "runs.csv"
+    df.to_csv(src, index=False)
+    out = tmp_path / "bt.json"
+    proc = subprocess.run([sys.executable, "-m", "scalefit", "backtest", str(src), "--axis",
+                           "scale", "--fix", "a=0", "--boot", "100", "--json", str(out)],
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert proc.returncode == 0, proc.stderr
+    assert "a = 0 held" in proc.stdout
+    d = json.loads(out.read_text())
+    assert d["settings"]["fix"] == {"a": 0.0}

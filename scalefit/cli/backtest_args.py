@@ -7,6 +7,7 @@ BACKTEST_EPILOG = r"""examples:
   scalefit backtest steplaw.csv --scale N --horizon D --loss "smooth loss" --by bs --axis scale
   scalefit backtest token_horizon.csv --axis horizon --levels 2 --json backtest.json
   scalefit backtest steplaw.csv --scale N --horizon D --loss "smooth loss" --joint bs --axis scale
+  scalefit backtest width_sweeps.csv --by parameterization --axis scale --fix a=0
 
 Rolling origin: for each of the largest levels of --axis in turn (default every level from
 the 4th smallest up, at most 3; --levels K: the K largest), fit the law of lr_opt on the
@@ -16,6 +17,8 @@ Baselines: keep the LR of the largest fitted level (same other coordinates, else
 nearest); the law without its last fitted level. The optima are those the full data give.
 With --joint COL the held-out points are the joint optima (lr*, COL*) of each scale and
 horizon: the law of lr* and the law of COL* predict both, each scored the same way.
+With --fix (e.g. a=0, muP's width transfer) every law, the short baseline's too, is
+fitted with that exponent held, as `scalefit fit --fix` fits it.
 """
 
 BACKTEST_ABOUT = ("how often the LR law's forecasts are right (held-out levels)",

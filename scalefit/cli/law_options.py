@@ -1,5 +1,5 @@
-"""``--fix NAME=X`` (fit, compare) and ``--margin NAME=M`` (compare): exponents of the laws
-of lr_opt held at a value, and the equivalence margin per exponent (argparse only)."""
+"""``--fix NAME=X`` (fit, compare, backtest) and ``--margin NAME=M`` (compare): exponents of
+the laws of lr_opt held at a value, and the equivalence margin per exponent (argparse only)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ def named(text: str) -> tuple[str, float]:
 
 
 def add_law_options(p: dict) -> None:
-    """Add --fix to ``fit`` and ``compare``, --margin to ``compare``."""
+    """Add --fix to ``fit``, ``compare`` and ``backtest``, --margin to ``compare``."""
     for name, opt, what in (("fit", "--fix", FIX), ("compare", "--fix", FIX),
-                            ("compare", "--margin", MARGIN)):
+                            ("backtest", "--fix", FIX), ("compare", "--margin", MARGIN)):
         p[name].add_argument(opt, metavar="NAME=X", type=named, action="append", default=[],
                              help=what)

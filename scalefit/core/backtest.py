@@ -26,7 +26,8 @@ def origins(levels: np.ndarray, k: int | None = None, first: int = 4, most: int 
 
 
 def predict_points(coef: np.ndarray, boot: np.ndarray | None, rmse: float, Z: np.ndarray,
-                   level: float, seed: int = 0, X: np.ndarray | None = None) -> dict:
+                   level: float, seed: int = 0, X: np.ndarray | None = None,
+                   free: np.ndarray | None = None) -> dict:
     """Predictions of a log-linear law at the rows of ``Z`` (n, k) (1, ln v1, ...).
 
     coef: (k,) point coefficients; boot: (B, k) bootstrap coefficients or None; rmse: the
@@ -34,7 +35,8 @@ def predict_points(coef: np.ndarray, boot: np.ndarray | None, rmse: float, Z: np
     ``seed`` as ``decisions.predict`` does). With the training design ``X`` (m, k) the
     scatter is that of a new point of an ordinary least-squares fit instead: ``rmse`` over
     m - k degrees of freedom, times sqrt(1 + h) (h: the point's leverage), drawn from
-    Student's t with m - k degrees of freedom. Returns ``log`` (n,), ``ci`` and ``pi`` (2, n)
+    Student's t with m - k degrees of freedom (k: the columns in ``free``, those the fit
+    estimated; default all). Returns ``log`` (n,), ``ci`` and ``pi`` (2, n)
     in ln lr (NaN without draws), ``sigma`` (n,) the 16-84% half range of the PI draws.
     """
     n = Z.shape[0]
@@ -48,7 +50,7 @@ def predict_points(coef: np.ndarray, boot: np.ndarray | None, rmse: float, Z: np
         return out
     draws = boot @ Z.T  # (B, n)
     rmse = rmse if np.isfinite(rmse or np.nan) else 0.0
-    total = draws + scatter_draws(rmse, Z, X, draws.shape, seed)
+    total = draws + scatter_draws(rmse, Z, X, draws.shape, seed, free)
     out["ci"] = percentile_ci(draws, level)
     out["pi"] = percentile_ci(total, level)
     q16, q84 = percentile_ci(total, 0.6827)

@@ -2,6 +2,8 @@
 
 * ``loglinear``: ``ln y = ln C + sum_i a_i ln v_i`` by (weighted) least squares, solved
   for every resample at once as a stack of small normal-equation systems.
+  ``power_law`` weights a law's points by their precision when its caller gives weights
+  (``core.scatter.precision_weights``: 1 / (v_i + tau^2)).
 * ``power_law``: a power law of a target with its bootstrap draws and its leave-largest-out
   extrapolation error.
 
@@ -42,6 +44,9 @@ class LawFit:
     lr_opt above the optimum at which a run diverged (None: none did). ``shape`` (laws of
     lr_opt): the log-quadratic test of ``core.shape.shape_test``; ``constraint``: the
     exponents held at values and their test (``core.shape.constraint_test``), or None.
+    ``weights``: the points' weights in the least squares (mean 1,
+    ``core.scatter.precision_weights``), or None for an unweighted law; ``r2_log`` is
+    then the weighted R^2 and ``rmse_log`` still the plain RMS of the residuals.
     """
 
     target: str
@@ -66,6 +71,7 @@ class LawFit:
     asymptote: dict | None = None
     shape: dict | None = None
     constraint: dict | None = None
+    weights: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         for f in fields(LawFit):
@@ -128,7 +134,7 @@ class LawFit:
 
 
 _FROZEN = ("group", "params", "ci", "extrapolation", "points", "boot", "domain", "audit_range",
-           "asymptote", "shape", "constraint")
+           "asymptote", "shape", "constraint", "weights")
 _TUPLES = ("variables", "param_names", "notes")
 
 
@@ -163,9 +169,10 @@ def loglinear(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> np.n
     y = np.where(present, Y, 0.0)
     k = X.shape[1]
     P = X.shape[0]
-    if W is None and Y.ndim >= 2 and 0 < P <= 62 and Y.size // P > _SHARED_MIN_ROWS:
+    shared_w = W is None or np.ndim(W) == 1
+    if shared_w and Y.ndim >= 2 and 0 < P <= 62 and Y.size // P > _SHARED_MIN_ROWS:
         out = _loglinear_shared(X, present.reshape(-1, P), ((w * y) @ X).reshape(-1, k),
-                                centre)
+                                centre, None if W is None else np.asarray(W, float))
         if out is not None:
             return out.reshape(*Y.shape[:-1], k)
     A = (w @ (X[:, :, None] * X[:, None, :]).reshape(P, k * k)).reshape(*w.shape[:-1], k, k)
@@ -185,11 +192,12 @@ _SHARED_MIN_ROWS = 8  # from this many rows on, rows sharing their present point
 _SHARED_MAX_PATTERNS = 16  # ... unless they fall into more patterns than this
 
 
-def _loglinear_shared(X, present, b, centre):
-    """``loglinear`` of many rows (B, P) without weights: rows with the same points present
-    share their normal matrix, so each pattern of present points gets one matrix, one
-    condition test and one solve for all its rows (the same equations as row by row; the
-    solver may round their last bit differently). None when the rows fall into more than
+def _loglinear_shared(X, present, b, centre, W=None):
+    """``loglinear`` of many rows (B, P) with no weights or the same weights ``W`` (P,) in
+    every row: rows with the same points present share their normal matrix, so each
+    pattern of present points gets one matrix, one condition test and one solve for all
+    its rows (the same equations as row by row; the solver may round their last bit
+    differently). None when the rows fall into more than
     ``_SHARED_MAX_PATTERNS`` patterns (then row by row is as fast)."""
     B, P = present.shape
     k = X.shape[1]
@@ -200,7 +208,7 @@ def _loglinear_shared(X, present, b, centre):
     XX = (X[:, :, None] * X[:, None, :]).reshape(P, k * k)
     coef = np.full((B, k), np.nan)
     for j, row in enumerate(first):
-        w = present[row].astype(float)
+        w = present[row].astype(float) if W is None else np.where(present[row], W, 0.0)
         A = (w @ XX).reshape(k, k)
         scale = np.sqrt(np.diagonal(A)) + 1e-300
         An = A / scale[:, None] / scale[None, :]
@@ -213,13 +221,17 @@ def _loglinear_shared(X, present, b, centre):
     return coef
 
 
-def fit_stats(X: np.ndarray, y: np.ndarray, coef: np.ndarray) -> tuple[float, float]:
-    """R^2 and RMSE (sqrt of mean squared residual) of a single fit."""
+def fit_stats(X: np.ndarray, y: np.ndarray, coef: np.ndarray, W: np.ndarray | None = None
+              ) -> tuple[float, float]:
+    """R^2 and RMSE (sqrt of mean squared residual) of a single fit; with weights ``W``
+    (P,) the R^2 is the weighted one (the fit's own sums of squares, around the weighted
+    mean) and the RMSE still the plain RMS of the residuals."""
     resid = y - X @ coef
-    ss_res = float(resid @ resid)
-    ss_tot = float(((y - y.mean()) ** 2).sum())
+    w = np.ones(len(y)) if W is None else np.asarray(W, float)
+    ss_res = float(np.sum(w * resid * resid))
+    ss_tot = float(np.sum(w * (y - np.sum(w * y) / np.sum(w)) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else np.nan
-    return r2, float(np.sqrt(ss_res / len(y)))
+    return r2, float(np.sqrt(resid @ resid / len(y)))
 
 
 def design(logs: dict[str, np.ndarray], variables: tuple[str, ...]) -> np.ndarray:
@@ -258,6 +270,7 @@ def power_law(
     domain: dict | None = None,
     audit_range: dict | None = None,
     notes: tuple[str, ...] = (),
+    weights: np.ndarray | None = None,
 ) -> LawFit:
     """Fit ``target = C * prod v^a_v`` in log space, with bootstrap intervals.
 
@@ -272,7 +285,7 @@ def power_law(
         "target": target, "values": values, "y": y, "y_boot": y_boot, "variables": variables,
         "group": group, "ci_level": ci_level, "curvature": curvature, "primary": primary,
         "exponents": exponents, "coef_name": coef_name, "domain": domain,
-        "audit_range": audit_range, "notes": notes}])[0]
+        "audit_range": audit_range, "notes": notes, "weights": weights}])[0]
 
 
 def power_laws(specs: list[dict]) -> list[LawFit]:
@@ -290,28 +303,31 @@ def power_laws(specs: list[dict]) -> list[LawFit]:
         if yb is not None and len(yb):
             with np.errstate(invalid="ignore", divide="ignore"):
                 lyb = np.log(yb)
-        prep.append({"X": X, "ly": np.log(sp["y"]), "lyb": lyb, "variables": variables})
+        w = sp.get("weights")
+        prep.append({"X": X, "ly": np.log(sp["y"]), "lyb": lyb, "variables": variables,
+                     "w": None if w is None else np.asarray(w, float)})
     sets: dict[tuple, list[int]] = {}
     for i, (sp, p) in enumerate(zip(specs, prep)):
         key = (p["variables"], p["X"].tobytes(), sp["ci_level"],
                tuple(np.asarray(sp["values"][v], float).tobytes() for v in p["variables"]),
-               None if p["lyb"] is None else p["lyb"].shape)
+               None if p["lyb"] is None else p["lyb"].shape,
+               None if p["w"] is None else p["w"].tobytes())
         sets.setdefault(key, []).append(i)
     out: list = [None] * len(specs)
     for idx in sets.values():
         p0, sp0 = prep[idx[0]], specs[idx[0]]
-        X, level = p0["X"], sp0["ci_level"]
+        X, level, W = p0["X"], sp0["ci_level"], p0["w"]
         ly = np.stack([prep[i]["ly"] for i in idx])  # (L, P)
-        coef = loglinear(X, ly)
+        coef = loglinear(X, ly, W)
         lyb = boot = lo_hi = None
         if p0["lyb"] is not None:
             lyb = np.stack([prep[i]["lyb"] for i in idx])  # (L, B, P)
             with np.errstate(invalid="ignore", divide="ignore"):
-                boot = loglinear(X, lyb)
+                boot = loglinear(X, lyb, W)
             lo_hi = percentile_ci(boot, level, axis=1)  # (2, L, k)
         curv = [specs[i].get("curvature") for i in idx]
         extra = _leave_largest_out(X, ly, p0["variables"], specs[idx[0]]["values"], lyb,
-                                   curv, level)
+                                   curv, level, W)
         for j, i in enumerate(idx):
             out[i] = _power_law_fit(specs[i], X, ly[j], coef[j],
                                     None if boot is None else boot[j],
@@ -326,7 +342,8 @@ def _power_law_fit(sp: dict, X, ly, coef, boot, lo_hi, extrapolation) -> LawFit:
     exps = sp.get("exponents") or {"scale": "a", "horizon": "b"}
     names = (coef_name,) + tuple(exps[v] for v in variables)
     form = f"{target} = {coef_name} * " + " * ".join(f"{v}^{exps[v]}" for v in variables)
-    r2, rmse = fit_stats(X, ly, coef) if np.all(np.isfinite(coef)) else (np.nan, np.nan)
+    W = sp.get("weights")
+    r2, rmse = fit_stats(X, ly, coef, W) if np.all(np.isfinite(coef)) else (np.nan, np.nan)
     with np.errstate(over="ignore", under="ignore"):
         params = ({coef_name: float(np.exp(coef[0]))}
                   | {n: float(c) for n, c in zip(names[1:], coef[1:])})
@@ -341,13 +358,14 @@ def _power_law_fit(sp: dict, X, ly, coef, boot, lo_hi, extrapolation) -> LawFit:
         points={**{v: values[v] for v in variables}, target: y},
         primary=sp.get("primary", False), extrapolation=extrapolation,
         level=sp["ci_level"], log_C=float(coef[0]), domain=sp.get("domain"),
-        audit_range=sp.get("audit_range"), notes=sp.get("notes", ()),
+        audit_range=sp.get("audit_range"), notes=sp.get("notes", ()), weights=W,
     )
 
 
 def leave_largest_out(
     X: np.ndarray, ly: np.ndarray, variables: tuple[str, ...], values: dict,
     y_boot: np.ndarray | None, curvature: np.ndarray | None, ci_level: float,
+    weights: np.ndarray | None = None,
 ) -> dict | None:
     """Fit without the largest scale (or, with no scale, the longest horizon) and predict it.
 
@@ -358,11 +376,12 @@ def leave_largest_out(
     if y_boot is not None and len(y_boot):
         with np.errstate(invalid="ignore", divide="ignore"):
             lb = np.log(y_boot)[None]
+    W = None if weights is None else np.asarray(weights, float)
     return _leave_largest_out(X, np.asarray(ly)[None], variables, values, lb, [curvature],
-                              ci_level)[0]
+                              ci_level, W)[0]
 
 
-def _leave_largest_out(X, ly, variables, values, lb, curvature, ci_level) -> list:
+def _leave_largest_out(X, ly, variables, values, lb, curvature, ci_level, W=None) -> list:
     """``leave_largest_out`` of laws sharing X: ly (L, P), lb (L, B, P) ln resampled
     targets or None, curvature: L arrays (P,) or None. One dict (or None) per law."""
     var = "scale" if "scale" in variables else variables[0]
@@ -372,12 +391,13 @@ def _leave_largest_out(X, ly, variables, values, lb, curvature, ci_level) -> lis
     L = len(ly)
     if (~held).sum() < k + 1 or not held.any():
         return [None] * L
-    coef = loglinear(X[~held], ly[:, ~held])  # (L, k)
+    Wk = None if W is None else W[~held]
+    coef = loglinear(X[~held], ly[:, ~held], Wk)  # (L, k)
     lo_hi = None
     if lb is not None:
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            cb = loglinear(X[~held], lb[:, :, ~held])
+            cb = loglinear(X[~held], lb[:, :, ~held], Wk)
             eb = np.nanmean(np.einsum("pk,lbk->lbp", X[held], cb) - lb[:, :, held], axis=2)
         lo_hi = percentile_ci(eb, ci_level, axis=1)  # (2, L)
     out = []

@@ -88,7 +88,59 @@ def excess_of(X: np.ndarray, resid: np.ndarray, v: np.ndarray) -> dict:
     h = np.einsum("ij,jk,ik->i", X, np.linalg.pinv(X.T @ X), X)
     noise = float(((1 - h) * v).sum())
     return {"tau2": max(0.0, (rss - noise) / (n - k)), "dof": n - k, "rss": rss,
-            "noise_rss": noise, "ratio": rss / noise if noise > 0 else np.inf}
+            "noise_rss": noise, "ratio": rss / noise if noise > 0 else np.inf, "v": v}
+
+
+def precision_weights(X: np.ndarray, ly: np.ndarray, v: np.ndarray | None,
+                      floor: float = 1e-4, measured: np.ndarray | None = None
+                      ) -> np.ndarray | None:
+    """Random-effects weights of a law's points: w_i = 1 / (v_i + tau2), scaled to mean 1.
+
+    X: (n, k) the law's design; ly: (n,) its targets in logs; v: (n,) each point's noise
+    variance (``excess_scatter``'s ``v``), floored at ``floor`` (an s.d. of 0.01 in logs:
+    no optimum is known to better than 1%); tau2: the scatter of the points around the
+    law beyond their noise (``paule_mandel``). Where the law fits within the noise a
+    point counts by its precision; where its points scatter far beyond their noise the
+    weights tend to equal. measured: (n,) bool, the points whose v measures their
+    precision (default all); the others (a sweep without an optimum standing in by its
+    best LR, whose resamples pile up at the grid's edge) get the largest measured v, so
+    never more weight than any measured point. None (an unweighted law) without a finite
+    v for every point, with no measured point, or with no degree of freedom to measure
+    tau2 (n <= k).
+    """
+    if v is None or X.shape[0] <= X.shape[1]:
+        return None
+    v = np.asarray(v, float)
+    if not np.all(np.isfinite(v)) or not np.all(np.isfinite(ly)):
+        return None
+    v = np.maximum(v, floor)
+    if measured is not None:
+        measured = np.asarray(measured, bool)
+        if not measured.any():
+            return None
+        v = np.where(measured, v, v[measured].max())
+    w = 1.0 / (v + paule_mandel(X, ly, v))
+    return w / w.mean()
+
+
+def paule_mandel(X: np.ndarray, ly: np.ndarray, v: np.ndarray, iters: int = 200) -> float:
+    """tau2 >= 0 at which the weighted residuals of the least squares with weights
+    1 / (v_i + tau2) have chi2 = sum w_i r_i^2 equal to their n - k degrees of freedom
+    (Paule and Mandel 1982; the usual random-effects estimate in meta-regression); 0 when
+    the points' own noise explains their scatter. X (n, k), ly (n,), v (n,) > 0."""
+    n, k = X.shape
+    dof = n - k
+    t = 0.0
+    for _ in range(iters):
+        sw = 1.0 / np.sqrt(v + t)
+        coef = np.linalg.lstsq(X * sw[:, None], ly * sw, rcond=None)[0]
+        w = sw * sw
+        q = float(np.sum(w * (ly - X @ coef) ** 2))
+        new = max(0.0, t + (q - dof) / float(np.sum(w)))
+        if abs(new - t) <= 1e-10 * max(t, 1e-8):
+            return new
+        t = new
+    return t
 
 
 def excess_tau2(X: np.ndarray, ly: np.ndarray, v: np.ndarray) -> float:
@@ -155,3 +207,4 @@ def excess_note(info: dict, target: str, threshold: float = 1.5) -> str | None:
     return (f"the optima scatter around the law {ratio:.1f}x beyond their own noise (s.d. "
             f"{np.sqrt(tau2):.3g} in ln {target}, on {info['dof']} degrees of freedom): its "
             "intervals carry that scatter")
+

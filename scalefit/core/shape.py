@@ -29,12 +29,14 @@ from .laws import LawFit, design, fit_stats, leave_largest_out, loglinear
 MIN_LEVELS = 4  # distinct values of the primary variable a curvature term needs
 
 
-def _sse(X: np.ndarray, Y: np.ndarray, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of squared residuals and the count of present points per row of Y (B, P)."""
+def _sse(X: np.ndarray, Y: np.ndarray, coef: np.ndarray, W: np.ndarray | None = None
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of squared residuals (weighted by ``W`` (P,), mean 1, when given) and the count
+    of present points per row of Y (B, P)."""
     present = np.isfinite(Y)
     with np.errstate(invalid="ignore"):
         r = np.where(present, Y - coef @ X.T, 0.0)
-    return (r * r).sum(-1), present.sum(-1)
+    return (r * r if W is None else W * r * r).sum(-1), present.sum(-1)
 
 
 def bic_weight_bent(sse_s, sse_b, n, k_s: int) -> np.ndarray:
@@ -51,15 +53,16 @@ def bic_weight_bent(sse_s, sse_b, n, k_s: int) -> np.ndarray:
 
 
 def shape_test(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, variable: str,
-               column: int, level: float, seed: int = 0) -> dict:
+               column: int, level: float, seed: int = 0, W: np.ndarray | None = None) -> dict:
     """The log-quadratic term of a power law in ``variable`` (column ``column`` of X).
 
-    X: (P, k) design [1, ln v...]; ly: (P,) ln target; ly_boot: (B, P) resampled ln
-    targets (NaN = absent) or None. Returns a dict: ``variable``, ``centre`` (m, the
-    mean ln v), ``n_levels``, ``testable``, ``q``, ``q_ci``, ``resolved``, ``weight``
-    (the bent law's BIC weight on the points), ``reason`` (why not testable / resolved),
-    ``rmse_log`` of the bent law, ``coef`` (its point coefficients: the straight law's,
-    then q) and, with draws, ``boot`` (B, k + 1) and ``weights`` (B,).
+    X: (P, k) design [1, ln v...]; ly: (P,) ln target; ly_boot: (B, P) resampled ln targets
+    (NaN = absent) or None; W: (P,) the straight law's weights (mean 1; None: unweighted),
+    which both laws, their sums of squares and BIC use. Returns a dict: ``variable``,
+    ``centre`` (m, the mean ln v), ``n_levels``, ``testable``, ``q``, ``q_ci``,
+    ``resolved``, ``weight`` (the bent law's BIC weight on the points), ``reason`` (why not
+    testable / resolved), ``rmse_log`` of the bent law, ``coef`` (its point coefficients:
+    the straight law's, then q) and, with draws, ``boot`` (B, k + 1) and ``weights`` (B,).
 
     The resamples of the optima carry their measurement noise only, not their scatter
     around the law (a sweep's optimum can sit off any smooth law by more than its own
@@ -70,11 +73,12 @@ def shape_test(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, variab
     s itself, so few points give the wide, t-like interval they should).
     """
     lb = None if ly_boot is None or not len(ly_boot) else np.asarray(ly_boot)[None]
-    return shape_tests(X, np.asarray(ly)[None], lb, variable, column, level, seed)[0]
+    return shape_tests(X, np.asarray(ly)[None], lb, variable, column, level, seed, W)[0]
 
 
 def shape_tests(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, variable: str,
-                column: int, level: float, seed: int = 0) -> list[dict]:
+                column: int, level: float, seed: int = 0, W: np.ndarray | None = None
+                ) -> list[dict]:
     """``shape_test`` of laws sharing the design X: ly (L, P); ly_boot (L, B, P) or None.
     Each law draws its residual scatter from the same seed as alone, so the draws are made
     once for all of them."""
@@ -93,10 +97,10 @@ def shape_tests(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, varia
                              f"beyond its {k + 1} parameters)")
         return outs
     Xb = np.column_stack([X, (lv - lv.mean()) ** 2])
-    coef = loglinear(Xb, ly)  # (L, k + 1)
-    cs = loglinear(X, ly)
-    sse_s, n = _sse(X, ly, cs)
-    sse_b, _ = _sse(Xb, ly, coef)
+    coef = loglinear(Xb, ly, W)  # (L, k + 1)
+    cs = loglinear(X, ly, W)
+    sse_s, n = _sse(X, ly, cs, W)
+    sse_b, _ = _sse(Xb, ly, coef, W)
     weight = bic_weight_bent(sse_s, sse_b, n, k)
     determined = np.all(np.isfinite(coef), axis=1)
     draws = ly_boot is not None and ly_boot.shape[1] > 0
@@ -116,12 +120,15 @@ def shape_tests(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, varia
     rng = np.random.default_rng(seed)
     B = ly_boot.shape[1]
     sd = s_b[:, None, None] * np.sqrt(dof / rng.chisquare(dof, size=(B, 1)))[None]
-    lyb = ly_boot[use] + rng.normal(0.0, 1.0, (B, P))[None] * sd
+    noise = rng.normal(0.0, 1.0, (B, P))[None] * sd
+    if W is not None:  # a point's residual scatter as its weight says: s^2 / w_i
+        noise = noise / np.sqrt(W)
+    lyb = ly_boot[use] + noise
     with np.errstate(invalid="ignore"):
-        boot = loglinear(Xb, lyb)  # (L', B, k + 1)
-        boot_s = loglinear(X, lyb)
-    sse_sb, nb = _sse(X, lyb, boot_s)
-    sse_bb, _ = _sse(Xb, lyb, boot)
+        boot = loglinear(Xb, lyb, W)  # (L', B, k + 1)
+        boot_s = loglinear(X, lyb, W)
+    sse_sb, nb = _sse(X, lyb, boot_s, W)
+    sse_bb, _ = _sse(Xb, lyb, boot, W)
     lo_hi = percentile_ci(boot[:, :, -1], level, axis=1)  # (2, L')
     weights = bic_weight_bent(sse_sb, sse_bb, nb, k)
     for i, j in enumerate(use):
@@ -164,14 +171,17 @@ def with_shape(law: LawFit, y_boot: np.ndarray | None) -> LawFit:
     return with_shapes([law], [y_boot])[0]
 
 
-def with_shapes(laws: list[LawFit], y_boots: list, all_draws: bool = True) -> list[LawFit]:
+def with_shapes(laws: list[LawFit], y_boots: list, all_draws: bool = True,
+                weights: list | None = None) -> list[LawFit]:
     """``with_shape`` of many laws: laws with the same design, variable, level and number
     of resamples are tested together (``shape_tests``).
 
     all_draws False: a law that is not primary keeps its test's draws and weights (``boot``,
     ``weights``) only when the test resolved a bend, the one case a prediction reads them
     (``shape_draws``); the fit's JSON writes only primary laws' draws. A fit of 1,000 ``by``
-    groups has 15,000 such conditional laws: their draws were 0.5 GB."""
+    groups has 15,000 such conditional laws: their draws were 0.5 GB. weights: each
+    law's point weights (``power_law``'s; None: unweighted)."""
+    weights = [None] * len(laws) if weights is None else weights
     prep = []
     sets: dict[tuple, list[int]] = {}
     for i, (law, y_boot) in enumerate(zip(laws, y_boots)):
@@ -179,15 +189,17 @@ def with_shapes(laws: list[LawFit], y_boots: list, all_draws: bool = True) -> li
         with np.errstate(invalid="ignore", divide="ignore"):
             lb = None if y_boot is None or not len(y_boot) else np.log(y_boot)
         prep.append((X, ly, lb))
+        w = weights[i]
         key = (X.shape, X.tobytes(), law.variables[0], law.level,
-               None if lb is None else lb.shape)
+               None if lb is None else lb.shape, None if w is None else np.asarray(w).tobytes())
         sets.setdefault(key, []).append(i)
     out: list = [None] * len(laws)
-    for (_, _, variable, level, shape), idx in sets.items():
+    for (_, _, variable, level, shape, _), idx in sets.items():
         X = prep[idx[0]][0]
+        W = weights[idx[0]]
         ly = np.stack([prep[i][1] for i in idx])
         lb = None if shape is None else np.stack([prep[i][2] for i in idx])
-        for i, test in zip(idx, shape_tests(X, ly, lb, variable, 1, level)):
+        for i, test in zip(idx, shape_tests(X, ly, lb, variable, 1, level, W=W)):
             if not (all_draws or laws[i].primary or test["resolved"]):
                 test = {k: v for k, v in test.items() if k not in ("boot", "weights")}
             out[i] = laws[i].replace(shape=test)
@@ -203,23 +215,25 @@ def _design_of(law: LawFit) -> tuple[np.ndarray, np.ndarray]:
 
 
 def with_fix(law: LawFit, fix: dict[str, float], y_boot: np.ndarray | None,
-             curvature: np.ndarray | None = None) -> LawFit:
+             curvature: np.ndarray | None = None, weights: np.ndarray | None = None) -> LawFit:
     """The power law refitted with the exponents in ``fix`` (name -> value) held, and the
-    test of that constraint (``constraint``); names the law lacks are ignored."""
+    test of that constraint (``constraint``); names the law lacks are ignored. weights:
+    the law's point weights (``power_law``'s; None: unweighted)."""
     names = law.param_names
     idx = {names.index(n): float(v) for n, v in fix.items() if n in names[1:]}
     if not idx:
         return law
     X, ly = _design_of(law)
-    coef = constrained_coef(X, ly[None, :], idx)[0]
+    coef = constrained_coef(X, ly[None, :], idx, weights)[0]
     boot = None
     with np.errstate(invalid="ignore", divide="ignore"):
         lb = None if y_boot is None or not len(y_boot) else np.log(y_boot)
     if lb is not None:
-        boot = constrained_coef(X, lb, idx)
-    test = constraint_test(X, ly, law.coef(), law.boot, idx, dict(enumerate(names)), law.level)
+        boot = constrained_coef(X, lb, idx, weights)
+    test = constraint_test(X, ly, law.coef(), law.boot, idx, dict(enumerate(names)), law.level,
+                           weights)
     ok = bool(np.all(np.isfinite(coef)))
-    r2, rmse = fit_stats(X, ly, coef) if ok else (np.nan, np.nan)
+    r2, rmse = fit_stats(X, ly, coef, weights) if ok else (np.nan, np.nan)
     cname = names[0]
     with np.errstate(over="ignore", under="ignore"):
         params = {cname: float(np.exp(coef[0]))} | {n: float(c) for n, c in
@@ -235,7 +249,7 @@ def with_fix(law: LawFit, fix: dict[str, float], y_boot: np.ndarray | None,
     yb_off = None if y_boot is None else np.asarray(y_boot) * np.exp(-off)[None, :]
     values = {v: np.asarray(law.points[v], float) for v in law.variables}
     extra = leave_largest_out(X[:, free], ly - off, law.variables, values, yb_off, curvature,
-                              law.level) if ok else None
+                              law.level, weights) if ok else None
     held = ", ".join(f"{names[j]} = {v:g}" for j, v in idx.items())
     return dataclasses.replace(
         law, params=params, ci=ci, boot=boot, r2_log=r2, rmse_log=rmse,
@@ -298,13 +312,15 @@ def _betacf(a: float, b: float, x: float, iters: int = 300, eps: float = 3e-14) 
     return h
 
 
-def constrained_coef(X: np.ndarray, Y: np.ndarray, fixed: dict[int, float]) -> np.ndarray:
-    """Least squares of Y (..., P) on X (P, k) with the coefficients at ``fixed`` (column ->
-    value) held: the free columns fitted to Y minus the held terms; returns (..., k)."""
+def constrained_coef(X: np.ndarray, Y: np.ndarray, fixed: dict[int, float],
+                     W: np.ndarray | None = None) -> np.ndarray:
+    """Least squares (weights ``W`` (P,) or none) of Y (..., P) on X (P, k) with the
+    coefficients at ``fixed`` (column -> value) held: the free columns fitted to Y minus
+    the held terms; returns (..., k)."""
     free = [j for j in range(X.shape[1]) if j not in fixed]
     off = sum(v * X[:, j] for j, v in fixed.items()) if fixed else 0.0
     with np.errstate(invalid="ignore"):
-        c_free = loglinear(X[:, free], np.asarray(Y, float) - off)
+        c_free = loglinear(X[:, free], np.asarray(Y, float) - off, W)
     out = np.empty(c_free.shape[:-1] + (X.shape[1],))
     out[..., free] = c_free
     for j, v in fixed.items():
@@ -313,13 +329,14 @@ def constrained_coef(X: np.ndarray, Y: np.ndarray, fixed: dict[int, float]) -> n
 
 
 def constraint_test(X, ly, coef_free, boot_free, fixed: dict[int, float], names: dict[int, str],
-                    level: float) -> dict:
+                    level: float, W: np.ndarray | None = None) -> dict:
     """The test of exponents held at values: per exponent, its free estimate and interval
     against the value (``inside``: the interval contains it); the F-test of the constrained
-    against the free law on the points (``f``, ``p_value``, ``df``)."""
-    coef_c = constrained_coef(X, ly[None, :], fixed)
-    sse_c = float(_sse(X, ly[None, :], coef_c)[0][0])
-    sse_f = float(_sse(X, ly[None, :], coef_free[None, :])[0][0])
+    against the free law on the points (``f``, ``p_value``, ``df``; sums of squares
+    weighted by ``W`` when the law is)."""
+    coef_c = constrained_coef(X, ly[None, :], fixed, W)
+    sse_c = float(_sse(X, ly[None, :], coef_c, W)[0][0])
+    sse_f = float(_sse(X, ly[None, :], coef_free[None, :], W)[0][0])
     n, k = len(ly), X.shape[1]
     F, p = f_test(sse_c, sse_f, n, k, len(fixed))
     per = {}

@@ -87,6 +87,8 @@ class Law(LawFit):
             if len(full) == len(self.variables) + 1:  # what leverage and refits need
                 d["points"] = {v: [num(x) for x in np.asarray(self.points[v], float)]
                                for v in full}
+        if self.weights is not None and "points" in d:
+            d["weights"] = [num(x) for x in np.asarray(self.weights, float)]
         if any(v not in ("scale", "horizon") for v in self.variables):
             d["variables"] = list(self.variables)  # a law in another variable (bs) names them
         if self.domain is not None:
@@ -132,6 +134,8 @@ class Law(LawFit):
                        if d.get("L_inf_identified") is not None else None),
             shape=shape_from_json(d.get("shape"), variables),
             constraint=d.get("constraint"),
+            weights=(np.asarray(d["weights"], float) if d.get("weights") is not None
+                     and d.get("points") else None),
         )
 
     # ------------------------------------------------------------------ classical fits
