@@ -108,7 +108,7 @@ def backtest_fit(result, axis: str = "scale", levels: int | None = None,
             top = train[col].max()
             short = train[train[col] < top]
             law_b, _ = _law(short, col, xl, level, by_col=col in src.by,
-                            variables=law.variables, fix=fix)
+                            variables=law.variables, fix=fix, exact=True)
             rows = _score(group, origin, col, held, train, law, law_b, others, level, seed,
                           curv=curv)
             if joint:
@@ -116,7 +116,7 @@ def backtest_fit(result, axis: str = "scale", levels: int | None = None,
                              variables=law.variables, target="bs_opt")
                 bs_b = None if bs is None else _law(short, col, yl, level, by_col=col in src.by,
                                                      variables=law.variables,
-                                                     target="bs_opt")[0]
+                                                     target="bs_opt", exact=True)[0]
                 extra = _score(group, origin, col, held, train, bs, bs_b, others, level, seed,
                                curv="k_bs_floor", target="bs_opt", prefix="bs_") if bs else []
                 for r, e in zip(rows, extra or [{}] * len(rows)):
@@ -161,11 +161,13 @@ def _columns_of(draws: np.ndarray):
 
 
 def _law(train: pd.DataFrame, col: str, xl, level: float, by_col: bool, variables=None,
-         target: str = "lr_opt", fix: dict | None = None):
+         target: str = "lr_opt", fix: dict | None = None, exact: bool = False):
     """The power law of ``target`` (lr_opt, or bs_opt of joint optima) on ``train`` (its
     own variables; ``col`` among them), or (None, why); ``xl``: the resampled logs of the
     target, ``cols -> (B, len(cols))`` (``BootSweeps.law_columns``), or None; ``fix``:
-    exponents held at values, as the fit held them (``--fix``)."""
+    exponents held at values, as the fit held them (``--fix``); ``exact``: as few points as
+    parameters will do (the short baseline: a law through its points still forecasts,
+    though it has no scatter to measure for a PI)."""
     if variables is None:
         base = law_variables(train) or ()
         if by_col:
@@ -174,7 +176,7 @@ def _law(train: pd.DataFrame, col: str, xl, level: float, by_col: bool, variable
             variables = base if col in base else ()
     if not variables or any(train[v].nunique() < 2 for v in variables):
         return None, f"the smaller levels do not vary in {col}"
-    need = len(variables) + 2
+    need = len(variables) + (1 if exact else 2)
     if len(train) < need:
         return None, f"{len(train)} optima below it: too few for a law (need {need})"
     cols = train.index.to_numpy()
@@ -238,7 +240,10 @@ def _score(group, origin, col, held, train, law, law_b, others, level, seed,
                                _design(law_b, held), level, seed, _design(law_b, short),
                                _free(law_b))
         eb = pb["log"] - y
-        hb = np.all(np.isfinite(pb["pi"]), axis=0)
+        free = _free(law_b)
+        k_b = len(law_b.param_names) if free is None else len(free)
+        # a law through its points has no residual to measure its scatter: no PI
+        hb = np.all(np.isfinite(pb["pi"]), axis=0) & (law_b.n_points > k_b)
         cov_b = np.where(hb, (pb["pi"][0] <= y) & (y <= pb["pi"][1]), np.nan)
     else:
         eb = cov_b = np.full(len(held), np.nan)

@@ -281,3 +281,18 @@ def test_cli_backtest_takes_fix(tmp_path):
     assert "a = 0 held" in proc.stdout
     d = json.loads(out.read_text())
     assert d["settings"]["fix"] == {"a": 0.0}
+
+
+def test_four_levels_get_the_short_baseline_without_a_pi():
+    """With 4 levels the held-out 4th leaves 3 to fit and the short baseline 2: a law
+    through its 2 points still forecasts (its error is scored), but it has no residual to
+    measure its scatter, so it claims no PI coverage."""
+    df = make_sweeps(scales=SCALES[:4], horizons=(1e9,), seeds=2, noise=0.004,
+                     law=TrueLaw(a=-0.3), lr_scatter=0.05, seed=5)
+    res = scalefit.backtest(df, axis="scale", n_boot=200, seed=5)
+    t = res.table()
+    assert set(t["origin"]) == {SCALES[3]}
+    assert t["short_ln_error"].notna().all()
+    assert t["short_covered"].isna().all() and t["covered"].notna().all()
+    (s,) = res.scores()
+    assert s["beats_short"] is not None

@@ -155,7 +155,8 @@ def loglinear(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> np.n
     """Weighted least squares of Y on X for a stack of targets.
 
     X: (P, k) design (first column ones); Y: (..., P) targets, NaN = absent;
-    W: (..., P) or (P,) non-negative weights (default 1). Returns coef (..., k), NaN
+    W: (..., P) or (P,) non-negative weights (default 1), broadcast against Y (e.g.
+    (L, 1, P): one law's weights for all its resamples). Returns coef (..., k), NaN
     where the points present do not determine the fit.
     """
     X = np.asarray(X, dtype=float)
@@ -175,6 +176,11 @@ def loglinear(X: np.ndarray, Y: np.ndarray, W: np.ndarray | None = None) -> np.n
                                 centre, None if W is None else np.asarray(W, float))
         if out is not None:
             return out.reshape(*Y.shape[:-1], k)
+    if (W is not None and Y.ndim == 3 and np.ndim(W) == 3 and np.shape(W)[1] == 1
+            and 0 < P <= 62 and Y.shape[1] > _SHARED_MIN_ROWS):
+        out = _loglinear_per_law(X, present, (w * y) @ X, centre, np.asarray(W, float)[:, 0])
+        if out is not None:
+            return out
     A = (w @ (X[:, :, None] * X[:, None, :]).reshape(P, k * k)).reshape(*w.shape[:-1], k, k)
     b = (w * y) @ X
     n_eff = (w > 0).sum(-1)
@@ -219,6 +225,35 @@ def _loglinear_shared(X, present, b, centre, W=None):
         c[:, 0] -= c[:, 1:] @ centre
         coef[rows] = c
     return coef
+
+
+def _loglinear_per_law(X, present, b, centre, W):
+    """``loglinear`` of L laws' resamples (present (L, B, P), b (L, B, k) the weighted
+    right-hand sides) with one weight vector per law (W (L, P)): the resamples of a law
+    with the same points present share their normal matrix, so each (law, pattern) gets
+    one matrix, one condition test and one inverse. None when the resamples fall into
+    more than ``_SHARED_MAX_PATTERNS`` patterns per law on average."""
+    L, B, P = present.shape
+    k = X.shape[1]
+    bits = present.astype(np.int64) @ (np.int64(1) << np.arange(P, dtype=np.int64))  # (L, B)
+    law = np.broadcast_to(np.arange(L)[:, None], (L, B))
+    keys, first, inverse = np.unique(np.stack([law.ravel(), bits.ravel()], 1), axis=0,
+                                     return_index=True, return_inverse=True)
+    if len(keys) > _SHARED_MAX_PATTERNS * L:
+        return None
+    inverse = inverse.reshape(-1)
+    pres = present.reshape(L * B, P)[first]  # (U, P)
+    wu = np.where(pres, W[keys[:, 0]], 0.0)
+    XX = (X[:, :, None] * X[:, None, :]).reshape(P, k * k)
+    A = (wu @ XX).reshape(-1, k, k)
+    scale = np.sqrt(np.einsum("uii->ui", A)) + 1e-300
+    An = A / scale[:, :, None] / scale[:, None, :]
+    ok = ((wu > 0).sum(1) >= k) & (np.abs(np.linalg.det(An)) > 1e-10)
+    Ainv = np.linalg.inv(np.where(ok[:, None, None], A, np.eye(k)))
+    coef = np.einsum("rij,rj->ri", Ainv[inverse], b.reshape(L * B, k))
+    coef[:, 0] -= coef[:, 1:] @ centre
+    coef[~ok[inverse]] = np.nan
+    return coef.reshape(L, B, k)
 
 
 def fit_stats(X: np.ndarray, y: np.ndarray, coef: np.ndarray, W: np.ndarray | None = None
@@ -310,20 +345,23 @@ def power_laws(specs: list[dict]) -> list[LawFit]:
     for i, (sp, p) in enumerate(zip(specs, prep)):
         key = (p["variables"], p["X"].tobytes(), sp["ci_level"],
                tuple(np.asarray(sp["values"][v], float).tobytes() for v in p["variables"]),
-               None if p["lyb"] is None else p["lyb"].shape,
-               None if p["w"] is None else p["w"].tobytes())
+               None if p["lyb"] is None else p["lyb"].shape)
         sets.setdefault(key, []).append(i)
     out: list = [None] * len(specs)
     for idx in sets.values():
         p0, sp0 = prep[idx[0]], specs[idx[0]]
-        X, level, W = p0["X"], sp0["ci_level"], p0["w"]
+        X, level = p0["X"], sp0["ci_level"]
         ly = np.stack([prep[i]["ly"] for i in idx])  # (L, P)
+        W = None  # (L, P) each law's weights (an unweighted law's: ones), or None
+        if any(prep[i]["w"] is not None for i in idx):
+            W = np.stack([np.ones(X.shape[0]) if prep[i]["w"] is None else prep[i]["w"]
+                          for i in idx])
         coef = loglinear(X, ly, W)
         lyb = boot = lo_hi = None
         if p0["lyb"] is not None:
             lyb = np.stack([prep[i]["lyb"] for i in idx])  # (L, B, P)
             with np.errstate(invalid="ignore", divide="ignore"):
-                boot = loglinear(X, lyb, W)
+                boot = loglinear(X, lyb, None if W is None else W[:, None, :])
             lo_hi = percentile_ci(boot, level, axis=1)  # (2, L, k)
         curv = [specs[i].get("curvature") for i in idx]
         extra = _leave_largest_out(X, ly, p0["variables"], specs[idx[0]]["values"], lyb,
@@ -391,13 +429,14 @@ def _leave_largest_out(X, ly, variables, values, lb, curvature, ci_level, W=None
     L = len(ly)
     if (~held).sum() < k + 1 or not held.any():
         return [None] * L
-    Wk = None if W is None else W[~held]
+    Wk = None if W is None else W[..., ~held]  # W: (P,) or (L, P)
     coef = loglinear(X[~held], ly[:, ~held], Wk)  # (L, k)
     lo_hi = None
     if lb is not None:
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            cb = loglinear(X[~held], lb[:, :, ~held], Wk)
+            cb = loglinear(X[~held], lb[:, :, ~held],
+                           None if Wk is None else (Wk if Wk.ndim == 1 else Wk[:, None, :]))
             eb = np.nanmean(np.einsum("pk,lbk->lbp", X[held], cb) - lb[:, :, held], axis=2)
         lo_hi = percentile_ci(eb, ci_level, axis=1)  # (2, L)
     out = []

@@ -83,6 +83,8 @@ def shape_tests(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, varia
     Each law draws its residual scatter from the same seed as alone, so the draws are made
     once for all of them."""
     L, P = ly.shape
+    if W is not None:  # (P,) for all laws, or (L, P): each law's
+        W = np.broadcast_to(np.asarray(W, float), (L, P))
     lv = X[:, column]
     n_levels = int(np.unique(np.round(lv, 12)).size)
     k = X.shape[1]
@@ -121,14 +123,15 @@ def shape_tests(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, varia
     B = ly_boot.shape[1]
     sd = s_b[:, None, None] * np.sqrt(dof / rng.chisquare(dof, size=(B, 1)))[None]
     noise = rng.normal(0.0, 1.0, (B, P))[None] * sd
-    if W is not None:  # a point's residual scatter as its weight says: s^2 / w_i
-        noise = noise / np.sqrt(W)
+    Wb = None if W is None else W[use][:, None, :]  # (L', 1, P)
+    if Wb is not None:  # a point's residual scatter as its weight says: s^2 / w_i
+        noise = noise / np.sqrt(Wb)
     lyb = ly_boot[use] + noise
     with np.errstate(invalid="ignore"):
-        boot = loglinear(Xb, lyb, W)  # (L', B, k + 1)
-        boot_s = loglinear(X, lyb, W)
-    sse_sb, nb = _sse(X, lyb, boot_s, W)
-    sse_bb, _ = _sse(Xb, lyb, boot, W)
+        boot = loglinear(Xb, lyb, Wb)  # (L', B, k + 1)
+        boot_s = loglinear(X, lyb, Wb)
+    sse_sb, nb = _sse(X, lyb, boot_s, Wb)
+    sse_bb, _ = _sse(Xb, lyb, boot, Wb)
     lo_hi = percentile_ci(boot[:, :, -1], level, axis=1)  # (2, L')
     weights = bic_weight_bent(sse_sb, sse_bb, nb, k)
     for i, j in enumerate(use):
@@ -189,14 +192,16 @@ def with_shapes(laws: list[LawFit], y_boots: list, all_draws: bool = True,
         with np.errstate(invalid="ignore", divide="ignore"):
             lb = None if y_boot is None or not len(y_boot) else np.log(y_boot)
         prep.append((X, ly, lb))
-        w = weights[i]
         key = (X.shape, X.tobytes(), law.variables[0], law.level,
-               None if lb is None else lb.shape, None if w is None else np.asarray(w).tobytes())
+               None if lb is None else lb.shape)
         sets.setdefault(key, []).append(i)
     out: list = [None] * len(laws)
-    for (_, _, variable, level, shape, _), idx in sets.items():
+    for (_, _, variable, level, shape), idx in sets.items():
         X = prep[idx[0]][0]
-        W = weights[idx[0]]
+        W = None  # (L, P): each law's weights (an unweighted law's: ones), or None
+        if any(weights[i] is not None for i in idx):
+            W = np.stack([np.ones(X.shape[0]) if weights[i] is None
+                          else np.asarray(weights[i], float) for i in idx])
         ly = np.stack([prep[i][1] for i in idx])
         lb = None if shape is None else np.stack([prep[i][2] for i in idx])
         for i, test in zip(idx, shape_tests(X, ly, lb, variable, 1, level, W=W)):

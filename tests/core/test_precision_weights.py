@@ -135,3 +135,30 @@ def test_a_point_without_an_optimum_never_outweighs_a_measured_one():
     unmasked = precision_weights(X, ly, v)
     assert unmasked[5] == unmasked.max()  # what the mask prevents
     assert precision_weights(X, ly, v, measured=np.zeros(len(SCALES), bool)) is None
+
+
+def test_laws_of_one_design_with_their_own_weights_solve_as_alone():
+    """Laws sharing a design are solved together, each resample with its own law's weights
+    (``_loglinear_per_law``): the same coefficients as each law solved alone, points absent
+    from some resamples (NaN) and an undetermined resample (one point left) included."""
+    from scalefit.core.laws import loglinear
+
+    rng = np.random.default_rng(0)
+    X = design({"scale": np.log(SCALES)}, ("scale",))
+    L, B, P = 3, 40, len(SCALES)
+    Y = rng.normal(0, 1, (L, B, P)) + (X @ [1.0, -0.3])
+    drop = rng.integers(0, 3, (L, B))  # three patterns of absent points
+    Y[drop == 1, 0] = np.nan
+    Y[drop == 2, 2:4] = np.nan
+    Y[0, 0, 1:] = np.nan  # one point: not determined
+    W = rng.uniform(0.2, 3.0, (L, P))
+    from scalefit.core import laws as core_laws
+
+    assert core_laws._loglinear_per_law(  # the batched path is the one taken here
+        np.column_stack([X[:, :1], X[:, 1:] - X[:, 1:].mean(0)]), np.isfinite(Y),
+        np.zeros((L, B, 2)), X[:, 1:].mean(0), W) is not None
+    together = loglinear(X, Y, W[:, None, :])
+    for j in range(L):
+        alone = np.stack([loglinear(X, Y[j, b], W[j]) for b in range(B)])
+        np.testing.assert_allclose(together[j], alone, rtol=1e-9, atol=1e-12)
+    assert np.isnan(together[0, 0]).all()
