@@ -18,7 +18,7 @@ import pandas as pd
 from .core import backtest as cb
 from .core.laws import power_law
 from .core.pyvalue import num
-from .core.shape import with_fix
+from .core.shape import with_fix, with_shapes
 from .errors import ScalefitInputError
 from .laws import _with_noise, by_groups, law_points, law_variables, with_excess
 from .options import check
@@ -186,13 +186,18 @@ def _law(train: pd.DataFrame, col: str, xl, level: float, by_col: bool, variable
             yb = np.exp(xl(cols))
         yb, _ = _with_noise(yb)
     values = {v: train[v].to_numpy(float) for v in variables}
+    yb_noise = yb
     yb, _, w = with_excess(values, tuple(variables), train[target].to_numpy(float), yb, target,
                            measured=(train["status"] == "ok").to_numpy())
     exps = {"scale": "a", "horizon": "b", **({} if col in ROLES else {col: "c"})}
     law = power_law(target, values, train[target].to_numpy(float), yb, tuple(variables), {}, level,
                     exponents=exps, weights=w)
-    if fix and target == "lr_opt" and np.all(np.isfinite(law.coef())):
-        law = with_fix(law, fix, yb, train["curvature"].to_numpy(float), w)
+    if target == "lr_opt" and np.all(np.isfinite(law.coef())):
+        # the shape test the fit makes (on the draws before the excess scatter): a resolved
+        # bend averages the predictions, as 'scalefit predict' does
+        law = with_shapes([law], [yb_noise], weights=[w])[0]
+        if fix:
+            law = with_fix(law, fix, yb, train["curvature"].to_numpy(float), w)
     if not np.all(np.isfinite(law.coef())):
         return None, "the law of the smaller levels is not determined"
     return law, None
@@ -222,7 +227,7 @@ def _score(group, origin, col, held, train, law, law_b, others, level, seed,
     Z = _design(law, held)
     X = _design(law, train)
     p = cb.predict_points(law.coef(), law.boot, law.rmse_log or 0.0, Z, level, seed, X,
-                          _free(law))
+                          _free(law), law.shape)
     y = np.log(held[target].to_numpy(float))
     k = held[curv].to_numpy(float)
     err = p["log"] - y
@@ -238,7 +243,7 @@ def _score(group, origin, col, held, train, law, law_b, others, level, seed,
         short = train[train[col] < train[col].max()]
         pb = cb.predict_points(law_b.coef(), law_b.boot, law_b.rmse_log or 0.0,
                                _design(law_b, held), level, seed, _design(law_b, short),
-                               _free(law_b))
+                               _free(law_b), law_b.shape)
         eb = pb["log"] - y
         free = _free(law_b)
         k_b = len(law_b.param_names) if free is None else len(free)
@@ -274,6 +279,7 @@ def _score(group, origin, col, held, train, law, law_b, others, level, seed,
             **({col: float(r[col])} if col not in ROLES else {}),
             "n_train": int(len(train)), "train_max": float(train[col].max()),
             "law": law.form, "law_params": dict(law.params),
+            "shape_averaged": bool((law.shape or {}).get("resolved")),
             "lr_pred": float(np.exp(p["log"][i])),
             "lr_pred_ci": _pair(np.exp(p["ci"][:, i])),
             "lr_pred_pi": _pair(np.exp(p["pi"][:, i])),

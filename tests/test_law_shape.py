@@ -130,3 +130,28 @@ def test_cli_compare_margin_and_fix(tmp_path):
     bad = subprocess.run(cmd[:-2] + ["--fix", "a=x"], capture_output=True, text=True, cwd=ROOT,
                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_backtest_averages_a_resolved_bend_as_predict_does():
+    """A bent law (q = -0.06; its 6 smaller scales resolve the bend in 3 of seeds 0-3): the
+    backtest's law of the 6 smaller scales resolves it,
+    so its held-out PI averages the straight and bent laws, the interval 'scalefit predict'
+    gives for the same law and seed (to 1e-12); the point stays the straight law's."""
+    from scalefit.backtests import _law
+
+    df = make_sweeps(scales=SCALES, horizons=(1e9,), seeds=2, seed=1, lr_scatter=0.05,
+                     law=TrueLaw(q=-0.06))
+    res = scalefit.fit(df, n_boot=200, seed=3, progress=None)
+    bt = res.backtest(axis="scale", levels=1)
+    (row,) = bt.points
+    assert row["shape_averaged"] is True
+    optima = res.optima
+    optima.index = np.arange(len(optima))
+    train = optima[optima["scale"] < SCALES[-1]]
+    law, _ = _law(train, "scale", res.boot.law_columns, 0.95, by_col=False)
+    assert law.shape["resolved"]
+    p = dec.predict(law, scale=SCALES[-1], seed=3)
+    assert p["shape_averaged"]
+    np.testing.assert_allclose(np.log(row["lr_pred_pi"]), np.log(p["lr_pi"]), rtol=0,
+                               atol=1e-12)
+    assert row["lr_pred"] == pytest.approx(p["lr"], rel=1e-12)

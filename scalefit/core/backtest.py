@@ -12,6 +12,7 @@ import numpy as np
 
 from .bootstrap import percentile_ci
 from .scatter import scatter_draws
+from .shape import shape_draws
 
 
 def origins(levels: np.ndarray, k: int | None = None, first: int = 4, most: int = 3) -> np.ndarray:
@@ -27,7 +28,7 @@ def origins(levels: np.ndarray, k: int | None = None, first: int = 4, most: int 
 
 def predict_points(coef: np.ndarray, boot: np.ndarray | None, rmse: float, Z: np.ndarray,
                    level: float, seed: int = 0, X: np.ndarray | None = None,
-                   free: np.ndarray | None = None) -> dict:
+                   free: np.ndarray | None = None, shape: dict | None = None) -> dict:
     """Predictions of a log-linear law at the rows of ``Z`` (n, k) (1, ln v1, ...).
 
     coef: (k,) point coefficients; boot: (B, k) bootstrap coefficients or None; rmse: the
@@ -36,8 +37,11 @@ def predict_points(coef: np.ndarray, boot: np.ndarray | None, rmse: float, Z: np
     scatter is that of a new point of an ordinary least-squares fit instead: ``rmse`` over
     m - k degrees of freedom, times sqrt(1 + h) (h: the point's leverage), drawn from
     Student's t with m - k degrees of freedom (k: the columns in ``free``, those the fit
-    estimated; default all). Returns ``log`` (n,), ``ci`` and ``pi`` (2, n)
-    in ln lr (NaN without draws), ``sigma`` (n,) the 16-84% half range of the PI draws.
+    estimated; default all). ``shape``: the law's shape test; when it resolved a bend, each
+    row's draws average the straight and bent laws by evidence (``shape.shape_draws``,
+    seeded ``seed + 1`` as ``decisions.predict`` does: the interval predict gives).
+    Returns ``log`` (n,), ``ci`` and ``pi`` (2, n) in ln lr (NaN without draws), ``sigma``
+    (n,) the 16-84% half range of the PI draws.
     """
     n = Z.shape[0]
     out = {"log": Z @ coef, "ci": np.full((2, n), np.nan), "pi": np.full((2, n), np.nan),
@@ -49,6 +53,11 @@ def predict_points(coef: np.ndarray, boot: np.ndarray | None, rmse: float, Z: np
             out["sigma"] = np.full(n, float(rmse))
         return out
     draws = boot @ Z.T  # (B, n)
+    if shape and shape.get("resolved"):
+        for i in range(n):
+            avg = shape_draws(shape, Z[i], draws[:, i], seed + 1)
+            if avg is not None:
+                draws[:, i] = avg
     rmse = rmse if np.isfinite(rmse or np.nan) else 0.0
     total = draws + scatter_draws(rmse, Z, X, draws.shape, seed, free)
     out["ci"] = percentile_ci(draws, level)
