@@ -147,13 +147,18 @@ class Law(LawFit):
         return lmfit_loss_law(self._fitted(var), self._fitted("loss_opt"), self.params)
 
     def statsmodels_result(self):
-        """A power law refitted as statsmodels OLS in log space (classical errors, tests)."""
+        """A power law refitted with statsmodels in log space (classical errors, tests): WLS
+        with the law's weights when it has them (``weights``: the same coefficients as the
+        law), OLS otherwise."""
         if self.target == "loss_opt":
             raise ValueError("statsmodels_result applies to power laws; see lmfit_result")
         import statsmodels.api as sm
 
         X = design({v: np.log(self._fitted(v)) for v in self.variables}, self.variables)
-        return sm.OLS(np.log(self._fitted(self.target)), X).fit()
+        y = np.log(self._fitted(self.target))
+        if self.weights is not None and len(self.weights) == len(y):
+            return sm.WLS(y, X, weights=np.asarray(self.weights, float)).fit()
+        return sm.OLS(y, X).fit()
 
     def _fitted(self, name: str) -> np.ndarray:
         pts = (self.points or {}).get(name)

@@ -162,3 +162,14 @@ def test_laws_of_one_design_with_their_own_weights_solve_as_alone():
         alone = np.stack([loglinear(X, Y[j, b], W[j]) for b in range(B)])
         np.testing.assert_allclose(together[j], alone, rtol=1e-9, atol=1e-12)
     assert np.isnan(together[0, 0]).all()
+
+
+def test_statsmodels_refit_of_a_weighted_law_is_its_wls():
+    pytest.importorskip("statsmodels")
+    from scalefit.results.law import Law
+
+    sd = np.where(np.arange(len(SCALES)) % 2 == 0, 0.03, 0.4)
+    law = Law.from_dict(Law.of(_law(np.random.default_rng(7), sd)).to_dict())
+    assert law.weights is not None and np.ptp(law.weights) > 1  # far from equal
+    res = law.statsmodels_result()
+    np.testing.assert_allclose(res.params, law.coef(), rtol=1e-9)
