@@ -37,6 +37,7 @@ from .core.losslaws import loss_laws
 from .core.pyvalue import py_scalar
 from .core.quality import ratio_asymptotes
 from .errors import ScalefitInputError
+from .laws import with_excess
 
 
 def transfer_quality(optima: pd.DataFrame, boot, by: list[str], ci: float,
@@ -282,18 +283,23 @@ def _fit_missing(found: dict, series: dict, bt: dict, ci: float, idx: dict) -> N
             continue
         values, boot, cols = {"scale": s["scale"].to_numpy()}, bt[lab], idx[lab]
         if found[lab]["lr_opt"] is None:
-            yb = None
+            yb = w = None
+            y = s["lr_opt"].to_numpy(float)
             if boot is not None:
-                yb = np.exp(boot.law_columns(cols))
+                yb, _, w = with_excess(values, ("scale",), y, np.exp(boot.law_columns(cols)),
+                                       "lr_opt")
             todo.append((lab, "lr_opt", {
-                "target": "lr_opt", "values": values, "y": s["lr_opt"].to_numpy(),
+                "target": "lr_opt", "values": values, "y": y,
                 "y_boot": yb, "variables": ("scale",), "group": {}, "ci_level": ci,
-                "curvature": s["curvature"].to_numpy()}))
+                "curvature": s["curvature"].to_numpy(), "weights": w}))
         if found[lab]["curvature"] is None:  # e.g. at one horizon of several: no such law
             kb = None
             if boot is not None:
                 kb = boot.columns("curvature", cols)
                 kb = np.where(kb > 0, kb, np.nan)
+                if np.all(s["curvature"].to_numpy(float) > 0):
+                    kb, _, _ = with_excess(values, ("scale",), s["curvature"].to_numpy(float),
+                                           kb, "curvature")
             todo.append((lab, "curvature", {
                 "target": "curvature", "values": values, "y": s["curvature"].to_numpy(),
                 "y_boot": kb, "variables": ("scale",), "group": {}, "ci_level": ci}))
