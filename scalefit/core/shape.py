@@ -2,8 +2,8 @@
 
 * ``shape_test``: does a power law of lr_opt bend in log-log space? The straight law
   ``ln y = ln C + sum a_i ln v_i`` is fitted beside the bent law with one more term,
-  ``q (ln v - m)^2`` in the primary variable ``v`` (``m``: the mean of ln v over the
-  points), on the point estimate and on every bootstrap resample at once (the draws
+  ``q (ln v - m)^2`` in a variable ``v`` (each of the law's in turn; ``m``: the mean of
+  ln v over the points), on the point estimate and on every bootstrap resample at once (the draws
   stacked in one least squares, as ``laws.loglinear`` does). ``q`` gets a percentile
   interval; the test is *resolved* when that interval excludes 0 and ``v`` has at least
   ``MIN_LEVELS`` distinct values (otherwise "not testable", said plainly). Per resample,
@@ -169,15 +169,32 @@ def shape_draws(shape: dict, z: np.ndarray, ly_straight: np.ndarray | None,
     return np.where(take, bent, ly_straight)
 
 
+SUMMARY_KEYS = ("variable", "q", "q_ci", "resolved", "testable", "n_levels", "centre",
+                "weight", "rmse_log", "reason")
+
+
 def with_shape(law: LawFit, y_boot: np.ndarray | None) -> LawFit:
-    """The power law with its shape test in its first variable (scale when it has scale)."""
+    """The power law with its shape tests (``with_shapes``)."""
     return with_shapes([law], [y_boot])[0]
+
+
+def main_test(tests: list[dict]) -> dict:
+    """Of a law's shape tests (one per variable, in the law's order), the one its
+    predictions use: the resolved bend with the largest BIC weight on the points, else the
+    first variable's test."""
+    resolved = [t for t in tests if t.get("resolved")]
+    if not resolved:
+        return tests[0]
+    return max(resolved, key=lambda t: -np.inf if t.get("weight") is None else t["weight"])
 
 
 def with_shapes(laws: list[LawFit], y_boots: list, all_draws: bool = True,
                 weights: list | None = None) -> list[LawFit]:
-    """``with_shape`` of many laws: laws with the same design, variable, level and number
-    of resamples are tested together (``shape_tests``).
+    """Each law with a shape test in every one of its variables (``shape_tests``; laws with
+    the same design, variables, level and number of resamples are tested together). The
+    law's ``shape`` is the test its predictions use (``main_test``: a resolved bend, the
+    strongest by evidence, else the first variable's), with the other variables' tests
+    summarised under ``others`` (``SUMMARY_KEYS``, no draws).
 
     all_draws False: a law that is not primary keeps its test's draws and weights (``boot``,
     ``weights``) only when the test resolved a bend, the one case a prediction reads them
@@ -192,11 +209,11 @@ def with_shapes(laws: list[LawFit], y_boots: list, all_draws: bool = True,
         with np.errstate(invalid="ignore", divide="ignore"):
             lb = None if y_boot is None or not len(y_boot) else np.log(y_boot)
         prep.append((X, ly, lb))
-        key = (X.shape, X.tobytes(), law.variables[0], law.level,
+        key = (X.shape, X.tobytes(), tuple(law.variables), law.level,
                None if lb is None else lb.shape)
         sets.setdefault(key, []).append(i)
-    out: list = [None] * len(laws)
-    for (_, _, variable, level, shape), idx in sets.items():
+    tests: list[list[dict]] = [[] for _ in laws]
+    for (_, _, variables, level, shape), idx in sets.items():
         X = prep[idx[0]][0]
         W = None  # (L, P): each law's weights (an unweighted law's: ones), or None
         if any(weights[i] is not None for i in idx):
@@ -204,10 +221,18 @@ def with_shapes(laws: list[LawFit], y_boots: list, all_draws: bool = True,
                           else np.asarray(weights[i], float) for i in idx])
         ly = np.stack([prep[i][1] for i in idx])
         lb = None if shape is None else np.stack([prep[i][2] for i in idx])
-        for i, test in zip(idx, shape_tests(X, ly, lb, variable, 1, level, W=W)):
-            if not (all_draws or laws[i].primary or test["resolved"]):
-                test = {k: v for k, v in test.items() if k not in ("boot", "weights")}
-            out[i] = laws[i].replace(shape=test)
+        for column, variable in enumerate(variables, start=1):
+            for i, test in zip(idx, shape_tests(X, ly, lb, variable, column, level, W=W)):
+                tests[i].append(test)
+    out: list = [None] * len(laws)
+    for i, law_tests in enumerate(tests):
+        test = main_test(law_tests)
+        if not (all_draws or laws[i].primary or test["resolved"]):
+            test = {k: v for k, v in test.items() if k not in ("boot", "weights")}
+        others = [{k: t.get(k) for k in SUMMARY_KEYS} for t in law_tests if t is not test]
+        if others:
+            test = {**test, "others": others}
+        out[i] = laws[i].replace(shape=test)
     return out
 
 

@@ -24,6 +24,8 @@ def law_text(law) -> Text:
     lines = [head, "      " + "; ".join(parts), "      " + stats]
     if law.shape:
         lines.append("      " + shape_text(law.shape))
+        for other in law.shape.get("others") or ():
+            lines.append("      " + shape_text(other, used=law.shape))
     if law.constraint:
         lines += ["      " + t for t in constraint_text(law.constraint, law.level)]
     ex = law.extrapolation
@@ -55,8 +57,9 @@ def param_text(law, name: str) -> str:
     return f"{name} = {fmt(v)} {fmt_ci(law.ci.get(name))}".rstrip()
 
 
-def shape_text(shape) -> str:
-    """One line: the law's curvature term in log space and what it says."""
+def shape_text(shape, used=None) -> str:
+    """One line: the law's curvature term in log space and what it says; ``used``: the
+    test the predictions use when ``shape`` is another variable's (None: this one)."""
     var = shape["variable"]
     if not shape.get("testable"):
         return f"shape: {shape.get('reason') or 'not testable'}"
@@ -64,6 +67,10 @@ def shape_text(shape) -> str:
     q += f" per (ln {var} - mean)^2"
     if shape.get("resolved"):
         way = "concave" if shape["q"] < 0 else "convex"
+        if used is not None:
+            return (f"{q}: the law bends here too ({way} in log-log; BIC weight of the bent "
+                    f"law {shape['weight']:.2f}); predictions average the straight law with "
+                    f"the stronger bend, in {used['variable']}")
         return (f"{q}: the law bends ({way} in log-log; BIC weight of the bent law "
                 f"{shape['weight']:.2f}); predictions beyond the data average both laws")
     return f"{q}: {shape.get('reason') or 'not resolved'}"

@@ -188,6 +188,8 @@ def shape_json(shape, draws: bool) -> dict:
     """The shape test as JSON (docs/json-schema.md); with ``draws``, the bent law's draws
     and BIC weights that predictions average with."""
     out = jsonable({k: shape.get(k) for k in SHAPE_KEYS})
+    if shape.get("others"):  # the law's other variables' tests (no draws)
+        out["others"] = [jsonable({k: o.get(k) for k in SHAPE_KEYS}) for o in shape["others"]]
     if draws and shape.get("boot") is not None:
         out["draws"] = draws_to_json(shape["boot"])
         out["weights"] = draws_to_json(shape["weights"])
@@ -203,6 +205,8 @@ def shape_from_json(d, variables) -> dict | None:
         out["boot"] = draws_from_json(d["draws"])
         out["weights"] = draws_from_json(d.get("weights"))
     out.pop("draws", None)
+    if out.get("others"):
+        out["others"] = [dict(o) for o in out["others"]]
     return out
 
 
