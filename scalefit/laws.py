@@ -312,7 +312,25 @@ def with_excess(values: dict, variables, y: np.ndarray, yb: np.ndarray | None, t
     note = excess_note(info, target)
     w = (precision_weights(X, np.log(y), info.get("v"), measured=measured)
          if target in WEIGHTED else None)
-    return yb, [note] if note else [], w
+    notes = [note] if note else []
+    lean = leaning_note(values, variables, w)
+    return yb, notes + ([lean] if lean else []), w
+
+
+def leaning_note(values: dict, variables, w: np.ndarray | None, share: float = 0.5
+                 ) -> str | None:
+    """One line when one point carries more than ``share`` of a weighted law's weight (its
+    optimum far more precise than the others': the law leans on it), else None."""
+    if w is None or len(w) < 3:
+        return None
+    w = np.asarray(w, float)
+    j = int(np.argmax(w))
+    s = float(w[j] / w.sum())
+    if s <= share:
+        return None
+    at = ", ".join(f"{v} {float(values[v][j]):.3g}" for v in variables)
+    return (f"the optimum at {at} carries {s:.0%} of the law's weight ({w[j] / np.median(w):.1f}x "
+            "the median point's: measured far more precisely): the law leans on it")
 
 
 def _with_noise(yb: np.ndarray):

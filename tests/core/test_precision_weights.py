@@ -173,3 +173,20 @@ def test_statsmodels_refit_of_a_weighted_law_is_its_wls():
     assert law.weights is not None and np.ptp(law.weights) > 1  # far from equal
     res = law.statsmodels_result()
     np.testing.assert_allclose(res.params, law.coef(), rtol=1e-9)
+
+
+def test_a_law_that_leans_on_one_optimum_says_so():
+    """One optimum known to 1%, three to 30% and more: it carries most of the weight, and
+    the law's notes name it; equal precision: no note."""
+    from scalefit.laws import leaning_note
+
+    values = {"scale": SCALES[:4]}
+    rng = np.random.default_rng(2)
+    ly = np.log(C_TRUE) + A_TRUE * np.log(SCALES[:4]) + rng.normal(0, 0.01, 4)
+    sd = np.array([0.3, 0.01, 0.3, 0.4])
+    yb = np.exp(ly + rng.normal(0, 1, (400, 4)) * sd)
+    _, notes, w = with_excess(values, ("scale",), np.exp(ly), yb, "lr_opt")
+    assert w is not None and np.argmax(w) == 1
+    assert any("the optimum at scale 2e+07 carries" in n and "leans on it" in n for n in notes)
+    assert leaning_note(values, ("scale",), np.ones(4)) is None
+    assert leaning_note(values, ("scale",), None) is None
