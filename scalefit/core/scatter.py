@@ -61,9 +61,10 @@ def excess_scatter(X: np.ndarray, ly: np.ndarray, lb: np.ndarray | None) -> dict
     range: robust to the rare wild draw) and h_i its leverage, the points' own noise
     explains E[RSS] = sum (1 - h_i) v_i; the excess per point is
     ``tau2 = max(0, (RSS - sum (1 - h_i) v_i) / (n - k))``, on ``dof = n - k`` degrees of
-    freedom. Returns {"tau2", "dof", "rss", "noise_rss", "ratio"} (ratio = RSS over what
-    the noise explains); ``tau2`` is NaN where it cannot be measured (no draws, n <= k, or
-    a point without draws).
+    freedom. Returns {"tau2", "dof", "rss", "noise_rss", "ratio", "v"} (ratio = RSS over
+    what the noise explains; v the points' variances, present when all are measured);
+    ``tau2`` is NaN where it cannot be measured (no draws, n <= k, or a point without
+    draws).
     """
     n, k = X.shape
     out = {"tau2": np.nan, "dof": n - k, "rss": np.nan, "noise_rss": np.nan, "ratio": np.nan}
@@ -207,4 +208,3 @@ def excess_note(info: dict, target: str, threshold: float = 1.5) -> str | None:
     return (f"the optima scatter around the law {ratio:.1f}x beyond their own noise (s.d. "
             f"{np.sqrt(tau2):.3g} in ln {target}, on {info['dof']} degrees of freedom): its "
             "intervals carry that scatter")
-

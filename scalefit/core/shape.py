@@ -3,8 +3,8 @@
 * ``shape_test``: does a power law of lr_opt bend in log-log space? The straight law
   ``ln y = ln C + sum a_i ln v_i`` is fitted beside the bent law with one more term,
   ``q (ln v - m)^2`` in a variable ``v`` (each of the law's in turn; ``m``: the mean of
-  ln v over the points), on the point estimate and on every bootstrap resample at once (the draws
-  stacked in one least squares, as ``laws.loglinear`` does). ``q`` gets a percentile
+  ln v over the points), on the point estimate and on every bootstrap resample at once
+  (the draws stacked in one least squares, as ``laws.loglinear`` does). ``q`` gets a percentile
   interval; the test is *resolved* when that interval excludes 0 and ``v`` has at least
   ``MIN_LEVELS`` distinct values (otherwise "not testable", said plainly). Per resample,
   the two laws get BIC weights, which ``predict`` uses to average their predictions.
@@ -26,13 +26,13 @@ import numpy as np
 from .bootstrap import percentile_ci
 from .laws import LawFit, design, fit_stats, leave_largest_out, loglinear
 
-MIN_LEVELS = 4  # distinct values of the primary variable a curvature term needs
+MIN_LEVELS = 4  # distinct values of the tested variable a curvature term needs
 
 
 def _sse(X: np.ndarray, Y: np.ndarray, coef: np.ndarray, W: np.ndarray | None = None
          ) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of squared residuals (weighted by ``W`` (P,), mean 1, when given) and the count
-    of present points per row of Y (B, P)."""
+    """Sum of squared residuals (weighted by ``W``, mean 1, when given: (P,) or
+    broadcastable to Y) and the count of present points per row of Y (..., P)."""
     present = np.isfinite(Y)
     with np.errstate(invalid="ignore"):
         r = np.where(present, Y - coef @ X.T, 0.0)
@@ -79,9 +79,10 @@ def shape_test(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, variab
 def shape_tests(X: np.ndarray, ly: np.ndarray, ly_boot: np.ndarray | None, variable: str,
                 column: int, level: float, seed: int = 0, W: np.ndarray | None = None
                 ) -> list[dict]:
-    """``shape_test`` of laws sharing the design X: ly (L, P); ly_boot (L, B, P) or None.
-    Each law draws its residual scatter from the same seed as alone, so the draws are made
-    once for all of them."""
+    """``shape_test`` of laws sharing the design X: ly (L, P); ly_boot (L, B, P) or None;
+    W: (P,) for every law or (L, P) each law's weights, or None. Each law draws its
+    residual scatter from the same seed as alone, so the draws are made once for all of
+    them."""
     L, P = ly.shape
     if W is not None:  # (P,) for all laws, or (L, P): each law's
         W = np.broadcast_to(np.asarray(W, float), (L, P))
