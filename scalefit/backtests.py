@@ -20,7 +20,7 @@ from .core.laws import power_law
 from .core.pyvalue import num
 from .core.shape import with_fix, with_shapes
 from .errors import ScalefitInputError
-from .laws import _with_noise, by_groups, law_points, law_variables, with_excess
+from .laws import _with_noise, by_groups, fix_for, law_points, law_variables, with_excess
 from .options import check
 from .results.backtest import BacktestResult
 
@@ -101,14 +101,15 @@ def backtest_fit(result, axis: str = "scale", levels: int | None = None,
             train = pts[pts[col].to_numpy(float) < origin]
             if held.empty:
                 continue
-            law, why = _law(train, col, xl, level, by_col=col in src.by, fix=fix)
+            held_fix = fix_for(fix, group) or None
+            law, why = _law(train, col, xl, level, by_col=col in src.by, fix=held_fix)
             if law is None:
                 notes.append(f"{_label(group) or 'all runs'}: {col} {origin:g}: {why}")
                 continue
             top = train[col].max()
             short = train[train[col] < top]
             law_b, _ = _law(short, col, xl, level, by_col=col in src.by,
-                            variables=law.variables, fix=fix, exact=True)
+                            variables=law.variables, fix=held_fix, exact=True)
             rows = _score(group, origin, col, held, train, law, law_b, others, level, seed,
                           curv=curv)
             if joint:
@@ -125,8 +126,8 @@ def backtest_fit(result, axis: str = "scale", levels: int | None = None,
             points += rows
     if fix:
         held = ", ".join(f"{k} = {v:g}" for k, v in fix.items())
-        notes.append(f"every law (and the short baseline) fitted with {held} held, as the fit "
-                     "(--fix)")
+        notes.append(f"the laws (and the short baselines) fitted with {held} held, as the "
+                     "fit (--fix)")
     if not points:
         raise ScalefitInputError(f"no held-out optimum along {col}: "
                                  + ("; ".join(notes) if notes else "no ok optima"))

@@ -30,7 +30,7 @@ from .core.bootstrap import (
 )
 from .core.optimum import STATUS_NAMES
 from .core.resamples import CompactDraws, LawRule, level_dtype
-from .laws import LawFitter, by_groups, without_draws
+from .laws import LawFitter, by_groups, check_fix_groups, without_draws
 from .options import FitOptions
 from .quality import TransferRun
 from .results.quality import TransferQuality
@@ -63,6 +63,7 @@ def estimate(ss, opts: FitOptions, notes: list[str], quality: bool = True, flat_
     if resample:
         rule = _law_rule(optima, point, sw, opts.seed, opts.n_boot)
     by = list(ss.by)
+    check_fix_groups(opts.fix_dict, optima, by)
     fitter = LawFitter(by, opts.include, ci, notes, extra=quality, fix=opts.fix_dict)
     run = TransferRun(optima, by, ci, opts.reference) if by and quality else None
     measure = run is not None and run.result is None  # None: no groups, finish() says so

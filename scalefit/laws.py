@@ -19,6 +19,8 @@ from .core.laws import LawFit, collinear, design, power_laws
 from .core.losslaws import loss_laws
 from .core.scatter import carry_excess_scatter, excess_note, precision_weights
 from .core.shape import with_fix, with_shapes
+from .errors import ScalefitInputError
+from .options import fix_key
 
 
 def by_groups(optima: pd.DataFrame, by: tuple[str, ...]):
@@ -175,6 +177,41 @@ def _pending_bytes(power: list, loss: list) -> int:
     return n
 
 
+def fix_for(fix: dict | None, group: dict) -> dict:
+    """The exponents ``fix`` holds in the laws of ``group`` (by column -> value): the
+    entries for every group (``a``), then those whose ``COL=VALUE:`` qualifier matches
+    the group (``options.fix_key``; the value compared as text), which win."""
+    out, scoped = {}, {}
+    for key, value in (fix or {}).items():
+        where, name = fix_key(key)
+        if not where:
+            out[name] = value
+        elif all(c in group and str(group[c]) == v for c, v in where):
+            scoped[name] = value
+    return {**out, **scoped}
+
+
+def check_fix_groups(fix: dict | None, optima: pd.DataFrame, by) -> None:
+    """One line (ScalefitInputError) for a ``COL=VALUE:`` key of ``fix`` that names a
+    column that is not a ``by`` column or matches no group: a typo would otherwise hold
+    nothing, silently."""
+    for key in fix or {}:
+        where, _ = fix_key(key)
+        match = np.ones(len(optima), bool)
+        for col, val in where:
+            if col not in by:
+                raise ScalefitInputError(f"--fix {key}: {col} is not a --by column (by: "
+                                         f"{', '.join(by) or 'none'})")
+            match &= optima[col].astype(str).to_numpy() == val
+        if where and not match.any():
+            seen = sorted({", ".join(f"{c}={v}" for c, v in zip([c for c, _ in where], row))
+                           for row in optima[[c for c, _ in where]].astype(str).itertuples(
+                               index=False)})
+            raise ScalefitInputError(f"--fix {key}: no group has "
+                                     f"{', '.join(f'{c}={v}' for c, v in where)}; groups: "
+                                     f"{'; '.join(seen[:8])}{' ...' if len(seen) > 8 else ''}")
+
+
 def _fit_pending(laws: list, power: list, loss: list, fix) -> None:
     """Fit the waiting power laws and loss laws (each kind in one search), put each at its
     position in ``laws``, and empty both lists (their draws are freed)."""
@@ -283,8 +320,9 @@ def _fit_power_laws(laws: list, power: list[tuple[int, dict]], fix) -> None:
                                                    for j in shaped])):
         fitted[j] = law
     for (i, item), law in zip(power, fitted):
-        if item["shape"] and fix:
-            law = with_fix(law, fix, item["y_boot"], item["curvature"],
+        held = fix_for(fix, item["spec"]["group"]) if item["shape"] else {}
+        if held:
+            law = with_fix(law, held, item["y_boot"], item["curvature"],
                            item["spec"]["weights"])
         laws[i] = law
 

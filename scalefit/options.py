@@ -99,8 +99,9 @@ RULES: dict[str, Rule] = {
     "optima": Rule("flag", "True, False or None (detected)", none=True),
     "require_optimum": Rule("flag", "True or False"),
     "keep_draws": Rule("flag", "True or False"),
-    "fix": Rule("fix", "a mapping of exponent a (scale) or b (horizon) to a finite number",
-                none=True, tail="e.g. {'a': 0}"),
+    "fix": Rule("fix", "a mapping of exponent a (scale) or b (horizon), or of "
+                "'COL=VALUE:a' (the groups with that --by value), to a finite number",
+                none=True, tail="e.g. {'a': 0} or {'parameterization=sp:a': -1}"),
     "missing_loss": Rule("choice", "'skip' or 'diverged'", choices=("skip", "diverged")),
     "keep_duplicates": Rule("flag", "True or False"),
     "progress": Rule("progress", "'auto', None or a callable progress(done, total)"),
@@ -237,6 +238,24 @@ def _inside(rule: Rule, v) -> bool:
     return lo and (rule.hi is None or (v < rule.hi if rule.hi_open else v <= rule.hi))
 
 
+def fix_key(key: str) -> tuple[tuple[tuple[str, str], ...], str] | None:
+    """A key of ``fix``: ``a`` (every group) or ``COL=VALUE[,COL=VALUE...]:a`` (the groups
+    whose ``--by`` columns have those values), as (((col, value), ...), exponent); None
+    for a key that is neither."""
+    where, _, name = key.rpartition(":")
+    if name not in FIX_NAMES:
+        return None
+    if not where:
+        return (), name
+    pairs = []
+    for part in where.split(","):
+        col, eq, val = part.partition("=")
+        if not eq or not col.strip():
+            return None
+        pairs.append((col.strip(), val.strip()))
+    return tuple(pairs), name
+
+
 def _fix(name: str, rule: Rule, value) -> tuple:
     pairs = value.items() if isinstance(value, Mapping) else value
     try:
@@ -245,8 +264,8 @@ def _fix(name: str, rule: Rule, value) -> tuple:
         _fail(name, rule, value)
     out = []
     for k, v in pairs:
-        good = (k in FIX_NAMES and not isinstance(v, bool) and isinstance(v, numbers.Real)
-                and math.isfinite(v))
+        good = (isinstance(k, str) and fix_key(k) is not None and not isinstance(v, bool)
+                and isinstance(v, numbers.Real) and math.isfinite(v))
         if not good:
             _fail(name, rule, dict(pairs) if isinstance(value, Mapping) else value)
         out.append((k, float(v)))

@@ -37,7 +37,7 @@ from .grouping import (
 from .joint import check_column as check_joint_column
 from .joint import check_present as check_joint_present
 from .joint import fit_joint, progress_part, with_joint
-from .laws import fit_laws, without_draws
+from .laws import check_fix_groups, fit_laws, without_draws
 from .noise_plan import flat_statuses, noise_notes, noise_plan
 from .optima_table import is_optima_table, load_optima
 from .options import Columns, FitOptions, check
@@ -131,7 +131,10 @@ def fit(
         (default 2; None turns the rule off).
     fix: exponents of the laws of lr_opt held at values (``{"a": 0}``: no scale
         dependence, as muP width transfer claims); each such law is refitted with them
-        held and reports the test of the constraint (``Law.constraint``).
+        held and reports the test of the constraint (``Law.constraint``). A key
+        ``"COL=VALUE:a"`` holds it in the groups with that ``by`` value only, over a key
+        for every group (``{"parameterization=mup:a": 0, "parameterization=sp:a": -1}``:
+        each parameterization at its theory value).
     branch_of: the column naming each run's stable run (default: ``branch_of`` when the
         table has it, as the reference trainer's WSD rows do): runs sharing one are
         branches of one run (cooldowns at several horizons), and the bootstrap resamples
@@ -253,6 +256,7 @@ def _fit_optima(df, src, cols: Columns, opts: FitOptions, fmt) -> FitResult:
             optima[col] = value
     notes = [f"a table of optima: {opt.rows} row(s), {len(optima)} point(s); laws fitted to "
              "these optima as given (no runs, no sweeps)", *opt.notes]
+    check_fix_groups(fix, optima, by)
     laws = fit_laws(optima, opt.boot, by, ("ok",), ci, notes, fix=fix)
     if opt.boot is None and n_boot > 0:
         why = ("no interval: the table's optima carry no uncertainty (no interval columns, no "

@@ -192,3 +192,70 @@ def test_straight_joint_laws_rarely_resolve_a_bend_in_either_variable():
         assert len(law.shape["others"]) == 1
         hits.append(law.shape["resolved"])
     assert sum(hits) <= 4, sum(hits)
+
+
+def _two_parameterizations(seed=4):
+    """A muP-like group (lr* flat in scale) and an SP-like one (lr* ~ scale^-0.4)."""
+    return make_sweeps(groups={"mup": TrueLaw(a=0.0), "sp": TrueLaw(a=-0.4)},
+                       scales=(1e7, 3e7, 1e8, 3e8, 1e9), horizons=(1e9,), seeds=2, seed=seed,
+                       lr_scatter=0.02)
+
+
+def _group_law(res, name):
+    return next(law for law in res.laws if law.target == "lr_opt" and law.primary
+                and law.group.get("parameterization") == name)
+
+
+def test_fix_in_some_groups_only_holds_each_at_its_theory_value():
+    """'COL=VALUE:a' holds the exponent in the groups with that by value: muP at 0 and SP
+    at -0.5 in one fit (each tested against its own free exponent); a key for every group
+    is overridden where a group's own key is given."""
+    df = _two_parameterizations()
+    res = scalefit.fit(df, by="parameterization", n_boot=200, progress=None,
+                       fix={"parameterization=mup:a": 0.0})
+    mup, sp = _group_law(res, "mup"), _group_law(res, "sp")
+    assert mup.params["a"] == 0.0 and mup.constraint["fixed"]["a"]["value"] == 0.0
+    assert sp.constraint is None and sp.params["a"] < -0.2  # free
+    both = scalefit.fit(df, by="parameterization", n_boot=200, progress=None,
+                        fix={"a": 0.0, "parameterization=sp:a": -0.5})
+    assert _group_law(both, "mup").params["a"] == 0.0
+    sp = _group_law(both, "sp")
+    assert sp.params["a"] == -0.5 and "a = -0.5 held" in " ".join(sp.notes)
+    assert both.settings["fix"] == {"a": 0.0, "parameterization=sp:a": -0.5}
+    bt = both.backtest(axis="scale")
+    by_group = {p["group"]["parameterization"]: p["law_params"]["a"] for p in bt.points}
+    assert by_group == {"mup": 0.0, "sp": -0.5}
+
+
+def test_fix_for_a_group_that_is_not_there_is_one_line():
+    df = _two_parameterizations()
+    with pytest.raises(scalefit.ScalefitInputError,
+                       match=r"--fix parameterization=mvp:a: no group has parameterization=mvp;"
+                             r" groups: parameterization=mup; parameterization=sp"):
+        scalefit.fit(df, by="parameterization", n_boot=0, progress=None,
+                     fix={"parameterization=mvp:a": 0.0})
+    with pytest.raises(scalefit.ScalefitInputError,
+                       match=r"--fix width=8:a: width is not a --by column"):
+        scalefit.fit(df, by="parameterization", n_boot=0, progress=None,
+                     fix={"width=8:a": 0.0})
+
+
+def test_cli_fix_in_some_groups(tmp_path):
+    from scalefit.cli.law_options import named
+
+    assert named("parameterization=sp:a=-1") == ("parameterization=sp:a", -1.0)
+    assert named("a=0") == ("a", 0.0)
+    src = tmp_path / "runs.csv"
+    _two_parameterizations().to_csv(src, index=False)
+    proc = subprocess.run([sys.executable, "-m", "scalefit", "fit", str(src), "--by",
+                           "parameterization", "--fix", "parameterization=mup:a=0", "--boot",
+                           "50", "--json", "-"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    held = {law["group"]["parameterization"]: law.get("constraint") is not None
+            for law in d["laws"] if law["target"] == "lr_opt" and law["primary"]}
+    assert held == {"mup": True, "sp": False}
+    bad = subprocess.run([sys.executable, "-m", "scalefit", "fit", str(src), "--by",
+                          "parameterization", "--fix", "parameterization=mvp:a=0"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

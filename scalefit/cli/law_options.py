@@ -7,13 +7,19 @@ import argparse
 import math
 
 FIX = ("hold an exponent of the laws of lr_opt at X (a: scale, b: horizon; repeatable) and "
-       "test that constraint, e.g. --fix a=0")
+       "test that constraint, e.g. --fix a=0; COL=VALUE:NAME=X holds it in the groups with "
+       "that --by value only, e.g. --fix parameterization=sp:a=-1")
 MARGIN = ("per group: is exponent NAME within +-X of 0 (or of its --fix value)? (repeatable), "
           "e.g. --margin a=0.1")
 
 
 def named(text: str) -> tuple[str, float]:
-    """``NAME=NUMBER`` -> (name, finite number)."""
+    """``NAME=NUMBER`` -> (name, finite number); ``COL=VALUE:NAME=NUMBER`` -> (the
+    qualified name ``COL=VALUE:NAME``, number), for ``--fix`` in some groups only."""
+    where, colon, rest = text.rpartition(":")
+    if colon:
+        name, v = named(rest)
+        return f"{where}:{name}", v
     name, _, value = text.partition("=")
     try:
         v = float(value)
