@@ -186,9 +186,20 @@ def fix_for(fix: dict | None, group: dict) -> dict:
         where, name = fix_key(key)
         if not where:
             out[name] = value
-        elif all(c in group and str(group[c]) == v for c, v in where):
+        elif all(c in group and same_value(group[c], v) for c, v in where):
             scoped[name] = value
     return {**out, **scoped}
+
+
+def same_value(x, text: str) -> bool:
+    """A by value against the text a ``--fix`` key gives: as text, or as numbers (``bs=256``
+    names the group whose bs is 256.0)."""
+    if str(x) == text:
+        return True
+    try:
+        return float(x) == float(text)
+    except (TypeError, ValueError):
+        return False
 
 
 def check_fix_groups(fix: dict | None, optima: pd.DataFrame, by) -> None:
@@ -202,7 +213,7 @@ def check_fix_groups(fix: dict | None, optima: pd.DataFrame, by) -> None:
             if col not in by:
                 raise ScalefitInputError(f"--fix {key}: {col} is not a --by column (by: "
                                          f"{', '.join(by) or 'none'})")
-            match &= optima[col].astype(str).to_numpy() == val
+            match &= np.array([same_value(x, val) for x in optima[col].to_numpy()], bool)
         if where and not match.any():
             seen = sorted({", ".join(f"{c}={v}" for c, v in zip([c for c, _ in where], row))
                            for row in optima[[c for c, _ in where]].astype(str).itertuples(

@@ -259,3 +259,11 @@ def test_cli_fix_in_some_groups(tmp_path):
                           "parameterization", "--fix", "parameterization=mvp:a=0"],
                          capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_fix_names_a_numeric_group_by_its_number():
+    from scalefit.laws import fix_for, same_value
+
+    assert same_value(256.0, "256") and same_value("sp", "sp") and not same_value("sp", "s")
+    assert fix_for({"a": 0.0, "bs=256:a": -1.0}, {"bs": 256.0}) == {"a": -1.0}
+    assert fix_for({"a": 0.0, "bs=256:a": -1.0}, {"bs": 512}) == {"a": 0.0}
