@@ -266,6 +266,8 @@ def fit_stats(X: np.ndarray, y: np.ndarray, coef: np.ndarray, W: np.ndarray | No
     ss_res = float(np.sum(w * resid * resid))
     ss_tot = float(np.sum(w * (y - np.sum(w * y) / np.sum(w)) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else np.nan
+    if abs(r2) < 1e-12:  # a law that explains nothing (its exponent held at 0): 0, not 2e-16
+        r2 = 0.0
     return r2, float(np.sqrt(resid @ resid / len(y)))
 
 
