@@ -1,0 +1,134 @@
+"""Benchmark (a lead, not what scalefit forecasts with): would averaging the law with the
+law that does not move along the axis forecast held-out optima better?
+
+Issue 26's third goal (the law beats "keep the LR" and the short law in every group of 4
+or more levels) fails mostly where the optimum barely moves along the axis: the law then
+extrapolates the noise of its fitted exponent. This script backtests, on the cases of
+``forecast.py`` and with the backtest's own laws (``backtests._law``: the same weights and
+draws), three point forecasts of every held-out optimum:
+
+* law: the law of the smaller levels (what ``scalefit backtest`` scores);
+* flat: the same law with the axis exponent held at 0 (``--fix``);
+* avg: the two averaged by their BIC weights on the fitted points (weighted sums of
+  squares; k and k - 1 parameters), as the shape test averages a bend;
+
+and against them keep (the LR of the largest fitted level). Per dataset: median |ln
+error| and the groups where each beats keep; and the same on synthetic laws with a clear
+exponent (a = -0.3) and with none (a = 0), where the truth is known.
+
+    python benchmarks/forecast_flat.py [--boot 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+
+import numpy as np
+from core import cpu_name  # benchmarks/core.py: this script's folder is on sys.path
+from forecast import CASES
+
+import scalefit
+from scalefit.backtests import _design, _law, resolve_axis
+from scalefit.core import backtest as cb
+from scalefit.core.shape import with_fix
+from scalefit.laws import by_groups, law_points
+from scalefit.synthetic import TrueLaw, make_sweeps
+
+AXIS_EXP = {"scale": "a", "horizon": "b"}
+
+
+def _wsse(law, train, target="lr_opt"):
+    X = _design(law, train)
+    r = np.log(train[target].to_numpy(float)) - X @ law.coef()
+    w = np.ones(len(r)) if law.weights is None else np.asarray(law.weights, float)
+    return float(np.sum(w * r * r))
+
+
+def errors(res, axis):
+    """Per held-out optimum: (group label, ln errors of law, flat, avg, keep)."""
+    col = resolve_axis(res, axis)
+    optima = res.optima
+    optima.index = np.arange(len(optima))
+    by = tuple(b for b in res.by if b != col)
+    xl = res.boot.law_columns if res.boot is not None else None
+    out = []
+    for group, sub in by_groups(optima, by):
+        pts = law_points(sub, ("ok",))
+        meas = sub[(sub["status"] == "ok") & np.isfinite(sub["lr_opt"].to_numpy(float))]
+        for origin in cb.origins(pts[col].to_numpy(float)):
+            held = meas[meas[col].to_numpy(float) == origin]
+            train = pts[pts[col].to_numpy(float) < origin]
+            if held.empty:
+                continue
+            law, _ = _law(train, col, xl, res.level, by_col=col in res.by)
+            if law is None or AXIS_EXP.get(col) not in law.param_names:
+                continue
+            flat = with_fix(law, {AXIS_EXP[col]: 0.0}, None, None, law.weights)
+            n, k = len(train), len(law.param_names)
+            bic = [n * np.log(max(_wsse(m, train), 1e-300) / n) + kk * np.log(n)
+                   for m, kk in ((law, k), (flat, k - 1))]
+            w_law = 1.0 / (1.0 + np.exp(np.clip((bic[0] - bic[1]) / 2, -700, 700)))
+            Z = _design(law, held)
+            y = np.log(held["lr_opt"].to_numpy(float))
+            e_law, e_flat = Z @ law.coef() - y, Z @ flat.coef() - y
+            e_avg = w_law * e_law + (1 - w_law) * e_flat
+            top = train[train[col] == train[col].max()]
+            others = [r for r in ("scale", "horizon") if r != col and r in held
+                      and np.isfinite(held[r].to_numpy(float)).all()]
+            j = cb.nearest(top[others].to_numpy(float), held[others].to_numpy(float))
+            e_keep = np.log(top["lr_opt"].to_numpy(float))[j] - y
+            label = ", ".join(f"{k}={v}" for k, v in group.items())
+            out += [(label, *e) for e in zip(e_law, e_flat, e_avg, e_keep)]
+    return out
+
+
+def summary(name, rows):
+    if not rows:
+        return f"| {name} | 0 | - | - | - | - | - |"
+    e = np.abs(np.array([r[1:] for r in rows]))
+    labels = [r[0] for r in rows]
+    groups = sorted(set(labels))
+    beats = [0, 0, 0]
+    for g in groups:
+        m = np.median(e[[lab == g for lab in labels]], axis=0)
+        for i in range(3):
+            beats[i] += int(m[i] < m[3])
+    med = np.median(e, axis=0)
+    return (f"| {name} | {len(rows)} | {med[0]:.3f} | {med[1]:.3f} | {med[2]:.3f} | "
+            f"{med[3]:.3f} | {beats[0]}/{beats[1]}/{beats[2]} of {len(groups)} |")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--boot", type=int, default=300)
+    args = ap.parse_args(argv)
+    print(f"machine: {cpu_name()}, {args.boot} resamples")
+    print("| dataset (axis) | held-out | law | flat | avg | keep | groups beating keep "
+          "(law/flat/avg) |")
+    print("|---|---|---|---|---|---|---|")
+    pooled = []
+    for name, src, axis, opts in CASES:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = scalefit.fit(src(), n_boot=args.boot, progress=None, **opts)
+        rows = errors(res, axis)
+        pooled += [(f"{name} {axis}: {r[0]}", *r[1:]) for r in rows]
+        print(summary(f"{name} ({axis})", rows))
+    print(summary("pooled", pooled))
+    for a in (-0.3, 0.0):
+        rows = []
+        for seed in range(10):
+            df = make_sweeps(scales=(1e7, 2e7, 4e7, 8e7, 1.6e8, 3.2e8), horizons=(1e9,),
+                             seeds=2, noise=0.004, law=TrueLaw(a=a), lr_scatter=0.05,
+                             seed=seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = scalefit.fit(df, n_boot=args.boot, seed=seed, progress=None)
+            rows += [(f"seed {seed}", *r[1:]) for r in errors(res, "scale")]
+        print(summary(f"synthetic a = {a} (scale), 10 seeds", rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
