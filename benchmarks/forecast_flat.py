@@ -11,6 +11,9 @@ draws), three point forecasts of every held-out optimum:
 * flat: the same law with the axis exponent held at 0 (``--fix``);
 * avg: the two averaged by their BIC weights on the fitted points (weighted sums of
   squares; k and k - 1 parameters), as the shape test averages a bend;
+* bent: the law with a log-quadratic term along the axis (``core.shape.shape_test`` on the
+  fitted points; where the axis has fewer than 4 levels, the law), and bent avg: it and
+  the law averaged by the test's BIC weight;
 
 and against them keep (the LR of the largest fitted level). Per dataset: median |ln
 error| and the groups where each beats keep; and the same on synthetic laws with a clear
@@ -31,7 +34,7 @@ from forecast import CASES
 import scalefit
 from scalefit.backtests import _design, _law, resolve_axis
 from scalefit.core import backtest as cb
-from scalefit.core.shape import with_fix
+from scalefit.core.shape import shape_test, with_fix
 from scalefit.laws import by_groups, law_points
 from scalefit.synthetic import TrueLaw, make_sweeps
 
@@ -73,13 +76,25 @@ def errors(res, axis):
             y = np.log(held["lr_opt"].to_numpy(float))
             e_law, e_flat = Z @ law.coef() - y, Z @ flat.coef() - y
             e_avg = w_law * e_law + (1 - w_law) * e_flat
+            # the bent law along the axis (the shape test's log-quadratic term, on the
+            # points alone) and its BIC average with the straight law
+            X = _design(law, train)
+            c = 1 + law.variables.index(col)
+            sh = shape_test(X, np.log(train["lr_opt"].to_numpy(float)), None, col, c,
+                            res.level, W=law.weights)
+            if sh.get("testable"):
+                zb = np.column_stack([Z, (Z[:, c] - sh["centre"]) ** 2])
+                e_bent = zb @ sh["coef"] - y
+                e_bavg = sh["weight"] * e_bent + (1 - sh["weight"]) * e_law
+            else:
+                e_bent = e_bavg = e_law
             top = train[train[col] == train[col].max()]
             others = [r for r in ("scale", "horizon") if r != col and r in held
                       and np.isfinite(held[r].to_numpy(float)).all()]
             j = cb.nearest(top[others].to_numpy(float), held[others].to_numpy(float))
             e_keep = np.log(top["lr_opt"].to_numpy(float))[j] - y
             label = ", ".join(f"{k}={v}" for k, v in group.items())
-            out += [(label, *e) for e in zip(e_law, e_flat, e_avg, e_keep)]
+            out += [(label, *e) for e in zip(e_law, e_flat, e_avg, e_bent, e_bavg, e_keep)]
     return out
 
 
@@ -89,14 +104,14 @@ def summary(name, rows):
     e = np.abs(np.array([r[1:] for r in rows]))
     labels = [r[0] for r in rows]
     groups = sorted(set(labels))
-    beats = [0, 0, 0]
+    beats = [0] * 5
     for g in groups:
         m = np.median(e[[lab == g for lab in labels]], axis=0)
-        for i in range(3):
-            beats[i] += int(m[i] < m[3])
+        for i in range(5):
+            beats[i] += int(m[i] < m[5])
     med = np.median(e, axis=0)
-    return (f"| {name} | {len(rows)} | {med[0]:.3f} | {med[1]:.3f} | {med[2]:.3f} | "
-            f"{med[3]:.3f} | {beats[0]}/{beats[1]}/{beats[2]} of {len(groups)} |")
+    return (f"| {name} | {len(rows)} | " + " | ".join(f"{x:.3f}" for x in med) + " | "
+            + "/".join(map(str, beats)) + f" of {len(groups)} |")
 
 
 def main(argv=None) -> int:
@@ -104,9 +119,9 @@ def main(argv=None) -> int:
     ap.add_argument("--boot", type=int, default=300)
     args = ap.parse_args(argv)
     print(f"machine: {cpu_name()}, {args.boot} resamples")
-    print("| dataset (axis) | held-out | law | flat | avg | keep | groups beating keep "
-          "(law/flat/avg) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| dataset (axis) | held-out | law | flat | avg | bent | bent avg | keep | groups "
+          "beating keep (law/flat/avg/bent/bent avg) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     pooled = []
     for name, src, axis, opts in CASES:
         with warnings.catch_warnings():
