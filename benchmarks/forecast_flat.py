@@ -13,7 +13,8 @@ draws), three point forecasts of every held-out optimum:
   squares; k and k - 1 parameters), as the shape test averages a bend;
 * bent: the law with a log-quadratic term along the axis (``core.shape.shape_test`` on the
   fitted points; where the axis has fewer than 4 levels, the law), and bent avg: it and
-  the law averaged by the test's BIC weight;
+  the law averaged by the test's BIC weight; gated: bent avg only where the test, with
+  the resamples (as the fit makes it), resolves the bend, else the law;
 
 and against them keep (the LR of the largest fitted level). Per dataset: median |ln
 error| and the groups where each beats keep; and the same on synthetic laws with a clear
@@ -80,7 +81,8 @@ def errors(res, axis):
             # points alone) and its BIC average with the straight law
             X = _design(law, train)
             c = 1 + law.variables.index(col)
-            sh = shape_test(X, np.log(train["lr_opt"].to_numpy(float)), None, col, c,
+            lb = None if xl is None else xl(train.index.to_numpy())
+            sh = shape_test(X, np.log(train["lr_opt"].to_numpy(float)), lb, col, c,
                             res.level, W=law.weights)
             if sh.get("testable"):
                 zb = np.column_stack([Z, (Z[:, c] - sh["centre"]) ** 2])
@@ -88,13 +90,15 @@ def errors(res, axis):
                 e_bavg = sh["weight"] * e_bent + (1 - sh["weight"]) * e_law
             else:
                 e_bent = e_bavg = e_law
+            e_gate = e_bavg if sh.get("resolved") else e_law
             top = train[train[col] == train[col].max()]
             others = [r for r in ("scale", "horizon") if r != col and r in held
                       and np.isfinite(held[r].to_numpy(float)).all()]
             j = cb.nearest(top[others].to_numpy(float), held[others].to_numpy(float))
             e_keep = np.log(top["lr_opt"].to_numpy(float))[j] - y
             label = ", ".join(f"{k}={v}" for k, v in group.items())
-            out += [(label, *e) for e in zip(e_law, e_flat, e_avg, e_bent, e_bavg, e_keep)]
+            out += [(label, *e) for e in zip(e_law, e_flat, e_avg, e_bent, e_bavg, e_gate,
+                                             e_keep)]
     return out
 
 
@@ -104,11 +108,11 @@ def summary(name, rows):
     e = np.abs(np.array([r[1:] for r in rows]))
     labels = [r[0] for r in rows]
     groups = sorted(set(labels))
-    beats = [0] * 5
+    beats = [0] * 6
     for g in groups:
         m = np.median(e[[lab == g for lab in labels]], axis=0)
-        for i in range(5):
-            beats[i] += int(m[i] < m[5])
+        for i in range(6):
+            beats[i] += int(m[i] < m[6])
     med = np.median(e, axis=0)
     return (f"| {name} | {len(rows)} | " + " | ".join(f"{x:.3f}" for x in med) + " | "
             + "/".join(map(str, beats)) + f" of {len(groups)} |")
@@ -119,9 +123,9 @@ def main(argv=None) -> int:
     ap.add_argument("--boot", type=int, default=300)
     args = ap.parse_args(argv)
     print(f"machine: {cpu_name()}, {args.boot} resamples")
-    print("| dataset (axis) | held-out | law | flat | avg | bent | bent avg | keep | groups "
-          "beating keep (law/flat/avg/bent/bent avg) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| dataset (axis) | held-out | law | flat | avg | bent | bent avg | gated | keep | "
+          "groups beating keep (law/flat/avg/bent/bent avg/gated) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     pooled = []
     for name, src, axis, opts in CASES:
         with warnings.catch_warnings():
