@@ -180,15 +180,20 @@ def _pending_bytes(power: list, loss: list) -> int:
 def fix_for(fix: dict | None, group: dict) -> dict:
     """The exponents ``fix`` holds in the laws of ``group`` (by column -> value): the
     entries for every group (``a``), then those whose ``COL=VALUE:`` qualifier matches
-    the group (``options.fix_key``; the value compared as text), which win."""
+    the group (``options.fix_key``, ``in_group``), which win."""
     out, scoped = {}, {}
     for key, value in (fix or {}).items():
         where, name = fix_key(key)
         if not where:
             out[name] = value
-        elif all(c in group and same_value(group[c], v) for c, v in where):
+        elif in_group(where, group):
             scoped[name] = value
     return {**out, **scoped}
+
+
+def in_group(where, group: dict) -> bool:
+    """True when ``group`` (by column -> value) has every (column, text) of ``where``."""
+    return all(c in group and same_value(group[c], v) for c, v in where)
 
 
 def same_value(x, text: str) -> bool:
@@ -208,16 +213,16 @@ def check_fix_groups(fix: dict | None, optima: pd.DataFrame, by) -> None:
     nothing, silently."""
     for key in fix or {}:
         where, _ = fix_key(key)
-        match = np.ones(len(optima), bool)
-        for col, val in where:
+        if not where:
+            continue
+        for col, _ in where:
             if col not in by:
                 raise ScalefitInputError(f"--fix {key}: {col} is not a --by column (by: "
                                          f"{', '.join(by) or 'none'})")
-            match &= np.array([same_value(x, val) for x in optima[col].to_numpy()], bool)
-        if where and not match.any():
-            seen = sorted({", ".join(f"{c}={v}" for c, v in zip([c for c, _ in where], row))
-                           for row in optima[[c for c, _ in where]].astype(str).itertuples(
-                               index=False)})
+        groups = [g for g, _ in by_groups(optima, tuple(by))]
+        if not any(in_group(where, g) for g in groups):
+            cols = [c for c, _ in where]
+            seen = sorted({", ".join(f"{c}={g[c]}" for c in cols) for g in groups})
             raise ScalefitInputError(f"--fix {key}: no group has "
                                      f"{', '.join(f'{c}={v}' for c, v in where)}; groups: "
                                      f"{'; '.join(seen[:8])}{' ...' if len(seen) > 8 else ''}")

@@ -227,6 +227,14 @@ def _loglinear_shared(X, present, b, centre, W=None):
     return coef
 
 
+def stack_weights(weights: list, P: int) -> np.ndarray | None:
+    """The weights (L, P) of L laws of P points solved together (an unweighted law's:
+    ones), or None when none of them is weighted."""
+    if all(w is None for w in weights):
+        return None
+    return np.stack([np.ones(P) if w is None else np.asarray(w, float) for w in weights])
+
+
 def _loglinear_per_law(X, present, b, centre, W):
     """``loglinear`` of L laws' resamples (present (L, B, P), b (L, B, k) the weighted
     right-hand sides) with one weight vector per law (W (L, P)): the resamples of a law
@@ -354,10 +362,7 @@ def power_laws(specs: list[dict]) -> list[LawFit]:
         p0, sp0 = prep[idx[0]], specs[idx[0]]
         X, level = p0["X"], sp0["ci_level"]
         ly = np.stack([prep[i]["ly"] for i in idx])  # (L, P)
-        W = None  # (L, P) each law's weights (an unweighted law's: ones), or None
-        if any(prep[i]["w"] is not None for i in idx):
-            W = np.stack([np.ones(X.shape[0]) if prep[i]["w"] is None else prep[i]["w"]
-                          for i in idx])
+        W = stack_weights([prep[i]["w"] for i in idx], X.shape[0])
         coef = loglinear(X, ly, W)
         lyb = boot = lo_hi = None
         if p0["lyb"] is not None:

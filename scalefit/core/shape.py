@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from .bootstrap import percentile_ci
-from .laws import LawFit, design, fit_stats, leave_largest_out, loglinear
+from .laws import LawFit, design, fit_stats, leave_largest_out, loglinear, stack_weights
 
 MIN_LEVELS = 4  # distinct values of the tested variable a curvature term needs
 
@@ -216,10 +216,7 @@ def with_shapes(laws: list[LawFit], y_boots: list, all_draws: bool = True,
     tests: list[list[dict]] = [[] for _ in laws]
     for (_, _, variables, level, shape), idx in sets.items():
         X = prep[idx[0]][0]
-        W = None  # (L, P): each law's weights (an unweighted law's: ones), or None
-        if any(weights[i] is not None for i in idx):
-            W = np.stack([np.ones(X.shape[0]) if weights[i] is None
-                          else np.asarray(weights[i], float) for i in idx])
+        W = stack_weights([weights[i] for i in idx], X.shape[0])
         ly = np.stack([prep[i][1] for i in idx])
         lb = None if shape is None else np.stack([prep[i][2] for i in idx])
         for column, variable in enumerate(variables, start=1):

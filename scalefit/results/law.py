@@ -10,6 +10,7 @@ from ..core.bootstrap import percentile_ci
 from ..core.laws import LawFit, design
 from ..core.losslaws import ALPHA_GRID
 from ..core.pyvalue import jsonable, num
+from ..core.shape import SUMMARY_KEYS  # the keys of a shape test the JSON writes
 from ..render.law_text import law_text
 from ..render.tables import Text
 from .base import draws_from_json, draws_to_json, level_or_stored
@@ -180,16 +181,12 @@ def _points(d: dict, variables: tuple) -> dict | None:
     return {v: np.array(rng[v], float) for v in variables if v in rng} or None
 
 
-SHAPE_KEYS = ("variable", "q", "q_ci", "resolved", "testable", "n_levels", "centre", "weight",
-              "rmse_log", "reason")
-
-
 def shape_json(shape, draws: bool) -> dict:
     """The shape test as JSON (docs/json-schema.md); with ``draws``, the bent law's draws
     and BIC weights that predictions average with."""
-    out = jsonable({k: shape.get(k) for k in SHAPE_KEYS})
+    out = jsonable({k: shape.get(k) for k in SUMMARY_KEYS})
     if shape.get("others"):  # the law's other variables' tests (no draws)
-        out["others"] = [jsonable({k: o.get(k) for k in SHAPE_KEYS}) for o in shape["others"]]
+        out["others"] = [jsonable({k: o.get(k) for k in SUMMARY_KEYS}) for o in shape["others"]]
     if draws and shape.get("boot") is not None:
         out["draws"] = draws_to_json(shape["boot"])
         out["weights"] = draws_to_json(shape["weights"])
