@@ -205,8 +205,13 @@ def test_loss_law_not_identified_says_so():
     law = loss_law(s, y, y + np.random.default_rng(0).normal(0, 0.003, (100, 5)), {}, 0.95)
     assert law.asymptote["identified"] is False
     assert law.ci["L_inf"] is None
+    # A and alpha trade off with the free L_inf: no interval for them either (alpha at the
+    # flat end of its range gave a zero-width one)
+    assert law.ci["A"] is None and law.ci["alpha"] is None
     res = Law.of(law)
     assert "L_inf not identified" in str(res)
+    assert "alpha = " in str(res) and "(no interval)" in str(res)
+    assert any("A and alpha have no intervals" in n for n in law.notes)
     d = res.to_dict()
     assert d["L_inf_identified"] is False and d["L_inf_reason"]
 

@@ -291,9 +291,13 @@ def _loss_law_fit(s, y, group, ci_level, variable, point, draws) -> LawFit:
         ci = {n: [float(lo_hi[0, i]), float(lo_hi[1, i])] for i, n in enumerate(names)}
     ident, why = loss_asymptote_identified(float(L0), bool(at_bound), y, Lb, bound_b, ci_level)
     if not ident:
-        ci["L_inf"] = None  # an interval is a promise the draws cannot keep
+        # an interval is a promise the draws cannot keep: with L_inf free, A and alpha
+        # trade off with it (alpha stuck at its bound gives a zero-width interval)
+        ci = {n: None for n in names}
         if not any("not identified" in n for n in notes):
             notes.append(f"L_inf not identified: {why}")
+        notes.append("A and alpha have no intervals: they trade off with L_inf, which these "
+                     "points do not identify (the law still describes the losses fitted)")
     return LawFit(
         target="loss_opt", form=f"loss_opt = L_inf + A * {variable}^alpha",
         variables=(variable,), group=group, params=params, ci=ci, r2_log=r2, rmse_log=rmse,

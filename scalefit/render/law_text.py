@@ -44,8 +44,10 @@ def param_text(law, name: str) -> str:
     v = law.params.get(name)
     if law.constraint and name in law.constraint["fixed"]:
         return f"{name} = {fmt(v)} (fixed)"
-    if name == "L_inf" and law.asymptote and not law.asymptote.get("identified", True):
-        return "L_inf not identified"
+    if law.asymptote and not law.asymptote.get("identified", True):
+        if name == "L_inf":
+            return "L_inf not identified"
+        return f"{name} = {fmt(v)} (no interval)"
     if name == "C" and law.target != "loss_opt":
         lc = float(law.coef()[0])
         if np.isfinite(lc) and not -690 < lc < 690:
