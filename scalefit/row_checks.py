@@ -79,8 +79,9 @@ def duplicate_rows(df: pd.DataFrame, where: np.ndarray, src: str, label: tuple[s
         what = "kept as separate runs (--keep-duplicates)" if keep else (
             "counted once (copies would narrow the intervals); pass --keep-duplicates "
             "(keep_duplicates=True in Python) to keep them")
-        parts.append(f"{len(lines)} row{'s' if len(lines) != 1 else ''} repeat an earlier "
-                     f"row exactly ({label[len(lines) != 1]} {_few(lines)}): {what}")
+        one = len(lines) == 1
+        parts.append(f"{len(lines)} row{'' if one else 's'} repeat{'s' if one else ''} an "
+                     f"earlier row exactly ({label[len(lines) != 1]} {_few(lines)}): {what}")
     if conflicts:
         col, (i, j) = conflicts[0][0], conflicts[0][1]
         parts.append(f"{len(conflicts)} run id{'s' if len(conflicts) != 1 else ''} in "
