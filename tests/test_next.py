@@ -391,6 +391,15 @@ def test_candidates_restrict_the_choice_and_per_group():
     assert set(only_b.runs["p"]) == {"b"}
 
 
+def test_the_law_targets_are_named_by_their_group_columns():
+    # a numeric group value alone ("2") says nothing: the targets' column is the by column
+    df = make_sweeps(n_lrs=7, seeds=1, noise=0.004, seed=0).drop(columns="lr_true")
+    r = fit(pd.concat([df.assign(epochs=1), df.assign(epochs=2)]), by="epochs")
+    text = str(r.next_runs(2, target_scale=1e9, target_horizon=1e10))
+    head = next(ln for ln in text.splitlines() if "s.d. now" in ln)
+    assert head.split()[0] == "epochs" and "target " not in head
+
+
 def test_replicates_land_exactly_on_the_tried_lr():
     df = make_sweeps(scales=(1e7,), horizons=(1e9,), n_lrs=7, seeds=2, noise=0.01, seed=1)
     r = fit(df.drop(columns="lr_true"))

@@ -44,7 +44,10 @@ def proposals_document(props) -> Document:
             title = ("Target: the joint optimum predicted by the joint laws"
                      if s.get("target") == "law"
                      else "Targets: the joint optima of the surfaces that get runs")
-        blocks.append(Table(["target", "lr_opt", f"{lvl} CI now", "s.d. now",
+        # a law's target is its group: name the group's columns (a bare "2" says nothing)
+        first = ("/".join(props.by) if props.by and s.get("target") == "law"
+                 and all(t["target"] == "law" for t in shown) else "target")
+        blocks.append(Table([first, "lr_opt", f"{lvl} CI now", "s.d. now",
                              "s.d. after", "loss cost now", "after", "runs"], trows,
                             title=title,
                             notes=[f"  (s.d. of {_sd_of(s)} predicted by the delta method "
