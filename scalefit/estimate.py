@@ -15,8 +15,6 @@ one ``by`` group) is fitted in one pass, as before blocks.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
@@ -27,6 +25,7 @@ from .core.bootstrap import (
     censored_interval,
     percentile_ci,
     sub_sweeps,
+    tried_range,
 )
 from .core.optimum import STATUS_NAMES
 from .core.resamples import CompactDraws, LawRule, level_dtype
@@ -237,9 +236,7 @@ def _optima_table(groups: pd.DataFrame, sw, point, per_sweep: list[dict]) -> pd.
 
 def _tried(sw):
     """(x_min, x_max): the lowest and highest ln lr each sweep tried."""
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmin(sw.x, axis=1), np.nanmax(sw.x, axis=1)
+    return tried_range(sw.x)
 
 
 def _set_intervals(df: pd.DataFrame, point, sw, raw: dict, valid: np.ndarray) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .core.allocation import FLOPS_PER_PARAM_TOKEN
-from .core.bootstrap import THIN_WINDOW, percentile_ci
+from .core.bootstrap import THIN_WINDOW, censored_interval, percentile_ci, tried_range
 from .core.isoflop import interp_levels
 from .core.laws import LawFit, power_law
 from .core.losslaws import loss_law
@@ -96,16 +96,22 @@ def fit_isoflop(
     budget = groups["budget"].to_numpy(float)
     to_ln_d = (lambda x: np.log(budget / FLOPS_PER_PARAM_TOKEN) - x) if t.tokens_from == "6ND" \
         else (lambda x: interp_levels(sw.x, ln_d_levels, x))
-    draws = None
+    draws = law_draws = None
+    tried = tried_range(sw.x)
     if boot is not None:
         x_b, best = boot.x_opt, boot.x_best  # x_best: made from level indices once
         draws = {"ln_N": x_b, "ln_D": to_ln_d(x_b), "loss": boot.loss_opt,
                  "best_ln_N": best, "best_ln_D": to_ln_d(best)}
-    profiles = _profile_table(groups, sw, point, draws, to_ln_d, noise_sd, ci)
+        # the laws learn from resampled optima clamped to the sizes each profile tried, as
+        # the LR laws do: a nearly flat resampled parabola puts its vertex anywhere
+        x_law = np.clip(x_b, *tried)
+        law_draws = {**draws, "ln_N": x_law, "ln_D": to_ln_d(x_law)}
+    profiles = _profile_table(groups, sw, point, draws, to_ln_d, noise_sd, ci, tried)
     if t.tokens_from == "6ND":
         notes.append("every run lies on its budget's 6ND line: D_opt = C / (6 N_opt) at every "
                      "profile and resample, so D_opt's exponent is b = 1 - a exactly")
-    laws = _fit_laws(profiles, draws, t.by, include, ci, notes, seed)
+    _open_note(profiles, notes)
+    laws = _fit_laws(profiles, law_draws, t.by, include, ci, notes, seed)
     hint_runs = dataclasses.replace(
         t.runs, raw=t.runs.raw.assign(_budget=data["budget"].to_numpy()),
         columns={**{k: v for k, v in t.columns.items() if v}, "scale": "_budget",
@@ -187,8 +193,12 @@ def _parametric_noise(point, notes: list[str], key: np.ndarray) -> np.ndarray:
     return sd
 
 
-def _profile_table(groups, sw, point, draws, to_ln_d, noise_sd, ci) -> pd.DataFrame:
-    """One row per profile: optimum N*, D*, D*/N*, loss with intervals, status, counts."""
+def _profile_table(groups, sw, point, draws, to_ln_d, noise_sd, ci, tried) -> pd.DataFrame:
+    """One row per profile: optimum N*, D*, D*/N*, loss with intervals, status, counts.
+    ``tried``: (x_min, x_max) (G,), the smallest and largest ln N of each profile. An
+    interval of N*, D* or D*/N* that runs past the range its profile tried is open there
+    (``<col>_ci_open``; the bound NaN; ``N_tried_lo/hi``, ``D_tried_lo/hi``,
+    ``tokens_per_param_tried_lo/hi`` the ranges), as lr_opt's."""
     df = groups.copy()
     ok = point.status == 0
     x = np.where(ok, point.x_opt, np.nan)
@@ -205,10 +215,23 @@ def _profile_table(groups, sw, point, draws, to_ln_d, noise_sd, ci) -> pd.DataFr
         # intervals of N*, D*, D*/N* from their logs (as lr_opt's of an LR sweep)
         resampled = {"N_opt": draws["ln_N"], "D_opt": draws["ln_D"],
                      "tokens_per_param": draws["ln_D"] - draws["ln_N"], "loss_opt": draws["loss"]}
+    x_min, x_max = tried
+    d_min, d_max = to_ln_d(x_min), to_ln_d(x_max)  # ln D at the smallest and largest N
+    ranges = {"N_opt": (x_min, x_max),
+              "D_opt": tuple(np.sort(np.stack([d_min, d_max]), axis=0)),
+              "tokens_per_param": tuple(np.sort(np.stack([d_min - x_min, d_max - x_max]),
+                                                axis=0))}
     for col in ("N_opt", "D_opt", "tokens_per_param", "loss_opt"):
         lo_hi = (np.full((2, len(df)), np.nan) if draws is None
                  else np.where(keep, percentile_ci(resampled[col], ci), np.nan))
-        df[col + "_lo"], df[col + "_hi"] = lo_hi if col == "loss_opt" else np.exp(lo_hi)
+        if col == "loss_opt":
+            df[col + "_lo"], df[col + "_hi"] = lo_hi
+            continue
+        lo_hi, open_ = censored_interval(lo_hi, *ranges[col])
+        df[col + "_lo"], df[col + "_hi"] = np.exp(lo_hi)
+        df[col + "_ci_open"] = np.where(keep, open_, "")
+        tried_col = col.removesuffix("_opt")  # N_tried_lo, D_tried_lo, tokens_per_param_...
+        df[tried_col + "_tried_lo"], df[tried_col + "_tried_hi"] = np.exp(ranges[col])
     df["N_best"] = np.exp(point.x_best)
     df["D_best"] = np.exp(to_ln_d(point.x_best))
     df["status"] = [STATUS_NAMES[c] for c in point.status]
@@ -221,6 +244,15 @@ def _profile_table(groups, sw, point, draws, to_ln_d, noise_sd, ci) -> pd.DataFr
     if noise_sd is not None:
         df["boot_kind"] = np.where(np.isfinite(noise_sd) & (noise_sd > 0), "parametric", "runs")
     return df
+
+
+def _open_note(profiles: pd.DataFrame, notes: list[str]) -> None:
+    """A note on the optimum intervals that run past the model sizes their profile tried."""
+    n_open = int((profiles["N_opt_ci_open"] != "").sum())
+    if n_open:
+        notes.append(f"{n_open} optimum interval(s) run past the model sizes their profile "
+                     "tried: shown open-ended (< or > the smallest or largest tried, for N, D "
+                     "and D/N); the laws clamp such resamples to the sizes tried")
 
 
 def _fit_laws(profiles, draws, by, include, ci, notes, seed: int = 0) -> list[LawFit]:

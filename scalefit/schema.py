@@ -384,7 +384,11 @@ ISOFLOP_PROFILE = {
                                     "tokens_per_param_lo", "tokens_per_param_hi", "loss_opt",
                                     "loss_opt_lo", "loss_opt_hi", "curvature", "N_best",
                                     "D_best", "fit_rmse", "N_window_lo", "N_window_hi",
-                                    "boot_valid")},
+                                    "boot_valid", "N_tried_lo", "N_tried_hi", "D_tried_lo",
+                                    "D_tried_hi", "tokens_per_param_tried_lo",
+                                    "tokens_per_param_tried_hi")},
+        **{k: {"enum": ["low", "high", "both", None]}
+           for k in ("N_opt_ci_open", "D_opt_ci_open", "tokens_per_param_ci_open")},
         **{k: {"type": "integer"} for k in ("n_runs", "n_diverged", "n_levels", "n_window")},
         "status": STATUS,
         "boot_kind": {"enum": ["runs", "parametric"]},

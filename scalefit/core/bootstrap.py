@@ -25,6 +25,7 @@ every sweep of the component (a run's weight is its cluster's draw count).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -389,6 +390,14 @@ def bracket_draws(lo: np.ndarray, hi: np.ndarray, n_boot: int, seed: int,
         u[:, i] = gen.random(n_boot)
     with np.errstate(invalid="ignore"):
         return np.where(np.isfinite(lo) & np.isfinite(hi), lo + u * (hi - lo), np.nan)
+
+
+def tried_range(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x_min, x_max) (G,): the lowest and highest level each sweep of ``x`` (G, J) tried
+    (NaN-padded; NaN for a sweep with no level)."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmin(x, axis=1), np.nanmax(x, axis=1)
 
 
 def censored_interval(ci: np.ndarray, x_min: np.ndarray, x_max: np.ndarray):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .._version import __version__
 from ..core.pyvalue import py_item
-from .format import count, fmt, fmt_ci, fmt_with_ci, group_label, group_text
+from .format import count, fmt, fmt_with_ci, group_label, group_text, open_ci
 from .tables import Document, Table, Text
 
 ROLE_KEYS = ("scale", "horizon")
@@ -65,12 +65,7 @@ def _given_optima(result, opt, shown, head, lvl) -> Table:
 def ci_text(r) -> str:
     """An optimum's interval; an end beyond the LRs its sweep tried shows as open
     (``[< 0.001, 0.02]``)."""
-    open_ = r.get("lr_opt_ci_open") or ""
-    if not isinstance(open_, str) or not open_:
-        return fmt_ci((r["lr_opt_lo"], r["lr_opt_hi"]))
-    lo = f"< {fmt(r.get('lr_tried_lo'))}" if open_ in ("low", "both") else fmt(r["lr_opt_lo"])
-    hi = f"> {fmt(r.get('lr_tried_hi'))}" if open_ in ("high", "both") else fmt(r["lr_opt_hi"])
-    return f"[{lo}, {hi}]"
+    return open_ci(r, "lr_opt", "lr")
 
 
 def _runs_text(inp) -> str:

@@ -84,6 +84,19 @@ def fmt_ci(pair) -> str:
     return f"[{fmt(pair[0])}, {fmt(pair[1])}]"
 
 
+def open_ci(r, name: str, tried: str) -> str:
+    """The interval of ``name`` in the row ``r`` (``<name>_lo``, ``<name>_hi``); an end that
+    runs past the range tried (``<name>_ci_open``: "low", "high" or "both") shows as open,
+    ``< <tried>_tried_lo`` or ``> <tried>_tried_hi`` (``[< 0.001, 0.02]``)."""
+    open_ = r.get(f"{name}_ci_open") or ""
+    lo, hi = r.get(f"{name}_lo"), r.get(f"{name}_hi")
+    if not isinstance(open_, str) or not open_:
+        return fmt_ci((lo, hi))
+    lo = f"< {fmt(r.get(f'{tried}_tried_lo'))}" if open_ in ("low", "both") else fmt(lo)
+    hi = f"> {fmt(r.get(f'{tried}_tried_hi'))}" if open_ in ("high", "both") else fmt(hi)
+    return f"[{lo}, {hi}]"
+
+
 def fmt_with_ci(value, pair) -> str:
     """``value [lo, hi]`` (the interval only where it exists)."""
     return f"{fmt(value)} {fmt_ci(pair)}".strip()

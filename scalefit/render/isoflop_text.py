@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._version import __version__
 from ..core.pyvalue import py_item
-from .format import fmt, fmt_ci, group_text
+from .format import fmt, fmt_ci, group_text, open_ci
 from .law_text import law_text
 from .tables import Document, Table, Text
 
@@ -18,10 +18,10 @@ def profiles_table(result, limit: int | None = MAX_ROWS) -> Table:
     rows = []
     for _, r in shown.iterrows():
         rows.append([str(py_item(r[b])) for b in by]
-                    + [fmt(r["budget"]), fmt(r["N_opt"]), fmt_ci((r["N_opt_lo"], r["N_opt_hi"])),
-                       fmt(r["D_opt"]), fmt_ci((r["D_opt_lo"], r["D_opt_hi"])),
+                    + [fmt(r["budget"]), fmt(r["N_opt"]), open_ci(r, "N_opt", "N"),
+                       fmt(r["D_opt"]), open_ci(r, "D_opt", "D"),
                        fmt(r["tokens_per_param"]),
-                       fmt_ci((r["tokens_per_param_lo"], r["tokens_per_param_hi"])),
+                       open_ci(r, "tokens_per_param", "tokens_per_param"),
                        fmt(r["loss_opt"], 4), f"{int(r['n_runs'])}/{int(r['n_diverged'])}",
                        fmt(r["N_best"]), r["status"]])
     notes = []

@@ -6,7 +6,7 @@ audits) holds.
 
 from __future__ import annotations
 
-from .format import fmt, fmt_ci, fmt_with_ci, group_label
+from .format import fmt, fmt_ci, fmt_with_ci, group_label, open_ci
 from .tables import Document, Table, Text
 
 MAX_ROWS = 60
@@ -18,14 +18,7 @@ def label(group) -> str:
 
 def _open_ci(r, name: str) -> str:
     """An optimum's interval with open ends shown as ``< first tried`` / ``> last tried``."""
-    open_ = r.get(f"{name}_ci_open") or ""
-    lo, hi = r.get(f"{name}_lo"), r.get(f"{name}_hi")
-    if not isinstance(open_, str) or not open_:
-        return fmt_ci((lo, hi))
-    what = "lr" if name == "lr_opt" else "bs"
-    lo = f"< {fmt(r.get(f'{what}_tried_lo'))}" if open_ in ("low", "both") else fmt(lo)
-    hi = f"> {fmt(r.get(f'{what}_tried_hi'))}" if open_ in ("high", "both") else fmt(hi)
-    return f"[{lo}, {hi}]"
+    return open_ci(r, name, "lr" if name == "lr_opt" else "bs")
 
 
 def optima_table(joint, limit: int | None = MAX_ROWS) -> Table:

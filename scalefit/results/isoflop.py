@@ -32,7 +32,11 @@ PROFILE_KEYS = ("budget", "n_runs", "n_diverged", "N_opt", "N_opt_lo", "N_opt_hi
                 "D_opt_lo", "D_opt_hi", "tokens_per_param", "tokens_per_param_lo",
                 "tokens_per_param_hi", "loss_opt", "loss_opt_lo", "loss_opt_hi", "curvature",
                 "N_best", "D_best", "status", "n_levels", "n_window", "fit_rmse",
-                "N_window_lo", "N_window_hi", "boot_valid", "boot_kind")
+                "N_window_lo", "N_window_hi", "boot_valid", "boot_kind", "N_opt_ci_open",
+                "D_opt_ci_open", "tokens_per_param_ci_open", "N_tried_lo", "N_tried_hi",
+                "D_tried_lo", "D_tried_hi", "tokens_per_param_tried_lo",
+                "tokens_per_param_tried_hi")
+OPEN_KEYS = ("N_opt_ci_open", "D_opt_ci_open", "tokens_per_param_ci_open")
 INT_KEYS = ("n_runs", "n_diverged", "n_levels", "n_window")
 
 
@@ -214,6 +218,9 @@ class IsoflopResult(Immutable):
             if k not in r:
                 continue
             v = r[k]
+            if k in OPEN_KEYS:  # "low", "high", "both"; null when closed
+                out[k] = v if isinstance(v, str) and v else None
+                continue
             out[k] = (int(v) if k in INT_KEYS else v if isinstance(v, str) or v is None
                       else num(v))
         return out
@@ -222,7 +229,8 @@ class IsoflopResult(Immutable):
     def from_dict(cls, d: dict, origin: str | None = None) -> IsoflopResult:
         by = list(d["input"].get("by", []))
         rows = [{**{b: p["group"][b] for b in by},
-                 **{k: (np.nan if v is None and k not in ("status", "boot_kind") else v)
+                 **{k: ("" if k in OPEN_KEYS and v is None else
+                        np.nan if v is None and k not in ("status", "boot_kind") else v)
                     for k, v in p.items() if k != "group"}} for p in d["profiles"]]
         profiles = pd.DataFrame(rows, columns=by + [k for k in PROFILE_KEYS
                                                     if any(k in r for r in rows)])
