@@ -86,6 +86,13 @@ class TransferRun:
             self.result = {"by": by, "reference": reference, "horizon": None, "groups": [],
                            "notes": ["no groups"]}
             return
+        if "scale" not in opt or not np.isfinite(opt["scale"].to_numpy(float)).any():
+            # every measure compares the groups across scale: nothing to measure
+            self.result = {"by": by, "reference": reference, "horizon": None, "groups": [],
+                           "notes": ["not measured: the table has no scale column (transfer "
+                                     "quality compares how each group's optimal LR and loss "
+                                     "carry across scale)"]}
+            return
         self.horizon = _common_horizon(ok, self.notes)
         self.series = {}
         for lab, key in self.labels.items():

@@ -228,3 +228,18 @@ def test_a_negative_beta_is_named_as_a_likely_sign_slip():
     assert "beta = -0.32 is negative, so the LR would rise" in str(caught[0].message)
     assert "did you mean --beta 0.32" in str(caught[0].message)
     assert t.rows[0]["lr"] > 3e-3
+
+
+def test_without_a_scale_column_transfer_quality_says_it_is_not_measured():
+    """A horizon-only table split by optimizer: every transfer measure compares groups
+    across scale, so the section says why it is empty instead of a table of dashes."""
+    df = make_sweeps(scales=(1e8,), horizons=(1e9, 4e9, 1.6e10, 6.4e10), seeds=1,
+                     groups={"adam": MUP, "muon": SP}, seed=2).drop(columns=["scale", "lr_true"])
+    res = scalefit.fit(df, by="parameterization", n_boot=100, progress=None)
+    q = res.quality
+    assert q.groups == () or list(q.groups) == []
+    assert any("no scale column" in n for n in q.notes)
+    text = str(res)
+    assert "Transfer quality by parameterization\n" in text and "reference: None" not in text
+    assert "not measured: the table has no scale column" in text
+    assert scalefit.FitResult.from_dict(res.to_dict()).quality.notes == q.notes
