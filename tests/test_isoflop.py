@@ -411,6 +411,10 @@ def test_an_optimum_past_the_sizes_tried_is_open_and_clamped_in_the_law():
     assert d["profiles"][0]["N_opt_ci_open"] is None
     back = type(res).from_dict(d)
     assert str(back) == text
+    # the law figure draws the open end as an arrow to the largest size tried
+    ax = res.plot()["law"].axes[0]
+    heads = [a.xy for a in ax.texts if getattr(a, "arrowprops", None)]
+    assert any(np.isclose(x, top) and np.isclose(yv, row["N_tried_hi"]) for x, yv in heads)
 
 
 def test_skew_note_names_the_optima_that_pull_an_interval():

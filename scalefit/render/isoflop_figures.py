@@ -24,6 +24,7 @@ from .figure_kit import (
     _law_matches,
     _select,
     _values_colours,
+    interval_bars,
     log_axes,
     new_figure,
     plain,
@@ -139,11 +140,14 @@ def law_figure(result, max_panels: int = MAX_PANELS) -> Figure:
             c = colours[target]
             y = sub[target].to_numpy(float)
             lo, hi = sub[target + "_lo"].to_numpy(float), sub[target + "_hi"].to_numpy(float)
-            has = ok & np.isfinite(lo) & np.isfinite(hi)
-            ax.errorbar(x[has], y[has], yerr=[y[has] - lo[has], hi[has] - y[has]], ls="none",
-                        marker=marker, ms=4, color=c, capsize=2, lw=0.9)
-            bare = ok & ~has
-            ax.plot(x[bare], y[bare], ls="none", marker=marker, ms=4, color=c)
+            # an end past the sizes tried is an arrow to the edge tried, as lr_opt's
+            tried = target.removesuffix("_opt")
+            edges = {f"edge_{e}": sub[f"{tried}_tried_{e}"].to_numpy(float)[ok]
+                     for e in ("lo", "hi") if f"{tried}_tried_{e}" in sub}
+            opened = (sub[target + "_ci_open"].to_numpy()[ok]
+                      if target + "_ci_open" in sub else None)
+            interval_bars(ax, x[ok], y[ok], lo[ok], hi[ok], opened, color=c, fmt=marker,
+                          ms=4, **edges)
             best = sub[target.replace("_opt", "_best")].to_numpy(float)
             ax.plot(x[~ok], best[~ok], ls="none", marker=marker, ms=5, mfc="none", mec=c)
             shown.append(np.r_[y[ok], best[~ok]])
