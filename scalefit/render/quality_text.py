@@ -9,7 +9,7 @@ from .tables import Table, Text
 NOT_IDENTIFIED = "not identified"
 
 
-def quality_table(q, measures) -> Table:
+def quality_table(q, measures) -> Table | Text:
     """The transfer measures of ``q`` (a ``TransferQuality``), one row per group, the
     ``measures`` in the order of the header."""
     where = f" at horizon {fmt(q.horizon)}" if q.horizon is not None else ""

@@ -8,7 +8,7 @@ from ..core.frozen import freeze, thaw
 from ..core.pyvalue import jsonable
 from ..render.format import group_label
 from ..render.quality_text import quality_table
-from ..render.tables import Table
+from ..render.tables import Table, Text
 from .base import level_or_stored
 
 MEASURES = ("lr_exponent", "E", "extrapolation_error", "kappa", "R_mean", "R_inf",
@@ -71,7 +71,7 @@ class TransferQuality:
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def summary(self) -> Table:
+    def summary(self) -> Table | Text:
         return quality_table(self, MEASURES)
 
     def __str__(self) -> str:
