@@ -415,6 +415,10 @@ def test_an_optimum_past_the_sizes_tried_is_open_and_clamped_in_the_law():
     ax = res.plot()["law"].axes[0]
     heads = [a.xy for a in ax.texts if getattr(a, "arrowprops", None)]
     assert any(np.isclose(x, top) and np.isclose(yv, row["N_tried_hi"]) for x, yv in heads)
+    # and the profiles figure draws its interval to the largest size tried, arrow head there
+    ax = res.plot()["profiles"].axes[0]
+    assert any(ln.get_marker() == ">" and np.isclose(ln.get_xdata()[0], row["N_tried_hi"])
+               for ln in ax.lines)
 
 
 def test_skew_note_names_the_optima_that_pull_an_interval():

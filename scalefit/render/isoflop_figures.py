@@ -92,9 +92,19 @@ def profiles_figure(result, max_panels: int = MAX_PANELS) -> Figure:
             if o["status"] == "ok" and np.isfinite(o["N_opt"]):
                 _parabola(ax, o, c)
                 lo, hi = o["N_opt_lo"], o["N_opt_hi"]
-                if np.isfinite(lo) and np.isfinite(hi):
-                    ax.plot([lo, hi], [o["loss_opt"]] * 2, color=c, lw=1.6, alpha=0.9, zorder=5,
+                open_ = o.get("N_opt_ci_open") or ""
+                if not isinstance(open_, str):
+                    open_ = ""
+                # an open end runs to the edge of the sizes tried, with an arrow head there
+                ends = [o.get("N_tried_lo", np.nan) if open_ in ("low", "both") else lo,
+                        o.get("N_tried_hi", np.nan) if open_ in ("high", "both") else hi]
+                if np.all(np.isfinite(ends)):
+                    ax.plot(ends, [o["loss_opt"]] * 2, color=c, lw=1.6, alpha=0.9, zorder=5,
                             solid_capstyle="butt")
+                    for side, end in (("low", ends[0]), ("high", ends[1])):
+                        if open_ in (side, "both"):
+                            ax.plot([end], [o["loss_opt"]], ls="none", color=c, zorder=5,
+                                    marker="<" if side == "low" else ">", ms=5)
                 ax.plot([o["N_opt"]], [o["loss_opt"]], ls="none", marker="*", ms=10, color=c,
                         mec="k", mew=0.5, zorder=6)
         log_axes(ax)
