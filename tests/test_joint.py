@@ -290,3 +290,16 @@ def test_prediction_at_a_batch_size_says_which_lr_to_use(joint_fit):
     assert "use: lr at bs 64 = " in text and "the batch-size-aware law" in text
     assert f"= {fmt(at)}," in text
     assert "is a cross-check; they differ by x" in text
+
+
+def test_group_values_print_in_full():
+    """A batch size of 1024 is '1024' in the per-bs table, not '1.02e+03' (one that
+    cannot be told from 1020); other values keep the compact format."""
+    import numpy as np
+
+    from scalefit.render.format import fmt_level
+
+    assert [fmt_level(v) for v in (1024, 1024.0, np.int64(2048), np.float64(16.0))] == \
+        ["1024", "1024", "2048", "16"]
+    assert [fmt_level(v) for v in (0.5, 3.14159, "mup", True, float("nan"))] == \
+        ["0.5", "3.14", "mup", "True", "-"]

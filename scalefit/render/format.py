@@ -77,6 +77,19 @@ def fmt(v, digits: int = 3) -> str:
     return f"{v:.{digits}g}"
 
 
+def fmt_level(v) -> str:
+    """A group's value (a ``--by`` column's), as the table has it: an integral number in
+    full (1024, not 1.02e+03), others by ``fmt``; text as it is."""
+    if isinstance(v, (int, float)) or hasattr(v, "item"):
+        v = v.item() if hasattr(v, "item") else v
+        if isinstance(v, bool):
+            return str(v)
+        if isinstance(v, (int, float)) and math.isfinite(v) and float(v).is_integer() \
+                and abs(v) < 1e15:
+            return str(int(v))
+    return fmt(v)
+
+
 def fmt_ci(pair) -> str:
     """``[lo, hi]``, or '' when the interval does not exist."""
     if pair is None or any(p is None or not math.isfinite(float(p)) for p in pair):

@@ -6,7 +6,7 @@ audits) holds.
 
 from __future__ import annotations
 
-from .format import fmt, fmt_ci, fmt_with_ci, group_label, open_ci
+from .format import fmt, fmt_ci, fmt_level, fmt_with_ci, group_label, open_ci
 from .tables import Document, Table, Text
 
 MAX_ROWS = 60
@@ -70,7 +70,7 @@ def per_bs_table(per_bs_laws, column: str) -> Table | None:
     """The per-batch-size laws (``--by bs``) for comparison: one row per batch size."""
     rows = []
     for law in per_bs_laws:
-        rows.append([fmt(law.group.get(column)), law.form.replace("lr_opt = ", ""),
+        rows.append([fmt_level(law.group.get(column)), law.form.replace("lr_opt = ", ""),
                      fmt_with_ci(law.params.get("a"), law.ci.get("a")) if "a" in law.params
                      else "", fmt_with_ci(law.params.get("b"), law.ci.get("b"))
                      if "b" in law.params else "", str(law.n_points)])

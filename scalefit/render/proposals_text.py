@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .format import fmt, fmt_ci, group_label
+from .format import fmt, fmt_ci, fmt_level, group_label
 from .tables import Document, Table, Text
 
 
@@ -20,7 +20,7 @@ def proposals_document(props) -> Document:
     rows = []
     by = list(props.by)
     for _, r in runs.iterrows():
-        rows.append([*(fmt(r[b]) if isinstance(r[b], float) else str(r[b]) for b in by),
+        rows.append([*(fmt_level(r[b]) for b in by),
                      fmt(r.get("scale")), fmt(r.get("horizon")),
                      fmt(r["lr"]), fmt(r.get("cost")), r["kind"], r["reason"]])
     header = [*by, "scale", "horizon", "lr", "cost", "kind", "why"]
