@@ -45,6 +45,7 @@ from .progress import resolve
 from .quality import transfer_quality
 from .results.fit import FitResult
 from .results.quality import TransferQuality
+from .row_checks import mid_schedule_rows
 from .statuses import STATUS_WHY
 from .sweep_set import SweepSet, group_runs, lr_sweeps, sweep_keys
 from .table import apply_extract, read_input, read_runs
@@ -226,6 +227,7 @@ def fit_with(table, cols: Columns, opts: FitOptions, fmt: str | None = None,
     result = FitResult(
         optima=optima, laws=laws, input=inp, settings=_settings(cols, opts), notes=notes,
         warnings=[*runs.warnings, *pooling_hints(runs, cols.branch_of),
+                  *filter(None, [mid_schedule_rows(runs.raw, runs.columns, runs.rows)]),
                   *near_level_hints(runs), *(history_hints(runs) or repeated_seed_runs(runs))],
         quality=quality,
         boot=boot, runs=per_sweep, joint=joint_fit, sweep_set=ss,

@@ -1,11 +1,14 @@
-"""Rows that are not one run each: empty losses and repeated rows (part of the table edge).
+"""Rows that are not one run each: empty losses, repeated rows and checkpoints taken before
+their run's schedule ended (part of the table edge).
 
 ``blank_loss`` tells a loss cell that holds no value (empty, NA, null: the metric was
 never logged) from one that holds NaN or inf (the run diverged). ``duplicate_rows``
 finds exact copies of an earlier row and run ids (a ``run_id`` column) given twice: copies
 are counted once unless kept, and one id with two different results is refused (or, when
 copies are kept, warned about). Row positions in messages are the file's lines when the
-table was read from text (``row_scan.ReadInfo``), else 1-based rows.
+table was read from text (``row_scan.ReadInfo``), else 1-based rows. ``mid_schedule_rows``
+finds rows whose step is below their run's total steps (or whose progress fraction is
+below 1): each would be read as a run trained to its horizon.
 """
 
 from __future__ import annotations
@@ -157,3 +160,61 @@ def _few(values) -> str:
     values = list(values)
     shown = ", ".join(str(v) for v in values[:SHOWN])
     return shown + (f", ... ({len(values)} in all)" if len(values) > SHOWN else "")
+
+
+# Name parts of a step counter, and of a run's planned total of them (total_steps,
+# max_iters, num_training_steps); a fraction of the schedule done (progress, portion_...).
+STEP_PARTS = {"step", "steps", "iter", "iters", "iteration", "iterations"}
+TOTAL_PARTS = {"total", "max", "num", "planned"}
+FRACTION_PARTS = {"progress", "portion", "fraction"}
+
+
+def mid_schedule_rows(df: pd.DataFrame | None, roles: dict, where: np.ndarray | None,
+                      label: tuple[str, str] = ("row", "rows")) -> str | None:
+    """One line when some rows are checkpoints taken before their run's schedule ended: a
+    step column below a total-steps column in the same row (``current_steps`` <
+    ``total_steps``), or a progress fraction below 1 where it reaches 1 elsewhere. Such a
+    row's loss is read as that of a run trained to its horizon, but its learning rate had
+    not finished its schedule. ``roles``: role -> column (those are not checked);
+    ``where``: each row's line (or row) for the message."""
+    if df is None or not len(df):
+        return None
+    used = {c for c in roles.values() if c}
+    numeric = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in df.columns
+               if c not in used and pd.api.types.is_numeric_dtype(df[c])
+               and not pd.api.types.is_bool_dtype(df[c])}
+    parts = {c: set(_norm(c).split("_")) for c in numeric}
+    counts = [c for c in numeric if parts[c] & STEP_PARTS and not parts[c] & FRACTION_PARTS]
+    steps = [c for c in counts if not parts[c] & TOTAL_PARTS]
+    totals = [c for c in counts if parts[c] & TOTAL_PARTS]
+    found = None
+    for cur in steps:
+        for tot in totals:
+            a, b = numeric[cur], numeric[tot]
+            mid = np.isfinite(a) & np.isfinite(b) & (b > 0) & (a < b * (1 - 1e-6))
+            if mid.any():
+                found = (mid, f"{quote(cur, 40)} < {quote(tot, 40)}",
+                         f"where {quote(cur, 40)} = {quote(tot, 40)}")
+                break
+        if found:
+            break
+    if found is None:
+        for c in numeric:
+            v = numeric[c]
+            ok = np.isfinite(v)
+            if not (parts[c] & FRACTION_PARTS) or not ok.any() or v[ok].min() < 0 \
+                    or abs(v[ok].max() - 1.0) > 1e-6:
+                continue
+            mid = ok & (v < 1 - 1e-6)
+            if mid.any():
+                found = (mid, f"{quote(c, 40)} < 1", f"where {quote(c, 40)} = 1")
+                break
+    if found is None:
+        return None
+    mid, what, keep = found
+    lines = (np.arange(1, len(df) + 1) if where is None else np.asarray(where))[mid]
+    return (f"{int(mid.sum())} of {len(df)} rows are checkpoints taken before their run's "
+            f"schedule ended ({what}; {label[len(lines) != 1]} {_few(lines.tolist())}): "
+            "each is read as a run trained to its horizon, but its learning rate had not "
+            f"finished its schedule; keep each run's last row ({keep}), or fit whole curves "
+            "with 'scalefit curve'")

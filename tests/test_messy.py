@@ -503,3 +503,34 @@ def test_misfitting_coarse_sweeps_get_honest_statuses(datasets):
     assert (ok["lr_opt_hi"].dropna() <= ok["lr_tried_hi"].max()).all()
     assert (ok["lr_opt_ci_open"] != "").any()
     assert validate(r.to_dict()) == []
+
+
+def _with_checkpoints(seed=0):
+    """Final rows of synthetic sweeps (step = total_steps = 1000) plus, for every run, two
+    checkpoints before its schedule ended (steps 250 and 500, their tokens as the horizon,
+    their loss higher): what a table of training histories with a tokens-seen column holds."""
+    df = make_sweeps(n_lrs=7, seeds=1, seed=seed).drop(columns="lr_true")
+    final = df.assign(current_steps=1000, total_steps=1000)
+    mids = [df.assign(horizon=df["horizon"] * f, loss=df["loss"] + 0.3 * (1 - f),
+                      current_steps=int(1000 * f), total_steps=1000) for f in (0.25, 0.5)]
+    return final, pd.concat([final, *mids], ignore_index=True)
+
+
+def test_checkpoints_before_the_schedule_ended_are_named():
+    final, mixed = _with_checkpoints()
+    res = scalefit.fit(mixed, n_boot=0, progress=None)
+    (w,) = [w for w in res.warnings if "checkpoints taken before" in w]
+    n_mid = int((mixed["current_steps"] < mixed["total_steps"]).sum())
+    assert w.startswith(f"{n_mid} of {len(mixed)} rows") and "'current_steps' < 'total_steps'" in w
+    assert f"rows {len(final) + 1}, {len(final) + 2}" in w and "scalefit curve" in w
+    assert not any("checkpoints taken" in w
+                   for w in scalefit.fit(final, n_boot=0, progress=None).warnings)
+    # a progress fraction alone says the same; a fraction column is not a step count
+    frac = mixed.drop(columns=["current_steps", "total_steps"]).assign(
+        portion_steps_elapsed=mixed["current_steps"] / 1000)
+    (w,) = [w for w in scalefit.fit(frac, n_boot=0, progress=None).warnings
+            if "checkpoints taken" in w]
+    assert "'portion_steps_elapsed' < 1" in w
+    done = final.assign(portion_steps_elapsed=1.0)
+    assert not any("checkpoints taken" in w
+                   for w in scalefit.fit(done, n_boot=0, progress=None).warnings)
