@@ -37,6 +37,7 @@ from .isoflop_table import DEFAULT_BUDGET_TOL, IsoflopTable, load_isoflop_table
 from .options import FitOptions
 from .progress import resolve
 from .results.isoflop import IsoflopResult
+from .row_checks import mid_schedule_rows
 from .sweep_set import SweepSet, build, group_runs
 
 WHY = {
@@ -128,6 +129,7 @@ def fit_isoflop(
                   "budget_tol": float(budget_tol)},
         notes=notes, runs=list(ss.per_sweep), draws=draws,
         warnings=[*t.runs.warnings,
+                  *filter(None, [mid_schedule_rows(t.runs.raw, t.runs.columns, t.runs.rows)]),
                   *[h.replace("within sweeps", "within profiles")
                     for h in pooling_hints(hint_runs)]])
     if require_optimum:

@@ -440,3 +440,15 @@ def test_skew_note_names_the_optima_that_pull_an_interval():
     note = skew_note(law, "a", C, yb)
     assert note is not None and "upper side" in note and "C = 1e+21" in note
 
+
+
+def test_checkpoints_before_the_schedule_ended_are_named():
+    df = make_isoflop(seed=1)
+    mid = df.assign(D=df["D"] / 2, flops=df["flops"] / 2, loss=df["loss"] + 0.2, step=500,
+                    max_steps=1000)
+    res = fit_isoflop(pd.concat([df.assign(step=1000, max_steps=1000), mid],
+                                ignore_index=True), n_boot=0, progress=None)
+    (w,) = [w for w in res.warnings if "checkpoints taken before" in w]
+    assert w.startswith(f"{len(mid)} of {2 * len(df)} rows") and "'step' < 'max_steps'" in w
+    clean = fit_isoflop(df.assign(step=1000, max_steps=1000), n_boot=0, progress=None)
+    assert not any("checkpoints" in w for w in clean.warnings)
