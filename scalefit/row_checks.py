@@ -180,10 +180,11 @@ def mid_schedule_rows(df: pd.DataFrame | None, roles: dict, where: np.ndarray | 
     if df is None or not len(df):
         return None
     used = {c for c in roles.values() if c}
-    numeric = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in df.columns
-               if c not in used and pd.api.types.is_numeric_dtype(df[c])
+    parts = {c: set(_norm(c).split("_")) for c in df.columns if c not in used}
+    numeric = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in parts
+               if parts[c] & (STEP_PARTS | FRACTION_PARTS)
+               and pd.api.types.is_numeric_dtype(df[c])
                and not pd.api.types.is_bool_dtype(df[c])}
-    parts = {c: set(_norm(c).split("_")) for c in numeric}
     counts = [c for c in numeric if parts[c] & STEP_PARTS and not parts[c] & FRACTION_PARTS]
     steps = [c for c in counts if not parts[c] & TOTAL_PARTS]
     totals = [c for c in counts if parts[c] & TOTAL_PARTS]
