@@ -452,3 +452,17 @@ def test_checkpoints_before_the_schedule_ended_are_named():
     assert w.startswith(f"{len(mid)} of {2 * len(df)} rows") and "'step' < 'max_steps'" in w
     clean = fit_isoflop(df.assign(step=1000, max_steps=1000), n_boot=0, progress=None)
     assert not any("checkpoints" in w for w in clean.warnings)
+
+
+def test_many_budgets_get_a_colour_bar_not_a_cut_legend():
+    """16 budgets: a legend would list some and leave the others' colours unexplained."""
+    res = fit_isoflop(make_isoflop(budgets=tuple(np.geomspace(1e18, 1e21, 16)), seed=2),
+                      n_boot=0, progress=None)
+    fig = res.plot(["profiles"])["profiles"]
+    bars = [ax for ax in fig.axes if ax.get_ylabel() == "budget C (FLOPs)"]
+    assert len(bars) == 1
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["N* (95% CI)"]
+    few = fit_isoflop(make_isoflop(seed=2), n_boot=0, progress=None).plot(["profiles"])
+    texts = [t.get_text() for t in few["profiles"].legends[0].get_texts()]
+    assert len(texts) == 7 and texts[0] == "C = 1e+18"

@@ -121,7 +121,10 @@ def profiles_figure(result, max_panels: int = MAX_PANELS) -> Figure:
         if i % ncols == 0:
             ax.set_ylabel("loss", fontsize=8)
     handles = [Line2D([], [], color=c, marker="o", ms=4, lw=1.2, label=f"C = {v:.3g}")
-               for v, c in sorted(colours.items())][:15]
+               for v, c in sorted(colours.items())]
+    if len(handles) > MAX_BUDGET_KEYS:  # too many to list: a colour bar of every budget
+        _budget_bar(fig, colours)
+        handles = []
     handles.append(Line2D([], [], ls="none", marker="*", ms=9, color="0.4", mec="k", mew=0.5,
                           label=f"N* ({result.level * 100:g}% CI)"))
     fig.legend(handles=handles, loc="outside lower center",
@@ -130,6 +133,24 @@ def profiles_figure(result, max_panels: int = MAX_PANELS) -> Figure:
     fig.suptitle(_heading("IsoFLOP profiles: loss vs N per budget,\nparabola in ln N around "
                           "the best N", by, len(all_keys), len(keys)), fontsize=10)
     return fig
+
+
+MAX_BUDGET_KEYS = 15  # budgets listed in the legend; more get a colour bar
+
+
+def _budget_bar(fig, colours: dict) -> None:
+    """A colour bar (log scale) for the budgets of ``colours`` (value -> colour, spaced in
+    log as ``_values_colours`` spaces them), beside every panel."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, LogNorm
+
+    vals = sorted(colours)
+    cmap = ListedColormap(colormaps["viridis"](np.linspace(0.05, 0.85, 256)))
+    bar = fig.colorbar(ScalarMappable(norm=LogNorm(vals[0], vals[-1]), cmap=cmap),
+                       ax=fig.axes, shrink=0.6, pad=0.01)
+    bar.set_label("budget C (FLOPs)", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
 
 
 def law_figure(result, max_panels: int = MAX_PANELS) -> Figure:
