@@ -296,3 +296,25 @@ def test_four_levels_get_the_short_baseline_without_a_pi():
     assert t["short_covered"].isna().all() and t["covered"].notna().all()
     (s,) = res.scores()
     assert s["beats_short"] is not None
+
+
+def test_the_verdict_says_in_words_which_forecast_did_better():
+    # a straight law that moves: the law beats keeping the LR
+    text = str(_fit(0).backtest(axis="scale"))
+    verdict = text[text.index("Verdict:"):]
+    assert "the law forecast better than keeping the LR" in verdict
+    # the bundled horizon study: keeping the LR did better, and the output says so
+    res = scalefit.backtest(os.path.join(ROOT, "examples", "data", "token_horizon_cpu.csv"),
+                            axis="horizon", n_boot=100)
+    (s,) = res.scores()
+    assert s["beats_keep"] is False
+    verdict = str(res)[str(res).index("Verdict:"):]
+    assert "keeping the LR of the largest fitted level forecast better than the law" in verdict
+    assert "the LR measured there is the safer choice" in verdict
+    # groups: the count of groups that beat both, and the pooled row first
+    df = make_sweeps(scales=SCALES, horizons=(1e9,), seeds=2, noise=0.004,
+                     groups={"a": TrueLaw(a=-0.3), "b": TrueLaw(a=-0.3, C=0.03)},
+                     lr_scatter=0.05, seed=1)
+    text = str(scalefit.fit(df, by="parameterization", n_boot=100, progress=None)
+               .backtest(axis="scale"))
+    assert "per group, the law beats both baselines in" in text and "of 2" in text

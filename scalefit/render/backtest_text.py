@@ -61,12 +61,44 @@ def backtest_document(res) -> Document:
                           "  keep: the LR of the largest fitted level (same other coordinates, "
                           "else the nearest); short: the law without its last fitted level;",
                           "  beats: the law's median |err| is below keep's / short's"))
-    blocks = [points, Text(("",)), scores]
+    blocks = [points, Text(("",)), scores, Text(("",) + _verdict(res.scores(), ax))]
     if any("bs_pred" in p for p in res.points):
         blocks += [Text(("",)), _bs_table(res, grouped, ax, others, lvl)]
     if res.notes:
         blocks += [Text(("",) + tuple(f"note: {n}" for n in res.notes))]
     return Document(tuple(blocks))
+
+
+def _verdict(scores: list[dict], ax: str) -> tuple[str, ...]:
+    """What the scores say, in words: the law against each baseline over all held-out
+    optima (the pooled row, or the one law), then how many groups it beats both in."""
+    top = scores[-1]
+    law, keep, short = top["law"], top["keep"], top["short"]
+    m = law["median_abs_ln_error"]
+    lines = ["Verdict:"]
+    if top["beats_keep"] is False:
+        lines.append(
+            f"  keeping the LR of the largest fitted level forecast better than the law "
+            f"(median |err| {fmt(keep['median_abs_ln_error'])} against {fmt(m)}; mean cost "
+            f"{fmt(keep['mean_loss_cost'])} against {fmt(law['mean_loss_cost'])}): on these "
+            f"held-out optima the law did not help (its form may miss how lr_opt moves along "
+            f"{ax}: a bend, a dependence on another column; or too few points to tell); near "
+            "the data, the LR measured there is the safer choice")
+    elif top["beats_keep"]:
+        lines.append(f"  the law forecast better than keeping the LR of the largest fitted "
+                     f"level (median |err| {fmt(m)} against "
+                     f"{fmt(keep['median_abs_ln_error'])})")
+    if top["beats_short"] is False:
+        lines.append(f"  the law without its last level did better (median |err| "
+                     f"{fmt(short['median_abs_ln_error'])} against {fmt(m)}): the last level "
+                     "pulled the law off (a bend, or a noisy level)")
+    per = [x for x in scores if not x["pooled"]]
+    if len(per) > 1:
+        both = sum(1 for x in per if x["beats_keep"] and x["beats_short"])
+        lines.append(f"  per group, the law beats both baselines in {both} of {len(per)}; a "
+                     "group's few held-out optima make its comparison noisy: read the pooled "
+                     "row first")
+    return tuple(lines) if len(lines) > 1 else ()
 
 
 def _bs_table(res, grouped: bool, ax: str, others: list, lvl: str) -> Table:
