@@ -46,6 +46,22 @@ WHY = {
     "edge": "the best N is the smallest or largest of its profile; add model sizes beyond "
             "it, or pass --include-status ok edge",
     "not_convex": "the loss is not convex in ln N around the best N",
+    "bad_fit": "the parabola does not describe the runs in its window",
+    "off_grid": "the parabola's vertex lies outside the model sizes it was fitted on",
+}
+# One note per non-ok profile status a fit shows: what it means, and what to do.
+PROFILE_NOTES = {
+    "all_diverged": "every run diverged",
+    "too_few": "fewer than 3 distinct N with a finite loss: no parabola",
+    "edge": "the best N is the smallest or largest of the profile, so the optimum is not "
+            "bracketed; add model sizes beyond it",
+    "not_convex": "the loss is not convex in ln N around the best N",
+    "bad_fit": "the parabola does not describe the runs in its window of {n} model sizes "
+               "around the best N (a run off the curve, or, on a dense grid of sizes, a "
+               "window too narrow for the valley to rise above the noise: --window widens "
+               "it); see docs/math.md section 1",
+    "off_grid": "the parabola's vertex lies outside the model sizes it was fitted on (an "
+                "extrapolation, not an estimate); see best_N",
 }
 # Laws of the optima in C: target -> exponent name (coefficient k).
 TARGETS = {"N_opt": "a", "D_opt": "b", "tokens_per_param": "c"}
@@ -111,6 +127,7 @@ def fit_isoflop(
     if t.tokens_from == "6ND":
         notes.append("every run lies on its budget's 6ND line: D_opt = C / (6 N_opt) at every "
                      "profile and resample, so D_opt's exponent is b = 1 - a exactly")
+    notes += profile_status_notes(profiles, include, window)
     _open_note(profiles, notes)
     laws = _fit_laws(profiles, law_draws, t.by, include, ci, notes, seed)
     hint_runs = dataclasses.replace(
@@ -246,6 +263,24 @@ def _profile_table(groups, sw, point, draws, to_ln_d, noise_sd, ci, tried) -> pd
     if noise_sd is not None:
         df["boot_kind"] = np.where(np.isfinite(noise_sd) & (noise_sd > 0), "parametric", "runs")
     return df
+
+
+def profile_status_notes(profiles: pd.DataFrame, include, window: int) -> list[str]:
+    """One note per non-ok status present: how many profiles, what it means, and whether
+    they enter the laws (``include``) with their best observed N."""
+    counts = profiles["status"].value_counts()
+    out = []
+    for st in STATUS_NAMES[1:]:
+        if st not in counts.index or st not in PROFILE_NOTES:
+            continue
+        line = (f"{counts[st]} profile(s) {st}: "
+                + PROFILE_NOTES[st].format(n=2 * int(window) + 1))
+        if st in include:
+            line += "; included: they enter the laws with their best N (a grid point)"
+        else:
+            line += f"; they do not enter the laws (--include-status ok {st} adds them)"
+        out.append(line)
+    return out
 
 
 def _open_note(profiles: pd.DataFrame, notes: list[str]) -> None:

@@ -110,11 +110,17 @@ def test_statuses_as_lr_sweeps():
     assert st[1e19] == "edge" and st[1e21] == "too_few"
     assert st[1e18] == "ok" and st[1e20] == "ok"
     assert any("too few for a law" in n for n in res.notes)  # 2 ok profiles
+    # every non-ok status gets a note: what it means, and whether it enters the laws
+    (edge,) = [n for n in res.notes if n.startswith("1 profile(s) edge:")]
+    assert "add model sizes beyond it" in edge and "--include-status ok edge" in edge
+    assert any(n.startswith("1 profile(s) too_few: fewer than 3 distinct N") for n in res.notes)
     with pytest.raises(ScalefitInputError, match="no law of N_opt"):
         res.law("N_opt")
     both = fit_isoflop(df, n_boot=50, include=("ok", "edge"), progress=None)
     law = both.law("N_opt")
     assert law.n_points == 3  # the edge profile's best observed N stands in
+    assert any(n.startswith("1 profile(s) edge:") and "included: they enter the laws" in n
+               for n in both.notes)
 
 
 def test_no_optimum_raises_with_require():
