@@ -337,6 +337,9 @@ def _lr_measures(s, boot, ci, notes, lab, law: LawFit, cols: np.ndarray) -> dict
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             eb = np.sqrt(np.nanmean((yb - cb @ X.T) ** 2, axis=1))
+        # a resample with as few points as the law has parameters fits them exactly: its E
+        # is 0 by construction, not a measurement (it set the interval's low end to 1e-15)
+        eb[np.isfinite(yb).sum(1) <= X.shape[1]] = np.nan
         out["lr_exponent_ci"] = list(law.ci["a"])
         out["E_ci"] = percentile_ci(eb, ci).tolist()
     ex = law.extrapolation

@@ -257,3 +257,28 @@ def test_a_few_parabola_residuals_are_not_a_yardstick_for_flat():
                                 4.876334, 3.972879, 2.996882, 3.055347]})
     r = scalefit.fit(df, n_boot=0, progress=None)
     assert (r.optima["status"] == "ok").all()
+
+
+def test_transfer_error_draws_need_more_points_than_the_law_has_parameters():
+    """E's interval comes from resamples of the optima around their refitted law; one that
+    kept only 2 of 4 optima fits them exactly (E = 0 by construction) and set the low end
+    of the interval to 1e-15 on a public table. Such resamples no longer count."""
+    from scalefit.core.laws import power_law
+    from scalefit.quality import _lr_measures
+
+    rng = np.random.default_rng(0)
+    scale = np.array([1e7, 3e7, 1e8, 3e8])
+    y = 0.02 * scale ** -0.3 * np.exp(rng.normal(0, 0.1, 4))
+    yb = np.exp(np.log(y) + rng.normal(0, 0.05, (1000, 4)))
+    yb[:60, 2:] = np.nan  # 6% of the resamples keep 2 optima
+
+    class Boot:
+        def law_columns(self, cols):
+            return np.log(yb[:, cols])
+
+    s = pd.DataFrame({"scale": scale, "lr_opt": y})
+    law = power_law("lr_opt", {"scale": scale}, y, yb, ("scale",), {}, 0.95,
+                    exponents={"scale": "a"})
+    out = _lr_measures(s, Boot(), 0.95, [], "g", law, np.arange(4))
+    lo, hi = out["E_ci"]
+    assert lo > 1e-3 and lo < out["E"] < hi  # not the 1e-15 of an exact fit
