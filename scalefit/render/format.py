@@ -61,7 +61,9 @@ def count(n: int, word: str, plural: str | None = None) -> str:
 
 def fmt(v, digits: int = 3) -> str:
     """A number, compactly: ``digits`` significant digits, exponent notation below 1e-3 or
-    from 1e5 on; '-' for a missing value; text is returned as it is (made safe)."""
+    from 1e5 on; a whole number from 1e3 to 1e5 in full (3120, not 3.12e+03: the widths,
+    batch sizes and step counts tables show read as the data hold them); '-' for a missing
+    value; text is returned as it is (made safe)."""
     if v is None:
         return "-"
     if isinstance(v, str):
@@ -74,6 +76,8 @@ def fmt(v, digits: int = 3) -> str:
         return "-"
     if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
         return f"{v:.{digits - 1}e}"
+    if 1e3 <= abs(v) < 1e5 and v == int(v):
+        return f"{int(v)}"
     return f"{v:.{digits}g}"
 
 
