@@ -129,7 +129,10 @@ def law_figure(result, target: str = "lr_opt", variables=("scale", "horizon"),
         ax.set_title(title, fontsize=8.5 if len(title) <= 52 else 7.5)
         # a legend of the other variable's values only where they vary, in one panel
         if i < ncols and other and ok[other].nunique() >= 2 and len(cmap) <= 8:
-            _legend(ax, fontsize=7.5, frameon=False)
+            # over the points it may cover: a light box keeps both readable; two columns
+            # keep a long list short
+            _legend(ax, fontsize=7.5, frameon=True, framealpha=0.8, edgecolor="none",
+                    ncols=2 if len(cmap) > 4 else 1)
     _share_log_y(axes)
     what = "Optimal learning rate" if target == "lr_opt" else "Curvature of the loss valley"
     form = next((law.form for law in result.laws if law.target == target and law.primary), "")
