@@ -167,6 +167,10 @@ def _few(values) -> str:
 STEP_PARTS = {"step", "steps", "iter", "iters", "iteration", "iterations"}
 TOTAL_PARTS = {"total", "max", "num", "planned"}
 FRACTION_PARTS = {"progress", "portion", "fraction"}
+# Other name parts a run's current step or its total may carry; any other part (warmup_,
+# decay_, eval_, save_ steps) names a count of something else.
+COUNTER_PARTS = {"current", "cur", "global", "train", "training", "trainer", "optimizer",
+                 "opt", "of"}
 
 
 def mid_schedule_rows(df: pd.DataFrame | None, roles: dict, where: np.ndarray | None,
@@ -185,7 +189,8 @@ def mid_schedule_rows(df: pd.DataFrame | None, roles: dict, where: np.ndarray | 
                if parts[c] & (STEP_PARTS | FRACTION_PARTS)
                and pd.api.types.is_numeric_dtype(df[c])
                and not pd.api.types.is_bool_dtype(df[c])}
-    counts = [c for c in numeric if parts[c] & STEP_PARTS and not parts[c] & FRACTION_PARTS]
+    counts = [c for c in numeric if parts[c] & STEP_PARTS
+              and parts[c] <= STEP_PARTS | TOTAL_PARTS | COUNTER_PARTS]
     steps = [c for c in counts if not parts[c] & TOTAL_PARTS]
     totals = [c for c in counts if parts[c] & TOTAL_PARTS]
     found = None

@@ -534,3 +534,7 @@ def test_checkpoints_before_the_schedule_ended_are_named():
     done = final.assign(portion_steps_elapsed=1.0)
     assert not any("checkpoints taken" in w
                    for w in scalefit.fit(done, n_boot=0, progress=None).warnings)
+    # a count of something else below the total is no checkpoint (warmup, eval steps)
+    other = final.drop(columns="current_steps").assign(warmup_steps=100, eval_steps=250)
+    assert not any("checkpoints taken" in w
+                   for w in scalefit.fit(other, n_boot=0, progress=None).warnings)
