@@ -5,7 +5,10 @@ bundled CPU studies: rolling origin along the named axis (default levels: every 
 the 4th smallest up, at most 3), per dataset and axis a row of held-out points, coverage of
 the 95% PIs (the ones 'scalefit predict' gives), median |ln error| of the law and of
 the two baselines (keep the LR of the largest fitted level; the law without its last
-level), and whether the law beats both. Datasets that are absent are skipped.
+level), and whether the law beats both. Datasets that are absent are skipped. Porian et
+al.'s IsoFLOP table gets the same backtest of its law N* = k C^a along the budget
+(``isoflop_backtest``; keep: a fixed tokens-per-parameter ratio from the largest fitted
+budget).
 
 Then the same backtest on synthetic laws whose form is exactly the law scalefit fits (or
 bends by a known q): how often the criterion "the law beats both baselines in a group"
@@ -26,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 import scalefit
+from scalefit.core import backtest as cb
 from scalefit.errors import ScalefitInputError
 from scalefit.synthetic import TrueLaw, make_sweeps
 
@@ -66,6 +70,86 @@ JOINT = [  # the joint optima (lr*, bs*) of every (N, D): backtests of both laws
      {"joint": "bs", "scale": "N", "horizon": "D", "loss": "smooth loss"})
     for axis in ("scale", "horizon")
 ]
+
+
+ISOFLOP = [  # name, table, --by columns: backtests of the law N* = k C^a along the budget
+    ("Porian IsoFLOP N*(C) (per config.)",
+     lambda: DATA / "resolving-scaling-law-discrepancies" / "isoflop_points.csv",
+     ["dataset", "hparams", "warmup", "decay", "param_count", "loss_split"]),
+]
+
+
+def isoflop_backtest(path, by: list[str], n_boot: int, level: float = 0.95, seed: int = 0):
+    """Rolling origin along the budget C for the law N* = k C^a of an IsoFLOP fit (as
+    ``scalefit backtest`` does for lr_opt): for each held-out budget (every one from the 4th
+    smallest up, at most 3) the law of each ``by`` group is refitted on the smaller budgets
+    (the fit's own law fitting, ``isoflop._fit_laws``: its resampled optima clamped to the
+    sizes tried, with their scatter around the law) and predicts every ``ok`` optimum the
+    full data measure there, with the PI ``scalefit backtest`` uses (a new point's scatter,
+    leverage, Student's t). Baselines: keep the tokens per parameter of the largest fitted
+    budget (N = N*_top (C / C_top)^0.5: a fixed ratio, as "20 tokens per parameter" is);
+    the straight line through the optima without the last fitted budget. Returns a
+    DataFrame, one row per held-out optimum."""
+    from scalefit.isoflop import _fit_laws
+
+    res = scalefit.fit_isoflop(path, by=by, n_boot=n_boot, seed=seed, progress=None)
+    prof = res.profiles
+    d = res.draws
+    lo, hi = np.log(prof["N_tried_lo"].to_numpy(float)), np.log(prof["N_tried_hi"].to_numpy(float))
+    x = np.clip(d["ln_N"], lo, hi)
+    draws = {**d, "ln_N": x, "ln_D": d["ln_D"] - (x - d["ln_N"])}  # along the iso-FLOP line
+    rows = []
+    ok = prof[prof["status"] == "ok"]
+    for key, sub in ok.groupby(by, sort=True):
+        budgets = np.unique(sub["budget"].to_numpy(float))
+        for origin in cb.origins(budgets):
+            train = sub[sub["budget"] < origin]
+            held = sub[sub["budget"] == origin]
+            laws = _fit_laws(train, draws, by, ("ok",), level, [], seed)
+            law = next((law for law in laws if law.target == "N_opt"), None)
+            if law is None:
+                continue
+            X = np.column_stack([np.ones(len(train)), np.log(train["budget"].to_numpy(float))])
+            Z = np.column_stack([np.ones(len(held)), np.log(held["budget"].to_numpy(float))])
+            p = cb.predict_points(law.coef(), law.boot, law.rmse_log or 0.0, Z, level, seed, X)
+            y = np.log(held["N_opt"].to_numpy(float))
+            top = train[train["budget"] == train["budget"].max()].iloc[0]
+            keep = np.log(top["N_opt"]) + 0.5 * (Z[:, 1] - np.log(top["budget"]))
+            short = train[train["budget"] < train["budget"].max()]
+            e_short = np.full(len(held), np.nan)
+            if short["budget"].nunique() >= 2:
+                b, a = np.polyfit(np.log(short["budget"].to_numpy(float)),
+                                  np.log(short["N_opt"].to_numpy(float)), 1)
+                e_short = a + b * Z[:, 1] - y
+            k = held["curvature"].to_numpy(float)
+            for i in range(len(held)):
+                e = p["log"][i] - y[i]
+                pi = p["pi"][:, i]
+                rows.append({"group": key, "budget": origin, "ln_error": e,
+                             "covered": float(pi[0] <= y[i] <= pi[1])
+                             if np.all(np.isfinite(pi)) else np.nan,
+                             "loss_cost": k[i] * e * e, "keep_ln_error": keep[i] - y[i],
+                             "keep_loss_cost": k[i] * (keep[i] - y[i]) ** 2,
+                             "short_ln_error": e_short[i]})
+    return pd.DataFrame(rows)
+
+
+def isoflop_row(name: str, t: pd.DataFrame, dt: float) -> str:
+    """The table row of an IsoFLOP backtest (the columns of the LR datasets' rows)."""
+    med = lambda c: float(np.nanmedian(np.abs(t[c].to_numpy(float))))  # noqa: E731
+    both = 0
+    for _, g in t.groupby("group"):
+        m = {c: np.nanmedian(np.abs(g[c].to_numpy(float)))
+             for c in ("ln_error", "keep_ln_error", "short_ln_error")}
+        both += int(m["ln_error"] < m["keep_ln_error"]
+                    and (np.isnan(m["short_ln_error"]) or m["ln_error"] < m["short_ln_error"]))
+    cov = t["covered"].dropna()
+    law, keep, short = med("ln_error"), med("keep_ln_error"), med("short_ln_error")
+    return (f"| {name} | budget | {t['group'].nunique()} | {len(t)} | {both}/"
+            f"{t['group'].nunique()} | {_f(cov.mean(), True)} ({int(cov.sum())}/{len(cov)}) | "
+            f"{_f(law)} | {_f(keep)} | {_f(short)} | {'yes' if law < keep else 'no'}/"
+            f"{'yes' if law < short else 'no'} | {t['loss_cost'].mean():.4f}/"
+            f"{t['keep_loss_cost'].mean():.4f}/- | {dt:.1f} |")
 
 
 SYNTHETIC = [  # name, true law: 6 scales (2x apart), one horizon, 9 LRs x 2 seeds
@@ -142,11 +226,29 @@ def main() -> None:
         pooled["short"] += t["short_ln_error"].astype(float).abs().dropna().tolist()
         pooled["cost"] += t["loss_cost"].astype(float).tolist()
         pooled["keep_cost"] += t["keep_loss_cost"].astype(float).tolist()
+    iso = []
+    for name, table, by in ISOFLOP:
+        path = table()
+        if not path.exists():
+            print(f"| {name} | budget | skipped: {path} is absent |")
+            continue
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = isoflop_backtest(path, by, args.boot)
+        print(isoflop_row(name, t, time.perf_counter() - t0))
+        iso.append(t)
     print(f"\npooled over datasets: {len(pooled['err'])} held-out optima; 95% PI covers "
           f"{_f(np.mean(pooled['cov']), True)} (the PI scalefit predict gives);"
           f" median |ln error| {np.median(pooled['err']):.3f} (keep "
           f"{np.median(pooled['keep']):.3f}, short {np.median(pooled['short']):.3f}); mean loss"
           f" cost {np.nanmean(pooled['cost']):.5f} (keep {np.nanmean(pooled['keep_cost']):.5f})")
+    if iso:  # the IsoFLOP optima (N*, not lr*) pooled in too
+        t = pd.concat(iso)
+        cov = np.r_[pooled["cov"], t["covered"].dropna()]
+        err = np.r_[pooled["err"], np.abs(t["ln_error"])]
+        print(f"with the IsoFLOP N* rows: {len(err)} held-out optima; 95% PI covers "
+              f"{_f(np.mean(cov), True)}; median |ln error| {np.median(err):.3f}")
     print("\nSynthetic truth (the law's form is the truth; groups: independent worlds):\n")
     print("| true law | worlds | held-out | groups beating both | beating keep | beating short"
           " | PI covers | med abs ln err | keep | short | s |")
