@@ -175,6 +175,15 @@ def _f(v, pct=False):
     return f"{100 * v:.0f}%" if pct else f"{v:.3f}"
 
 
+def _timed(fn, *args, **kw):
+    """(fn(*args, **kw), wall seconds), its warnings silenced (the rows report the numbers)."""
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = fn(*args, **kw)
+    return out, time.perf_counter() - t0
+
+
 def _c(score: dict) -> str:
     """A mean loss cost (curvature x ln error^2, in loss) for a table cell."""
     v = score.get("mean_loss_cost")
@@ -195,22 +204,18 @@ def main() -> None:
     pooled = {"cov": [], "err": [], "keep": [], "short": [], "cost": [], "keep_cost": []}
     for name, table, axis, opts in CASES:
         try:
-            t0 = time.perf_counter()
             path = table()
             if isinstance(path, Path) and not path.exists():
                 raise FileNotFoundError(path)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = scalefit.backtest(path, axis=axis, n_boot=args.boot, **opts)
-            dt = time.perf_counter() - t0
+            res, dt = _timed(scalefit.backtest, path, axis=axis, n_boot=args.boot, **opts)
         except (FileNotFoundError, ScalefitInputError) as e:
             print(f"| {name} | {axis} | skipped: {str(e)[:120]} |")
             continue
-        t = res.table()
-        s = res.scores()[-1]
+        t, scores = res.table(), res.scores()
+        s = scores[-1]
         law = s["law"]
         # every group with a held-out level has >= 4 levels (the default origins)
-        per = [x for x in res.scores() if not x["pooled"]] or [s]
+        per = [x for x in scores if not x["pooled"]] or [s]
         both = sum(1 for x in per if x["beats_keep"] and x["beats_short"])
         print(f"| {name} | {axis} | {len(res.groups())} | {len(t)} | {both}/{len(per)} | "
               f"{_f(law['coverage'], True)} ({law['n_covered']}/{law['n_with_pi']}) | "
@@ -232,11 +237,8 @@ def main() -> None:
         if not path.exists():
             print(f"| {name} | budget | skipped: {path} is absent |")
             continue
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            t = isoflop_backtest(path, by, args.boot)
-        print(isoflop_row(name, t, time.perf_counter() - t0))
+        t, dt = _timed(isoflop_backtest, path, by, args.boot)
+        print(isoflop_row(name, t, dt))
         iso.append(t)
     print(f"\npooled over datasets: {len(pooled['err'])} held-out optima; 95% PI covers "
           f"{_f(np.mean(pooled['cov']), True)} (the PI scalefit predict gives);"
@@ -254,14 +256,11 @@ def main() -> None:
           " | PI covers | med abs ln err | keep | short | s |")
     print("|" + "---|" * 11)
     for name, law in SYNTHETIC:
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = scalefit.backtest(synthetic_table(law, args.worlds), axis="scale",
-                                    n_boot=args.boot, by=["world"])
-        dt = time.perf_counter() - t0
-        t, s = res.table(), res.scores()[-1]
-        per = [x for x in res.scores() if not x["pooled"]]
+        res, dt = _timed(scalefit.backtest, synthetic_table(law, args.worlds), axis="scale",
+                         n_boot=args.boot, by=["world"])
+        t, scores = res.table(), res.scores()
+        s = scores[-1]
+        per = [x for x in scores if not x["pooled"]]
         law_s = s["law"]
         print(f"| {name} | {args.worlds} | {len(t)} | "
               f"{sum(1 for x in per if x['beats_keep'] and x['beats_short'])}/{len(per)} | "
@@ -278,11 +277,7 @@ def main() -> None:
         if not path.exists():
             print(f"| {name} | {axis} | skipped: {path} is absent |")
             continue
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = scalefit.backtest(path, axis=axis, n_boot=args.boot, **opts)
-        dt = time.perf_counter() - t0
+        res, dt = _timed(scalefit.backtest, path, axis=axis, n_boot=args.boot, **opts)
         s = res.scores()[-1]
         law, b = s["law"], s.get("bs") or {}
         bl = b.get("law") or {}

@@ -213,7 +213,7 @@ def _optima_table(groups: pd.DataFrame, sw, point, per_sweep: list[dict]) -> pd.
     G = len(df)
     ok = point.status == 0
     brk = point.status == STATUS_NAMES.index("div_bracketed")
-    x_min, x_max = _tried(sw)
+    x_min, x_max = tried_range(sw.x)  # the lowest and highest ln lr tried
     df["lr_opt"] = np.exp(np.where(ok, point.x_opt, np.where(brk, point.x_best, np.nan)))
     df["loss_opt"] = np.where(ok, point.loss_opt, np.nan)
     df["curvature"] = np.where(ok, point.curvature, np.nan)
@@ -234,11 +234,6 @@ def _optima_table(groups: pd.DataFrame, sw, point, per_sweep: list[dict]) -> pd.
     return df
 
 
-def _tried(sw):
-    """(x_min, x_max): the lowest and highest ln lr each sweep tried."""
-    return tried_range(sw.x)
-
-
 def _set_intervals(df: pd.DataFrame, point, sw, raw: dict, valid: np.ndarray) -> None:
     """The optima table's intervals from the percentile intervals of the resamples
     (``raw``: (2, G) of each of x_opt, loss_opt, curvature; NaN without resamples) and
@@ -246,7 +241,7 @@ def _set_intervals(df: pd.DataFrame, point, sw, raw: dict, valid: np.ndarray) ->
     (``lr_opt_ci_open``)."""
     ok = point.status == 0
     brk = point.status == STATUS_NAMES.index("div_bracketed")
-    x_min, x_max = _tried(sw)
+    x_min, x_max = tried_range(sw.x)  # the lowest and highest ln lr tried
     x_ci, open_ = censored_interval(np.where(ok, raw["x_opt"], np.nan), x_min, x_max)
     if point.bracket is not None:
         x_ci = np.where(brk, point.bracket, x_ci)

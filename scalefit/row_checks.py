@@ -13,11 +13,10 @@ below 1): each would be read as a run trained to its horizon.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
+from .column_names import normalize_name
 from .core.pyvalue import py_scalar
 from .errors import ScalefitInputError
 from .render.format import quote
@@ -109,7 +108,7 @@ def _copies(df: pd.DataFrame) -> np.ndarray:
 def _id_conflicts(df: pd.DataFrame, copy: np.ndarray) -> list[tuple[str, tuple[int, int]]]:
     """(id column, (first row, later row)) for each later row whose run id was given before
     on a row with other values (0-based rows)."""
-    col = next((c for c in df.columns if _norm(c) in RUN_ID_COLUMNS), None)
+    col = next((c for c in df.columns if normalize_name(c) in RUN_ID_COLUMNS), None)
     if col is None:
         return []
     ids = df[col]
@@ -151,10 +150,6 @@ def _same(x, y) -> bool:
         return str(x) == str(y)
 
 
-def _norm(name) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_")
-
-
 def _few(values) -> str:
     """The first few numbers of a list, then how many in all."""
     values = list(values)
@@ -184,7 +179,7 @@ def mid_schedule_rows(df: pd.DataFrame | None, roles: dict, where: np.ndarray | 
     if df is None or not len(df):
         return None
     used = {c for c in roles.values() if c}
-    parts = {c: set(_norm(c).split("_")) for c in df.columns if c not in used}
+    parts = {c: set(normalize_name(c).split("_")) for c in df.columns if c not in used}
     numeric = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(float) for c in parts
                if parts[c] & (STEP_PARTS | FRACTION_PARTS)
                and pd.api.types.is_numeric_dtype(df[c])

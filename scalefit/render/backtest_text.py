@@ -39,8 +39,9 @@ def backtest_document(res) -> Document:
     points = Table(header, rows, title=f"Backtest along {ax}: each held-out level predicted by "
                    f"the law of the smaller levels ({len(res.points)} held-out optima)",
                    align=("l",) * (len(header) - 8) + ("r",) * 8)
+    all_scores = res.scores()
     srows = []
-    for s in res.scores():
+    for s in all_scores:
         law, keep, short = s["law"], s["keep"], s["short"]
         srows.append(["all (pooled)" if s["pooled"] else group_label(s["group"]),
                       str(s["n_points"]), str(len(s["levels"])),
@@ -61,9 +62,9 @@ def backtest_document(res) -> Document:
                           "  keep: the LR of the largest fitted level (same other coordinates, "
                           "else the nearest); short: the law without its last fitted level;",
                           "  beats: the law's median |err| is below keep's / short's"))
-    blocks = [points, Text(("",)), scores, Text(("",) + _verdict(res.scores(), ax))]
+    blocks = [points, Text(("",)), scores, Text(("",) + _verdict(all_scores, ax))]
     if any("bs_pred" in p for p in res.points):
-        blocks += [Text(("",)), _bs_table(res, grouped, ax, others, lvl)]
+        blocks += [Text(("",)), _bs_table(res, all_scores, grouped, ax, others, lvl)]
     if res.notes:
         blocks += [Text(("",) + tuple(f"note: {n}" for n in res.notes))]
     return Document(tuple(blocks))
@@ -101,7 +102,8 @@ def _verdict(scores: list[dict], ax: str) -> tuple[str, ...]:
     return tuple(lines) if len(lines) > 1 else ()
 
 
-def _bs_table(res, grouped: bool, ax: str, others: list, lvl: str) -> Table:
+def _bs_table(res, scores: list[dict], grouped: bool, ax: str, others: list,
+              lvl: str) -> Table:
     """The batch size of each held-out joint optimum: predicted by the law of bs_opt of the
     smaller levels, and the scores of that law against the same baselines."""
     rows = []
@@ -115,7 +117,7 @@ def _bs_table(res, grouped: bool, ax: str, others: list, lvl: str) -> Table:
                        _err(p["bs_ln_error"]), _yes(p["bs_covered"]),
                        _err(p["bs_keep_ln_error"]), _err(p["bs_short_ln_error"])])
     notes = []
-    for s in res.scores():
+    for s in scores:
         b = s.get("bs")
         if b is None:
             continue

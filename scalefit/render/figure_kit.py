@@ -325,6 +325,9 @@ def _legend(ax, **kw) -> None:
         ax.legend(**kw)
 
 
+VALUE_SPAN = (0.05, 0.85)  # the part of the colour map continuous values are spread over
+
+
 def _values_colours(values, cmap_name: str = "viridis") -> dict:
     """Colours for the distinct values of a continuous variable, spaced in log."""
     from matplotlib import colormaps
@@ -335,7 +338,23 @@ def _values_colours(values, cmap_name: str = "viridis") -> dict:
         return {v: cmap(0.35) for v in vals}
     lv = np.log(vals)
     t = (lv - lv.min()) / (lv.max() - lv.min())
-    return {v: cmap(0.05 + 0.8 * ti) for v, ti in zip(vals, t)}
+    lo, hi = VALUE_SPAN
+    return {v: cmap(lo + (hi - lo) * ti) for v, ti in zip(vals, t)}
+
+
+def values_colour_bar(fig, values, label: str, cmap_name: str = "viridis") -> None:
+    """A colour bar (log scale) beside every panel of ``fig`` for the values coloured by
+    ``_values_colours``: the same part of the same map, the same log spacing."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, LogNorm
+
+    vals = sorted(values)
+    cmap = ListedColormap(colormaps[cmap_name](np.linspace(*VALUE_SPAN, 256)))
+    bar = fig.colorbar(ScalarMappable(norm=LogNorm(vals[0], vals[-1]), cmap=cmap),
+                       ax=fig.axes, shrink=0.6, pad=0.01)
+    bar.set_label(label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
 
 
 def _law_matches(law, by: list[str], key: tuple) -> bool:

@@ -29,6 +29,7 @@ from .figure_kit import (
     new_figure,
     plain,
     tidy_log,
+    values_colour_bar,
 )
 
 
@@ -123,7 +124,7 @@ def profiles_figure(result, max_panels: int = MAX_PANELS) -> Figure:
     handles = [Line2D([], [], color=c, marker="o", ms=4, lw=1.2, label=f"C = {v:.3g}")
                for v, c in sorted(colours.items())]
     if len(handles) > MAX_BUDGET_KEYS:  # too many to list: a colour bar of every budget
-        _budget_bar(fig, colours)
+        values_colour_bar(fig, colours, "budget C (FLOPs)")
         handles = []
     handles.append(Line2D([], [], ls="none", marker="*", ms=9, color="0.4", mec="k", mew=0.5,
                           label=f"N* ({result.level * 100:g}% CI)"))
@@ -136,21 +137,6 @@ def profiles_figure(result, max_panels: int = MAX_PANELS) -> Figure:
 
 
 MAX_BUDGET_KEYS = 15  # budgets listed in the legend; more get a colour bar
-
-
-def _budget_bar(fig, colours: dict) -> None:
-    """A colour bar (log scale) for the budgets of ``colours`` (value -> colour, spaced in
-    log as ``_values_colours`` spaces them), beside every panel."""
-    from matplotlib import colormaps
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import ListedColormap, LogNorm
-
-    vals = sorted(colours)
-    cmap = ListedColormap(colormaps["viridis"](np.linspace(0.05, 0.85, 256)))
-    bar = fig.colorbar(ScalarMappable(norm=LogNorm(vals[0], vals[-1]), cmap=cmap),
-                       ax=fig.axes, shrink=0.6, pad=0.01)
-    bar.set_label("budget C (FLOPs)", fontsize=8)
-    bar.ax.tick_params(labelsize=7)
 
 
 def law_figure(result, max_panels: int = MAX_PANELS) -> Figure:
